@@ -1,0 +1,1 @@
+"""Baton's Kafka contract: topic names, event and command records, and the Faust app."""

@@ -1,0 +1,58 @@
+"""Topic names and their shapes: the one home of Baton's topic layout.
+
+Pure: imports nothing from Kafka or Faust, so the gateway, the recovery agent, the console and the
+admin adapter can all share it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TopicSpec:
+    """A topic Baton creates explicitly at start-up (Tansu has no CreatePartitions)."""
+
+    name: str
+    """Full topic name."""
+    partitions: int
+    """Partition count; keyed topics that are folded together must share it (co-partitioning)."""
+    retention_ms: int | None = None
+    """Retention asked of the broker; ``None`` keeps the broker default."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Topics:
+    """The topic names of one Baton deployment (a prefix isolates deployments and tests)."""
+
+    prefix: str = "baton."
+    partitions: int = 8
+
+    @property
+    def executor_events(self) -> str:
+        """Facts about executors (connected, disconnected, pod heartbeats, command results).
+
+        Keyed by app name, so one app's whole liveness view lives on one partition: the recovery
+        policy needs every executor of an app at once to pick a survivor.
+        """
+        return f"{self.prefix}executor-events"
+
+    @property
+    def commands(self) -> str:
+        """Commands for gateway pods (recover X on Y). Keyed by target executor."""
+        return f"{self.prefix}commands"
+
+    @property
+    def audit(self) -> str:
+        """The replayable audit log: every recovery decision and operator action. Keyed by app."""
+        return f"{self.prefix}audit"
+
+    def specs(self) -> tuple[TopicSpec, ...]:
+        """Every topic Baton creates, with partitions and retention."""
+        return (
+            TopicSpec(name=self.executor_events, partitions=self.partitions, retention_ms=DAY_MS),
+            TopicSpec(name=self.commands, partitions=self.partitions, retention_ms=DAY_MS),
+            TopicSpec(name=self.audit, partitions=self.partitions, retention_ms=None),
+        )

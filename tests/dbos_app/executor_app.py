@@ -1,0 +1,280 @@
+"""A real DBOS application that conformance tests and benchmarks run in subprocesses.
+
+Run it as ``python tests/dbos_app/executor_app.py``. It is configured only through the
+environment (see ``AppSettings.from_env``) and is driven through a tiny HTTP control server,
+so that a test can start a workflow *on this executor*: the PENDING row then carries this
+process's executor id, which is what a Conductor ``recovery`` request later names.
+
+Control contract (the harness in ``harness.py`` is the only client):
+
+* stdout line ``READY <executor_id> <control_port>`` once ``DBOS.launch()`` returned and the
+  control server listens. DBOS logs go to stderr; nothing else is printed to stdout.
+* ``GET /executor`` -> ``{"executor_id", "app_version", "app_name"}``
+* ``POST /start?workflow=<name>&id=<workflow_id>&<param>=<value>...`` -> ``{"workflow_id"}``
+* ``GET /status?id=<workflow_id>`` -> ``{"workflow_id", "status", "executor_id",
+  "app_version", "output", "error"}`` or 404
+* SIGTERM shuts down promptly (no drain); SIGKILL is how tests simulate a crash.
+
+Workflows: ``multi_step(n, step_seconds)`` appends ``"<workflow_id> <step_no> <executor_id>"``
+to ``<marker_dir>/<workflow_id>.steps`` in each step and then sleeps; ``quick(x)`` returns
+``x * 2``.
+
+This script is standalone: it must not import anything from ``tests`` or Baton.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from dbos import DBOS, DBOSConfig, SetWorkflowID
+
+logger = logging.getLogger("baton_test.executor_app")
+
+#: Hard cap on SIGTERM handling; past it the process exits anyway.
+SHUTDOWN_DEADLINE_S = 5.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppSettings:
+    """Everything the app reads from its environment, read once in ``main``."""
+
+    app_name: str
+    """DBOS application name (also the Conductor websocket path segment)."""
+    system_db_url: str
+    """postgresql:// URL of the DBOS system database."""
+    conductor_url: str | None
+    """Conductor base URL (``ws://host:port``); ``None`` runs without a conductor."""
+    conductor_key: str | None
+    """Conductor API key; when set, DBOS uses a fresh uuid as executor id."""
+    app_version: str | None
+    """DBOS application version; ``None`` lets DBOS hash the workflow source."""
+    marker_dir: Path
+    """Directory receiving one ``<workflow_id>.steps`` file per workflow."""
+    control_port: int
+    """Port of the HTTP control server on 127.0.0.1; 0 picks a free one."""
+    log_level: str
+    """DBOS log level."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AppSettings:
+        """Build settings from ``BATON_TEST_*`` variables.
+
+        Raises:
+            KeyError: a required variable is missing.
+        """
+        return cls(
+            app_name=env["BATON_TEST_APP_NAME"],
+            system_db_url=env["BATON_TEST_SYSTEM_DB_URL"],
+            conductor_url=env.get("BATON_TEST_CONDUCTOR_URL") or None,
+            conductor_key=env.get("BATON_TEST_CONDUCTOR_KEY") or None,
+            app_version=env.get("BATON_TEST_APP_VERSION") or None,
+            marker_dir=Path(env["BATON_TEST_MARKER_DIR"]),
+            control_port=int(env.get("BATON_TEST_CONTROL_PORT") or "0"),
+            log_level=env.get("BATON_TEST_LOG_LEVEL") or "INFO",
+        )
+
+
+# Steps run on DBOS worker threads and need the marker directory; both are set once in main().
+_marker_dir: Path | None = None
+_app_name: str | None = None
+
+
+def _append_marker(workflow_id: str, step_no: int) -> None:
+    assert _marker_dir is not None, "marker dir is set before DBOS.launch()"
+    line = f"{workflow_id} {step_no} {DBOS.executor_id}\n"
+    # One write + fsync per line so a SIGKILL right after the step never loses its marker.
+    with (_marker_dir / f"{workflow_id}.steps").open("a", encoding="utf-8") as marker:
+        marker.write(line)
+        marker.flush()
+        os.fsync(marker.fileno())
+
+
+@DBOS.step()
+def marked_step(workflow_id: str, step_no: int, step_seconds: float) -> str:
+    """Record that this executor ran step ``step_no``, then hold the step open."""
+    _append_marker(workflow_id, step_no)
+    threading.Event().wait(step_seconds)
+    return str(DBOS.executor_id)
+
+
+@DBOS.workflow()
+def multi_step(n: int, step_seconds: float) -> str:
+    """Run ``n`` marked steps; return which executor completed each one."""
+    workflow_id = str(DBOS.workflow_id)
+    ran_by = [marked_step(workflow_id, step_no, step_seconds) for step_no in range(1, n + 1)]
+    return f"{workflow_id} ran {n} steps: {' '.join(ran_by)}"
+
+
+@DBOS.workflow()
+def quick(x: int) -> int:
+    """Return ``x * 2``: the cheapest possible workflow."""
+    return x * 2
+
+
+# Workflow name -> (function, {query parameter: converter}).
+WORKFLOWS: dict[str, tuple[Callable[..., Any], dict[str, Callable[[str], Any]]]] = {
+    "multi_step": (multi_step, {"n": int, "step_seconds": float}),
+    "quick": (quick, {"x": int}),
+}
+
+
+def start_workflow(name: str, workflow_id: str, raw_params: Mapping[str, str]) -> None:
+    """Start workflow ``name`` on this executor under ``workflow_id``.
+
+    Raises:
+        KeyError: unknown workflow or missing parameter.
+        ValueError: a parameter does not convert.
+    """
+    fn, param_types = WORKFLOWS[name]
+    kwargs = {key: convert(raw_params[key]) for key, convert in param_types.items()}
+    with SetWorkflowID(workflow_id):
+        DBOS.start_workflow(fn, **kwargs)
+
+
+def describe_workflow(workflow_id: str) -> dict[str, Any] | None:
+    """Return the JSON-ready status of ``workflow_id``, or ``None`` if unknown."""
+    status = DBOS.get_workflow_status(workflow_id)
+    if status is None:
+        return None
+    return {
+        "workflow_id": status.workflow_id,
+        "status": status.status,
+        "executor_id": status.executor_id,
+        "app_version": status.app_version,
+        "output": None if status.output is None else repr(status.output),
+        "error": None if status.error is None else repr(status.error),
+    }
+
+
+class ControlHandler(BaseHTTPRequestHandler):
+    """HTTP control endpoints; see the module docstring for the contract."""
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        query = {key: values[-1] for key, values in parse_qs(url.query).items()}
+        match url.path:
+            case "/executor":
+                self._reply(200, executor_info())
+            case "/status":
+                self._reply_status(query.get("id", ""))
+            case _:
+                self._reply(404, {"error": "not found"})
+
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        query = {key: values[-1] for key, values in parse_qs(url.query).items()}
+        match url.path:
+            case "/start":
+                self._start(query)
+            case _:
+                self._reply(404, {"error": "not found"})
+
+    def _reply_status(self, workflow_id: str) -> None:
+        described = describe_workflow(workflow_id)
+        if described is None:
+            self._reply(404, {"error": "unknown workflow"})
+        else:
+            self._reply(200, described)
+
+    def _start(self, query: dict[str, str]) -> None:
+        workflow_id = query.pop("id", "")
+        name = query.pop("workflow", "")
+        try:
+            start_workflow(name, workflow_id, query)
+        except (KeyError, ValueError) as exc:
+            self._reply(400, {"error": f"bad start request: {exc!r}"})
+            return
+        self._reply(200, {"workflow_id": workflow_id})
+
+    def _reply(self, code: int, body: Mapping[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # http.server writes every request to stderr by default: too noisy for benchmarks.
+        logger.debug(format, *args)
+
+
+def executor_info() -> dict[str, Any]:
+    """Identity of this executor as DBOS reports it to a conductor."""
+    return {
+        "executor_id": DBOS.executor_id,
+        "app_version": DBOS.application_version,
+        "app_name": _app_name,
+    }
+
+
+def dbos_config(settings: AppSettings) -> DBOSConfig:
+    """Translate settings into a DBOS config (``application_version`` works in 2.31.1)."""
+    config: DBOSConfig = {
+        "name": settings.app_name,
+        "system_database_url": settings.system_db_url,
+        "log_level": settings.log_level,
+    }
+    if settings.app_version is not None:
+        config["application_version"] = settings.app_version
+    if settings.conductor_url is not None:
+        config["conductor_url"] = settings.conductor_url
+    if settings.conductor_key is not None:
+        config["conductor_key"] = settings.conductor_key
+    return config
+
+
+def main() -> None:
+    """Launch DBOS and the control server, print READY, run until SIGTERM."""
+    global _marker_dir, _app_name
+    settings = AppSettings.from_env(os.environ)
+    settings.marker_dir.mkdir(parents=True, exist_ok=True)
+    _marker_dir = settings.marker_dir
+    _app_name = settings.app_name
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signo, _frame: stop.set())
+    signal.signal(signal.SIGINT, lambda _signo, _frame: stop.set())
+
+    DBOS(config=dbos_config(settings))
+    DBOS.launch()
+    server = ThreadingHTTPServer(("127.0.0.1", settings.control_port), ControlHandler)
+    server.daemon_threads = True
+    serve_thread = threading.Thread(target=server.serve_forever, name="control", daemon=True)
+    serve_thread.start()
+    print(f"READY {DBOS.executor_id} {server.server_address[1]}", flush=True)
+
+    # Signal handlers run in the main thread, so wait in short slices to stay responsive.
+    while not stop.wait(0.2):
+        pass
+    shutdown(server)
+
+
+def shutdown(server: ThreadingHTTPServer) -> None:
+    """Stop promptly: workflows in flight are abandoned, as after a crash."""
+    # A watchdog guards against DBOS.destroy() blocking (its conductor join waits up to 10 s).
+    watchdog = threading.Timer(SHUTDOWN_DEADLINE_S, os._exit, args=(3,))
+    watchdog.daemon = True
+    watchdog.start()
+    server.shutdown()
+    server.server_close()
+    DBOS.destroy()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # DBOS worker threads may still sleep inside a step; interpreter exit would join them.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
