@@ -49,6 +49,8 @@ class RecoveryState(StrEnum):
     STRANDED = "stranded"
     """No live executor of the version: waiting for one to connect."""
     SUCCEEDED = "succeeded"
+    ABANDONED = "abandoned"
+    """The executor came back before a target was asked: a live executor is never recovered."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -268,12 +270,13 @@ _NEXT_STATE = {
     RecoveryStep.SENT: RecoveryState.IN_FLIGHT,
     RecoveryStep.FAILED: RecoveryState.PENDING,
     RecoveryStep.STRANDED: RecoveryState.STRANDED,
+    RecoveryStep.ABANDONED: RecoveryState.ABANDONED,
 }
 
 
 def _recovery_step(current: Recovery, decision: RecoveryDecision, state: RecoveryState) -> Recovery:
-    if current.state is RecoveryState.SUCCEEDED:
-        return current  # a late or duplicated step cannot undo success
+    if current.state in (RecoveryState.SUCCEEDED, RecoveryState.ABANDONED):
+        return current  # a late or duplicated step cannot reopen a finished recovery
     match decision.step:
         case RecoveryStep.TARGET_CHOSEN:
             return replace(
@@ -318,9 +321,7 @@ def decode_state(raw: bytes) -> AppState:
     data: dict[str, Any] = orjson.loads(raw)
     return AppState(
         app=AppName(data["app"]),
-        executors={
-            ExecutorId(k): _executor_from(v) for k, v in data.get("executors", {}).items()
-        },
+        executors={ExecutorId(k): _executor_from(v) for k, v in data.get("executors", {}).items()},
         recoveries={
             ExecutorId(k): _recovery_from(v) for k, v in data.get("recoveries", {}).items()
         },

@@ -55,6 +55,7 @@ class RecoveryStep(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     STRANDED = "stranded"
+    ABANDONED = "abandoned"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -359,4 +360,3 @@ _DECODERS: dict[RecordType, Any] = {
     RecordType.RECOVER_EXECUTOR: _recover,
     RecordType.RECOVERY_DECISION: _decision,
 }
-

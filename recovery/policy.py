@@ -1,0 +1,275 @@
+"""Recovery decisions: which executors are dead, and which live executor takes their workflows.
+
+Pure: takes an app's liveness state and the clock as arguments and returns decisions (audit
+records) and commands. It never imports asyncio, Faust, Kafka or ``time``.
+
+Rules (ARCHITECTURE.md invariants):
+- an executor is dead when it has been disconnected longer than the grace period (longer still
+  when its gateway pod was draining), or silent past the liveness timeout;
+- its recovery goes to a live executor of the same app AND application version (DBOS answers
+  success but recovers nothing on a version mismatch), preferring one not tried yet and the least
+  busy; with none alive the recovery is stranded until one connects;
+- a try that fails, errors, times out or whose target disconnects is retried on another target;
+- an executor that is connected again before any target was asked is never recovered.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from streams.liveness import (
+    AppState,
+    ExecutorRecord,
+    ExecutorState,
+    Recovery,
+    RecoveryState,
+    fold_decision,
+)
+from streams.records import (
+    CommandId,
+    CommandProgress,
+    CommandStatus,
+    ExecutorId,
+    RecoverExecutor,
+    RecoveryDecision,
+    RecoveryStep,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecoveryTimings:
+    """The recovery agent's timers, all on event time (milliseconds)."""
+
+    grace_ms: int = 3_000
+    """How long a disconnected executor has to reconnect (DBOS reconnects 1 s after a close)."""
+    drain_grace_ms: int = 30_000
+    """Grace for executors whose gateway pod shut down: they reconnect to another pod."""
+    liveness_timeout_ms: int = 15_000
+    """A connected executor no gateway has reported for this long is dead (pod died with it)."""
+    command_timeout_ms: int = 15_000
+    """How long a target has to answer a recovery request before another is tried."""
+    retry_backoff_ms: int = 1_000
+    """Pause after a failed try before the next one."""
+    clock_lead_ms: int = 4_000
+    """How far the clock may run ahead of the newest event folded (see ``event_clock``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """What the policy decided: audit records (already folded into ``state``) and commands."""
+
+    state: AppState
+    decisions: tuple[RecoveryDecision, ...] = ()
+    commands: tuple[RecoverExecutor, ...] = ()
+
+
+def event_clock(state: AppState, wall_ms: int, timings: RecoveryTimings) -> int:
+    """The time the policy may act on: the wall clock, capped a little past the newest event.
+
+    Gateways send heartbeats every couple of seconds, so in steady state the cap never binds and
+    timers fire on time, measured from the events' own timestamps. When events stop arriving
+    (broker or every gateway down, or a worker replaying a backlog), time stops with them, so an
+    outage of Baton never looks like the death of executors.
+    """
+    return min(wall_ms, state.watermark_ms + timings.clock_lead_ms)
+
+
+def plan(state: AppState, now_ms: int, timings: RecoveryTimings) -> Plan:
+    """Declare the dead, then advance every open recovery by one step."""
+    decisions: list[RecoveryDecision] = []
+    for record in list(state.executors.values()):
+        reason = _death_reason(record, now_ms, timings)
+        if reason is not None:
+            decisions.append(_declared_dead(state, record, reason, now_ms))
+    for decision in decisions:
+        state = fold_decision(state, decision)
+    for recovery in list(state.recoveries.values()):
+        step = _advance(state, recovery, now_ms, timings)
+        if step is not None:
+            state = fold_decision(state, step)
+            decisions.append(step)
+    commands = tuple(_command_for(state, d, timings) for d in decisions if _is_choice(d))
+    return Plan(state=state, decisions=tuple(decisions), commands=commands)
+
+
+def on_progress(state: AppState, progress: CommandProgress) -> Plan:
+    """Turn a gateway's report on a recovery command into the matching decision."""
+    recovery = _recovery_for_command(state, progress.command_id)
+    if recovery is None or recovery.state is not RecoveryState.IN_FLIGHT:
+        return Plan(state=state)  # an older attempt, or a duplicate: nothing to decide
+    match progress.status:
+        case CommandStatus.SENT if recovery.sent_at_ms is None:
+            step, reason = RecoveryStep.SENT, f"recovery request sent to {recovery.target}"
+        case CommandStatus.SUCCEEDED:
+            step, reason = RecoveryStep.SUCCEEDED, f"{recovery.target} recovered the workflows"
+        case CommandStatus.FAILED:
+            step, reason = RecoveryStep.FAILED, f"{recovery.target} failed: {progress.error}"
+        case _:
+            return Plan(state=state)
+    decision = _decision(state, recovery, step, reason, progress.ts_ms)
+    return Plan(state=fold_decision(state, decision), decisions=(decision,))
+
+
+def _death_reason(record: ExecutorRecord, now_ms: int, timings: RecoveryTimings) -> str | None:
+    match record.state:
+        case ExecutorState.CONNECTED if now_ms - record.last_seen_ms >= timings.liveness_timeout_ms:
+            silent_s = (now_ms - record.last_seen_ms) / 1000
+            return (
+                f"silent for {silent_s:.1f} s (liveness timeout "
+                f"{timings.liveness_timeout_ms / 1000:.1f} s): its gateway stopped reporting it"
+            )
+        case ExecutorState.DISCONNECTED:
+            grace_ms = timings.drain_grace_ms if record.draining else timings.grace_ms
+            gone_ms = now_ms - (record.disconnected_at_ms or record.updated_ms)
+            if gone_ms < grace_ms:
+                return None
+            why = "its gateway drained" if record.draining else f"close code {record.close_code}"
+            return (
+                f"disconnected ({why}: {record.close_reason or 'no reason'}) and not back "
+                f"within {grace_ms / 1000:.1f} s"
+            )
+        case _:
+            return None
+
+
+def _declared_dead(
+    state: AppState, record: ExecutorRecord, reason: str, now_ms: int
+) -> RecoveryDecision:
+    return RecoveryDecision(
+        app=state.app,
+        dead_executor_id=record.executor_id,
+        application_version=record.info.application_version,
+        step=RecoveryStep.DECLARED_DEAD,
+        reason=reason,
+        ts_ms=now_ms,
+    )
+
+
+def _advance(
+    state: AppState, recovery: Recovery, now_ms: int, timings: RecoveryTimings
+) -> RecoveryDecision | None:
+    match recovery.state:
+        case RecoveryState.IN_FLIGHT:
+            return _check_in_flight(state, recovery, now_ms, timings)
+        case RecoveryState.PENDING | RecoveryState.STRANDED:
+            return _choose(state, recovery, now_ms, timings)
+        case _:
+            return None
+
+
+def _check_in_flight(
+    state: AppState, recovery: Recovery, now_ms: int, timings: RecoveryTimings
+) -> RecoveryDecision | None:
+    target = state.executors.get(recovery.target) if recovery.target else None
+    if target is None or target.state is not ExecutorState.CONNECTED:
+        reason = f"target {recovery.target} disconnected before answering"
+    elif now_ms - (recovery.chosen_at_ms or now_ms) >= timings.command_timeout_ms:
+        reason = f"no answer from {recovery.target} within {timings.command_timeout_ms / 1000} s"
+    else:
+        return None
+    return _decision(state, recovery, RecoveryStep.FAILED, reason, now_ms)
+
+
+def _choose(
+    state: AppState, recovery: Recovery, now_ms: int, timings: RecoveryTimings
+) -> RecoveryDecision | None:
+    dead = state.executors.get(recovery.dead_executor_id)
+    if dead is not None and dead.state is ExecutorState.CONNECTED:
+        reason = "the executor reconnected: a live executor is never recovered"
+        return _decision(state, recovery, RecoveryStep.ABANDONED, reason, now_ms)
+    failed_at_ms = recovery.failed_at_ms
+    if failed_at_ms is not None and now_ms - failed_at_ms < timings.retry_backoff_ms:
+        return None
+    candidates = _candidates(state, recovery)
+    if not candidates:
+        if recovery.state is RecoveryState.STRANDED:
+            return None
+        reason = f"no live executor of application version {recovery.application_version!r}"
+        return _decision(state, recovery, RecoveryStep.STRANDED, reason, now_ms)
+    target = candidates[0]
+    attempt = recovery.attempt + 1
+    reason = (
+        f"live executor of version {recovery.application_version!r} "
+        f"on {target.info.hostname or 'unknown host'} via {target.gateway}"
+        + (f" (retry {attempt - 1})" if attempt > 1 else "")
+    )
+    return RecoveryDecision(
+        app=state.app,
+        dead_executor_id=recovery.dead_executor_id,
+        application_version=recovery.application_version,
+        step=RecoveryStep.TARGET_CHOSEN,
+        reason=reason,
+        ts_ms=now_ms,
+        attempt=attempt,
+        target=target.executor_id,
+        command_id=CommandId(
+            f"recover/{state.app}/{recovery.dead_executor_id}/{recovery.declared_at_ms}/{attempt}"
+        ),
+    )
+
+
+def _candidates(state: AppState, recovery: Recovery) -> list[ExecutorRecord]:
+    """Live executors of the version, untried first, then least busy, then longest connected."""
+    load = Counter(
+        r.target for r in state.recoveries.values() if r.state is RecoveryState.IN_FLIGHT
+    )
+    live = [
+        e
+        for e in state.live_executors()
+        if e.info.application_version == recovery.application_version
+        and e.executor_id != recovery.dead_executor_id
+    ]
+    return sorted(
+        live,
+        key=lambda e: (
+            e.executor_id in recovery.tried,
+            load[e.executor_id],
+            e.connected_at_ms,
+            e.executor_id,
+        ),
+    )
+
+
+def _decision(
+    state: AppState, recovery: Recovery, step: RecoveryStep, reason: str, ts_ms: int
+) -> RecoveryDecision:
+    return RecoveryDecision(
+        app=state.app,
+        dead_executor_id=recovery.dead_executor_id,
+        application_version=recovery.application_version,
+        step=step,
+        reason=reason,
+        ts_ms=ts_ms,
+        attempt=recovery.attempt,
+        target=recovery.target,
+        command_id=recovery.command_id,
+    )
+
+
+def _recovery_for_command(state: AppState, command_id: CommandId) -> Recovery | None:
+    for recovery in state.recoveries.values():
+        if recovery.command_id == command_id:
+            return recovery
+    return None
+
+
+def _is_choice(decision: RecoveryDecision) -> bool:
+    return decision.step is RecoveryStep.TARGET_CHOSEN
+
+
+def _command_for(
+    state: AppState, decision: RecoveryDecision, timings: RecoveryTimings
+) -> RecoverExecutor:
+    assert decision.target is not None
+    assert decision.command_id is not None
+    target: ExecutorRecord | None = state.executors.get(decision.target)
+    return RecoverExecutor(
+        command_id=decision.command_id,
+        app=state.app,
+        target=ExecutorId(decision.target),
+        target_gateway=None if target is None else target.gateway,
+        dead_executor_id=decision.dead_executor_id,
+        issued_at_ms=decision.ts_ms,
+        timeout_ms=timings.command_timeout_ms,
+    )
