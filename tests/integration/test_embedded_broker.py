@@ -31,9 +31,7 @@ async def _topic_configs(bootstrap: str, name: str) -> dict[str, str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         await admin.start()
-        responses = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, name)]
-        )
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
     finally:
         await admin.close()
     (resource,) = responses[0].resources
@@ -130,18 +128,31 @@ async def test_stop_is_idempotent_and_ends_the_process(tmp_path: Path) -> None:
     assert log_path.read_text().strip(), "the broker's output goes to log_path"
 
 
-async def test_missing_binary_fails_clearly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+async def test_missing_binary_fails_clearly(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("CALF_TANSU_BIN", str(tmp_path / "no-such-tansu"))
 
     with pytest.raises(EmbeddedBrokerError, match="cannot find the Tansu broker binary"):
         await EmbeddedBroker().start()
 
 
-async def test_broker_that_exits_reports_its_log(kafka_bootstrap: str) -> None:
-    # The session broker already holds this port, so the second one exits at start-up.
+async def test_taken_port_fails_fast(kafka_bootstrap: str) -> None:
     port = int(kafka_bootstrap.rsplit(":", 1)[1])
 
-    with pytest.raises(EmbeddedBrokerError, match="exited with code") as info:
-        await EmbeddedBroker(port=port, startup_timeout_s=10).start()
+    with pytest.raises(EmbeddedBrokerError, match="already in use"):
+        await EmbeddedBroker(port=port).start()
 
-    assert "log" in str(info.value)
+
+async def test_broker_that_exits_reports_its_log(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = tmp_path / "tansu"
+    fake.write_text("#!/bin/sh\necho 'boom: storage unavailable'\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("CALF_TANSU_BIN", str(fake))
+
+    with pytest.raises(EmbeddedBrokerError, match="exited with code 3") as info:
+        await EmbeddedBroker(startup_timeout_s=10).start()
+
+    assert "boom: storage unavailable" in str(info.value)

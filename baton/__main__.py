@@ -1,0 +1,6 @@
+"""``python -m baton``: the CLI."""
+
+from baton.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Settings: read once, from the environment and the command line, and passed down.
+
+The only module that reads ``os.environ`` (through the mapping ``main`` hands it); nothing is read
+at import time. Bad values raise ``ConfigError`` with what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recovery.policy import RecoveryTimings
+from streams.exceptions import ConfigError
+from streams.topics import Topics
+
+
+class Secret:
+    """A value whose ``repr`` is masked (database URLs carry passwords)."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return self._value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything a Baton process needs to start."""
+
+    data_dir: Path = Path(".baton")
+    database_url: Secret | None = None
+    """``None``: SQLite under ``data_dir``."""
+    kafka_bootstrap: str | None = None
+    """``None``: ``baton up`` starts the embedded broker."""
+    broker_port: int | None = None
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8090
+    console_host: str = "127.0.0.1"
+    console_port: int = 8080
+    topic_prefix: str = "baton."
+    partitions: int = 8
+    gateway_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    ping_interval_s: float = 5.0
+    ping_timeout_s: float = 10.0
+    heartbeat_interval_s: float = 2.0
+    timings: RecoveryTimings = field(default_factory=RecoveryTimings)
+    log_level: str = "INFO"
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(prefix=self.topic_prefix, partitions=self.partitions)
+
+    def store_url(self) -> str:
+        if self.database_url is not None:
+            return str(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'baton.db').resolve()}"
+
+    def require_kafka(self) -> str:
+        if self.kafka_bootstrap is None:
+            raise ConfigError(
+                "this role needs a broker: pass --kafka HOST:PORT (or set BATON_KAFKA), "
+                "or run `baton up` to start the embedded one"
+            )
+        return self.kafka_bootstrap
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **overrides: object) -> Settings:
+        """Build settings from ``BATON_*`` variables, then command-line overrides (non-None)."""
+        values: dict[str, object] = {}
+        timings: dict[str, int] = {}
+        for name, converter in _ENV_FIELDS.items():
+            raw = env.get(f"BATON_{name.upper()}")
+            if raw is not None:
+                values[name] = _convert(name, raw, converter)
+        for name, raw in env.items():
+            if name.startswith("BATON_RECOVERY_") and name.endswith("_MS"):
+                timings[name.removeprefix("BATON_RECOVERY_").lower()] = int(
+                    _convert(name, raw, int)  # type: ignore[call-overload]
+                )
+        values.update({k: v for k, v in overrides.items() if v is not None and k != "timings"})
+        timing_overrides = overrides.get("timings")
+        if isinstance(timing_overrides, dict):
+            timings.update({str(k): int(v) for k, v in timing_overrides.items()})
+        if "database_url" in values and isinstance(values["database_url"], str):
+            values["database_url"] = Secret(values["database_url"])
+        try:
+            values["timings"] = RecoveryTimings(**timings)
+        except TypeError as exc:
+            raise ConfigError(f"unknown BATON_RECOVERY_*_MS setting: {exc}") from exc
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        for name in ("gateway_port", "console_port"):
+            port = getattr(self, name)
+            if not 0 <= port <= 65535:
+                raise ConfigError(f"{name} must be a port number (0-65535), got {port}")
+        if self.kafka_bootstrap is not None and ":" not in self.kafka_bootstrap:
+            raise ConfigError(f"--kafka must be HOST:PORT, got {self.kafka_bootstrap!r}")
+        if self.ping_timeout_s <= 0 or self.ping_interval_s <= 0 or self.heartbeat_interval_s <= 0:
+            raise ConfigError("ping and heartbeat intervals must be positive")
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(f"log level must be DEBUG, INFO, WARNING or ERROR: {self.log_level}")
+
+
+_ENV_FIELDS: dict[str, type] = {
+    "data_dir": Path,
+    "database_url": str,
+    "kafka_bootstrap": str,
+    "broker_port": int,
+    "gateway_host": str,
+    "gateway_port": int,
+    "console_host": str,
+    "console_port": int,
+    "topic_prefix": str,
+    "gateway_id": str,
+    "ping_interval_s": float,
+    "ping_timeout_s": float,
+    "heartbeat_interval_s": float,
+    "log_level": str,
+}
+
+
+def _convert(name: str, raw: str, converter: type) -> object:
+    try:
+        return converter(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a valid {converter.__name__}") from exc
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment; called once, by ``main``."""
+    return dict(os.environ)

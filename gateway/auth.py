@@ -1,0 +1,72 @@
+"""Handshake admission: where the key is in the URL, and how often a refusal is logged.
+
+Pure: no I/O; the key check itself is a seam (``KeyVerifier``) implemented over the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+APP_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Credentials:
+    """What an executor presents in its URL: ``.../websocket/{app_name}/{key}``."""
+
+    app: str
+    key: str
+
+    @property
+    def fingerprint(self) -> str:
+        """A stable, non-secret id of the presented key, for logs."""
+        return hashlib.sha256(self.key.encode()).hexdigest()[:12]
+
+
+def parse_path(path: str) -> Credentials | None:
+    """Find ``/websocket/{app}/{key}`` at the end of the path, under any prefix."""
+    parts = [unquote(p) for p in urlsplit(path).path.split("/") if p]
+    if len(parts) < 3 or parts[-3] != "websocket":
+        return None
+    app, key = parts[-2], parts[-1]
+    if not APP_NAME.match(app) or not key or len(key) > 512:
+        return None
+    return Credentials(app=app, key=key)
+
+
+class KeyVerifier(Protocol):
+    """The store's view of API keys, as the gateway needs it."""
+
+    async def verify(self, app: str, key: str) -> str:
+        """Return the key id, or raise ``AuthError`` for an unknown, revoked or other-app key."""
+        ...
+
+    async def revoked(self, key_ids: Iterable[str]) -> set[str]:
+        """The subset of ``key_ids`` that are revoked."""
+        ...
+
+
+class RefusalLog:
+    """Decides when a refused key is worth a log line: once per key per window.
+
+    The DBOS client retries every second forever, so logging each refusal would flood the logs.
+    """
+
+    def __init__(self, window_ms: int = 60_000, max_keys: int = 10_000) -> None:
+        self._window_ms = window_ms
+        self._max_keys = max_keys
+        self._last_logged: dict[str, int] = {}
+
+    def should_log(self, fingerprint: str, now_ms: int) -> bool:
+        last = self._last_logged.get(fingerprint)
+        if last is not None and now_ms - last < self._window_ms:
+            return False
+        if len(self._last_logged) >= self._max_keys:
+            self._last_logged.clear()
+        self._last_logged[fingerprint] = now_ms
+        return True

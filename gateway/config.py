@@ -1,0 +1,34 @@
+"""The gateway's settings, built once by the composition root (``baton.settings``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streams.records import GatewayId
+from streams.topics import Topics
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GatewayConfig:
+    """How one gateway pod listens, talks to executors and reports to Kafka."""
+
+    gateway_id: GatewayId
+    """This pod's id, in every record it publishes; unique per process."""
+    kafka_bootstrap: str
+    topics: Topics
+    host: str = "127.0.0.1"
+    port: int = 8090
+    ping_interval_s: float = 5.0
+    """WebSocket pings to each executor; with the timeout, a frozen or cut-off executor is
+    detected within 15 s."""
+    ping_timeout_s: float = 10.0
+    heartbeat_interval_s: float = 2.0
+    """One heartbeat record per app held, per interval: the liveness signal and the snapshot."""
+    handshake_timeout_s: float = 10.0
+    """How long an executor has to answer ``executor_info``."""
+    max_message_bytes: int = 64 * 1024 * 1024
+    """Executor replies (workflow lists with outputs) can be large; larger frames close 1009."""
+    revocation_check_interval_s: float = 2.0
+    """How often sessions' keys are re-checked, so a revoked key's sessions close promptly."""
+    empty_heartbeat_window_s: float = 300.0
+    """Keep heartbeating an app this long after its last session left (keeps its clock going)."""

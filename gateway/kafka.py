@@ -1,0 +1,119 @@
+"""The gateway's only aiokafka adapter: publishing records and following the command topic."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from types import TracebackType
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from streams.exceptions import PublishError, RecordError
+from streams.records import Record, RecoverExecutor, decode, encode, record_key
+
+logger = logging.getLogger(__name__)
+
+
+class KafkaSink:
+    """Publishes Baton records (``EventSink``); ``stop()`` flushes and is idempotent."""
+
+    def __init__(self, bootstrap: str, client_id: str) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            client_id=client_id,
+            acks=1,  # the embedded broker has no idempotent producer (InitProducerId fails)
+            linger_ms=5,
+            request_timeout_ms=15_000,
+        )
+        self._started = False
+
+    async def __aenter__(self) -> KafkaSink:
+        await self._producer.start()
+        self._started = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        if self._started:
+            self._started = False
+            await self._producer.stop()  # flushes what is buffered first
+
+    async def publish(self, topic: str, record: Record) -> None:
+        """Write one record, keyed by its app (or target executor); raises ``PublishError``."""
+        try:
+            await self._producer.send_and_wait(topic, encode(record), key=record_key(record))
+        except KafkaError as exc:
+            raise PublishError(f"publishing to {topic} failed: {exc}") from exc
+
+    async def publish_batch(self, topic: str, records: list[Record]) -> None:
+        """Write several records, waiting for all of them; raises ``PublishError``."""
+        try:
+            futures = [
+                await self._producer.send(topic, encode(r), key=record_key(r)) for r in records
+            ]
+            for future in futures:
+                await future
+        except KafkaError as exc:
+            raise PublishError(f"publishing to {topic} failed: {exc}") from exc
+
+
+class CommandFeed:
+    """Follows the command topic from its end, across all partitions, with low fetch latency.
+
+    Every pod reads every command (no consumer group) and acts on those for executors it holds:
+    the target executor may sit on any pod, and a command is small.
+    """
+
+    def __init__(self, bootstrap: str, topic: str, client_id: str) -> None:
+        self._topic = topic
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            client_id=client_id,
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=20,
+            auto_offset_reset="latest",
+        )
+        self._started = False
+
+    async def __aenter__(self) -> CommandFeed:
+        await self._consumer.start()
+        self._started = True
+        await self._consumer.topics()  # loads cluster metadata for partitions_for_topic
+        partitions = self._consumer.partitions_for_topic(self._topic)
+        if not partitions:
+            await self._consumer.stop()
+            raise PublishError(f"topic {self._topic} has no partitions: was it created?")
+        assigned = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+        self._consumer.assign(assigned)
+        await self._consumer.seek_to_end(*assigned)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._started:
+            self._started = False
+            await self._consumer.stop()
+
+    async def commands(self) -> AsyncIterator[RecoverExecutor]:
+        """Yield each command record; anything undecodable is logged and skipped."""
+        async for message in self._consumer:
+            try:
+                record = decode(message.value)
+            except RecordError as exc:
+                logger.warning("skipping undecodable command record: %s", exc)
+                continue
+            if isinstance(record, RecoverExecutor):
+                yield record

@@ -1,0 +1,241 @@
+"""The DBOS Conductor protocol, server side, as a sans-I/O session.
+
+The one home of DBOS wire messages (ground truth: ``dbos/_conductor/protocol.py`` and
+``conductor.py`` in ``dbos==2.31.1``). The conductor sends requests ``{"type", "request_id", ...}``;
+the executor answers each with a message of the same ``type`` and ``request_id``. The executor never
+speaks first.
+
+Pure: no asyncio, websockets, Kafka or clock. The shell (``gateway/connection.py``) feeds received
+text in, sends what ``data_to_send`` returns, and acts on ``events_received``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+from typing import Any, NewType
+
+import orjson
+
+from streams.exceptions import ProtocolError
+from streams.records import ExecutorId, ExecutorInfo, bound_text
+
+RequestId = NewType("RequestId", str)
+
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_INVALID_PAYLOAD = 1007
+CLOSE_POLICY_VIOLATION = 1008
+
+
+class MessageType(StrEnum):
+    """Every DBOS Conductor message type (``dbos._conductor.protocol.MessageType``)."""
+
+    EXECUTOR_INFO = "executor_info"
+    RECOVERY = "recovery"
+    CANCEL = "cancel"
+    DELETE = "delete"
+    LIST_WORKFLOWS = "list_workflows"
+    LIST_QUEUED_WORKFLOWS = "list_queued_workflows"
+    RESUME = "resume"
+    RESTART = "restart"
+    GET_WORKFLOW = "get_workflow"
+    EXIST_PENDING_WORKFLOWS = "exist_pending_workflows"
+    LIST_STEPS = "list_steps"
+    FORK_WORKFLOW = "fork_workflow"
+    RETENTION = "retention"
+    GET_METRICS = "get_metrics"
+    ALERT = "alert"
+    EXPORT_WORKFLOW = "export_workflow"
+    IMPORT_WORKFLOW = "import_workflow"
+    LIST_SCHEDULES = "list_schedules"
+    GET_SCHEDULE = "get_schedule"
+    PAUSE_SCHEDULE = "pause_schedule"
+    RESUME_SCHEDULE = "resume_schedule"
+    BACKFILL_SCHEDULE = "backfill_schedule"
+    TRIGGER_SCHEDULE = "trigger_schedule"
+    LIST_APPLICATION_VERSIONS = "list_application_versions"
+    SET_LATEST_APPLICATION_VERSION = "set_latest_application_version"
+    GET_WORKFLOW_EVENTS = "get_workflow_events"
+    GET_WORKFLOW_NOTIFICATIONS = "get_workflow_notifications"
+    GET_WORKFLOW_STREAMS = "get_workflow_streams"
+    GET_WORKFLOW_AGGREGATES = "get_workflow_aggregates"
+    GET_STEP_AGGREGATES = "get_step_aggregates"
+    FORK_FROM_FAILURE = "fork_from_failure"
+    LIST_QUEUES = "list_queues"
+    GET_QUEUE = "get_queue"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Request:
+    """A request the gateway sends: the type, and the fields DBOS reads for it."""
+
+    type: MessageType
+    fields: Mapping[str, Any]
+    """Everything but ``type`` and ``request_id``, e.g. ``{"executor_ids": [...]}``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reply:
+    """An executor's answer to one request."""
+
+    type: MessageType
+    request_id: RequestId
+    data: Mapping[str, Any]
+    """The whole decoded message (tolerant reader: unknown fields are kept, not required)."""
+
+    @property
+    def error_message(self) -> str | None:
+        """The executor's error text, bounded (DBOS sends whole tracebacks)."""
+        value = self.data.get("error_message")
+        return bound_text(value) if isinstance(value, str) else None
+
+
+def recovery_request(executor_ids: list[ExecutorId]) -> Request:
+    """DBOS conductor ``recovery`` verb: re-enqueue the pending workflows of these executors."""
+    return Request(type=MessageType.RECOVERY, fields={"executor_ids": list(executor_ids)})
+
+
+def recovery_succeeded(reply: Reply) -> bool:
+    """A ``recovery`` reply says ``success`` (``RecoveryResponse``)."""
+    return reply.data.get("success") is True
+
+
+def decode_reply(text: str) -> Reply:
+    """Parse an executor message; raises ``ProtocolError`` (only) with the close code to use."""
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError("message is not JSON", close_code=CLOSE_INVALID_PAYLOAD) from exc
+    if not isinstance(data, dict):
+        raise ProtocolError("message is not a JSON object", close_code=CLOSE_INVALID_PAYLOAD)
+    type_, request_id = data.get("type"), data.get("request_id")
+    if not isinstance(type_, str) or not isinstance(request_id, str):
+        raise ProtocolError(
+            "message lacks a string type and request_id", close_code=CLOSE_PROTOCOL_ERROR
+        )
+    try:
+        message_type = MessageType(type_)
+    except ValueError as exc:
+        raise ProtocolError("unknown message type", close_code=CLOSE_POLICY_VIOLATION) from exc
+    return Reply(type=message_type, request_id=RequestId(request_id), data=data)
+
+
+def decode_executor_info(reply: Reply) -> ExecutorInfo:
+    """Read an ``executor_info`` reply (``ExecutorInfoResponse``); raises ``ProtocolError``."""
+    data = reply.data
+    executor_id, version = data.get("executor_id"), data.get("application_version")
+    if not isinstance(executor_id, str) or not executor_id or not isinstance(version, str):
+        raise ProtocolError(
+            "executor_info lacks executor_id or application_version",
+            close_code=CLOSE_PROTOCOL_ERROR,
+        )
+    metadata = data.get("executor_metadata")
+    return ExecutorInfo(
+        executor_id=ExecutorId(executor_id[:256]),
+        application_version=version[:256],
+        hostname=_opt_text(data.get("hostname")),
+        language=_opt_text(data.get("language")),
+        dbos_version=_opt_text(data.get("dbos_version")),
+        metadata=metadata if isinstance(metadata, dict) else None,
+    )
+
+
+def _opt_text(value: object) -> str | None:
+    return value[:256] if isinstance(value, str) else None
+
+
+class SessionPhase(Enum):
+    AWAITING_INFO = "awaiting_info"
+    READY = "ready"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionReady:
+    """The executor answered ``executor_info``: it is now a known executor."""
+
+    info: ExecutorInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyReceived:
+    """The answer to a request this session sent."""
+
+    reply: Reply
+
+
+SessionEvent = SessionReady | ReplyReceived
+
+
+class ExecutorSession:
+    """One executor's conversation: request ids, correlation and the handshake.
+
+    Usage: ``start()`` once, then ``request()`` for each request, ``receive_text()`` for each frame
+    received, and after each call drain ``data_to_send()`` and ``events_received()``.
+    """
+
+    def __init__(self, conn_id: str) -> None:
+        self.phase = SessionPhase.AWAITING_INFO
+        self.info: ExecutorInfo | None = None
+        self._conn_id = conn_id
+        self._next_id = 0
+        self._pending: dict[RequestId, MessageType] = {}
+        self._info_request: RequestId | None = None
+        self._outgoing: list[str] = []
+        self._events: list[SessionEvent] = []
+
+    def start(self) -> None:
+        """Ask the executor who it is (the first thing the DBOS conductor does)."""
+        self._info_request = self.request(Request(type=MessageType.EXECUTOR_INFO, fields={}))
+
+    def request(self, request: Request) -> RequestId:
+        """Queue a request and return the id its reply will carry."""
+        self._next_id += 1
+        request_id = RequestId(f"{self._conn_id}-{self._next_id}")
+        self._pending[request_id] = request.type
+        frame = {**request.fields, "type": request.type.value, "request_id": request_id}
+        self._outgoing.append(orjson.dumps(frame).decode())
+        return request_id
+
+    def forget(self, request_id: RequestId) -> None:
+        """Stop waiting for a reply (the caller timed out); a late reply is then ignored."""
+        self._pending.pop(request_id, None)
+
+    def pending_requests(self) -> list[RequestId]:
+        return list(self._pending)
+
+    def receive_text(self, text: str) -> None:
+        """Take one text frame from the executor; raises ``ProtocolError`` on a violation."""
+        reply = decode_reply(text)
+        expected = self._pending.pop(reply.request_id, None)
+        if expected is None:
+            return  # the reply to a request we gave up on: harmless
+        if expected is not reply.type:
+            raise ProtocolError(
+                "reply type does not match its request", close_code=CLOSE_PROTOCOL_ERROR
+            )
+        if reply.request_id == self._info_request:
+            self._on_info(reply)
+        else:
+            self._events.append(ReplyReceived(reply=reply))
+
+    def _on_info(self, reply: Reply) -> None:
+        info = decode_executor_info(reply)
+        if self.info is not None and info.executor_id != self.info.executor_id:
+            raise ProtocolError("executor id changed mid-session", close_code=CLOSE_PROTOCOL_ERROR)
+        self.info = info
+        self.phase = SessionPhase.READY
+        self._events.append(SessionReady(info=info))
+
+    def receive_binary(self) -> None:
+        """DBOS only sends text frames."""
+        raise ProtocolError("binary frames are not supported", close_code=CLOSE_UNSUPPORTED_DATA)
+
+    def data_to_send(self) -> list[str]:
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    def events_received(self) -> list[SessionEvent]:
+        out, self._events = self._events, []
+        return out

@@ -1,0 +1,54 @@
+"""The sessions one gateway pod holds, by executor id and by app. Pure bookkeeping."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from streams.records import AppName, ExecutorId, SessionInfo
+
+if TYPE_CHECKING:
+    from gateway.connection import Connection
+
+
+class SessionRegistry:
+    """Live, handshaken sessions of this pod. An executor has at most one; the newest wins."""
+
+    def __init__(self) -> None:
+        self._by_executor: dict[ExecutorId, Connection] = {}
+        self._apps_last_held_ms: dict[AppName, int] = {}
+
+    def add(self, conn: Connection) -> Connection | None:
+        """Register a session; returns the one it replaces (same executor id), if any."""
+        previous = self._by_executor.get(conn.info.executor_id)
+        self._by_executor[conn.info.executor_id] = conn
+        return previous
+
+    def remove(self, conn: Connection, now_ms: int) -> bool:
+        """Forget a session if it is still the executor's current one."""
+        self._apps_last_held_ms[conn.app] = now_ms
+        if conn.session.info is None:
+            return False
+        if self._by_executor.get(conn.info.executor_id) is conn:
+            del self._by_executor[conn.info.executor_id]
+            return True
+        return False
+
+    def get(self, executor_id: ExecutorId) -> Connection | None:
+        return self._by_executor.get(executor_id)
+
+    def all(self) -> list[Connection]:
+        return list(self._by_executor.values())
+
+    def snapshots_by_app(self, now_ms: int, window_ms: int) -> dict[AppName, list[SessionInfo]]:
+        """Sessions grouped by app, including apps whose last session left within the window."""
+        grouped: dict[AppName, list[SessionInfo]] = defaultdict(list)
+        for conn in self._by_executor.values():
+            grouped[conn.app].append(conn.snapshot())
+            self._apps_last_held_ms[conn.app] = now_ms
+        for app, last_ms in list(self._apps_last_held_ms.items()):
+            if app not in grouped and now_ms - last_ms <= window_ms:
+                grouped[app] = []
+            elif now_ms - last_ms > window_ms:
+                del self._apps_last_held_ms[app]
+        return dict(grouped)

@@ -1,0 +1,319 @@
+"""The gateway pod: accepts executors, reports them to Kafka, delivers commands to them.
+
+Lifecycle (HOUSE_STYLE §6): an async context manager; on exit it stops accepting (503), closes
+every session with 1001 while marking the disconnects as ``draining`` (so the recovery agent waits
+for the executors to reconnect to another pod instead of recovering them), then flushes Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from types import TracebackType
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request as HttpRequest
+from websockets.http11 import Response as HttpResponse
+
+from gateway.auth import Credentials, KeyVerifier, RefusalLog, parse_path
+from gateway.config import GatewayConfig
+from gateway.connection import Connection
+from gateway.kafka import CommandFeed, KafkaSink
+from gateway.protocol import recovery_request, recovery_succeeded
+from gateway.registry import SessionRegistry
+from streams.exceptions import AuthError, ConductorError, PublishError, RequestError
+from streams.records import (
+    AppName,
+    CommandId,
+    CommandProgress,
+    CommandStatus,
+    ConnId,
+    ExecutorConnected,
+    ExecutorDisconnected,
+    GatewayHeartbeat,
+    Record,
+    RecoverExecutor,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Gateway:
+    """One gateway pod."""
+
+    def __init__(self, config: GatewayConfig, keys: KeyVerifier) -> None:
+        self.config = config
+        self._keys = keys
+        self._registry = SessionRegistry()
+        self._refusals = RefusalLog()
+        self._admitted: dict[int, tuple[Credentials, str]] = {}
+        self._seen_commands: OrderedDict[CommandId, None] = OrderedDict()
+        self._sink = KafkaSink(
+            config.kafka_bootstrap, client_id=f"baton-gateway-{config.gateway_id}"
+        )
+        self._feed = CommandFeed(
+            config.kafka_bootstrap,
+            config.topics.commands,
+            client_id=f"baton-gw-{config.gateway_id}",
+        )
+        self._server: Server | None = None
+        self._tasks: asyncio.TaskGroup | None = None
+        self._loops: list[asyncio.Task[None]] = []
+        self._exit_stack = contextlib.AsyncExitStack()
+        self._draining = False
+        self._stopped = False
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with port 0)."""
+        assert self._server is not None, "gateway not started"
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def __aenter__(self) -> Gateway:
+        stack = self._exit_stack
+        await stack.enter_async_context(self._sink)
+        await stack.enter_async_context(self._feed)
+        self._tasks = await stack.enter_async_context(asyncio.TaskGroup())
+        self._server = await serve(
+            self._handle,
+            self.config.host,
+            self.config.port,
+            process_request=self._admit,
+            ping_interval=self.config.ping_interval_s,
+            ping_timeout=self.config.ping_timeout_s,
+            max_size=self.config.max_message_bytes,
+            close_timeout=5,
+        )
+        self._loops = [
+            self._tasks.create_task(self._heartbeat_loop(), name="heartbeats"),
+            self._tasks.create_task(self._command_loop(), name="commands"),
+            self._tasks.create_task(self._revocation_loop(), name="revocations"),
+        ]
+        logger.info(
+            "gateway %s listening on %s:%d",
+            self.config.gateway_id,
+            self.config.host,
+            self.port,
+            extra={"gateway": self.config.gateway_id},
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        """Drain: refuse new handshakes, close sessions (1001), flush Kafka. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._draining = True
+        if self._server is not None:
+            self._server.close(close_connections=True)
+            await self._server.wait_closed()  # handlers publish their draining disconnects
+        for task in self._loops:
+            task.cancel()
+        await self._exit_stack.aclose()
+        logger.info("gateway %s stopped", self.config.gateway_id)
+
+    # -- admission -------------------------------------------------------------------------
+
+    async def _admit(self, ws: ServerConnection, request: HttpRequest) -> HttpResponse | None:
+        if self._draining:
+            return ws.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Gateway is shutting down.\n")
+        credentials = parse_path(request.path)
+        if credentials is None:
+            return ws.respond(
+                http.HTTPStatus.NOT_FOUND, "Connect to .../websocket/{app_name}/{api_key}.\n"
+            )
+        try:
+            key_id = await self._keys.verify(credentials.app, credentials.key)
+        except AuthError as exc:
+            if self._refusals.should_log(credentials.fingerprint, now_ms()):
+                logger.warning(
+                    "refused executor handshake for app %s: %s (logged once a minute per key)",
+                    credentials.app,
+                    exc,
+                    extra={"app": credentials.app, "key_fingerprint": credentials.fingerprint},
+                )
+            return ws.respond(http.HTTPStatus.FORBIDDEN, "Invalid API key for this app.\n")
+        self._admitted[id(ws)] = (credentials, key_id)
+        return None
+
+    # -- sessions --------------------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        credentials, key_id = self._admitted.pop(id(ws))
+        conn = Connection(
+            ws, AppName(credentials.app), key_id, ConnId(uuid.uuid4().hex[:16]), now_ms()
+        )
+        async with asyncio.TaskGroup() as tasks:
+            receiver = tasks.create_task(conn.receive_loop())
+            try:
+                await conn.handshake(self.config.handshake_timeout_s)
+            except (RequestError, ConductorError) as exc:
+                logger.warning("executor handshake failed: %s", exc, extra={"app": conn.app})
+                await ws.close(1008, "executor_info not answered")
+                return
+            except Exception:
+                receiver.cancel()
+                raise
+            await self._on_ready(conn)
+            try:
+                await receiver
+            finally:
+                await self._on_closed(conn)
+
+    async def _on_ready(self, conn: Connection) -> None:
+        replaced = self._registry.add(conn)
+        if replaced is not None:
+            await replaced.ws.close(1008, "superseded by a newer session of this executor")
+        logger.info(
+            "executor %s connected (app %s, version %s)",
+            conn.info.executor_id,
+            conn.app,
+            conn.info.application_version,
+            extra={"executor_id": conn.info.executor_id, "conn_id": conn.conn_id, "app": conn.app},
+        )
+        await self._publish_event(
+            ExecutorConnected(
+                app=conn.app,
+                gateway=self.config.gateway_id,
+                session=conn.snapshot(),
+                ts_ms=now_ms(),
+            )
+        )
+
+    async def _on_closed(self, conn: Connection) -> None:
+        if not self._registry.remove(conn, now_ms()):
+            return  # superseded: the newer session is the executor now
+        details = conn.close_details()
+        logger.info(
+            "executor %s disconnected (close code %s)",
+            conn.info.executor_id,
+            details["close_code"],
+            extra={"executor_id": conn.info.executor_id, "conn_id": conn.conn_id, "app": conn.app},
+        )
+        await self._publish_event(
+            ExecutorDisconnected(
+                app=conn.app,
+                gateway=self.config.gateway_id,
+                executor_id=conn.info.executor_id,
+                conn_id=conn.conn_id,
+                close_code=details["close_code"],
+                close_reason=details["close_reason"][:256],
+                draining=self._draining,
+                ts_ms=now_ms(),
+            )
+        )
+
+    async def _publish_event(self, record: Record) -> None:
+        try:
+            await self._sink.publish(self.config.topics.executor_events, record)
+        except PublishError as exc:
+            # Not in the executors' critical path: the next heartbeat snapshot heals the table.
+            logger.warning("could not publish %s: %s", record.type.value, exc)
+
+    # -- background loops ------------------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        window_ms = int(self.config.empty_heartbeat_window_s * 1000)
+        while True:
+            ts = now_ms()
+            beats: list[Record] = [
+                GatewayHeartbeat(
+                    app=app, gateway=self.config.gateway_id, sessions=tuple(sessions), ts_ms=ts
+                )
+                for app, sessions in self._registry.snapshots_by_app(ts, window_ms).items()
+            ]
+            if beats:
+                try:
+                    await self._sink.publish_batch(self.config.topics.executor_events, beats)
+                except PublishError as exc:
+                    logger.warning("could not publish heartbeats: %s", exc)
+            await asyncio.sleep(self.config.heartbeat_interval_s)
+
+    async def _revocation_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.revocation_check_interval_s)
+            conns = self._registry.all()
+            if not conns:
+                continue
+            try:
+                revoked = await self._keys.revoked({c.key_id for c in conns})
+            except Exception:
+                logger.exception("could not check key revocations")
+                continue
+            for conn in conns:
+                if conn.key_id in revoked:
+                    logger.info("closing session of revoked key %s", conn.key_id)
+                    await conn.ws.close(1008, "API key revoked")
+
+    async def _command_loop(self) -> None:
+        assert self._tasks is not None
+        async for command in self._feed.commands():
+            if command.command_id in self._seen_commands:
+                continue  # delivered twice: act once
+            conn = self._registry.get(command.target)
+            if conn is None:
+                if command.target_gateway == self.config.gateway_id:
+                    await self._progress(command, CommandStatus.FAILED, "target not connected here")
+                continue
+            self._remember(command.command_id)
+            self._tasks.create_task(self._deliver(conn, command), name=command.command_id)
+
+    def _remember(self, command_id: CommandId) -> None:
+        self._seen_commands[command_id] = None
+        while len(self._seen_commands) > 10_000:
+            self._seen_commands.popitem(last=False)
+
+    async def _deliver(self, conn: Connection, command: RecoverExecutor) -> None:
+        """DBOS conductor ``recovery`` verb on the target, reporting each step to Kafka."""
+        logger.info(
+            "asking %s to recover executor %s",
+            command.target,
+            command.dead_executor_id,
+            extra={"command_id": command.command_id, "app": command.app},
+        )
+        await self._progress(command, CommandStatus.SENT, None)
+        try:
+            reply = await conn.request(
+                recovery_request([command.dead_executor_id]), command.timeout_ms / 1000
+            )
+        except RequestError as exc:
+            await self._progress(command, CommandStatus.FAILED, str(exc))
+            return
+        if recovery_succeeded(reply):
+            await self._progress(command, CommandStatus.SUCCEEDED, None)
+        else:
+            error = reply.error_message or "the executor answered success=false"
+            await self._progress(command, CommandStatus.FAILED, error)
+
+    async def _progress(
+        self, command: RecoverExecutor, status: CommandStatus, error: str | None
+    ) -> None:
+        await self._publish_event(
+            CommandProgress(
+                app=command.app,
+                command_id=command.command_id,
+                gateway=self.config.gateway_id,
+                executor_id=command.target,
+                status=status,
+                error=error,
+                ts_ms=now_ms(),
+            )
+        )

@@ -1,0 +1,90 @@
+"""Faust's aiokafka transport with a configurable consumer fetch wait.
+
+faust-streaming 0.15.3 builds its worker consumer with a hard-coded ``fetch_max_wait_ms=1500``
+(``faust/transport/drivers/aiokafka.py``, ``AIOKafkaConsumerThread._create_worker_consumer``).
+Tansu answers a Fetch only when that wait expires, not when a record arrives, so every event sat
+up to 1.5 s in the broker. This module keeps Faust's driver and changes that one number.
+
+Owns the only subclassing of Faust's transport. Must not import ``gateway``, ``recovery`` or
+``console``. Call :func:`use_fetch_max_wait` right after creating the app, before it starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import aiokafka
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+DEFAULT_FETCH_MAX_WAIT_MS = 100
+"""Upper bound on the broker-side wait of one Fetch; also the idle poll period per partition."""
+
+
+class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's consumer thread, building the aiokafka consumer with the transport's fetch wait."""
+
+    def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        fetch_max_wait_ms = cast(Transport, transport).fetch_max_wait_ms
+        # aiokafka 0.14 keeps the constructor argument here and hands it to its Fetcher in
+        # start(), which Faust calls right after this method returns (AIOKafkaConsumerThread
+        # .on_start). Fail loudly if a new aiokafka renames it, instead of silently being slow.
+        if not hasattr(consumer, "_fetch_max_wait_ms"):
+            raise RuntimeError(
+                f"aiokafka {aiokafka.__version__} has no AIOKafkaConsumer._fetch_max_wait_ms"
+            )
+        consumer._fetch_max_wait_ms = fetch_max_wait_ms
+        return consumer
+
+
+class Consumer(faust_aiokafka.Consumer):
+    """Faust's aiokafka consumer running :class:`ConsumerThread`."""
+
+    def _new_consumer_thread(self) -> ConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class Transport(faust_aiokafka.Transport):
+    """Faust's ``kafka://`` transport whose worker consumer waits at most ``fetch_max_wait_ms``."""
+
+    Consumer = Consumer
+
+    def __init__(
+        self,
+        url: Any,
+        app: faust.App,
+        loop: Any = None,
+        *,
+        fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS,
+    ) -> None:
+        """Create the transport.
+
+        Args:
+            url: The app's consumer broker URLs (``app.conf.broker_consumer``).
+            app: The Faust app.
+            loop: Event loop, as in Faust's transport (``None`` resolves it lazily).
+            fetch_max_wait_ms: Longest time the broker may hold one Fetch request.
+        """
+        super().__init__(url, app, loop=loop)
+        self.fetch_max_wait_ms = fetch_max_wait_ms
+
+
+def use_fetch_max_wait(
+    app: faust.App, *, fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS
+) -> None:
+    """Make ``app``'s consumer use :class:`Transport` with the given fetch wait.
+
+    Uses the public ``App.transport`` setter; the producer transport is left as Faust builds it.
+    Must run before the app creates its consumer (before the worker or ``app.start()``).
+
+    Args:
+        app: The Faust app, not started yet.
+        fetch_max_wait_ms: Longest time the broker may hold one Fetch request; must be positive.
+
+    Raises:
+        ValueError: ``fetch_max_wait_ms`` is not positive.
+    """
+    if fetch_max_wait_ms <= 0:
+        raise ValueError(f"fetch_max_wait_ms must be positive, got {fetch_max_wait_ms}")
+    app.transport = Transport(app.conf.broker_consumer, app, fetch_max_wait_ms=fetch_max_wait_ms)

@@ -1,0 +1,116 @@
+"""Self-test of the DBOS executor harness, without Baton.
+
+One real DBOS executor runs against a fresh system database while its conductor URL points
+at a loopback port where nothing listens: the DBOS conductor client retries every second,
+and that must not disturb the application.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.dbos_app.harness import (
+    ExecutorProcess,
+    create_database,
+    drop_database,
+    read_workflow,
+    recorded_step_ids,
+    unique_database_name,
+)
+from tests.eventually import assert_eventually
+
+logger = logging.getLogger(__name__)
+
+pytestmark = pytest.mark.conformance
+
+
+@pytest.fixture
+def system_db_url() -> Iterator[str]:
+    name = unique_database_name()
+    url = create_database(name)
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture
+def dead_conductor_url() -> str:
+    """A ws:// URL on a loopback port that was free a moment ago and is not listened on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"ws://127.0.0.1:{port}"
+
+
+def test_executor_runs_multi_step_workflow(
+    system_db_url: str,
+    dead_conductor_url: str,
+    tmp_path: Path,
+    record_property: pytest.RecordProperty,
+) -> None:
+    workflow_id = f"wf-{uuid.uuid4().hex[:8]}"
+    executor = ExecutorProcess(
+        app_name="baton-harness",
+        system_db_url=system_db_url,
+        marker_dir=tmp_path / "markers",
+        log_dir=tmp_path / "executor",
+        conductor_url=dead_conductor_url,
+        conductor_key="test-key",
+        app_version="harness-v1",
+    )
+    with executor:
+        record_property("executor_ready_s", executor.ready_after_s)
+        print(f"executor READY after {executor.ready_after_s:.2f}s")
+        assert executor.app_version == "harness-v1"
+        uuid.UUID(executor.executor_id)  # a conductor key makes DBOS pick a fresh uuid
+
+        executor.start_workflow("multi_step", workflow_id, n=3, step_seconds=0.2)
+
+        row = assert_eventually(
+            lambda: _row_with_status(system_db_url, workflow_id, "SUCCESS"),
+            timeout_s=30,
+            message=f"workflow {workflow_id} reaches SUCCESS",
+        )
+        assert row.executor_id == executor.executor_id
+        assert row.application_version == "harness-v1"
+        assert executor.steps_of(workflow_id) == [(n, executor.executor_id) for n in (1, 2, 3)]
+        assert len(recorded_step_ids(system_db_url, workflow_id)) == 3
+        status = executor.workflow_status(workflow_id)
+        assert status is not None
+        assert status["status"] == "SUCCESS"
+
+        executor.kill()
+        assert executor.returncode == -9
+
+
+def test_quick_workflow_and_sigterm(system_db_url: str, tmp_path: Path) -> None:
+    executor = ExecutorProcess(
+        app_name="baton-harness",
+        system_db_url=system_db_url,
+        marker_dir=tmp_path / "markers",
+        log_dir=tmp_path / "executor",
+    )
+    with executor:
+        executor.start_workflow("quick", "quick-1", x=21)
+        assert_eventually(
+            lambda: _row_with_status(system_db_url, "quick-1", "SUCCESS"),
+            timeout_s=30,
+            message="quick workflow succeeds",
+        )
+        status = executor.workflow_status("quick-1")
+        assert status is not None
+        assert status["output"] == "42"
+        assert executor.workflow_status("no-such-workflow") is None
+        assert executor.terminate(timeout_s=10) == 0
+
+
+def _row_with_status(db_url: str, workflow_id: str, status: str) -> object:
+    row = read_workflow(db_url, workflow_id)
+    assert row is not None, "no status row yet"
+    assert row.status == status, f"status is {row.status}"
+    return row
