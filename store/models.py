@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -17,7 +17,7 @@ from sqlalchemy.types import TypeDecorator
 from streams.records import AppName
 
 APP_NAME_MAX_CHARS = 128
-_APP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,%d}" % APP_NAME_MAX_CHARS)
+_APP_NAME = re.compile(rf"[A-Za-z0-9_.-]{{1,{APP_NAME_MAX_CHARS}}}")
 
 
 def validate_app_name(name: str) -> AppName:
@@ -73,7 +73,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     """Declarative base of every Baton table."""
 
-    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime, dict[str, Any]: JSON}
 
 
 class ApiKey(Base):

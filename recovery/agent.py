@@ -1,0 +1,159 @@
+"""The recovery agent: the Faust shell around ``streams.liveness`` and ``recovery.policy``.
+
+Per executor event: decode, fold into the app's state, let the policy decide, write the table,
+publish decisions (audit topic) and commands (command topic). A timer runs the policy on every app
+this worker has seen, so deadlines fire without waiting for the next event. Changed app states are
+projected into the SQL store in batches.
+
+Faust only lets a table be written from inside an agent (the changelog partition comes from the
+current event), so the states live in a cache owned by this worker's partitions: the timer updates
+the cache, and the next event of that app (a heartbeat within seconds) writes it to the table. A
+rebalance drops the cache; the table, rebuilt from its changelog, is then the truth again.
+
+The only clock read is here, and the policy only acts on it through ``event_clock``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Protocol
+
+from recovery.policy import Plan, RecoveryTimings, event_clock, on_progress, plan
+from streams.app import WorkerApp
+from streams.exceptions import RecordError
+from streams.liveness import AppState, decode_state, encode_state, fold
+from streams.records import (
+    AppName,
+    CommandProgress,
+    ExecutorConnected,
+    ExecutorDisconnected,
+    GatewayHeartbeat,
+    Record,
+    RecoveryDecision,
+    decode,
+    encode,
+    record_key,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class Projection(Protocol):
+    """Where app states and decisions go for the console (the SQL store)."""
+
+    async def project(self, states: list[AppState], decisions: list[RecoveryDecision]) -> None: ...
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class RecoveryAgent:
+    """Wires the pure cores into a Faust worker."""
+
+    def __init__(
+        self,
+        worker: WorkerApp,
+        timings: RecoveryTimings,
+        projection: Projection,
+        tick_interval_s: float = 0.25,
+        projection_interval_s: float = 0.5,
+    ) -> None:
+        self._worker = worker
+        self._timings = timings
+        self._projection = projection
+        self._states: dict[AppName, AppState] = {}
+        self._dirty: dict[AppName, AppState] = {}
+        self._unprojected: list[RecoveryDecision] = []
+        self._lock = asyncio.Lock()
+        app = worker.app
+        app.agent(worker.executor_events, name="recovery-agent")(self._consume)
+        app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        app.timer(interval=tick_interval_s)(self._tick)
+        app.timer(interval=projection_interval_s)(self._flush_projection)
+
+    async def _on_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
+        async with self._lock:
+            self._states.clear()
+
+    async def _consume(self, stream: Any) -> None:
+        async for value in stream:
+            try:
+                record = decode(value)
+            except RecordError as exc:
+                logger.warning("skipping undecodable executor event: %s", exc)
+                continue
+            async with self._lock:
+                await self._on_record(record)
+                self._persist(record.app)
+
+    async def _on_record(self, record: Record) -> None:
+        match record:
+            case ExecutorConnected() | ExecutorDisconnected() | GatewayHeartbeat():
+                state = fold(self._load(record.app), record)
+                await self._decide(
+                    plan(state, event_clock(state, wall_ms(), self._timings), self._timings)
+                )
+            case CommandProgress():
+                state = fold(self._load(record.app), record)
+                await self._decide(on_progress(state, record))
+            case _:
+                logger.warning("unexpected %s record on the executor events topic", record.type)
+
+    async def _tick(self) -> None:
+        async with self._lock:
+            for state in list(self._states.values()):
+                now = event_clock(state, wall_ms(), self._timings)
+                result = plan(state, now, self._timings)
+                if result.decisions:
+                    await self._decide(result)
+
+    def _load(self, app: AppName) -> AppState:
+        state = self._states.get(app)
+        if state is None:
+            raw = self._worker.app_state.get(app.encode())
+            state = AppState(app=app) if raw is None else decode_state(raw)
+        return state
+
+    def _persist(self, app: AppName) -> None:
+        """Write the cached state to the table; only valid inside the agent (current event)."""
+        state = self._states.get(app)
+        if state is not None:
+            self._worker.app_state[app.encode()] = encode_state(state)
+
+    async def _decide(self, result: Plan) -> None:
+        state = result.state
+        self._states[state.app] = state
+        self._dirty[state.app] = state
+        for decision in result.decisions:
+            logger.info(
+                "recovery of %s: %s (%s)",
+                decision.dead_executor_id,
+                decision.step.value,
+                decision.reason,
+                extra={"app": decision.app, "target": decision.target, "attempt": decision.attempt},
+            )
+            await self._send(self._worker.audit, decision)
+        for command in result.commands:
+            await self._send(self._worker.commands, command)
+        self._unprojected.extend(result.decisions)
+
+    async def _send(self, topic: Any, record: Record) -> None:
+        await topic.send(key=record_key(record), value=encode(record))
+
+    async def _flush_projection(self) -> None:
+        if not self._dirty and not self._unprojected:
+            return
+        states, self._dirty = list(self._dirty.values()), {}
+        decisions, self._unprojected = self._unprojected, []
+        try:
+            await self._projection.project(states, decisions)
+        except Exception:
+            logger.exception(
+                "projecting %d app states into the store failed; will retry", len(states)
+            )
+            for state in states:
+                self._dirty.setdefault(state.app, state)
+            self._unprojected = decisions + self._unprojected

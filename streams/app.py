@@ -1,0 +1,82 @@
+"""The Faust app: topics and the changelog-backed ``app-state`` table, declared in one place.
+
+Agents live elsewhere (``recovery/agent.py`` folds executor events and runs the policy; it imports
+this module, never the reverse). Values are raw bytes with Baton's own codec, so records produced
+by plain aiokafka (the gateway) decode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from streams.faust_transport import use_fetch_max_wait
+from streams.topics import Topics
+
+APP_STATE_TABLE = "app-state"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerApp:
+    """The Faust app and the handles agents need."""
+
+    app: faust.App
+    topics: Topics
+    executor_events: Any
+    """Faust topic of executor events (raw key and value)."""
+    commands: Any
+    audit: Any
+    app_state: Any
+    """Table: app name -> encoded ``streams.liveness.AppState``."""
+
+
+def create_worker_app(
+    *, bootstrap: str, topics: Topics, app_id: str | None = None, fetch_max_wait_ms: int = 50
+) -> WorkerApp:
+    """Declare the Faust app for one deployment (its id derives from the topic prefix)."""
+    app = faust.App(
+        app_id or f"{topics.prefix}worker",
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        web_enabled=False,
+        topic_partitions=topics.partitions,
+        topic_allow_declare=True,
+        key_serializer="raw",
+        value_serializer="raw",
+        producer_acks=1,
+        consumer_auto_offset_reset="earliest",
+        table_cleanup_interval=30.0,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+    )
+    use_fetch_max_wait(app, fetch_max_wait_ms=fetch_max_wait_ms)
+
+    def raw_topic(name: str) -> Any:
+        return app.topic(
+            name,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=topics.partitions,
+        )
+
+    table = app.Table(
+        APP_STATE_TABLE,
+        default=None,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=topics.partitions,
+    )
+    return WorkerApp(
+        app=app,
+        topics=topics,
+        executor_events=raw_topic(topics.executor_events),
+        commands=raw_topic(topics.commands),
+        audit=raw_topic(topics.audit),
+        app_state=table,
+    )
