@@ -1,0 +1,121 @@
+"""The ``baton`` command line: the composition root of every role and admin command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from baton.logs import configure_logging
+from baton.settings import Settings, environment
+from streams.exceptions import ConductorError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="baton", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--data-dir", type=Path, help="where the SQLite store lives (./.baton)")
+        p.add_argument("--database-url", help="SQLAlchemy URL of the store (PostgreSQL)")
+        p.add_argument("--log-level", help="DEBUG, INFO (default), WARNING or ERROR")
+        return p
+
+    up = common(sub.add_parser("up", help="run everything on this machine (embedded broker)"))
+    up.add_argument("--kafka", dest="kafka_bootstrap", help="use this Kafka instead (HOST:PORT)")
+    up.add_argument("--broker-port", type=int, help="port of the embedded broker (free port)")
+    up.add_argument("--gateway-port", type=int, help="executors' WebSocket port (8090)")
+    up.add_argument("--console-port", type=int, help="HTTP console port (8080)")
+    for role, default_port in (("gateway", 8090), ("console", 8080)):
+        p = common(sub.add_parser(role, help=f"run the {role} role alone"))
+        p.add_argument("--kafka", dest="kafka_bootstrap", help="Kafka bootstrap HOST:PORT")
+        p.add_argument("--host", help="interface to listen on (127.0.0.1)")
+        p.add_argument("--port", type=int, help=f"port to listen on ({default_port})")
+    worker = common(sub.add_parser("worker", help="run a Faust worker (recovery agent) alone"))
+    worker.add_argument("--kafka", dest="kafka_bootstrap", help="Kafka bootstrap HOST:PORT")
+
+    keys = sub.add_parser("keys", help="manage executors' API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = common(keys_sub.add_parser("create", help="create a key (printed once)"))
+    create.add_argument("app")
+    create.add_argument("--label", help="a note on where the key is used")
+    common(keys_sub.add_parser("list", help="list an app's keys")).add_argument("app")
+    revoke = common(keys_sub.add_parser("revoke", help="revoke a key; its sessions close"))
+    revoke.add_argument("app")
+    revoke.add_argument("key_id")
+
+    executors = common(sub.add_parser("executors", help="show an app's executors"))
+    executors.add_argument("app")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {
+        name: getattr(args, name, None)
+        for name in ("data_dir", "database_url", "kafka_bootstrap", "broker_port", "log_level")
+    }
+    role_ports = {"gateway": "gateway", "console": "console"}
+    if args.command in role_ports:
+        prefix = role_ports[args.command]
+        overrides[f"{prefix}_host"] = args.host
+        overrides[f"{prefix}_port"] = args.port
+    if args.command == "up":
+        overrides["gateway_port"] = args.gateway_port
+        overrides["console_port"] = args.console_port
+    return Settings.from_env(environment(), **overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from(args)
+        configure_logging(settings.log_level, role=args.command)
+        sys.exit(dispatch(args, settings))
+    except ConductorError as exc:
+        print(f"baton: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    # Imports are per command: a `baton keys` call should not load Faust.
+    match args.command:
+        case "up":
+            from baton.supervisor import run_up
+
+            return asyncio.run(run_up(settings))
+        case "gateway":
+            from baton.roles import run_gateway
+
+            return run_until_signal(lambda stop: run_gateway(settings, stop))
+        case "console":
+            from baton.roles import run_console_role
+
+            return run_until_signal(lambda stop: run_console_role(settings, stop))
+        case "worker":
+            from baton.worker import run_worker
+
+            run_worker(settings)
+            return 0
+        case "keys" | "executors":
+            from baton.admin import run_admin
+
+            return asyncio.run(run_admin(args, settings))
+        case _:
+            raise AssertionError(args.command)
+
+
+def run_until_signal(role: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+    """Run an asyncio role; SIGINT/SIGTERM (handled once, here) set its stop event."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await role(stop)
+
+    asyncio.run(main())
+    return 0

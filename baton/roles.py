@@ -1,0 +1,45 @@
+"""The asyncio roles ``baton gateway`` and ``baton console``, each until a stop event is set."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from baton.settings import Settings
+from console.app import create_app
+from console.server import run_console
+from gateway.config import GatewayConfig
+from gateway.keys import StoreKeys
+from gateway.server import Gateway
+from store.database import Store
+from streams.admin import ensure_topics
+from streams.records import GatewayId
+
+logger = logging.getLogger(__name__)
+
+
+def gateway_config(settings: Settings) -> GatewayConfig:
+    return GatewayConfig(
+        gateway_id=GatewayId(settings.gateway_id),
+        kafka_bootstrap=settings.require_kafka(),
+        topics=settings.topics,
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        ping_interval_s=settings.ping_interval_s,
+        ping_timeout_s=settings.ping_timeout_s,
+        heartbeat_interval_s=settings.heartbeat_interval_s,
+    )
+
+
+async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
+    """Serve executors until ``stop`` is set, then drain."""
+    await ensure_topics(settings.require_kafka(), settings.topics.specs())
+    store = Store(settings.store_url())
+    async with store, Gateway(gateway_config(settings), StoreKeys(store)):
+        await stop.wait()
+
+
+async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
+    """Serve the HTTP API until ``stop`` is set."""
+    async with Store(settings.store_url()) as store:
+        await run_console(create_app(store), settings.console_host, settings.console_port, stop)

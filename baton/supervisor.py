@@ -1,0 +1,112 @@
+"""``baton up``: the embedded single-machine deployment, one process per role.
+
+Starts the embedded broker (unless ``--kafka`` names one), creates the topics and the store
+schema, then runs ``baton worker``, ``baton gateway`` and ``baton console`` as child processes —
+the same roles a distributed deployment runs on separate machines. SIGINT/SIGTERM, or any child
+exiting, stops the rest in reverse order (gateway first, so executors see a drain, not a death).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from baton.embedded_broker import EmbeddedBroker
+from baton.settings import Settings
+from store.database import Store
+from streams.admin import ensure_topics
+
+logger = logging.getLogger(__name__)
+
+ROLES = ("worker", "gateway", "console")
+STOP_TIMEOUT_S = 15.0
+
+
+async def run_up(settings: Settings) -> int:
+    """Run every role until a signal or a child's exit; returns the process exit code."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with contextlib.AsyncExitStack() as stack:
+        bootstrap = settings.kafka_bootstrap
+        if bootstrap is None:
+            broker = EmbeddedBroker(
+                port=settings.broker_port, log_path=settings.data_dir / "broker.log"
+            )
+            await stack.enter_async_context(broker)
+            bootstrap = broker.bootstrap
+            logger.info("embedded broker listening on %s", bootstrap)
+        await ensure_topics(bootstrap, settings.topics.specs())
+        async with Store(settings.store_url()):
+            pass  # creates the schema once, before the roles race to do it
+        children = [await _spawn(role, settings, bootstrap) for role in ROLES]
+        _announce(settings, bootstrap)
+        exited = [asyncio.ensure_future(child.wait()) for child in children]
+        stopper = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
+        failed = [
+            role
+            for role, child in zip(ROLES, children, strict=True)
+            if child.returncode is not None
+        ]
+        if failed:
+            logger.error("role %s exited; stopping Baton", ", ".join(failed))
+        await _stop_children(children)
+        stopper.cancel()
+        return 1 if failed else 0
+    return 0
+
+
+async def _spawn(role: str, settings: Settings, bootstrap: str) -> asyncio.subprocess.Process:
+    args = [
+        sys.executable,
+        "-m",
+        "baton",
+        role,
+        "--kafka",
+        bootstrap,
+        "--data-dir",
+        str(settings.data_dir),
+        "--database-url",
+        settings.store_url(),
+        "--log-level",
+        settings.log_level,
+    ]
+    if role == "gateway":
+        args += ["--host", settings.gateway_host, "--port", str(settings.gateway_port)]
+    if role == "console":
+        args += ["--host", settings.console_host, "--port", str(settings.console_port)]
+    return await asyncio.create_subprocess_exec(*args, start_new_session=False)
+
+
+async def _stop_children(children: list[asyncio.subprocess.Process]) -> None:
+    # Reverse of start order: the gateway drains first, the worker goes last.
+    for child in reversed(children):
+        if child.returncode is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(child.wait(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                logger.warning(
+                    "child %d did not stop in %.0f s; killing it", child.pid, STOP_TIMEOUT_S
+                )
+                child.kill()
+                await child.wait()
+
+
+def _announce(settings: Settings, bootstrap: str) -> None:
+    logger.info(
+        "Baton is up: executors connect to ws://%s:%d (conductor_url), console at http://%s:%d; "
+        "create a key with `baton keys create APP --data-dir %s`",
+        settings.gateway_host,
+        settings.gateway_port,
+        settings.console_host,
+        settings.console_port,
+        settings.data_dir,
+        extra={"kafka": bootstrap},
+    )
