@@ -72,7 +72,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from(args)
-        configure_logging(settings.log_level, role=args.command)
+        # Admin commands print their results; their logs stay quiet unless asked for.
+        quiet = args.command in ("keys", "executors") and args.log_level is None
+        configure_logging("WARNING" if quiet else settings.log_level, role=args.command)
         sys.exit(dispatch(args, settings))
     except ConductorError as exc:
         print(f"baton: {exc}", file=sys.stderr)

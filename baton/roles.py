@@ -6,7 +6,6 @@ import asyncio
 import logging
 
 from baton.settings import Settings
-from console.app import create_app
 from console.server import run_console
 from gateway.config import GatewayConfig
 from gateway.keys import StoreKeys
@@ -42,4 +41,4 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
 async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
     """Serve the HTTP API until ``stop`` is set."""
     async with Store(settings.store_url()) as store:
-        await run_console(create_app(store), settings.console_host, settings.console_port, stop)
+        await run_console(store, settings.console_host, settings.console_port, stop)

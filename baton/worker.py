@@ -46,13 +46,12 @@ def run_worker(settings: Settings) -> None:
     async def close_store(*args: Any, **kwargs: Any) -> None:
         await store.stop()
 
-    app.on_shutdown.connect(close_store)
+    app.on_before_shutdown.connect(close_store)
     worker = faust.Worker(
         app,
         loglevel=settings.log_level,
         override_logging=False,
         redirect_stdouts=False,
-        web_enabled=False,
         quiet=True,
     )
     logger.info("worker starting (broker %s)", settings.kafka_bootstrap)

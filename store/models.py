@@ -34,7 +34,7 @@ def validate_app_name(name: str) -> AppName:
     """
     if not _APP_NAME.fullmatch(name):
         raise ValueError(
-            f"invalid app name {name[:APP_NAME_MAX_CHARS + 8]!r}: use 1 to "
+            f"invalid app name {name[: APP_NAME_MAX_CHARS + 8]!r}: use 1 to "
             f"{APP_NAME_MAX_CHARS} characters of letters, digits, '_', '.' and '-'"
         )
     return AppName(name)

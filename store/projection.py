@@ -7,7 +7,7 @@ overwrites a newer row (latest wins by event time). Must not import Faust, Kafka
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -87,7 +87,7 @@ async def _upsert(
     session: AsyncSession,
     table: Table,
     rows: list[dict[str, Any]],
-    newer: Any,
+    newer: Callable[[Any, Any], ColumnElement[bool]],
 ) -> None:
     stmt = upsert_for(session, table)
     keys = [c.name for c in table.primary_key.columns]

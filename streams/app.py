@@ -68,8 +68,6 @@ def create_worker_app(
         default=None,
         key_type=bytes,
         value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
         partitions=topics.partitions,
     )
     return WorkerApp(

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.dbos_app.harness import (
     ExecutorProcess,
+    WorkflowRow,
     create_database,
     drop_database,
     read_workflow,
@@ -51,7 +53,7 @@ def test_executor_runs_multi_step_workflow(
     system_db_url: str,
     dead_conductor_url: str,
     tmp_path: Path,
-    record_property: pytest.RecordProperty,
+    record_property: Callable[[str, object], None],
 ) -> None:
     workflow_id = f"wf-{uuid.uuid4().hex[:8]}"
     executor = ExecutorProcess(
@@ -106,10 +108,13 @@ def test_quick_workflow_and_sigterm(system_db_url: str, tmp_path: Path) -> None:
         assert status is not None
         assert status["output"] == "42"
         assert executor.workflow_status("no-such-workflow") is None
+
+        stopping = time.monotonic()
         assert executor.terminate(timeout_s=10) == 0
+        print(f"executor exited {time.monotonic() - stopping:.2f}s after SIGTERM")
 
 
-def _row_with_status(db_url: str, workflow_id: str, status: str) -> object:
+def _row_with_status(db_url: str, workflow_id: str, status: str) -> WorkflowRow:
     row = read_workflow(db_url, workflow_id)
     assert row is not None, "no status row yet"
     assert row.status == status, f"status is {row.status}"

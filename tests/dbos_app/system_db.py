@@ -95,7 +95,7 @@ def read_workflow(db_url: str, workflow_id: str) -> WorkflowRow | None:
     query = f"SELECT {_WORKFLOW_COLUMNS} FROM dbos.workflow_status WHERE workflow_uuid = %s"
     with psycopg.connect(db_url, autocommit=True) as conn:
         try:
-            record = conn.execute(query, (workflow_id,)).fetchone()  # type: ignore[arg-type]
+            record = conn.execute(query, (workflow_id,)).fetchone()
         except psycopg.errors.UndefinedTable:
             return None
     return None if record is None else _to_row(record)
@@ -105,7 +105,7 @@ def read_workflows(db_url: str) -> list[WorkflowRow]:
     """All status rows, oldest first."""
     query = f"SELECT {_WORKFLOW_COLUMNS} FROM dbos.workflow_status ORDER BY created_at"
     with psycopg.connect(db_url, autocommit=True) as conn:
-        return [_to_row(record) for record in conn.execute(query).fetchall()]  # type: ignore[arg-type]
+        return [_to_row(record) for record in conn.execute(query).fetchall()]
 
 
 def recorded_step_ids(db_url: str, workflow_id: str) -> list[int]:

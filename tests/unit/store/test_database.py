@@ -1,0 +1,102 @@
+"""The store's URL handling, SQLite settings and lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from store.database import Store, parse_url, sqlite_url
+from store.keys import create_key
+from streams.exceptions import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        ("sqlite:///data/baton.db", "sqlite+aiosqlite"),
+        ("sqlite+aiosqlite:///data/baton.db", "sqlite+aiosqlite"),
+        ("postgresql://postgres@127.0.0.1/baton", "postgresql+asyncpg"),
+        ("postgres://postgres@127.0.0.1/baton", "postgresql+asyncpg"),
+        ("postgresql+asyncpg://postgres@127.0.0.1/baton", "postgresql+asyncpg"),
+    ],
+)
+def test_urls_get_the_async_driver(url: str, driver: str) -> None:
+    assert parse_url(url).drivername == driver
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("not a url", "invalid store URL"),
+        ("mysql://root@localhost/baton", "unsupported store URL scheme 'mysql'"),
+        ("postgresql+psycopg2://u@h/db", "unsupported store URL scheme"),
+        ("postgresql://user@localhost", "names no database"),
+    ],
+)
+def test_bad_urls_raise_config_error(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Store(url)
+
+
+def test_bad_url_error_hides_the_password() -> None:
+    with pytest.raises(ConfigError) as info:
+        Store("postgresql://user:hunter2@localhost")
+    assert "hunter2" not in str(info.value)
+
+
+async def test_sqlite_file_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "baton.db"
+    async with Store(f"sqlite:///{path}") as store, store.sessionmaker() as session:
+        mode = await session.scalar(text("PRAGMA journal_mode"))
+        timeout = await session.scalar(text("PRAGMA busy_timeout"))
+    assert path.exists()
+    assert mode == "wal"
+    assert timeout == 10_000
+
+
+async def test_two_stores_share_one_file(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "baton.db")
+    async with Store(url) as first, Store(url) as second:
+        async with first.sessionmaker.begin() as session:
+            await session.execute(text("CREATE TABLE probe (x INTEGER)"))
+            await session.execute(text("INSERT INTO probe VALUES (1)"))
+        async with second.sessionmaker.begin() as session:
+            assert await session.scalar(text("SELECT x FROM probe")) == 1
+
+
+async def test_stop_is_idempotent_and_sessions_need_a_started_store(tmp_path: Path) -> None:
+    store = Store(sqlite_url(tmp_path / "baton.db"))
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = store.sessionmaker
+    await store.start()
+    await store.start()
+    await store.stop()
+    await store.stop()
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = store.sessionmaker
+
+
+async def test_in_memory_sqlite_keeps_one_database() -> None:
+    async with Store("sqlite+aiosqlite://") as store:
+        async with store.sessionmaker.begin() as session:
+            await session.execute(text("CREATE TABLE probe (x INTEGER)"))
+        async with store.sessionmaker() as session:
+            assert await session.scalar(text("SELECT count(*) FROM probe")) == 0
+
+
+async def test_concurrent_writers_wait_for_each_other(tmp_path: Path) -> None:
+    # Two engines on one file stand in for two processes: the busy timeout, not luck, orders them.
+    url = sqlite_url(tmp_path / "baton.db")
+    async with Store(url) as first, Store(url) as second:
+
+        async def write(store: Store, n: int) -> None:
+            for i in range(20):
+                async with store.sessionmaker.begin() as session:
+                    await create_key(session, f"app{n}", label=str(i))
+
+        await asyncio.gather(*(write(s, n) for n, s in enumerate((first, second, first, second))))
+        async with first.sessionmaker() as session:
+            assert await session.scalar(text("SELECT count(*) FROM api_keys")) == 80
