@@ -99,8 +99,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "worker":
             from baton.worker import run_worker
 
-            run_worker(settings)
-            return 0
+            return run_until_signal(lambda stop: run_worker(settings, stop))
         case "keys" | "executors":
             from baton.admin import run_admin
 

@@ -1,16 +1,20 @@
-"""The ``baton worker`` role: one Faust worker running the recovery agent and the projection."""
+"""The ``baton worker`` role: one Faust worker running the recovery agent and the projection.
+
+Runs the Faust app on our own event loop (``app.start()`` / ``app.stop()``) rather than through
+``faust.Worker``, which installs its own signal handlers and writes terminal escapes: SIGTERM is
+handled once, in the CLI.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
-
-import faust
 
 from baton.settings import Settings
 from recovery.agent import RecoveryAgent
 from store.database import Store
 from store.projection import project_app_state, record_audit
+from streams.admin import ensure_topics
 from streams.app import create_worker_app
 from streams.liveness import AppState
 from streams.records import RecoveryDecision
@@ -32,27 +36,22 @@ class StoreProjection:
                 await record_audit(session, decisions)
 
 
-def run_worker(settings: Settings) -> None:
-    """Run the Faust worker until SIGINT/SIGTERM; exits the process (Faust's worker does)."""
-    worker_app = create_worker_app(bootstrap=settings.require_kafka(), topics=settings.topics)
-    store = Store(settings.store_url())
-    RecoveryAgent(worker_app, settings.timings, StoreProjection(store))
-    app: Any = worker_app.app
-
-    @app.task  # type: ignore[untyped-decorator]
-    async def open_store() -> None:
-        await store.start()
-
-    async def close_store(*args: Any, **kwargs: Any) -> None:
-        await store.stop()
-
-    app.on_before_shutdown.connect(close_store)
-    worker = faust.Worker(
-        app,
-        loglevel=settings.log_level,
-        override_logging=False,
-        redirect_stdouts=False,
-        quiet=True,
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """Run the Faust worker until ``stop`` is set."""
+    bootstrap = settings.require_kafka()
+    # Before Faust touches a topic: Tansu auto-creates unknown topics with 4 partitions.
+    await ensure_topics(bootstrap, settings.topics.specs())
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    worker_app = create_worker_app(
+        bootstrap=bootstrap, topics=settings.topics, datadir=settings.data_dir / "worker"
     )
-    logger.info("worker starting (broker %s)", settings.kafka_bootstrap)
-    worker.execute_from_commandline()
+    async with Store(settings.store_url()) as store:
+        RecoveryAgent(worker_app, settings.timings, StoreProjection(store))
+        app = worker_app.app
+        await app.start()  # returns after the group join and table recovery
+        logger.info("worker ready: consuming %s", settings.topics.executor_events)
+        try:
+            await stop.wait()
+        finally:
+            await app.stop()
+            logger.info("worker stopped")

@@ -4,6 +4,9 @@ Owns the creation of Baton's topics at start-up. Tansu (the embedded broker) imp
 CreateTopics but not CreatePartitions or AlterConfigs, so topics are created once with their final
 partition count and configuration, and an existing topic is left exactly as it is.
 
+Run it before any producer, consumer or Faust worker touches these topics: Tansu auto-creates an
+unknown topic with 4 partitions as soon as a client asks Metadata for it by name.
+
 Must not import ``gateway``, ``recovery`` or ``console``.
 """
 
@@ -62,6 +65,7 @@ async def _create_missing(bootstrap: str, specs: Sequence[TopicSpec]) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         await admin.start()
+        # list_topics asks Metadata for all topics; asking by name would auto-create them.
         existing = set(await admin.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]
         if not missing:

@@ -8,6 +8,7 @@ by plain aiokafka (the gateway) decode.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -33,13 +34,19 @@ class WorkerApp:
 
 
 def create_worker_app(
-    *, bootstrap: str, topics: Topics, app_id: str | None = None, fetch_max_wait_ms: int = 50
+    *,
+    bootstrap: str,
+    topics: Topics,
+    datadir: Path,
+    app_id: str | None = None,
+    fetch_max_wait_ms: int = 50,
 ) -> WorkerApp:
     """Declare the Faust app for one deployment (its id derives from the topic prefix)."""
     app = faust.App(
         app_id or f"{topics.prefix}worker",
         broker=f"kafka://{bootstrap}",
         store="memory://",
+        datadir=str(datadir),
         web_enabled=False,
         topic_partitions=topics.partitions,
         topic_allow_declare=True,
@@ -48,7 +55,8 @@ def create_worker_app(
         producer_acks=1,
         consumer_auto_offset_reset="earliest",
         table_cleanup_interval=30.0,
-        broker_session_timeout=10.0,
+        # Tansu completes a group join after session_timeout / 2: keep it short.
+        broker_session_timeout=6.0,
         broker_heartbeat_interval=1.0,
     )
     use_fetch_max_wait(app, fetch_max_wait_ms=fetch_max_wait_ms)

@@ -2,8 +2,10 @@
 
 faust-streaming 0.15.3 builds its worker consumer with a hard-coded ``fetch_max_wait_ms=1500``
 (``faust/transport/drivers/aiokafka.py``, ``AIOKafkaConsumerThread._create_worker_consumer``).
-Tansu answers a Fetch only when that wait expires, not when a record arrives, so every event sat
-up to 1.5 s in the broker. This module keeps Faust's driver and changes that one number.
+On Tansu a Faust worker's Fetch is often held for much of that wait after a record arrives:
+produce-to-agent latency measured p50 ~420 ms / p99 ~760 ms at 1500 ms, and p50 ~31 ms /
+p99 ~89 ms at 100 ms. This module keeps Faust's driver and changes that one number; the cost is
+one idle Fetch round trip per ``fetch_max_wait_ms`` per worker.
 
 Owns the only subclassing of Faust's transport. Must not import ``gateway``, ``recovery`` or
 ``console``. Call :func:`use_fetch_max_wait` right after creating the app, before it starts.

@@ -1,4 +1,4 @@
-"""Integration fixtures: one embedded Tansu broker per session, a fresh topic prefix per test.
+"""Shared fixtures: one embedded Tansu broker per session, a fresh topic prefix per test.
 
 The broker never skips: if the Tansu binary is missing or does not come up, the session fails with
 the broker's own error message.

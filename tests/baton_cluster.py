@@ -1,0 +1,216 @@
+"""Baton's roles as real processes for conformance tests and benchmarks: ``baton worker``,
+``baton gateway`` and ``baton console`` on a given broker, exactly as a deployment runs them.
+
+No pytest imports here: benchmarks use it too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from uuid import uuid4
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams.records import Record, decode
+from tests.eventually import assert_eventually
+
+ROLE_START_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class RoleProcess:
+    """One role's process, its log file and its command line."""
+
+    role: str
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            self.args, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return self.process.returncode
+
+
+class BatonCluster:
+    """Worker, gateway and console processes sharing a broker, a topic prefix and a store."""
+
+    def __init__(self, kafka_bootstrap: str, workdir: Path, env: dict[str, str] | None = None):
+        self.kafka_bootstrap = kafka_bootstrap
+        self.workdir = workdir
+        self.topic_prefix = f"c{uuid4().hex[:8]}."
+        self.gateway_port = free_port()
+        self.console_port = free_port()
+        self.database_url = f"sqlite+aiosqlite:///{workdir / 'baton.db'}"
+        self.env = {
+            **os.environ,
+            "BATON_TOPIC_PREFIX": self.topic_prefix,
+            "BATON_LOG_LEVEL": "INFO",
+            **(env or {}),
+        }
+        self.roles: dict[str, RoleProcess] = {}
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def conductor_url(self) -> str:
+        return f"ws://127.0.0.1:{self.gateway_port}"
+
+    def _role(self, role: str, *extra: str) -> RoleProcess:
+        args = [
+            sys.executable,
+            "-m",
+            "baton",
+            role,
+            "--kafka",
+            self.kafka_bootstrap,
+            "--database-url",
+            self.database_url,
+            "--data-dir",
+            str(self.workdir),
+            *extra,
+        ]
+        return RoleProcess(role, args, self.env, self.workdir / f"{role}.log")
+
+    def start(self) -> BatonCluster:
+        self.roles["worker"] = self._role("worker")
+        self.roles["gateway"] = self._role("gateway", "--port", str(self.gateway_port))
+        self.roles["console"] = self._role("console", "--port", str(self.console_port))
+        for role in self.roles.values():
+            role.start()
+        self.wait_for_log("gateway", "listening on")
+        self.wait_for_log("console", "console listening")
+        self.wait_for_log("worker", "worker ready")
+        return self
+
+    def wait_for_log(self, role: str, text: str, timeout_s: float = ROLE_START_TIMEOUT_S) -> None:
+        process = self.roles[role]
+
+        def started() -> bool:
+            assert process.process is not None
+            if process.process.poll() is not None:
+                raise AssertionError(f"baton {role} exited:\n{process.tail()}")
+            return text in process.log_text()
+
+        assert_eventually(
+            started, timeout_s=timeout_s, interval_s=0.1, message=f"baton {role}: {text!r}"
+        )
+
+    def restart_gateway(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the gateway (SIGTERM drains; SIGKILL dies) and start a new one on the same port."""
+        self.roles["gateway"].stop(sig)
+        log = self.roles["gateway"].log_path
+        log.rename(log.with_suffix(f".{int(time.time() * 1000)}.log"))
+        self.roles["gateway"] = self._role("gateway", "--port", str(self.gateway_port))
+        self.roles["gateway"].start()
+        self.wait_for_log("gateway", "listening on")
+
+    def stop(self) -> None:
+        for name in ("gateway", "console", "worker"):
+            if name in self.roles:
+                self.roles[name].stop()
+
+    def __enter__(self) -> BatonCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- clients -----------------------------------------------------------------------------
+
+    def cli(self, *args: str) -> str:
+        """Run ``baton ARGS`` against this cluster's store; returns stdout."""
+        result = subprocess.run(
+            [sys.executable, "-m", "baton", *args, "--database-url", self.database_url],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"baton {' '.join(args)} failed: {result.stderr}")
+        return result.stdout
+
+    def create_key(self, app: str) -> str:
+        return self.cli("keys", "create", app).strip().splitlines()[-1]
+
+    def api(self, path: str) -> Any:
+        url = f"http://127.0.0.1:{self.console_port}{path}"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return json.loads(response.read())
+
+    def executors(self, app: str) -> dict[str, dict[str, Any]]:
+        return {e["executor_id"]: e for e in self.api(f"/api/v1/apps/{app}/executors")}
+
+    def recoveries(self, app: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.api(f"/api/v1/apps/{app}/recoveries")
+        return result
+
+    def audit_records(self, app: str) -> list[Record]:
+        """Every record on the audit topic for ``app`` (read from the start)."""
+        import asyncio
+
+        return asyncio.run(read_topic(self.kafka_bootstrap, f"{self.topic_prefix}audit", app))
+
+
+async def read_topic(bootstrap: str, topic: str, app: str) -> list[Record]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        records: list[Record] = []
+        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+            batch = await consumer.getmany(timeout_ms=500)
+            for messages in batch.values():
+                records.extend(decode(m.value) for m in messages)
+        return [r for r in records if getattr(r, "app", None) == app]
+    finally:
+        await consumer.stop()

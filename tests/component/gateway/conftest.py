@@ -1,0 +1,85 @@
+"""Fixtures for the gateway's component tests: a real gateway on port 0, a real Kafka, fakes.
+
+The broker is the session's embedded Tansu broker (``kafka_bootstrap`` in ``tests/conftest.py``,
+which fails the run with the broker's own message if it cannot start; it never skips). Each test
+gets fresh topics, a fresh SQLite key store, and a consumer that collects every record the gateway
+publishes to ``executor_events``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.config import GatewayConfig
+from gateway.keys import StoreKeys
+from gateway.server import Gateway
+from store.database import Store, sqlite_url
+from streams.admin import ensure_topics
+from streams.records import GatewayId
+from streams.topics import Topics
+from tests.component.gateway.fakes import CommandSender, EventLog, KeyBook
+
+
+@pytest.fixture
+async def topics(kafka_bootstrap: str, unique_topic_prefix: str) -> Topics:
+    """Fresh topics for this test (small partition count: quicker to create and to read)."""
+    topics = Topics(prefix=unique_topic_prefix, partitions=2)
+    await ensure_topics(kafka_bootstrap, topics.specs())
+    return topics
+
+
+@pytest.fixture
+async def events(kafka_bootstrap: str, topics: Topics) -> AsyncIterator[EventLog]:
+    log = EventLog(kafka_bootstrap, topics.executor_events)
+    await log.start()
+    try:
+        yield log
+    finally:
+        await log.stop()
+
+
+@pytest.fixture
+async def commands(kafka_bootstrap: str, topics: Topics) -> AsyncIterator[CommandSender]:
+    sender = CommandSender(kafka_bootstrap, topics.commands)
+    await sender.start()
+    try:
+        yield sender
+    finally:
+        await sender.stop()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with Store(sqlite_url(tmp_path / "baton.db")) as store:
+        yield store
+
+
+@pytest.fixture
+def keys(store: Store) -> KeyBook:
+    return KeyBook(store)
+
+
+@pytest.fixture
+def make_gateway(kafka_bootstrap: str, topics: Topics, store: Store) -> Callable[..., Gateway]:
+    """Build a gateway on a free port with fast timers; ``overrides`` are GatewayConfig fields."""
+
+    def make(**overrides: Any) -> Gateway:
+        settings: dict[str, Any] = {
+            "gateway_id": GatewayId(f"gw-{uuid.uuid4().hex[:8]}"),
+            "kafka_bootstrap": kafka_bootstrap,
+            "topics": topics,
+            "host": "127.0.0.1",
+            "port": 0,
+            "heartbeat_interval_s": 0.2,
+            "revocation_check_interval_s": 0.2,
+            "handshake_timeout_s": 5.0,
+        }
+        settings.update(overrides)
+        return Gateway(GatewayConfig(**settings), StoreKeys(store))
+
+    return make

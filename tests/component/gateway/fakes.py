@@ -1,0 +1,207 @@
+"""Test doubles for the gateway's component tests: a fake DBOS executor and Kafka/key helpers.
+
+``FakeExecutor`` answers the conductor the way ``dbos/_conductor/conductor.py`` (dbos 2.31.1) does;
+``EventLog`` collects every record the gateway publishes; ``CommandSender`` plays the recovery
+agent; ``KeyBook`` manages API keys in a real store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, Literal, TypeVar
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from gateway.server import Gateway
+from store.database import Store
+from store.keys import create_key, revoke_key
+from streams.records import Record, RecoverExecutor, decode, encode, record_key
+
+R = TypeVar("R")
+
+RecoveryBehaviour = Literal["succeed", "fail", "disconnect", "silent"]
+
+
+# -- Kafka ----------------------------------------------------------------------------------------
+
+
+class EventLog:
+    """Every record on a topic, from its first offset, collected in the background."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._topic = topic
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=20,
+        )
+        self._task: asyncio.Task[None] | None = None
+        self.records: list[Record] = []
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        await self._consumer.topics()
+        partitions = self._consumer.partitions_for_topic(self._topic)
+        assert partitions, f"topic {self._topic} has no partitions"
+        assigned = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+        self._consumer.assign(assigned)
+        await self._consumer.seek_to_beginning(*assigned)
+        self._task = asyncio.create_task(self._collect(), name=f"events {self._topic}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+    async def _collect(self) -> None:
+        async for message in self._consumer:
+            self.records.append(decode(message.value))
+
+    def of_type(self, kind: type[R]) -> list[R]:
+        return [r for r in self.records if isinstance(r, kind)]
+
+
+class CommandSender:
+    """Publishes commands to the command topic the way the recovery agent does."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._topic = topic
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send(self, command: RecoverExecutor) -> None:
+        await self._producer.send_and_wait(self._topic, encode(command), key=record_key(command))
+
+
+# -- key store ------------------------------------------------------------------------------------
+
+
+class KeyBook:
+    """Creates and revokes executor API keys in a real SQLite store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def create(self, app: str) -> tuple[str, str]:
+        """Return ``(key_id, plaintext)``."""
+        async with self.store.sessionmaker.begin() as session:
+            row, plaintext = await create_key(session, app)
+        return row.key_id, plaintext
+
+    async def revoke(self, app: str, key_id: str) -> None:
+        async with self.store.sessionmaker.begin() as session:
+            assert await revoke_key(session, app, key_id)
+
+
+# -- the gateway ----------------------------------------------------------------------------------
+
+
+def executor_url(gateway: Gateway, app: str, key: str, prefix: str = "") -> str:
+    return f"ws://127.0.0.1:{gateway.port}{prefix}/websocket/{app}/{key}"
+
+
+# -- a fake DBOS executor -------------------------------------------------------------------------
+
+
+class FakeExecutor:
+    """A DBOS executor's conductor client, reduced to what the gateway asks of it.
+
+    Answers ``executor_info`` and ``recovery`` with the shapes of ``dbos/_conductor/conductor.py``
+    (dbos 2.31.1); ``recovery`` says what to do with recovery requests.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        executor_id: str,
+        *,
+        application_version: str = "v1",
+        hostname: str = "fake-host",
+        recovery: RecoveryBehaviour = "succeed",
+        error_message: str = "Exception encountered when recovering workflows: boom",
+    ) -> None:
+        self.url = url
+        self.executor_id = executor_id
+        self.application_version = application_version
+        self.hostname = hostname
+        self.recovery = recovery
+        self.error_message = error_message
+        self.received: list[dict[str, Any]] = []
+        self._ws: ClientConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def ws(self) -> ClientConnection:
+        assert self._ws is not None, "not connected"
+        return self._ws
+
+    def requests(self, type_: str) -> list[dict[str, Any]]:
+        return [m for m in self.received if m.get("type") == type_]
+
+    async def __aenter__(self) -> FakeExecutor:
+        self._ws = await connect(self.url, open_timeout=5)
+        self._task = asyncio.create_task(self._serve(), name=f"fake {self.executor_id}")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.ws.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self.ws.close(code, reason)
+
+    async def _serve(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for text in self.ws:
+                message = orjson.loads(text)
+                self.received.append(message)
+                await self._answer(message)
+
+    async def _answer(self, message: dict[str, Any]) -> None:
+        if message["type"] == "executor_info":
+            await self._send(
+                {
+                    "type": "executor_info",
+                    "request_id": message["request_id"],
+                    "executor_id": self.executor_id,
+                    "application_version": self.application_version,
+                    "hostname": self.hostname,
+                    "language": "python",
+                    "dbos_version": "2.31.1",
+                    "executor_metadata": None,
+                }
+            )
+        elif message["type"] == "recovery":
+            if self.recovery == "silent":
+                return
+            if self.recovery == "disconnect":
+                await self.ws.close(1001, "going away mid-request")
+                return
+            ok = self.recovery == "succeed"
+            await self._send(
+                {
+                    "type": "recovery",
+                    "request_id": message["request_id"],
+                    "success": ok,
+                    "error_message": None if ok else self.error_message,
+                }
+            )
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self.ws.send(orjson.dumps(message).decode())

@@ -1,0 +1,537 @@
+"""The gateway's edges, in process: a real WebSocket server on port 0, a real Kafka, fake executors.
+
+Covers the handshake and what it publishes, refused handshakes, bad executor input, the command
+path (``RecoverExecutor`` -> DBOS ``recovery`` -> ``CommandProgress``) and draining on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+import orjson
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from gateway.auth import Credentials
+from gateway.server import Gateway
+from streams.records import (
+    AppName,
+    CommandId,
+    CommandProgress,
+    CommandStatus,
+    ExecutorConnected,
+    ExecutorDisconnected,
+    ExecutorId,
+    ExecutorInfo,
+    GatewayHeartbeat,
+    GatewayId,
+    Record,
+    RecoverExecutor,
+)
+from tests.component.gateway.fakes import (
+    CommandSender,
+    EventLog,
+    FakeExecutor,
+    KeyBook,
+    executor_url,
+)
+from tests.eventually import assert_eventually_async
+
+T = TypeVar("T")
+
+APP = "orders"
+MakeGateway = Callable[..., Gateway]
+
+
+async def eventually(check: Callable[[], T], message: str, timeout_s: float = 10.0) -> T:
+    return await assert_eventually_async(
+        check, timeout_s=timeout_s, interval_s=0.02, message=message
+    )
+
+
+def executor_of(record: Record) -> str | None:
+    """The executor a record is about (heartbeats are about many, and return None)."""
+    match record:
+        case ExecutorConnected():
+            return record.session.info.executor_id
+        case ExecutorDisconnected() | CommandProgress():
+            return record.executor_id
+    return None
+
+
+def connected_record(events: EventLog, executor_id: str) -> ExecutorConnected | None:
+    found = [
+        r for r in events.of_type(ExecutorConnected) if r.session.info.executor_id == executor_id
+    ]
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def disconnected_record(events: EventLog, executor_id: str) -> ExecutorDisconnected | None:
+    found = [r for r in events.of_type(ExecutorDisconnected) if r.executor_id == executor_id]
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def progress(events: EventLog, command_id: str) -> list[CommandProgress]:
+    return [r for r in events.of_type(CommandProgress) if r.command_id == command_id]
+
+
+def finished(events: EventLog, command_id: str) -> CommandProgress | None:
+    done = [r for r in progress(events, command_id) if r.status is not CommandStatus.SENT]
+    return done[-1] if done else None
+
+
+def recover(
+    target: str,
+    gateway: Gateway | str | None,
+    *,
+    dead: str = "dead-executor",
+    timeout_ms: int = 5_000,
+    app: str = APP,
+) -> RecoverExecutor:
+    target_gateway = gateway.config.gateway_id if isinstance(gateway, Gateway) else gateway
+    return RecoverExecutor(
+        command_id=CommandId(f"cmd-{uuid.uuid4().hex[:12]}"),
+        app=AppName(app),
+        target=ExecutorId(target),
+        target_gateway=None if target_gateway is None else GatewayId(target_gateway),
+        dead_executor_id=ExecutorId(dead),
+        issued_at_ms=int(time.time() * 1000),
+        timeout_ms=timeout_ms,
+    )
+
+
+async def handshake_status(url: str) -> int:
+    """101 when the handshake succeeds, else the HTTP status the gateway refused it with."""
+    try:
+        async with connect(url, open_timeout=5):
+            return 101
+    except InvalidStatus as exc:
+        return exc.response.status_code
+
+
+# -- 1. handshake ---------------------------------------------------------------------------------
+
+
+async def test_handshake_publishes_connect_heartbeats_and_disconnect(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog
+) -> None:
+    _, key = await keys.create(APP)
+    async with make_gateway() as gateway:
+        fake = FakeExecutor(
+            executor_url(gateway, APP, key), "exec-1", application_version="v7", hostname="host-a"
+        )
+        async with fake:
+            await eventually(lambda: fake.received, "a first message from the gateway")
+            assert fake.received[0]["type"] == "executor_info"
+            assert set(fake.received[0]) == {"type", "request_id"}
+
+            connected = await eventually(
+                lambda: connected_record(events, "exec-1"), "ExecutorConnected"
+            )
+            assert connected.app == APP
+            assert connected.gateway == gateway.config.gateway_id
+            assert connected.session.info == ExecutorInfo(
+                executor_id=ExecutorId("exec-1"),
+                application_version="v7",
+                hostname="host-a",
+                language="python",
+                dbos_version="2.31.1",
+                metadata=None,
+            )
+            conn_id = connected.session.conn_id
+            assert conn_id
+
+            def beats_listing_session() -> list[GatewayHeartbeat]:
+                beats = [
+                    h
+                    for h in events.of_type(GatewayHeartbeat)
+                    if h.app == APP and connected.session in h.sessions
+                ]
+                assert len(beats) >= 2, beats
+                return beats
+
+            beats = await eventually(beats_listing_session, "two heartbeats listing the session")
+            assert all(b.gateway == gateway.config.gateway_id for b in beats)
+            assert all(b.sessions == (connected.session,) for b in beats)
+
+            await fake.close(1000, "bye")
+            disconnected = await eventually(
+                lambda: disconnected_record(events, "exec-1"), "ExecutorDisconnected"
+            )
+            assert disconnected == ExecutorDisconnected(
+                app=AppName(APP),
+                gateway=gateway.config.gateway_id,
+                executor_id=ExecutorId("exec-1"),
+                conn_id=conn_id,
+                close_code=1000,
+                close_reason="bye",
+                draining=False,
+                ts_ms=disconnected.ts_ms,
+            )
+            # The app keeps its heartbeat (its clock) with no sessions once the executor left.
+            await eventually(
+                lambda: any(
+                    h.app == APP and h.ts_ms > disconnected.ts_ms and h.sessions == ()
+                    for h in events.of_type(GatewayHeartbeat)
+                ),
+                "an empty heartbeat after the disconnect",
+            )
+
+
+# -- 2. refusals ----------------------------------------------------------------------------------
+
+
+async def test_handshakes_are_admitted_only_with_a_valid_key_for_the_app(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog
+) -> None:
+    good_id, good = await keys.create(APP)
+    _, other_apps = await keys.create("billing")
+    revoked_id, revoked = await keys.create(APP)
+    await keys.revoke(APP, revoked_id)
+    unknown = f"bk_{'0' * 12}_{'x' * 43}"
+    wrong_secret = f"bk_{good_id}_{'x' * 43}"
+
+    async with make_gateway() as gateway:
+        base = f"ws://127.0.0.1:{gateway.port}"
+        cases = {
+            "valid key": (f"{base}/websocket/{APP}/{good}", 101),
+            "valid key under a path prefix": (f"{base}/dbos/v1/websocket/{APP}/{good}", 101),
+            "unknown key": (f"{base}/websocket/{APP}/{unknown}", 403),
+            "wrong secret": (f"{base}/websocket/{APP}/{wrong_secret}", 403),
+            "other app's key": (f"{base}/websocket/{APP}/{other_apps}", 403),
+            "revoked key": (f"{base}/websocket/{APP}/{revoked}", 403),
+            "malformed key": (f"{base}/websocket/{APP}/not-a-key", 403),
+            "no key segment": (f"{base}/websocket/{APP}", 404),
+            "not a websocket path": (f"{base}/healthz", 404),
+            "wrong path word": (f"{base}/sockets/{APP}/{good}", 404),
+            "invalid app name": (f"{base}/websocket/bad%20app!/{good}", 404),
+        }
+        statuses = {name: await handshake_status(url) for name, (url, _) in cases.items()}
+        assert statuses == {name: expected for name, (_, expected) in cases.items()}
+    # Admitted sockets that never answered executor_info are not executors: nothing published.
+    assert events.of_type(ExecutorConnected) == []
+
+
+async def test_a_refused_key_is_logged_once_a_minute_however_often_it_retries(
+    make_gateway: MakeGateway, keys: KeyBook, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="gateway.server")
+    _, other_apps = await keys.create("billing")
+    unknown = f"bk_{'1' * 12}_{'y' * 43}"
+
+    async with make_gateway() as gateway:
+        for _ in range(5):
+            assert await handshake_status(executor_url(gateway, APP, other_apps)) == 403
+        assert await handshake_status(executor_url(gateway, APP, unknown)) == 403
+
+    refusals = [
+        r for r in caplog.records if r.name == "gateway.server" and hasattr(r, "key_fingerprint")
+    ]
+    assert [(r.levelno, r.app, r.key_fingerprint) for r in refusals] == [  # type: ignore[attr-defined]
+        (logging.WARNING, APP, Credentials(app=APP, key=other_apps).fingerprint),
+        (logging.WARNING, APP, Credentials(app=APP, key=unknown).fingerprint),
+    ]
+    # The log names the key by fingerprint only.
+    assert not any(other_apps in r.getMessage() or unknown in r.getMessage() for r in refusals)
+
+
+async def test_revoking_a_key_closes_its_live_session_with_1008(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog
+) -> None:
+    revoked_id, revoked = await keys.create(APP)
+    _, kept = await keys.create(APP)
+    async with make_gateway(revocation_check_interval_s=0.2) as gateway:
+        doomed = FakeExecutor(executor_url(gateway, APP, revoked), "exec-revoked")
+        survivor = FakeExecutor(executor_url(gateway, APP, kept), "exec-kept")
+        async with doomed, survivor:
+            await eventually(lambda: connected_record(events, "exec-revoked"), "doomed connects")
+            await eventually(lambda: connected_record(events, "exec-kept"), "survivor connects")
+
+            await keys.revoke(APP, revoked_id)
+
+            await eventually(
+                lambda: doomed.ws.close_code == 1008, "the revoked session closed", timeout_s=5
+            )
+            disconnected = await eventually(
+                lambda: disconnected_record(events, "exec-revoked"), "ExecutorDisconnected"
+            )
+            assert disconnected.close_code == 1008
+            assert disconnected.draining is False
+            assert survivor.ws.close_code is None
+            assert disconnected_record(events, "exec-kept") is None
+
+
+# -- 3. bad input ---------------------------------------------------------------------------------
+
+
+def _info_reply(request_id: str, executor_id: str) -> str:
+    return orjson.dumps(
+        {
+            "type": "executor_info",
+            "request_id": request_id,
+            "executor_id": executor_id,
+            "application_version": "v1",
+            "hostname": "raw-host",
+            "language": "python",
+            "dbos_version": "2.31.1",
+            "executor_metadata": None,
+        }
+    ).decode()
+
+
+BAD_INPUT: dict[str, tuple[str | bytes, int]] = {
+    "not JSON": ("{this is not json", 1007),
+    "binary frame": (b'{"type": "recovery"}', 1003),
+    "unknown type": ('{"type": "teleport", "request_id": "r-1"}', 1008),
+    "reply without request_id": ('{"type": "recovery", "success": true}', 1002),
+    "oversized": (
+        orjson.dumps({"type": "recovery", "request_id": "r-1", "pad": "x" * 2048}).decode(),
+        1009,
+    ),
+}
+
+
+@pytest.mark.parametrize(("frame", "close_code"), BAD_INPUT.values(), ids=BAD_INPUT.keys())
+async def test_bad_input_closes_only_that_session(
+    make_gateway: MakeGateway,
+    keys: KeyBook,
+    events: EventLog,
+    commands: CommandSender,
+    frame: str | bytes,
+    close_code: int,
+) -> None:
+    _, key = await keys.create(APP)
+    async with make_gateway(max_message_bytes=1024) as gateway:
+        url = executor_url(gateway, APP, key)
+        async with FakeExecutor(url, "exec-good") as good, connect(url, open_timeout=5) as raw:
+            info_request = orjson.loads(await raw.recv())
+            await raw.send(_info_reply(info_request["request_id"], "exec-bad"))
+            await eventually(lambda: connected_record(events, "exec-bad"), "bad one connects")
+            await eventually(lambda: connected_record(events, "exec-good"), "good one connects")
+
+            await raw.send(frame)
+            await asyncio.wait_for(raw.wait_closed(), timeout=5)
+            assert raw.close_code == close_code
+
+            bad_gone = await eventually(
+                lambda: disconnected_record(events, "exec-bad"), "ExecutorDisconnected (bad)"
+            )
+            assert bad_gone.close_code == close_code
+
+            # The well-behaved session is untouched: open, heartbeated, and still answering.
+            good_session = connected_record(events, "exec-good")
+            assert good_session is not None
+            await eventually(
+                lambda: any(
+                    h.ts_ms > bad_gone.ts_ms and h.sessions == (good_session.session,)
+                    for h in events.of_type(GatewayHeartbeat)
+                ),
+                "a heartbeat listing only the good session after the bad one left",
+            )
+            command = recover("exec-good", gateway)
+            await commands.send(command)
+            done = await eventually(lambda: finished(events, command.command_id), "command done")
+            assert done.status is CommandStatus.SUCCEEDED
+            assert good.ws.close_code is None
+
+    about_bad = [type(r) for r in events.records if executor_of(r) == "exec-bad"]
+    assert about_bad == [ExecutorConnected, ExecutorDisconnected]
+
+
+# -- 4. the command path --------------------------------------------------------------------------
+
+
+async def test_recover_command_is_delivered_and_reported(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog, commands: CommandSender
+) -> None:
+    _, key = await keys.create(APP)
+    async with (
+        make_gateway() as gateway,
+        FakeExecutor(executor_url(gateway, APP, key), "exec-target") as fake,
+    ):
+        await eventually(lambda: connected_record(events, "exec-target"), "target connects")
+
+        command = recover("exec-target", gateway, dead="exec-dead")
+        await commands.send(command)
+
+        done = await eventually(lambda: finished(events, command.command_id), "command done")
+        assert done.status is CommandStatus.SUCCEEDED
+        (request,) = fake.requests("recovery")
+        assert request["executor_ids"] == ["exec-dead"]
+        assert set(request) == {"type", "request_id", "executor_ids"}
+        reports = progress(events, command.command_id)
+        assert [(r.status, r.error) for r in reports] == [
+            (CommandStatus.SENT, None),
+            (CommandStatus.SUCCEEDED, None),
+        ]
+        assert {(r.app, r.gateway, r.executor_id) for r in reports} == {
+            (APP, gateway.config.gateway_id, "exec-target")
+        }
+
+
+async def test_a_command_delivered_twice_is_acted_on_once(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog, commands: CommandSender
+) -> None:
+    _, key = await keys.create(APP)
+    async with (
+        make_gateway() as gateway,
+        FakeExecutor(executor_url(gateway, APP, key), "exec-target") as fake,
+    ):
+        await eventually(lambda: connected_record(events, "exec-target"), "target connects")
+
+        twice = recover("exec-target", gateway, dead="exec-dead-1")
+        later = recover("exec-target", gateway, dead="exec-dead-2")
+        for command in (twice, twice, later):
+            await commands.send(command)
+
+        # Same key, same partition: once ``later`` is done, the duplicate has been read too.
+        await eventually(lambda: finished(events, later.command_id), "later command done")
+        assert [r.status for r in progress(events, twice.command_id)] == [
+            CommandStatus.SENT,
+            CommandStatus.SUCCEEDED,
+        ]
+        assert [r["executor_ids"] for r in fake.requests("recovery")] == [
+            ["exec-dead-1"],
+            ["exec-dead-2"],
+        ]
+
+
+async def test_an_executor_answering_failure_fails_the_command_with_its_error(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog, commands: CommandSender
+) -> None:
+    _, key = await keys.create(APP)
+    async with make_gateway() as gateway:
+        url = executor_url(gateway, APP, key)
+        async with FakeExecutor(
+            url, "exec-target", recovery="fail", error_message="Traceback: recovery exploded"
+        ):
+            await eventually(lambda: connected_record(events, "exec-target"), "target connects")
+            command = recover("exec-target", gateway)
+            await commands.send(command)
+
+            done = await eventually(lambda: finished(events, command.command_id), "command done")
+            assert (done.status, done.error) == (
+                CommandStatus.FAILED,
+                "Traceback: recovery exploded",
+            )
+
+
+async def test_an_executor_leaving_mid_request_fails_the_command_at_once(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog, commands: CommandSender
+) -> None:
+    _, key = await keys.create(APP)
+    async with make_gateway() as gateway:
+        url = executor_url(gateway, APP, key)
+        async with FakeExecutor(url, "exec-target", recovery="disconnect") as fake:
+            await eventually(lambda: connected_record(events, "exec-target"), "target connects")
+            command = recover("exec-target", gateway, timeout_ms=60_000)
+            await commands.send(command)
+
+            done = await eventually(
+                lambda: finished(events, command.command_id), "command failed", timeout_s=5
+            )
+            assert done.status is CommandStatus.FAILED
+            assert done.error is not None
+            assert "disconnected" in done.error
+            assert len(fake.requests("recovery")) == 1
+            (sent,) = [r for r in progress(events, command.command_id) if r.status == "sent"]
+            assert done.ts_ms - sent.ts_ms < 5_000
+
+
+async def test_an_executor_that_never_answers_fails_the_command_after_its_timeout(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog, commands: CommandSender
+) -> None:
+    _, key = await keys.create(APP)
+    async with make_gateway() as gateway:
+        url = executor_url(gateway, APP, key)
+        async with FakeExecutor(url, "exec-target", recovery="silent") as fake:
+            await eventually(lambda: connected_record(events, "exec-target"), "target connects")
+            command = recover("exec-target", gateway, timeout_ms=500)
+            await commands.send(command)
+
+            done = await eventually(lambda: finished(events, command.command_id), "command failed")
+            assert done.status is CommandStatus.FAILED
+            assert done.error is not None
+            (sent,) = [r for r in progress(events, command.command_id) if r.status == "sent"]
+            assert 450 <= done.ts_ms - sent.ts_ms < 5_000
+            assert len(fake.requests("recovery")) == 1
+            assert fake.ws.close_code is None  # a slow executor is not disconnected for it
+
+
+async def test_a_command_for_an_executor_not_connected_here(
+    make_gateway: MakeGateway, events: EventLog, commands: CommandSender
+) -> None:
+    async with make_gateway() as gateway:
+        elsewhere = recover("exec-ghost", "gw-other")
+        unrouted = recover("exec-ghost", None)
+        mine = recover("exec-ghost", gateway)
+        for command in (elsewhere, unrouted, mine):
+            await commands.send(command)
+
+        # Same target key, same partition: ``mine`` is read after the other two.
+        done = await eventually(lambda: finished(events, mine.command_id), "command failed")
+        assert done.status is CommandStatus.FAILED
+        assert done.error is not None
+        assert "not connected" in done.error
+        assert progress(events, mine.command_id) == [done]  # never SENT
+        assert progress(events, elsewhere.command_id) == []  # another pod's business
+        assert progress(events, unrouted.command_id) == []
+
+
+# -- 5. drain -------------------------------------------------------------------------------------
+
+
+def _refuses_connections(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
+async def test_exit_drains_sessions_and_refuses_handshakes(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog
+) -> None:
+    _, key = await keys.create(APP)
+    async with make_gateway() as gateway:
+        port = gateway.port
+        # A TCP connection accepted before the drain, whose handshake request comes during it.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            async with FakeExecutor(executor_url(gateway, APP, key), "exec-1") as fake:
+                await eventually(lambda: connected_record(events, "exec-1"), "exec-1 connects")
+
+                stopping = asyncio.create_task(gateway.stop())
+                await eventually(lambda: _refuses_connections(port), "the listener closed")
+                writer.write(
+                    (
+                        f"GET /websocket/{APP}/{key} HTTP/1.1\r\n"
+                        f"Host: 127.0.0.1:{port}\r\n"
+                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        "Sec-WebSocket-Version: 13\r\n\r\n"
+                    ).encode()
+                )
+                await writer.drain()
+                status_line = await asyncio.wait_for(reader.readline(), timeout=5)
+                assert status_line.split()[1] == b"503", status_line
+
+                await asyncio.wait_for(stopping, timeout=15)
+                assert fake.ws.close_code == 1001
+        finally:
+            writer.close()
+
+    disconnected = await eventually(
+        lambda: disconnected_record(events, "exec-1"), "ExecutorDisconnected"
+    )
+    assert (disconnected.close_code, disconnected.draining) == (1001, True)
+    assert _refuses_connections(port)

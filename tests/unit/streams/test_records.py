@@ -1,0 +1,421 @@
+"""The record codec: every record round-trips, unknown fields are ignored, and malformed input
+raises ``RecordError`` and nothing else."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from streams.exceptions import RecordError
+from streams.records import (
+    MAX_TEXT_CHARS,
+    AppName,
+    CommandId,
+    CommandProgress,
+    CommandStatus,
+    ConnId,
+    ExecutorConnected,
+    ExecutorDisconnected,
+    ExecutorId,
+    ExecutorInfo,
+    GatewayHeartbeat,
+    GatewayId,
+    Record,
+    RecordType,
+    RecoverExecutor,
+    RecoveryDecision,
+    RecoveryStep,
+    SessionInfo,
+    bound_text,
+    decode,
+    encode,
+    record_key,
+)
+
+T0 = 1_700_000_000_000
+APP = AppName("orders")
+GW = GatewayId("gw-1")
+
+
+def info(executor_id: str = "exec-a", **kwargs: Any) -> ExecutorInfo:
+    return ExecutorInfo(
+        executor_id=ExecutorId(executor_id),
+        application_version=kwargs.pop("application_version", "v1"),
+        **kwargs,
+    )
+
+
+def session(executor_id: str = "exec-a", conn_id: str = "c1", at: int = T0) -> SessionInfo:
+    return SessionInfo(
+        info=info(
+            executor_id,
+            hostname="host-a",
+            language="python",
+            dbos_version="2.31.1",
+            metadata={"region": "eu", "nested": {"n": [1, 2.5, None, True]}},
+        ),
+        conn_id=ConnId(conn_id),
+        connected_at_ms=at,
+    )
+
+
+RECORDS: list[Record] = [
+    ExecutorConnected(app=APP, gateway=GW, session=session(), ts_ms=T0),
+    ExecutorConnected(
+        app=APP,
+        gateway=GW,
+        session=SessionInfo(info=info("bare"), conn_id=ConnId("c0"), connected_at_ms=0),
+        ts_ms=0,
+    ),
+    ExecutorDisconnected(
+        app=APP,
+        gateway=GW,
+        executor_id=ExecutorId("exec-a"),
+        conn_id=ConnId("c1"),
+        close_code=1006,
+        close_reason="abnormal",
+        draining=False,
+        ts_ms=T0 + 5,
+    ),
+    ExecutorDisconnected(
+        app=APP,
+        gateway=GW,
+        executor_id=ExecutorId("exec-a"),
+        conn_id=ConnId("c1"),
+        close_code=None,
+        close_reason="",
+        draining=True,
+        ts_ms=T0 + 6,
+    ),
+    GatewayHeartbeat(app=APP, gateway=GW, sessions=(), ts_ms=T0),
+    GatewayHeartbeat(
+        app=APP,
+        gateway=GW,
+        sessions=(session("exec-a", "c1"), session("exec-b", "c2", T0 + 1)),
+        ts_ms=T0 + 2_000,
+    ),
+    *(
+        CommandProgress(
+            app=APP,
+            command_id=CommandId("recover/orders/exec-a/1/1"),
+            gateway=GW,
+            executor_id=ExecutorId("exec-b"),
+            status=status,
+            error=error,
+            ts_ms=T0 + 7,
+        )
+        for status, error in [
+            (CommandStatus.SENT, None),
+            (CommandStatus.SUCCEEDED, None),
+            (CommandStatus.FAILED, "Traceback: boom"),
+        ]
+    ),
+    RecoverExecutor(
+        command_id=CommandId("recover/orders/exec-a/1/1"),
+        app=APP,
+        target=ExecutorId("exec-b"),
+        target_gateway=GW,
+        dead_executor_id=ExecutorId("exec-a"),
+        issued_at_ms=T0 + 8,
+        timeout_ms=15_000,
+    ),
+    RecoverExecutor(
+        command_id=CommandId("recover/orders/exec-a/1/2"),
+        app=APP,
+        target=ExecutorId("exec-c"),
+        target_gateway=None,
+        dead_executor_id=ExecutorId("exec-a"),
+        issued_at_ms=T0 + 9,
+        timeout_ms=1,
+    ),
+    *(
+        RecoveryDecision(
+            app=APP,
+            dead_executor_id=ExecutorId("exec-a"),
+            application_version="v1",
+            step=step,
+            reason=f"because {step.value}",
+            ts_ms=T0 + 10,
+            attempt=2,
+            target=ExecutorId("exec-b"),
+            command_id=CommandId("recover/orders/exec-a/1/2"),
+        )
+        for step in RecoveryStep
+    ),
+    RecoveryDecision(
+        app=APP,
+        dead_executor_id=ExecutorId("exec-a"),
+        application_version="v1",
+        step=RecoveryStep.DECLARED_DEAD,
+        reason="gone",
+        ts_ms=T0,
+    ),
+]
+
+
+def test_every_record_type_is_covered() -> None:
+    assert {r.type for r in RECORDS} == set(RecordType)
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=lambda r: r.type.value)
+def test_round_trip(record: Record) -> None:
+    raw = encode(record)
+    assert decode(raw) == record
+    assert decode(raw.decode()) == record  # text is accepted as well as bytes
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=lambda r: r.type.value)
+def test_encoding_carries_the_type_discriminator(record: Record) -> None:
+    data = orjson.loads(encode(record))
+    assert data["type"] == record.type.value
+    assert type(decode(encode(record))) is type(record)
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=lambda r: r.type.value)
+def test_decode_ignores_unknown_fields(record: Record) -> None:
+    data = orjson.loads(encode(record))
+    data["added_in_a_later_version"] = {"anything": [1, 2]}
+    if "session" in data:
+        data["session"]["extra"] = 1
+        data["session"]["info"]["extra"] = "x"
+    for s in data.get("sessions", []):
+        s["extra"] = True
+    assert decode(orjson.dumps(data)) == record
+
+
+def test_decode_defaults_optional_fields_when_absent() -> None:
+    decision = decode(
+        orjson.dumps(
+            {
+                "type": "recovery_decision",
+                "app": "orders",
+                "dead_executor_id": "exec-a",
+                "application_version": "v1",
+                "step": "declared_dead",
+                "reason": "gone",
+                "ts_ms": T0,
+            }
+        )
+    )
+    assert isinstance(decision, RecoveryDecision)
+    assert (decision.attempt, decision.target, decision.command_id) == (0, None, None)
+
+    connected = decode(
+        orjson.dumps(
+            {
+                "type": "executor_connected",
+                "app": "orders",
+                "gateway": "gw-1",
+                "ts_ms": T0,
+                "session": {
+                    "conn_id": "c1",
+                    "connected_at_ms": T0,
+                    "info": {"executor_id": "exec-a", "application_version": "v1"},
+                },
+            }
+        )
+    )
+    assert isinstance(connected, ExecutorConnected)
+    assert connected.session.info == info("exec-a")
+
+
+def test_decode_bounds_progress_error_text() -> None:
+    progress = CommandProgress(
+        app=APP,
+        command_id=CommandId("c"),
+        gateway=GW,
+        executor_id=ExecutorId("exec-b"),
+        status=CommandStatus.FAILED,
+        error="x" * (MAX_TEXT_CHARS * 3),
+        ts_ms=T0,
+    )
+    decoded = decode(encode(progress))
+    assert isinstance(decoded, CommandProgress)
+    assert decoded.error is not None
+    assert decoded.error.startswith("x" * MAX_TEXT_CHARS)
+    assert len(decoded.error) < MAX_TEXT_CHARS + 100
+    assert f"{MAX_TEXT_CHARS * 2} more characters cut" in decoded.error
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"not json",
+        b"\xff\xfe",
+        b"[]",
+        b"42",
+        b'"executor_connected"',
+        b"null",
+        b"{}",
+        b'{"type": "no_such_type"}',
+        b'{"type": null}',
+        b'{"type": "executor_connected"}',
+        b'{"type": "executor_connected", "app": 1, "gateway": "g", "session": {}, "ts_ms": 1}',
+        b'{"type": "executor_disconnected", "app": "a", "gateway": "g", "executor_id": "e",'
+        b' "conn_id": "c", "close_code": null, "close_reason": "", "draining": "no", "ts_ms": 1}',
+        b'{"type": "executor_disconnected", "app": "a", "gateway": "g", "executor_id": "e",'
+        b' "conn_id": "c", "close_code": null, "close_reason": "", "draining": false,'
+        b' "ts_ms": true}',
+        b'{"type": "gateway_heartbeat", "app": "a", "gateway": "g", "sessions": [1], "ts_ms": 1}',
+        b'{"type": "command_progress", "app": "a", "command_id": "c", "gateway": "g",'
+        b' "executor_id": "e", "status": "exploded", "error": null, "ts_ms": 1}',
+        b'{"type": "recovery_decision", "app": "a", "dead_executor_id": "e",'
+        b' "application_version": "v", "step": "resurrected", "reason": "", "ts_ms": 1}',
+        b'{"type": "recover_executor", "command_id": "c", "app": "a", "target": "t",'
+        b' "target_gateway": 5, "dead_executor_id": "d", "issued_at_ms": 1, "timeout_ms": 1}',
+        b"[" * 5000 + b"]" * 5000,
+        b"1e400",
+    ],
+)
+def test_decode_rejects_malformed_input_with_record_error(raw: bytes) -> None:
+    with pytest.raises(RecordError):
+        decode(raw)
+
+
+def test_decode_rejects_a_lone_surrogate_in_text() -> None:
+    with pytest.raises(RecordError):
+        decode('{"type": "\ud800"}')
+
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _decode_or_record_error(raw: bytes | str) -> None:
+    try:
+        record = decode(raw)
+    except RecordError:
+        return
+    # Whatever decodes is a well-formed record: it encodes and decodes to itself.
+    assert decode(encode(record)) == record
+
+
+@FAST
+@given(st.binary(max_size=200))
+def test_decode_arbitrary_bytes_raises_only_record_error(raw: bytes) -> None:
+    _decode_or_record_error(raw)
+
+
+@FAST
+@given(st.text(max_size=200))
+def test_decode_arbitrary_text_raises_only_record_error(raw: str) -> None:
+    _decode_or_record_error(raw)
+
+
+@FAST
+@given(json_values)
+def test_decode_arbitrary_json_raises_only_record_error(value: object) -> None:
+    _decode_or_record_error(json.dumps(value))
+
+
+ALL_FIELD_NAMES = sorted(
+    {
+        "app",
+        "gateway",
+        "session",
+        "sessions",
+        "info",
+        "conn_id",
+        "connected_at_ms",
+        "executor_id",
+        "application_version",
+        "hostname",
+        "metadata",
+        "close_code",
+        "close_reason",
+        "draining",
+        "ts_ms",
+        "command_id",
+        "status",
+        "error",
+        "target",
+        "target_gateway",
+        "dead_executor_id",
+        "issued_at_ms",
+        "timeout_ms",
+        "step",
+        "reason",
+        "attempt",
+    }
+)
+
+
+@FAST
+@given(
+    st.sampled_from(list(RecordType)),
+    st.dictionaries(st.sampled_from(ALL_FIELD_NAMES) | st.text(max_size=8), json_values),
+)
+def test_decode_valid_type_with_random_fields_raises_only_record_error(
+    kind: RecordType, fields: dict[str, Any]
+) -> None:
+    _decode_or_record_error(json.dumps({**fields, "type": kind.value}))
+
+
+@FAST
+@given(st.sampled_from(RECORDS), st.data())
+def test_decode_valid_record_with_one_field_corrupted_raises_only_record_error(
+    record: Record, data: st.DataObject
+) -> None:
+    fields = orjson.loads(encode(record))
+    name = data.draw(st.sampled_from(sorted(k for k in fields if k != "type")))
+    if data.draw(st.booleans()):
+        del fields[name]
+    else:
+        fields[name] = data.draw(json_values)
+    _decode_or_record_error(json.dumps(fields))
+
+
+def test_bound_text_keeps_short_text_and_none() -> None:
+    assert bound_text(None) is None
+    assert bound_text("") == ""
+    assert bound_text("a" * MAX_TEXT_CHARS) == "a" * MAX_TEXT_CHARS
+
+
+def test_bound_text_cuts_long_text_and_says_how_much() -> None:
+    assert bound_text("abcdefghij", limit=4) == "abcd... [6 more characters cut]"
+    cut = bound_text("y" * (MAX_TEXT_CHARS + 1))
+    assert cut == "y" * MAX_TEXT_CHARS + "... [1 more characters cut]"
+
+
+@FAST
+@given(st.text(max_size=60), st.integers(min_value=0, max_value=40))
+def test_bound_text_never_loses_the_prefix(text: str, limit: int) -> None:
+    cut = bound_text(text, limit=limit)
+    assert cut is not None
+    if len(text) <= limit:
+        assert cut == text
+    else:
+        assert cut.startswith(text[:limit])
+        assert cut.endswith(f"[{len(text) - limit} more characters cut]")
+
+
+def test_record_key_is_the_app_except_for_commands() -> None:
+    for record in RECORDS:
+        if isinstance(record, RecoverExecutor):
+            assert record_key(record) == record.target.encode()
+        else:
+            assert record_key(record) == b"orders"
+
+
+def test_record_key_of_a_command_is_its_target_not_the_dead_executor() -> None:
+    command = next(r for r in RECORDS if isinstance(r, RecoverExecutor))
+    assert record_key(command) == b"exec-b"
+    assert record_key(command) != command.dead_executor_id.encode()
+    assert record_key(command) != command.app.encode()
