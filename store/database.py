@@ -6,6 +6,7 @@ elsewhere and take a session. Schema creation is ``metadata.create_all`` until m
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from types import TracebackType
@@ -13,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -109,6 +110,20 @@ def _create_engine(url: URL) -> AsyncEngine:
     return engine
 
 
+async def _create_schema(engine: AsyncEngine, attempts: int = 5) -> None:
+    """Create missing tables. Several roles start at once on one database: when another
+    process creates a table between our check and our CREATE, the next attempt sees it."""
+    for attempt in range(1, attempts + 1):
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(Base.metadata.create_all)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(0.1 * attempt)
+
+
 class Store:
     """The SQL store of one process: an engine, its session factory and the schema.
 
@@ -155,8 +170,7 @@ class Store:
             return
         engine = _create_engine(self._url)
         try:
-            async with engine.begin() as conn:
-                await conn.run_sync(Base.metadata.create_all)
+            await _create_schema(engine)
         except BaseException:
             await engine.dispose()
             raise

@@ -140,6 +140,9 @@ class FakeExecutor:
         self.recovery = recovery
         self.error_message = error_message
         self.received: list[dict[str, Any]] = []
+        """Every request, as soon as it arrives."""
+        self.handled: list[dict[str, Any]] = []
+        """Every request this fake has finished acting on (answered, ignored or left over)."""
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -172,6 +175,7 @@ class FakeExecutor:
                 message = orjson.loads(text)
                 self.received.append(message)
                 await self._answer(message)
+                self.handled.append(message)
 
     async def _answer(self, message: dict[str, Any]) -> None:
         if message["type"] == "executor_info":

@@ -50,10 +50,13 @@ APP = "orders"
 MakeGateway = Callable[..., Gateway]
 
 
-async def eventually(check: Callable[[], T], message: str, timeout_s: float = 10.0) -> T:
-    return await assert_eventually_async(
+async def eventually(check: Callable[[], T | None], message: str, timeout_s: float = 10.0) -> T:
+    """Wait until ``check`` returns something truthy (never a bare sleep), and return it."""
+    value = await assert_eventually_async(
         check, timeout_s=timeout_s, interval_s=0.02, message=message
     )
+    assert value is not None
+    return value
 
 
 def executor_of(record: Record) -> str | None:
@@ -109,10 +112,12 @@ def recover(
     )
 
 
-async def handshake_status(url: str) -> int:
-    """101 when the handshake succeeds, else the HTTP status the gateway refused it with."""
+async def handshake_status(url: str, executor_id: str = "exec-probe") -> int:
+    """101 when the handshake succeeds (then it says who it is and leaves), else the HTTP status
+    the gateway refused it with."""
     try:
-        async with connect(url, open_timeout=5):
+        async with FakeExecutor(url, executor_id) as fake:
+            await eventually(lambda: fake.handled, "executor_info answered")
             return 101
     except InvalidStatus as exc:
         return exc.response.status_code
@@ -215,10 +220,16 @@ async def test_handshakes_are_admitted_only_with_a_valid_key_for_the_app(
             "wrong path word": (f"{base}/sockets/{APP}/{good}", 404),
             "invalid app name": (f"{base}/websocket/bad%20app!/{good}", 404),
         }
-        statuses = {name: await handshake_status(url) for name, (url, _) in cases.items()}
+        statuses = {
+            name: await handshake_status(url, f"exec-{i}")
+            for i, (name, (url, _)) in enumerate(cases.items())
+        }
         assert statuses == {name: expected for name, (_, expected) in cases.items()}
-    # Admitted sockets that never answered executor_info are not executors: nothing published.
-    assert events.of_type(ExecutorConnected) == []
+        await eventually(lambda: len(events.of_type(ExecutorDisconnected)) == 2, "both left")
+    assert sorted(r.session.info.executor_id for r in events.of_type(ExecutorConnected)) == [
+        "exec-0",
+        "exec-1",
+    ]
 
 
 async def test_a_refused_key_is_logged_once_a_minute_however_often_it_retries(
@@ -288,25 +299,31 @@ def _info_reply(request_id: str, executor_id: str) -> str:
     ).decode()
 
 
-BAD_INPUT: dict[str, tuple[str | bytes, int]] = {
-    "not JSON": ("{this is not json", 1007),
-    "binary frame": (b'{"type": "recovery"}', 1003),
-    "unknown type": ('{"type": "teleport", "request_id": "r-1"}', 1008),
-    "reply without request_id": ('{"type": "recovery", "success": true}', 1002),
+BAD_INPUT: dict[str, tuple[str | bytes, bool, int]] = {
+    # name: (payload, sent as a text frame, close code the gateway answers with)
+    "not JSON": ("{this is not json", True, 1007),
+    "invalid UTF-8 text": (b'{"type": "recovery", "x": "\xff"}', True, 1007),
+    "binary frame": (b'{"type": "recovery"}', False, 1003),
+    "unknown type": ('{"type": "teleport", "request_id": "r-1"}', True, 1008),
+    "reply without request_id": ('{"type": "recovery", "success": true}', True, 1002),
     "oversized": (
         orjson.dumps({"type": "recovery", "request_id": "r-1", "pad": "x" * 2048}).decode(),
+        True,
         1009,
     ),
 }
 
 
-@pytest.mark.parametrize(("frame", "close_code"), BAD_INPUT.values(), ids=BAD_INPUT.keys())
+@pytest.mark.parametrize(
+    ("payload", "text", "close_code"), BAD_INPUT.values(), ids=BAD_INPUT.keys()
+)
 async def test_bad_input_closes_only_that_session(
     make_gateway: MakeGateway,
     keys: KeyBook,
     events: EventLog,
     commands: CommandSender,
-    frame: str | bytes,
+    payload: str | bytes,
+    text: bool,
     close_code: int,
 ) -> None:
     _, key = await keys.create(APP)
@@ -318,14 +335,13 @@ async def test_bad_input_closes_only_that_session(
             await eventually(lambda: connected_record(events, "exec-bad"), "bad one connects")
             await eventually(lambda: connected_record(events, "exec-good"), "good one connects")
 
-            await raw.send(frame)
+            await raw.send(payload, text=text)
             await asyncio.wait_for(raw.wait_closed(), timeout=5)
             assert raw.close_code == close_code
 
             bad_gone = await eventually(
                 lambda: disconnected_record(events, "exec-bad"), "ExecutorDisconnected (bad)"
             )
-            assert bad_gone.close_code == close_code
 
             # The well-behaved session is untouched: open, heartbeated, and still answering.
             good_session = connected_record(events, "exec-good")
@@ -345,6 +361,8 @@ async def test_bad_input_closes_only_that_session(
 
     about_bad = [type(r) for r in events.records if executor_of(r) == "exec-bad"]
     assert about_bad == [ExecutorConnected, ExecutorDisconnected]
+    # The record says how the gateway closed the session, not 1006 ("the link dropped").
+    assert (bad_gone.close_code, bad_gone.draining) == (close_code, False)
 
 
 # -- 4. the command path --------------------------------------------------------------------------
@@ -524,6 +542,7 @@ async def test_exit_drains_sessions_and_refuses_handshakes(
                 await writer.drain()
                 status_line = await asyncio.wait_for(reader.readline(), timeout=5)
                 assert status_line.split()[1] == b"503", status_line
+                writer.close()
 
                 await asyncio.wait_for(stopping, timeout=15)
                 assert fake.ws.close_code == 1001
@@ -535,3 +554,40 @@ async def test_exit_drains_sessions_and_refuses_handshakes(
     )
     assert (disconnected.close_code, disconnected.draining) == (1001, True)
     assert _refuses_connections(port)
+
+
+async def test_a_client_leaving_before_executor_info_does_not_hold_up_the_drain(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog
+) -> None:
+    _, key = await keys.create(APP)
+    async with make_gateway(handshake_timeout_s=5.0) as gateway:
+        async with connect(executor_url(gateway, APP, key), open_timeout=5) as raw:
+            assert orjson.loads(await raw.recv())["type"] == "executor_info"
+        # It left without answering: its handler has nothing left to wait for.
+        started = time.monotonic()
+        await gateway.stop()
+        assert time.monotonic() - started < 2.0, "stop() waited for the handshake timeout"
+    assert events.of_type(ExecutorConnected) == []
+
+
+async def test_a_newer_session_of_the_same_executor_supersedes_the_older(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog
+) -> None:
+    _, key = await keys.create(APP)
+    async with make_gateway() as gateway:
+        url = executor_url(gateway, APP, key)
+        async with FakeExecutor(url, "exec-1") as older:
+            await eventually(lambda: older.handled, "older session ready")
+            async with FakeExecutor(url, "exec-1") as newer:
+                await eventually(lambda: older.ws.close_code == 1008, "older session closed")
+                sessions = [r.session for r in events.of_type(ExecutorConnected)]
+                assert len(sessions) == 2
+                await eventually(
+                    lambda: any(
+                        h.sessions == (sessions[1],) for h in events.of_type(GatewayHeartbeat)
+                    ),
+                    "a heartbeat listing only the newer session",
+                )
+                # The executor did not leave: no disconnect for the superseded session.
+                assert events.of_type(ExecutorDisconnected) == []
+                assert newer.ws.close_code is None

@@ -1,0 +1,89 @@
+"""A gateway restart, clean (SIGTERM: drain) or not (SIGKILL: the pod dies), while workflows run:
+executors reconnect, no recovery is issued, workflows finish where they started."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.records import RecoveryDecision
+from tests.baton_cluster import BatonCluster
+from tests.dbos_app.harness import ExecutorProcess, read_workflow, recorded_step_ids
+from tests.eventually import assert_eventually
+
+pytestmark = pytest.mark.conformance
+
+
+@pytest.fixture
+def fresh_cluster(kafka_bootstrap: str, tmp_path: Path) -> Iterator[BatonCluster]:
+    with BatonCluster(kafka_bootstrap, tmp_path / "baton") as running:
+        yield running
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["drain", "kill"])
+def test_gateway_restart_causes_no_recovery(
+    fresh_cluster: BatonCluster, system_db: str, app_name: str, tmp_path: Path, stop_signal: int
+) -> None:
+    cluster = fresh_cluster
+    key = cluster.create_key(app_name)
+    started = [
+        ExecutorProcess(
+            app_name=app_name,
+            system_db_url=system_db,
+            marker_dir=tmp_path / "markers",
+            conductor_url=cluster.conductor_url,
+            conductor_key=key,
+            app_version="v1",
+            log_dir=tmp_path / f"executor{i}",
+        ).start()
+        for i in range(2)
+    ]
+    try:
+        ids = [e.executor_id for e in started]
+        assert_eventually(
+            lambda: all(
+                cluster.executors(app_name).get(i, {}).get("state") == "connected" for i in ids
+            ),
+            timeout_s=20,
+            message="executors connected",
+        )
+        before = {i: cluster.executors(app_name)[i]["connected_at"] for i in ids}
+        started[0].start_workflow("multi_step", "wf-restart", n=10, step_seconds=1.0)
+        assert_eventually(
+            lambda: recorded_step_ids(system_db, "wf-restart"),
+            timeout_s=20,
+            message="the workflow is running",
+        )
+
+        cluster.restart_gateway(stop_signal)
+
+        assert_eventually(
+            lambda: all(
+                (row := cluster.executors(app_name).get(i, {})).get("state") == "connected"
+                and row.get("connected_at") != before[i]
+                for i in ids
+            ),
+            timeout_s=30,
+            message="both executors reconnected to the new gateway",
+        )
+        time.sleep(5)  # past the 3 s grace: a wrongly declared death would show now
+        final = assert_eventually(
+            lambda: (
+                (row := read_workflow(system_db, "wf-restart")) and row.status == "SUCCESS" and row
+            ),
+            timeout_s=40,
+            message="wf-restart SUCCESS",
+        )
+        assert final.executor_id == ids[0]
+        decisions = [r for r in cluster.audit_records(app_name) if isinstance(r, RecoveryDecision)]
+        assert decisions == []
+        assert cluster.recoveries(app_name) == []
+        assert {n for n, executor in started[0].steps_of("wf-restart")} == set(range(1, 11))
+        assert {executor for _, executor in started[0].steps_of("wf-restart")} == {ids[0]}
+    finally:
+        for executor in started:
+            executor.terminate()

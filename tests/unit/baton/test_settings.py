@@ -1,0 +1,176 @@
+"""Settings from the environment: BATON_* values, overrides, validation and masked secrets."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from baton.settings import Secret, Settings
+from recovery.policy import RecoveryTimings
+from streams.exceptions import ConfigError
+
+
+def test_defaults_from_an_empty_environment() -> None:
+    settings = Settings.from_env({})
+    assert settings.gateway_port == 8090
+    assert settings.console_port == 8080
+    assert settings.kafka_bootstrap is None
+    assert settings.database_url is None
+    assert settings.timings == RecoveryTimings()
+    assert settings.log_level == "INFO"
+
+
+def test_reads_baton_variables() -> None:
+    settings = Settings.from_env(
+        {
+            "BATON_DATA_DIR": "/var/lib/baton",
+            "BATON_KAFKA_BOOTSTRAP": "kafka:9092",
+            "BATON_BROKER_PORT": "19092",
+            "BATON_GATEWAY_HOST": "0.0.0.0",
+            "BATON_GATEWAY_PORT": "9000",
+            "BATON_CONSOLE_PORT": "9001",
+            "BATON_TOPIC_PREFIX": "prod.",
+            "BATON_GATEWAY_ID": "gw-7",
+            "BATON_PING_INTERVAL_S": "2.5",
+            "BATON_HEARTBEAT_INTERVAL_S": "1",
+            "BATON_LOG_LEVEL": "DEBUG",
+            "UNRELATED": "ignored",
+        }
+    )
+    assert settings.data_dir == Path("/var/lib/baton")
+    assert settings.kafka_bootstrap == "kafka:9092"
+    assert settings.require_kafka() == "kafka:9092"
+    assert settings.broker_port == 19092
+    assert settings.gateway_host == "0.0.0.0"
+    assert settings.gateway_port == 9000
+    assert settings.console_port == 9001
+    assert settings.topic_prefix == "prod."
+    assert settings.topics.prefix == "prod."
+    assert settings.gateway_id == "gw-7"
+    assert settings.ping_interval_s == 2.5
+    assert settings.heartbeat_interval_s == 1.0
+    assert settings.log_level == "DEBUG"
+
+
+def test_overrides_win_over_the_environment_and_none_does_not_override() -> None:
+    settings = Settings.from_env(
+        {"BATON_GATEWAY_PORT": "9000", "BATON_LOG_LEVEL": "DEBUG"},
+        gateway_port=9100,
+        log_level=None,
+    )
+    assert settings.gateway_port == 9100
+    assert settings.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"BATON_GATEWAY_PORT": "70000"},
+        {"BATON_CONSOLE_PORT": "-1"},
+        {"BATON_GATEWAY_PORT": "http"},
+        {"BATON_BROKER_PORT": "nine"},
+    ],
+)
+def test_bad_port_is_a_config_error(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env(env)
+
+
+def test_bad_port_override_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="gateway_port"):
+        Settings.from_env({}, gateway_port=65536)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"BATON_PING_INTERVAL_S": "fast"},
+        {"BATON_PING_TIMEOUT_S": "0"},
+        {"BATON_HEARTBEAT_INTERVAL_S": "-2"},
+        {"BATON_RECOVERY_GRACE_MS": "3s"},
+        {"BATON_RECOVERY_GRACE_MS": "1.5"},
+    ],
+)
+def test_bad_number_is_a_config_error(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env(env)
+
+
+def test_config_error_names_the_setting_and_value() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"BATON_PING_INTERVAL_S": "fast"})
+    assert "ping_interval_s" in str(caught.value)
+    assert "fast" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"BATON_KAFKA_BOOTSTRAP": "no-port"},
+        {"BATON_LOG_LEVEL": "LOUD"},
+    ],
+)
+def test_other_invalid_values_are_config_errors(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env(env)
+
+
+def test_recovery_timings_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {"BATON_RECOVERY_GRACE_MS": "5000", "BATON_RECOVERY_DRAIN_GRACE_MS": "60000"}
+    )
+    assert settings.timings.grace_ms == 5_000
+    assert settings.timings.drain_grace_ms == 60_000
+    assert settings.timings.liveness_timeout_ms == RecoveryTimings().liveness_timeout_ms
+
+
+def test_timing_overrides_win_over_the_environment() -> None:
+    settings = Settings.from_env(
+        {"BATON_RECOVERY_GRACE_MS": "5000"}, timings={"grace_ms": 7000, "retry_backoff_ms": 10}
+    )
+    assert settings.timings.grace_ms == 7_000
+    assert settings.timings.retry_backoff_ms == 10
+
+
+def test_unknown_recovery_timing_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="BATON_RECOVERY"):
+        Settings.from_env({"BATON_RECOVERY_X_MS": "10"})
+
+
+def test_database_url_is_masked_in_repr() -> None:
+    url = "postgresql+asyncpg://baton:hunter2@db:5432/baton"
+    settings = Settings.from_env({"BATON_DATABASE_URL": url})
+    assert isinstance(settings.database_url, Secret)
+    assert settings.store_url() == url
+    assert "hunter2" not in repr(settings)
+    assert "hunter2" not in repr(settings.database_url)
+    assert str(settings.database_url) == url
+
+
+def test_database_url_override_is_masked_too() -> None:
+    url = "postgresql+asyncpg://baton:hunter2@db/baton"
+    settings = Settings.from_env({}, database_url=url)
+    assert isinstance(settings.database_url, Secret)
+    assert "hunter2" not in repr(settings)
+    assert settings.store_url() == url
+
+
+def test_store_url_defaults_to_sqlite_under_the_data_dir(tmp_path: Path) -> None:
+    settings = Settings.from_env({"BATON_DATA_DIR": str(tmp_path)})
+    assert settings.store_url() == f"sqlite+aiosqlite:///{(tmp_path / 'baton.db').resolve()}"
+
+
+def test_require_kafka_without_a_broker_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="--kafka"):
+        Settings.from_env({}).require_kafka()
+
+
+def test_the_variable_require_kafka_suggests_actually_sets_the_broker() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({}).require_kafka()
+    suggested = re.findall(r"\bBATON_[A-Z_]+", str(caught.value))
+    assert suggested, "the error should name the environment variable to set"
+    for name in suggested:
+        assert Settings.from_env({name: "kafka:9092"}).require_kafka() == "kafka:9092", name

@@ -1,0 +1,451 @@
+"""The sans-I/O DBOS Conductor session: handshake, correlation and protocol violations.
+
+DBOS's own message classes (``dbos._conductor.protocol``, ``dbos==2.31.1``) are the ground truth
+for the wire format: replies are built with them, and our requests are parsed by them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+import pytest
+from dbos._conductor import protocol as p
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.protocol import (
+    CLOSE_INVALID_PAYLOAD,
+    CLOSE_POLICY_VIOLATION,
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_UNSUPPORTED_DATA,
+    ExecutorSession,
+    MessageType,
+    ReplyReceived,
+    Request,
+    RequestId,
+    SessionPhase,
+    SessionReady,
+    decode_executor_info,
+    decode_reply,
+    recovery_request,
+    recovery_succeeded,
+)
+from streams.exceptions import ProtocolError
+from streams.records import MAX_TEXT_CHARS, ExecutorId
+
+
+def info_reply(request_id: str, executor_id: str = "exec-a", **extra: Any) -> str:
+    return json.dumps(
+        {
+            "type": "executor_info",
+            "request_id": request_id,
+            "executor_id": executor_id,
+            "application_version": "v1",
+            "hostname": "host-a",
+            "language": "python",
+            "dbos_version": "2.31.1",
+            **extra,
+        }
+    )
+
+
+def sent_frames(session: ExecutorSession) -> list[dict[str, Any]]:
+    return [json.loads(frame) for frame in session.data_to_send()]
+
+
+def ready_session(conn_id: str = "conn1") -> ExecutorSession:
+    session = ExecutorSession(conn_id)
+    session.start()
+    (frame,) = sent_frames(session)
+    session.receive_text(info_reply(frame["request_id"]))
+    assert session.phase is SessionPhase.READY
+    session.events_received()
+    return session
+
+
+# --- handshake -------------------------------------------------------------------------------------
+
+
+def test_start_asks_for_executor_info() -> None:
+    session = ExecutorSession("conn1")
+    assert session.phase is SessionPhase.AWAITING_INFO
+    assert session.data_to_send() == []
+    session.start()
+    (frame,) = sent_frames(session)
+    assert frame["type"] == "executor_info"
+    assert isinstance(frame["request_id"], str)
+    assert frame["request_id"]
+    assert session.pending_requests() == [frame["request_id"]]
+    assert session.data_to_send() == []  # drained
+    assert session.events_received() == []
+
+
+def test_executor_info_reply_makes_the_session_ready() -> None:
+    session = ExecutorSession("conn1")
+    session.start()
+    (frame,) = sent_frames(session)
+    session.receive_text(
+        info_reply(frame["request_id"], executor_metadata={"pod": "p-1"}, extra_field=1)
+    )
+    (event,) = session.events_received()
+    assert isinstance(event, SessionReady)
+    assert event.info.executor_id == "exec-a"
+    assert event.info.application_version == "v1"
+    assert event.info.hostname == "host-a"
+    assert event.info.language == "python"
+    assert event.info.dbos_version == "2.31.1"
+    assert event.info.metadata == {"pod": "p-1"}
+    assert session.info == event.info
+    assert session.phase is SessionPhase.READY
+    assert session.pending_requests() == []
+    assert session.events_received() == []  # drained
+
+
+def test_handshake_with_dbos_own_executor_info_response() -> None:
+    session = ExecutorSession("conn1")
+    session.start()
+    (raw,) = session.data_to_send()
+    request = p.BaseMessage.from_json(raw)
+    assert request.type == p.MessageType.EXECUTOR_INFO
+    reply = p.ExecutorInfoResponse(
+        type=p.MessageType.EXECUTOR_INFO,
+        request_id=request.request_id,
+        executor_id="dbos-exec-7",
+        application_version="abc123",
+        hostname="worker-3",
+        language="python",
+        dbos_version="2.31.1",
+        executor_metadata={"region": "eu-west-1"},
+    )
+    session.receive_text(reply.to_json())
+    (event,) = session.events_received()
+    assert isinstance(event, SessionReady)
+    assert event.info.executor_id == "dbos-exec-7"
+    assert event.info.application_version == "abc123"
+    assert event.info.hostname == "worker-3"
+    assert event.info.language == "python"
+    assert event.info.dbos_version == "2.31.1"
+    assert event.info.metadata == {"region": "eu-west-1"}
+
+
+def test_recovery_round_trip_with_dbos_own_messages() -> None:
+    session = ready_session()
+    request_id = session.request(recovery_request([ExecutorId("dead-1"), ExecutorId("dead-2")]))
+    (raw,) = session.data_to_send()
+    parsed = p.RecoveryRequest.from_json(raw)
+    assert parsed.type == p.MessageType.RECOVERY
+    assert parsed.request_id == request_id
+    assert parsed.executor_ids == ["dead-1", "dead-2"]
+
+    for success, error in [(True, None), (False, "boom")]:
+        request_id = session.request(recovery_request([ExecutorId("dead-1")]))
+        session.data_to_send()
+        session.receive_text(
+            p.RecoveryResponse(
+                type=p.MessageType.RECOVERY,
+                request_id=request_id,
+                success=success,
+                error_message=error,
+            ).to_json()
+        )
+        (event,) = session.events_received()
+        assert isinstance(event, ReplyReceived)
+        assert event.reply.type is MessageType.RECOVERY
+        assert event.reply.request_id == request_id
+        assert recovery_succeeded(event.reply) is success
+        assert event.reply.error_message == error
+
+
+def test_our_message_types_match_dbos() -> None:
+    assert {m.value for m in MessageType} == {m.value for m in p.MessageType}
+
+
+def test_executor_info_reply_without_executor_id_is_a_protocol_error() -> None:
+    session = ExecutorSession("conn1")
+    session.start()
+    (frame,) = sent_frames(session)
+    bad = json.dumps({"type": "executor_info", "request_id": frame["request_id"]})
+    with pytest.raises(ProtocolError) as caught:
+        session.receive_text(bad)
+    assert caught.value.close_code == CLOSE_PROTOCOL_ERROR
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"application_version": "v1"},
+        {"executor_id": "", "application_version": "v1"},
+        {"executor_id": 7, "application_version": "v1"},
+        {"executor_id": "e"},
+        {"executor_id": "e", "application_version": None},
+    ],
+)
+def test_decode_executor_info_requires_id_and_version(fields: dict[str, Any]) -> None:
+    reply = decode_reply(json.dumps({"type": "executor_info", "request_id": "r", **fields}))
+    with pytest.raises(ProtocolError) as caught:
+        decode_executor_info(reply)
+    assert caught.value.close_code == CLOSE_PROTOCOL_ERROR
+
+
+def test_decode_executor_info_bounds_and_tolerates_odd_optional_fields() -> None:
+    reply = decode_reply(
+        json.dumps(
+            {
+                "type": "executor_info",
+                "request_id": "r",
+                "executor_id": "e" * 1_000,
+                "application_version": "v" * 1_000,
+                "hostname": 5,
+                "language": "l" * 1_000,
+                "dbos_version": None,
+                "executor_metadata": ["not", "an", "object"],
+            }
+        )
+    )
+    info = decode_executor_info(reply)
+    assert info.executor_id == "e" * 256
+    assert info.application_version == "v" * 256
+    assert info.hostname is None
+    assert info.language == "l" * 256
+    assert info.dbos_version is None
+    assert info.metadata is None
+
+
+def test_executor_id_change_mid_session_is_a_protocol_error() -> None:
+    session = ready_session()
+    session.start()  # ask again, e.g. to refresh the info
+    (frame,) = sent_frames(session)
+    with pytest.raises(ProtocolError) as caught:
+        session.receive_text(info_reply(frame["request_id"], executor_id="someone-else"))
+    assert caught.value.close_code == CLOSE_PROTOCOL_ERROR
+    assert session.info is not None
+    assert session.info.executor_id == "exec-a"
+
+
+def test_asking_again_with_the_same_executor_id_is_fine() -> None:
+    session = ready_session()
+    session.start()
+    (frame,) = sent_frames(session)
+    session.receive_text(info_reply(frame["request_id"], hostname="moved"))
+    (event,) = session.events_received()
+    assert isinstance(event, SessionReady)
+    assert event.info.hostname == "moved"
+
+
+# --- correlation -----------------------------------------------------------------------------------
+
+
+def test_request_ids_are_distinct_and_replies_are_correlated() -> None:
+    session = ready_session()
+    ids = [
+        session.request(Request(type=MessageType.LIST_WORKFLOWS, fields={"body": {}}))
+        for _ in range(5)
+    ]
+    assert len(set(ids)) == 5
+    frames = sent_frames(session)
+    assert [f["request_id"] for f in frames] == ids
+    assert all(f["type"] == "list_workflows" and f["body"] == {} for f in frames)
+    assert set(session.pending_requests()) == set(ids)
+
+    # answered out of order
+    for request_id in reversed(ids):
+        session.receive_text(
+            json.dumps({"type": "list_workflows", "request_id": request_id, "output": []})
+        )
+    events = session.events_received()
+    assert [e.reply.request_id for e in events if isinstance(e, ReplyReceived)] == ids[::-1]
+    assert session.pending_requests() == []
+
+
+def test_request_ids_differ_across_sessions() -> None:
+    one, two = ExecutorSession("conn1"), ExecutorSession("conn2")
+    one.start()
+    two.start()
+    assert sent_frames(one)[0]["request_id"] != sent_frames(two)[0]["request_id"]
+
+
+def test_request_fields_cannot_override_type_or_request_id() -> None:
+    session = ready_session()
+    request_id = session.request(
+        Request(type=MessageType.RECOVERY, fields={"type": "cancel", "request_id": "forged"})
+    )
+    (frame,) = sent_frames(session)
+    assert frame["type"] == "recovery"
+    assert frame["request_id"] == request_id
+
+
+def test_a_reply_to_a_forgotten_request_is_ignored() -> None:
+    session = ready_session()
+    request_id = session.request(recovery_request([ExecutorId("dead")]))
+    session.forget(request_id)
+    assert session.pending_requests() == []
+    session.receive_text(
+        json.dumps({"type": "recovery", "request_id": request_id, "success": True})
+    )
+    assert session.events_received() == []
+    session.forget(request_id)  # forgetting twice is harmless
+
+
+def test_a_duplicate_reply_is_ignored() -> None:
+    session = ready_session()
+    request_id = session.request(recovery_request([ExecutorId("dead")]))
+    reply = json.dumps({"type": "recovery", "request_id": request_id, "success": True})
+    session.receive_text(reply)
+    session.receive_text(reply)
+    assert len(session.events_received()) == 1
+
+
+def test_a_reply_to_an_unknown_request_id_is_ignored() -> None:
+    session = ready_session()
+    session.receive_text(json.dumps({"type": "recovery", "request_id": "nope", "success": True}))
+    assert session.events_received() == []
+
+
+def test_a_reply_of_the_wrong_type_is_a_protocol_error() -> None:
+    session = ready_session()
+    request_id = session.request(recovery_request([ExecutorId("dead")]))
+    with pytest.raises(ProtocolError) as caught:
+        session.receive_text(json.dumps({"type": "cancel", "request_id": request_id}))
+    assert caught.value.close_code == CLOSE_PROTOCOL_ERROR
+
+
+# --- violations ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "close_code"),
+    [
+        ("not json", CLOSE_INVALID_PAYLOAD),
+        ("", CLOSE_INVALID_PAYLOAD),
+        ("{", CLOSE_INVALID_PAYLOAD),
+        ("[1, 2]", CLOSE_INVALID_PAYLOAD),
+        ('"executor_info"', CLOSE_INVALID_PAYLOAD),
+        ("null", CLOSE_INVALID_PAYLOAD),
+        ("{}", CLOSE_PROTOCOL_ERROR),
+        ('{"type": "recovery"}', CLOSE_PROTOCOL_ERROR),
+        ('{"request_id": "r"}', CLOSE_PROTOCOL_ERROR),
+        ('{"type": 1, "request_id": "r"}', CLOSE_PROTOCOL_ERROR),
+        ('{"type": "recovery", "request_id": 1}', CLOSE_PROTOCOL_ERROR),
+        ('{"type": "teleport", "request_id": "r"}', CLOSE_POLICY_VIOLATION),
+    ],
+)
+def test_malformed_frames_close_with_the_right_code(text: str, close_code: int) -> None:
+    session = ready_session()
+    with pytest.raises(ProtocolError) as caught:
+        session.receive_text(text)
+    assert caught.value.close_code == close_code
+
+
+def test_binary_frames_are_unsupported_data() -> None:
+    session = ready_session()
+    with pytest.raises(ProtocolError) as caught:
+        session.receive_binary()
+    assert caught.value.close_code == CLOSE_UNSUPPORTED_DATA
+
+
+def test_decode_reply_keeps_unknown_fields() -> None:
+    reply = decode_reply('{"type": "recovery", "request_id": "r", "success": true, "new": [1]}')
+    assert reply.type is MessageType.RECOVERY
+    assert reply.request_id == RequestId("r")
+    assert reply.data["new"] == [1]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=15,
+)
+
+
+def _decode_or_protocol_error(text: str) -> None:
+    try:
+        reply = decode_reply(text)
+    except ProtocolError as exc:
+        assert exc.close_code in {
+            CLOSE_INVALID_PAYLOAD,
+            CLOSE_PROTOCOL_ERROR,
+            CLOSE_POLICY_VIOLATION,
+        }
+        return
+    assert isinstance(reply.request_id, str)
+    assert isinstance(reply.type, MessageType)
+    _ = reply.error_message
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=200))
+def test_decode_reply_raises_only_protocol_error_for_any_text(text: str) -> None:
+    _decode_or_protocol_error(text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(json_values)
+def test_decode_reply_raises_only_protocol_error_for_any_json(value: object) -> None:
+    _decode_or_protocol_error(json.dumps(value))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from([m.value for m in MessageType]) | st.text(max_size=8),
+    st.text(max_size=8) | json_values,
+    st.dictionaries(st.text(max_size=8), json_values, max_size=4),
+)
+def test_session_raises_only_protocol_error_for_any_frame(
+    type_: str, request_id: object, fields: dict[str, Any]
+) -> None:
+    session = ExecutorSession("c")
+    session.start()
+    (frame,) = sent_frames(session)
+    if request_id == "":
+        request_id = frame["request_id"]  # sometimes aim at the pending handshake
+    try:
+        session.receive_text(json.dumps({**fields, "type": type_, "request_id": request_id}))
+    except ProtocolError:
+        return
+
+
+def test_decode_reply_rejects_a_lone_surrogate() -> None:
+    with pytest.raises(ProtocolError) as caught:
+        decode_reply('{"type": "\ud800", "request_id": "r"}')
+    assert caught.value.close_code == CLOSE_INVALID_PAYLOAD
+
+
+# --- small helpers ---------------------------------------------------------------------------------
+
+
+def test_error_message_is_bounded() -> None:
+    long = "t" * (MAX_TEXT_CHARS * 5)
+    reply = decode_reply(json.dumps({"type": "recovery", "request_id": "r", "error_message": long}))
+    message = reply.error_message
+    assert message is not None
+    assert message.startswith("t" * MAX_TEXT_CHARS)
+    assert len(message) < MAX_TEXT_CHARS + 100
+    assert "cut" in message
+
+
+def test_error_message_absent_or_not_text_is_none() -> None:
+    assert decode_reply('{"type": "recovery", "request_id": "r"}').error_message is None
+    weird = decode_reply('{"type": "recovery", "request_id": "r", "error_message": {"a": 1}}')
+    assert weird.error_message is None
+    short = decode_reply('{"type": "recovery", "request_id": "r", "error_message": "no"}')
+    assert short.error_message == "no"
+
+
+def test_recovery_request_builds_executor_ids() -> None:
+    request = recovery_request([ExecutorId("a"), ExecutorId("b")])
+    assert request.type is MessageType.RECOVERY
+    assert dict(request.fields) == {"executor_ids": ["a", "b"]}
+    assert orjson.loads(orjson.dumps(dict(request.fields))) == {"executor_ids": ["a", "b"]}
+
+
+@pytest.mark.parametrize(
+    ("success", "expected"),
+    [(True, True), (False, False), ("true", False), (1, False), (None, False)],
+)
+def test_recovery_succeeded_only_on_literal_true(success: object, expected: bool) -> None:
+    reply = decode_reply(json.dumps({"type": "recovery", "request_id": "r", "success": success}))
+    assert recovery_succeeded(reply) is expected

@@ -1,0 +1,644 @@
+"""The recovery policy: who is dead, who recovers them, retries, and the event clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import reduce
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recovery.policy import Plan, RecoveryTimings, event_clock, on_progress, plan
+from streams.liveness import AppState, ExecutorState, RecoveryState, fold
+from streams.records import (
+    AppName,
+    CommandId,
+    CommandProgress,
+    CommandStatus,
+    ConnId,
+    ExecutorConnected,
+    ExecutorDisconnected,
+    ExecutorEvent,
+    ExecutorId,
+    ExecutorInfo,
+    GatewayHeartbeat,
+    GatewayId,
+    RecoverExecutor,
+    RecoveryStep,
+    SessionInfo,
+)
+
+T0 = 1_700_000_000_000
+APP = AppName("orders")
+TIMINGS = RecoveryTimings()
+A, B, C, D = (ExecutorId(f"exec-{x}") for x in "abcd")
+
+
+def session(executor_id: str, conn_id: str, connected_at: int, version: str = "v1") -> SessionInfo:
+    return SessionInfo(
+        info=ExecutorInfo(
+            executor_id=ExecutorId(executor_id), application_version=version, hostname="h"
+        ),
+        conn_id=ConnId(conn_id),
+        connected_at_ms=connected_at,
+    )
+
+
+def connected(
+    executor_id: str,
+    ts: int = T0,
+    *,
+    conn_id: str | None = None,
+    version: str = "v1",
+    gateway: str = "gw-1",
+) -> ExecutorConnected:
+    return ExecutorConnected(
+        app=APP,
+        gateway=GatewayId(gateway),
+        session=session(executor_id, conn_id or f"{executor_id}-c", ts, version),
+        ts_ms=ts,
+    )
+
+
+def disconnected(
+    executor_id: str,
+    ts: int,
+    *,
+    conn_id: str | None = None,
+    draining: bool = False,
+    gateway: str = "gw-1",
+) -> ExecutorDisconnected:
+    return ExecutorDisconnected(
+        app=APP,
+        gateway=GatewayId(gateway),
+        executor_id=ExecutorId(executor_id),
+        conn_id=ConnId(conn_id or f"{executor_id}-c"),
+        close_code=1006,
+        close_reason="lost",
+        draining=draining,
+        ts_ms=ts,
+    )
+
+
+def beat(state: AppState, ts: int) -> AppState:
+    """Every gateway reports every connected session: all live executors are seen at ``ts``."""
+    by_gateway: dict[GatewayId, list[SessionInfo]] = {}
+    for record in state.executors.values():
+        if record.state is ExecutorState.CONNECTED:
+            by_gateway.setdefault(record.gateway, []).append(
+                SessionInfo(
+                    info=record.info, conn_id=record.conn_id, connected_at_ms=record.connected_at_ms
+                )
+            )
+    for gateway, sessions in by_gateway.items():
+        state = fold(
+            state, GatewayHeartbeat(app=APP, gateway=gateway, sessions=tuple(sessions), ts_ms=ts)
+        )
+    return state
+
+
+def fold_all(events: list[ExecutorEvent], state: AppState | None = None) -> AppState:
+    return reduce(fold, events, state or AppState(app=APP))
+
+
+def progress(
+    command: RecoverExecutor | str, status: CommandStatus, ts: int, error: str | None = None
+) -> CommandProgress:
+    command_id = command if isinstance(command, str) else command.command_id
+    return CommandProgress(
+        app=APP,
+        command_id=CommandId(command_id),
+        gateway=GatewayId("gw-1"),
+        executor_id=B,
+        status=status,
+        error=error,
+        ts_ms=ts,
+    )
+
+
+def steps(result: Plan) -> list[tuple[ExecutorId, RecoveryStep]]:
+    return [(d.dead_executor_id, d.step) for d in result.decisions]
+
+
+def a_dies_with_b_alive() -> tuple[AppState, int]:
+    """A and B connected at T0, A's session closes at T0 + 1 s; returns the state and that time."""
+    gone = T0 + 1_000
+    return fold_all([connected("exec-a"), connected("exec-b"), disconnected("exec-a", gone)]), gone
+
+
+def in_flight_to_b() -> tuple[Plan, int]:
+    state, gone = a_dies_with_b_alive()
+    now = gone + TIMINGS.grace_ms
+    result = plan(state, now, TIMINGS)
+    assert result.commands[0].target == B
+    return result, now
+
+
+# --- declaring the dead ----------------------------------------------------------------------------
+
+
+def test_not_dead_within_the_grace_period() -> None:
+    state, gone = a_dies_with_b_alive()
+    result = plan(state, gone + 2_900, TIMINGS)
+    assert result.decisions == ()
+    assert result.commands == ()
+    assert result.state.executors[A].state is ExecutorState.DISCONNECTED
+    assert plan(state, gone + TIMINGS.grace_ms - 1, TIMINGS).decisions == ()
+
+
+def test_dead_after_the_grace_period_and_recovered_by_a_live_executor() -> None:
+    state, gone = a_dies_with_b_alive()
+    now = gone + 3_000
+    result = plan(state, now, TIMINGS)
+    assert steps(result) == [(A, RecoveryStep.DECLARED_DEAD), (A, RecoveryStep.TARGET_CHOSEN)]
+    declared, chosen = result.decisions
+    assert declared.ts_ms == now
+    assert declared.application_version == "v1"
+    assert "1006" in declared.reason
+    assert chosen.target == B
+    assert chosen.attempt == 1
+    assert result.state.executors[A].state is ExecutorState.DEAD
+    assert result.state.recoveries[A].state is RecoveryState.IN_FLIGHT
+    (command,) = result.commands
+    assert command.target == B
+    assert command.target_gateway == "gw-1"
+    assert command.dead_executor_id == A
+    assert command.app == APP
+    assert command.command_id == chosen.command_id
+    assert command.issued_at_ms == now
+    assert command.timeout_ms == TIMINGS.command_timeout_ms
+
+
+def test_grace_is_configurable() -> None:
+    state, gone = a_dies_with_b_alive()
+    timings = RecoveryTimings(grace_ms=500)
+    assert plan(state, gone + 499, timings).decisions == ()
+    assert steps(plan(state, gone + 500, timings))[0] == (A, RecoveryStep.DECLARED_DEAD)
+
+
+def test_draining_disconnect_gets_the_longer_drain_grace() -> None:
+    gone = T0 + 1_000
+    state = fold_all(
+        [connected("exec-a"), connected("exec-b"), disconnected("exec-a", gone, draining=True)]
+    )
+    for now in (gone + TIMINGS.grace_ms, gone + TIMINGS.drain_grace_ms - 1):
+        # B keeps heartbeating so only A's fate is in question.
+        assert plan(beat(state, now), now, TIMINGS).decisions == ()
+    now = gone + TIMINGS.drain_grace_ms
+    result = plan(beat(state, now), now, TIMINGS)
+    assert steps(result)[0] == (A, RecoveryStep.DECLARED_DEAD)
+    assert "drain" in result.decisions[0].reason
+
+
+def test_connected_but_silent_past_the_liveness_timeout_is_dead() -> None:
+    state = fold_all([connected("exec-a", gateway="gw-1"), connected("exec-b", gateway="gw-2")])
+    timeout = TIMINGS.liveness_timeout_ms
+    # Only gw-2 keeps reporting its session; gw-1 (and A with it) went silent.
+    state = fold(
+        state,
+        GatewayHeartbeat(
+            app=APP,
+            gateway=GatewayId("gw-2"),
+            sessions=(session("exec-b", "exec-b-c", T0),),
+            ts_ms=T0 + timeout - 1_000,
+        ),
+    )
+    assert plan(state, T0 + timeout - 1, TIMINGS).decisions == ()
+    result = plan(state, T0 + timeout, TIMINGS)
+    assert steps(result) == [(A, RecoveryStep.DECLARED_DEAD), (A, RecoveryStep.TARGET_CHOSEN)]
+    assert "silent" in result.decisions[0].reason
+    assert result.commands[0].target == B
+
+
+def test_heartbeats_keep_a_connected_executor_alive() -> None:
+    state = fold_all([connected("exec-a")])
+    for t in range(0, 60_000, 2_000):
+        state = beat(state, T0 + t)
+        result = plan(state, T0 + t + 1_000, TIMINGS)
+        assert result.decisions == ()
+        state = result.state
+    assert state.executors[A].state is ExecutorState.CONNECTED
+
+
+def test_an_executor_is_declared_dead_once() -> None:
+    state, gone = a_dies_with_b_alive()
+    result = plan(state, gone + 3_000, TIMINGS)
+    again = plan(result.state, gone + 3_500, TIMINGS)
+    assert (A, RecoveryStep.DECLARED_DEAD) not in steps(again)
+
+
+# --- choosing a target -----------------------------------------------------------------------------
+
+
+def test_only_an_executor_of_the_same_version_is_chosen_else_stranded_once() -> None:
+    gone = T0 + 1_000
+    state = fold_all(
+        [connected("exec-a"), connected("exec-b", version="v2"), disconnected("exec-a", gone)]
+    )
+    now = gone + 3_000
+    result = plan(state, now, TIMINGS)
+    assert steps(result) == [(A, RecoveryStep.DECLARED_DEAD), (A, RecoveryStep.STRANDED)]
+    assert result.commands == ()
+    assert "'v1'" in result.decisions[1].reason
+    assert result.state.recoveries[A].state is RecoveryState.STRANDED
+    state = result.state
+    for later in range(1, 6):
+        now += 2_000 * later
+        state = beat(state, now)
+        again = plan(state, now, TIMINGS)
+        assert again.decisions == ()  # stranded is said once, not on every tick
+        assert again.commands == ()
+        state = again.state
+
+    # A v1 executor connects: the stranded recovery goes to it.
+    state = fold(state, connected("exec-c", now + 100, version="v1"))
+    result = plan(state, now + 200, TIMINGS)
+    assert steps(result) == [(A, RecoveryStep.TARGET_CHOSEN)]
+    (command,) = result.commands
+    assert command.target == C
+    assert result.state.recoveries[A].state is RecoveryState.IN_FLIGHT
+
+
+def test_a_reconnected_executor_is_abandoned_and_never_commanded() -> None:
+    gone = T0 + 1_000
+    state = fold_all([connected("exec-a"), disconnected("exec-a", gone)])
+    result = plan(state, gone + 3_000, TIMINGS)
+    assert steps(result) == [(A, RecoveryStep.DECLARED_DEAD), (A, RecoveryStep.STRANDED)]
+    back = gone + 3_500
+    state = fold(result.state, connected("exec-a", back, conn_id="a-2"))
+    state = fold(state, connected("exec-b", back + 1))  # a candidate appears too
+    result = plan(state, back + 10, TIMINGS)
+    assert steps(result) == [(A, RecoveryStep.ABANDONED)]
+    assert result.commands == ()
+    assert result.state.recoveries[A].state is RecoveryState.ABANDONED
+    state = result.state
+    for t in range(1, 5):
+        state = beat(state, back + 2_000 * t)
+        later = plan(state, back + 2_000 * t, TIMINGS)
+        assert later.decisions == ()
+        assert later.commands == ()
+        state = later.state
+
+
+def test_a_reconnect_during_retry_backoff_abandons_the_recovery() -> None:
+    result, now = in_flight_to_b()
+    state = fold(result.state, disconnected("exec-b", now + 100))
+    failed = plan(state, now + 200, TIMINGS)
+    assert (A, RecoveryStep.FAILED) in steps(failed)
+    state = fold(failed.state, connected("exec-a", now + 300, conn_id="a-2"))
+    state = fold(state, connected("exec-c", now + 300))
+    result = plan(state, now + 200 + TIMINGS.retry_backoff_ms, TIMINGS)
+    assert (A, RecoveryStep.ABANDONED) in steps(result)
+    assert all(c.dead_executor_id != A for c in result.commands)
+
+
+def test_in_flight_target_disconnect_fails_then_retries_another_after_backoff() -> None:
+    state, gone = a_dies_with_b_alive()
+    state = fold(state, connected("exec-c", gone + 500))
+    now = gone + 3_000
+    result = plan(state, now, TIMINGS)
+    # B connected first, so among equals it is preferred
+    assert result.commands[0].target == B
+    first_id = result.commands[0].command_id
+
+    state = fold(result.state, disconnected("exec-b", now + 100))
+    failed = plan(state, now + 200, TIMINGS)
+    assert steps(failed) == [(A, RecoveryStep.FAILED)]
+    assert failed.commands == ()
+    assert "disconnected" in failed.decisions[0].reason
+    assert failed.state.recoveries[A].state is RecoveryState.PENDING
+
+    within = plan(failed.state, now + 200 + TIMINGS.retry_backoff_ms - 1, TIMINGS)
+    assert within.decisions == ()
+    retry = plan(failed.state, now + 200 + TIMINGS.retry_backoff_ms, TIMINGS)
+    assert steps(retry) == [(A, RecoveryStep.TARGET_CHOSEN)]
+    (command,) = retry.commands
+    assert command.target == C
+    assert command.command_id != first_id
+    assert retry.decisions[0].attempt == 2
+    assert retry.state.recoveries[A].tried == (B, C)
+
+
+def test_command_timeout_fails_and_the_retry_prefers_an_untried_target() -> None:
+    result, now = in_flight_to_b()
+    state = fold(result.state, connected("exec-c", now + 500))  # joins later than B
+    state = beat(state, now + 1_000)
+    deadline = now + TIMINGS.command_timeout_ms
+    state = beat(state, deadline - 1_000)
+    assert plan(state, deadline - 1, TIMINGS).decisions == ()
+    failed = plan(state, deadline, TIMINGS)
+    assert steps(failed) == [(A, RecoveryStep.FAILED)]
+    assert "no answer" in failed.decisions[0].reason
+    retry = plan(failed.state, deadline + TIMINGS.retry_backoff_ms, TIMINGS)
+    assert [c.target for c in retry.commands] == [C]  # B is still live but was tried
+
+
+def test_a_tried_target_is_reused_when_it_is_the_only_one() -> None:
+    result, now = in_flight_to_b()
+    deadline = now + TIMINGS.command_timeout_ms
+    state = beat(result.state, deadline - 1_000)
+    failed = plan(state, deadline, TIMINGS)
+    retry = plan(failed.state, deadline + TIMINGS.retry_backoff_ms, TIMINGS)
+    assert [c.target for c in retry.commands] == [B]
+    assert retry.decisions[0].attempt == 2
+
+
+def test_the_dead_executor_is_never_its_own_target() -> None:
+    gone = T0 + 1_000
+    state = fold_all([connected("exec-a"), disconnected("exec-a", gone)])
+    result = plan(state, gone + 3_000, TIMINGS)
+    assert result.commands == ()
+    state = fold(result.state, connected("exec-a", gone + 3_100, conn_id="a-2"))
+    for t in range(5):
+        result = plan(state, gone + 3_200 + t * 1_000, TIMINGS)
+        assert all(c.target != A for c in result.commands)
+        state = result.state
+
+
+def test_plan_over_many_executors_spreads_load() -> None:
+    dead = [f"dead-{i}" for i in range(4)]
+    live = ["live-1", "live-2"]
+    gone = T0 + 1_000
+    state = fold_all([connected(x) for x in dead + live] + [disconnected(x, gone) for x in dead])
+    result = plan(state, gone + 3_000, TIMINGS)
+    targets = [c.target for c in result.commands]
+    assert len(targets) == 4
+    assert sorted(targets) == ["live-1", "live-1", "live-2", "live-2"]
+    assert {c.dead_executor_id for c in result.commands} == set(dead)
+
+
+def test_the_least_loaded_executor_is_chosen() -> None:
+    gone = T0 + 1_000
+    state = fold_all(
+        [connected("exec-a"), connected("busy"), connected("idle", T0 + 500)]
+        + [disconnected("exec-a", gone)]
+    )
+    first = plan(state, gone + 3_000, TIMINGS)
+    assert [c.target for c in first.commands] == ["busy"]  # longest connected, all idle
+    # Now "busy" holds one in-flight recovery; the next dead executor goes to "idle".
+    state = fold(first.state, connected("exec-d", gone + 3_100))
+    state = fold(state, disconnected("exec-d", gone + 3_200))
+    state = beat(state, gone + 6_000)
+    second = plan(state, gone + 6_200, TIMINGS)
+    assert [(c.dead_executor_id, c.target) for c in second.commands] == [(D, "idle")]
+
+
+# --- command progress ------------------------------------------------------------------------------
+
+
+def test_progress_sent_then_succeeded() -> None:
+    result, now = in_flight_to_b()
+    (command,) = result.commands
+    sent = on_progress(result.state, progress(command, CommandStatus.SENT, now + 10))
+    assert steps(sent) == [(A, RecoveryStep.SENT)]
+    assert sent.state.recoveries[A].sent_at_ms == now + 10
+    assert sent.state.recoveries[A].state is RecoveryState.IN_FLIGHT
+    assert sent.commands == ()
+
+    duplicate = on_progress(sent.state, progress(command, CommandStatus.SENT, now + 11))
+    assert duplicate.decisions == ()
+    assert duplicate.state == sent.state
+
+    done = on_progress(sent.state, progress(command, CommandStatus.SUCCEEDED, now + 20))
+    assert steps(done) == [(A, RecoveryStep.SUCCEEDED)]
+    assert done.decisions[0].target == B
+    assert done.decisions[0].command_id == command.command_id
+    assert done.state.recoveries[A].state is RecoveryState.SUCCEEDED
+    assert done.state.executors[A].state is ExecutorState.RECOVERED
+
+    again = on_progress(done.state, progress(command, CommandStatus.SUCCEEDED, now + 21))
+    assert again.decisions == ()
+    assert again.state == done.state
+    # and nothing more happens to a recovered executor
+    assert plan(beat(done.state, now + 2_000), now + 2_000, TIMINGS).decisions == ()
+
+
+def test_progress_failed_fails_the_try_with_the_executors_error() -> None:
+    result, now = in_flight_to_b()
+    (command,) = result.commands
+    failed = on_progress(
+        result.state, progress(command, CommandStatus.FAILED, now + 10, error="db down")
+    )
+    assert steps(failed) == [(A, RecoveryStep.FAILED)]
+    assert "db down" in failed.decisions[0].reason
+    assert failed.state.recoveries[A].state is RecoveryState.PENDING
+    assert failed.state.recoveries[A].failed_at_ms == now + 10
+
+
+def test_progress_for_a_stale_or_unknown_command_is_ignored() -> None:
+    result, now = in_flight_to_b()
+    (old,) = result.commands
+    state = fold(result.state, connected("exec-c", now + 1))
+    state = fold(state, disconnected("exec-b", now + 2))
+    failed = plan(state, now + 3, TIMINGS)
+    retry = plan(failed.state, now + 3 + TIMINGS.retry_backoff_ms, TIMINGS)
+    (new,) = retry.commands
+    assert new.command_id != old.command_id
+    for status in CommandStatus:
+        stale = on_progress(retry.state, progress(old, status, now + 5_000))
+        assert stale.decisions == ()
+        assert stale.state == retry.state
+    unknown = on_progress(retry.state, progress("recover/x/y/1/1", CommandStatus.SUCCEEDED, now))
+    assert unknown.decisions == ()
+
+
+def test_progress_after_the_try_timed_out_is_ignored() -> None:
+    result, now = in_flight_to_b()
+    (command,) = result.commands
+    deadline = now + TIMINGS.command_timeout_ms
+    failed = plan(beat(result.state, deadline - 1_000), deadline, TIMINGS)
+    late = on_progress(failed.state, progress(command, CommandStatus.SUCCEEDED, deadline + 1))
+    assert late.decisions == ()
+    assert late.state.recoveries[A].state is RecoveryState.PENDING
+
+
+# --- determinism and the event clock ---------------------------------------------------------------
+
+
+def test_command_ids_are_deterministic() -> None:
+    state, gone = a_dies_with_b_alive()
+    first = plan(state, gone + 3_000, TIMINGS)
+    second = plan(state, gone + 3_000, TIMINGS)
+    assert first == second
+    assert [c.command_id for c in first.commands] == [c.command_id for c in second.commands]
+    (command,) = first.commands
+    declared_at = first.state.recoveries[A].declared_at_ms
+    assert str(A) in command.command_id
+    assert command.command_id.endswith(f"/{declared_at}/1")
+
+
+def test_plan_does_not_mutate_its_input() -> None:
+    state, gone = a_dies_with_b_alive()
+    executors, recoveries = dict(state.executors), dict(state.recoveries)
+    plan(state, gone + 3_000, TIMINGS)
+    assert state.executors == executors
+    assert state.recoveries == recoveries
+
+
+def test_event_clock_follows_the_wall_clock_close_to_the_events() -> None:
+    state = fold_all([connected("exec-a", T0)])
+    assert event_clock(state, T0 + 100, TIMINGS) == T0 + 100
+    assert event_clock(state, T0 - 50, TIMINGS) == T0 - 50
+    assert event_clock(state, T0 + TIMINGS.clock_lead_ms, TIMINGS) == T0 + TIMINGS.clock_lead_ms
+
+
+def test_event_clock_caps_the_wall_clock_at_watermark_plus_lead() -> None:
+    state = fold_all([connected("exec-a", T0)])
+    assert event_clock(state, T0 + 3_600_000, TIMINGS) == T0 + TIMINGS.clock_lead_ms
+    custom = RecoveryTimings(clock_lead_ms=10)
+    assert event_clock(state, T0 + 3_600_000, custom) == T0 + 10
+
+
+def test_an_outage_of_events_never_looks_like_silent_executors() -> None:
+    state = fold_all([connected("exec-a", T0), connected("exec-b", T0)])
+    wall = T0 + 3_600_000  # an hour with no events at all
+    result = plan(state, event_clock(state, wall, TIMINGS), TIMINGS)
+    assert result.decisions == ()
+
+
+# --- property: the invariants hold for any history -------------------------------------------------
+
+EXECUTORS = ["e1", "e2", "e3", "e4"]
+GATEWAYS = ["gw-1", "gw-2"]
+
+
+@dataclass(frozen=True)
+class Connect:
+    executor: str
+    gateway: str
+    version: str
+    skew: int
+
+
+@dataclass(frozen=True)
+class Disconnect:
+    executor: str
+    draining: bool
+    stale_conn: bool
+    skew: int
+
+
+@dataclass(frozen=True)
+class Beat:
+    gateway: str
+    drop: frozenset[str]
+    skew: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    pick: int
+    status: CommandStatus
+
+
+skews = st.integers(min_value=-2_000, max_value=2_000)
+operations = st.one_of(
+    st.builds(
+        Connect,
+        st.sampled_from(EXECUTORS),
+        st.sampled_from(GATEWAYS),
+        st.sampled_from(["v1", "v2"]),
+        skews,
+    ),
+    st.builds(Disconnect, st.sampled_from(EXECUTORS), st.booleans(), st.booleans(), skews),
+    st.builds(Beat, st.sampled_from(GATEWAYS), st.frozensets(st.sampled_from(EXECUTORS)), skews),
+    st.builds(
+        Progress, st.integers(min_value=0, max_value=50), st.sampled_from(list(CommandStatus))
+    ),
+)
+steps_strategy = st.lists(
+    st.tuples(operations, st.integers(min_value=0, max_value=20_000)), max_size=30
+)
+
+
+def check_plan(before: AppState, now: int, result: Plan, timings: RecoveryTimings) -> None:
+    for command in result.commands:
+        for state in (before, result.state):
+            target = state.executors.get(command.target)
+            assert target is not None, command
+            assert target.state is ExecutorState.CONNECTED, (command, target)
+        assert command.target != command.dead_executor_id
+        target = result.state.executors[command.target]
+        recovery = result.state.recoveries[command.dead_executor_id]
+        assert target.info.application_version == recovery.application_version
+        assert target.gateway == command.target_gateway
+    for decision in result.decisions:
+        if decision.step is not RecoveryStep.DECLARED_DEAD:
+            continue
+        record = before.executors[decision.dead_executor_id]
+        if record.state is ExecutorState.CONNECTED:
+            assert now - record.last_seen_ms >= timings.liveness_timeout_ms
+        else:
+            assert record.state is ExecutorState.DISCONNECTED
+            grace = timings.drain_grace_ms if record.draining else timings.grace_ms
+            assert record.disconnected_at_ms is not None
+            assert now - record.disconnected_at_ms >= grace
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    steps_strategy,
+    st.sampled_from(
+        [
+            TIMINGS,
+            RecoveryTimings(
+                grace_ms=1_000,
+                drain_grace_ms=5_000,
+                liveness_timeout_ms=6_000,
+                command_timeout_ms=4_000,
+                retry_backoff_ms=500,
+            ),
+        ]
+    ),
+)
+def test_invariants_hold_for_any_history(
+    history: list[tuple[object, int]], timings: RecoveryTimings
+) -> None:
+    state = AppState(app=APP)
+    wall = T0
+    conns: dict[str, int] = {}
+    commands: list[RecoverExecutor] = []
+    for op, advance in history:
+        wall += advance
+        match op:
+            case Connect(executor, gateway, version, skew):
+                conns[executor] = conns.get(executor, 0) + 1
+                event: ExecutorEvent | None = connected(
+                    executor,
+                    wall + skew,
+                    conn_id=f"{executor}-{conns[executor]}",
+                    version=version,
+                    gateway=gateway,
+                )
+            case Disconnect(executor, draining, stale_conn, skew) if executor in conns:
+                n = conns[executor] - (1 if stale_conn else 0)
+                event = disconnected(
+                    executor, wall + skew, conn_id=f"{executor}-{n}", draining=draining
+                )
+            case Beat(gateway, drop, skew):
+                sessions = tuple(
+                    SessionInfo(info=r.info, conn_id=r.conn_id, connected_at_ms=r.connected_at_ms)
+                    for r in state.executors.values()
+                    if r.state is ExecutorState.CONNECTED
+                    and r.gateway == gateway
+                    and r.executor_id not in drop
+                )
+                event = GatewayHeartbeat(
+                    app=APP, gateway=GatewayId(gateway), sessions=sessions, ts_ms=wall + skew
+                )
+            case Progress(pick, status) if commands:
+                command = commands[pick % len(commands)]
+                result = on_progress(state, progress(command, status, wall))
+                assert result.commands == ()
+                state = result.state
+                event = None
+            case _:
+                event = None
+        if event is not None:
+            state = fold(state, event)
+        now = event_clock(state, wall, timings)
+        assert now <= state.watermark_ms + timings.clock_lead_ms
+        result = plan(state, now, timings)
+        check_plan(state, now, result, timings)
+        commands.extend(result.commands)
+        state = result.state
