@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -41,6 +40,7 @@ class Connection:
         self.connected_at_ms = now_ms
         self.session = ExecutorSession(conn_id)
         self.ready = asyncio.Event()
+        self._ended = asyncio.Event()
         self._futures: dict[RequestId, asyncio.Future[Reply]] = {}
         self._closed = False
 
@@ -55,14 +55,28 @@ class Connection:
         )
 
     async def handshake(self, timeout_s: float) -> ExecutorInfo:
-        """Send ``executor_info`` and wait for the answer (run ``receive_loop`` alongside)."""
+        """Send ``executor_info`` and wait for the answer (run ``receive_loop`` alongside).
+
+        Raises:
+            RequestTimeout: no answer within ``timeout_s``.
+            ExecutorDisconnected: the socket closed first.
+        """
         self.session.start()
         await self._flush()
+        ready = asyncio.ensure_future(self.ready.wait())
+        ended = asyncio.ensure_future(self._ended.wait())
         try:
-            await asyncio.wait_for(self.ready.wait(), timeout_s)
-        except TimeoutError as exc:
-            raise RequestTimeout(f"no executor_info reply within {timeout_s} s") from exc
-        return self.info
+            await asyncio.wait(
+                {ready, ended}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            ready.cancel()
+            ended.cancel()
+        if self.ready.is_set():
+            return self.info
+        if self._ended.is_set():
+            raise ExecutorDisconnected("the executor left before answering executor_info")
+        raise RequestTimeout(f"no executor_info reply within {timeout_s} s")
 
     async def request(self, request: Request, timeout_s: float) -> Reply:
         """Send one request and wait for its reply.
@@ -106,6 +120,7 @@ class Connection:
         except ConnectionClosed:
             pass
         finally:
+            self._ended.set()
             self.close_pending()
 
     def _dispatch(self) -> None:
@@ -132,7 +147,13 @@ class Connection:
         for text in self.session.data_to_send():
             await self.ws.send(text)
 
-    def close_details(self) -> dict[str, Any]:
-        """Close code and reason as websockets recorded them (1006 when the TCP link dropped)."""
-        code = self.ws.close_code
-        return {"close_code": code, "close_reason": self.ws.close_reason or ""}
+    def close_details(self) -> tuple[int, str]:
+        """The close code and reason of the session: the one sent first wins (ours when we
+        failed the connection, e.g. 1009; the executor's when it closed); 1006 when no close
+        frame was exchanged (the TCP link dropped)."""
+        protocol = self.ws.protocol
+        first = protocol.close_rcvd if protocol.close_rcvd_then_sent else protocol.close_sent
+        close = first or protocol.close_rcvd or protocol.close_sent
+        if close is None:
+            return 1006, "connection lost"
+        return close.code, close.reason

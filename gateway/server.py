@@ -13,6 +13,7 @@ import http
 import logging
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 from types import TracebackType
 
@@ -55,7 +56,10 @@ class Gateway:
         self._keys = keys
         self._registry = SessionRegistry()
         self._refusals = RefusalLog()
-        self._admitted: dict[int, tuple[Credentials, str]] = {}
+        # Held weakly: websockets may still refuse a handshake after _admit accepted it.
+        self._admitted: weakref.WeakKeyDictionary[ServerConnection, tuple[Credentials, str]] = (
+            weakref.WeakKeyDictionary()
+        )
         self._seen_commands: OrderedDict[CommandId, None] = OrderedDict()
         self._sink = KafkaSink(
             config.kafka_bootstrap, client_id=f"baton-gateway-{config.gateway_id}"
@@ -151,13 +155,13 @@ class Gateway:
                     extra={"app": credentials.app, "key_fingerprint": credentials.fingerprint},
                 )
             return ws.respond(http.HTTPStatus.FORBIDDEN, "Invalid API key for this app.\n")
-        self._admitted[id(ws)] = (credentials, key_id)
+        self._admitted[ws] = (credentials, key_id)
         return None
 
     # -- sessions --------------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
-        credentials, key_id = self._admitted.pop(id(ws))
+        credentials, key_id = self._admitted.pop(ws)
         conn = Connection(
             ws, AppName(credentials.app), key_id, ConnId(uuid.uuid4().hex[:16]), now_ms()
         )
@@ -201,11 +205,11 @@ class Gateway:
     async def _on_closed(self, conn: Connection) -> None:
         if not self._registry.remove(conn, now_ms()):
             return  # superseded: the newer session is the executor now
-        details = conn.close_details()
+        close_code, close_reason = conn.close_details()
         logger.info(
             "executor %s disconnected (close code %s)",
             conn.info.executor_id,
-            details["close_code"],
+            close_code,
             extra={"executor_id": conn.info.executor_id, "conn_id": conn.conn_id, "app": conn.app},
         )
         await self._publish_event(
@@ -214,8 +218,8 @@ class Gateway:
                 gateway=self.config.gateway_id,
                 executor_id=conn.info.executor_id,
                 conn_id=conn.conn_id,
-                close_code=details["close_code"],
-                close_reason=details["close_reason"][:256],
+                close_code=close_code,
+                close_reason=close_reason[:256],
                 draining=self._draining,
                 ts_ms=now_ms(),
             )
@@ -269,11 +273,11 @@ class Gateway:
             if command.command_id in self._seen_commands:
                 continue  # delivered twice: act once
             conn = self._registry.get(command.target)
+            self._remember(command.command_id)
             if conn is None:
                 if command.target_gateway == self.config.gateway_id:
                     await self._progress(command, CommandStatus.FAILED, "target not connected here")
                 continue
-            self._remember(command.command_id)
             self._tasks.create_task(self._deliver(conn, command), name=command.command_id)
 
     def _remember(self, command_id: CommandId) -> None:

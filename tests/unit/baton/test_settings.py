@@ -71,6 +71,7 @@ def test_overrides_win_over_the_environment_and_none_does_not_override() -> None
         {"BATON_CONSOLE_PORT": "-1"},
         {"BATON_GATEWAY_PORT": "http"},
         {"BATON_BROKER_PORT": "nine"},
+        {"BATON_BROKER_PORT": "70000"},
     ],
 )
 def test_bad_port_is_a_config_error(env: dict[str, str]) -> None:
@@ -91,6 +92,7 @@ def test_bad_port_override_is_a_config_error() -> None:
         {"BATON_HEARTBEAT_INTERVAL_S": "-2"},
         {"BATON_RECOVERY_GRACE_MS": "3s"},
         {"BATON_RECOVERY_GRACE_MS": "1.5"},
+        {"BATON_PING_INTERVAL_S": "nan"},
     ],
 )
 def test_bad_number_is_a_config_error(env: dict[str, str]) -> None:

@@ -55,6 +55,12 @@ def test_parse_path_rejects_bad_shapes_and_names(path: str) -> None:
     assert parse_path(path) is None
 
 
+def test_app_name_with_a_trailing_newline_is_rejected() -> None:
+    # ``$`` in a Python regex also matches before a final newline: the name must end at the end.
+    assert parse_path("/websocket/orders%0A/key") is None
+    assert parse_path("/websocket/orders/key") == Credentials(app="orders", key="key")
+
+
 def test_parse_path_ignores_the_query_string_entirely() -> None:
     assert parse_path("/websocket/orders/key?/websocket/evil/other") == Credentials(
         app="orders", key="key"

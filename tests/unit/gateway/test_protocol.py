@@ -65,7 +65,7 @@ def ready_session(conn_id: str = "conn1") -> ExecutorSession:
     return session
 
 
-# --- handshake -------------------------------------------------------------------------------------
+# --- handshake ------------------------------------------------------------------------------------
 
 
 def test_start_asks_for_executor_info() -> None:
@@ -234,7 +234,7 @@ def test_asking_again_with_the_same_executor_id_is_fine() -> None:
     assert event.info.hostname == "moved"
 
 
-# --- correlation -----------------------------------------------------------------------------------
+# --- correlation ----------------------------------------------------------------------------------
 
 
 def test_request_ids_are_distinct_and_replies_are_correlated() -> None:
@@ -311,7 +311,7 @@ def test_a_reply_of_the_wrong_type_is_a_protocol_error() -> None:
     assert caught.value.close_code == CLOSE_PROTOCOL_ERROR
 
 
-# --- violations ------------------------------------------------------------------------------------
+# --- violations -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -365,15 +365,13 @@ def _decode_or_protocol_error(text: str) -> None:
     try:
         reply = decode_reply(text)
     except ProtocolError as exc:
-        assert exc.close_code in {
-            CLOSE_INVALID_PAYLOAD,
-            CLOSE_PROTOCOL_ERROR,
-            CLOSE_POLICY_VIOLATION,
-        }
+        close_code = exc.close_code
+    else:
+        assert isinstance(reply.request_id, str)
+        assert isinstance(reply.type, MessageType)
+        _ = reply.error_message
         return
-    assert isinstance(reply.request_id, str)
-    assert isinstance(reply.type, MessageType)
-    _ = reply.error_message
+    assert close_code in {CLOSE_INVALID_PAYLOAD, CLOSE_PROTOCOL_ERROR, CLOSE_POLICY_VIOLATION}
 
 
 @settings(max_examples=150, deadline=None)
@@ -414,7 +412,7 @@ def test_decode_reply_rejects_a_lone_surrogate() -> None:
     assert caught.value.close_code == CLOSE_INVALID_PAYLOAD
 
 
-# --- small helpers ---------------------------------------------------------------------------------
+# --- small helpers --------------------------------------------------------------------------------
 
 
 def test_error_message_is_bounded() -> None:

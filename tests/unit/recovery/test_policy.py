@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import reduce
 
 from hypothesis import given, settings
@@ -97,7 +98,7 @@ def beat(state: AppState, ts: int) -> AppState:
     return state
 
 
-def fold_all(events: list[ExecutorEvent], state: AppState | None = None) -> AppState:
+def fold_all(events: Sequence[ExecutorEvent], state: AppState | None = None) -> AppState:
     return reduce(fold, events, state or AppState(app=APP))
 
 
@@ -134,7 +135,7 @@ def in_flight_to_b() -> tuple[Plan, int]:
     return result, now
 
 
-# --- declaring the dead ----------------------------------------------------------------------------
+# --- declaring the dead ---------------------------------------------------------------------------
 
 
 def test_not_dead_within_the_grace_period() -> None:
@@ -227,7 +228,7 @@ def test_an_executor_is_declared_dead_once() -> None:
     assert (A, RecoveryStep.DECLARED_DEAD) not in steps(again)
 
 
-# --- choosing a target -----------------------------------------------------------------------------
+# --- choosing a target ----------------------------------------------------------------------------
 
 
 def test_only_an_executor_of_the_same_version_is_chosen_else_stranded_once() -> None:
@@ -370,8 +371,12 @@ def test_plan_over_many_executors_spreads_load() -> None:
 def test_the_least_loaded_executor_is_chosen() -> None:
     gone = T0 + 1_000
     state = fold_all(
-        [connected("exec-a"), connected("busy"), connected("idle", T0 + 500)]
-        + [disconnected("exec-a", gone)]
+        [
+            connected("exec-a"),
+            connected("busy"),
+            connected("idle", T0 + 500),
+            disconnected("exec-a", gone),
+        ]
     )
     first = plan(state, gone + 3_000, TIMINGS)
     assert [c.target for c in first.commands] == ["busy"]  # longest connected, all idle
@@ -383,7 +388,7 @@ def test_the_least_loaded_executor_is_chosen() -> None:
     assert [(c.dead_executor_id, c.target) for c in second.commands] == [(D, "idle")]
 
 
-# --- command progress ------------------------------------------------------------------------------
+# --- command progress -----------------------------------------------------------------------------
 
 
 def test_progress_sent_then_succeeded() -> None:
@@ -452,7 +457,7 @@ def test_progress_after_the_try_timed_out_is_ignored() -> None:
     assert late.state.recoveries[A].state is RecoveryState.PENDING
 
 
-# --- determinism and the event clock ---------------------------------------------------------------
+# --- determinism and the event clock --------------------------------------------------------------
 
 
 def test_command_ids_are_deterministic() -> None:
@@ -496,7 +501,7 @@ def test_an_outage_of_events_never_looks_like_silent_executors() -> None:
     assert result.decisions == ()
 
 
-# --- property: the invariants hold for any history -------------------------------------------------
+# --- property: the invariants hold for any history ------------------------------------------------
 
 EXECUTORS = ["e1", "e2", "e3", "e4"]
 GATEWAYS = ["gw-1", "gw-2"]
@@ -642,3 +647,41 @@ def test_invariants_hold_for_any_history(
         check_plan(state, now, result, timings)
         commands.extend(result.commands)
         state = result.state
+
+
+def test_a_silent_executor_reported_again_by_its_gateway_is_not_recovered() -> None:
+    # A's gateway stops reporting it (e.g. the pod stalls) and A is declared dead for silence;
+    # no v1 executor is alive, so the recovery is stranded. Then the gateway reports A's very same
+    # session again: A was alive all along, and a live executor is never recovered.
+    state = fold_all(
+        [connected("exec-a", gateway="gw-1"), connected("exec-b", version="v2", gateway="gw-2")]
+    )
+    silent_at = T0 + TIMINGS.liveness_timeout_ms
+    result = plan(beat_only(state, "gw-2", silent_at - 1_000), silent_at, TIMINGS)
+    assert steps(result) == [(A, RecoveryStep.DECLARED_DEAD), (A, RecoveryStep.STRANDED)]
+
+    back = silent_at + 1_000
+    state = fold(
+        result.state,
+        GatewayHeartbeat(
+            app=APP,
+            gateway=GatewayId("gw-1"),
+            sessions=(session("exec-a", "exec-a-c", T0),),
+            ts_ms=back,
+        ),
+    )
+    state = fold(state, connected("exec-c", back + 100))  # a v1 candidate appears
+    result = plan(state, back + 200, TIMINGS)
+    assert all(c.dead_executor_id != A for c in result.commands), result.commands
+    assert (A, RecoveryStep.ABANDONED) in steps(result)
+
+
+def beat_only(state: AppState, gateway: str, ts: int) -> AppState:
+    sessions = tuple(
+        SessionInfo(info=r.info, conn_id=r.conn_id, connected_at_ms=r.connected_at_ms)
+        for r in state.executors.values()
+        if r.state is ExecutorState.CONNECTED and r.gateway == gateway
+    )
+    return fold(
+        state, GatewayHeartbeat(app=APP, gateway=GatewayId(gateway), sessions=sessions, ts_ms=ts)
+    )

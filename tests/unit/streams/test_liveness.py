@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import reduce
 
 import pytest
@@ -123,7 +124,7 @@ def decision(
     )
 
 
-def fold_all(events: list[ExecutorEvent], state: AppState | None = None) -> AppState:
+def fold_all(events: Sequence[ExecutorEvent], state: AppState | None = None) -> AppState:
     return reduce(fold, events, state or AppState(app=APP))
 
 
