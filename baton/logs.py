@@ -8,7 +8,16 @@ import sys
 
 import structlog
 
-NOISY_LIBRARIES = ("aiokafka", "faust", "mode", "websockets", "uvicorn", "kafka", "sqlalchemy")
+NOISY_LIBRARIES = (
+    "aiokafka",
+    "faust",
+    "mode",
+    "websockets",
+    "uvicorn",
+    "kafka",
+    "sqlalchemy",
+    "streams.faust_transport",  # Faust's service start/stop lines, logged under our subclass
+)
 
 
 def configure_logging(level: str, role: str) -> None:

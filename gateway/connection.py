@@ -43,6 +43,8 @@ class Connection:
         self._ended = asyncio.Event()
         self._futures: dict[RequestId, asyncio.Future[Reply]] = {}
         self._closed = False
+        self.revoked = False
+        """Closed because its API key was revoked."""
 
     @property
     def info(self) -> ExecutorInfo:

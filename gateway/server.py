@@ -221,6 +221,7 @@ class Gateway:
                 close_code=close_code,
                 close_reason=close_reason[:256],
                 draining=self._draining,
+                revoked=conn.revoked,
                 ts_ms=now_ms(),
             )
         )
@@ -265,6 +266,7 @@ class Gateway:
             for conn in conns:
                 if conn.key_id in revoked:
                     logger.info("closing session of revoked key %s", conn.key_id)
+                    conn.revoked = True
                     await conn.ws.close(1008, "API key revoked")
 
     async def _command_loop(self) -> None:

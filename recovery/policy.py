@@ -65,14 +65,18 @@ class Plan:
 
 
 def event_clock(state: AppState, wall_ms: int, timings: RecoveryTimings) -> int:
-    """The time the policy may act on: the wall clock, capped a little past the newest event.
+    """The time the policy may act on.
 
-    Gateways send heartbeats every couple of seconds, so in steady state the cap never binds and
-    timers fire on time, measured from the events' own timestamps. When events stop arriving
-    (broker or every gateway down, or a worker replaying a backlog), time stops with them, so an
-    outage of Baton never looks like the death of executors.
+    Gateways send a heartbeat every couple of seconds, so while events flow the newest one is at
+    most ``clock_lead_ms`` old and the wall clock is used: timers fire on time, measured from the
+    events' own timestamps. When the newest event is older than that (the broker or every gateway
+    is down, or this worker is replaying a backlog), time is the newest event's: it advances only
+    as events are folded, in their order, so a reconnect still in the backlog is seen before the
+    grace period it ends, and an outage of Baton never looks like the death of executors.
     """
-    return min(wall_ms, state.watermark_ms + timings.clock_lead_ms)
+    if wall_ms - state.watermark_ms <= timings.clock_lead_ms:
+        return wall_ms
+    return state.watermark_ms
 
 
 def plan(state: AppState, now_ms: int, timings: RecoveryTimings) -> Plan:
@@ -119,6 +123,10 @@ def _death_reason(record: ExecutorRecord, now_ms: int, timings: RecoveryTimings)
                 f"silent for {silent_s:.1f} s (liveness timeout "
                 f"{timings.liveness_timeout_ms / 1000:.1f} s): its gateway stopped reporting it"
             )
+        case ExecutorState.DISCONNECTED if record.revoked:
+            # Locked out by an operator, not dead: its process may still be running workflows,
+            # and recovering them elsewhere would run in-flight steps twice.
+            return None
         case ExecutorState.DISCONNECTED:
             grace_ms = timings.drain_grace_ms if record.draining else timings.grace_ms
             gone_ms = now_ms - (record.disconnected_at_ms or record.updated_ms)

@@ -117,11 +117,12 @@ async def _create_schema(engine: AsyncEngine, attempts: int = 5) -> None:
         try:
             async with engine.begin() as conn:
                 await conn.run_sync(Base.metadata.create_all)
-            return
         except (OperationalError, ProgrammingError, IntegrityError):
             if attempt == attempts:
                 raise
             await asyncio.sleep(0.1 * attempt)
+        else:
+            return
 
 
 class Store:

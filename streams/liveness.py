@@ -70,6 +70,8 @@ class ExecutorRecord:
     close_reason: str | None = None
     draining: bool = False
     """Disconnected because its gateway pod was shutting down: it will reconnect elsewhere."""
+    revoked: bool = False
+    """Disconnected because its API key was revoked: locked out, not known to be dead."""
 
     @property
     def executor_id(self) -> ExecutorId:
@@ -179,6 +181,7 @@ def _on_disconnected(
             close_code=event.close_code,
             close_reason=event.close_reason,
             draining=event.draining,
+            revoked=event.revoked,
         ),
     )
 

@@ -93,7 +93,9 @@ class ExecutorConnected:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExecutorDisconnected:
-    """A session closed. ``draining`` marks a gateway shutdown: executors will come back."""
+    """A session closed. ``draining`` marks a gateway shutdown (executors will come back);
+    ``revoked`` a session closed because its API key was revoked (the executor may well be alive).
+    """
 
     type: ClassVar[RecordType] = RecordType.EXECUTOR_DISCONNECTED
     app: AppName
@@ -104,6 +106,7 @@ class ExecutorDisconnected:
     close_reason: str
     draining: bool
     ts_ms: int
+    revoked: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -242,6 +245,9 @@ class _Fields:
             raise TypeError(f"{name} must be a boolean")
         return value
 
+    def opt_flag(self, name: str) -> bool:
+        return False if self._data.get(name) is None else self.flag(name)
+
     def obj(self, name: str) -> _Fields:
         value = self._data[name]
         if not isinstance(value, dict):
@@ -299,6 +305,7 @@ def _disconnected(f: _Fields) -> ExecutorDisconnected:
         close_reason=f.text("close_reason"),
         draining=f.flag("draining"),
         ts_ms=f.integer("ts_ms"),
+        revoked=f.opt_flag("revoked"),
     )
 
 

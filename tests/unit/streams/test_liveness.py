@@ -517,21 +517,33 @@ CONNS = ["c1", "c2", "c3"]
 GATEWAYS = ["gw-1", "gw-2"]
 times = st.integers(min_value=0, max_value=20).map(lambda t: T0 + 1_000 * t)
 
+# A session's facts are fixed when it opens: one conn_id always has the same connected_at and
+# version (the gateway mints conn ids), so they are derived from the conn_id here.
+CONNECTED_AT = {conn: T0 + 1_000 * i for i, conn in enumerate(CONNS)}
+VERSION = {"c1": "v1", "c2": "v1", "c3": "v2"}
+
+
+def fixed_session(executor_id: str, conn_id: str) -> SessionInfo:
+    return session(executor_id, conn_id, CONNECTED_AT[conn_id], VERSION[conn_id])
+
+
 sessions = st.builds(
-    session,
-    executor_id=st.sampled_from(EXECUTORS),
-    conn_id=st.sampled_from(CONNS),
-    connected_at=times,
-    version=st.sampled_from(["v1", "v2"]),
+    fixed_session, executor_id=st.sampled_from(EXECUTORS), conn_id=st.sampled_from(CONNS)
 )
 events = st.one_of(
     st.builds(
-        connected,
-        executor_id=st.sampled_from(EXECUTORS),
-        conn_id=st.sampled_from(CONNS),
-        ts=times,
-        gateway=st.sampled_from(GATEWAYS),
-        connected_at=times,
+        lambda executor_id, conn_id, ts, gateway: connected(
+            executor_id,
+            conn_id,
+            ts,
+            gateway,
+            connected_at=CONNECTED_AT[conn_id],
+            version=VERSION[conn_id],
+        ),
+        st.sampled_from(EXECUTORS),
+        st.sampled_from(CONNS),
+        times,
+        st.sampled_from(GATEWAYS),
     ),
     st.builds(
         disconnected,

@@ -1,0 +1,1 @@
+"""Benchmarks: scripts run by hand against real processes (not part of the test suite)."""
