@@ -1,0 +1,133 @@
+"""``baton up`` as a user runs it: every role comes up on loopback, the CLI works against it, and
+SIGTERM stops everything, children included. Both the embedded default (own broker, SQLite) and
+``--kafka`` with a PostgreSQL ``--database-url``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import psutil
+import pytest
+
+from tests.baton_cluster import free_port
+from tests.dbos_app.harness import create_database, drop_database
+from tests.eventually import assert_eventually
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    name = f"baton_up{uuid4().hex[:8]}"
+    create_database(name)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        drop_database(name)
+
+
+def run_up(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int, Path]:
+    console_port = free_port()
+    log = tmp_path / "up.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "baton",
+                "up",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--gateway-port",
+                str(free_port()),
+                "--console-port",
+                str(console_port),
+                *extra,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "BATON_TOPIC_PREFIX": f"u{uuid4().hex[:6]}."},
+        )
+    return process, console_port, log
+
+
+def wait_until_up(process: subprocess.Popen[bytes], log: Path) -> None:
+    def ready() -> bool:
+        assert process.poll() is None, f"baton up exited:\n{log.read_text()[-3000:]}"
+        text = log.read_text()
+        return "worker ready" in text and "console listening" in text and "listening on" in text
+
+    assert_eventually(ready, timeout_s=60, message="every role of baton up started")
+
+
+def stop_and_check_children(process: subprocess.Popen[bytes], log: Path) -> None:
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert len(children) >= 3, [c.cmdline() for c in children]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=40) == 0, log.read_text()[-3000:]
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == [], [p.cmdline() for p in alive]
+
+
+def cli(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "baton", *args], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def listening_ports(process: subprocess.Popen[bytes]) -> set[tuple[str, int]]:
+    family = psutil.Process(process.pid)
+    addresses = set()
+    for proc in [family, *family.children(recursive=True)]:
+        for conn in proc.net_connections(kind="inet"):
+            if conn.status == psutil.CONN_LISTEN:
+                addresses.add((conn.laddr.ip, conn.laddr.port))
+    return addresses
+
+
+def test_embedded_default_serves_and_stops_cleanly(tmp_path: Path) -> None:
+    process, console_port, log = run_up(tmp_path)
+    try:
+        wait_until_up(process, log)
+        key = cli("keys", "create", "shop", "--data-dir", str(tmp_path / "data"))
+        assert key.strip().splitlines()[-1].startswith("bk_")
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{console_port}/api/v1/apps/shop/executors"
+        ) as r:
+            assert json.loads(r.read()) == []
+        # Nothing Baton starts listens beyond loopback by default (Faust's web server included).
+        assert {ip for ip, _ in listening_ports(process)} == {"127.0.0.1"}
+        assert (tmp_path / "data" / "baton.db").exists()
+        stop_and_check_children(process, log)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_external_kafka_and_postgres_store(
+    tmp_path: Path, kafka_bootstrap: str, postgres_url: str
+) -> None:
+    process, console_port, log = run_up(
+        tmp_path, "--kafka", kafka_bootstrap, "--database-url", postgres_url
+    )
+    try:
+        wait_until_up(process, log)
+        assert "embedded broker" not in log.read_text()
+        cli("keys", "create", "billing", "--database-url", postgres_url)
+        listing = cli("keys", "list", "billing", "--database-url", postgres_url)
+        assert len(listing.strip().splitlines()) == 2
+        assert not (tmp_path / "data" / "baton.db").exists()
+        stop_and_check_children(process, log)
+    finally:
+        if process.poll() is None:
+            process.kill()
