@@ -73,7 +73,7 @@ def stop_and_check_children(process: subprocess.Popen[bytes], log: Path) -> None
     assert len(children) >= 3, [c.cmdline() for c in children]
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=40) == 0, log.read_text()[-3000:]
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    _gone, alive = psutil.wait_procs(children, timeout=10)
     assert alive == [], [p.cmdline() for p in alive]
 
 
@@ -117,7 +117,7 @@ def test_embedded_default_serves_and_stops_cleanly(tmp_path: Path) -> None:
 def test_external_kafka_and_postgres_store(
     tmp_path: Path, kafka_bootstrap: str, postgres_url: str
 ) -> None:
-    process, console_port, log = run_up(
+    process, _console_port, log = run_up(
         tmp_path, "--kafka", kafka_bootstrap, "--database-url", postgres_url
     )
     try:
