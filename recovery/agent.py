@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from recovery.policy import Plan, RecoveryTimings, event_clock, on_progress, plan
 from streams.app import WorkerApp
 from streams.exceptions import RecordError
-from streams.liveness import AppState, decode_state, encode_state, fold
+from streams.liveness import AppState, decode_state, encode_state, fold, material
 from streams.records import (
     AppName,
     CommandProgress,
@@ -38,6 +38,8 @@ from streams.records import (
 )
 
 logger = logging.getLogger(__name__)
+
+PERSIST_CLOCKS_EVERY_MS = 30_000
 
 
 class Projection(Protocol):
@@ -65,6 +67,7 @@ class RecoveryAgent:
         self._timings = timings
         self._projection = projection
         self._states: dict[AppName, AppState] = {}
+        self._persisted: dict[AppName, tuple[tuple[object, ...], int]] = {}
         self._dirty: dict[AppName, AppState] = {}
         self._unprojected: list[RecoveryDecision] = []
         self._lock = asyncio.Lock()
@@ -77,6 +80,7 @@ class RecoveryAgent:
     async def _on_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         async with self._lock:
             self._states.clear()
+            self._persisted.clear()
 
     async def _consume(self, stream: Any) -> None:
         async for value in stream:
@@ -118,10 +122,24 @@ class RecoveryAgent:
         return state
 
     def _persist(self, app: AppName) -> None:
-        """Write the cached state to the table; only valid inside the agent (current event)."""
+        """Write the cached state to the table; only valid inside the agent (current event).
+
+        Only when something beyond clocks changed, or every ``PERSIST_CLOCKS_EVERY_MS``: each
+        write is a changelog record the broker keeps, and heartbeats arrive every 2 s.
+        """
         state = self._states.get(app)
-        if state is not None:
-            self._worker.app_state[app.encode()] = encode_state(state)
+        if state is None:
+            return
+        summary = material(state)
+        last = self._persisted.get(app)
+        if (
+            last is not None
+            and last[0] == summary
+            and state.watermark_ms - last[1] < (PERSIST_CLOCKS_EVERY_MS)
+        ):
+            return
+        self._worker.app_state[app.encode()] = encode_state(state)
+        self._persisted[app] = (summary, state.watermark_ms)
 
     async def _decide(self, result: Plan) -> None:
         state = result.state

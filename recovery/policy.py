@@ -25,6 +25,7 @@ from streams.liveness import (
     Recovery,
     RecoveryState,
     fold_decision,
+    prune,
 )
 from streams.records import (
     CommandId,
@@ -53,6 +54,8 @@ class RecoveryTimings:
     """Pause after a failed try before the next one."""
     clock_lead_ms: int = 4_000
     """How far the clock may run ahead of the newest event folded (see ``event_clock``)."""
+    retention_ms: int = 3_600_000
+    """Recovered executors and finished recoveries leave the live state after this long."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +97,7 @@ def plan(state: AppState, now_ms: int, timings: RecoveryTimings) -> Plan:
             state = fold_decision(state, step)
             decisions.append(step)
     commands = tuple(_command_for(state, d, timings) for d in decisions if _is_choice(d))
+    state = prune(state, now_ms, timings.retention_ms)
     return Plan(state=state, decisions=tuple(decisions), commands=commands)
 
 

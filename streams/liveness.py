@@ -314,6 +314,46 @@ def _tried_with(tried: tuple[ExecutorId, ...], target: ExecutorId | None) -> tup
     return (*tried, target)
 
 
+def prune(state: AppState, now_ms: int, retention_ms: int) -> AppState:
+    """Forget finished business older than ``retention_ms``: recovered executors and finished
+    recoveries. DBOS gives every process a new executor id, so without this the state would grow
+    with every restart; the SQL store keeps the history."""
+    horizon = now_ms - retention_ms
+    finished = (RecoveryState.SUCCEEDED, RecoveryState.ABANDONED)
+    recoveries = {
+        k: r
+        for k, r in state.recoveries.items()
+        if not (r.state in finished and r.updated_ms < horizon)
+    }
+    executors = {
+        k: e
+        for k, e in state.executors.items()
+        if not (e.state is ExecutorState.RECOVERED and e.updated_ms < horizon)
+    }
+    if len(recoveries) == len(state.recoveries) and len(executors) == len(state.executors):
+        return state
+    return replace(state, executors=executors, recoveries=recoveries)
+
+
+def material(state: AppState) -> tuple[object, ...]:
+    """What a state says beyond clocks: two states with the same ``material`` differ only in
+    last-seen times and the watermark, which the next heartbeats restore."""
+    return (
+        tuple(
+            sorted(
+                (e.executor_id, e.state, e.conn_id, e.gateway, e.draining, e.revoked)
+                for e in state.executors.values()
+            )
+        ),
+        tuple(
+            sorted(
+                (r.dead_executor_id, r.state, r.attempt, r.target, r.command_id, r.sent_at_ms)
+                for r in state.recoveries.values()
+            )
+        ),
+    )
+
+
 def encode_state(state: AppState) -> bytes:
     """Serialise an app's state for the Faust table (JSON)."""
     return orjson.dumps(state)

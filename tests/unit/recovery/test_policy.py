@@ -68,6 +68,7 @@ def disconnected(
     conn_id: str | None = None,
     draining: bool = False,
     gateway: str = "gw-1",
+    revoked: bool = False,
 ) -> ExecutorDisconnected:
     return ExecutorDisconnected(
         app=APP,
@@ -78,6 +79,7 @@ def disconnected(
         close_reason="lost",
         draining=draining,
         ts_ms=ts,
+        revoked=revoked,
     )
 
 
@@ -189,6 +191,18 @@ def test_draining_disconnect_gets_the_longer_drain_grace() -> None:
     result = plan(beat(state, now), now, TIMINGS)
     assert steps(result)[0] == (A, RecoveryStep.DECLARED_DEAD)
     assert "drain" in result.decisions[0].reason
+
+
+def test_a_revoked_session_is_never_declared_dead() -> None:
+    gone = T0 + 1_000
+    state = fold_all(
+        [connected("exec-a"), connected("exec-b"), disconnected("exec-a", gone, revoked=True)]
+    )
+    for now in (gone + TIMINGS.grace_ms, gone + TIMINGS.drain_grace_ms, gone + 3_600_000):
+        result = plan(beat(state, now), now, TIMINGS)
+        assert result.decisions == ()
+        assert result.commands == ()
+    assert A not in plan(state, gone + 3_600_000, TIMINGS).state.recoveries
 
 
 def test_connected_but_silent_past_the_liveness_timeout_is_dead() -> None:
@@ -480,18 +494,43 @@ def test_plan_does_not_mutate_its_input() -> None:
     assert state.recoveries == recoveries
 
 
-def test_event_clock_follows_the_wall_clock_close_to_the_events() -> None:
+def test_event_clock_is_the_wall_clock_while_events_are_fresh() -> None:
     state = fold_all([connected("exec-a", T0)])
     assert event_clock(state, T0 + 100, TIMINGS) == T0 + 100
     assert event_clock(state, T0 - 50, TIMINGS) == T0 - 50
     assert event_clock(state, T0 + TIMINGS.clock_lead_ms, TIMINGS) == T0 + TIMINGS.clock_lead_ms
 
 
-def test_event_clock_caps_the_wall_clock_at_watermark_plus_lead() -> None:
+def test_event_clock_stops_at_the_watermark_when_events_stop() -> None:
     state = fold_all([connected("exec-a", T0)])
-    assert event_clock(state, T0 + 3_600_000, TIMINGS) == T0 + TIMINGS.clock_lead_ms
+    lead = TIMINGS.clock_lead_ms
+    for wall in (T0 + lead + 1, T0 + 3_600_000):
+        now = event_clock(state, wall, TIMINGS)
+        assert now <= T0 + lead
+        assert now >= state.watermark_ms
     custom = RecoveryTimings(clock_lead_ms=10)
-    assert event_clock(state, T0 + 3_600_000, custom) == T0 + 10
+    assert event_clock(state, T0 + 3_600_000, custom) <= T0 + 10
+
+
+def test_event_clock_advances_again_with_the_events() -> None:
+    state = fold_all([connected("exec-a", T0)])
+    stalled = event_clock(state, T0 + 60_000, TIMINGS)
+    state = beat(state, T0 + 59_000)
+    assert event_clock(state, T0 + 60_000, TIMINGS) == T0 + 60_000
+    assert stalled < T0 + 60_000
+
+
+def test_a_backlog_reconnect_is_seen_before_its_grace_period_ends() -> None:
+    # The worker replays a backlog long after it happened: A closed, then reconnected 2 s later.
+    gone = T0 + 1_000
+    wall = T0 + 600_000
+    state = fold_all([connected("exec-a"), connected("exec-b"), disconnected("exec-a", gone)])
+    result = plan(state, event_clock(state, wall, TIMINGS), TIMINGS)
+    assert result.decisions == ()
+    state = fold(result.state, connected("exec-a", gone + 2_000, conn_id="a-2"))
+    result = plan(state, event_clock(state, wall, TIMINGS), TIMINGS)
+    assert result.decisions == ()
+    assert result.state.executors[A].state is ExecutorState.CONNECTED
 
 
 def test_an_outage_of_events_never_looks_like_silent_executors() -> None:
@@ -519,6 +558,7 @@ class Connect:
 class Disconnect:
     executor: str
     draining: bool
+    revoked: bool
     stale_conn: bool
     skew: int
 
@@ -537,6 +577,7 @@ class Progress:
 
 
 skews = st.integers(min_value=-2_000, max_value=2_000)
+# Connect is listed twice: connects twice as likely keeps enough executors alive to be chosen.
 operations = st.one_of(
     st.builds(
         Connect,
@@ -545,14 +586,28 @@ operations = st.one_of(
         st.sampled_from(["v1", "v2"]),
         skews,
     ),
-    st.builds(Disconnect, st.sampled_from(EXECUTORS), st.booleans(), st.booleans(), skews),
+    st.builds(
+        Connect,
+        st.sampled_from(EXECUTORS),
+        st.sampled_from(GATEWAYS),
+        st.sampled_from(["v1", "v2"]),
+        skews,
+    ),
+    st.builds(
+        Disconnect,
+        st.sampled_from(EXECUTORS),
+        st.booleans(),
+        st.booleans(),
+        st.booleans(),
+        skews,
+    ),
     st.builds(Beat, st.sampled_from(GATEWAYS), st.frozensets(st.sampled_from(EXECUTORS)), skews),
     st.builds(
         Progress, st.integers(min_value=0, max_value=50), st.sampled_from(list(CommandStatus))
     ),
 )
 steps_strategy = st.lists(
-    st.tuples(operations, st.integers(min_value=0, max_value=20_000)), max_size=30
+    st.tuples(operations, st.integers(min_value=0, max_value=20_000)), max_size=40
 )
 
 
@@ -575,6 +630,7 @@ def check_plan(before: AppState, now: int, result: Plan, timings: RecoveryTiming
             assert now - record.last_seen_ms >= timings.liveness_timeout_ms
         else:
             assert record.state is ExecutorState.DISCONNECTED
+            assert not record.revoked
             grace = timings.drain_grace_ms if record.draining else timings.grace_ms
             assert record.disconnected_at_ms is not None
             assert now - record.disconnected_at_ms >= grace
@@ -615,10 +671,14 @@ def test_invariants_hold_for_any_history(
                     version=version,
                     gateway=gateway,
                 )
-            case Disconnect(executor, draining, stale_conn, skew) if executor in conns:
+            case Disconnect(executor, draining, revoked, stale_conn, skew) if executor in conns:
                 n = conns[executor] - (1 if stale_conn else 0)
                 event = disconnected(
-                    executor, wall + skew, conn_id=f"{executor}-{n}", draining=draining
+                    executor,
+                    wall + skew,
+                    conn_id=f"{executor}-{n}",
+                    draining=draining,
+                    revoked=revoked,
                 )
             case Beat(gateway, drop, skew):
                 sessions = tuple(

@@ -84,6 +84,7 @@ def disconnected(
     ts: int = T0 + 1_000,
     gateway: str = "gw-1",
     draining: bool = False,
+    revoked: bool = False,
 ) -> ExecutorDisconnected:
     return ExecutorDisconnected(
         app=APP,
@@ -94,6 +95,7 @@ def disconnected(
         close_reason="gone",
         draining=draining,
         ts_ms=ts,
+        revoked=revoked,
     )
 
 
@@ -194,9 +196,16 @@ def test_disconnect_marks_disconnected_with_close_details() -> None:
     assert state.live_executors() == []
 
 
-def test_draining_flag_is_false_for_an_ordinary_disconnect() -> None:
+def test_draining_and_revoked_flags_are_false_for_an_ordinary_disconnect() -> None:
     state = fold_all([connected(), disconnected(draining=False)])
     assert state.executors[A].draining is False
+    assert state.executors[A].revoked is False
+
+
+def test_revoked_flag_is_carried() -> None:
+    state = fold_all([connected(), disconnected(revoked=True)])
+    assert state.executors[A].state is ExecutorState.DISCONNECTED
+    assert state.executors[A].revoked is True
 
 
 def test_disconnect_of_an_old_conn_id_is_ignored() -> None:
@@ -501,6 +510,8 @@ def test_encode_decode_state_round_trip() -> None:
     )
     state = fold(state, connected("exec-b", "c2", T0 + 50, gateway="gw-2"))
     state = fold(state, disconnected("exec-b", "c2", T0 + 3_300, gateway="gw-2", draining=True))
+    state = fold(state, connected("exec-d", "c4", T0 + 3_350))
+    state = fold(state, disconnected("exec-d", "c4", T0 + 3_360, revoked=True))
     state = fold(state, connected("exec-c", "c3", T0 + 3_400, version="v2"))
     assert decode_state(encode_state(state)) == state
 
@@ -552,6 +563,7 @@ events = st.one_of(
         ts=times,
         gateway=st.sampled_from(GATEWAYS),
         draining=st.booleans(),
+        revoked=st.booleans(),
     ),
     st.builds(
         lambda ts, gw, ss: heartbeat(ts, *ss, gateway=gw),

@@ -92,6 +92,17 @@ RECORDS: list[Record] = [
         draining=True,
         ts_ms=T0 + 6,
     ),
+    ExecutorDisconnected(
+        app=APP,
+        gateway=GW,
+        executor_id=ExecutorId("exec-a"),
+        conn_id=ConnId("c1"),
+        close_code=1008,
+        close_reason="API key revoked",
+        draining=False,
+        ts_ms=T0 + 7,
+        revoked=True,
+    ),
     GatewayHeartbeat(app=APP, gateway=GW, sessions=(), ts_ms=T0),
     GatewayHeartbeat(
         app=APP,
@@ -222,6 +233,25 @@ def test_decode_defaults_optional_fields_when_absent() -> None:
     )
     assert isinstance(connected, ExecutorConnected)
     assert connected.session.info == info("exec-a")
+
+
+def test_decode_of_a_disconnect_without_revoked_defaults_to_false() -> None:
+    raw = {
+        "type": "executor_disconnected",
+        "app": "orders",
+        "gateway": "gw-1",
+        "executor_id": "exec-a",
+        "conn_id": "c1",
+        "close_code": 1000,
+        "close_reason": "bye",
+        "draining": False,
+        "ts_ms": T0,
+    }
+    decoded = decode(orjson.dumps(raw))
+    assert isinstance(decoded, ExecutorDisconnected)
+    assert decoded.revoked is False
+    with pytest.raises(RecordError):
+        decode(orjson.dumps({**raw, "revoked": "yes"}))
 
 
 def test_decode_bounds_progress_error_text() -> None:
