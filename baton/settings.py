@@ -6,6 +6,7 @@ at import time. Bad values raise ``ConfigError`` with what to do.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from collections.abc import Mapping
@@ -65,7 +66,7 @@ class Settings:
     def require_kafka(self) -> str:
         if self.kafka_bootstrap is None:
             raise ConfigError(
-                "this role needs a broker: pass --kafka HOST:PORT (or set BATON_KAFKA), "
+                "this role needs a broker: pass --kafka HOST:PORT (or set BATON_KAFKA_BOOTSTRAP), "
                 "or run `baton up` to start the embedded one"
             )
         return self.kafka_bootstrap
@@ -99,14 +100,15 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        for name in ("gateway_port", "console_port"):
+        for name in ("gateway_port", "console_port", "broker_port"):
             port = getattr(self, name)
-            if not 0 <= port <= 65535:
+            if port is not None and not 0 <= port <= 65535:
                 raise ConfigError(f"{name} must be a port number (0-65535), got {port}")
         if self.kafka_bootstrap is not None and ":" not in self.kafka_bootstrap:
             raise ConfigError(f"--kafka must be HOST:PORT, got {self.kafka_bootstrap!r}")
-        if self.ping_timeout_s <= 0 or self.ping_interval_s <= 0 or self.heartbeat_interval_s <= 0:
-            raise ConfigError("ping and heartbeat intervals must be positive")
+        intervals = (self.ping_timeout_s, self.ping_interval_s, self.heartbeat_interval_s)
+        if not all(math.isfinite(v) and v > 0 for v in intervals):
+            raise ConfigError("ping and heartbeat intervals must be positive numbers of seconds")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"log level must be DEBUG, INFO, WARNING or ERROR: {self.log_level}")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-APP_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+APP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,7 +34,7 @@ def parse_path(path: str) -> Credentials | None:
     if len(parts) < 3 or parts[-3] != "websocket":
         return None
     app, key = parts[-2], parts[-1]
-    if not APP_NAME.match(app) or not key or len(key) > 512:
+    if not APP_NAME.fullmatch(app) or not key or len(key) > 512:
         return None
     return Credentials(app=app, key=key)
 

@@ -202,6 +202,18 @@ def _on_heartbeat(
             updated[current.executor_id] = replace(
                 current, last_seen_ms=max(current.last_seen_ms, event.ts_ms)
             )
+        elif (
+            current.conn_id == session.conn_id
+            and current.state is ExecutorState.DEAD
+            and event.ts_ms > current.updated_ms
+        ):
+            # Declared dead for silence, yet its gateway reports the session again: it lives.
+            updated[current.executor_id] = replace(
+                current,
+                state=ExecutorState.CONNECTED,
+                last_seen_ms=event.ts_ms,
+                updated_ms=event.ts_ms,
+            )
     for record in executors.values():
         if _lost_by_pod(record, event, listed):
             # The pod no longer holds this session but its disconnect never reached us: heal.
