@@ -264,9 +264,7 @@ def broker_address(log_text: str) -> str | None:
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def wait_for(
-    check: Callable[[], T | None], timeout_s: float, what: str, interval_s: float = 0.1
-) -> T:
+def wait_for(check: Callable[[], T], timeout_s: float, what: str, interval_s: float = 0.1) -> T:
     """``assert_eventually`` that raises ``BenchError`` instead of ``AssertionError``."""
     try:
         return assert_eventually(check, timeout_s=timeout_s, interval_s=interval_s, message=what)

@@ -176,7 +176,10 @@ def _check_in_flight(
     target = state.executors.get(recovery.target) if recovery.target else None
     if target is None or target.state is not ExecutorState.CONNECTED:
         reason = f"target {recovery.target} disconnected before answering"
-    elif now_ms - (recovery.chosen_at_ms or now_ms) >= timings.command_timeout_ms:
+    elif (
+        recovery.chosen_at_ms is not None
+        and now_ms - recovery.chosen_at_ms >= timings.command_timeout_ms
+    ):
         reason = f"no answer from {recovery.target} within {timings.command_timeout_ms / 1000} s"
     else:
         return None

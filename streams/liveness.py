@@ -249,6 +249,8 @@ def fold_decision(state: AppState, decision: RecoveryDecision) -> AppState:
     dead_id = decision.dead_executor_id
     current = recoveries.get(dead_id)
     match decision.step:
+        case RecoveryStep.DECLARED_DEAD if current and current.declared_at_ms >= decision.ts_ms:
+            pass  # a replayed or duplicated declaration: that recovery is already under way
         case RecoveryStep.DECLARED_DEAD:
             record = executors.get(dead_id)
             if record is not None:
