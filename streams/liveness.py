@@ -270,7 +270,9 @@ def fold_decision(state: AppState, decision: RecoveryDecision) -> AppState:
         case RecoveryStep.SUCCEEDED:
             record = executors.get(dead_id)
             if record is not None and record.state is ExecutorState.DEAD:
-                executors[dead_id] = replace(record, state=ExecutorState.RECOVERED)
+                executors[dead_id] = replace(
+                    record, state=ExecutorState.RECOVERED, updated_ms=decision.ts_ms
+                )
             recoveries[dead_id] = _recovery_step(current, decision, RecoveryState.SUCCEEDED)
         case _:
             recoveries[dead_id] = _recovery_step(current, decision, _NEXT_STATE[decision.step])
