@@ -235,9 +235,20 @@ class EmbeddedBroker:
                     f"embedded broker did not answer on {self.bootstrap} within "
                     f"{self._startup_timeout_s:.0f} s; log {self._log_path}:\n{self._log_tail()}"
                 )
-            if await self._answers_metadata(min(remaining_s, 2.0)):
+            # A plain TCP probe first: aiokafka logs every refused connection at ERROR.
+            if await self._accepts_tcp() and await self._answers_metadata(min(remaining_s, 2.0)):
                 return
             await asyncio.sleep(0.05)
+
+    async def _accepts_tcp(self) -> bool:
+        try:
+            _, writer = await asyncio.open_connection(self.host, self.port)
+        except OSError:
+            return False
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
 
     async def _answers_metadata(self, timeout_s: float) -> bool:
         """Whether one Kafka Metadata round trip succeeds (a bound port alone is not enough)."""

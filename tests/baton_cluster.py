@@ -26,6 +26,7 @@ from streams.records import Record, decode
 from tests.eventually import assert_eventually
 
 ROLE_START_TIMEOUT_S = 60.0
+_READY_TEXT = {"worker": "worker ready", "gateway": "listening on", "console": "console listening"}
 
 
 def free_port() -> int:
@@ -114,15 +115,20 @@ class BatonCluster:
         return RoleProcess(role, args, self.env, self.workdir / f"{role}.log")
 
     def start(self) -> BatonCluster:
-        self.roles["worker"] = self._role("worker")
-        self.roles["gateway"] = self._role("gateway", "--port", str(self.gateway_port))
-        self.roles["console"] = self._role("console", "--port", str(self.console_port))
-        for role in self.roles.values():
-            role.start()
-        self.wait_for_log("gateway", "listening on")
-        self.wait_for_log("console", "console listening")
-        self.wait_for_log("worker", "worker ready")
+        for name, args in self._role_args.items():
+            self.roles[name] = self._role(name, *args)
+            self.roles[name].start()
+        for name in self._role_args:
+            self.wait_for_log(name, _READY_TEXT[name])
         return self
+
+    @property
+    def _role_args(self) -> dict[str, tuple[str, ...]]:
+        return {
+            "worker": (),
+            "gateway": ("--port", str(self.gateway_port)),
+            "console": ("--port", str(self.console_port)),
+        }
 
     def wait_for_log(self, role: str, text: str, timeout_s: float = ROLE_START_TIMEOUT_S) -> None:
         process = self.roles[role]
@@ -137,14 +143,17 @@ class BatonCluster:
             started, timeout_s=timeout_s, interval_s=0.1, message=f"baton {role}: {text!r}"
         )
 
-    def restart_gateway(self, sig: int = signal.SIGTERM) -> None:
-        """Stop the gateway (SIGTERM drains; SIGKILL dies) and start a new one on the same port."""
-        self.roles["gateway"].stop(sig)
-        log = self.roles["gateway"].log_path
+    def restart(self, role: str, sig: int = signal.SIGTERM) -> None:
+        """Stop a role (SIGTERM: clean; SIGKILL: it dies) and start a new process for it."""
+        self.roles[role].stop(sig)
+        log = self.roles[role].log_path
         log.rename(log.with_suffix(f".{int(time.time() * 1000)}.log"))
-        self.roles["gateway"] = self._role("gateway", "--port", str(self.gateway_port))
-        self.roles["gateway"].start()
-        self.wait_for_log("gateway", "listening on")
+        self.roles[role] = self._role(role, *self._role_args[role])
+        self.roles[role].start()
+        self.wait_for_log(role, _READY_TEXT[role])
+
+    def restart_gateway(self, sig: int = signal.SIGTERM) -> None:
+        self.restart("gateway", sig)
 
     def stop(self) -> None:
         for name in ("gateway", "console", "worker"):

@@ -87,3 +87,65 @@ def test_gateway_restart_causes_no_recovery(
     finally:
         for executor in started:
             executor.terminate()
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["clean", "kill"])
+def test_worker_restart_rebuilds_state_without_false_recoveries(
+    fresh_cluster: BatonCluster, system_db: str, app_name: str, tmp_path: Path, stop_signal: int
+) -> None:
+    """The liveness table is rebuilt from its changelog and the backlog; a death that happens
+    while no worker runs is still recovered once one is back."""
+    cluster = fresh_cluster
+    key = cluster.create_key(app_name)
+
+    def executor(index: int) -> ExecutorProcess:
+        return ExecutorProcess(
+            app_name=app_name,
+            system_db_url=system_db,
+            marker_dir=tmp_path / "markers",
+            conductor_url=cluster.conductor_url,
+            conductor_key=key,
+            app_version="v1",
+            log_dir=tmp_path / f"executor{index}",
+        ).start()
+
+    started = [executor(0), executor(1)]
+    try:
+        a, b = started
+        assert_eventually(
+            lambda: all(
+                cluster.executors(app_name).get(e.executor_id, {}).get("state") == "connected"
+                for e in started
+            ),
+            timeout_s=20,
+            message="executors connected",
+        )
+        a.start_workflow("multi_step", "wf-worker", n=8, step_seconds=0.7)
+        assert_eventually(
+            lambda: recorded_step_ids(system_db, "wf-worker"),
+            timeout_s=20,
+            message="the workflow is running",
+        )
+        cluster.roles["worker"].stop(stop_signal)
+        a.kill()  # dies while no worker is running
+        time.sleep(4)  # longer than the grace period, with nobody to notice
+        cluster.restart("worker")
+
+        final = assert_eventually(
+            lambda: (
+                (row := read_workflow(system_db, "wf-worker")) and row.status == "SUCCESS" and row
+            ),
+            timeout_s=60,
+            message="wf-worker SUCCESS after the worker came back",
+        )
+        assert final.executor_id == b.executor_id
+        dead = {
+            r.dead_executor_id
+            for r in cluster.audit_records(app_name)
+            if isinstance(r, RecoveryDecision)
+        }
+        assert dead == {a.executor_id}, "only the killed executor may be declared dead"
+        assert cluster.executors(app_name)[b.executor_id]["state"] == "connected"
+    finally:
+        for process in started:
+            process.terminate()
