@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from baton.settings import Settings
 from console.server import run_console
@@ -12,6 +14,7 @@ from gateway.keys import StoreKeys
 from gateway.server import Gateway
 from store.database import Store
 from streams.admin import ensure_topics
+from streams.exceptions import RoleFailed
 from streams.records import GatewayId
 
 logger = logging.getLogger(__name__)
@@ -34,8 +37,20 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     """Serve executors until ``stop`` is set, then drain."""
     await ensure_topics(settings.require_kafka(), settings.topics.specs())
     store = Store(settings.store_url())
-    async with store, Gateway(gateway_config(settings), StoreKeys(store)):
-        await stop.wait()
+    async with store, Gateway(gateway_config(settings), StoreKeys(store)) as gateway:
+        await first_of(stop.wait(), gateway.failed.wait())
+        if gateway.failure is not None:
+            raise RoleFailed(f"gateway failed: {gateway.failure!r}") from gateway.failure
+
+
+async def first_of(*waits: Coroutine[Any, Any, object]) -> None:
+    """Wait until the first of ``waits`` finishes; cancel the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from baton.roles import first_of
 from baton.settings import Settings
 from recovery.agent import RecoveryAgent
 from store.database import Store
 from store.projection import project_app_state, record_audit
 from streams.admin import ensure_topics
 from streams.app import create_worker_app
+from streams.exceptions import RoleFailed
 from streams.liveness import AppState
 from streams.records import RecoveryDecision
 
@@ -51,7 +53,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         await app.start()  # returns after the group join and table recovery
         logger.info("worker ready: consuming %s", settings.topics.executor_events)
         try:
-            await stop.wait()
+            await first_of(stop.wait(), app.wait_until_stopped())
+            if not stop.is_set():
+                raise RoleFailed(f"the Faust app stopped on its own: {app.crash_reason!r}")
         finally:
             await app.stop()
             logger.info("worker stopped")

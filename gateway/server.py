@@ -15,7 +15,9 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
+from collections.abc import Coroutine
 from types import TracebackType
+from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request as HttpRequest
@@ -75,6 +77,9 @@ class Gateway:
         self._exit_stack = contextlib.AsyncExitStack()
         self._draining = False
         self._stopped = False
+        self.failed = asyncio.Event()
+        """Set when a background loop died: the pod is no longer whole and should exit."""
+        self.failure: BaseException | None = None
 
     @property
     def port(self) -> int:
@@ -99,9 +104,9 @@ class Gateway:
             close_timeout=5,
         )
         self._loops = [
-            self._tasks.create_task(self._heartbeat_loop(), name="heartbeats"),
-            self._tasks.create_task(self._command_loop(), name="commands"),
-            self._tasks.create_task(self._revocation_loop(), name="revocations"),
+            self._tasks.create_task(self._guard("heartbeats", self._heartbeat_loop())),
+            self._tasks.create_task(self._guard("commands", self._command_loop())),
+            self._tasks.create_task(self._guard("revocations", self._revocation_loop())),
         ]
         logger.info(
             "gateway %s listening on %s:%d",
@@ -119,6 +124,22 @@ class Gateway:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    async def _guard(self, name: str, loop: Coroutine[Any, Any, None]) -> None:
+        """Run a background loop; if it dies, report the pod as failed (``failed``)."""
+        try:
+            await loop
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not self._stopped:
+                self.failure = exc
+                logger.exception("gateway loop %s died", name)
+                self.failed.set()
+        else:
+            if not self._stopped:
+                self.failure = RuntimeError(f"gateway loop {name} ended")
+                self.failed.set()
 
     async def stop(self) -> None:
         """Drain: refuse new handshakes, close sessions (1001), flush Kafka. Idempotent."""

@@ -6,6 +6,7 @@
     * PublishError               -- a Kafka write failed (retriable)
     * ConfigError                -- invalid settings at startup (fatal)
     * AuthError                  -- unknown, revoked or other-app API key
+    * RoleFailed                 -- a part of a role died: the process exits non-zero
     * RequestError               -- a request to an executor did not get a useful answer
         * RequestTimeout         -- no reply within the request's timeout (retriable)
         * ExecutorDisconnected   -- the session closed while the request was in flight (retriable)
@@ -51,6 +52,11 @@ class ConfigError(ConductorError):
 
 class AuthError(ConductorError):
     """An API key was refused."""
+
+
+class RoleFailed(ConductorError):
+    """A part of a running role died (a gateway loop, the Faust app): restart is the
+    orchestrator's job, so the process exits non-zero."""
 
 
 class RequestError(ConductorError):
