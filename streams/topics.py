@@ -54,5 +54,7 @@ class Topics:
         return (
             TopicSpec(name=self.executor_events, partitions=self.partitions, retention_ms=DAY_MS),
             TopicSpec(name=self.commands, partitions=self.partitions, retention_ms=DAY_MS),
-            TopicSpec(name=self.audit, partitions=self.partitions, retention_ms=None),
+            TopicSpec(
+                name=self.audit, partitions=self.partitions, retention_ms=-1
+            ),  # kept for replay
         )

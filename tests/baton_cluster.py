@@ -78,11 +78,18 @@ class RoleProcess:
 class BatonCluster:
     """Worker, gateway and console processes sharing a broker, a topic prefix and a store."""
 
-    def __init__(self, kafka_bootstrap: str, workdir: Path, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        kafka_bootstrap: str,
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        gateways: int = 1,
+    ):
         self.kafka_bootstrap = kafka_bootstrap
         self.workdir = workdir
         self.topic_prefix = f"c{uuid4().hex[:8]}."
-        self.gateway_port = free_port()
+        self.gateway_ports = [free_port() for _ in range(gateways)]
+        self.gateway_port = self.gateway_ports[0]
         self.console_port = free_port()
         self.database_url = f"sqlite+aiosqlite:///{workdir / 'baton.db'}"
         self.env = {
@@ -98,7 +105,11 @@ class BatonCluster:
     def conductor_url(self) -> str:
         return f"ws://127.0.0.1:{self.gateway_port}"
 
-    def _role(self, role: str, *extra: str) -> RoleProcess:
+    def conductor_url_of(self, gateway_index: int) -> str:
+        return f"ws://127.0.0.1:{self.gateway_ports[gateway_index]}"
+
+    def _role(self, name: str, *extra: str) -> RoleProcess:
+        role = name.rstrip("0123456789")
         args = [
             sys.executable,
             "-m",
@@ -112,21 +123,25 @@ class BatonCluster:
             str(self.workdir),
             *extra,
         ]
-        return RoleProcess(role, args, self.env, self.workdir / f"{role}.log")
+        return RoleProcess(role, args, self.env, self.workdir / f"{name}.log")
 
     def start(self) -> BatonCluster:
         for name, args in self._role_args.items():
             self.roles[name] = self._role(name, *args)
             self.roles[name].start()
         for name in self._role_args:
-            self.wait_for_log(name, _READY_TEXT[name])
+            self.wait_for_log(name, _READY_TEXT[name.rstrip("0123456789")])
         return self
 
     @property
     def _role_args(self) -> dict[str, tuple[str, ...]]:
+        extra_gateways = {
+            f"gateway{i}": ("--port", str(port)) for i, port in enumerate(self.gateway_ports[1:], 2)
+        }
         return {
             "worker": (),
             "gateway": ("--port", str(self.gateway_port)),
+            **extra_gateways,
             "console": ("--port", str(self.console_port)),
         }
 
@@ -150,15 +165,14 @@ class BatonCluster:
         log.rename(log.with_suffix(f".{int(time.time() * 1000)}.log"))
         self.roles[role] = self._role(role, *self._role_args[role])
         self.roles[role].start()
-        self.wait_for_log(role, _READY_TEXT[role])
+        self.wait_for_log(role, _READY_TEXT[role.rstrip("0123456789")])
 
     def restart_gateway(self, sig: int = signal.SIGTERM) -> None:
         self.restart("gateway", sig)
 
     def stop(self) -> None:
-        for name in ("gateway", "console", "worker"):
-            if name in self.roles:
-                self.roles[name].stop()
+        for name in reversed(list(self.roles)):
+            self.roles[name].stop()
 
     def __enter__(self) -> BatonCluster:
         return self.start()

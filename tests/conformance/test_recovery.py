@@ -191,3 +191,47 @@ def test_revoked_key_closes_sessions_and_wrong_key_never_connects(
     listing = cluster.cli("keys", "list", app_name)
     revoked_row = next(line for line in listing.splitlines() if line.startswith(key_id))
     assert len(revoked_row.split()) >= 3, f"revocation time missing: {revoked_row!r}"
+
+
+@pytest.mark.parametrize(
+    ("frame", "close_code"),
+    [
+        ("this is not json", 1007),
+        (b"\x00\x01binary", 1003),
+        ('{"type": "no_such_type", "request_id": "1"}', 1008),
+        ('{"type": "executor_info"}', 1002),
+        ("x" * (65 * 1024 * 1024), 1009),
+    ],
+    ids=["non-json", "binary", "unknown-type", "no-request-id", "oversized"],
+)
+def test_bad_frames_from_a_raw_client_close_only_that_session(
+    cluster: BatonCluster,
+    executors: ExecutorFactory,
+    app_name: str,
+    frame: str | bytes,
+    close_code: int,
+) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    real = executors("v1")
+    before = assert_eventually(
+        lambda: connected(cluster, app_name, real.executor_id),
+        timeout_s=20,
+        message="the real executor connected",
+    )[real.executor_id]
+    key = cluster.create_key(app_name)
+    url = f"{cluster.conductor_url}/websocket/{app_name}/{key}"
+    with connect(url, max_size=None, open_timeout=10) as raw:
+        request = raw.recv(timeout=10)  # the gateway asks executor_info first
+        assert '"executor_info"' in str(request)
+        raw.send(frame)
+        with pytest.raises(ConnectionClosed) as closed:
+            raw.recv(timeout=15)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == close_code
+
+    time.sleep(1)
+    after = connected(cluster, app_name, real.executor_id)[real.executor_id]
+    assert after["connected_at"] == before["connected_at"]  # never dropped
+    assert steps_of(cluster, app_name, real.executor_id) == []
