@@ -58,6 +58,7 @@ class Gateway:
         self._keys = keys
         self._registry = SessionRegistry()
         self._refusals = RefusalLog()
+        self._store_errors = RefusalLog()
         # Held weakly: websockets may still refuse a handshake after _admit accepted it.
         self._admitted: weakref.WeakKeyDictionary[ServerConnection, tuple[Credentials, str]] = (
             weakref.WeakKeyDictionary()
@@ -176,6 +177,13 @@ class Gateway:
                     extra={"app": credentials.app, "key_fingerprint": credentials.fingerprint},
                 )
             return ws.respond(http.HTTPStatus.FORBIDDEN, "Invalid API key for this app.\n")
+        except Exception:
+            # The key store is unreachable: the executor retries every second, so say "later".
+            if self._store_errors.should_log("key store", now_ms()):
+                logger.exception(
+                    "could not check an executor key; answering 503 (logged once a minute)"
+                )
+            return ws.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Try again shortly.\n")
         self._admitted[ws] = (credentials, key_id)
         return None
 
@@ -190,7 +198,7 @@ class Gateway:
             receiver = tasks.create_task(conn.receive_loop())
             try:
                 await conn.handshake(self.config.handshake_timeout_s)
-            except (RequestError, ConductorError) as exc:
+            except ConductorError as exc:
                 logger.warning("executor handshake failed: %s", exc, extra={"app": conn.app})
                 await ws.close(1008, "executor_info not answered")
                 return
