@@ -84,12 +84,14 @@ class BatonCluster:
         workdir: Path,
         env: dict[str, str] | None = None,
         gateways: int = 1,
+        workers: int = 1,
     ):
         self.kafka_bootstrap = kafka_bootstrap
         self.workdir = workdir
         self.topic_prefix = f"c{uuid4().hex[:8]}."
         self.gateway_ports = [free_port() for _ in range(gateways)]
         self.gateway_port = self.gateway_ports[0]
+        self.workers = workers
         self.console_port = free_port()
         self.database_url = f"sqlite+aiosqlite:///{workdir / 'baton.db'}"
         self.env = {
@@ -138,8 +140,12 @@ class BatonCluster:
         extra_gateways = {
             f"gateway{i}": ("--port", str(port)) for i, port in enumerate(self.gateway_ports[1:], 2)
         }
+        extra_workers: dict[str, tuple[str, ...]] = {
+            f"worker{i}": () for i in range(2, self.workers + 1)
+        }
         return {
             "worker": (),
+            **extra_workers,
             "gateway": ("--port", str(self.gateway_port)),
             **extra_gateways,
             "console": ("--port", str(self.console_port)),

@@ -79,3 +79,65 @@ def test_recovery_crosses_gateway_pods(
     finally:
         for executor in started:
             executor.terminate()
+
+
+@pytest.fixture
+def two_worker_cluster(kafka_bootstrap: str, tmp_path: Path) -> Iterator[BatonCluster]:
+    with BatonCluster(kafka_bootstrap, tmp_path / "baton", workers=2) as running:
+        yield running
+
+
+def test_two_workers_share_the_apps_and_still_recover(
+    two_worker_cluster: BatonCluster, system_db: str, app_name: str, tmp_path: Path
+) -> None:
+    cluster = two_worker_cluster
+    key = cluster.create_key(app_name)
+    started = [
+        ExecutorProcess(
+            app_name=app_name,
+            system_db_url=system_db,
+            marker_dir=tmp_path / "markers",
+            conductor_url=cluster.conductor_url,
+            conductor_key=key,
+            app_version="v1",
+            log_dir=tmp_path / f"executor{index}",
+        ).start()
+        for index in range(2)
+    ]
+    try:
+        a, b = started
+        assert_eventually(
+            lambda: all(
+                cluster.executors(app_name).get(e.executor_id, {}).get("state") == "connected"
+                for e in started
+            ),
+            timeout_s=30,
+            message="executors connected",
+        )
+        a.start_workflow("multi_step", "wf-workers", n=5, step_seconds=0.5)
+        assert_eventually(
+            lambda: recorded_step_ids(system_db, "wf-workers"),
+            timeout_s=20,
+            message="the workflow is running on A",
+        )
+        a.kill()
+        final = assert_eventually(
+            lambda: (
+                (row := read_workflow(system_db, "wf-workers")) and row.status == "SUCCESS" and row
+            ),
+            timeout_s=60,
+            message="wf-workers SUCCESS on B",
+        )
+        assert final.executor_id == b.executor_id
+        decisions = [r for r in cluster.audit_records(app_name) if isinstance(r, RecoveryDecision)]
+        assert {r.dead_executor_id for r in decisions} == {a.executor_id}
+        # One app lives on one partition, so one worker decides for it.
+        deciding = [
+            name
+            for name, role in cluster.roles.items()
+            if name.startswith("worker") and "recovery of" in role.log_text()
+        ]
+        assert len(deciding) == 1, deciding
+    finally:
+        for executor in started:
+            executor.terminate()
