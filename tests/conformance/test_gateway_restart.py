@@ -149,3 +149,124 @@ def test_worker_restart_rebuilds_state_without_false_recoveries(
     finally:
         for process in started:
             process.terminate()
+
+
+def test_executor_lost_with_its_gateway_pod_is_recovered_after_the_liveness_timeout(
+    fresh_cluster: BatonCluster, system_db: str, app_name: str, tmp_path: Path
+) -> None:
+    """The pod and an executor die together (no disconnect is ever published): the survivor
+    reconnects to the new pod, the lost executor falls silent and is recovered, later than a
+    plain disconnect would be (the liveness timeout, not the grace period)."""
+    cluster = fresh_cluster
+    key = cluster.create_key(app_name)
+    started = [
+        ExecutorProcess(
+            app_name=app_name,
+            system_db_url=system_db,
+            marker_dir=tmp_path / "markers",
+            conductor_url=cluster.conductor_url,
+            conductor_key=key,
+            app_version="v1",
+            log_dir=tmp_path / f"executor{i}",
+        ).start()
+        for i in range(2)
+    ]
+    try:
+        a, b = started
+        assert_eventually(
+            lambda: all(
+                cluster.executors(app_name).get(e.executor_id, {}).get("state") == "connected"
+                for e in started
+            ),
+            timeout_s=20,
+            message="executors connected",
+        )
+        a.start_workflow("multi_step", "wf-pod-lost", n=5, step_seconds=0.5)
+        assert_eventually(
+            lambda: recorded_step_ids(system_db, "wf-pod-lost"),
+            timeout_s=20,
+            message="the workflow is running on A",
+        )
+        cluster.roles["gateway"].stop(signal.SIGKILL)
+        a.kill()
+        lost_at = time.monotonic()
+        cluster.restart_gateway(signal.SIGKILL)  # already dead: just starts the new pod
+
+        final = assert_eventually(
+            lambda: (
+                (row := read_workflow(system_db, "wf-pod-lost")) and row.status == "SUCCESS" and row
+            ),
+            timeout_s=90,
+            message="wf-pod-lost SUCCESS on B",
+        )
+        assert final.executor_id == b.executor_id
+        decisions = [r for r in cluster.audit_records(app_name) if isinstance(r, RecoveryDecision)]
+        dead = [r for r in decisions if r.step.value == "declared_dead"]
+        assert [r.dead_executor_id for r in dead] == [a.executor_id]
+        assert "silent" in dead[0].reason
+        assert time.monotonic() - lost_at >= 10, "recovered sooner than the liveness timeout"
+    finally:
+        for executor in started:
+            executor.terminate()
+
+
+def test_executor_gone_after_a_drain_is_recovered_after_the_drain_grace(
+    kafka_bootstrap: str, system_db: str, app_name: str, tmp_path: Path
+) -> None:
+    env = {"BATON_RECOVERY_DRAIN_GRACE_MS": "8000"}
+    with BatonCluster(kafka_bootstrap, tmp_path / "baton", env=env) as cluster:
+        key = cluster.create_key(app_name)
+        started = [
+            ExecutorProcess(
+                app_name=app_name,
+                system_db_url=system_db,
+                marker_dir=tmp_path / "markers",
+                conductor_url=cluster.conductor_url,
+                conductor_key=key,
+                app_version="v1",
+                log_dir=tmp_path / f"executor{i}",
+            ).start()
+            for i in range(2)
+        ]
+        try:
+            a, b = started
+            assert_eventually(
+                lambda: all(
+                    cluster.executors(app_name).get(e.executor_id, {}).get("state") == "connected"
+                    for e in started
+                ),
+                timeout_s=20,
+                message="executors connected",
+            )
+            a.start_workflow("multi_step", "wf-drain", n=5, step_seconds=0.5)
+            assert_eventually(
+                lambda: recorded_step_ids(system_db, "wf-drain"),
+                timeout_s=20,
+                message="the workflow is running on A",
+            )
+            cluster.roles["gateway"].stop(signal.SIGTERM)  # drains: A's disconnect is marked
+            a.kill()  # and A never comes back
+            drained_at = time.monotonic()
+            cluster.restart_gateway(signal.SIGTERM)
+            final = assert_eventually(
+                lambda: (
+                    (row := read_workflow(system_db, "wf-drain"))
+                    and row.status == "SUCCESS"
+                    and row
+                ),
+                timeout_s=60,
+                message="wf-drain SUCCESS on B",
+            )
+            assert final.executor_id == b.executor_id
+            dead = [
+                r
+                for r in cluster.audit_records(app_name)
+                if isinstance(r, RecoveryDecision) and r.step.value == "declared_dead"
+            ]
+            assert [r.dead_executor_id for r in dead] == [a.executor_id]
+            assert "drained" in dead[0].reason
+            waited = time.monotonic() - drained_at
+            assert 7 <= waited < 30, f"recovered {waited:.1f} s after the drain"
+        finally:
+            for executor in started:
+                executor.terminate()
