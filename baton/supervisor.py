@@ -14,7 +14,9 @@ import logging
 import signal
 import sys
 
+from baton.children import die_with_parent
 from baton.embedded_broker import EmbeddedBroker
+from baton.probes import accepts_tcp
 from baton.settings import Settings
 from store.database import Store
 from streams.admin import ensure_topics
@@ -45,7 +47,8 @@ async def run_up(settings: Settings) -> int:
         async with Store(settings.store_url()):
             pass  # creates the schema once, before the roles race to do it
         children = [await _spawn(role, settings, bootstrap) for role in ROLES]
-        _announce(settings, bootstrap)
+        if await _listening(settings):
+            _announce(settings, bootstrap)
         exited = [asyncio.ensure_future(child.wait()) for child in children]
         stopper = asyncio.ensure_future(stop.wait())
         await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
@@ -81,7 +84,7 @@ async def _spawn(role: str, settings: Settings, bootstrap: str) -> asyncio.subpr
         args += ["--host", settings.gateway_host, "--port", str(settings.gateway_port)]
     if role == "console":
         args += ["--host", settings.console_host, "--port", str(settings.console_port)]
-    return await asyncio.create_subprocess_exec(*args, start_new_session=False)
+    return await asyncio.create_subprocess_exec(*args, preexec_fn=die_with_parent)
 
 
 async def _stop_children(children: list[asyncio.subprocess.Process]) -> None:
@@ -97,6 +100,22 @@ async def _stop_children(children: list[asyncio.subprocess.Process]) -> None:
                 )
                 child.kill()
                 await child.wait()
+
+
+async def _listening(settings: Settings, timeout_s: float = 60.0) -> bool:
+    """Wait until the gateway and the console accept connections (False on time-out)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    for host, port in (
+        (settings.gateway_host, settings.gateway_port),
+        (settings.console_host, settings.console_port),
+    ):
+        while not await accepts_tcp(host, port):
+            if loop.time() > deadline:
+                logger.error("nothing listens on %s:%d yet; see the roles' logs above", host, port)
+                return False
+            await asyncio.sleep(0.1)
+    return True
 
 
 def _announce(settings: Settings, bootstrap: str) -> None:

@@ -177,14 +177,14 @@ class Store:
             raise
         self._engine = engine
         self._sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
-        logger.info("store opened: %s", self._url.render_as_string(hide_password=True))
+        logger.debug("store opened: %s", self._url.render_as_string(hide_password=True))
 
     async def stop(self) -> None:
         """Close every pooled connection; safe to call twice."""
         engine, self._engine, self._sessionmaker = self._engine, None, None
         if engine is not None:
             await engine.dispose()
-            logger.info("store closed")
+            logger.debug("store closed")
 
     async def __aenter__(self) -> Store:
         await self.start()

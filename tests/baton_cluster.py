@@ -22,6 +22,7 @@ from uuid import uuid4
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from baton.children import die_with_parent
 from streams.records import Record, decode
 from tests.eventually import assert_eventually
 
@@ -50,7 +51,11 @@ class RoleProcess:
     def start(self) -> None:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            self.args, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+            self.args,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
 
     def log_text(self) -> str:
@@ -181,7 +186,11 @@ class BatonCluster:
             self.roles[name].stop()
 
     def __enter__(self) -> BatonCluster:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
