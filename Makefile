@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy baton gateway streams recovery store console
+	$(BIN)/mypy baton gateway streams recovery store console tests bench
 
 ## Exactly what CI runs after installing.
 check: lint typecheck test

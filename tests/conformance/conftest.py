@@ -9,13 +9,15 @@ from uuid import uuid4
 import pytest
 
 from tests.baton_cluster import BatonCluster
-from tests.dbos_app.harness import ExecutorProcess, create_database, drop_database
+from tests.conformance.scenario import ExecutorPool
+from tests.dbos_app.harness import create_database, drop_database
 
 
 @pytest.fixture(scope="module")
 def cluster(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BatonCluster]:
+    """One cluster for a module's tests (each test uses its own app and database)."""
     with BatonCluster(kafka_bootstrap, tmp_path_factory.mktemp("baton")) as running:
         yield running
 
@@ -35,33 +37,30 @@ def app_name() -> str:
     return f"app{uuid4().hex[:8]}"
 
 
-ExecutorFactory = Callable[..., ExecutorProcess]
+@pytest.fixture
+def pool_on(
+    system_db: str, app_name: str, tmp_path: Path
+) -> Iterator[Callable[[BatonCluster], ExecutorPool]]:
+    """Executors of this test's app on a given cluster; all are stopped after the test."""
+    pools: list[ExecutorPool] = []
+
+    def make(on: BatonCluster) -> ExecutorPool:
+        pools.append(ExecutorPool(on, app_name, system_db, tmp_path))
+        return pools[-1]
+
+    yield make
+    for pool in pools:
+        pool.terminate_all()
 
 
 @pytest.fixture
-def executors(
-    cluster: BatonCluster, system_db: str, app_name: str, tmp_path: Path
-) -> Iterator[ExecutorFactory]:
-    """Start real DBOS executors of ``app_name`` connected to the cluster's gateway."""
-    started: list[ExecutorProcess] = []
-    key = cluster.create_key(app_name)
+def pool(cluster: BatonCluster, pool_on: Callable[[BatonCluster], ExecutorPool]) -> ExecutorPool:
+    """Executors of this test's app on the module's cluster."""
+    return pool_on(cluster)
 
-    def start(app_version: str = "v1", **overrides: object) -> ExecutorProcess:
-        index = len(started)
-        params: dict[str, object] = {
-            "app_name": app_name,
-            "system_db_url": system_db,
-            "marker_dir": tmp_path / "markers",
-            "conductor_url": cluster.conductor_url,
-            "conductor_key": key,
-            "app_version": app_version,
-            "log_dir": tmp_path / f"executor{index}",
-            **overrides,
-        }
-        executor = ExecutorProcess(**params)  # type: ignore[arg-type]
-        started.append(executor)
-        return executor.start()
 
-    yield start
-    for executor in started:
-        executor.terminate()
+@pytest.fixture
+def fresh_cluster(kafka_bootstrap: str, tmp_path: Path) -> Iterator[BatonCluster]:
+    """A cluster of this test's own, for tests that restart or kill its roles."""
+    with BatonCluster(kafka_bootstrap, tmp_path / "baton") as running:
+        yield running
