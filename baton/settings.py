@@ -49,7 +49,7 @@ class Settings:
     partitions: int = 8
     gateway_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     ping_interval_s: float = 5.0
-    ping_timeout_s: float = 10.0
+    ping_timeout_s: float = 8.0
     heartbeat_interval_s: float = 2.0
     timings: RecoveryTimings = field(default_factory=RecoveryTimings)
     log_level: str = "INFO"

@@ -19,9 +19,12 @@ class GatewayConfig:
     host: str = "127.0.0.1"
     port: int = 8090
     ping_interval_s: float = 5.0
-    """WebSocket pings to each executor; with the timeout, a frozen or cut-off executor is
-    detected within 15 s."""
-    ping_timeout_s: float = 10.0
+    """WebSocket pings to each executor. A frozen or cut-off executor is detected within
+    interval + timeout + close timeout: 15 s with the defaults."""
+    ping_timeout_s: float = 8.0
+    close_timeout_s: float = 2.0
+    """How long a closing session waits for the executor's side of the close handshake (a
+    frozen executor never sends it)."""
     heartbeat_interval_s: float = 2.0
     """One heartbeat record per app held, per interval: the liveness signal and the snapshot."""
     handshake_timeout_s: float = 10.0

@@ -102,7 +102,7 @@ class Gateway:
             ping_interval=self.config.ping_interval_s,
             ping_timeout=self.config.ping_timeout_s,
             max_size=self.config.max_message_bytes,
-            close_timeout=5,
+            close_timeout=self.config.close_timeout_s,
         )
         self._loops = [
             self._tasks.create_task(self._guard("heartbeats", self._heartbeat_loop())),

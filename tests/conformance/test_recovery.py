@@ -165,3 +165,27 @@ def test_bad_frames_from_a_raw_client_close_only_that_session(
     after = pool.wait_connected(real)[real.executor_id]
     assert after["connected_at"] == before["connected_at"]  # never dropped
     assert pool.decisions() == []
+
+
+def test_a_frozen_executor_is_detected_by_pings_and_recovered(pool: ExecutorPool) -> None:
+    """SIGSTOP: the TCP link stays up but nothing answers. The gateway's pings (every 5 s,
+    10 s timeout) close the session within 15 s; after the grace period it is recovered."""
+    a, b = pool.start_connected(2)
+    pool.run(a, "wf-frozen", n=6, step_s=0.5)
+    a.freeze()
+    frozen_at = time.monotonic()
+    try:
+        disconnected = assert_eventually(
+            lambda: (
+                (row := pool.cluster.executors(pool.app)[a.executor_id])["state"] != "connected"
+                and row
+            ),
+            timeout_s=30,
+            message="the frozen executor's session closed",
+        )
+        detected_s = time.monotonic() - frozen_at
+        assert detected_s <= 17, f"detected after {detected_s:.1f} s"
+        assert disconnected["close_code"] == 1011  # keepalive ping timeout
+        assert pool.wait_success("wf-frozen").executor_id == b.executor_id
+    finally:
+        a.kill()

@@ -229,6 +229,10 @@ class ExecutorProcess:
             proc.send_signal(signal.SIGKILL)
         proc.wait()
 
+    def freeze(self) -> None:
+        """SIGSTOP (a hung process: its sockets stay open, nothing answers)."""
+        self._require_proc().send_signal(signal.SIGSTOP)
+
     def terminate(self, timeout_s: float = 10.0) -> int:
         """SIGTERM and wait; SIGKILL if it outlives ``timeout_s``.
 
