@@ -189,3 +189,32 @@ def test_a_frozen_executor_is_detected_by_pings_and_recovered(pool: ExecutorPool
         assert pool.wait_success("wf-frozen").executor_id == b.executor_id
     finally:
         a.kill()
+
+
+def test_a_target_that_hangs_is_given_up_and_another_executor_recovers(
+    pool: ExecutorPool,
+) -> None:
+    """The first choice (the longest-connected survivor) is frozen: its request goes unanswered,
+    pings close its session, and the recovery is retried on the other survivor."""
+    hung = pool.start("v1")
+    pool.wait_connected(hung)
+    a, c = pool.start("v1"), pool.start("v1")
+    pool.wait_connected(hung, a, c)
+    pool.run(a, "wf-retry", n=5, step_s=0.5)
+    hung.freeze()
+    try:
+        a.kill()
+        assert pool.wait_success("wf-retry", timeout_s=90).executor_id == c.executor_id
+        chosen = [
+            (d.attempt, d.target)
+            for d in pool.decisions(RecoveryStep.TARGET_CHOSEN)
+            if d.dead_executor_id == a.executor_id
+        ]
+        assert chosen == [(1, hung.executor_id), (2, c.executor_id)]
+        failed = [
+            d for d in pool.decisions(RecoveryStep.FAILED) if d.dead_executor_id == a.executor_id
+        ]
+        assert [d.target for d in failed] == [hung.executor_id]
+        assert failed[0].reason
+    finally:
+        hung.kill()
