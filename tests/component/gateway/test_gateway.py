@@ -548,6 +548,7 @@ async def test_exit_drains_sessions_and_refuses_handshakes(
                 assert fake.ws.close_code == 1001
         finally:
             writer.close()
+            await writer.wait_closed()
 
     disconnected = await eventually(
         lambda: disconnected_record(events, "exec-1"), "ExecutorDisconnected"
