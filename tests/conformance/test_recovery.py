@@ -184,7 +184,8 @@ def test_a_frozen_executor_is_detected_by_pings_and_recovered(pool: ExecutorPool
             message="the frozen executor's session closed",
         )
         detected_s = time.monotonic() - frozen_at
-        assert detected_s <= 17, f"detected after {detected_s:.1f} s"
+        # 15 s at the gateway, plus the trip through Kafka, the worker and the store.
+        assert detected_s <= 18, f"detected after {detected_s:.1f} s"
         assert disconnected["close_code"] == 1011  # keepalive ping timeout
         assert pool.wait_success("wf-frozen").executor_id == b.executor_id
     finally:
