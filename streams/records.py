@@ -15,15 +15,24 @@ from typing import Any, ClassVar, NewType
 import orjson
 
 from streams.exceptions import RecordError
+from streams.fields import Fields
 
 AppName = NewType("AppName", str)
 ExecutorId = NewType("ExecutorId", str)
 GatewayId = NewType("GatewayId", str)
 ConnId = NewType("ConnId", str)
 CommandId = NewType("CommandId", str)
+WorkflowId = NewType("WorkflowId", str)
+RequestId = NewType("RequestId", str)
 
 MAX_TEXT_CHARS = 4096
 """Executor-supplied text (errors, tracebacks) is cut to this many characters."""
+
+MAX_PAYLOAD_CHARS = 65_536
+"""Workflow inputs and outputs and step outputs (as DBOS serialised them) are cut to this length."""
+
+MAX_STEPS = 1_000
+"""At most this many steps of one workflow are captured (DBOS ``list_steps`` limit)."""
 
 
 def bound_text(text: str | None, limit: int = MAX_TEXT_CHARS) -> str | None:
@@ -40,6 +49,39 @@ class RecordType(StrEnum):
     COMMAND_PROGRESS = "command_progress"
     RECOVER_EXECUTOR = "recover_executor"
     RECOVERY_DECISION = "recovery_decision"
+    WORKFLOW_STATUS = "workflow_status"
+    WORKFLOW_STEPS = "workflow_steps"
+    POLL_WORKFLOWS = "poll_workflows"
+    POLL_RESULT = "poll_result"
+    EXECUTOR_REQUEST = "executor_request"
+    EXECUTOR_REPLY = "executor_reply"
+
+
+class WorkflowState(StrEnum):
+    """DBOS workflow statuses (``WorkflowStatusString``); unknown ones are kept as text."""
+
+    PENDING = "PENDING"
+    ENQUEUED = "ENQUEUED"
+    DELAYED = "DELAYED"
+    SUCCESS = "SUCCESS"
+    ERROR = "ERROR"
+    CANCELLED = "CANCELLED"
+    MAX_RECOVERY_ATTEMPTS_EXCEEDED = "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+
+
+ACTIVE_STATES: tuple[str, ...] = (
+    WorkflowState.PENDING,
+    WorkflowState.ENQUEUED,
+    WorkflowState.DELAYED,
+)
+"""Statuses that can still change without the workflow completing."""
+
+
+class RequestKind(StrEnum):
+    """What the console may ask one executor through a gateway (DBOS conductor verbs)."""
+
+    GET_WORKFLOW = "get_workflow"
+    LIST_STEPS = "list_steps"
 
 
 class CommandStatus(StrEnum):
@@ -172,15 +214,190 @@ class RecoveryDecision:
     command_id: CommandId | None = None
 
 
-ExecutorEvent = ExecutorConnected | ExecutorDisconnected | GatewayHeartbeat | CommandProgress
-Record = ExecutorEvent | RecoverExecutor | RecoveryDecision
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkflowStatus:
+    """One workflow's status as an executor reported it (DBOS ``WorkflowsOutput``).
+
+    Keyed ``{app}/{workflow_id}`` on the workflow events topic, so one workflow's records stay in
+    order. Folds are latest-wins by ``(updated_at_ms, observed_at_ms)``. ``has_input`` and
+    ``has_output`` say whether the poll loaded those columns: a status-only refresh must not erase a
+    stored input or output.
+    """
+
+    type: ClassVar[RecordType] = RecordType.WORKFLOW_STATUS
+    app: AppName
+    workflow_id: WorkflowId
+    status: str
+    observed_at_ms: int
+    """When the gateway received it (its clock)."""
+    name: str | None = None
+    class_name: str | None = None
+    config_name: str | None = None
+    authenticated_user: str | None = None
+    assumed_role: str | None = None
+    authenticated_roles: str | None = None
+    input: str | None = None
+    output: str | None = None
+    error: str | None = None
+    has_input: bool = False
+    has_output: bool = False
+    created_at_ms: int | None = None
+    updated_at_ms: int | None = None
+    completed_at_ms: int | None = None
+    dequeued_at_ms: int | None = None
+    queue_name: str | None = None
+    queue_partition_key: str | None = None
+    deduplication_id: str | None = None
+    priority: int | None = None
+    application_version: str | None = None
+    executor_id: str | None = None
+    timeout_ms: int | None = None
+    deadline_epoch_ms: int | None = None
+    delay_until_epoch_ms: int | None = None
+    forked_from: str | None = None
+    was_forked_from: bool = False
+    parent_workflow_id: str | None = None
+    attributes: str | None = None
+    schedule_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepInfo:
+    """One step of a workflow (DBOS ``WorkflowSteps``)."""
+
+    function_id: int
+    function_name: str
+    output: str | None = None
+    error: str | None = None
+    child_workflow_id: str | None = None
+    started_at_ms: int | None = None
+    completed_at_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkflowSteps:
+    """The steps of one workflow as an executor listed them (replaces what was stored before)."""
+
+    type: ClassVar[RecordType] = RecordType.WORKFLOW_STEPS
+    app: AppName
+    workflow_id: WorkflowId
+    steps: tuple[StepInfo, ...]
+    observed_at_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaptureCursor:
+    """Where the incremental status capture of one app stands (DBOS system DB clock, epoch ms)."""
+
+    created_from_ms: int = 0
+    """Next poll lists workflows created at or after this time..."""
+    created_skip: int = 0
+    """...skipping this many created exactly at ``created_from_ms`` (already seen)."""
+    completed_from_ms: int = 0
+    """Workflows completed at or after this time (minus an overlap) are listed again."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PollWorkflows:
+    """Command: have ``target`` list what changed in its app since ``cursor``.
+
+    Issued by the one capture poller that owns the app's partition; the gateway holding ``target``
+    runs the bounded queries, publishes each workflow as a ``WorkflowStatus`` and reports a
+    ``PollResult``. Safe to run twice: the folds are idempotent.
+    """
+
+    type: ClassVar[RecordType] = RecordType.POLL_WORKFLOWS
+    command_id: CommandId
+    app: AppName
+    target: ExecutorId
+    target_gateway: GatewayId | None
+    cursor: CaptureCursor
+    page_size: int
+    max_pages: int
+    issued_at_ms: int
+    timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PollResult:
+    """A gateway's report on one ``PollWorkflows``: the cursor to use next, or an error."""
+
+    type: ClassVar[RecordType] = RecordType.POLL_RESULT
+    command_id: CommandId
+    app: AppName
+    gateway: GatewayId
+    executor_id: ExecutorId
+    ok: bool
+    cursor: CaptureCursor
+    """The advanced cursor (unchanged when ``ok`` is false)."""
+    workflows_seen: int
+    requests: int
+    """DBOS requests this poll cost the executor."""
+    more: bool
+    """A page limit was hit: poll again soon rather than after the interval."""
+    ts_ms: int
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutorRequest:
+    """A console question for one executor, answered on the replies topic (keyed by target)."""
+
+    type: ClassVar[RecordType] = RecordType.EXECUTOR_REQUEST
+    request_id: RequestId
+    app: AppName
+    target: ExecutorId
+    target_gateway: GatewayId | None
+    kind: RequestKind
+    workflow_id: WorkflowId
+    issued_at_ms: int
+    timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutorReply:
+    """The answer to an ``ExecutorRequest`` (keyed by request id on the replies topic)."""
+
+    type: ClassVar[RecordType] = RecordType.EXECUTOR_REPLY
+    request_id: RequestId
+    app: AppName
+    executor_id: ExecutorId
+    gateway: GatewayId
+    ok: bool
+    ts_ms: int
+    error: str | None = None
+    workflow: WorkflowStatus | None = None
+    steps: tuple[StepInfo, ...] | None = None
+
+
+ExecutorEvent = (
+    ExecutorConnected | ExecutorDisconnected | GatewayHeartbeat | CommandProgress | PollResult
+)
+WorkflowEvent = WorkflowStatus | WorkflowSteps
+Command = RecoverExecutor | PollWorkflows | ExecutorRequest
+Record = ExecutorEvent | WorkflowEvent | Command | RecoveryDecision | ExecutorReply
+
+
+def workflow_key(app: str, workflow_id: str) -> bytes:
+    """The Kafka key (and table key) of one workflow: ``{app}/{workflow_id}``.
+
+    App names never hold a ``/`` (they are one URL path segment).
+    """
+    return f"{app}/{workflow_id}".encode()
 
 
 def record_key(record: Record) -> bytes:
-    """The Kafka key of a record: its app, or for commands the target executor."""
-    if isinstance(record, RecoverExecutor):
-        return record.target.encode()
-    return record.app.encode()
+    """The Kafka key of a record: its app; commands their target executor; workflow events their
+    workflow; replies their request."""
+    match record:
+        case RecoverExecutor() | PollWorkflows() | ExecutorRequest():
+            return record.target.encode()
+        case WorkflowStatus() | WorkflowSteps():
+            return workflow_key(record.app, record.workflow_id)
+        case ExecutorReply():
+            return record.request_id.encode()
+        case _:
+            return record.app.encode()
 
 
 def encode(record: Record) -> bytes:
@@ -206,68 +423,13 @@ def decode(raw: bytes | str) -> Record:
     except ValueError as exc:
         raise RecordError(f"unknown record type {data.get('type')!r}") from exc
     try:
-        record: Record = _DECODERS[kind](_Fields(data))
+        record: Record = _DECODERS[kind](Fields(data))
     except (KeyError, TypeError, ValueError) as exc:
         raise RecordError(f"malformed {kind.value} record: {exc!r}") from exc
     return record
 
 
-class _Fields:
-    """Typed access to a decoded JSON object; every getter raises TypeError/KeyError on misfit."""
-
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        self._data = data
-
-    def text(self, name: str) -> str:
-        value = self._data[name]
-        if not isinstance(value, str):
-            raise TypeError(f"{name} must be a string")
-        return value
-
-    def opt_text(self, name: str) -> str | None:
-        value = self._data.get(name)
-        if value is not None and not isinstance(value, str):
-            raise TypeError(f"{name} must be a string or null")
-        return value
-
-    def integer(self, name: str) -> int:
-        value = self._data[name]
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} must be an integer")
-        return value
-
-    def opt_integer(self, name: str) -> int | None:
-        return None if self._data.get(name) is None else self.integer(name)
-
-    def flag(self, name: str) -> bool:
-        value = self._data[name]
-        if not isinstance(value, bool):
-            raise TypeError(f"{name} must be a boolean")
-        return value
-
-    def opt_flag(self, name: str) -> bool:
-        return False if self._data.get(name) is None else self.flag(name)
-
-    def obj(self, name: str) -> _Fields:
-        value = self._data[name]
-        if not isinstance(value, dict):
-            raise TypeError(f"{name} must be an object")
-        return _Fields(value)
-
-    def opt_mapping(self, name: str) -> Mapping[str, Any] | None:
-        value = self._data.get(name)
-        if value is not None and not isinstance(value, dict):
-            raise TypeError(f"{name} must be an object or null")
-        return value
-
-    def objs(self, name: str) -> list[_Fields]:
-        value = self._data[name]
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise TypeError(f"{name} must be a list of objects")
-        return [_Fields(v) for v in value]
-
-
-def _executor_info(f: _Fields) -> ExecutorInfo:
+def _executor_info(f: Fields) -> ExecutorInfo:
     return ExecutorInfo(
         executor_id=ExecutorId(f.text("executor_id")),
         application_version=f.text("application_version"),
@@ -278,7 +440,7 @@ def _executor_info(f: _Fields) -> ExecutorInfo:
     )
 
 
-def _session(f: _Fields) -> SessionInfo:
+def _session(f: Fields) -> SessionInfo:
     return SessionInfo(
         info=_executor_info(f.obj("info")),
         conn_id=ConnId(f.text("conn_id")),
@@ -286,7 +448,7 @@ def _session(f: _Fields) -> SessionInfo:
     )
 
 
-def _connected(f: _Fields) -> ExecutorConnected:
+def _connected(f: Fields) -> ExecutorConnected:
     return ExecutorConnected(
         app=AppName(f.text("app")),
         gateway=GatewayId(f.text("gateway")),
@@ -295,7 +457,7 @@ def _connected(f: _Fields) -> ExecutorConnected:
     )
 
 
-def _disconnected(f: _Fields) -> ExecutorDisconnected:
+def _disconnected(f: Fields) -> ExecutorDisconnected:
     return ExecutorDisconnected(
         app=AppName(f.text("app")),
         gateway=GatewayId(f.text("gateway")),
@@ -309,7 +471,7 @@ def _disconnected(f: _Fields) -> ExecutorDisconnected:
     )
 
 
-def _heartbeat(f: _Fields) -> GatewayHeartbeat:
+def _heartbeat(f: Fields) -> GatewayHeartbeat:
     return GatewayHeartbeat(
         app=AppName(f.text("app")),
         gateway=GatewayId(f.text("gateway")),
@@ -318,7 +480,7 @@ def _heartbeat(f: _Fields) -> GatewayHeartbeat:
     )
 
 
-def _progress(f: _Fields) -> CommandProgress:
+def _progress(f: Fields) -> CommandProgress:
     return CommandProgress(
         app=AppName(f.text("app")),
         command_id=CommandId(f.text("command_id")),
@@ -330,7 +492,7 @@ def _progress(f: _Fields) -> CommandProgress:
     )
 
 
-def _recover(f: _Fields) -> RecoverExecutor:
+def _recover(f: Fields) -> RecoverExecutor:
     gateway = f.opt_text("target_gateway")
     return RecoverExecutor(
         command_id=CommandId(f.text("command_id")),
@@ -343,7 +505,7 @@ def _recover(f: _Fields) -> RecoverExecutor:
     )
 
 
-def _decision(f: _Fields) -> RecoveryDecision:
+def _decision(f: Fields) -> RecoveryDecision:
     target = f.opt_text("target")
     command_id = f.opt_text("command_id")
     return RecoveryDecision(
@@ -359,6 +521,134 @@ def _decision(f: _Fields) -> RecoveryDecision:
     )
 
 
+def _workflow_status(f: Fields) -> WorkflowStatus:
+    return WorkflowStatus(
+        app=AppName(f.text("app")),
+        workflow_id=WorkflowId(f.text("workflow_id")),
+        status=f.text("status"),
+        observed_at_ms=f.integer("observed_at_ms"),
+        name=f.opt_text("name"),
+        class_name=f.opt_text("class_name"),
+        config_name=f.opt_text("config_name"),
+        authenticated_user=f.opt_text("authenticated_user"),
+        assumed_role=f.opt_text("assumed_role"),
+        authenticated_roles=f.opt_text("authenticated_roles"),
+        input=bound_text(f.opt_text("input"), MAX_PAYLOAD_CHARS),
+        output=bound_text(f.opt_text("output"), MAX_PAYLOAD_CHARS),
+        error=bound_text(f.opt_text("error")),
+        has_input=f.opt_flag("has_input"),
+        has_output=f.opt_flag("has_output"),
+        created_at_ms=f.opt_integer("created_at_ms"),
+        updated_at_ms=f.opt_integer("updated_at_ms"),
+        completed_at_ms=f.opt_integer("completed_at_ms"),
+        dequeued_at_ms=f.opt_integer("dequeued_at_ms"),
+        queue_name=f.opt_text("queue_name"),
+        queue_partition_key=f.opt_text("queue_partition_key"),
+        deduplication_id=f.opt_text("deduplication_id"),
+        priority=f.opt_integer("priority"),
+        application_version=f.opt_text("application_version"),
+        executor_id=f.opt_text("executor_id"),
+        timeout_ms=f.opt_integer("timeout_ms"),
+        deadline_epoch_ms=f.opt_integer("deadline_epoch_ms"),
+        delay_until_epoch_ms=f.opt_integer("delay_until_epoch_ms"),
+        forked_from=f.opt_text("forked_from"),
+        was_forked_from=f.opt_flag("was_forked_from"),
+        parent_workflow_id=f.opt_text("parent_workflow_id"),
+        attributes=f.opt_text("attributes"),
+        schedule_name=f.opt_text("schedule_name"),
+    )
+
+
+def _step(f: Fields) -> StepInfo:
+    return StepInfo(
+        function_id=f.integer("function_id"),
+        function_name=f.text("function_name"),
+        output=bound_text(f.opt_text("output"), MAX_PAYLOAD_CHARS),
+        error=bound_text(f.opt_text("error")),
+        child_workflow_id=f.opt_text("child_workflow_id"),
+        started_at_ms=f.opt_integer("started_at_ms"),
+        completed_at_ms=f.opt_integer("completed_at_ms"),
+    )
+
+
+def _steps(f: Fields) -> WorkflowSteps:
+    return WorkflowSteps(
+        app=AppName(f.text("app")),
+        workflow_id=WorkflowId(f.text("workflow_id")),
+        steps=tuple(_step(s) for s in f.objs("steps")[:MAX_STEPS]),
+        observed_at_ms=f.integer("observed_at_ms"),
+    )
+
+
+def _cursor(f: Fields) -> CaptureCursor:
+    return CaptureCursor(
+        created_from_ms=f.integer("created_from_ms"),
+        created_skip=f.integer("created_skip"),
+        completed_from_ms=f.integer("completed_from_ms"),
+    )
+
+
+def _poll(f: Fields) -> PollWorkflows:
+    gateway = f.opt_text("target_gateway")
+    return PollWorkflows(
+        command_id=CommandId(f.text("command_id")),
+        app=AppName(f.text("app")),
+        target=ExecutorId(f.text("target")),
+        target_gateway=None if gateway is None else GatewayId(gateway),
+        cursor=_cursor(f.obj("cursor")),
+        page_size=f.integer("page_size"),
+        max_pages=f.integer("max_pages"),
+        issued_at_ms=f.integer("issued_at_ms"),
+        timeout_ms=f.integer("timeout_ms"),
+    )
+
+
+def _poll_result(f: Fields) -> PollResult:
+    return PollResult(
+        command_id=CommandId(f.text("command_id")),
+        app=AppName(f.text("app")),
+        gateway=GatewayId(f.text("gateway")),
+        executor_id=ExecutorId(f.text("executor_id")),
+        ok=f.flag("ok"),
+        cursor=_cursor(f.obj("cursor")),
+        workflows_seen=f.integer("workflows_seen"),
+        requests=f.integer("requests"),
+        more=f.flag("more"),
+        ts_ms=f.integer("ts_ms"),
+        error=bound_text(f.opt_text("error")),
+    )
+
+
+def _request(f: Fields) -> ExecutorRequest:
+    gateway = f.opt_text("target_gateway")
+    return ExecutorRequest(
+        request_id=RequestId(f.text("request_id")),
+        app=AppName(f.text("app")),
+        target=ExecutorId(f.text("target")),
+        target_gateway=None if gateway is None else GatewayId(gateway),
+        kind=RequestKind(f.text("kind")),
+        workflow_id=WorkflowId(f.text("workflow_id")),
+        issued_at_ms=f.integer("issued_at_ms"),
+        timeout_ms=f.integer("timeout_ms"),
+    )
+
+
+def _reply(f: Fields) -> ExecutorReply:
+    workflow = f.opt_obj("workflow")
+    steps = f.opt_objs("steps")
+    return ExecutorReply(
+        request_id=RequestId(f.text("request_id")),
+        app=AppName(f.text("app")),
+        executor_id=ExecutorId(f.text("executor_id")),
+        gateway=GatewayId(f.text("gateway")),
+        ok=f.flag("ok"),
+        ts_ms=f.integer("ts_ms"),
+        error=bound_text(f.opt_text("error")),
+        workflow=None if workflow is None else _workflow_status(workflow),
+        steps=None if steps is None else tuple(_step(s) for s in steps[:MAX_STEPS]),
+    )
+
+
 _DECODERS: dict[RecordType, Any] = {
     RecordType.EXECUTOR_CONNECTED: _connected,
     RecordType.EXECUTOR_DISCONNECTED: _disconnected,
@@ -366,4 +656,10 @@ _DECODERS: dict[RecordType, Any] = {
     RecordType.COMMAND_PROGRESS: _progress,
     RecordType.RECOVER_EXECUTOR: _recover,
     RecordType.RECOVERY_DECISION: _decision,
+    RecordType.WORKFLOW_STATUS: _workflow_status,
+    RecordType.WORKFLOW_STEPS: _steps,
+    RecordType.POLL_WORKFLOWS: _poll,
+    RecordType.POLL_RESULT: _poll_result,
+    RecordType.EXECUTOR_REQUEST: _request,
+    RecordType.EXECUTOR_REPLY: _reply,
 }

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DAY_MS = 24 * 60 * 60 * 1000
+HOUR_MS = 60 * 60 * 1000
+DAY_MS = 24 * HOUR_MS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +46,17 @@ class Topics:
         return f"{self.prefix}commands"
 
     @property
+    def workflow_events(self) -> str:
+        """Workflow statuses and steps captured from executors. Keyed ``{app}/{workflow_id}`` so one
+        workflow's records stay in order; the workflow table is co-partitioned with it."""
+        return f"{self.prefix}workflow-events"
+
+    @property
+    def replies(self) -> str:
+        """Executors' answers to console requests, keyed by request id (read by the console)."""
+        return f"{self.prefix}replies"
+
+    @property
     def audit(self) -> str:
         """The replayable audit log: every recovery decision and operator action. Keyed by app."""
         return f"{self.prefix}audit"
@@ -54,6 +66,9 @@ class Topics:
         return (
             TopicSpec(name=self.executor_events, partitions=self.partitions, retention_ms=DAY_MS),
             TopicSpec(name=self.commands, partitions=self.partitions, retention_ms=DAY_MS),
+            # Kept for `baton replay`: the store's workflow history is a projection of this topic.
+            TopicSpec(name=self.workflow_events, partitions=self.partitions, retention_ms=-1),
+            TopicSpec(name=self.replies, partitions=self.partitions, retention_ms=HOUR_MS),
             TopicSpec(
                 name=self.audit, partitions=self.partitions, retention_ms=-1
             ),  # kept for replay

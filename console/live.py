@@ -1,0 +1,48 @@
+"""The console's seam to live executors: ask one connected executor of an app, through a gateway.
+
+The console never talks to executors itself. An implementation sends an ``ExecutorRequest`` record
+to the commands topic and waits for the ``ExecutorReply`` (``console.rpc``); tests use a real class
+that implements this protocol. Callers fall back to the store when a ``LiveUnavailable`` is raised.
+
+* LiveUnavailable (console-side, subclass of ``RequestError``)
+    * NoLiveExecutor   -- no executor of the app is connected right now
+    * (RequestTimeout, ExecutorDisconnected and ExecutorFailed come from ``streams.exceptions``)
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from streams.exceptions import RequestError
+from streams.records import AppName, StepInfo, WorkflowId, WorkflowStatus
+
+
+class LiveUnavailable(RequestError):
+    """The live answer could not be had; the caller answers from the store instead."""
+
+
+class NoLiveExecutor(LiveUnavailable):
+    """No executor of the app is connected."""
+
+
+class LiveExecutors(Protocol):
+    """Questions the console may ask a live executor of an app."""
+
+    async def get_workflow(self, app: AppName, workflow_id: WorkflowId) -> WorkflowStatus | None:
+        """DBOS ``get_workflow`` (inputs and outputs loaded); ``None`` when the executor's system
+        database does not know the workflow.
+
+        Raises:
+            NoLiveExecutor: no executor of ``app`` is connected.
+            RequestError: the executor did not answer usefully (timeout, disconnect, its error).
+        """
+        ...
+
+    async def list_steps(self, app: AppName, workflow_id: WorkflowId) -> tuple[StepInfo, ...] | None:
+        """DBOS ``list_steps`` (outputs loaded, at most ``MAX_STEPS``); ``None`` when unknown.
+
+        Raises:
+            NoLiveExecutor: no executor of ``app`` is connected.
+            RequestError: the executor did not answer usefully (timeout, disconnect, its error).
+        """
+        ...
