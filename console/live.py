@@ -38,7 +38,9 @@ class LiveExecutors(Protocol):
         """
         ...
 
-    async def list_steps(self, app: AppName, workflow_id: WorkflowId) -> tuple[StepInfo, ...] | None:
+    async def list_steps(
+        self, app: AppName, workflow_id: WorkflowId
+    ) -> tuple[StepInfo, ...] | None:
         """DBOS ``list_steps`` (outputs loaded, at most ``MAX_STEPS``); ``None`` when unknown.
 
         Raises:
