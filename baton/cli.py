@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     executors = common(sub.add_parser("executors", help="show an app's executors"))
     executors.add_argument("app")
+
+    replay = common(
+        sub.add_parser("replay", help="rebuild the store's workflow history and audit log")
+    )
+    replay.add_argument(
+        "--kafka", dest="kafka_bootstrap", required=True, help="Kafka bootstrap HOST:PORT"
+    )
     return parser
 
 
@@ -73,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         settings = settings_from(args)
         # Admin commands print their results; their logs stay quiet unless asked for.
-        quiet = args.command in ("keys", "executors") and args.log_level is None
+        quiet = args.command in ("keys", "executors", "replay") and args.log_level is None
         configure_logging("WARNING" if quiet else settings.log_level, role=args.command)
         sys.exit(dispatch(args, settings))
     except ConductorError as exc:
@@ -100,6 +107,10 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from baton.worker import run_worker
 
             return run_until_signal(lambda stop: run_worker(settings, stop))
+        case "replay":
+            from baton.admin import run_replay
+
+            return asyncio.run(run_replay(settings))
         case "keys" | "executors":
             from baton.admin import run_admin
 

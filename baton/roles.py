@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any
 
 from baton.settings import Settings
+from console.rpc import KafkaLiveExecutors
 from console.server import run_console
 from gateway.config import GatewayConfig
 from gateway.keys import StoreKeys
@@ -54,6 +56,29 @@ async def first_of(*waits: Coroutine[Any, Any, object]) -> None:
 
 
 async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
-    """Serve the HTTP API until ``stop`` is set."""
-    async with Store(settings.store_url()) as store:
-        await run_console(store, settings.console_host, settings.console_port, stop)
+    """Serve the HTTP API and the dashboard until ``stop`` is set.
+
+    With a broker, workflow details are asked of live executors through the gateways; without
+    one (``baton console`` alone, on a store) everything is served from the store.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        store = await stack.enter_async_context(Store(settings.store_url()))
+        live: KafkaLiveExecutors | None = None
+        if settings.kafka_bootstrap is not None:
+            await ensure_topics(settings.kafka_bootstrap, settings.topics.specs())
+            live = await stack.enter_async_context(
+                KafkaLiveExecutors(
+                    settings.kafka_bootstrap,
+                    settings.topics,
+                    store,
+                    timeout_s=settings.console_live_timeout_s,
+                )
+            )
+        await run_console(
+            store,
+            settings.console_host,
+            settings.console_port,
+            stop,
+            live=live,
+            refresh_interval_s=settings.console_refresh_s,
+        )

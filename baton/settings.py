@@ -52,6 +52,12 @@ class Settings:
     ping_timeout_s: float = 8.0
     heartbeat_interval_s: float = 2.0
     timings: RecoveryTimings = field(default_factory=RecoveryTimings)
+    capture_interval_ms: int = 2_000
+    """Pause between two status-capture polls of an app (each poll: 2-3 small DBOS requests)."""
+    console_refresh_s: float = 5.0
+    """Dashboard pages re-fetch their content this often (0 turns live refresh off)."""
+    console_live_timeout_s: float = 3.0
+    """How long the console waits for a live executor's answer before serving the store's."""
     log_level: str = "INFO"
 
     @property
@@ -109,6 +115,14 @@ class Settings:
         intervals = (self.ping_timeout_s, self.ping_interval_s, self.heartbeat_interval_s)
         if not all(math.isfinite(v) and v > 0 for v in intervals):
             raise ConfigError("ping and heartbeat intervals must be positive numbers of seconds")
+        if self.capture_interval_ms < 100:
+            raise ConfigError(
+                f"capture_interval_ms must be at least 100, got {self.capture_interval_ms}"
+            )
+        if not (math.isfinite(self.console_refresh_s) and self.console_refresh_s >= 0):
+            raise ConfigError("console_refresh_s must be 0 (off) or a positive number of seconds")
+        if not (math.isfinite(self.console_live_timeout_s) and self.console_live_timeout_s > 0):
+            raise ConfigError("console_live_timeout_s must be a positive number of seconds")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"log level must be DEBUG, INFO, WARNING or ERROR: {self.log_level}")
 
@@ -127,6 +141,9 @@ _ENV_FIELDS: dict[str, type] = {
     "ping_interval_s": float,
     "ping_timeout_s": float,
     "heartbeat_interval_s": float,
+    "capture_interval_ms": int,
+    "console_refresh_s": float,
+    "console_live_timeout_s": float,
     "log_level": str,
 }
 

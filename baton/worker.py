@@ -15,17 +15,22 @@ from baton.settings import Settings
 from recovery.agent import RecoveryAgent
 from store.database import Store
 from store.projection import project_app_state, record_audit
+from store.workflows import replace_steps, upsert_workflows
+from streams.capture import CaptureTimings
+from streams.capture_agent import CaptureAgent
 from streams.admin import ensure_topics
 from streams.app import create_worker_app
 from streams.exceptions import RoleFailed
 from streams.liveness import AppState
-from streams.records import RecoveryDecision
+from streams.records import RecoveryDecision, WorkflowStatus, WorkflowSteps
+from streams.workflow_agent import WorkflowAgent
 
 logger = logging.getLogger(__name__)
 
 
 class StoreProjection:
-    """Writes app states and recovery decisions into the SQL store (idempotent upserts)."""
+    """Writes app states, recovery decisions and workflow news into the SQL store (idempotent
+    upserts: a replayed or duplicated batch changes nothing)."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -36,6 +41,15 @@ class StoreProjection:
                 await project_app_state(session, state)
             if decisions:
                 await record_audit(session, decisions)
+
+    async def project_workflows(
+        self, statuses: list[WorkflowStatus], steps: list[WorkflowSteps]
+    ) -> None:
+        async with self._store.sessionmaker.begin() as session:
+            if statuses:
+                await upsert_workflows(session, statuses)
+            if steps:
+                await replace_steps(session, steps)
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
@@ -48,7 +62,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         bootstrap=bootstrap, topics=settings.topics, datadir=settings.data_dir / "worker"
     )
     async with Store(settings.store_url()) as store:
-        RecoveryAgent(worker_app, settings.timings, StoreProjection(store))
+        projection = StoreProjection(store)
+        RecoveryAgent(worker_app, settings.timings, projection)
+        CaptureAgent(worker_app, CaptureTimings(interval_ms=settings.capture_interval_ms))
+        WorkflowAgent(worker_app, projection)
         app = worker_app.app
         await app.start()  # returns after the group join and table recovery
         logger.info("worker ready: consuming %s", settings.topics.executor_events)

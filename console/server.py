@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from console.app import create_app
+from console.live import LiveExecutors
 from store.database import Store
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,14 @@ class _Server(uvicorn.Server):
 
 
 async def run_console(
-    store: Store, host: str, port: int, stop: asyncio.Event, *, access_log: bool = False
+    store: Store,
+    host: str,
+    port: int,
+    stop: asyncio.Event,
+    *,
+    live: LiveExecutors | None = None,
+    refresh_interval_s: float = 5.0,
+    access_log: bool = False,
 ) -> None:
     """Serve the console API on ``host:port`` until ``stop`` is set, then drain and return.
 
@@ -41,6 +49,8 @@ async def run_console(
         host: the interface to bind, e.g. ``127.0.0.1``.
         port: the TCP port.
         stop: set it to shut the server down.
+        live: asks connected executors (workflow detail and steps); ``None``: the store only.
+        refresh_interval_s: how often dashboard pages refresh themselves (0: never).
         access_log: log one line per request (off by default).
 
     Raises:
@@ -50,7 +60,7 @@ async def run_console(
     # uvicorn's sys.exit().
     sock = socket.create_server((host, port), reuse_port=False)
     config = uvicorn.Config(
-        create_app(store),
+        create_app(store, live, refresh_interval_s=refresh_interval_s),
         log_config=None,
         access_log=access_log,
         lifespan="off",

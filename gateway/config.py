@@ -35,3 +35,5 @@ class GatewayConfig:
     """How often sessions' keys are re-checked, so a revoked key's sessions close promptly."""
     empty_heartbeat_window_s: float = 300.0
     """Keep heartbeating an app this long after its last session left (keeps its clock going)."""
+    observation_request_timeout_s: float = 10.0
+    """Timeout of each DBOS request a capture poll makes (``list_workflows``, ``list_steps``)."""

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from streams.exceptions import PublishError, RecordError
-from streams.records import Record, RecoverExecutor, decode, encode, record_key
+from streams.records import (
+    Command,
+    ExecutorRequest,
+    PollWorkflows,
+    Record,
+    RecoverExecutor,
+    decode,
+    encode,
+    record_key,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +62,7 @@ class KafkaSink:
         except KafkaError as exc:
             raise PublishError(f"publishing to {topic} failed: {exc}") from exc
 
-    async def publish_batch(self, topic: str, records: list[Record]) -> None:
+    async def publish_batch(self, topic: str, records: Sequence[Record]) -> None:
         """Write several records, waiting for all of them; raises ``PublishError``."""
         try:
             futures = [
@@ -107,7 +116,7 @@ class CommandFeed:
             self._started = False
             await self._consumer.stop()
 
-    async def commands(self) -> AsyncIterator[RecoverExecutor]:
+    async def commands(self) -> AsyncIterator[Command]:
         """Yield each command record; anything undecodable is logged and skipped."""
         async for message in self._consumer:
             try:
@@ -115,5 +124,5 @@ class CommandFeed:
             except RecordError as exc:
                 logger.warning("skipping undecodable command record: %s", exc)
                 continue
-            if isinstance(record, RecoverExecutor):
+            if isinstance(record, RecoverExecutor | PollWorkflows | ExecutorRequest):
                 yield record

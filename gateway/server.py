@@ -27,18 +27,23 @@ from gateway.auth import Credentials, KeyVerifier, RefusalLog, parse_path
 from gateway.config import GatewayConfig
 from gateway.connection import Connection
 from gateway.kafka import CommandFeed, KafkaSink
+from gateway.observation import WorkflowObserver
 from gateway.protocol import recovery_request, recovery_succeeded
 from gateway.registry import SessionRegistry
 from streams.exceptions import AuthError, ConductorError, PublishError, RequestError
 from streams.records import (
     AppName,
+    Command,
     CommandId,
     CommandProgress,
     CommandStatus,
     ConnId,
     ExecutorConnected,
     ExecutorDisconnected,
+    ExecutorReply,
+    ExecutorRequest,
     GatewayHeartbeat,
+    PollWorkflows,
     Record,
     RecoverExecutor,
 )
@@ -71,6 +76,12 @@ class Gateway:
             config.kafka_bootstrap,
             config.topics.commands,
             client_id=f"baton-gw-{config.gateway_id}",
+        )
+        self._observer = WorkflowObserver(
+            self._sink,
+            config.topics,
+            config.gateway_id,
+            request_timeout_s=config.observation_request_timeout_s,
         )
         self._server: Server | None = None
         self._tasks: asyncio.TaskGroup | None = None
@@ -301,18 +312,46 @@ class Gateway:
     async def _command_loop(self) -> None:
         assert self._tasks is not None
         async for command in self._feed.commands():
-            if command.command_id in self._seen_commands:
+            command_id = _command_id(command)
+            if command_id in self._seen_commands:
                 continue  # delivered twice: act once
             conn = self._registry.get(command.target)
-            self._remember(command.command_id)
+            self._remember(command_id)
             if conn is None:
                 if command.target_gateway == self.config.gateway_id:
-                    await self._progress(command, CommandStatus.FAILED, "target not connected here")
+                    await self._not_here(command)
                 continue
-            self._tasks.create_task(self._deliver(conn, command), name=command.command_id)
+            self._tasks.create_task(self._run_command(conn, command), name=command_id)
 
-    def _remember(self, command_id: CommandId) -> None:
-        self._seen_commands[command_id] = None
+    async def _run_command(self, conn: Connection, command: Command) -> None:
+        match command:
+            case RecoverExecutor():
+                await self._deliver(conn, command)
+            case PollWorkflows():
+                result = await self._observer.poll(conn, command)
+                await self._publish_event(result)
+            case ExecutorRequest():
+                await self._publish_reply(await self._observer.answer(conn, command))
+
+    async def _not_here(self, command: Command) -> None:
+        """The command names this pod but the executor has left it: say so at once."""
+        reason = "target not connected here"
+        match command:
+            case RecoverExecutor():
+                await self._progress(command, CommandStatus.FAILED, reason)
+            case PollWorkflows():
+                await self._publish_event(self._observer.failed_poll(command, reason))
+            case ExecutorRequest():
+                await self._publish_reply(self._observer.failed_answer(command, reason))
+
+    async def _publish_reply(self, reply: ExecutorReply) -> None:
+        try:
+            await self._sink.publish(self.config.topics.replies, reply)
+        except PublishError as exc:
+            logger.warning("could not publish a reply to the console: %s", exc)
+
+    def _remember(self, command_id: str) -> None:
+        self._seen_commands[CommandId(command_id)] = None
         while len(self._seen_commands) > 10_000:
             self._seen_commands.popitem(last=False)
 
@@ -352,3 +391,11 @@ class Gateway:
                 ts_ms=now_ms(),
             )
         )
+
+
+def _command_id(command: Command) -> str:
+    match command:
+        case ExecutorRequest():
+            return command.request_id
+        case _:
+            return command.command_id

@@ -30,6 +30,7 @@ from streams.records import (
     ExecutorConnected,
     ExecutorDisconnected,
     GatewayHeartbeat,
+    PollResult,
     Record,
     RecoveryDecision,
     decode,
@@ -103,6 +104,8 @@ class RecoveryAgent:
             case CommandProgress():
                 state = fold(self._load(record.app), record)
                 await self._decide(on_progress(state, record))
+            case PollResult():
+                pass  # the capture poller's business (streams.capture_agent)
             case _:
                 logger.warning("unexpected %s record on the executor events topic", record.type)
 

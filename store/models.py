@@ -1,7 +1,8 @@
 """The store's schema: SQLAlchemy declarative models, the UTC timestamp type and app-name rules.
 
-Owns table and column definitions only; queries live in ``store.keys`` and ``store.projection``.
-Must not import the gateway, the console, Faust or Kafka.
+Owns table and column definitions only; queries live in ``store.keys``, ``store.projection`` and
+``store.workflows``. The migrations in ``store/migrations`` create exactly this schema (a test
+compares them). Must not import the gateway, the console, Faust or Kafka.
 """
 
 from __future__ import annotations
@@ -10,13 +11,22 @@ import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from streams.records import AppName
 
 APP_NAME_MAX_CHARS = 128
+WORKFLOW_ID_MAX_CHARS = 512
+"""Longer workflow ids are not stored (an index entry must stay small)."""
+NAME_MAX_CHARS = 512
+"""Workflow, class and config names are cut to this length."""
+LABEL_MAX_CHARS = 256
+"""Queue names, versions, executor ids and other short labels are cut to this length."""
+STATUS_MAX_CHARS = 64
+NO_QUEUE = ""
+"""``workflow_counts.queue_name`` of the workflows that are on no queue (a key cannot be NULL)."""
 _APP_NAME = re.compile(rf"[A-Za-z0-9_.-]{{1,{APP_NAME_MAX_CHARS}}}")
 
 
@@ -164,3 +174,121 @@ class AuditRow(Base):
     """The full audit record, as published."""
     event_key: Mapped[str] = mapped_column(String(1024), unique=True)
     """Identity of the audited event: replaying the same record inserts no second row."""
+
+
+def _workflow_id() -> String:
+    # Byte order on PostgreSQL, as SQLite's BINARY collation: keyset pages and the id-prefix
+    # range (``>= prefix AND < successor``) then mean the same on both, and under any database
+    # locale (an ``en_US`` collation ignores punctuation and would break the prefix range).
+    return String(WORKFLOW_ID_MAX_CHARS).with_variant(
+        String(WORKFLOW_ID_MAX_CHARS, collation="C"), "postgresql"
+    )
+
+
+class WorkflowRow(Base):
+    """Projection of one workflow's latest status (``streams.records.WorkflowStatus``).
+
+    Latest wins by ``(updated_at_ms or 0, observed_at_ms)``. The input and the output (with the
+    error) each come from the latest record that carried them, so a status-only refresh keeps
+    them: ``input_updated_at_ms``/``input_observed_at_ms`` (and the ``output_`` pair) are the
+    version of the record they came from, NULL while no record carried them.
+    """
+
+    __tablename__ = "workflows"
+    __table_args__ = (
+        Index("ix_workflows_app_created", "app", "created_at_ms", "workflow_id"),
+        Index("ix_workflows_app_status_created", "app", "status", "created_at_ms", "workflow_id"),
+        # ``status`` last: counting the statuses of one name reads the index alone.
+        Index(
+            "ix_workflows_app_name_created", "app", "name", "created_at_ms", "workflow_id", "status"
+        ),
+        Index("ix_workflows_app_queue_status", "app", "queue_name", "status", "created_at_ms"),
+        Index("ix_workflows_app_executor", "app", "executor_id", "created_at_ms"),
+        Index("ix_workflows_app_version", "app", "application_version", "created_at_ms"),
+        Index("ix_workflows_app_parent", "app", "parent_workflow_id", "created_at_ms"),
+    )
+
+    app: Mapped[str] = mapped_column(String(APP_NAME_MAX_CHARS), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(_workflow_id(), primary_key=True)
+    status: Mapped[str] = mapped_column(String(STATUS_MAX_CHARS))
+    """A ``streams.records.WorkflowState`` value, or another status text DBOS reported."""
+    name: Mapped[str | None] = mapped_column(String(NAME_MAX_CHARS))
+    class_name: Mapped[str | None] = mapped_column(String(NAME_MAX_CHARS))
+    config_name: Mapped[str | None] = mapped_column(String(NAME_MAX_CHARS))
+    authenticated_user: Mapped[str | None] = mapped_column(String(LABEL_MAX_CHARS))
+    assumed_role: Mapped[str | None] = mapped_column(String(LABEL_MAX_CHARS))
+    authenticated_roles: Mapped[str | None] = mapped_column(Text)
+    input: Mapped[str | None] = mapped_column(Text)
+    output: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    """The sort key of every list: ``0`` when the executor did not report it (sorts oldest)."""
+    updated_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    completed_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    dequeued_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    queue_name: Mapped[str | None] = mapped_column(String(LABEL_MAX_CHARS))
+    queue_partition_key: Mapped[str | None] = mapped_column(String(LABEL_MAX_CHARS))
+    deduplication_id: Mapped[str | None] = mapped_column(String(NAME_MAX_CHARS))
+    priority: Mapped[int | None] = mapped_column(BigInteger)
+    application_version: Mapped[str | None] = mapped_column(String(LABEL_MAX_CHARS))
+    executor_id: Mapped[str | None] = mapped_column(String(LABEL_MAX_CHARS))
+    timeout_ms: Mapped[int | None] = mapped_column(BigInteger)
+    deadline_epoch_ms: Mapped[int | None] = mapped_column(BigInteger)
+    delay_until_epoch_ms: Mapped[int | None] = mapped_column(BigInteger)
+    forked_from: Mapped[str | None] = mapped_column(String(WORKFLOW_ID_MAX_CHARS))
+    was_forked_from: Mapped[bool] = mapped_column(default=False)
+    parent_workflow_id: Mapped[str | None] = mapped_column(String(WORKFLOW_ID_MAX_CHARS))
+    attributes: Mapped[str | None] = mapped_column(Text)
+    schedule_name: Mapped[str | None] = mapped_column(String(LABEL_MAX_CHARS))
+    observed_at_ms: Mapped[int] = mapped_column(BigInteger)
+    """When a gateway received the status the row holds (the gateway's clock)."""
+    input_updated_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    """``updated_at_ms or 0`` of the record the input came from; NULL: no record carried it."""
+    input_observed_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    output_updated_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    """``updated_at_ms or 0`` of the record the output and error came from; NULL: none did."""
+    output_observed_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+    @property
+    def has_input(self) -> bool:
+        """Whether a record carried the input (``input`` may still be ``None``: no arguments)."""
+        return self.input_observed_at_ms is not None
+
+    @property
+    def has_output(self) -> bool:
+        """Whether a record carried the output and error."""
+        return self.output_observed_at_ms is not None
+
+
+class StepRow(Base):
+    """One step of a workflow (``streams.records.StepInfo``); a newer listing replaces them all."""
+
+    __tablename__ = "workflow_steps"
+
+    app: Mapped[str] = mapped_column(String(APP_NAME_MAX_CHARS), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(_workflow_id(), primary_key=True)
+    function_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    function_name: Mapped[str] = mapped_column(String(NAME_MAX_CHARS))
+    output: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    child_workflow_id: Mapped[str | None] = mapped_column(String(WORKFLOW_ID_MAX_CHARS))
+    started_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    completed_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    observed_at_ms: Mapped[int] = mapped_column(BigInteger)
+    """When a gateway received the listing this step belongs to."""
+
+
+class WorkflowCountRow(Base):
+    """How many workflows of an app are in each status, per queue: the status tabs and the queue
+    summaries read these few rows instead of counting a million.
+
+    ``upsert_workflows`` keeps them in step with ``workflows`` in the same transaction.
+    """
+
+    __tablename__ = "workflow_counts"
+
+    app: Mapped[str] = mapped_column(String(APP_NAME_MAX_CHARS), primary_key=True)
+    queue_name: Mapped[str] = mapped_column(String(LABEL_MAX_CHARS), primary_key=True)
+    """The queue, or ``NO_QUEUE`` (the empty string) for workflows on none."""
+    status: Mapped[str] = mapped_column(String(STATUS_MAX_CHARS), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)

@@ -17,6 +17,8 @@ from streams.faust_transport import use_fetch_max_wait
 from streams.topics import Topics
 
 APP_STATE_TABLE = "app-state"
+CAPTURE_CURSOR_TABLE = "capture-cursors"
+WORKFLOW_TABLE = "workflows"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,6 +33,12 @@ class WorkerApp:
     audit: Any
     app_state: Any
     """Table: app name -> encoded ``streams.liveness.AppState``."""
+    workflow_events: Any
+    """Faust topic of workflow statuses and steps (keyed ``{app}/{workflow_id}``)."""
+    capture_cursors: Any
+    """Table: app name -> encoded ``CaptureCursor`` (co-partitioned with executor events)."""
+    workflows: Any
+    """Table: ``{app}/{workflow_id}`` -> encoded ``streams.workflow_table.WorkflowMark``."""
 
 
 def create_worker_app(
@@ -71,18 +79,19 @@ def create_worker_app(
             partitions=topics.partitions,
         )
 
-    table = app.Table(
-        APP_STATE_TABLE,
-        default=None,
-        key_type=bytes,
-        value_type=bytes,
-        partitions=topics.partitions,
-    )
+    def raw_table(name: str) -> Any:
+        return app.Table(
+            name, default=None, key_type=bytes, value_type=bytes, partitions=topics.partitions
+        )
+
     return WorkerApp(
         app=app,
         topics=topics,
         executor_events=raw_topic(topics.executor_events),
         commands=raw_topic(topics.commands),
         audit=raw_topic(topics.audit),
-        app_state=table,
+        app_state=raw_table(APP_STATE_TABLE),
+        workflow_events=raw_topic(topics.workflow_events),
+        capture_cursors=raw_table(CAPTURE_CURSOR_TABLE),
+        workflows=raw_table(WORKFLOW_TABLE),
     )

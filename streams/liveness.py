@@ -28,6 +28,7 @@ from streams.records import (
     ExecutorInfo,
     GatewayHeartbeat,
     GatewayId,
+    PollResult,
     RecoveryDecision,
     RecoveryStep,
     SessionInfo,
@@ -120,7 +121,7 @@ def fold(state: AppState, event: ExecutorEvent) -> AppState:
             executors = _on_disconnected(state.executors, event)
         case GatewayHeartbeat():
             executors = _on_heartbeat(state.executors, event)
-        case CommandProgress():
+        case CommandProgress() | PollResult():
             executors = state.executors
     return replace(state, executors=executors, watermark_ms=max(state.watermark_ms, event.ts_ms))
 

@@ -314,6 +314,10 @@ class PollWorkflows:
     cursor: CaptureCursor
     page_size: int
     max_pages: int
+    check_active: bool
+    """Also refresh the statuses of active (pending, enqueued, delayed) workflows."""
+    steps_budget: int
+    """At most this many newly completed workflows get their steps captured in this poll."""
     issued_at_ms: int
     timeout_ms: int
 
@@ -335,6 +339,8 @@ class PollResult:
     """DBOS requests this poll cost the executor."""
     more: bool
     """A page limit was hit: poll again soon rather than after the interval."""
+    active_seen: bool
+    """Some listed workflow is still active (pending, enqueued or delayed)."""
     ts_ms: int
     error: str | None = None
 
@@ -598,6 +604,8 @@ def _poll(f: Fields) -> PollWorkflows:
         cursor=_cursor(f.obj("cursor")),
         page_size=f.integer("page_size"),
         max_pages=f.integer("max_pages"),
+        check_active=f.flag("check_active"),
+        steps_budget=f.integer("steps_budget"),
         issued_at_ms=f.integer("issued_at_ms"),
         timeout_ms=f.integer("timeout_ms"),
     )
@@ -614,6 +622,7 @@ def _poll_result(f: Fields) -> PollResult:
         workflows_seen=f.integer("workflows_seen"),
         requests=f.integer("requests"),
         more=f.flag("more"),
+        active_seen=f.flag("active_seen"),
         ts_ms=f.integer("ts_ms"),
         error=bound_text(f.opt_text("error")),
     )

@@ -1,0 +1,307 @@
+"""What the gateway asks executors about their workflows: capture polls and console lookups.
+
+A ``PollWorkflows`` runs bounded ``list_workflows`` queries on the target executor (new workflows
+since the cursor, completions since the cursor, active ones), publishes every workflow that changed
+since this pod last published it as a ``WorkflowStatus`` (and the steps of a few newly completed
+ones as ``WorkflowSteps``), and returns the ``PollResult``. An ``ExecutorRequest`` from the console
+(``get_workflow`` / ``list_steps``) is answered with an ``ExecutorReply``; what it learned is also
+published, so the store gets fresher.
+
+The cursor arithmetic is pure (``streams.capture``); the DBOS frames are in ``gateway.queries``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gateway.connection import Connection
+from gateway.kafka import KafkaSink
+from gateway.protocol import Reply, Request
+from gateway.queries import (
+    WorkflowQuery,
+    get_workflow_request,
+    list_steps_request,
+    list_workflows_request,
+    read_get_workflow,
+    read_steps,
+    read_workflows,
+)
+from streams.capture import (
+    advance_completed,
+    advance_created,
+    completed_query_from,
+    first_completed_cursor,
+)
+from streams.exceptions import ExecutorFailed, PublishError, RequestError
+from streams.records import (
+    ACTIVE_STATES,
+    CaptureCursor,
+    ExecutorReply,
+    ExecutorRequest,
+    GatewayId,
+    PollResult,
+    PollWorkflows,
+    Record,
+    RequestKind,
+    WorkflowStatus,
+    WorkflowSteps,
+    workflow_key,
+)
+from streams.topics import Topics
+
+logger = logging.getLogger(__name__)
+
+PUBLISHED_MEMORY = 50_000
+"""Workflows whose last published status this pod remembers (to skip unchanged repeats)."""
+
+COMPLETED_PAGES_FACTOR = 4
+
+_Signature = tuple[str, int | None, str | None, str | None]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(slots=True)
+class _Poll:
+    """One poll's running totals."""
+
+    cursor: CaptureCursor
+    requests: int = 0
+    seen: int = 0
+    more: bool = False
+    active_seen: bool = False
+    completed: list[WorkflowStatus] = field(default_factory=list)
+
+
+class WorkflowObserver:
+    """Runs polls and console lookups on this pod's executors."""
+
+    def __init__(
+        self, sink: KafkaSink, topics: Topics, gateway_id: GatewayId, request_timeout_s: float
+    ) -> None:
+        self._sink = sink
+        self._topics = topics
+        self._gateway_id = gateway_id
+        self._request_timeout_s = request_timeout_s
+        self._published: OrderedDict[bytes, tuple[_Signature, bool, bool]] = OrderedDict()
+
+    # -- capture ---------------------------------------------------------------------------
+
+    async def poll(self, conn: Connection, command: PollWorkflows) -> PollResult:
+        """Run one poll; never raises for executor trouble (the result says ``ok=False``)."""
+        run = _Poll(cursor=command.cursor)
+        try:
+            await self._created(conn, command, run)
+            await self._completions(conn, command, run)
+            if command.check_active:
+                await self._active(conn, command, run)
+            await self._steps(conn, command, run)
+        except (RequestError, PublishError) as exc:
+            return self._result(command, run, ok=False, error=str(exc))
+        return self._result(command, run, ok=True, error=None)
+
+    async def _created(self, conn: Connection, command: PollWorkflows, run: _Poll) -> None:
+        for _ in range(command.max_pages):
+            query = WorkflowQuery(
+                created_from_ms=run.cursor.created_from_ms,
+                offset=run.cursor.created_skip,
+                limit=command.page_size,
+                load_input=True,
+                load_output=True,
+            )
+            page = await self._list(conn, command, query, run)
+            created = [s.created_at_ms for s in page if s.created_at_ms is not None]
+            run.cursor = advance_created(run.cursor, created)
+            if len(page) < command.page_size:
+                return
+        run.more = True
+
+    async def _completions(self, conn: Connection, command: PollWorkflows, run: _Poll) -> None:
+        start = completed_query_from(run.cursor)
+        if start is None:
+            run.cursor = first_completed_cursor(run.cursor, now_ms())
+            return
+        times: list[int] = []
+        for page_index in range(command.max_pages * COMPLETED_PAGES_FACTOR):
+            query = WorkflowQuery(
+                completed_from_ms=start,
+                offset=page_index * command.page_size,
+                limit=command.page_size,
+                load_output=True,
+            )
+            page = await self._list(conn, command, query, run)
+            times.extend(s.completed_at_ms for s in page if s.completed_at_ms is not None)
+            run.completed.extend(page)
+            if len(page) < command.page_size:
+                break
+        else:
+            run.more = True
+            logger.warning(
+                "capture of app %s is behind: more than %d completions since the last poll",
+                command.app,
+                command.max_pages * COMPLETED_PAGES_FACTOR * command.page_size,
+            )
+        run.cursor = advance_completed(run.cursor, times)
+
+    async def _active(self, conn: Connection, command: PollWorkflows, run: _Poll) -> None:
+        query = WorkflowQuery(statuses=ACTIVE_STATES, limit=command.page_size)
+        await self._list(conn, command, query, run)
+
+    async def _list(
+        self, conn: Connection, command: PollWorkflows, query: WorkflowQuery, run: _Poll
+    ) -> list[WorkflowStatus]:
+        reply = await self._ask(conn, list_workflows_request(query))
+        run.requests += 1
+        page = read_workflows(
+            reply,
+            command.app,
+            now_ms(),
+            has_input=query.load_input,
+            has_output=query.load_output,
+        )
+        run.seen += len(page)
+        run.active_seen = run.active_seen or any(s.status in ACTIVE_STATES for s in page)
+        changed = [s for s in page if self._changed(s)]
+        try:
+            await self._publish(changed)
+        except PublishError:
+            for status in changed:  # not published after all: publish them next time
+                self._published.pop(workflow_key(status.app, status.workflow_id), None)
+            raise
+        return page
+
+    async def _steps(self, conn: Connection, command: PollWorkflows, run: _Poll) -> None:
+        done = [s for s in run.completed if s.status not in ACTIVE_STATES]
+        records: list[Record] = []
+        for status in done[: command.steps_budget]:
+            reply = await self._ask(conn, list_steps_request(status.workflow_id))
+            run.requests += 1
+            steps = read_steps(reply)
+            if steps is not None:
+                records.append(
+                    WorkflowSteps(
+                        app=command.app,
+                        workflow_id=status.workflow_id,
+                        steps=steps,
+                        observed_at_ms=now_ms(),
+                    )
+                )
+        await self._publish(records)
+
+    def _result(
+        self, command: PollWorkflows, run: _Poll, *, ok: bool, error: str | None
+    ) -> PollResult:
+        return PollResult(
+            command_id=command.command_id,
+            app=command.app,
+            gateway=self._gateway_id,
+            executor_id=command.target,
+            ok=ok,
+            cursor=run.cursor if ok else command.cursor,
+            workflows_seen=run.seen,
+            requests=run.requests,
+            more=run.more,
+            active_seen=run.active_seen,
+            ts_ms=now_ms(),
+            error=error,
+        )
+
+    def failed_poll(self, command: PollWorkflows, reason: str) -> PollResult:
+        """The result of a poll this pod could not run."""
+        return self._result(command, _Poll(cursor=command.cursor), ok=False, error=reason)
+
+    # -- console lookups -------------------------------------------------------------------
+
+    async def answer(self, conn: Connection, request: ExecutorRequest) -> ExecutorReply:
+        """Answer a console request; executor trouble becomes ``ok=False`` with its reason."""
+        timeout_s = max(0.1, request.timeout_ms / 1000)
+        try:
+            match request.kind:
+                case RequestKind.GET_WORKFLOW:
+                    reply = await self._ask(
+                        conn, get_workflow_request(request.workflow_id), timeout_s
+                    )
+                    workflow = read_get_workflow(reply, request.app, now_ms())
+                    if workflow is not None:
+                        await self._publish([workflow])
+                    return self._reply(request, ok=True, workflow=workflow)
+                case RequestKind.LIST_STEPS:
+                    reply = await self._ask(
+                        conn, list_steps_request(request.workflow_id), timeout_s
+                    )
+                    steps = read_steps(reply)
+                    if steps is not None:
+                        await self._publish(
+                            [
+                                WorkflowSteps(
+                                    app=request.app,
+                                    workflow_id=request.workflow_id,
+                                    steps=steps,
+                                    observed_at_ms=now_ms(),
+                                )
+                            ]
+                        )
+                    return self._reply(request, ok=True, steps=steps)
+        except (RequestError, PublishError) as exc:
+            return self._reply(request, ok=False, error=str(exc))
+
+    def failed_answer(self, request: ExecutorRequest, reason: str) -> ExecutorReply:
+        """The answer to a request this pod could not ask."""
+        return self._reply(request, ok=False, error=reason)
+
+    def _reply(self, request: ExecutorRequest, *, ok: bool, **fields: object) -> ExecutorReply:
+        return ExecutorReply(
+            request_id=request.request_id,
+            app=request.app,
+            executor_id=request.target,
+            gateway=self._gateway_id,
+            ok=ok,
+            ts_ms=now_ms(),
+            **fields,  # type: ignore[arg-type]
+        )
+
+    # -- shared ----------------------------------------------------------------------------
+
+    async def _ask(
+        self, conn: Connection, request: Request, timeout_s: float | None = None
+    ) -> Reply:
+        reply = await conn.request(request, timeout_s or self._request_timeout_s)
+        if reply.error_message:
+            raise ExecutorFailed(
+                f"{request.type.value} failed on the executor: {reply.error_message}"
+            )
+        return reply
+
+    def _changed(self, status: WorkflowStatus) -> bool:
+        """Whether ``status`` says more than what this pod last published for the workflow."""
+        key = workflow_key(status.app, status.workflow_id)
+        signature: _Signature = (
+            status.status,
+            status.updated_at_ms,
+            status.executor_id,
+            status.queue_name,
+        )
+        last = self._published.get(key)
+        if last is not None:
+            self._published.move_to_end(key)
+            same = last[0] == signature
+            if same and (last[1] or not status.has_input) and (last[2] or not status.has_output):
+                return False
+            has_input = status.has_input or (same and last[1])
+            has_output = status.has_output or (same and last[2])
+        else:
+            has_input, has_output = status.has_input, status.has_output
+        self._published[key] = (signature, has_input, has_output)
+        while len(self._published) > PUBLISHED_MEMORY:
+            self._published.popitem(last=False)
+        return True
+
+    async def _publish(self, records: Sequence[Record]) -> None:
+        if records:
+            await self._sink.publish_batch(self._topics.workflow_events, list(records))

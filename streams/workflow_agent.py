@@ -1,0 +1,93 @@
+"""The workflow table's Faust shell: fold captured statuses, project the news into the store.
+
+Per workflow event: decode; a ``WorkflowStatus`` that is news for the ``workflows`` table
+(``streams.workflow_table.is_news``) updates the table's mark and is queued for the store; a
+``WorkflowSteps`` is queued as is. A timer writes the queue to the store in batches (idempotent,
+latest-wins upserts there too), and keeps it queued when the store is down.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from streams.app import WorkerApp
+from streams.exceptions import RecordError
+from streams.records import WorkflowStatus, WorkflowSteps, decode, workflow_key
+from streams.workflow_table import decode_mark, encode_mark, is_news, mark_of
+
+logger = logging.getLogger(__name__)
+
+MAX_QUEUED = 200_000
+"""Statuses kept for the store while it is unreachable; beyond this the oldest are dropped (the
+topic keeps them: ``baton replay`` restores them)."""
+
+
+class WorkflowProjection(Protocol):
+    """Where workflow news goes for the console (the SQL store)."""
+
+    async def project_workflows(
+        self, statuses: list[WorkflowStatus], steps: list[WorkflowSteps]
+    ) -> None: ...
+
+
+class WorkflowAgent:
+    """Wires ``streams.workflow_table`` into the Faust worker."""
+
+    def __init__(
+        self,
+        worker: WorkerApp,
+        projection: WorkflowProjection,
+        flush_interval_s: float = 0.5,
+        batch_size: int = 500,
+    ) -> None:
+        self._worker = worker
+        self._projection = projection
+        self._batch_size = batch_size
+        self._statuses: list[WorkflowStatus] = []
+        self._steps: list[WorkflowSteps] = []
+        app = worker.app
+        app.agent(worker.workflow_events, name="workflow-table")(self._consume)
+        app.timer(interval=flush_interval_s)(self._flush)
+
+    async def _consume(self, stream: Any) -> None:
+        async for value in stream:
+            try:
+                record = decode(value)
+            except RecordError as exc:
+                logger.warning("skipping undecodable workflow event: %s", exc)
+                continue
+            match record:
+                case WorkflowStatus():
+                    self._on_status(record)
+                case WorkflowSteps():
+                    self._steps.append(record)
+                case _:
+                    logger.warning("unexpected %s record on the workflow topic", record.type)
+
+    def _on_status(self, record: WorkflowStatus) -> None:
+        key = workflow_key(record.app, record.workflow_id)
+        mark = decode_mark(self._worker.workflows.get(key))
+        if not is_news(mark, record):
+            return
+        self._worker.workflows[key] = encode_mark(mark_of(record, mark))
+        self._statuses.append(record)
+        if len(self._statuses) > MAX_QUEUED:
+            dropped = len(self._statuses) - MAX_QUEUED
+            del self._statuses[:dropped]
+            logger.error("the store is behind: dropped %d queued workflow statuses", dropped)
+
+    async def _flush(self) -> None:
+        while self._statuses or self._steps:
+            statuses = self._statuses[: self._batch_size]
+            steps = self._steps[: self._batch_size]
+            try:
+                await self._projection.project_workflows(statuses, steps)
+            except Exception:
+                logger.exception(
+                    "projecting %d workflow statuses into the store failed; will retry",
+                    len(statuses),
+                )
+                return
+            del self._statuses[: len(statuses)]
+            del self._steps[: len(steps)]
