@@ -1,98 +1,107 @@
-"""The console's HTTP JSON API: a Starlette app over the store's projections.
+"""The console's ASGI app: the JSON API, the dashboard and its static files, and error answers.
 
-Owns routes, their status codes and error bodies; the row-to-JSON shapes live in
-``console.serialize``. Every error body is ``{"error": "..."}`` and never carries exception text
-from the store. Must not import the gateway, Faust or Kafka.
+Owns the composition (``create_app``) and what every error looks like: ``{"error": "..."}`` for
+the API (and for any client that does not ask for HTML), an escaped HTML page for a browser on a
+dashboard page. A 500 never carries exception text: it is logged, not sent. Must not import the
+gateway, Faust or Kafka; live executors come in through the ``LiveExecutors`` seam.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+import jinja2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
 
-from console.serialize import app_json, executor_json, recovery_json
+from console.api import Api
+from console.dashboard import Dashboard, error_page
+from console.detail import DEFAULT_LIVE_TIMEOUT_S, WorkflowLookup
+from console.live import LiveExecutors
+from console.params import BadParameter
+from console.templating import build_environment
 from store.database import Store
-from store.models import validate_app_name
-from store.projection import list_apps, list_executors, list_recoveries
-from streams.records import AppName
 
 logger = logging.getLogger(__name__)
 
-RECOVERIES_LIMIT = 100
+STATIC_DIR = Path(__file__).parent / "static"
+DEFAULT_REFRESH_INTERVAL_S = 5.0
 
 
-class _BadAppName(Exception):
-    """The ``{app}`` path parameter is not a valid app name (answered with 400)."""
+def create_app(
+    store: Store,
+    live: LiveExecutors | None = None,
+    *,
+    refresh_interval_s: float = DEFAULT_REFRESH_INTERVAL_S,
+    live_timeout_s: float = DEFAULT_LIVE_TIMEOUT_S,
+) -> Starlette:
+    """The console's ASGI app over a started store.
 
+    Args:
+        store: a started store; every list and count is read from it.
+        live: asks a connected executor for a workflow's detail and steps; None: store only.
+        refresh_interval_s: how often dashboard pages refresh their data; ``<= 0`` turns it off.
+        live_timeout_s: how long a request waits for a live executor before using the store.
 
-def create_app(store: Store) -> Starlette:
-    """The console's ASGI app, reading from a started ``store``."""
-
-    async def executors(request: Request) -> Response:
-        app = _app_param(request)
-        async with store.sessionmaker.begin() as session:
-            rows = await list_executors(session, app)
-        return JSONResponse([executor_json(row) for row in rows])
-
-    async def recoveries(request: Request) -> Response:
-        app = _app_param(request)
-        async with store.sessionmaker.begin() as session:
-            rows = await list_recoveries(session, app, limit=RECOVERIES_LIMIT)
-        return JSONResponse([recovery_json(row) for row in rows])
-
-    async def apps(request: Request) -> Response:
-        async with store.sessionmaker.begin() as session:
-            summaries = await list_apps(session)
-        return JSONResponse([app_json(summary) for summary in summaries])
-
-    async def healthz(request: Request) -> Response:
-        try:
-            async with store.sessionmaker.begin() as session:
-                await session.execute(text("SELECT 1"))
-        except (SQLAlchemyError, OSError):
-            logger.warning("health check: the store is unreachable", exc_info=True)
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
-
+    Returns:
+        The Starlette app (lifespan-free: the caller owns the store).
+    """
+    lookup = WorkflowLookup(store, live, live_timeout_s=live_timeout_s)
+    env = build_environment()
+    dashboard = Dashboard(store, lookup, env, refresh_interval_s=refresh_interval_s)
+    errors = _Errors(env)
     return Starlette(
         routes=[
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/api/v1/apps", apps, methods=["GET"]),
-            Route("/api/v1/apps/{app}/executors", executors, methods=["GET"]),
-            Route("/api/v1/apps/{app}/recoveries", recoveries, methods=["GET"]),
+            *Api(store, lookup).routes(),
+            *dashboard.routes(),
+            Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         exception_handlers={
-            HTTPException: _http_error,
-            _BadAppName: _bad_app_name,
-            Exception: _internal_error,
+            HTTPException: errors.http,
+            BadParameter: errors.bad_parameter,
+            Exception: errors.internal,
         },
     )
 
 
-def _app_param(request: Request) -> AppName:
-    try:
-        return validate_app_name(request.path_params["app"])
-    except ValueError as exc:
-        raise _BadAppName(str(exc)) from exc
+class _Errors:
+    """Error answers: JSON, or an HTML page for a browser on the dashboard."""
+
+    def __init__(self, env: jinja2.Environment) -> None:
+        self._env = env
+
+    def _answer(
+        self,
+        request: Request,
+        status_code: int,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        if _wants_html(request):
+            return error_page(self._env, status_code, message)
+        return JSONResponse({"error": message}, status_code=status_code, headers=headers)
+
+    async def http(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return self._answer(request, exc.status_code, exc.detail, exc.headers)
+
+    async def bad_parameter(self, request: Request, exc: Exception) -> Response:
+        return self._answer(request, 400, str(exc))
+
+    async def internal(self, request: Request, exc: Exception) -> Response:
+        # The exception text may name tables, hosts or credentials: log it, never send it.
+        logger.error("console: %s %s failed", request.method, request.url.path, exc_info=exc)
+        return self._answer(request, 500, "internal error")
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-
-
-async def _bad_app_name(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"error": str(exc)}, status_code=400)
-
-
-async def _internal_error(request: Request, exc: Exception) -> Response:
-    # The exception text may name tables, hosts or credentials: log it, never send it.
-    logger.error("console: %s %s failed", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"error": "internal error"}, status_code=500)
+def _wants_html(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith("/api/") or path == "/healthz":
+        return False
+    return "text/html" in request.headers.get("accept", "")

@@ -13,11 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from store.models import WORKFLOW_ID_MAX_CHARS, validate_app_name
 from store.workflows import SortOrder, WorkflowFilter
-from streams.records import WorkflowState
+from streams.records import AppName, WorkflowId, WorkflowState
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+MAX_WORKFLOW_ID_CHARS = WORKFLOW_ID_MAX_CHARS
 MAX_TEXT_PARAM_CHARS = 512
 """Longer filter values cannot match any stored column; they are refused."""
 
@@ -95,6 +97,29 @@ class _Params:
         if len(values) > 1:
             raise BadParameter(name, "give it at most once")
         return values[0] if values else None
+
+
+def parse_app(value: str) -> AppName:
+    """The ``{app}`` path parameter.
+
+    Raises:
+        BadParameter: not a valid app name.
+    """
+    try:
+        return validate_app_name(value)
+    except ValueError as exc:
+        raise BadParameter("app", str(exc)) from None
+
+
+def parse_workflow_id(value: str) -> WorkflowId:
+    """The ``{workflow_id}`` path parameter.
+
+    Raises:
+        BadParameter: empty or longer than any stored id.
+    """
+    if not value or len(value) > MAX_WORKFLOW_ID_CHARS:
+        raise BadParameter("workflow_id", f"1 to {MAX_WORKFLOW_ID_CHARS} characters")
+    return WorkflowId(value)
 
 
 def parse_workflow_query(items: Iterable[tuple[str, str]]) -> WorkflowQuery:

@@ -1,15 +1,24 @@
-"""Store rows as JSON-ready dicts: the one shape the HTTP API returns and the CLI tables print.
+"""Store rows and workflow records as JSON-ready dicts: the one shape the HTTP API returns and the
+CLI tables print.
 
-Timestamps become ISO 8601 UTC strings (``2024-05-01T12:00:00.000Z``). Pure: no HTTP here.
+Timestamps become ISO 8601 UTC strings (``2024-05-01T12:00:00.000Z``). The ``TypedDict``s here are
+also the response schemas of the OpenAPI document (``console.openapi``). Pure: no HTTP here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
-from store.models import ExecutorRow, RecoveryRow
+from console.detail import StepsView, WorkflowView
+from store.models import ExecutorRow, RecoveryRow, utc_from_ms
 from store.projection import AppSummary
+from store.workflows import QueueSummary
+from streams.records import StepInfo, WorkflowState, WorkflowStatus, bound_text
+
+LIST_ERROR_CHARS = 512
+"""Errors in workflow lists are cut shorter than in the detail: a list is a summary."""
 
 
 class ExecutorJson(TypedDict):
@@ -44,6 +53,114 @@ class AppJson(TypedDict):
     app: str
     executors: dict[str, int]
     """Executor count per state."""
+    workflows: int
+    """Workflows the store holds for the app."""
+
+
+class WorkflowSummaryJson(TypedDict):
+    workflow_id: str
+    status: str
+    name: str | None
+    class_name: str | None
+    queue_name: str | None
+    application_version: str | None
+    executor_id: str | None
+    created_at: str | None
+    updated_at: str | None
+    completed_at: str | None
+    parent_workflow_id: str | None
+    error: str | None
+    """Cut to ``LIST_ERROR_CHARS``."""
+
+
+class WorkflowPageJson(TypedDict):
+    workflows: list[WorkflowSummaryJson]
+    counts: dict[str, int]
+    """Workflows per status matching every filter but ``status``."""
+    limit: int
+    offset: int
+    next_cursor: str | None
+
+
+class QueuedPageJson(TypedDict):
+    workflows: list[WorkflowSummaryJson]
+    limit: int
+    offset: int
+
+
+class ChildJson(TypedDict):
+    workflow_id: str
+    status: str
+
+
+class WorkflowDetailJson(TypedDict):
+    workflow_id: str
+    status: str
+    name: str | None
+    class_name: str | None
+    config_name: str | None
+    authenticated_user: str | None
+    assumed_role: str | None
+    authenticated_roles: str | None
+    input: str | None
+    output: str | None
+    error: str | None
+    has_input: bool
+    has_output: bool
+    created_at: str | None
+    updated_at: str | None
+    completed_at: str | None
+    dequeued_at: str | None
+    queue_name: str | None
+    queue_partition_key: str | None
+    deduplication_id: str | None
+    priority: int | None
+    application_version: str | None
+    executor_id: str | None
+    timeout_ms: int | None
+    deadline: str | None
+    delay_until: str | None
+    forked_from: str | None
+    was_forked_from: bool
+    parent_workflow_id: str | None
+    attributes: str | None
+    schedule_name: str | None
+    children: list[ChildJson]
+    source: Literal["live", "store"]
+    stale_as_of: str | None
+    """None when live; else when the store last observed the workflow."""
+
+
+class StepJson(TypedDict):
+    function_id: int
+    function_name: str
+    output: str | None
+    error: str | None
+    child_workflow_id: str | None
+    started_at: str | None
+    completed_at: str | None
+    duration_ms: int | None
+
+
+class StepsJson(TypedDict):
+    steps: list[StepJson]
+    source: Literal["live", "store"]
+    stale_as_of: str | None
+
+
+class QueueJson(TypedDict):
+    queue_name: str
+    enqueued: int
+    pending: int
+    delayed: int
+
+
+class ErrorJson(TypedDict):
+    error: str
+
+
+class HealthJson(TypedDict):
+    status: Literal["ok", "unavailable"]
 
 
 def iso_utc(moment: datetime) -> str:
@@ -54,6 +171,11 @@ def iso_utc(moment: datetime) -> str:
 def opt_iso_utc(moment: datetime | None) -> str | None:
     """``iso_utc``, passing None through."""
     return None if moment is None else iso_utc(moment)
+
+
+def iso_from_ms(epoch_ms: int | None) -> str | None:
+    """An epoch-milliseconds time as ISO 8601 UTC, passing None through."""
+    return None if epoch_ms is None else iso_utc(utc_from_ms(epoch_ms))
 
 
 def executor_json(row: ExecutorRow) -> ExecutorJson:
@@ -90,6 +212,129 @@ def recovery_json(row: RecoveryRow) -> RecoveryJson:
     )
 
 
-def app_json(summary: AppSummary) -> AppJson:
-    """One app with its executor counts by state."""
-    return AppJson(app=summary.app, executors=dict(summary.executors_by_state))
+def app_json(summary: AppSummary, workflows: int = 0) -> AppJson:
+    """One app with its executor counts by state and its stored workflow count."""
+    return AppJson(app=summary.app, executors=dict(summary.executors_by_state), workflows=workflows)
+
+
+def status_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    """Counts for every known status (zero when absent), then any unknown ones as stored."""
+    known = {state.value: counts.get(state.value, 0) for state in WorkflowState}
+    return known | {status: n for status, n in sorted(counts.items()) if status not in known}
+
+
+def workflow_summary_json(status: WorkflowStatus) -> WorkflowSummaryJson:
+    """One workflow in a list: no inputs or outputs, and a short error."""
+    return WorkflowSummaryJson(
+        workflow_id=status.workflow_id,
+        status=status.status,
+        name=status.name,
+        class_name=status.class_name,
+        queue_name=status.queue_name,
+        application_version=status.application_version,
+        executor_id=status.executor_id,
+        created_at=iso_from_ms(status.created_at_ms),
+        updated_at=iso_from_ms(status.updated_at_ms),
+        completed_at=iso_from_ms(status.completed_at_ms),
+        parent_workflow_id=status.parent_workflow_id,
+        error=bound_text(status.error, LIST_ERROR_CHARS),
+    )
+
+
+def workflow_page_json(
+    statuses: Sequence[WorkflowStatus],
+    counts: Mapping[str, int],
+    *,
+    limit: int,
+    offset: int,
+    next_cursor: str | None,
+) -> WorkflowPageJson:
+    """One page of the workflow list, with the counts per status."""
+    return WorkflowPageJson(
+        workflows=[workflow_summary_json(status) for status in statuses],
+        counts=status_counts(counts),
+        limit=limit,
+        offset=offset,
+        next_cursor=next_cursor,
+    )
+
+
+def workflow_detail_json(view: WorkflowView) -> WorkflowDetailJson:
+    """A workflow's full detail: inputs, output, error, children, and where it came from."""
+    s = view.status
+    return WorkflowDetailJson(
+        workflow_id=s.workflow_id,
+        status=s.status,
+        name=s.name,
+        class_name=s.class_name,
+        config_name=s.config_name,
+        authenticated_user=s.authenticated_user,
+        assumed_role=s.assumed_role,
+        authenticated_roles=s.authenticated_roles,
+        input=s.input,
+        output=s.output,
+        error=s.error,
+        has_input=s.has_input,
+        has_output=s.has_output,
+        created_at=iso_from_ms(s.created_at_ms),
+        updated_at=iso_from_ms(s.updated_at_ms),
+        completed_at=iso_from_ms(s.completed_at_ms),
+        dequeued_at=iso_from_ms(s.dequeued_at_ms),
+        queue_name=s.queue_name,
+        queue_partition_key=s.queue_partition_key,
+        deduplication_id=s.deduplication_id,
+        priority=s.priority,
+        application_version=s.application_version,
+        executor_id=s.executor_id,
+        timeout_ms=s.timeout_ms,
+        deadline=iso_from_ms(s.deadline_epoch_ms),
+        delay_until=iso_from_ms(s.delay_until_epoch_ms),
+        forked_from=s.forked_from,
+        was_forked_from=s.was_forked_from,
+        parent_workflow_id=s.parent_workflow_id,
+        attributes=s.attributes,
+        schedule_name=s.schedule_name,
+        children=[ChildJson(workflow_id=c.workflow_id, status=c.status) for c in view.children],
+        source=view.source.value,
+        stale_as_of=iso_from_ms(view.stale_as_of_ms),
+    )
+
+
+def step_duration_ms(step: StepInfo) -> int | None:
+    """How long a step ran, when it has both ends."""
+    if step.started_at_ms is None or step.completed_at_ms is None:
+        return None
+    return max(0, step.completed_at_ms - step.started_at_ms)
+
+
+def step_json(step: StepInfo) -> StepJson:
+    """One step of a workflow."""
+    return StepJson(
+        function_id=step.function_id,
+        function_name=step.function_name,
+        output=step.output,
+        error=step.error,
+        child_workflow_id=step.child_workflow_id,
+        started_at=iso_from_ms(step.started_at_ms),
+        completed_at=iso_from_ms(step.completed_at_ms),
+        duration_ms=step_duration_ms(step),
+    )
+
+
+def steps_json(view: StepsView) -> StepsJson:
+    """A workflow's steps and where they came from."""
+    return StepsJson(
+        steps=[step_json(step) for step in view.steps],
+        source=view.source.value,
+        stale_as_of=iso_from_ms(view.stale_as_of_ms),
+    )
+
+
+def queue_json(summary: QueueSummary) -> QueueJson:
+    """One queue with its counts of enqueued, pending and delayed workflows."""
+    return QueueJson(
+        queue_name=summary.queue_name,
+        enqueued=summary.enqueued,
+        pending=summary.pending,
+        delayed=summary.delayed,
+    )

@@ -1,7 +1,9 @@
-"""The store's engine and session factory: URL parsing, SQLite tuning, schema creation.
+"""The store's engine and session factory: URL parsing, SQLite tuning, schema migrations.
 
-Owns the one ``AsyncEngine`` of a process and its ``async_sessionmaker``. Query functions live
-elsewhere and take a session. Schema creation is ``metadata.create_all`` until migrations exist.
+Owns the one ``AsyncEngine`` of a process and its ``async_sessionmaker``, and brings the schema to
+the newest Alembic revision (``store/migrations``) when a store starts. Query functions live
+elsewhere and take a session. Imports the models and ``streams.exceptions``; must not import the
+gateway, the console, Faust or Kafka.
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, inspect, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,13 +29,19 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
-from store.models import Base
 from streams.exceptions import ConfigError
 
 logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite writer waits for another process's write to finish before failing."""
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BASELINE_REVISION = "0001"
+"""The schema Baton created with ``metadata.create_all`` before it had migrations."""
+BASELINE_TABLES = frozenset({"api_keys", "executors", "recoveries", "audit_log"})
+
+_MIGRATION_LOCK_ID = 0x6261746F6E  # "baton": the PostgreSQL advisory lock of schema upgrades
 
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -110,14 +122,67 @@ def _create_engine(url: URL) -> AsyncEngine:
     return engine
 
 
-async def _create_schema(engine: AsyncEngine, attempts: int = 5) -> None:
-    """Create missing tables. Several roles start at once on one database: when another
-    process creates a table between our check and our CREATE, the next attempt sees it."""
+def alembic_config(connection: Connection | None = None) -> Config:
+    """The store's Alembic configuration, built in code (there is no ``alembic.ini``).
+
+    Args:
+        connection: the connection ``store/migrations/env.py`` runs the revisions on.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    """Bring the schema to the newest revision; runs inside the transaction holding the lock."""
+    config = alembic_config(connection)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current == head:
+        return
+    if current is None:
+        _stamp_if_created_by_create_all(connection, config)
+    logger.info("upgrading the store schema from %s to %s", current or "nothing", head)
+    command.upgrade(config, "head")
+
+
+def _stamp_if_created_by_create_all(connection: Connection, config: Config) -> None:
+    tables = set(inspect(connection).get_table_names())
+    found = tables & BASELINE_TABLES
+    if not found:
+        return
+    if found != BASELINE_TABLES:
+        raise ConfigError(
+            f"the store database has some of Baton's tables ({', '.join(sorted(found))}) but "
+            "not all and no alembic_version table: it is not a Baton database, or a damaged one"
+        )
+    logger.info("store schema predates migrations: stamping revision %s", BASELINE_REVISION)
+    command.stamp(config, BASELINE_REVISION)
+
+
+async def _migrate(engine: AsyncEngine, attempts: int = 5) -> None:
+    """Upgrade the schema to the newest revision, one process at a time.
+
+    Several roles open one database at once. PostgreSQL: a transaction-scoped advisory lock
+    serialises them, and the whole upgrade is one transaction (DDL is transactional). SQLite:
+    ``BEGIN IMMEDIATE`` takes the write lock before reading the version, waiting up to the busy
+    timeout; Python's sqlite3 would otherwise run each DDL statement in its own transaction. A
+    lock wait longer than the timeout is retried.
+    """
     for attempt in range(1, attempts + 1):
         try:
-            async with engine.begin() as conn:
-                await conn.run_sync(Base.metadata.create_all)
-        except (OperationalError, ProgrammingError, IntegrityError):
+            async with engine.connect() as conn:
+                if conn.dialect.name == "sqlite":
+                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                else:
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
+                    )
+                await conn.run_sync(_upgrade)
+                await conn.commit()
+        except OperationalError:
             if attempt == attempts:
                 raise
             await asyncio.sleep(0.1 * attempt)
@@ -166,12 +231,16 @@ class Store:
         return self._sessionmaker
 
     async def start(self) -> None:
-        """Open the engine and create any missing table."""
+        """Open the engine and upgrade the schema to the newest migration.
+
+        Raises:
+            ConfigError: the database holds part of Baton's schema but no migration version.
+        """
         if self._engine is not None:
             return
         engine = _create_engine(self._url)
         try:
-            await _create_schema(engine)
+            await _migrate(engine)
         except BaseException:
             await engine.dispose()
             raise

@@ -15,9 +15,13 @@ Control contract (the harness in ``harness.py`` is the only client):
   "app_version", "output", "error"}`` or 404
 * SIGTERM shuts down promptly (no drain); SIGKILL is how tests simulate a crash.
 
+* ``POST /start?...&queue=serial`` enqueues instead, on the queue ``serial`` (one at a time
+  across the app's executors), so the workflows behind the first stay ENQUEUED.
+* ``POST /cancel?id=<workflow_id>`` -> ``{"workflow_id"}`` (``DBOS.cancel_workflow``).
+
 Workflows: ``multi_step(n, step_seconds)`` appends ``"<workflow_id> <step_no> <executor_id>"``
 to ``<marker_dir>/<workflow_id>.steps`` in each step and then sleeps; ``quick(x)`` returns
-``x * 2``.
+``x * 2``; ``failing(message)`` runs one step and raises ``RuntimeError(message)``.
 
 This script is standalone: it must not import anything from ``tests`` or Baton.
 """
@@ -37,7 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from dbos import DBOS, DBOSConfig, SetWorkflowID
+from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
 
 logger = logging.getLogger("baton_test.executor_app")
 
@@ -122,24 +126,48 @@ def quick(x: int) -> int:
     return x * 2
 
 
+@DBOS.step()
+def prepare(message: str) -> int:
+    """A step that succeeds, so a failed workflow still has a step to show."""
+    return len(message)
+
+
+@DBOS.workflow()
+def failing(message: str) -> None:
+    """Run one step, then fail with ``message`` (the workflow ends in ERROR)."""
+    prepare(message)
+    raise RuntimeError(message)
+
+
+serial_queue = Queue("serial", concurrency=1)
+"""One workflow at a time across the app: the ones behind it stay ENQUEUED."""
+
+QUEUES = {"serial": serial_queue}
+
 # Workflow name -> (function, {query parameter: converter}).
 WORKFLOWS: dict[str, tuple[Callable[..., Any], dict[str, Callable[[str], Any]]]] = {
     "multi_step": (multi_step, {"n": int, "step_seconds": float}),
     "quick": (quick, {"x": int}),
+    "failing": (failing, {"message": str}),
 }
 
 
-def start_workflow(name: str, workflow_id: str, raw_params: Mapping[str, str]) -> None:
-    """Start workflow ``name`` on this executor under ``workflow_id``.
+def start_workflow(
+    name: str, workflow_id: str, raw_params: Mapping[str, str], queue: str | None = None
+) -> None:
+    """Start workflow ``name`` on this executor under ``workflow_id`` (or enqueue it).
 
     Raises:
-        KeyError: unknown workflow or missing parameter.
+        KeyError: unknown workflow, queue or missing parameter.
         ValueError: a parameter does not convert.
     """
     fn, param_types = WORKFLOWS[name]
     kwargs = {key: convert(raw_params[key]) for key, convert in param_types.items()}
     with SetWorkflowID(workflow_id):
-        DBOS.start_workflow(fn, **kwargs)
+        if queue is None:
+            DBOS.start_workflow(fn, **kwargs)
+        else:
+            QUEUES[queue].enqueue(fn, **kwargs)
 
 
 def describe_workflow(workflow_id: str) -> dict[str, Any] | None:
@@ -177,6 +205,9 @@ class ControlHandler(BaseHTTPRequestHandler):
         match url.path:
             case "/start":
                 self._start(query)
+            case "/cancel":
+                DBOS.cancel_workflow(query.get("id", ""))
+                self._reply(200, {"workflow_id": query.get("id", "")})
             case _:
                 self._reply(404, {"error": "not found"})
 
@@ -190,8 +221,9 @@ class ControlHandler(BaseHTTPRequestHandler):
     def _start(self, query: dict[str, str]) -> None:
         workflow_id = query.pop("id", "")
         name = query.pop("workflow", "")
+        queue = query.pop("queue", None)
         try:
-            start_workflow(name, workflow_id, query)
+            start_workflow(name, workflow_id, query, queue)
         except (KeyError, ValueError) as exc:
             self._reply(400, {"error": f"bad start request: {exc!r}"})
             return

@@ -288,14 +288,23 @@ class ExecutorProcess:
 
     # -- control ---------------------------------------------------------------------------
 
-    def start_workflow(self, name: str, workflow_id: str, **params: Any) -> None:
-        """Start workflow ``name`` (``multi_step``/``quick``) on this executor.
+    def start_workflow(
+        self, name: str, workflow_id: str, *, queue: str | None = None, **params: Any
+    ) -> None:
+        """Start workflow ``name`` (``multi_step``/``quick``/``failing``) on this executor, or
+        enqueue it on ``queue`` (``serial``).
 
         Raises:
             RuntimeError: the executor rejected the request.
         """
-        query = urlencode({"workflow": name, "id": workflow_id, **params})
-        self._request("POST", f"/start?{query}")
+        fields = {"workflow": name, "id": workflow_id, **params}
+        if queue is not None:
+            fields["queue"] = queue
+        self._request("POST", f"/start?{urlencode(fields)}")
+
+    def cancel_workflow(self, workflow_id: str) -> None:
+        """``DBOS.cancel_workflow`` on this executor."""
+        self._request("POST", f"/cancel?{urlencode({'id': workflow_id})}")
 
     def workflow_status(self, workflow_id: str) -> dict[str, Any] | None:
         """Status as this executor's DBOS sees it, or ``None`` if unknown."""

@@ -1,0 +1,46 @@
+"""Fixtures of the console's component tests: a real SQLite store seeded with ``seed.seed``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from console.app import create_app
+from console.live import LiveExecutors
+from store.database import Store, sqlite_url
+from tests.component.console.seed import ClientFactory, seed
+
+
+@pytest.fixture
+async def seeded_store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with Store(sqlite_url(tmp_path / "baton.db")) as store:
+        await seed(store)
+        yield store
+
+
+@pytest.fixture
+def make_client(seeded_store: Store) -> ClientFactory:
+    """``async with make_client(live, **create_app_kwargs) as client``: the console over the
+    seeded store, through httpx's ASGI transport."""
+
+    @asynccontextmanager
+    async def factory(
+        live: LiveExecutors | None = None, **kwargs: object
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(seeded_store, live, **kwargs)  # type: ignore[arg-type]
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+            yield client
+
+    return factory
+
+
+@pytest.fixture
+async def client(make_client: ClientFactory) -> AsyncIterator[httpx.AsyncClient]:
+    """The console with no live executors: every answer comes from the store."""
+    async with make_client() as client:
+        yield client
