@@ -54,6 +54,8 @@ class Settings:
     timings: RecoveryTimings = field(default_factory=RecoveryTimings)
     capture_interval_ms: int = 2_000
     """Pause between two status-capture polls of an app (each poll: 2-3 small DBOS requests)."""
+    capture_steps_per_poll: int = 5
+    """Completed workflows per poll whose steps are captured for the store (0: only on view)."""
     console_refresh_s: float = 5.0
     """Dashboard pages re-fetch their content this often (0 turns live refresh off)."""
     console_live_timeout_s: float = 3.0
@@ -119,6 +121,8 @@ class Settings:
             raise ConfigError(
                 f"capture_interval_ms must be at least 100, got {self.capture_interval_ms}"
             )
+        if self.capture_steps_per_poll < 0:
+            raise ConfigError("capture_steps_per_poll must be 0 or more")
         if not (math.isfinite(self.console_refresh_s) and self.console_refresh_s >= 0):
             raise ConfigError("console_refresh_s must be 0 (off) or a positive number of seconds")
         if not (math.isfinite(self.console_live_timeout_s) and self.console_live_timeout_s > 0):
@@ -142,6 +146,7 @@ _ENV_FIELDS: dict[str, type] = {
     "ping_timeout_s": float,
     "heartbeat_interval_s": float,
     "capture_interval_ms": int,
+    "capture_steps_per_poll": int,
     "console_refresh_s": float,
     "console_live_timeout_s": float,
     "log_level": str,

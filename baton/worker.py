@@ -16,10 +16,10 @@ from recovery.agent import RecoveryAgent
 from store.database import Store
 from store.projection import project_app_state, record_audit
 from store.workflows import replace_steps, upsert_workflows
-from streams.capture import CaptureTimings
-from streams.capture_agent import CaptureAgent
 from streams.admin import ensure_topics
 from streams.app import create_worker_app
+from streams.capture import CaptureTimings
+from streams.capture_agent import CaptureAgent
 from streams.exceptions import RoleFailed
 from streams.liveness import AppState
 from streams.records import RecoveryDecision, WorkflowStatus, WorkflowSteps
@@ -64,7 +64,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     async with Store(settings.store_url()) as store:
         projection = StoreProjection(store)
         RecoveryAgent(worker_app, settings.timings, projection)
-        CaptureAgent(worker_app, CaptureTimings(interval_ms=settings.capture_interval_ms))
+        CaptureAgent(
+            worker_app,
+            CaptureTimings(
+                interval_ms=settings.capture_interval_ms,
+                steps_budget=settings.capture_steps_per_poll,
+            ),
+        )
         WorkflowAgent(worker_app, projection)
         app = worker_app.app
         await app.start()  # returns after the group join and table recovery

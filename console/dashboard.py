@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from console import listing
 from console.detail import WorkflowLookup
 from console.params import (
+    DEFAULT_LIMIT,
     MAX_LIMIT,
     SORT_VALUES,
     STATUS_VALUES,
@@ -164,6 +165,7 @@ class Dashboard:
             "status_values": STATUS_VALUES,
             "sort_values": SORT_VALUES,
             "limit_choices": LIMIT_CHOICES,
+            "default_limit": DEFAULT_LIMIT,
         }
         return self._render(request, "workflows.html", context)
 

@@ -35,9 +35,10 @@ def build_environment(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
             "when_ms": when_ms,
             "duration_ms": duration_text,
             "ago_ms": ago_text,
+            "headline": headline,
         }
     )
-    env.globals["query"] = query_string
+    env.globals["qs"] = query_string
     return env
 
 
@@ -68,6 +69,15 @@ def query_string(params: Mapping[str, object]) -> str:
     return "?" + urlencode(pairs) if pairs else ""
 
 
+def headline(text: str, limit: int = 160) -> str:
+    """The telling line of an error for a table cell: a traceback's last line, else the first."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    line = lines[-1] if lines[0].startswith("Traceback") else lines[0]
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"
+
+
 def when_ms(epoch_ms: int | None) -> str:
     """An epoch-ms time for people: ``2024-05-01 12:00:00.123 UTC``; an em dash when unknown."""
     iso = iso_from_ms(epoch_ms)
@@ -75,7 +85,7 @@ def when_ms(epoch_ms: int | None) -> str:
 
 
 def duration_text(ms: int | None) -> str:
-    """A duration for people: ``850 ms``, ``12.3 s``, ``4 min 05 s``, ``2 h 03 min``."""
+    """A duration for people: ``850 ms``, ``12.3 s``, ``4 min 05 s``, ``2 h 03 min``, ``3 d 04 h``."""
     if ms is None:
         return "\u2014"
     if ms < 1_000:
@@ -85,7 +95,9 @@ def duration_text(ms: int | None) -> str:
     seconds = ms // 1000
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds < 86_400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return f"{seconds // 86_400} d {seconds % 86_400 // 3600:02d} h"
 
 
 def ago_text(then_ms: int | None, now_ms: int) -> str:

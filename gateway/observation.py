@@ -47,6 +47,7 @@ from streams.records import (
     PollWorkflows,
     Record,
     RequestKind,
+    WorkflowState,
     WorkflowStatus,
     WorkflowSteps,
     workflow_key,
@@ -177,7 +178,11 @@ class WorkflowObserver:
         return page
 
     async def _steps(self, conn: Connection, command: PollWorkflows, run: _Poll) -> None:
-        done = [s for s in run.completed if s.status not in ACTIVE_STATES]
+        # Failed and cancelled workflows first: their steps are what an operator looks for.
+        done = sorted(
+            (s for s in run.completed if s.status not in ACTIVE_STATES),
+            key=lambda s: s.status == WorkflowState.SUCCESS,
+        )
         records: list[Record] = []
         for status in done[: command.steps_budget]:
             reply = await self._ask(conn, list_steps_request(status.workflow_id))

@@ -512,7 +512,7 @@ async def list_workflows(
         conditions.append(_after(sort, *decode_cursor(cursor, sort)))
         offset = 0
     offset = max(offset, 0)
-    rows = await _sorted_rows(session, conditions, flt.statuses, sort, limit + 1, offset)
+    rows = await _sorted_rows(session, app_name, conditions, flt.statuses, sort, limit + 1, offset)
     if len(rows) <= limit:
         return WorkflowPage(rows=rows, next_cursor=None)
     last = rows[limit - 1]
@@ -523,6 +523,7 @@ async def list_workflows(
 
 async def _sorted_rows(
     session: AsyncSession,
+    app: str,
     conditions: list[ColumnElement[bool]],
     statuses: tuple[str, ...],
     sort: SortOrder,
@@ -536,18 +537,24 @@ async def _sorted_rows(
         stmt = select(WorkflowRow).where(*conditions).order_by(*_order(sort, WorkflowRow))
         return list(await session.scalars(stmt.limit(limit).offset(offset)))
     # ``status IN (...)`` would make the database sort every match, or walk the whole app in
-    # time order: each status's range is sorted in its index; take the head of each, then merge.
+    # time order: take the head of each status's range, sorted in its index (the sort keys
+    # alone, which that index covers), merge them, then read the page's rows by primary key.
+    w = WorkflowRow
     legs = [
-        select(WorkflowRow)
-        .where(*conditions, WorkflowRow.status == status)
-        .order_by(*_order(sort, WorkflowRow))
+        select(w.created_at_ms, w.workflow_id)
+        .where(*conditions, w.status == status)
+        .order_by(*_order(sort, w))
         .limit(limit + offset)
         .subquery()
         for status in statuses
     ]
     merged = union_all(*(select(leg) for leg in legs)).subquery()
-    row = aliased(WorkflowRow, merged)
-    stmt = select(row).order_by(*_order(sort, row)).limit(limit).offset(offset)
+    page = select(merged).order_by(*_order(sort, merged.c)).limit(limit).offset(offset).subquery()
+    stmt = (
+        select(w)
+        .join(page, (w.app == app) & (w.workflow_id == page.c.workflow_id))
+        .order_by(*_order(sort, w))
+    )
     return list(await session.scalars(stmt))
 
 

@@ -29,7 +29,7 @@ from streams.records import (
     PollWorkflows,
 )
 
-COMPLETED_OVERLAP_MS = 2_000
+COMPLETED_OVERLAP_MS = 1_000
 """Completions are listed again this far back: a workflow that committed its completion a little
 after a later one is still seen (completion times come from several executors' transactions)."""
 
@@ -52,7 +52,9 @@ class CaptureTimings:
     active_every: int = 5
     """When no workflow was active, active statuses are still refreshed every this many polls
     (a resumed workflow becomes active without being created or completed)."""
-    steps_budget: int = 10
+    steps_budget: int = 5
+    """Newly completed workflows per poll whose steps are captured (one ``list_steps`` each;
+    failed and cancelled ones first). The others' steps are stored when someone views them."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,4 +1,28 @@
-// Baton console: live refresh of a page's #live region.
+// Baton console: tidy filter URLs, and live refresh of a page's #live region.
+//
+// A filter form leaves out its empty fields and the fields still at their default (data-default),
+// so a filtered page's URL says only what was chosen. Without this script the form still works.
+(() => {
+  "use strict";
+  for (const form of document.querySelectorAll("form[data-compact]")) {
+    form.addEventListener("submit", () => {
+      for (const field of form.elements) {
+        if (!field.name) continue;
+        const fallback = field.dataset.default;
+        if (field.value === "" || (fallback !== undefined && field.value === fallback)) {
+          field.disabled = true;
+        }
+      }
+    });
+  }
+  // Coming back through the history cache must show the fields usable again.
+  window.addEventListener("pageshow", () => {
+    for (const field of document.querySelectorAll("form[data-compact] [disabled]")) {
+      field.disabled = false;
+    }
+  });
+})();
+
 //
 // Every data-refresh-ms milliseconds (0: never) the page's own URL is fetched again with the
 // X-Baton-Partial header, and the server answers with the region alone, which replaces the old one.

@@ -1,0 +1,123 @@
+"""The OpenAPI document documents every API route, its parameters and its responses."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from starlette.routing import Route
+
+from console.app import create_app
+from console.openapi import json_schema
+from console.params import QUEUED_PARAMS, WORKFLOW_PARAMS
+from store.database import Store
+
+_PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+
+
+def _api_routes(store: Store) -> list[tuple[str, str]]:
+    """(path as documented, method) of every API route the app serves."""
+    found = []
+    for route in create_app(store).routes:
+        if not isinstance(route, Route) or not route.path.startswith(("/api/v1", "/healthz")):
+            continue
+        path = _PATH_PARAM.sub(r"{\1}", route.path)
+        found.extend((path, method.lower()) for method in route.methods or () if method != "HEAD")
+    return found
+
+
+def _resolve(document: dict[str, Any], node: Any) -> Any:
+    if isinstance(node, dict) and "$ref" in node:
+        target: Any = document
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        return target
+    return node
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if "$ref" in node else []
+        return own + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
+
+
+@pytest.fixture
+async def document(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get("/api/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_every_api_route_is_documented(document: dict[str, Any], seeded_store: Store) -> None:
+    assert document["openapi"].startswith("3.")
+    routes = _api_routes(seeded_store)
+    assert len(routes) == 9
+    for path, method in routes:
+        operation = document["paths"].get(path, {}).get(method)
+        assert operation is not None, f"{method.upper()} {path} is not documented"
+        assert operation["summary"]
+        assert "200" in operation["responses"]
+        declared = {
+            _resolve(document, p)["name"]
+            for p in operation.get("parameters", [])
+            if _resolve(document, p)["in"] == "path"
+        }
+        assert declared == set(_PATH_PARAM.findall(path)), path
+    documented = {(p, m) for p, ops in document["paths"].items() for m in ops}
+    assert documented == set(routes), "the document lists a route the app does not serve"
+
+
+async def test_every_reference_resolves(document: dict[str, Any]) -> None:
+    refs = _refs(document)
+    assert refs
+    for ref in refs:
+        assert _resolve(document, {"$ref": ref}), ref
+
+
+@pytest.mark.parametrize(
+    ("path", "names"),
+    [
+        ("/api/v1/apps/{app}/workflows", WORKFLOW_PARAMS),
+        ("/api/v1/apps/{app}/queued-workflows", QUEUED_PARAMS),
+    ],
+)
+async def test_query_parameters_match_what_the_parser_accepts(
+    document: dict[str, Any], path: str, names: tuple[str, ...]
+) -> None:
+    parameters = [_resolve(document, p) for p in document["paths"][path]["get"]["parameters"]]
+    assert {p["name"] for p in parameters if p["in"] == "query"} == set(names)
+
+
+async def test_response_schemas_match_the_serialized_shapes(
+    document: dict[str, Any], client: httpx.AsyncClient
+) -> None:
+    schemas = document["components"]["schemas"]
+    page = (await client.get("/api/v1/apps/orders/workflows", params={"limit": 1})).json()
+    assert set(schemas["WorkflowPageJson"]["required"]) == set(page)
+    assert set(schemas["WorkflowSummaryJson"]["properties"]) == set(page["workflows"][0])
+    detail = (await client.get("/api/v1/apps/orders/workflows/wf-001")).json()
+    assert set(schemas["WorkflowDetailJson"]["properties"]) == set(detail)
+    assert schemas["WorkflowDetailJson"]["properties"]["source"] == {
+        "type": "string",
+        "enum": ["live", "store"],
+    }
+    steps = (await client.get("/api/v1/apps/orders/workflows/wf-001/steps")).json()
+    assert set(schemas["StepJson"]["properties"]) == set(steps["steps"][0])
+
+
+def test_json_schema_of_nullable_and_nested_types() -> None:
+    components: dict[str, Any] = {}
+    assert json_schema(dict[str, int], components) == {
+        "type": "object",
+        "additionalProperties": {"type": "integer"},
+    }
+    assert json_schema(str | None, components) == {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    with pytest.raises(TypeError):
+        json_schema(set[int], components)
