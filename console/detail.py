@@ -24,8 +24,9 @@ from streams.records import AppName, StepInfo, WorkflowId, WorkflowStatus
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LIVE_TIMEOUT_S = 2.0
-"""How long a page waits for a live executor before answering from the store."""
+DEFAULT_LIVE_TIMEOUT_S = 3.0
+"""How long a request waits for a live executor before answering from the store: an outer bound
+over the live implementation's own timeout (``console_live_timeout_s``, 3 s by default)."""
 
 CHILDREN_LIMIT = 100
 

@@ -85,7 +85,11 @@ def when_ms(epoch_ms: int | None) -> str:
 
 
 def duration_text(ms: int | None) -> str:
-    """A duration for people: ``850 ms``, ``12.3 s``, ``4 min 05 s``, ``2 h 03 min``, ``3 d 04 h``."""
+    """A duration for people: ``850 ms``, ``12.3 s``, ``4 min 05 s``, ``2 h 03 min``, ``3 d 04 h``.
+
+    Args:
+        ms: the duration in milliseconds; None is shown as an em dash.
+    """
     if ms is None:
         return "\u2014"
     if ms < 1_000:

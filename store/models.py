@@ -27,6 +27,8 @@ LABEL_MAX_CHARS = 256
 STATUS_MAX_CHARS = 64
 NO_QUEUE = ""
 """``workflow_counts.queue_name`` of the workflows that are on no queue (a key cannot be NULL)."""
+NO_NAME = ""
+"""``workflow_counts.name`` of the workflows whose name was not reported."""
 _APP_NAME = re.compile(rf"[A-Za-z0-9_.-]{{1,{APP_NAME_MAX_CHARS}}}")
 
 
@@ -279,8 +281,9 @@ class StepRow(Base):
 
 
 class WorkflowCountRow(Base):
-    """How many workflows of an app are in each status, per queue: the status tabs and the queue
-    summaries read these few rows instead of counting a million.
+    """How many workflows of an app have each name, queue and status: the status tabs (with or
+    without a name or queue filter) and the queue summaries add up these few rows instead of
+    counting a million.
 
     ``upsert_workflows`` keeps them in step with ``workflows`` in the same transaction.
     """
@@ -288,6 +291,8 @@ class WorkflowCountRow(Base):
     __tablename__ = "workflow_counts"
 
     app: Mapped[str] = mapped_column(String(APP_NAME_MAX_CHARS), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_CHARS), primary_key=True)
+    """The workflow name, or ``NO_NAME`` (the empty string)."""
     queue_name: Mapped[str] = mapped_column(String(LABEL_MAX_CHARS), primary_key=True)
     """The queue, or ``NO_QUEUE`` (the empty string) for workflows on none."""
     status: Mapped[str] = mapped_column(String(STATUS_MAX_CHARS), primary_key=True)

@@ -16,8 +16,10 @@ What the queries cost on a million workflows of one app (the indexes are in ``st
   index (status, name, queue, version, executor, parent, id prefix, time range), in either sort
   order; a cursor page costs the same as the first, an ``offset`` page ``offset`` more rows.
   Several statuses at once are read as one sorted range per status, merged.
-- ``count_by_status``: with no filter but the queue, it sums the few ``workflow_counts`` rows;
-  with any other filter it counts the matching rows (cost proportional to the matches).
+- ``count_by_status``: with no filter but the name and the queue, it sums a few
+  ``workflow_counts`` rows (one per name, queue and status); with any other filter (id prefix,
+  version, executor, time range) it counts the matching rows: the cost grows with the matches,
+  about 30 ms (SQLite) to 45 ms (PostgreSQL) per 70,000.
 - ``queue_summaries`` and ``workflow_totals`` read ``workflow_counts`` only; ``list_queued``
   sorts the active workflows of the queue(s).
 
@@ -32,7 +34,7 @@ import logging
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -48,12 +50,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from store.models import (
     APP_NAME_MAX_CHARS,
     LABEL_MAX_CHARS,
     NAME_MAX_CHARS,
+    NO_NAME,
     NO_QUEUE,
     STATUS_MAX_CHARS,
     WORKFLOW_ID_MAX_CHARS,
@@ -107,6 +109,7 @@ class WorkflowFilter:
     statuses: tuple[str, ...] = ()
     """Any of these statuses; empty: every status."""
     name: str | None = None
+    """Exactly this workflow name. In every text field, ``None`` and ``""`` filter nothing."""
     workflow_id_prefix: str | None = None
     """Workflow ids that start with this text (exactly: no wildcards, case-sensitive)."""
     queue_name: str | None = None
@@ -288,8 +291,8 @@ def _int64(value: int | None) -> int | None:
     return None if value is None else min(max(value, _INT64_MIN), _INT64_MAX)
 
 
-def _count_key(values: Mapping[str, Any]) -> tuple[str, str]:
-    return (values["queue_name"] or NO_QUEUE, values["status"])
+def _count_key(values: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (values["name"] or NO_NAME, values["queue_name"] or NO_QUEUE, values["status"])
 
 
 # -- projection (the worker) -----------------------------------------------------------------------
@@ -328,7 +331,7 @@ async def _upsert_app(session: AsyncSession, app: str, batch: dict[str, dict[str
     await _lock_app(session, app)
     stored = await _stored_workflows(session, app, list(batch))
     rows: list[dict[str, Any]] = []
-    deltas: Counter[tuple[str, str]] = Counter()
+    deltas: Counter[tuple[str, str, str]] = Counter()
     for workflow_id, values in batch.items():
         old = stored.get(workflow_id)
         new = merge_workflow(old, values)
@@ -364,18 +367,20 @@ async def _stored_workflows(
     return stored
 
 
-async def _add_counts(session: AsyncSession, app: str, deltas: Counter[tuple[str, str]]) -> None:
+async def _add_counts(
+    session: AsyncSession, app: str, deltas: Counter[tuple[str, str, str]]
+) -> None:
     # Sorted, so two transactions touching the same counters lock them in the same order.
     rows = [
-        {"app": app, "queue_name": queue, "status": status, "n": n}
-        for (queue, status), n in sorted(deltas.items())
+        {"app": app, "name": name, "queue_name": queue, "status": status, "n": n}
+        for (name, queue, status), n in sorted(deltas.items())
         if n != 0
     ]
     if not rows:
         return
     stmt = upsert_for(session, _COUNTS)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["app", "queue_name", "status"],
+        index_elements=["app", "name", "queue_name", "status"],
         set_={"n": _COUNTS.c.n + stmt.excluded.n},
     )
     await session.execute(stmt, rows)
@@ -433,7 +438,7 @@ async def _replace_app_steps(
             .where(_STEPS.c.app == app, _STEPS.c.workflow_id.in_(chunk))
             .group_by(_STEPS.c.workflow_id)
         )
-        stored.update((workflow_id, observed) for workflow_id, observed in result.tuples())
+        stored.update((workflow_id, observed) for workflow_id, observed in result)
     fresh = [
         record
         for workflow_id, record in batch.items()
@@ -558,8 +563,21 @@ async def _sorted_rows(
     return list(await session.scalars(stmt))
 
 
+def _without_blanks(flt: WorkflowFilter) -> WorkflowFilter:
+    # An empty text field (e.g. an empty form input) filters nothing, as if it were not set.
+    return replace(
+        flt,
+        name=flt.name or None,
+        workflow_id_prefix=flt.workflow_id_prefix or None,
+        queue_name=flt.queue_name or None,
+        application_version=flt.application_version or None,
+        executor_id=flt.executor_id or None,
+    )
+
+
 def _conditions(app: str, flt: WorkflowFilter) -> list[ColumnElement[bool]]:
-    """The filter's conditions, but for ``statuses``."""
+    """The filter's conditions, but for ``statuses``; an empty text field filters nothing."""
+    flt = _without_blanks(flt)
     w = WorkflowRow
     conditions: list[ColumnElement[bool]] = [w.app == app]
     for column, value in (
@@ -570,7 +588,7 @@ def _conditions(app: str, flt: WorkflowFilter) -> list[ColumnElement[bool]]:
     ):
         if value is not None:
             conditions.append(column == value)
-    if flt.workflow_id_prefix:
+    if flt.workflow_id_prefix is not None:
         # A range on the primary key instead of LIKE: no wildcard to escape, and an index seek.
         conditions.append(w.workflow_id >= flt.workflow_id_prefix)
         upper = prefix_successor(flt.workflow_id_prefix)
@@ -648,17 +666,20 @@ async def count_by_status(session: AsyncSession, app: str, flt: WorkflowFilter) 
     """How many of an app's workflows match the filter, per status, ignoring ``flt.statuses``
     (the status tabs show every status). Statuses with none are absent.
 
-    With no filter but the queue, the counts come from ``workflow_counts`` (a few rows); any
-    other filter counts the matching rows.
+    With no filter but the name and the queue, the counts come from ``workflow_counts`` (a few
+    rows); any other filter counts the matching rows.
 
     Raises:
         ValueError: the app name is invalid.
     """
     app_name = validate_app_name(app)
-    if flt == WorkflowFilter(statuses=flt.statuses, queue_name=flt.queue_name):
+    flt = _without_blanks(flt)
+    if flt == WorkflowFilter(statuses=flt.statuses, name=flt.name, queue_name=flt.queue_name):
         c = _COUNTS.c
         total = func.sum(c.n)
         stmt = select(c.status, total).where(c.app == app_name)
+        if flt.name is not None:
+            stmt = stmt.where(c.name == flt.name)
         if flt.queue_name is not None:
             stmt = stmt.where(c.queue_name == flt.queue_name)
         stmt = stmt.group_by(c.status).having(total > 0)
@@ -669,7 +690,7 @@ async def count_by_status(session: AsyncSession, app: str, flt: WorkflowFilter) 
             .group_by(WorkflowRow.status)
         )
     result = await session.execute(stmt)
-    return {status: int(n) for status, n in sorted(result.tuples())}
+    return {status: int(n) for status, n in sorted(result)}
 
 
 async def get_workflow(session: AsyncSession, app: str, workflow_id: str) -> WorkflowRow | None:
@@ -727,13 +748,15 @@ async def queue_summaries(session: AsyncSession, app: str) -> list[QueueSummary]
     """
     app_name = validate_app_name(app)
     c = _COUNTS.c
+    total = func.sum(c.n)
     result = await session.execute(
-        select(c.queue_name, c.status, c.n).where(
-            c.app == app_name, c.queue_name != NO_QUEUE, c.status.in_(ACTIVE_STATES), c.n > 0
-        )
+        select(c.queue_name, c.status, total)
+        .where(c.app == app_name, c.queue_name != NO_QUEUE, c.status.in_(ACTIVE_STATES))
+        .group_by(c.queue_name, c.status)
+        .having(total > 0)
     )
     by_queue: dict[str, dict[str, int]] = {}
-    for queue, status, n in result.tuples():
+    for queue, status, n in result:
         by_queue.setdefault(queue, {})[status] = int(n)
     return [
         QueueSummary(
@@ -776,4 +799,4 @@ async def workflow_totals(session: AsyncSession) -> dict[str, int]:
     result = await session.execute(
         select(_COUNTS.c.app, total).group_by(_COUNTS.c.app).having(total > 0)
     )
-    return {app: int(n) for app, n in sorted(result.tuples())}
+    return {app: int(n) for app, n in sorted(result)}

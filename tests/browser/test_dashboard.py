@@ -25,7 +25,7 @@ from store.workflows import upsert_workflows
 from streams.records import WorkflowId
 from tests.component.console.seed import T0, WORKFLOWS, XSS, seed
 
-CHROMIUM = Path(os.environ.get("BATON_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
 REFRESH_INTERVAL_S = 0.5
@@ -61,15 +61,23 @@ async def console_url(tmp_path: Path) -> AsyncIterator[tuple[str, Store]]:
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
+def chromium() -> Path:
+    """The system's Chromium (``BATON_CHROMIUM`` overrides); the tests fail (never skip) without
+    it."""
+    path = Path(os.environ.get("BATON_CHROMIUM", CHROMIUM))
+    if not path.exists():
         pytest.fail(
-            f"Chromium is required for the browser tests and {CHROMIUM} is missing: run "
+            f"Chromium is required for the browser tests and {path} is missing: run "
             "`apt-get install chromium` (or set BATON_CHROMIUM to a Chromium binary)"
         )
+    return path
+
+
+@pytest.fixture
+async def browser(chromium: Path) -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            executable_path=str(chromium), args=CHROMIUM_ARGS
         )
         try:
             yield launched

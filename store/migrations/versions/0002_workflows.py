@@ -1,4 +1,4 @@
-"""Workflow observability: workflow statuses, their steps, and status counts per queue.
+"""Workflow observability: workflow statuses, their steps, and counts per name, queue and status.
 
 Revision ID: 0002
 Revises: 0001
@@ -79,10 +79,11 @@ def upgrade() -> None:
     op.create_table(
         "workflow_counts",
         sa.Column("app", sa.String(length=128), nullable=False),
+        sa.Column("name", sa.String(length=512), nullable=False),
         sa.Column("queue_name", sa.String(length=256), nullable=False),
         sa.Column("status", sa.String(length=64), nullable=False),
         sa.Column("n", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("app", "queue_name", "status"),
+        sa.PrimaryKeyConstraint("app", "name", "queue_name", "status"),
     )
 
 

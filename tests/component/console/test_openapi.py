@@ -19,7 +19,7 @@ _PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 
 def _api_routes(store: Store) -> list[tuple[str, str]]:
     """(path as documented, method) of every API route the app serves."""
-    found = []
+    found: list[tuple[str, str]] = []
     for route in create_app(store).routes:
         if not isinstance(route, Route) or not route.path.startswith(("/api/v1", "/healthz")):
             continue

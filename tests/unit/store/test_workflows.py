@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from store.database import Store, sqlite_url
-from store.models import NO_QUEUE, WorkflowCountRow, WorkflowRow
+from store.models import NO_NAME, NO_QUEUE, WorkflowCountRow, WorkflowRow
 from store.workflows import (
     MAX_PAGE_ROWS,
     QueueSummary,
@@ -86,22 +86,24 @@ async def stored(store: Store, app: str = "orders") -> dict[str, WorkflowStatus]
         return {row.workflow_id: status_from_row(row) for row in rows}
 
 
-async def counters(store: Store) -> dict[tuple[str, str, str], int]:
+async def counters(store: Store) -> dict[tuple[str, str, str, str], int]:
     async with store.sessionmaker() as session:
         rows = await session.scalars(select(WorkflowCountRow).where(WorkflowCountRow.n != 0))
-        return {(r.app, r.queue_name, r.status): r.n for r in rows}
+        return {(r.app, r.name, r.queue_name, r.status): r.n for r in rows}
 
 
-async def recount(store: Store) -> dict[tuple[str, str, str], int]:
+async def recount(store: Store) -> dict[tuple[str, str, str, str], int]:
     """The counters as they should be: a GROUP BY over the workflows."""
     w = WorkflowRow
+    keys = (
+        w.app,
+        func.coalesce(w.name, NO_NAME),
+        func.coalesce(w.queue_name, NO_QUEUE),
+        w.status,
+    )
     async with store.sessionmaker() as session:
-        result = await session.execute(
-            select(w.app, func.coalesce(w.queue_name, NO_QUEUE), w.status, func.count()).group_by(
-                w.app, func.coalesce(w.queue_name, NO_QUEUE), w.status
-            )
-        )
-        return {(app, queue, status): n for app, queue, status, n in result.tuples()}
+        result = await session.execute(select(*keys, func.count()).group_by(*keys))
+        return {(app, name, queue, status): n for app, name, queue, status, n in result}
 
 
 # -- projection -----------------------------------------------------------------------------------
@@ -215,7 +217,7 @@ async def test_a_batch_larger_than_a_chunk(store: Store) -> None:
     assert await upsert(store, *records) == 1_234
     done = [replace(r, status=WorkflowState.SUCCESS, observed_at_ms=T0 + 1) for r in records]
     assert await upsert(store, *done) == 1_234
-    assert await counters(store) == {("orders", NO_QUEUE, WorkflowState.SUCCESS): 1_234}
+    assert await counters(store) == {("orders", NO_NAME, NO_QUEUE, WorkflowState.SUCCESS): 1_234}
 
 
 async def test_unstorable_values_are_cut_or_skipped(store: Store) -> None:
@@ -239,22 +241,22 @@ async def test_missing_created_at_sorts_oldest_and_reads_back_as_none(store: Sto
 async def test_counts_follow_status_and_queue_transitions(store: Store) -> None:
     await upsert(
         store,
-        wf("wf-1", WorkflowState.ENQUEUED, queue_name="q1"),
-        wf("wf-2", WorkflowState.ENQUEUED, queue_name="q1"),
+        wf("wf-1", WorkflowState.ENQUEUED, queue_name="q1", name="a"),
+        wf("wf-2", WorkflowState.ENQUEUED, queue_name="q1", name="a"),
         wf("wf-3", WorkflowState.PENDING),
     )
     await upsert(
         store,
-        wf("wf-1", WorkflowState.PENDING, queue_name="q1", observed=T0 + 1),
-        wf("wf-2", WorkflowState.SUCCESS, queue_name="q1", observed=T0 + 2),
-        wf("wf-3", WorkflowState.ERROR, observed=T0 + 3),
+        wf("wf-1", WorkflowState.PENDING, queue_name="q1", name="a", observed=T0 + 1),
+        wf("wf-2", WorkflowState.SUCCESS, queue_name="q1", name="a", observed=T0 + 2),
+        wf("wf-3", WorkflowState.ERROR, name="b", observed=T0 + 3),
         wf("wf-3", WorkflowState.PENDING, observed=T0),  # older: no change
     )
     assert await counters(store) == await recount(store)
     assert await counters(store) == {
-        ("orders", "q1", WorkflowState.PENDING): 1,
-        ("orders", "q1", WorkflowState.SUCCESS): 1,
-        ("orders", NO_QUEUE, WorkflowState.ERROR): 1,
+        ("orders", "a", "q1", WorkflowState.PENDING): 1,
+        ("orders", "a", "q1", WorkflowState.SUCCESS): 1,
+        ("orders", "b", NO_QUEUE, WorkflowState.ERROR): 1,
     }
 
 
@@ -293,6 +295,7 @@ def record_lists(draw: st.DrawFn) -> list[WorkflowStatus]:
                 updated=draw(st.one_of(st.none(), st.integers(0, 3))),
                 observed=obs,
                 queue_name=draw(st.sampled_from([None, "q"])),
+                name=draw(st.sampled_from([None, "n"])),
                 input=draw(st.text(max_size=3)) if has_input else None,
                 has_input=has_input,
                 output=draw(st.one_of(st.none(), st.text(max_size=3))) if has_output else None,
@@ -415,7 +418,7 @@ async def test_newest_first_then_by_id_descending(seeded: Store) -> None:
         (WorkflowFilter(workflow_id_prefix="wf-2"), list(range(20, 30))),
         (WorkflowFilter(workflow_id_prefix="wf-%"), []),
         (WorkflowFilter(workflow_id_prefix="wf_"), []),
-        (WorkflowFilter(workflow_id_prefix=""), list(range(30))),
+        (WorkflowFilter(workflow_id_prefix="", name="", queue_name=""), list(range(30))),
         (WorkflowFilter(queue_name="q1"), [i for i in range(30) if i % 3 == 0]),
         (WorkflowFilter(application_version="v2"), list(range(15, 30))),
         (WorkflowFilter(executor_id="e2"), [i for i in range(30) if i % 4 == 0]),
@@ -531,6 +534,12 @@ async def test_counts_ignore_the_status_filter(seeded: Store) -> None:
         )
         queued = await count_by_status(session, "orders", WorkflowFilter(queue_name="q1"))
         named = await count_by_status(session, "orders", WorkflowFilter(name="checkout"))
+        named_queued = await count_by_status(
+            session, "orders", WorkflowFilter(name="checkout", queue_name="q1", executor_id="")
+        )
+        by_version = await count_by_status(
+            session, "orders", WorkflowFilter(application_version="v2")
+        )
         recent = await count_by_status(
             session, "orders", WorkflowFilter(created_after_ms=T0 + 100, name="checkout")
         )
@@ -538,6 +547,12 @@ async def test_counts_ignore_the_status_filter(seeded: Store) -> None:
     assert everything == by_status
     assert queued == {WorkflowState.PENDING: 10}
     assert named == {WorkflowState.PENDING: 5, WorkflowState.SUCCESS: 5, WorkflowState.ERROR: 5}
+    assert named_queued == {WorkflowState.PENDING: 5}
+    assert by_version == {
+        WorkflowState.PENDING: 5,
+        WorkflowState.SUCCESS: 5,
+        WorkflowState.ERROR: 5,
+    }
     assert recent == {WorkflowState.PENDING: 1, WorkflowState.SUCCESS: 2, WorkflowState.ERROR: 2}
     assert none == {}
 
