@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from streams.records import MAX_PAYLOAD_CHARS
 from tests.baton_cluster import BatonCluster
 from tests.conformance.scenario import ExecutorPool
 from tests.dbos_app.harness import ExecutorProcess
@@ -153,6 +154,26 @@ def test_completion_after_capture_is_captured(pool: ExecutorPool) -> None:
     )
     steps = cluster.api(f"/api/v1/apps/{app}/workflows/wf-slow/steps")
     assert len(steps["steps"]) == 2
+
+
+def test_oversized_output_is_stored_bounded(pool: ExecutorPool) -> None:
+    cluster, app = pool.cluster, pool.app
+    (a,) = pool.start_connected(1)
+    a.start_workflow("big", "wf-big", size=300_000)
+    assert_eventually(
+        lambda: statuses(cluster, app).get("wf-big") == "SUCCESS",
+        timeout_s=CAPTURE_TIMEOUT_S,
+        message="wf-big captured",
+    )
+    a.kill()
+    assert_eventually(
+        lambda: cluster.api(f"/api/v1/apps/{app}/workflows/wf-big")["source"] == "store",
+        timeout_s=30,
+        message="served from the store once the executor is gone",
+    )
+    stored = cluster.api(f"/api/v1/apps/{app}/workflows/wf-big")
+    assert MAX_PAYLOAD_CHARS <= len(stored["output"]) < MAX_PAYLOAD_CHARS + 100
+    assert "more characters cut" in stored["output"]
 
 
 def test_replay_into_an_empty_store_gives_the_same_rows(pool: ExecutorPool, tmp_path: Path) -> None:

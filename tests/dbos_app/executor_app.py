@@ -21,7 +21,8 @@ Control contract (the harness in ``harness.py`` is the only client):
 
 Workflows: ``multi_step(n, step_seconds)`` appends ``"<workflow_id> <step_no> <executor_id>"``
 to ``<marker_dir>/<workflow_id>.steps`` in each step and then sleeps; ``quick(x)`` returns
-``x * 2``; ``failing(message)`` runs one step and raises ``RuntimeError(message)``.
+``x * 2``; ``failing(message)`` runs one step and raises ``RuntimeError(message)``; ``big(size)``
+returns ``size`` characters.
 
 This script is standalone: it must not import anything from ``tests`` or Baton.
 """
@@ -139,6 +140,12 @@ def failing(message: str) -> None:
     raise RuntimeError(message)
 
 
+@DBOS.workflow()
+def big(size: int) -> str:
+    """Return ``size`` characters: an output larger than Baton stores."""
+    return "x" * size
+
+
 serial_queue = Queue("serial", concurrency=1)
 """One workflow at a time across the app: the ones behind it stay ENQUEUED."""
 
@@ -149,6 +156,7 @@ WORKFLOWS: dict[str, tuple[Callable[..., Any], dict[str, Callable[[str], Any]]]]
     "multi_step": (multi_step, {"n": int, "step_seconds": float}),
     "quick": (quick, {"x": int}),
     "failing": (failing, {"message": str}),
+    "big": (big, {"size": int}),
 }
 
 
