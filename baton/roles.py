@@ -81,4 +81,7 @@ async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
             stop,
             live=live,
             refresh_interval_s=settings.console_refresh_s,
+            # A little past the request's own timeout, so the executor's answer (or the
+            # gateway's "timed out") wins the race against the page's fallback.
+            live_timeout_s=settings.console_live_timeout_s + 0.5,
         )

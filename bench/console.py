@@ -8,7 +8,9 @@ with ``workflow_counts`` filled to match; not through ``upsert_workflows``). The
 
 - ``list_workflows`` with a status filter (limit 50): the first page, a deep page reached
   through cursors, and with a name filter; a two-status filter and an id prefix;
-- ``count_by_status`` for the page's status tabs (the status filter is ignored);
+- ``count_by_status`` for the page's status tabs (the status filter is ignored), also with a
+  name filter (both read ``workflow_counts``), and with filters it must count rows for (a time
+  range of 10,000 rows; one executor's eighth of all rows), to show that cost;
 - the workflows page: that list and those counts together;
 - the unfiltered first page, the baseline the filtered figures are compared with.
 
@@ -65,6 +67,8 @@ DEEP_PAGES = 200
 """The deep page is the one after this many pages of the status filter (10,000 rows in)."""
 LOAD_CHUNK = 20_000
 PROGRESS_ROWS = 100_000
+RECENT_ROWS = 10_000
+"""A time-range filter matching this many of the newest workflows."""
 T0_MS = 1_700_000_000_000
 PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 PG_BENCH_DB = "baton_bench"
@@ -236,9 +240,10 @@ async def deep_cursor(store: Store, flt: WorkflowFilter) -> str:
     return cursor
 
 
-async def measure(store: Store, runs: int) -> list[Timing]:
+async def measure(store: Store, count: int, runs: int) -> list[Timing]:
     """Every timed query of the workflows page, the baseline last."""
     status = WorkflowFilter(statuses=(FILTER_STATUS,))
+    recent = WorkflowFilter(created_after_ms=T0_MS + (count - RECENT_ROWS) * 3 // 2)
     named = WorkflowFilter(statuses=(FILTER_STATUS,), name=FILTER_NAME)
     active = WorkflowFilter(statuses=(WorkflowState.PENDING, WorkflowState.ENQUEUED))
     deep = await deep_cursor(store, status)
@@ -271,6 +276,14 @@ async def measure(store: Store, runs: int) -> list[Timing]:
         ),
         ("count_by_status (status tabs)", lambda s: count_by_status(s, APP, status)),
         (f"count_by_status name={FILTER_NAME}", lambda s: count_by_status(s, APP, named)),
+        (
+            f"count_by_status last {RECENT_ROWS:,} created",
+            lambda s: count_by_status(s, APP, recent),
+        ),
+        (
+            f"count_by_status executor=executor-3 ({count // 8:,})",
+            lambda s: count_by_status(s, APP, WorkflowFilter(executor_id="executor-3")),
+        ),
         ("workflows page: list + counts", page),
         (
             "baseline: unfiltered page 1",
@@ -327,7 +340,7 @@ async def run(dialects: list[str], rows: int, runs: int) -> None:
         opened = sqlite_store() if dialect == "sqlite" else postgres_store()
         async with opened as store:
             await load(store, rows)
-            timings = await measure(store, runs)
+            timings = await measure(store, rows, runs)
         report(dialect, rows, timings)
 
 

@@ -129,7 +129,7 @@ class KafkaLiveExecutors:
                 self._topics.commands, encode(request), key=record_key(request)
             )
             # The gateway gives the executor the same timeout: wait a little longer for its word.
-            reply = await asyncio.wait_for(future, self._timeout_s + 0.5)
+            reply = await asyncio.wait_for(future, self._timeout_s + 0.25)
         except KafkaError as exc:
             raise LiveUnavailable(f"the broker is unreachable: {exc}") from exc
         except TimeoutError as exc:

@@ -40,6 +40,7 @@ async def run_console(
     *,
     live: LiveExecutors | None = None,
     refresh_interval_s: float = 5.0,
+    live_timeout_s: float = 3.0,
     access_log: bool = False,
 ) -> None:
     """Serve the console API on ``host:port`` until ``stop`` is set, then drain and return.
@@ -51,6 +52,7 @@ async def run_console(
         stop: set it to shut the server down.
         live: asks connected executors (workflow detail and steps); ``None``: the store only.
         refresh_interval_s: how often dashboard pages refresh themselves (0: never).
+        live_timeout_s: how long a page waits for ``live`` before answering from the store.
         access_log: log one line per request (off by default).
 
     Raises:
@@ -60,7 +62,9 @@ async def run_console(
     # uvicorn's sys.exit().
     sock = socket.create_server((host, port), reuse_port=False)
     config = uvicorn.Config(
-        create_app(store, live, refresh_interval_s=refresh_interval_s),
+        create_app(
+            store, live, refresh_interval_s=refresh_interval_s, live_timeout_s=live_timeout_s
+        ),
         log_config=None,
         access_log=access_log,
         lifespan="off",

@@ -138,10 +138,16 @@ def alembic_config(connection: Connection | None = None) -> Config:
 def _upgrade(connection: Connection) -> None:
     """Bring the schema to the newest revision; runs inside the transaction holding the lock."""
     config = alembic_config(connection)
-    head = ScriptDirectory.from_config(config).get_current_head()
+    script = ScriptDirectory.from_config(config)
+    head = script.get_current_head()
     current = MigrationContext.configure(connection).get_current_revision()
     if current == head:
         return
+    if current is not None and current not in {r.revision for r in script.walk_revisions()}:
+        raise ConfigError(
+            f"the store schema is at revision {current}, which this Baton does not know (its "
+            f"newest is {head}): a newer Baton migrated it; upgrade this one"
+        )
     if current is None:
         _stamp_if_created_by_create_all(connection, config)
     logger.info("upgrading the store schema from %s to %s", current or "nothing", head)
@@ -234,7 +240,8 @@ class Store:
         """Open the engine and upgrade the schema to the newest migration.
 
         Raises:
-            ConfigError: the database holds part of Baton's schema but no migration version.
+            ConfigError: the database holds part of Baton's schema but no migration version, or
+                a newer Baton's schema.
         """
         if self._engine is not None:
             return

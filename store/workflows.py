@@ -34,7 +34,7 @@ import logging
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -67,9 +67,7 @@ from store.models import (
 from store.projection import upsert_for
 from streams.records import (
     ACTIVE_STATES,
-    AppName,
     StepInfo,
-    WorkflowId,
     WorkflowState,
     WorkflowStatus,
     WorkflowSteps,
@@ -94,6 +92,7 @@ _INT32_MAX = 2**31 - 1
 _LOCK_CLASS = 0x62746E77  # "btnw": PostgreSQL advisory lock class of the workflow projection
 
 _T = TypeVar("_T")
+_RECORD_FIELDS = tuple(f.name for f in fields(WorkflowStatus))
 
 Version = tuple[int, int]
 """``(updated_at_ms or 0, observed_at_ms)``: the order of a workflow's records."""
@@ -232,41 +231,10 @@ def status_from_row(row: WorkflowRow) -> WorkflowStatus:
 
     A ``created_at_ms`` of 0 (not reported) becomes ``None`` again.
     """
-    return WorkflowStatus(
-        app=AppName(row.app),
-        workflow_id=WorkflowId(row.workflow_id),
-        status=row.status,
-        observed_at_ms=row.observed_at_ms,
-        name=row.name,
-        class_name=row.class_name,
-        config_name=row.config_name,
-        authenticated_user=row.authenticated_user,
-        assumed_role=row.assumed_role,
-        authenticated_roles=row.authenticated_roles,
-        input=row.input,
-        output=row.output,
-        error=row.error,
-        has_input=row.has_input,
-        has_output=row.has_output,
-        created_at_ms=row.created_at_ms or None,
-        updated_at_ms=row.updated_at_ms,
-        completed_at_ms=row.completed_at_ms,
-        dequeued_at_ms=row.dequeued_at_ms,
-        queue_name=row.queue_name,
-        queue_partition_key=row.queue_partition_key,
-        deduplication_id=row.deduplication_id,
-        priority=row.priority,
-        application_version=row.application_version,
-        executor_id=row.executor_id,
-        timeout_ms=row.timeout_ms,
-        deadline_epoch_ms=row.deadline_epoch_ms,
-        delay_until_epoch_ms=row.delay_until_epoch_ms,
-        forked_from=row.forked_from,
-        was_forked_from=row.was_forked_from,
-        parent_workflow_id=row.parent_workflow_id,
-        attributes=row.attributes,
-        schedule_name=row.schedule_name,
-    )
+    # The row has a column (or, for has_input/has_output, a property) per record field.
+    values = {name: getattr(row, name) for name in _RECORD_FIELDS}
+    values["created_at_ms"] = row.created_at_ms or None
+    return WorkflowStatus(**values)
 
 
 def _record_version(record: WorkflowStatus) -> Version:
@@ -595,9 +563,9 @@ def _conditions(app: str, flt: WorkflowFilter) -> list[ColumnElement[bool]]:
         if upper is not None:
             conditions.append(w.workflow_id < upper)
     if flt.created_after_ms is not None:
-        conditions.append(w.created_at_ms >= flt.created_after_ms)
+        conditions.append(w.created_at_ms >= _int64(flt.created_after_ms))
     if flt.created_before_ms is not None:
-        conditions.append(w.created_at_ms < flt.created_before_ms)
+        conditions.append(w.created_at_ms < _int64(flt.created_before_ms))
     return conditions
 
 

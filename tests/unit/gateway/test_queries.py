@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime
 import json
-from typing import Any
+from typing import Any, cast
 
-import orjson
 import pytest
 from dbos._conductor import protocol as p
+from dbos._sys_db import StepInfo as DbosStepInfo
 from dbos._sys_db import WorkflowStatus as DbosWorkflowStatus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -40,11 +40,12 @@ from streams.records import (
 
 T0 = 1_700_000_000_000
 APP = AppName("orders")
-FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def dbos_parse(text: str) -> int:
+def dbos_parse(text: str | None) -> int:
     """How DBOS reads ``start_time``/``completed_after`` (``_sys_db.py`` ``list_workflows``)."""
+    assert text is not None
     return int(datetime.datetime.fromisoformat(text).timestamp() * 1000)
 
 
@@ -330,9 +331,7 @@ def test_read_workflows_keeps_the_executors_order() -> None:
 def test_items_without_a_workflow_id_are_dropped(item: object) -> None:
     assert read_workflow(item, APP, T0, has_input=True, has_output=True) is None
     kept = {"WorkflowUUID": "wf-2", "Status": "PENDING"}
-    statuses = read_workflows(
-        raw_reply([item, kept]), APP, T0, has_input=False, has_output=False
-    )
+    statuses = read_workflows(raw_reply([item, kept]), APP, T0, has_input=False, has_output=False)
     assert [s.workflow_id for s in statuses] == ["wf-2"]
 
 
@@ -519,7 +518,7 @@ def dbos_step(function_id: int, **overrides: Any) -> Any:
         "completed_at_epoch_ms": T0 + function_id + 1,
     }
     info.update(overrides)
-    return p.WorkflowSteps.from_step_info(info)
+    return p.WorkflowSteps.from_step_info(cast(DbosStepInfo, info))
 
 
 def steps_reply(steps: list[Any] | None) -> Reply:

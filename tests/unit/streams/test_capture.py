@@ -268,7 +268,7 @@ def test_a_failed_poll_keeps_the_cursor_and_retries_after_retry_ms() -> None:
 
 def test_a_stale_result_that_is_further_along_moves_the_cursor_forward_only() -> None:
     cursor = CaptureCursor(created_from_ms=T0, created_skip=1, completed_from_ms=T0)
-    state, command = issue(AppCapture(app=APP, cursor=cursor), T0)
+    state, _ = issue(AppCapture(app=APP, cursor=cursor), T0)
     ahead = CaptureCursor(created_from_ms=T0 + 10, created_skip=1, completed_from_ms=T0 + 10)
     after = on_result(state, result_of("poll:orders:old:1", cursor=ahead), T0 + 5, TIMINGS)
     # The poll in flight stays in flight, and nothing is rescheduled or counted.

@@ -401,7 +401,7 @@ def test_decoding_a_cut_record_again_changes_nothing() -> None:
 
 def _minimal(kind: str) -> dict[str, Any]:
     cursor = {"created_from_ms": 0, "created_skip": 0, "completed_from_ms": 0}
-    return {
+    minimal: dict[str, dict[str, Any]] = {
         "workflow_status": {
             "app": "a",
             "workflow_id": "w",
@@ -458,7 +458,8 @@ def _minimal(kind: str) -> dict[str, Any]:
             "ok": True,
             "ts_ms": 1,
         },
-    }[kind] | {"type": kind}
+    }
+    return {**minimal[kind], "type": kind}
 
 
 KINDS = [
