@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -17,19 +16,16 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from console.app import create_app
 from store.database import Store, sqlite_url
 from store.workflows import upsert_workflows
 from streams.records import WorkflowId
+from tests.browser.fixtures import SCREENSHOTS
 from tests.component.console.seed import T0, WORKFLOWS, XSS, seed
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
 REFRESH_INTERVAL_S = 0.5
-TIMEOUT_MS = 10_000
 
 
 @pytest.fixture
@@ -58,46 +54,6 @@ async def console_url(tmp_path: Path) -> AsyncIterator[tuple[str, Store]]:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(serving, timeout=10)
             sock.close()
-
-
-@pytest.fixture
-def chromium() -> Path:
-    """The system's Chromium (``BATON_CHROMIUM`` overrides); the tests fail (never skip) without
-    it."""
-    path = Path(os.environ.get("BATON_CHROMIUM", CHROMIUM))
-    if not path.exists():
-        pytest.fail(
-            f"Chromium is required for the browser tests and {path} is missing: run "
-            "`apt-get install chromium` (or set BATON_CHROMIUM to a Chromium binary)"
-        )
-    return path
-
-
-@pytest.fixture
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium), args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-    opened = await context.new_page()
-    opened.set_default_timeout(TIMEOUT_MS)
-    dialogs: list[str] = []
-    opened.on("dialog", lambda dialog: dialogs.append(dialog.message))
-    try:
-        yield opened
-    finally:
-        await context.close()
-    # Executor-supplied <script> payloads are on these pages: none may ever run.
-    assert dialogs == []
 
 
 async def test_filter_open_and_read_a_workflow(console_url: tuple[str, Store], page: Page) -> None:

@@ -48,7 +48,9 @@ names = st.text(min_size=1, max_size=16)
 texts = st.none() | st.text(max_size=24)
 epoch_ms = st.integers(0, 2**53)
 opt_ms = st.none() | epoch_ms
-app_names = st.text(st.characters(blacklist_characters="/"), min_size=1, max_size=12)
+app_names = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="/"), min_size=1, max_size=12
+)
 
 workflow_statuses = st.builds(
     WorkflowStatus,
