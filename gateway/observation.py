@@ -16,7 +16,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gateway.connection import Connection
 from gateway.kafka import KafkaSink
@@ -34,7 +34,9 @@ from streams.capture import (
     advance_completed,
     advance_created,
     completed_query_from,
+    completed_window_done,
     first_completed_cursor,
+    narrower,
 )
 from streams.exceptions import ExecutorFailed, PublishError, RequestError
 from streams.records import (
@@ -59,7 +61,8 @@ logger = logging.getLogger(__name__)
 PUBLISHED_MEMORY = 50_000
 """Workflows whose last published status this pod remembers (to skip unchanged repeats)."""
 
-COMPLETED_PAGES_FACTOR = 4
+COMPLETION_WINDOWS = 4
+"""Completion windows one poll may list (each up to ``max_pages`` pages)."""
 
 _Signature = tuple[str, int | None, str | None, str | None]
 
@@ -124,31 +127,58 @@ class WorkflowObserver:
         run.more = True
 
     async def _completions(self, conn: Connection, command: PollWorkflows, run: _Poll) -> None:
+        """List completions since the cursor, in time windows when they outgrow the budget.
+
+        DBOS orders completions by creation, not completion, so the cursor may only move past
+        a window once the whole window was listed: a window that fills ``max_pages`` pages is
+        halved and listed again.
+        """
         start = completed_query_from(run.cursor)
         if start is None:
             run.cursor = first_completed_cursor(run.cursor, now_ms())
             return
+        span = run.cursor.completed_span_ms
+        for _ in range(COMPLETION_WINDOWS):
+            end = start + span if span and start + span < now_ms() else None
+            times, complete = await self._completed_window(conn, command, run, start, end)
+            if complete and end is None:
+                run.cursor = advance_completed(run.cursor, times)
+                return
+            if complete and end is not None:
+                run.cursor = completed_window_done(run.cursor, end, span)
+                start, span = end, span * 2
+                continue
+            if end is not None and end - start <= 1:
+                logger.error(
+                    "capture of app %s skips completions: more than %d in one millisecond",
+                    command.app,
+                    command.max_pages * command.page_size,
+                )
+                run.cursor = completed_window_done(run.cursor, end, 1)
+                start = end
+                continue
+            span = narrower(start, end if end is not None else max(times, default=start + 2))
+        run.cursor = replace(run.cursor, completed_span_ms=span)
+        run.more = True
+
+    async def _completed_window(
+        self, conn: Connection, command: PollWorkflows, run: _Poll, start: int, end: int | None
+    ) -> tuple[list[int], bool]:
+        """Completion times in ``[start, end)`` and whether every page of them was listed."""
         times: list[int] = []
-        for page_index in range(command.max_pages * COMPLETED_PAGES_FACTOR):
+        for page_index in range(command.max_pages):
             query = WorkflowQuery(
                 completed_from_ms=start,
+                completed_before_ms=end,
                 offset=page_index * command.page_size,
                 limit=command.page_size,
                 load_output=True,
             )
             page = await self._list(conn, command, query, run)
             times.extend(s.completed_at_ms for s in page if s.completed_at_ms is not None)
-            run.completed.extend(page)
             if len(page) < command.page_size:
-                break
-        else:
-            run.more = True
-            logger.warning(
-                "capture of app %s is behind: more than %d completions since the last poll",
-                command.app,
-                command.max_pages * COMPLETED_PAGES_FACTOR * command.page_size,
-            )
-        run.cursor = advance_completed(run.cursor, times)
+                return times, True
+        return times, False
 
     async def _active(self, conn: Connection, command: PollWorkflows, run: _Poll) -> None:
         query = WorkflowQuery(statuses=ACTIVE_STATES, limit=command.page_size)
@@ -157,8 +187,8 @@ class WorkflowObserver:
     async def _list(
         self, conn: Connection, command: PollWorkflows, query: WorkflowQuery, run: _Poll
     ) -> list[WorkflowStatus]:
-        reply = await self._ask(conn, list_workflows_request(query))
         run.requests += 1
+        reply = await self._ask(conn, list_workflows_request(query))
         page = read_workflows(
             reply,
             command.app,
@@ -169,6 +199,8 @@ class WorkflowObserver:
         run.seen += len(page)
         run.active_seen = run.active_seen or any(s.status in ACTIVE_STATES for s in page)
         changed = [s for s in page if self._changed(s)]
+        # Newly seen finished: their steps are worth capturing (not those listed again).
+        run.completed.extend(s for s in changed if s.status not in ACTIVE_STATES)
         try:
             await self._publish(changed)
         except PublishError:
@@ -179,14 +211,11 @@ class WorkflowObserver:
 
     async def _steps(self, conn: Connection, command: PollWorkflows, run: _Poll) -> None:
         # Failed and cancelled workflows first: their steps are what an operator looks for.
-        done = sorted(
-            (s for s in run.completed if s.status not in ACTIVE_STATES),
-            key=lambda s: s.status == WorkflowState.SUCCESS,
-        )
+        done = sorted(run.completed, key=lambda s: s.status == WorkflowState.SUCCESS)
         records: list[Record] = []
         for status in done[: command.steps_budget]:
-            reply = await self._ask(conn, list_steps_request(status.workflow_id))
             run.requests += 1
+            reply = await self._ask(conn, list_steps_request(status.workflow_id))
             steps = read_steps(reply)
             if steps is not None:
                 records.append(

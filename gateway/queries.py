@@ -11,6 +11,7 @@ of the wrong type is read as absent. Pure: no asyncio, websockets or clock.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,9 @@ from streams.records import (
 
 MAX_ID_CHARS = 512
 
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+"""DBOS's ``str(int)``: ASCII digits only (``str.isdigit`` also accepts ``²`` and ``①``)."""
+
 
 def dbos_time(epoch_ms: int) -> str:
     """An epoch-ms instant as the ISO 8601 text DBOS filters take (``start_time``, ...).
@@ -46,6 +50,8 @@ class WorkflowQuery:
 
     created_from_ms: int | None = None
     completed_from_ms: int | None = None
+    completed_before_ms: int | None = None
+    """Exclusive upper bound of the completion time."""
     statuses: tuple[str, ...] = ()
     workflow_ids: tuple[str, ...] = ()
     load_input: bool = False
@@ -67,6 +73,8 @@ def list_workflows_request(query: WorkflowQuery) -> Request:
         body["start_time"] = dbos_time(query.created_from_ms)
     if query.completed_from_ms is not None:
         body["completed_after"] = dbos_time(query.completed_from_ms)
+    if query.completed_before_ms is not None:
+        body["completed_before"] = dbos_time(query.completed_before_ms - 1)  # DBOS: inclusive
     if query.statuses:
         body["status"] = list(query.statuses)
     if query.workflow_ids:
@@ -126,12 +134,13 @@ def read_steps(reply: Reply) -> tuple[StepInfo, ...] | None:
 def read_workflow(
     item: object, app: AppName, observed_at_ms: int, *, has_input: bool, has_output: bool
 ) -> WorkflowStatus | None:
-    """One ``WorkflowsOutput`` as a ``WorkflowStatus``; ``None`` if it has no workflow id."""
+    """One ``WorkflowsOutput`` as a ``WorkflowStatus``; ``None`` if its workflow id is missing or
+    longer than ``MAX_ID_CHARS``."""
     if not isinstance(item, Mapping):
         return None
-    workflow_id = _text(item, "WorkflowUUID", MAX_ID_CHARS)
-    if not workflow_id:
-        return None
+    workflow_id = item.get("WorkflowUUID")
+    if not isinstance(workflow_id, str) or not 0 < len(workflow_id) <= MAX_ID_CHARS:
+        return None  # unaddressable here: a cut id would name another workflow
     return WorkflowStatus(
         app=app,
         workflow_id=WorkflowId(workflow_id),
@@ -197,7 +206,7 @@ def _int(item: Mapping[str, Any], name: str) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.lstrip("-").isdigit() and len(value) < 20:
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
         return int(value)
     return None
 

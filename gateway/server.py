@@ -324,18 +324,25 @@ class Gateway:
             self._tasks.create_task(self._run_command(conn, command), name=command_id)
 
     async def _run_command(self, conn: Connection, command: Command) -> None:
-        match command:
-            case RecoverExecutor():
-                await self._deliver(conn, command)
-            case PollWorkflows():
-                result = await self._observer.poll(conn, command)
-                await self._publish_event(result)
-            case ExecutorRequest():
-                await self._publish_reply(await self._observer.answer(conn, command))
+        """Carry out one command. A bug or an executor reply nobody foresaw fails this command
+        (reported like any failure), never the pod: the task group holds every session."""
+        try:
+            match command:
+                case RecoverExecutor():
+                    await self._deliver(conn, command)
+                case PollWorkflows():
+                    await self._publish_event(await self._observer.poll(conn, command))
+                case ExecutorRequest():
+                    await self._publish_reply(await self._observer.answer(conn, command))
+        except Exception:
+            logger.exception(
+                "command %s failed unexpectedly", _command_id(command), extra={"app": command.app}
+            )
+            await self._not_here(command, reason="the gateway failed to carry out the command")
 
-    async def _not_here(self, command: Command) -> None:
-        """The command names this pod but the executor has left it: say so at once."""
-        reason = "target not connected here"
+    async def _not_here(self, command: Command, reason: str = "target not connected here") -> None:
+        """Report a command this pod cannot carry out (by default: it names this pod but the
+        executor has left it), so its issuer need not wait for a timeout."""
         match command:
             case RecoverExecutor():
                 await self._progress(command, CommandStatus.FAILED, reason)

@@ -135,8 +135,8 @@ def on_result(
     nothing except that its cursor is kept when it is further along: polls are idempotent.
     """
     if result.command_id != capture.in_flight:
-        if result.ok and capture.cursor is not None and _ahead(result.cursor, capture.cursor):
-            return replace(capture, cursor=result.cursor)
+        if result.ok and capture.cursor is not None:
+            return replace(capture, cursor=furthest(capture.cursor, result.cursor))
         return capture
     if not result.ok:
         return replace(capture, in_flight=None, next_due_ms=now_ms + timings.retry_ms)
@@ -160,11 +160,17 @@ def _choose(live: Sequence[LiveExecutor], last: ExecutorId | None) -> LiveExecut
     return min(live, key=lambda e: e.executor_id)
 
 
-def _ahead(a: CaptureCursor, b: CaptureCursor) -> bool:
-    return (a.created_from_ms, a.created_skip, a.completed_from_ms) > (
-        b.created_from_ms,
-        b.created_skip,
-        b.completed_from_ms,
+def furthest(a: CaptureCursor, b: CaptureCursor) -> CaptureCursor:
+    """Each part of the cursor at its furthest: a late result never moves any part back."""
+    created = max((a.created_from_ms, a.created_skip), (b.created_from_ms, b.created_skip))
+    completed = max(
+        (a.completed_from_ms, -a.completed_span_ms), (b.completed_from_ms, -b.completed_span_ms)
+    )
+    return CaptureCursor(
+        created_from_ms=created[0],
+        created_skip=created[1],
+        completed_from_ms=completed[0],
+        completed_span_ms=-completed[1],
     )
 
 
@@ -184,9 +190,28 @@ def advance_created(cursor: CaptureCursor, created: Sequence[int]) -> CaptureCur
 
 
 def advance_completed(cursor: CaptureCursor, completed: Sequence[int]) -> CaptureCursor:
-    """The cursor after seeing completion times ``completed`` (any order)."""
+    """The cursor after listing every completion from the cursor on (``completed``: their times,
+    any order): on from the newest, in one window again."""
     newest = max(completed, default=cursor.completed_from_ms)
-    return replace(cursor, completed_from_ms=max(newest, cursor.completed_from_ms))
+    return replace(
+        cursor, completed_from_ms=max(newest, cursor.completed_from_ms), completed_span_ms=0
+    )
+
+
+def completed_window_done(cursor: CaptureCursor, end_ms: int, span_ms: int) -> CaptureCursor:
+    """The cursor after listing every completion before ``end_ms`` (a window ``span_ms`` wide):
+    on from there, trying a window twice as wide next."""
+    return replace(
+        cursor,
+        completed_from_ms=max(end_ms, cursor.completed_from_ms),
+        completed_span_ms=span_ms * 2,
+    )
+
+
+def narrower(start_ms: int, end_ms: int) -> int:
+    """The span to retry with when ``[start_ms, end_ms)`` held more completions than a page
+    budget: half as wide, at least one millisecond."""
+    return max(1, (end_ms - start_ms) // 2)
 
 
 FIRST_POLL_LOOKBACK_MS = 60_000
@@ -220,6 +245,7 @@ def decode_cursor(raw: bytes) -> CaptureCursor:
             created_from_ms=int(data["created_from_ms"]),
             created_skip=int(data["created_skip"]),
             completed_from_ms=int(data["completed_from_ms"]),
+            completed_span_ms=int(data.get("completed_span_ms") or 0),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return CaptureCursor()

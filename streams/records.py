@@ -36,10 +36,16 @@ MAX_STEPS = 1_000
 
 
 def bound_text(text: str | None, limit: int = MAX_TEXT_CHARS) -> str | None:
-    """Cut untrusted text to ``limit`` characters, saying so at the cut."""
+    """Cut untrusted text to at most ``limit`` characters, saying at the cut how much went.
+
+    Idempotent: a text already cut is at most ``limit`` long, so it passes unchanged (records are
+    bounded where they are read, then decoded again by every consumer).
+    """
     if text is None or len(text) <= limit:
         return text
-    return text[:limit] + f"... [{len(text) - limit} more characters cut]"
+    # The marker's length depends on the count it prints; size it for the largest count.
+    keep = max(0, limit - len(f"... [{len(text)} more characters cut]"))
+    return text[:keep] + f"... [{len(text) - keep} more characters cut]"
 
 
 class RecordType(StrEnum):
@@ -295,6 +301,9 @@ class CaptureCursor:
     """...skipping this many created exactly at ``created_from_ms`` (already seen)."""
     completed_from_ms: int = 0
     """Workflows completed at or after this time (minus an overlap) are listed again."""
+    completed_span_ms: int = 0
+    """When completions outgrew a poll's page budget: list them in windows this wide (0: up to
+    now in one go)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -591,6 +600,7 @@ def _cursor(f: Fields) -> CaptureCursor:
         created_from_ms=f.integer("created_from_ms"),
         created_skip=f.integer("created_skip"),
         completed_from_ms=f.integer("completed_from_ms"),
+        completed_span_ms=f.opt_integer("completed_span_ms") or 0,
     )
 
 
