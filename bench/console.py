@@ -1,10 +1,10 @@
 """Console query benchmark: how fast do the workflows page's queries answer over N workflows?
 
-Creates a store (a SQLite file in a temporary directory, and/or a throwaway PostgreSQL database
-``baton_bench`` on 127.0.0.1:5432 that is dropped at the end), migrates it as ``Store.start()``
-does, and bulk-loads N synthetic workflows of one app (plain bulk inserts, COPY on PostgreSQL,
-with ``workflow_counts`` filled to match; not through ``upsert_workflows``). Then it times, each
-``--runs`` times in its own transaction as the console runs it:
+Creates a store (a SQLite file in a temporary directory, and/or a throwaway PostgreSQL
+database ``baton_bench_<pid>`` on 127.0.0.1:5432 that is dropped at the end), migrates it as
+``Store.start()`` does, and bulk-loads N synthetic workflows of one app (plain bulk inserts, COPY
+on PostgreSQL, with ``workflow_counts`` filled to match; not through ``upsert_workflows``). Then
+it times, each ``--runs`` times in its own transaction as the console runs it:
 
 - ``list_workflows`` with a status filter (limit 50): the first page, a deep page reached
   through cursors, and with a name filter; a two-status filter and an id prefix;
@@ -37,7 +37,9 @@ elif str(ROOT) not in sys.path:
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import math  # noqa: E402
+import os  # noqa: E402
 import random  # noqa: E402
+import signal  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -51,7 +53,7 @@ from sqlalchemy import Table, insert, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine  # noqa: E402
 
 from store.database import Store, sqlite_url  # noqa: E402
-from store.models import NO_QUEUE, WorkflowCountRow, WorkflowRow  # noqa: E402
+from store.models import NO_NAME, NO_QUEUE, WorkflowCountRow, WorkflowRow  # noqa: E402
 from store.workflows import (  # noqa: E402
     SortOrder,
     WorkflowFilter,
@@ -71,7 +73,8 @@ RECENT_ROWS = 10_000
 """A time-range filter matching this many of the newest workflows."""
 T0_MS = 1_700_000_000_000
 PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-PG_BENCH_DB = "baton_bench"
+PG_BENCH_DB = "baton_bench_{pid}"
+"""The throwaway database, per process: two runs at once do not drop each other's."""
 
 _WORKFLOWS: Table = WorkflowRow.__table__  # type: ignore[assignment]
 _COUNTS: Table = WorkflowCountRow.__table__  # type: ignore[assignment]
@@ -161,7 +164,7 @@ def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str
 async def load(store: Store, count: int) -> None:
     """Bulk-load ``count`` workflows and their counters, printing progress."""
     columns = [c.name for c in _WORKFLOWS.c]
-    counts: Counter[tuple[str, str]] = Counter()
+    counts: Counter[tuple[str, str, str]] = Counter()
     started = time.perf_counter()
     loaded = 0
     for chunk in _chunks(synthetic_rows(count), LOAD_CHUNK):
@@ -174,7 +177,9 @@ async def load(store: Store, count: int) -> None:
                 )
             else:
                 await conn.execute(insert(_WORKFLOWS), chunk)
-        counts.update((row["queue_name"] or NO_QUEUE, row["status"]) for row in chunk)
+        counts.update(
+            (row["name"] or NO_NAME, row["queue_name"] or NO_QUEUE, row["status"]) for row in chunk
+        )
         loaded += len(chunk)
         if loaded % PROGRESS_ROWS < LOAD_CHUNK or loaded == count:
             rate = loaded / (time.perf_counter() - started)
@@ -182,7 +187,10 @@ async def load(store: Store, count: int) -> None:
     async with store.engine.begin() as conn:
         await conn.execute(
             insert(_COUNTS),
-            [{"app": APP, "queue_name": q, "status": s, "n": n} for (q, s), n in counts.items()],
+            [
+                {"app": APP, "name": name, "queue_name": queue, "status": status, "n": n}
+                for (name, queue, status), n in counts.items()
+            ],
         )
     async with store.engine.connect() as conn:
         autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -319,22 +327,27 @@ async def sqlite_store() -> AsyncIterator[Store]:
 
 @asynccontextmanager
 async def postgres_store() -> AsyncIterator[Store]:
+    name = PG_BENCH_DB.format(pid=os.getpid())
     admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)'))
-            await conn.execute(text(f'CREATE DATABASE "{PG_BENCH_DB}"'))
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:
-            async with Store(f"postgresql://postgres@127.0.0.1:5432/{PG_BENCH_DB}") as store:
+            async with Store(f"postgresql://postgres@127.0.0.1:5432/{name}") as store:
                 yield store
         finally:
             async with admin.connect() as conn:
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)'))
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         await admin.dispose()
 
 
 async def run(dialects: list[str], rows: int, runs: int) -> None:
+    task = asyncio.current_task()
+    assert task is not None
+    # SIGTERM cancels the run like Ctrl-C does, so the temporary file and database are removed.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     for dialect in dialects:
         print(f"{dialect}: loading {rows:,} workflows")
         opened = sqlite_store() if dialect == "sqlite" else postgres_store()
@@ -367,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         asyncio.run(run(dialects, args.rows, args.runs))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         print("\ninterrupted", flush=True)
         return 130
     except Exception as exc:  # noqa: BLE001 - reported, then exit 1

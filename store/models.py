@@ -198,15 +198,16 @@ class WorkflowRow(Base):
 
     __tablename__ = "workflows"
     __table_args__ = (
-        Index("ix_workflows_app_created", "app", "created_at_ms", "workflow_id"),
+        # Each serves a filter in creation order; ``status`` last makes counting the statuses
+        # of the filter's matches read the index alone.
+        Index("ix_workflows_app_created", "app", "created_at_ms", "workflow_id", "status"),
         Index("ix_workflows_app_status_created", "app", "status", "created_at_ms", "workflow_id"),
-        # ``status`` last: counting the statuses of one name reads the index alone.
         Index(
             "ix_workflows_app_name_created", "app", "name", "created_at_ms", "workflow_id", "status"
         ),
         Index("ix_workflows_app_queue_status", "app", "queue_name", "status", "created_at_ms"),
-        Index("ix_workflows_app_executor", "app", "executor_id", "created_at_ms"),
-        Index("ix_workflows_app_version", "app", "application_version", "created_at_ms"),
+        Index("ix_workflows_app_executor", "app", "executor_id", "created_at_ms", "status"),
+        Index("ix_workflows_app_version", "app", "application_version", "created_at_ms", "status"),
         Index("ix_workflows_app_parent", "app", "parent_workflow_id", "created_at_ms"),
     )
 

@@ -88,15 +88,15 @@ def upgrade() -> None:
 
 
 _WORKFLOW_INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("ix_workflows_app_created", ("app", "created_at_ms", "workflow_id")),
+    ("ix_workflows_app_created", ("app", "created_at_ms", "workflow_id", "status")),
     ("ix_workflows_app_status_created", ("app", "status", "created_at_ms", "workflow_id")),
     (
         "ix_workflows_app_name_created",
         ("app", "name", "created_at_ms", "workflow_id", "status"),
     ),
     ("ix_workflows_app_queue_status", ("app", "queue_name", "status", "created_at_ms")),
-    ("ix_workflows_app_executor", ("app", "executor_id", "created_at_ms")),
-    ("ix_workflows_app_version", ("app", "application_version", "created_at_ms")),
+    ("ix_workflows_app_executor", ("app", "executor_id", "created_at_ms", "status")),
+    ("ix_workflows_app_version", ("app", "application_version", "created_at_ms", "status")),
     ("ix_workflows_app_parent", ("app", "parent_workflow_id", "created_at_ms")),
 )
 
