@@ -31,6 +31,7 @@ from gateway.queries import (
     read_workflows,
 )
 from streams.capture import (
+    COMPLETED_OVERLAP_MS,
     advance_completed,
     advance_created,
     completed_query_from,
@@ -61,8 +62,10 @@ logger = logging.getLogger(__name__)
 PUBLISHED_MEMORY = 50_000
 """Workflows whose last published status this pod remembers (to skip unchanged repeats)."""
 
-COMPLETION_WINDOWS = 4
+COMPLETION_WINDOWS = 6
 """Completion windows one poll may list (each up to ``max_pages`` pages)."""
+
+ONE_MILLISECOND_PAGES_FACTOR = 20
 
 _Signature = tuple[str, int | None, str | None, str | None]
 
@@ -129,18 +132,25 @@ class WorkflowObserver:
     async def _completions(self, conn: Connection, command: PollWorkflows, run: _Poll) -> None:
         """List completions since the cursor, in time windows when they outgrow the budget.
 
-        DBOS orders completions by creation, not completion, so the cursor may only move past
-        a window once the whole window was listed: a window that fills ``max_pages`` pages is
-        halved and listed again.
+        DBOS orders completions by creation, not completion, so the cursor may only move past a
+        window once the whole window was listed: a window that fills its pages is halved and
+        listed again, and the span that fitted is kept for the next poll. Bounded windows end at
+        least ``COMPLETED_OVERLAP_MS`` before the newest completion seen (the database's clock,
+        never this pod's), so a completion committed late is never left behind a window; the
+        last window is open-ended and the next poll lists its tail again.
         """
-        start = completed_query_from(run.cursor)
-        if start is None:
-            run.cursor = first_completed_cursor(run.cursor, now_ms())
+        cursor = run.cursor
+        if completed_query_from(cursor) is None:
+            run.cursor = first_completed_cursor(cursor, now_ms())
             return
-        span = run.cursor.completed_span_ms
+        span = cursor.completed_span_ms
+        start = cursor.completed_from_ms - (0 if span else COMPLETED_OVERLAP_MS)
+        newest = cursor.completed_from_ms
         for _ in range(COMPLETION_WINDOWS):
-            end = start + span if span and start + span < now_ms() else None
+            bounded = span > 0 and start + span <= newest - COMPLETED_OVERLAP_MS
+            end = start + span if bounded else None
             times, complete = await self._completed_window(conn, command, run, start, end)
+            newest = max([newest, *times])
             if complete and end is None:
                 run.cursor = advance_completed(run.cursor, times)
                 return
@@ -149,34 +159,46 @@ class WorkflowObserver:
                 start, span = end, span * 2
                 continue
             if end is not None and end - start <= 1:
-                logger.error(
-                    "capture of app %s skips completions: more than %d in one millisecond",
-                    command.app,
-                    command.max_pages * command.page_size,
-                )
-                run.cursor = completed_window_done(run.cursor, end, 1)
+                self._skip_millisecond(command, run, end)
                 start = end
                 continue
-            span = narrower(start, end if end is not None else max(times, default=start + 2))
+            span = narrower(start, end if end is not None else newest + 1)
         run.cursor = replace(run.cursor, completed_span_ms=span)
         run.more = True
+
+    def _skip_millisecond(self, command: PollWorkflows, run: _Poll, end: int) -> None:
+        logger.error(
+            "capture of app %s skips completions: more than %d completed in one millisecond",
+            command.app,
+            command.max_pages * ONE_MILLISECOND_PAGES_FACTOR * command.page_size,
+        )
+        run.cursor = completed_window_done(run.cursor, end, 1)
 
     async def _completed_window(
         self, conn: Connection, command: PollWorkflows, run: _Poll, start: int, end: int | None
     ) -> tuple[list[int], bool]:
-        """Completion times in ``[start, end)`` and whether every page of them was listed."""
+        """Completion times in ``[start, end)`` and whether every page of them was listed.
+
+        The last page asks for one row more than a page, so a window that holds exactly the
+        budget is known to be complete. A one-millisecond window may page further: it cannot be
+        narrowed any more.
+        """
         times: list[int] = []
-        for page_index in range(command.max_pages):
+        pages = command.max_pages
+        if end is not None and end - start <= 1:
+            pages *= ONE_MILLISECOND_PAGES_FACTOR
+        for page_index in range(pages):
+            last = page_index == pages - 1
             query = WorkflowQuery(
                 completed_from_ms=start,
                 completed_before_ms=end,
                 offset=page_index * command.page_size,
-                limit=command.page_size,
+                limit=command.page_size + (1 if last else 0),
                 load_output=True,
             )
             page = await self._list(conn, command, query, run)
             times.extend(s.completed_at_ms for s in page if s.completed_at_ms is not None)
-            if len(page) < command.page_size:
+            if len(page) < command.page_size or (last and len(page) == command.page_size):
                 return times, True
         return times, False
 

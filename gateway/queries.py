@@ -170,9 +170,9 @@ def read_workflow(
         timeout_ms=_int(item, "WorkflowTimeoutMS"),
         deadline_epoch_ms=_int(item, "WorkflowDeadlineEpochMS"),
         delay_until_epoch_ms=_int(item, "DelayUntilEpochMS"),
-        forked_from=_text(item, "ForkedFrom", MAX_ID_CHARS),
+        forked_from=_id(item, "ForkedFrom"),
         was_forked_from=item.get("WasForkedFrom") is True,
-        parent_workflow_id=_text(item, "ParentWorkflowID", MAX_ID_CHARS),
+        parent_workflow_id=_id(item, "ParentWorkflowID"),
         attributes=_text(item, "Attributes", 4096),
         schedule_name=_text(item, "ScheduleName"),
     )
@@ -187,7 +187,7 @@ def _step(item: Mapping[str, Any]) -> StepInfo | None:
         function_name=_text(item, "function_name") or "",
         output=_text(item, "output", MAX_PAYLOAD_CHARS),
         error=_text(item, "error", None),
-        child_workflow_id=_text(item, "child_workflow_id", MAX_ID_CHARS),
+        child_workflow_id=_id(item, "child_workflow_id"),
         started_at_ms=_int(item, "started_at_epoch_ms"),
         completed_at_ms=_int(item, "completed_at_epoch_ms"),
     )
@@ -198,6 +198,12 @@ def _text(item: Mapping[str, Any], name: str, limit: int | None = 256) -> str | 
     if not isinstance(value, str):
         return None
     return bound_text(value) if limit is None else bound_text(value, limit)
+
+
+def _id(item: Mapping[str, Any], name: str) -> str | None:
+    """A workflow id, or ``None`` when longer than ``MAX_ID_CHARS`` (a cut id names nothing)."""
+    value = item.get(name)
+    return value if isinstance(value, str) and len(value) <= MAX_ID_CHARS else None
 
 
 def _int(item: Mapping[str, Any], name: str) -> int | None:

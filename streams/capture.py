@@ -48,7 +48,8 @@ class CaptureTimings:
     """Pause after a failed poll."""
     page_size: int = 100
     max_pages: int = 5
-    """Pages of new workflows per poll; completions page on up to ``4 * max_pages``."""
+    """Pages per query window: new workflows take one window a poll; completions take up to
+    ``gateway.observation.COMPLETION_WINDOWS`` when they outgrow one."""
     active_every: int = 5
     """When no workflow was active, active statuses are still refreshed every this many polls
     (a resumed workflow becomes active without being created or completed)."""

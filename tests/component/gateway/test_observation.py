@@ -4,8 +4,9 @@ workflow-events, executor-events and replies topics.
 
 ``DbosModelExecutor`` answers ``list_workflows``, ``get_workflow`` and ``list_steps`` over an
 in-memory table with the semantics of ``dbos/_sys_db.py`` ``list_workflows`` (dbos 2.31.1):
-``created_at >= start_time``, ``completed_at >= completed_after``, status and id filters, ascending
-by ``created_at``, then ``OFFSET`` and ``LIMIT``. Its replies are built with DBOS's own dataclasses.
+``created_at >= start_time``, ``completed_at >= completed_after``, ``completed_at <=
+completed_before``, status and id filters, ascending by ``created_at``, then ``OFFSET`` and
+``LIMIT``. Its replies are built with DBOS's own dataclasses.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ class StoredWorkflow:
 
 
 def dbos_parse(text: str) -> int:
-    """How DBOS reads ``start_time``/``completed_after`` (``_sys_db.py``)."""
+    """How DBOS reads ``start_time``/``completed_after``/``completed_before`` (``_sys_db.py``)."""
     return int(datetime.datetime.fromisoformat(text).timestamp() * 1000)
 
 
@@ -201,6 +202,12 @@ class DbosModelExecutor(FakeExecutor):
         if body.get("completed_after"):
             after = dbos_parse(body["completed_after"])
             rows = [w for w in rows if w.completed_at is not None and w.completed_at >= after]
+        if body.get("completed_before"):
+            before = dbos_parse(body["completed_before"])  # inclusive, as in DBOS
+            rows = [w for w in rows if w.completed_at is not None and w.completed_at <= before]
+        if body.get("completed_before"):
+            before = dbos_parse(body["completed_before"])  # inclusive, as in DBOS
+            rows = [w for w in rows if w.completed_at is not None and w.completed_at <= before]
         if body.get("status"):
             statuses = body["status"]
             statuses = [statuses] if isinstance(statuses, str) else statuses
@@ -432,11 +439,15 @@ async def test_a_poll_publishes_every_workflow_then_only_what_changed(
                 EXECUTOR,
                 APP,
             )
-            # Three creation pages and the active query; completions start being followed now.
-            assert first.requests == model.cost() == 4
+            # created: 3 pages of 2 (wf-1 wf-2 | wf-3 wf-4 | wf-5, short); completions: none (they
+            # start being followed now, no query); active: 1; steps: 3, one for each workflow this
+            # poll newly saw finished (wf-1, wf-2, wf-5, found by the creation query).
+            assert first.requests == model.cost() == 3 + 0 + 1 + 3
+            assert len(model.requests("list_workflows")) == 4
             assert (first.cursor.created_from_ms, first.cursor.created_skip) == (base + 20, 2)
             lookback = FIRST_POLL_LOOKBACK_MS
             assert before_ms - lookback <= first.cursor.completed_from_ms <= after_ms - lookback
+            assert first.cursor.completed_span_ms == 0
             assert (first.workflows_seen, first.more, first.active_seen) == (7, False, True)
 
             published = await eventually(
@@ -469,34 +480,24 @@ async def test_a_poll_publishes_every_workflow_then_only_what_changed(
             )
             assert (by_id["wf-2"].status, by_id["wf-2"].error) == ("ERROR", "card declined")
             assert (by_id["wf-4"].status, by_id["wf-4"].queue_name) == ("ENQUEUED", "orders-q")
-            assert workflow_events.of_type(WorkflowSteps) == []  # no completions followed yet
 
-            # 2. wf-3 completes; the next poll publishes it alone, and the steps of completions.
-            finished = model.find("wf-3")
-            finished.status, finished.output = "SUCCESS", '"done"'
-            finished.updated_at = finished.completed_at = now_ms() - 1_000
-            finished.steps = [step(0, "work")]
-            cost_before = model.cost()
-            second = await run_poll(
-                sender, events, poll_command(EXECUTOR, gateway, first.cursor, steps_budget=2)
-            )
-            assert second.ok, second.error
-            # created: 1 (nothing new); completions: 2 full pages + 1 empty; active: 1; steps: 2.
-            assert second.requests == model.cost() - cost_before == 7
-            assert second.cursor == CaptureCursor(
-                created_from_ms=base + 20,
-                created_skip=2,
-                completed_from_ms=finished.completed_at,
-            )
-            assert (second.workflows_seen, second.more, second.active_seen) == (5, False, True)
-
+            # Finished workflows get their steps whichever query found them; failed ones first.
+            assert [r["workflow_id"] for r in model.requests("list_steps")] == [
+                "wf-2",
+                "wf-1",
+                "wf-5",
+            ]
             steps = await eventually(
-                lambda: at_least(2, workflow_events.of_type(WorkflowSteps)),
-                "the steps of two completed workflows",
+                lambda: at_least(3, workflow_events.of_type(WorkflowSteps)),
+                "the steps of the three finished workflows",
             )
             # Keyed by workflow, so spread over partitions: read back in no particular order.
             steps = sorted(steps, key=lambda s: s.workflow_id)
-            assert [(s.workflow_id, s.app) for s in steps] == [("wf-1", APP), ("wf-2", APP)]
+            assert [(s.workflow_id, s.app) for s in steps] == [
+                ("wf-1", APP),
+                ("wf-2", APP),
+                ("wf-5", APP),
+            ]
             assert steps[0].steps == (
                 StepInfo(
                     function_id=0,
@@ -513,19 +514,59 @@ async def test_a_poll_publishes_every_workflow_then_only_what_changed(
                     completed_at_ms=2_001,
                 ),
             )
-            (changed,) = await eventually(
-                lambda: statuses(workflow_events, 5), "the status of wf-3 that changed"
+            assert [s.function_name for s in steps[2].steps] == ["pack", "ship", "notify"]
+
+            # 2. wf-3 succeeds and wf-4 is cancelled; the next poll publishes those two alone, and
+            # the steps of as many of them as the budget allows, the cancelled one first.
+            finished = model.find("wf-3")
+            finished.status, finished.output = "SUCCESS", '"done"'
+            finished.updated_at = finished.completed_at = now_ms() - 1_000
+            finished.steps = [step(0, "work")]
+            cancelled = model.find("wf-4")
+            cancelled.status = "CANCELLED"
+            cancelled.updated_at = cancelled.completed_at = finished.completed_at - 500
+            cancelled.steps = [step(0, "reserve")]
+            cost_before = model.cost()
+            second = await run_poll(
+                sender, events, poll_command(EXECUTOR, gateway, first.cursor, steps_budget=1)
             )
-            assert (changed.workflow_id, changed.status, changed.output) == (
-                "wf-3",
-                "SUCCESS",
-                '"done"',
+            assert second.ok, second.error
+            # created: 1 (nothing past the cursor); completions: one open window from the cursor
+            # minus the overlap holding all five, in pages of 2 (2 full + 1 short); active: 1 (it
+            # finds none); steps: 1, the budget (wf-4, cancelled, before wf-3; wf-1, wf-2 and wf-5
+            # are listed again unchanged, so they are neither published nor asked about).
+            assert second.requests == model.cost() - cost_before == 1 + 3 + 1 + 1
+            assert second.cursor == CaptureCursor(
+                created_from_ms=base + 20,
+                created_skip=2,
+                completed_from_ms=finished.completed_at,
+                completed_span_ms=0,
             )
-            assert (changed.has_input, changed.has_output) == (False, True)
-            # Within the budget, failed workflows first: their steps are what operators look for.
-            assert [r["workflow_id"] for r in model.requests("list_steps")] == ["wf-2", "wf-1"]
-            assert len(statuses(workflow_events)) == 6
-            assert len(workflow_events.of_type(WorkflowSteps)) == 2
+            assert (second.workflows_seen, second.more, second.active_seen) == (5, False, False)
+            assert [r["workflow_id"] for r in model.requests("list_steps")] == [
+                "wf-2",
+                "wf-1",
+                "wf-5",
+                "wf-4",
+            ]
+
+            changed = await eventually(
+                lambda: at_least(2, statuses(workflow_events, 5)), "the statuses that changed"
+            )
+            done, stopped = sorted(changed, key=lambda s: s.workflow_id)
+            assert (done.workflow_id, done.status, done.output) == ("wf-3", "SUCCESS", '"done"')
+            assert (done.has_input, done.has_output) == (False, True)
+            assert (stopped.workflow_id, stopped.status) == ("wf-4", "CANCELLED")
+            assert stopped.completed_at_ms == cancelled.completed_at
+            (new_steps,) = await eventually(
+                lambda: workflow_events.of_type(WorkflowSteps)[3:], "the steps of wf-4"
+            )
+            assert (new_steps.workflow_id, [s.function_name for s in new_steps.steps]) == (
+                "wf-4",
+                ["reserve"],
+            )
+            assert len(statuses(workflow_events)) == 7
+            assert len(workflow_events.of_type(WorkflowSteps)) == 4
 
 
 async def test_a_page_limit_asks_for_a_catch_up_and_the_cursor_resumes_without_gaps(
@@ -572,12 +613,6 @@ async def test_a_page_limit_asks_for_a_catch_up_and_the_cursor_resumes_without_g
             ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway/observation.py _steps: run.completed holds every completion the overlapping "
-    "completions query lists again, so an idle app re-fetches and re-publishes the steps of its "
-    "latest completions on every poll (workflow-events is kept forever)",
-)
 async def test_a_poll_that_finds_nothing_new_publishes_nothing(
     make_gateway: MakeGateway,
     keys: KeyBook,
@@ -591,40 +626,56 @@ async def test_a_poll_that_finds_nothing_new_publishes_nothing(
         model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, catalogue(base))
         async with model:
             await connected(events)
-            cursor = CaptureCursor()
-            for _ in range(2):  # the history, then the first completions and their steps
-                result = await run_poll(sender, events, poll_command(EXECUTOR, gateway, cursor))
-                assert result.ok, result.error
-                cursor = result.cursor
+            # The history: every workflow, and the steps of the three finished ones.
+            first = await run_poll(sender, events, poll_command(EXECUTOR, gateway, CaptureCursor()))
+            assert first.ok, first.error
             await eventually(
                 lambda: len(workflow_events.of_type(WorkflowSteps)) == 3,
-                "steps of the three completions",
+                "steps of the three finished workflows",
             )
             known = (len(statuses(workflow_events)), len(workflow_events.of_type(WorkflowSteps)))
+            assert known == (5, 3)
             asked = len(model.requests("list_steps"))
 
-            idle = await run_poll(sender, events, poll_command(EXECUTOR, gateway, cursor))
-            assert idle.ok, idle.error
-            # Nothing happened: completions listed again cost no step request and no record.
-            assert len(model.requests("list_steps")) == asked
-            assert (
-                len(statuses(workflow_events)),
-                len(workflow_events.of_type(WorkflowSteps)),
-            ) == known
+            # Two idle polls: the first lists the three completions from the lookback, the second
+            # lists them again because of the overlap. Neither is news.
+            cursor = first.cursor
+            for _ in range(2):
+                idle = await run_poll(sender, events, poll_command(EXECUTOR, gateway, cursor))
+                assert idle.ok, idle.error
+                # created: 1 (nothing new); completions: 3 rows in pages of 2; active: 1. No steps.
+                assert idle.requests == 1 + 2 + 1
+                assert (idle.workflows_seen, idle.more) == (0 + 3 + 2, False)
+                assert len(model.requests("list_steps")) == asked
+                cursor = idle.cursor
+            assert cursor.completed_from_ms == base + 300  # wf-5, the newest completion
+
+            # Then wf-3 completes: the next poll publishes it alone, with its steps.
+            finished = model.find("wf-3")
+            finished.status, finished.output = "SUCCESS", '"done"'
+            finished.updated_at = finished.completed_at = now_ms() - 1_000
+            finished.steps = [step(0, "work")]
+            news = await run_poll(sender, events, poll_command(EXECUTOR, gateway, cursor))
+            assert news.ok, news.error
+            await eventually(
+                lambda: len(workflow_events.of_type(WorkflowSteps)) > known[1], "wf-3's steps"
+            )
+            await eventually(lambda: len(statuses(workflow_events)) > known[0], "wf-3's status")
+            assert [r["workflow_id"] for r in model.requests("list_steps")[asked:]] == ["wf-3"]
+            assert [s.workflow_id for s in statuses(workflow_events)[known[0] :]] == ["wf-3"]
+            assert [s.workflow_id for s in workflow_events.of_type(WorkflowSteps)[known[1] :]] == [
+                "wf-3"
+            ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway/observation.py _completions: when the completion page cap is hit, the "
-    "cursor still advances to the newest completion seen, past unlisted completions (pages "
-    "are ordered by created_at, not completed_at); those workflows stay PENDING forever",
-)
+@pytest.mark.parametrize("page_size", [1, 2])
 async def test_completions_beyond_the_page_cap_are_not_lost(
     make_gateway: MakeGateway,
     keys: KeyBook,
     events: EventLog,
     workflow_events: EventLog,
     sender: RecordSender,
+    page_size: int,
 ) -> None:
     _, key = await keys.create(APP)
     base = now_ms() - 50_000
@@ -638,32 +689,45 @@ async def test_completions_beyond_the_page_cap_are_not_lost(
         model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, rows)
         async with model:
             await connected(events)
-            # page_size 1, max_pages 1: creation reads 1 page a poll, completions at most 4.
+            # max_pages 1: a creation query reads one page a poll, a completion window one page.
             cursor = CaptureCursor()
             for _ in range(8):
-                command = poll_command(EXECUTOR, gateway, cursor, page_size=1, max_pages=1)
+                command = poll_command(EXECUTOR, gateway, cursor, page_size=page_size, max_pages=1)
                 result = await run_poll(sender, events, command)
+                assert result.ok, result.error
                 cursor = result.cursor
                 if not result.more:
                     break
+            assert not result.more, "the history is read within 8 polls"
             await eventually(lambda: len(statuses(workflow_events)) >= 6, "six pending")
 
-            # All complete, the first created last: wf-0 at now - 1 s, wf-5 at now - 26 s.
+            # All complete, the first created last: wf-0 at now - 1 s, wf-5 at now - 26 s. In
+            # creation order the first page holds the newest completion: only windows bounded
+            # by ``completed_before`` let the cursor move past the older ones.
             ended = now_ms() - 1_000
             for i, row in enumerate(rows):
                 row.status = "SUCCESS"
                 row.updated_at = row.completed_at = ended - i * 5_000
+            asked = len(model.requests("list_workflows"))
             for _ in range(8):
-                command = poll_command(EXECUTOR, gateway, cursor, page_size=1, max_pages=1)
+                command = poll_command(EXECUTOR, gateway, cursor, page_size=page_size, max_pages=1)
                 result = await run_poll(sender, events, command)
+                assert result.ok, result.error
                 cursor = result.cursor
                 if not result.more:
                     break
+            assert not result.more, "the completions are caught up within 8 polls"
+            # Caught up: on from the newest completion, in one open window again.
+            assert (cursor.completed_from_ms, cursor.completed_span_ms) == (ended, 0)
+            bodies = [r["body"] for r in model.requests("list_workflows")[asked:]]
+            assert any("completed_before" in body for body in bodies), "windows were used"
 
-            latest: dict[str, str] = {}
-            for status in statuses(workflow_events):
-                latest[status.workflow_id] = status.status
-            assert latest == {row.workflow_id: "SUCCESS" for row in rows}
+            def latest() -> dict[str, str] | None:
+                found: dict[str, str] = {s.workflow_id: s.status for s in statuses(workflow_events)}
+                done = {row.workflow_id: "SUCCESS" for row in rows}
+                return found if found == done else None
+
+            await eventually(latest, "every completion published")
 
 
 async def test_an_executor_error_fails_the_poll_with_the_error_bounded(
@@ -693,7 +757,7 @@ async def test_an_executor_error_fails_the_poll_with_the_error_bounded(
             assert result.error.startswith(
                 "list_workflows failed on the executor: Exception encountered when listing"
             )
-            assert len(result.error) <= MAX_TEXT_CHARS + 100
+            assert len(result.error) <= MAX_TEXT_CHARS
             assert len(model.requests("list_workflows")) == 1  # no further query after a failure
             assert statuses(workflow_events) == []
 
@@ -708,12 +772,6 @@ class MalformedNumbers(DbosModelExecutor):
         return response
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway/queries.py _int raises ValueError on '--5' (see test_queries); the error "
-    "escapes WorkflowObserver.poll and the unguarded _run_command task, so the gateway's task "
-    "group cancels the whole pod",
-)
 async def test_a_malformed_number_from_an_executor_does_not_take_the_gateway_down(
     make_gateway: MakeGateway, keys: KeyBook, events: EventLog, sender: RecordSender
 ) -> None:

@@ -388,11 +388,6 @@ def test_read_workflow_accepts_numbers_as_integers_or_their_text() -> None:
     assert status.completed_at_ms is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway/queries.py _int: value.lstrip('-').isdigit() accepts '--5' and Unicode "
-    "digits such as '²', and int() then raises ValueError out of the tolerant reader",
-)
 @pytest.mark.parametrize("text", ["--5", "²", "1²", "-①"])
 def test_read_workflow_reads_non_numeric_number_text_as_absent(text: str) -> None:
     item = {"WorkflowUUID": "wf-1", "Status": "PENDING", "CreatedAt": text}
@@ -403,7 +398,7 @@ def test_read_workflow_reads_non_numeric_number_text_as_absent(text: str) -> Non
 
 def test_read_workflow_bounds_long_texts() -> None:
     item = {
-        "WorkflowUUID": "w" * (MAX_ID_CHARS + 10),
+        "WorkflowUUID": "wf-1",
         "Status": "S" * 100,
         "WorkflowName": "n" * 1_000,
         "Input": "i" * (MAX_PAYLOAD_CHARS + 5),
@@ -413,17 +408,60 @@ def test_read_workflow_bounds_long_texts() -> None:
     }
     status = read_workflow(item, APP, T0, has_input=True, has_output=True)
     assert status is not None
-    assert status.workflow_id.startswith("w" * MAX_ID_CHARS)
-    assert status.workflow_id.endswith("[10 more characters cut]")
-    assert status.status.startswith("S" * 64)
-    assert status.status.endswith("[36 more characters cut]")
-    assert status.name is not None
-    assert status.name.startswith("n" * 256)
-    assert status.input == "i" * MAX_PAYLOAD_CHARS + "... [5 more characters cut]"
-    assert status.output == "o" * MAX_PAYLOAD_CHARS + "... [6 more characters cut]"
-    assert status.error == "e" * MAX_TEXT_CHARS + f"... [{MAX_TEXT_CHARS} more characters cut]"
-    assert status.authenticated_roles is not None
-    assert len(status.authenticated_roles) < 4096 + 60
+    assert status.workflow_id == "wf-1"
+    # Each is cut to its limit, keeping what the widest marker for its length leaves room for:
+    # Status, limit 64, marker "... [100 more characters cut]" (29): 35 kept, 65 cut.
+    assert status.status == "S" * 35 + "... [65 more characters cut]"
+    # WorkflowName, limit 256, marker for 1000 (30): 226 kept, 774 cut.
+    assert status.name == "n" * 226 + "... [774 more characters cut]"
+    # Input and Output, limit 65536, markers for 65541 and 65542 (31): 65505 kept.
+    assert status.input == "i" * 65_505 + "... [36 more characters cut]"
+    assert status.output == "o" * 65_505 + "... [37 more characters cut]"
+    # Error, limit 4096, marker for 8192 (30): 4066 kept, 4126 cut.
+    assert status.error == "e" * 4_066 + "... [4126 more characters cut]"
+    # AuthenticatedRoles, limit 4096, marker for 5000 (30): 4066 kept, 934 cut.
+    assert status.authenticated_roles == "r" * 4_066 + "... [934 more characters cut]"
+    for text, limit in [
+        (status.status, 64),
+        (status.name, 256),
+        (status.input, MAX_PAYLOAD_CHARS),
+        (status.output, MAX_PAYLOAD_CHARS),
+        (status.error, MAX_TEXT_CHARS),
+        (status.authenticated_roles, 4096),
+    ]:
+        assert text is not None
+        assert len(text) <= limit
+
+
+def test_an_item_whose_workflow_id_is_too_long_is_dropped_not_cut() -> None:
+    longest = "w" * MAX_ID_CHARS
+    too_long = "w" * (MAX_ID_CHARS + 1)
+    # A cut id would name another workflow (or none): the item is unaddressable, so dropped.
+    assert (
+        read_workflow(
+            {"WorkflowUUID": too_long, "Status": "SUCCESS"},
+            APP,
+            T0,
+            has_input=False,
+            has_output=False,
+        )
+        is None
+    )
+    kept = read_workflow(
+        {"WorkflowUUID": longest, "Status": "SUCCESS"}, APP, T0, has_input=False, has_output=False
+    )
+    assert kept is not None
+    assert kept.workflow_id == longest  # exactly at the limit: kept whole
+    items = [
+        {"WorkflowUUID": too_long, "Status": "ERROR"},
+        {"WorkflowUUID": longest, "Status": "SUCCESS"},
+        {"WorkflowUUID": "wf-2", "Status": "PENDING"},
+    ]
+    statuses = read_workflows(raw_reply(items), APP, T0, has_input=False, has_output=False)
+    assert [(s.workflow_id, s.status) for s in statuses] == [
+        (longest, "SUCCESS"),
+        ("wf-2", "PENDING"),
+    ]
 
 
 json_values = st.recursive(
@@ -440,23 +478,11 @@ json_values = st.recursive(
 WORKFLOWS_OUTPUT_FIELDS = [f for f in p.WorkflowsOutput.__annotations__]
 
 
-def _not_the_known_int_bug(value: object) -> bool:
-    """Leave out number texts that ``_int`` mistakes for digits (the xfail above); drop this
-    filter once that is fixed."""
-    if not isinstance(value, str) or not value.lstrip("-").isdigit():
-        return True
-    try:
-        int(value)
-    except ValueError:
-        return False
-    return True
-
-
 @FAST
 @given(
     st.dictionaries(
         st.sampled_from(WORKFLOWS_OUTPUT_FIELDS) | st.text(max_size=6),
-        (json_values | st.integers().map(str)).filter(_not_the_known_int_bug),
+        json_values | st.integers().map(str) | st.sampled_from(["--5", "²", "1²", "-①", "+7"]),
         max_size=12,
     ),
     st.booleans(),
@@ -500,7 +526,7 @@ def test_an_error_reply_carries_the_executors_error_bounded() -> None:
     reply = list_reply(error="Traceback (most recent call last):\n" + "x" * MAX_TEXT_CHARS)
     assert reply.error_message is not None
     assert reply.error_message.startswith("Traceback")
-    assert len(reply.error_message) < MAX_TEXT_CHARS + 60
+    assert len(reply.error_message) <= MAX_TEXT_CHARS
     assert read_workflows(reply, APP, T0, has_input=True, has_output=True) == []
 
 
@@ -570,7 +596,9 @@ def test_read_steps_drops_malformed_items_and_caps_the_count() -> None:
     ]
     (step,) = read_steps(raw_reply(items, MessageType.LIST_STEPS)) or ()
     assert (step.function_id, step.function_name) == (7, "")
-    assert step.output == "o" * MAX_PAYLOAD_CHARS + "... [1 more characters cut]"
+    # 65537 characters: marker "... [65537 more characters cut]" (31), 65505 kept, 32 cut.
+    assert step.output == "o" * 65_505 + "... [32 more characters cut]"
+    assert len(step.output) <= MAX_PAYLOAD_CHARS
     many = [{"function_id": i, "function_name": "s"} for i in range(MAX_STEPS + 10)]
     capped = read_steps(raw_reply(many, MessageType.LIST_STEPS))
     assert capped is not None

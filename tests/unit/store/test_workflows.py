@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from store.database import Store, sqlite_url
-from store.models import NO_NAME, NO_QUEUE, WorkflowCountRow, WorkflowRow
+from store.models import NO_NAME, NO_QUEUE, StepRow, WorkflowCountRow, WorkflowRow
 from store.workflows import (
     MAX_PAGE_ROWS,
     QueueSummary,
@@ -107,6 +107,13 @@ async def recount(store: Store) -> dict[tuple[str, str, str, str], int]:
 
 
 # -- projection -----------------------------------------------------------------------------------
+
+
+def test_every_record_field_has_a_column() -> None:
+    workflow_columns = {c.name for c in WorkflowRow.__table__.c} | {"has_input", "has_output"}
+    step_columns = {c.name for c in StepRow.__table__.c}
+    assert {f.name for f in fields(WorkflowStatus)} <= workflow_columns
+    assert {f.name for f in fields(StepInfo)} <= step_columns
 
 
 async def test_every_field_round_trips(store: Store) -> None:

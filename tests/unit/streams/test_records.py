@@ -4,6 +4,7 @@ raises ``RecordError`` and nothing else."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ from streams.exceptions import RecordError
 from streams.records import (
     MAX_TEXT_CHARS,
     AppName,
+    CaptureCursor,
     CommandId,
     CommandProgress,
     CommandStatus,
@@ -23,14 +25,25 @@ from streams.records import (
     ExecutorDisconnected,
     ExecutorId,
     ExecutorInfo,
+    ExecutorReply,
+    ExecutorRequest,
     GatewayHeartbeat,
     GatewayId,
+    PollResult,
+    PollWorkflows,
     Record,
     RecordType,
     RecoverExecutor,
     RecoveryDecision,
     RecoveryStep,
+    RequestId,
+    RequestKind,
     SessionInfo,
+    StepInfo,
+    WorkflowId,
+    WorkflowState,
+    WorkflowStatus,
+    WorkflowSteps,
     bound_text,
     decode,
     encode,
@@ -62,6 +75,68 @@ def session(executor_id: str = "exec-a", conn_id: str = "c1", at: int = T0) -> S
         conn_id=ConnId(conn_id),
         connected_at_ms=at,
     )
+
+
+def workflow(workflow_id: str = "wf-1", status: str = WorkflowState.ERROR) -> WorkflowStatus:
+    """A workflow status with every field set."""
+    return WorkflowStatus(
+        app=APP,
+        workflow_id=WorkflowId(workflow_id),
+        status=status,
+        observed_at_ms=T0 + 20,
+        name="checkout",
+        class_name="Shop",
+        config_name="eu-shop",
+        authenticated_user="alice",
+        assumed_role="admin",
+        authenticated_roles="['admin', 'ops']",
+        input='{"args": [1, 2], "kwargs": {}}',
+        output=None,
+        error="card declined",
+        has_input=True,
+        has_output=True,
+        created_at_ms=T0,
+        updated_at_ms=T0 + 15,
+        completed_at_ms=T0 + 15,
+        dequeued_at_ms=T0 + 1,
+        queue_name="orders-q",
+        queue_partition_key="tenant-9",
+        deduplication_id="dedup-1",
+        priority=3,
+        application_version="v7",
+        executor_id="exec-a",
+        timeout_ms=60_000,
+        deadline_epoch_ms=T0 + 60_000,
+        delay_until_epoch_ms=T0 + 5,
+        forked_from="wf-0",
+        was_forked_from=True,
+        parent_workflow_id="wf-parent",
+        attributes='{"region": "eu"}',
+        schedule_name="nightly",
+    )
+
+
+STEPS = (
+    StepInfo(
+        function_id=0,
+        function_name="reserve",
+        output="{'sku': 1}",
+        started_at_ms=T0 + 2,
+        completed_at_ms=T0 + 3,
+    ),
+    StepInfo(
+        function_id=1,
+        function_name="charge",
+        error="'card declined'",
+        child_workflow_id="wf-child",
+        started_at_ms=T0 + 4,
+        completed_at_ms=T0 + 14,
+    ),
+    StepInfo(function_id=2, function_name="notify"),
+)
+CURSOR = CaptureCursor(
+    created_from_ms=T0, created_skip=3, completed_from_ms=T0 - 500, completed_span_ms=250
+)
 
 
 RECORDS: list[Record] = [
@@ -166,6 +241,103 @@ RECORDS: list[Record] = [
         reason="gone",
         ts_ms=T0,
     ),
+    workflow(),
+    WorkflowStatus(app=APP, workflow_id=WorkflowId("wf-2"), status="PENDING", observed_at_ms=T0),
+    WorkflowStatus(  # a status DBOS may add later is kept as text
+        app=APP, workflow_id=WorkflowId("wf-3"), status="PAUSED", observed_at_ms=T0
+    ),
+    WorkflowSteps(app=APP, workflow_id=WorkflowId("wf-1"), steps=STEPS, observed_at_ms=T0 + 21),
+    WorkflowSteps(app=APP, workflow_id=WorkflowId("wf-2"), steps=(), observed_at_ms=T0),
+    PollWorkflows(
+        command_id=CommandId("poll:orders:1:7"),
+        app=APP,
+        target=ExecutorId("exec-b"),
+        target_gateway=GW,
+        cursor=CURSOR,
+        page_size=100,
+        max_pages=5,
+        check_active=True,
+        steps_budget=5,
+        issued_at_ms=T0,
+        timeout_ms=15_000,
+    ),
+    PollWorkflows(
+        command_id=CommandId("poll:orders:1:1"),
+        app=APP,
+        target=ExecutorId("exec-c"),
+        target_gateway=None,
+        cursor=CaptureCursor(),
+        page_size=1,
+        max_pages=1,
+        check_active=False,
+        steps_budget=0,
+        issued_at_ms=T0,
+        timeout_ms=1,
+    ),
+    PollResult(
+        command_id=CommandId("poll:orders:1:7"),
+        app=APP,
+        gateway=GW,
+        executor_id=ExecutorId("exec-b"),
+        ok=True,
+        cursor=CaptureCursor(
+            created_from_ms=T0 + 40,
+            created_skip=1,
+            completed_from_ms=T0 - 250,
+            completed_span_ms=500,
+        ),
+        workflows_seen=512,
+        requests=9,
+        more=True,
+        active_seen=False,
+        ts_ms=T0 + 50,
+    ),
+    PollResult(
+        command_id=CommandId("poll:orders:1:8"),
+        app=APP,
+        gateway=GW,
+        executor_id=ExecutorId("exec-b"),
+        ok=False,
+        cursor=CURSOR,
+        workflows_seen=0,
+        requests=1,
+        more=False,
+        active_seen=True,
+        ts_ms=T0 + 60,
+        error="list_workflows failed on the executor: Traceback",
+    ),
+    *(
+        ExecutorRequest(
+            request_id=RequestId(f"req-{kind.value}"),
+            app=APP,
+            target=ExecutorId("exec-b"),
+            target_gateway=gateway,
+            kind=kind,
+            workflow_id=WorkflowId("wf-1"),
+            issued_at_ms=T0,
+            timeout_ms=5_000,
+        )
+        for kind, gateway in [(RequestKind.GET_WORKFLOW, GW), (RequestKind.LIST_STEPS, None)]
+    ),
+    ExecutorReply(
+        request_id=RequestId("req-get_workflow"),
+        app=APP,
+        executor_id=ExecutorId("exec-b"),
+        gateway=GW,
+        ok=True,
+        ts_ms=T0 + 30,
+        workflow=workflow(),
+        steps=STEPS,
+    ),
+    ExecutorReply(
+        request_id=RequestId("req-list_steps"),
+        app=APP,
+        executor_id=ExecutorId("exec-b"),
+        gateway=GW,
+        ok=False,
+        ts_ms=T0 + 31,
+        error="target not connected here",
+    ),
 ]
 
 
@@ -196,6 +368,11 @@ def test_decode_ignores_unknown_fields(record: Record) -> None:
         data["session"]["info"]["extra"] = "x"
     for s in data.get("sessions", []):
         s["extra"] = True
+    for nested in ("cursor", "workflow"):
+        if data.get(nested) is not None:
+            data[nested]["extra"] = [1]
+    for s in data.get("steps") or []:
+        s["extra"] = None
     assert decode(orjson.dumps(data)) == record
 
 
@@ -266,10 +443,11 @@ def test_decode_bounds_progress_error_text() -> None:
     )
     decoded = decode(encode(progress))
     assert isinstance(decoded, CommandProgress)
-    assert decoded.error is not None
-    assert decoded.error.startswith("x" * MAX_TEXT_CHARS)
-    assert len(decoded.error) < MAX_TEXT_CHARS + 100
-    assert f"{MAX_TEXT_CHARS * 2} more characters cut" in decoded.error
+    # 12288 characters: the widest marker, "... [12288 more characters cut]", is 31 long, so
+    # 4096 - 31 = 4065 are kept and 12288 - 4065 = 8223 are cut.
+    assert decoded.error == "x" * 4065 + "... [8223 more characters cut]"
+    assert len(decoded.error) <= MAX_TEXT_CHARS
+    assert decode(encode(decoded)) == decoded  # a consumer decoding it again cuts nothing more
 
 
 @pytest.mark.parametrize(
@@ -383,6 +561,24 @@ ALL_FIELD_NAMES = sorted(
         "step",
         "reason",
         "attempt",
+        "workflow_id",
+        "observed_at_ms",
+        "steps",
+        "function_id",
+        "function_name",
+        "cursor",
+        "page_size",
+        "max_pages",
+        "check_active",
+        "steps_budget",
+        "ok",
+        "workflows_seen",
+        "requests",
+        "more",
+        "active_seen",
+        "request_id",
+        "kind",
+        "workflow",
     }
 )
 
@@ -419,27 +615,89 @@ def test_bound_text_keeps_short_text_and_none() -> None:
 
 
 def test_bound_text_cuts_long_text_and_says_how_much() -> None:
-    assert bound_text("abcdefghij", limit=4) == "abcd... [6 more characters cut]"
+    # 100 characters, limit 40: the marker for 100, "... [100 more characters cut]", is 29 long;
+    # 11 characters are kept and 89 cut.
+    assert bound_text("abcdefghij" * 10, limit=40) == "abcdefghija... [89 more characters cut]"
+    # 4097 characters: marker "... [4097 more characters cut]" (30), 4066 kept, 31 cut.
     cut = bound_text("y" * (MAX_TEXT_CHARS + 1))
-    assert cut == "y" * MAX_TEXT_CHARS + "... [1 more characters cut]"
+    assert cut == "y" * 4066 + "... [31 more characters cut]"
+    assert cut is not None
+    assert len(cut) <= MAX_TEXT_CHARS
+
+
+def test_bound_text_under_a_limit_shorter_than_its_marker_keeps_no_prefix() -> None:
+    # The marker alone is longer than the limit: nothing of the text is kept, the count is true.
+    assert bound_text("abcdefghij", limit=4) == "... [10 more characters cut]"
+    assert bound_text("abcde", limit=0) == "... [5 more characters cut]"
+
+
+def test_bound_text_is_idempotent_at_the_limits_records_use() -> None:
+    for limit, length in [(MAX_TEXT_CHARS, MAX_TEXT_CHARS * 5), (64, 100), (256, 10**6)]:
+        once = bound_text("z" * length, limit)
+        assert once is not None
+        assert len(once) <= limit
+        assert bound_text(once, limit) == once
+
+
+_MARKED = re.compile(r"(.*)\.\.\. \[([0-9]+) more characters cut\]", re.DOTALL)
+
+
+def _kept_and_cut(text: str) -> tuple[str, int]:
+    """The prefix a cut text kept and the count its marker reports."""
+    marked = _MARKED.fullmatch(text)
+    assert marked is not None, f"no marker at the end of {text[-40:]!r}"
+    return marked[1], int(marked[2])
+
+
+# Text of any characters, often far longer than the limit, with marker-like text inside.
+long_texts = st.builds(
+    lambda head, length, tail: head + "-" * length + tail,
+    st.text(max_size=40) | st.just("... [5 more characters cut]"),
+    st.integers(0, 3_000),
+    st.text(max_size=40),
+)
 
 
 @FAST
-@given(st.text(max_size=60), st.integers(min_value=0, max_value=40))
-def test_bound_text_never_loses_the_prefix(text: str, limit: int) -> None:
+@given(long_texts, st.integers(min_value=64, max_value=2_000))
+def test_bound_text_keeps_a_prefix_counts_what_it_cut_and_fits_the_limit(
+    text: str, limit: int
+) -> None:
     cut = bound_text(text, limit=limit)
     assert cut is not None
     if len(text) <= limit:
         assert cut == text
-    else:
-        assert cut.startswith(text[:limit])
-        assert cut.endswith(f"[{len(text) - limit} more characters cut]")
+        return
+    assert len(cut) <= limit
+    kept, count = _kept_and_cut(cut)
+    assert text.startswith(kept)
+    assert len(kept) + count == len(text)
+    # Only the room the marker needs is given up.
+    assert len(kept) == limit - len(f"... [{len(text)} more characters cut]")
+    assert bound_text(cut, limit=limit) == cut  # idempotent
 
 
-def test_record_key_is_the_app_except_for_commands() -> None:
+@FAST
+@given(long_texts, st.integers(min_value=0, max_value=63))
+def test_bound_text_under_any_limit_never_misreports_the_cut(text: str, limit: int) -> None:
+    cut = bound_text(text, limit=limit)
+    assert cut is not None
+    if len(text) <= limit:
+        assert cut == text
+        return
+    kept, count = _kept_and_cut(cut)
+    assert text.startswith(kept)
+    assert len(kept) + count == len(text)
+
+
+def test_record_key_is_the_app_except_for_commands_workflows_and_replies() -> None:
     for record in RECORDS:
-        if isinstance(record, RecoverExecutor):
+        if isinstance(record, RecoverExecutor | PollWorkflows | ExecutorRequest):
             assert record_key(record) == record.target.encode()
+        elif isinstance(record, WorkflowStatus | WorkflowSteps):
+            assert record_key(record) == f"orders/{record.workflow_id}".encode()
+        elif isinstance(record, ExecutorReply):
+            assert record_key(record) == record.request_id.encode()
         else:
             assert record_key(record) == b"orders"
 
