@@ -197,6 +197,8 @@ def _text(item: Mapping[str, Any], name: str, limit: int | None = 256) -> str | 
     value = item.get(name)
     if not isinstance(value, str):
         return None
+    # PostgreSQL text cannot hold NUL: one such character would fail the store's whole batch.
+    value = value.replace("\x00", "\ufffd")
     return bound_text(value) if limit is None else bound_text(value, limit)
 
 

@@ -610,3 +610,11 @@ def test_read_steps_drops_malformed_items_and_caps_the_count() -> None:
 def test_read_steps_never_raises(output: object) -> None:
     steps = read_steps(raw_reply(json.loads(json.dumps(output)), MessageType.LIST_STEPS))
     assert steps is None or all(isinstance(s, StepInfo) for s in steps)
+
+
+def test_nul_characters_are_replaced_so_postgresql_can_store_them() -> None:
+    item = {"WorkflowUUID": "wf-nul", "Status": "ERROR", "Error": "bad\x00byte", "Input": "a\x00"}
+    status = read_workflow(item, APP, T0, has_input=True, has_output=True)
+    assert status is not None
+    assert status.error == "bad\ufffdbyte"
+    assert status.input == "a\ufffd"
