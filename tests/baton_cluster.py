@@ -90,6 +90,7 @@ class BatonCluster:
         env: dict[str, str] | None = None,
         gateways: int = 1,
         workers: int = 1,
+        database_url: str | None = None,
     ):
         self.kafka_bootstrap = kafka_bootstrap
         self.workdir = workdir
@@ -98,7 +99,8 @@ class BatonCluster:
         self.gateway_port = self.gateway_ports[0]
         self.workers = workers
         self.console_port = free_port()
-        self.database_url = f"sqlite+aiosqlite:///{workdir / 'baton.db'}"
+        self.database_url = database_url or f"sqlite+aiosqlite:///{workdir / 'baton.db'}"
+        """The store: SQLite under ``workdir`` unless a (PostgreSQL) URL is given."""
         self.env = {
             **os.environ,
             "BATON_TOPIC_PREFIX": self.topic_prefix,

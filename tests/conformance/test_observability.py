@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -16,7 +17,12 @@ import pytest
 from streams.records import MAX_PAYLOAD_CHARS
 from tests.baton_cluster import BatonCluster
 from tests.conformance.scenario import ExecutorPool
-from tests.dbos_app.harness import ExecutorProcess
+from tests.dbos_app.harness import (
+    ExecutorProcess,
+    create_database,
+    drop_database,
+    unique_database_name,
+)
 from tests.eventually import assert_eventually
 
 pytestmark = pytest.mark.conformance
@@ -56,6 +62,23 @@ def produce_every_status(a: ExecutorProcess) -> dict[str, str]:
 
 
 def test_every_status_is_captured_listed_filtered_and_detailed(pool: ExecutorPool) -> None:
+    check_every_status(pool)
+
+
+def test_every_status_with_the_store_on_postgresql(
+    kafka_bootstrap: str, tmp_path: Path, pool_on: Callable[[BatonCluster], ExecutorPool]
+) -> None:
+    """The same, with Baton's own store in PostgreSQL mode (its own database)."""
+    name = unique_database_name("baton_store")
+    url = create_database(name).replace("postgresql://", "postgresql+asyncpg://", 1)
+    try:
+        with BatonCluster(kafka_bootstrap, tmp_path / "baton", database_url=url) as cluster:
+            check_every_status(pool_on(cluster))
+    finally:
+        drop_database(name)
+
+
+def check_every_status(pool: ExecutorPool) -> None:
     cluster, app = pool.cluster, pool.app
     (a,) = pool.start_connected(1)
     expected = produce_every_status(a)
