@@ -18,7 +18,7 @@ from store.workflows import replace_steps, upsert_workflows
 from streams.log_reader import ReadProgress, read_log
 from streams.records import RecoveryDecision, WorkflowStatus, WorkflowSteps, workflow_key
 from streams.topics import Topics
-from streams.workflow_table import WorkflowMark, is_news, mark_of
+from streams.workflow_table import WorkflowMark, take
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +41,12 @@ async def replay(
         for record in batch:
             match record:
                 case WorkflowStatus():
+                    # The worker's own fold, so an empty store ends with the worker's rows.
                     key = workflow_key(record.app, record.workflow_id)
-                    if is_news(marks.get(key), record):
-                        marks[key] = mark_of(record, marks.get(key))
+                    news, kept = take(marks.pop(key, None), record)
+                    if kept is not None:
+                        marks[key] = kept
+                    if news:
                         statuses.append(record)
                 case WorkflowSteps():
                     steps.append(record)

@@ -1,7 +1,8 @@
 """The workflow table's Faust shell: fold captured statuses, project the news into the store.
 
 Per workflow event: decode; a ``WorkflowStatus`` that is news for the ``workflows`` table
-(``streams.workflow_table.is_news``) updates the table's mark and is queued for the store; a
+(``streams.workflow_table.is_news``) updates the table's mark (or drops it once the workflow
+finished) and is queued for the store; a
 ``WorkflowSteps`` is queued as is. A timer writes the queue to the store in batches (idempotent,
 latest-wins upserts there too), and keeps it queued when the store is down.
 """
@@ -14,7 +15,7 @@ from typing import Any, Protocol
 from streams.app import WorkerApp
 from streams.exceptions import RecordError
 from streams.records import WorkflowStatus, WorkflowSteps, decode, workflow_key
-from streams.workflow_table import decode_mark, encode_mark, is_news, mark_of
+from streams.workflow_table import decode_mark, encode_mark, take
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +69,16 @@ class WorkflowAgent:
     def _on_status(self, record: WorkflowStatus) -> None:
         key = workflow_key(record.app, record.workflow_id)
         mark = decode_mark(self._worker.workflows.get(key))
-        if not is_news(mark, record):
+        news, kept = take(mark, record)
+        if not news:
             return
-        self._worker.workflows[key] = encode_mark(mark_of(record, mark))
+        if kept is not None:
+            self._worker.workflows[key] = encode_mark(kept)
+        elif mark is not None:
+            # Finished: the store keeps its history, and the table only live workflows, so the
+            # worker's memory follows the active workflows, not all that ever ran. A repeat of a
+            # finished status is then news again: the store's latest-wins upsert absorbs it.
+            del self._worker.workflows[key]
         self._statuses.append(record)
         if len(self._statuses) > MAX_QUEUED:
             dropped = len(self._statuses) - MAX_QUEUED

@@ -1,9 +1,10 @@
 """The workflow table's fold: which captured status is news, and the compact mark kept per workflow.
 
-The Faust table ``workflows`` keeps, per ``{app}/{workflow_id}``, a ``WorkflowMark``: enough to tell
-whether a newly captured ``WorkflowStatus`` changes anything (latest wins by DBOS ``updated_at``,
-then by what the record adds). Only news reaches the SQL store, so repeated polls of an unchanged
-workflow cost no database write. The full record (inputs, outputs) lives in the store, not here.
+The Faust table ``workflows`` keeps, per ``{app}/{workflow_id}`` of an active workflow, a
+``WorkflowMark``: enough to tell whether a newly captured ``WorkflowStatus`` changes anything
+(latest wins by DBOS ``updated_at``, then by what the record adds). Only news reaches the SQL
+store, so repeated polls of an unchanged active workflow cost no database write. The full record
+(inputs, outputs) lives in the store, not here, and so does a finished workflow.
 
 Pure: no Faust, Kafka, asyncio or clock.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from streams.records import WorkflowStatus
+from streams.records import ACTIVE_STATES, WorkflowStatus
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +57,20 @@ def is_news(mark: WorkflowMark | None, record: WorkflowStatus) -> bool:
     if _record_version(record) != _version(mark):
         return True
     return (record.has_input and not mark.has_input) or (record.has_output and not mark.has_output)
+
+
+def take(mark: WorkflowMark | None, record: WorkflowStatus) -> tuple[bool, WorkflowMark | None]:
+    """Fold one status into a workflow's mark.
+
+    Returns:
+        Whether the record is news (goes to the store), and the mark to keep: ``None`` once the
+        workflow finished (the table keeps active workflows only).
+    """
+    if not is_news(mark, record):
+        return False, mark
+    if record.status in ACTIVE_STATES:
+        return True, mark_of(record, mark)
+    return True, None
 
 
 def _version(mark: WorkflowMark) -> tuple[object, ...]:

@@ -12,7 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.records import AppName, WorkflowId, WorkflowStatus
-from streams.workflow_table import WorkflowMark, decode_mark, encode_mark, is_news, mark_of
+from streams.workflow_table import (
+    WorkflowMark,
+    decode_mark,
+    encode_mark,
+    is_news,
+    mark_of,
+    take,
+)
 
 T0 = 1_700_000_000_000
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -209,3 +216,28 @@ def test_a_record_just_taken_is_not_news_again(records: list[WorkflowStatus]) ->
         if is_news(mark, record):
             mark = mark_of(record, mark)
             assert not is_news(mark, record)
+
+
+def test_take_keeps_a_mark_for_an_active_workflow() -> None:
+    news, kept = take(None, status("PENDING", 10))
+    assert news
+    assert kept == mark_of(status("PENDING", 10))
+
+
+def test_take_drops_the_mark_once_the_workflow_finished() -> None:
+    pending = mark_of(status("PENDING", 10))
+    news, kept = take(pending, status("SUCCESS", 20))
+    assert news
+    assert kept is None
+
+
+def test_take_leaves_the_mark_alone_when_nothing_is_new() -> None:
+    pending = mark_of(status("PENDING", 10))
+    assert take(pending, status("PENDING", 10)) == (False, pending)
+    assert take(pending, status("PENDING", 5)) == (False, pending)
+
+
+def test_a_finished_status_seen_again_is_news_again() -> None:
+    """The table forgets finished workflows; the store's latest-wins upsert absorbs repeats."""
+    _, kept = take(mark_of(status("PENDING", 10)), status("SUCCESS", 20))
+    assert take(kept, status("SUCCESS", 20)) == (True, None)
