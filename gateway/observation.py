@@ -38,6 +38,7 @@ from streams.capture import (
     completed_window_done,
     first_completed_cursor,
     narrower,
+    next_active_offset,
 )
 from streams.exceptions import ExecutorFailed, PublishError, RequestError
 from streams.records import (
@@ -203,8 +204,13 @@ class WorkflowObserver:
         return times, False
 
     async def _active(self, conn: Connection, command: PollWorkflows, run: _Poll) -> None:
-        query = WorkflowQuery(statuses=ACTIVE_STATES, limit=command.page_size)
-        await self._list(conn, command, query, run)
+        """Refresh one page of active workflows (ENQUEUED -> PENDING changes neither creates
+        nor completes a workflow); the pages take turns across polls."""
+        query = WorkflowQuery(  # one row more than a page: are there more pages?
+            statuses=ACTIVE_STATES, limit=command.page_size + 1, offset=run.cursor.active_offset
+        )
+        page = await self._list(conn, command, query, run)
+        run.cursor = next_active_offset(run.cursor, len(page), command.page_size)
 
     async def _list(
         self, conn: Connection, command: PollWorkflows, query: WorkflowQuery, run: _Poll

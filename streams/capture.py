@@ -172,6 +172,7 @@ def furthest(a: CaptureCursor, b: CaptureCursor) -> CaptureCursor:
         created_skip=created[1],
         completed_from_ms=completed[0],
         completed_span_ms=-completed[1],
+        active_offset=a.active_offset,  # a rotation, not a position: the current one stands
     )
 
 
@@ -227,6 +228,13 @@ def completed_query_from(cursor: CaptureCursor) -> int | None:
     return max(0, cursor.completed_from_ms - COMPLETED_OVERLAP_MS)
 
 
+def next_active_offset(cursor: CaptureCursor, listed: int, page_size: int) -> CaptureCursor:
+    """After listing ``listed`` active workflows from ``cursor.active_offset`` (a page and one row
+    more): the next page when there is one, else back to the first."""
+    offset = cursor.active_offset + page_size if listed > page_size else 0
+    return replace(cursor, active_offset=offset)
+
+
 def first_completed_cursor(cursor: CaptureCursor, now_ms: int) -> CaptureCursor:
     """Start following completions, if not yet started (see ``FIRST_POLL_LOOKBACK_MS``)."""
     if cursor.completed_from_ms != 0:
@@ -247,6 +255,7 @@ def decode_cursor(raw: bytes) -> CaptureCursor:
             created_skip=int(data["created_skip"]),
             completed_from_ms=int(data["completed_from_ms"]),
             completed_span_ms=int(data.get("completed_span_ms") or 0),
+            active_offset=int(data.get("active_offset") or 0),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return CaptureCursor()

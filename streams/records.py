@@ -304,6 +304,9 @@ class CaptureCursor:
     completed_span_ms: int = 0
     """When completions outgrew a poll's page budget: list them in windows this wide (0: up to
     now in one go)."""
+    active_offset: int = 0
+    """Where the next refresh of active workflows starts: with more of them than a page, each
+    poll refreshes the next page, so every active workflow is re-read in turn."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -601,6 +604,7 @@ def _cursor(f: Fields) -> CaptureCursor:
         created_skip=f.integer("created_skip"),
         completed_from_ms=f.integer("completed_from_ms"),
         completed_span_ms=f.opt_integer("completed_span_ms") or 0,
+        active_offset=f.opt_integer("active_offset") or 0,
     )
 
 

@@ -906,3 +906,50 @@ async def test_requests_about_unknown_workflows_and_absent_executors(
                 "target not connected here",
                 "exec-gone",
             )
+
+
+async def test_active_workflows_beyond_a_page_are_refreshed_in_turn(
+    make_gateway: MakeGateway,
+    keys: KeyBook,
+    events: EventLog,
+    workflow_events: EventLog,
+    sender: RecordSender,
+) -> None:
+    """Five enqueued workflows, pages of two: a dequeue of the last one is seen within three
+    polls (pages 0-1, 2-3, 4), though it neither creates nor completes a workflow."""
+    _, key = await keys.create(APP)
+    base = now_ms() - 10_000
+    rows = [
+        StoredWorkflow(
+            workflow_id=f"wf-{i}", status="ENQUEUED", created_at=base + i, updated_at=base
+        )
+        for i in range(5)
+    ]
+    async with make_gateway() as gateway:
+        model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, rows)
+        async with model:
+            await connected(events)
+            cursor = CaptureCursor()
+            for _ in range(4):  # catch up on creations (pages of two)
+                cursor = (
+                    await run_poll(sender, events, poll_command(EXECUTOR, gateway, cursor))
+                ).cursor
+            rows[4].status = "PENDING"
+            rows[4].updated_at = base + 5_000
+            seen = len(statuses(workflow_events))
+            offsets = []
+            for _ in range(3):
+                offsets.append(cursor.active_offset)
+                cursor = (
+                    await run_poll(sender, events, poll_command(EXECUTOR, gateway, cursor))
+                ).cursor
+            await eventually(
+                lambda: any(
+                    s.workflow_id == "wf-4" and s.status == "PENDING"
+                    for s in statuses(workflow_events, seen)
+                ),
+                "the dequeue of wf-4 is published",
+            )
+            # The refresh walked the pages instead of re-reading the first one.
+            assert {0, 2, 4} >= set(offsets)
+            assert len(set(offsets)) >= 2, offsets

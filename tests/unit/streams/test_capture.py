@@ -26,6 +26,7 @@ from streams.capture import (
     first_completed_cursor,
     furthest,
     narrower,
+    next_active_offset,
     on_result,
     plan_poll,
 )
@@ -613,5 +614,15 @@ def test_encode_cursor_is_plain_json() -> None:
         "created_skip": 2,
         "completed_from_ms": 3,
         "completed_span_ms": 4,
+        "active_offset": 0,
     }
     assert decode_cursor(encode_cursor(cursor)) == cursor
+
+
+def test_next_active_offset_moves_to_the_next_page_while_there_is_one() -> None:
+    cursor = CaptureCursor(active_offset=0)
+    assert next_active_offset(cursor, listed=3, page_size=2).active_offset == 2
+    assert next_active_offset(replace(cursor, active_offset=2), 3, 2).active_offset == 4
+    assert next_active_offset(replace(cursor, active_offset=4), 1, 2).active_offset == 0
+    assert next_active_offset(cursor, listed=2, page_size=2).active_offset == 0
+    assert next_active_offset(cursor, listed=0, page_size=2).active_offset == 0
