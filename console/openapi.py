@@ -98,7 +98,11 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "Page size.",
         {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
     ),
-    "Offset": _query("offset", "Rows to skip.", {"type": "integer", "minimum": 0, "default": 0}),
+    "Offset": _query(
+        "offset",
+        "Rows to skip.",
+        {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999_999, "default": 0},
+    ),
     "Cursor": _query(
         "cursor", "A previous page's next_cursor (instead of offset).", {"type": "string"}
     ),

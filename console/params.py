@@ -78,6 +78,9 @@ class QueuedQuery:
     offset: int = 0
 
 
+_NUL = "must not contain NUL characters (no stored text holds one)"
+
+
 class _Params:
     """Query items grouped by name, with empty values dropped."""
 
@@ -86,6 +89,8 @@ class _Params:
         for key, value in items:
             if key not in allowed:
                 raise BadParameter(key, f"unknown parameter; allowed are {', '.join(allowed)}")
+            if "\x00" in value:
+                raise BadParameter(key, _NUL)
             if value.strip():
                 self._values.setdefault(key, []).append(value.strip())
 
@@ -119,6 +124,8 @@ def parse_workflow_id(value: str) -> WorkflowId:
     """
     if not value or len(value) > MAX_WORKFLOW_ID_CHARS:
         raise BadParameter("workflow_id", f"1 to {MAX_WORKFLOW_ID_CHARS} characters")
+    if "\x00" in value:
+        raise BadParameter("workflow_id", _NUL)
     return WorkflowId(value)
 
 

@@ -641,7 +641,8 @@ def decode_cursor(cursor: str, sort: SortOrder) -> tuple[int, str]:
         raise ValueError("malformed cursor") from exc
     match data:
         case [str(order), int(created_at_ms), str(workflow_id)] if order == sort.value:
-            if _INT64_MIN <= created_at_ms <= _INT64_MAX:
+            # PostgreSQL text holds no NUL: such an id was never stored, so was never a cursor.
+            if _INT64_MIN <= created_at_ms <= _INT64_MAX and "\x00" not in workflow_id:
                 return created_at_ms, workflow_id
     raise ValueError("malformed cursor, or one made for another sort order")
 
