@@ -1,4 +1,4 @@
-"""Handshake admission: where the key is in the URL, and how often a refusal is logged.
+"""Handshake admission: where the key is in the URL, and the key verifier seam.
 
 Pure: no I/O; the key check itself is a seam (``KeyVerifier``) implemented over the store.
 """
@@ -49,24 +49,3 @@ class KeyVerifier(Protocol):
     async def revoked(self, key_ids: Iterable[str]) -> set[str]:
         """The subset of ``key_ids`` that are revoked."""
         ...
-
-
-class RefusalLog:
-    """Decides when a refused key is worth a log line: once per key per window.
-
-    The DBOS client retries every second forever, so logging each refusal would flood the logs.
-    """
-
-    def __init__(self, window_ms: int = 60_000, max_keys: int = 10_000) -> None:
-        self._window_ms = window_ms
-        self._max_keys = max_keys
-        self._last_logged: dict[str, int] = {}
-
-    def should_log(self, fingerprint: str, now_ms: int) -> bool:
-        last = self._last_logged.get(fingerprint)
-        if last is not None and now_ms - last < self._window_ms:
-            return False
-        if len(self._last_logged) >= self._max_keys:
-            self._last_logged.clear()
-        self._last_logged[fingerprint] = now_ms
-        return True

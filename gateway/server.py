@@ -23,7 +23,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
-from gateway.auth import Credentials, KeyVerifier, RefusalLog, parse_path
+from gateway.auth import Credentials, KeyVerifier, parse_path
 from gateway.config import GatewayConfig
 from gateway.connection import Connection
 from gateway.kafka import CommandFeed, KafkaSink
@@ -31,6 +31,7 @@ from gateway.observation import WorkflowObserver
 from gateway.protocol import recovery_request, recovery_succeeded
 from gateway.registry import SessionRegistry
 from streams.exceptions import AuthError, ConductorError, PublishError, RequestError
+from streams.log_throttle import LogThrottle
 from streams.records import (
     AppName,
     Command,
@@ -62,8 +63,8 @@ class Gateway:
         self.config = config
         self._keys = keys
         self._registry = SessionRegistry()
-        self._refusals = RefusalLog()
-        self._store_errors = RefusalLog()
+        self._refusals = LogThrottle()
+        self._store_errors = LogThrottle()
         # Held weakly: websockets may still refuse a handshake after _admit accepted it.
         self._admitted: weakref.WeakKeyDictionary[ServerConnection, tuple[Credentials, str]] = (
             weakref.WeakKeyDictionary()

@@ -27,6 +27,7 @@ from streams.capture import (
 )
 from streams.exceptions import RecordError
 from streams.liveness import AppState, fold
+from streams.log_throttle import LogThrottle
 from streams.records import (
     AppName,
     CommandProgress,
@@ -56,6 +57,7 @@ class CaptureAgent:
         self._timings = timings
         self._captures: dict[AppName, AppCapture] = {}
         self._liveness: dict[AppName, AppState] = {}
+        self._warnings = LogThrottle()
         self._lock = asyncio.Lock()
         app = worker.app
         app.agent(worker.executor_events, name="capture-poller")(self._consume)
@@ -104,9 +106,9 @@ class CaptureAgent:
         self._captures[result.app] = after
         if after.cursor is not None and after.cursor != before.cursor:
             self._worker.capture_cursors[result.app.encode()] = encode_cursor(after.cursor)
-        if not result.ok:
+        if not result.ok and self._warnings.should_log(result.app, result.ts_ms):
             logger.warning(
-                "capture poll of app %s on %s failed: %s",
+                "capture poll of app %s on %s failed: %s (retrying; logged once a minute per app)",
                 result.app,
                 result.executor_id,
                 result.error,

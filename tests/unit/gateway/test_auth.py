@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.auth import Credentials, RefusalLog, parse_path
+from gateway.auth import Credentials, parse_path
 
 
 @pytest.mark.parametrize(
@@ -87,45 +87,3 @@ def test_fingerprint_is_stable_short_and_does_not_reveal_the_key() -> None:
     assert key not in fingerprint
     assert key[:6] not in fingerprint
     assert all(c in "0123456789abcdef" for c in fingerprint)
-
-
-def test_refusal_logged_once_per_key_per_window() -> None:
-    log = RefusalLog()
-    t0 = 1_700_000_000_000
-    assert log.should_log("fp-a", t0) is True
-    assert log.should_log("fp-a", t0 + 1_000) is False
-    assert log.should_log("fp-a", t0 + 59_999) is False
-    assert log.should_log("fp-a", t0 + 60_000) is True
-    assert log.should_log("fp-a", t0 + 60_001) is False
-    assert log.should_log("fp-a", t0 + 120_000) is True
-
-
-def test_refusal_log_keys_are_independent() -> None:
-    log = RefusalLog()
-    t0 = 1_700_000_000_000
-    assert log.should_log("fp-a", t0) is True
-    assert log.should_log("fp-b", t0 + 1) is True
-    assert log.should_log("fp-a", t0 + 2) is False
-    assert log.should_log("fp-b", t0 + 3) is False
-    assert log.should_log("fp-c", t0 + 4) is True
-
-
-def test_refusal_log_window_is_configurable() -> None:
-    log = RefusalLog(window_ms=10)
-    assert log.should_log("k", 0) is True
-    assert log.should_log("k", 9) is False
-    assert log.should_log("k", 10) is True
-
-
-def test_refusal_log_memory_is_bounded() -> None:
-    log = RefusalLog(max_keys=3)
-    for i in range(10):
-        assert log.should_log(f"k{i}", 0) is True
-    # the table was cleared on overflow rather than growing without bound
-    assert len(log._last_logged) <= 3
-
-
-def test_refusals_retried_every_second_for_ten_minutes_log_ten_times() -> None:
-    log = RefusalLog()
-    logged = sum(log.should_log("fp", t * 1_000) for t in range(600))
-    assert logged == 10
