@@ -11,9 +11,13 @@ outside an enum must be refused.
 
 The document fuzzed is the one the console serves (``test_the_fuzzed_document_is_the_served_one``),
 built at import from a store that is never opened. Schemathesis runs an ASGI app on its own event
-loop thread, so the store must be opened on that loop: ``SeededConsole`` opens and seeds a fresh
-store in a temporary directory in its ASGI lifespan, which Schemathesis starts on a test's first
-request and ends after the test.
+loop thread, so the store must be opened on that loop: ``SeededConsole`` opens its store in its ASGI
+lifespan, which Schemathesis starts on a test's first request and ends after the test. Here the
+store is a fresh SQLite one in a temporary directory, seeded at startup.
+
+The same tests run over PostgreSQL in ``tests/integration/test_console_fuzz_postgres.py``, which
+imports them: the hypothesis tests get the schema to call from the ``fuzz_schema`` fixture, and
+``conformance_test`` builds the Schemathesis test for a given schema.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from __future__ import annotations
 import base64
 import json
 import re
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -32,6 +37,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import Case, Response
+from schemathesis.specs.openapi.schemas import OpenApiSchema
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from console.api import OPENAPI_PATH
@@ -51,14 +57,28 @@ FUZZ_SETTINGS = settings(
 )
 
 
-class SeededConsole:
-    """The console over a fresh, seeded SQLite store, opened in the ASGI lifespan.
+StoreOpener = Callable[[], AbstractAsyncContextManager[Store]]
+"""Opens (and closes) the store the console answers from, on the loop that calls it."""
 
-    Each lifespan startup opens a new store in a new temporary directory, so a test never sees
-    another test's store; shutdown closes the store and removes the directory.
+
+@asynccontextmanager
+async def seeded_sqlite_store() -> AsyncIterator[Store]:
+    """A new SQLite store in a new temporary directory, seeded; removed on exit."""
+    with TemporaryDirectory(prefix="baton-fuzz-") as tmp:
+        async with Store(sqlite_url(Path(tmp) / "baton.db")) as store:
+            await seed(store)
+            yield store
+
+
+class SeededConsole:
+    """The console over a store ``open_store`` opens in the ASGI lifespan, and closes at its end.
+
+    With ``seeded_sqlite_store`` each lifespan startup opens a new store in a new temporary
+    directory, so a test never sees another test's store.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, open_store: StoreOpener = seeded_sqlite_store) -> None:
+        self._open_store = open_store
         self._app: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -74,9 +94,7 @@ class SeededConsole:
             message = await receive()
             assert message["type"] == "lifespan.startup"
             try:
-                tmp = stack.enter_context(TemporaryDirectory(prefix="baton-fuzz-"))
-                store = await stack.enter_async_context(Store(sqlite_url(Path(tmp) / "baton.db")))
-                await seed(store)
+                store = await stack.enter_async_context(self._open_store())
             except Exception as exc:
                 await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                 raise
@@ -120,8 +138,22 @@ CONFIG = schemathesis.Config.from_dict(
         ],
     }
 )
-schema = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
-schema.app = SeededConsole()
+
+
+def console_schema(open_store: StoreOpener) -> OpenApiSchema:
+    """The document to fuzz, sent to the console over the store ``open_store`` opens."""
+    fuzzed = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
+    fuzzed.app = SeededConsole(open_store)
+    return fuzzed
+
+
+schema = console_schema(seeded_sqlite_store)
+
+
+@pytest.fixture(scope="module")
+def fuzz_schema() -> OpenApiSchema:
+    """The schema the hypothesis tests call; a module reusing them overrides it."""
+    return schema
 
 
 def assert_error_body(response: Response) -> None:
@@ -146,16 +178,28 @@ async def test_the_fuzzed_document_is_the_served_one(client: httpx.AsyncClient) 
     assert response.json() == DOCUMENT
 
 
-@schema.parametrize()
-@FUZZ_SETTINGS
-def test_every_operation_conforms_to_its_document(case: Case[Any]) -> None:
-    response = case.call_and_validate()
-    assert_sound(response)
+def conformance_test(fuzzed: OpenApiSchema) -> Callable[..., None]:
+    """The test that fuzzes every operation of ``fuzzed``, one test per operation."""
+
+    @FUZZ_SETTINGS
+    def test_every_operation_conforms_to_its_document(case: Case[Any]) -> None:
+        response = case.call_and_validate()
+        assert_sound(response)
+
+    parametrized: Callable[..., None] = fuzzed.parametrize()(
+        test_every_operation_conforms_to_its_document
+    )
+    return parametrized
 
 
-def call(path: str, path_parameters: dict[str, str], query: dict[str, list[str]]) -> Response:
+test_every_operation_conforms_to_its_document = conformance_test(schema)
+
+
+def call(
+    fuzzed: OpenApiSchema, path: str, path_parameters: dict[str, str], query: dict[str, list[str]]
+) -> Response:
     """GET a documented operation with hand-made parameters; the answer must still conform."""
-    case = schema[path]["GET"].Case(path_parameters=path_parameters, query=query)
+    case = fuzzed[path]["GET"].Case(path_parameters=path_parameters, query=query)
     response = case.call_and_validate()
     assert_sound(response)
     return response
@@ -242,8 +286,10 @@ hostile_values = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=64))
 
 @FUZZ_SETTINGS
 @given(name=st.sampled_from(WORKFLOW_PARAMS), value=st.one_of(hostile_values, cursors))
-def test_a_hostile_workflow_parameter_is_listed_or_named(name: str, value: str) -> None:
-    response = call(WORKFLOWS_PATH, {"app": ORDERS}, {name: [value]})
+def test_a_hostile_workflow_parameter_is_listed_or_named(
+    fuzz_schema: OpenApiSchema, name: str, value: str
+) -> None:
+    response = call(fuzz_schema, WORKFLOWS_PATH, {"app": ORDERS}, {name: [value]})
     if response.status_code != 200:
         assert_rejects(response, name)
         return
@@ -254,8 +300,10 @@ def test_a_hostile_workflow_parameter_is_listed_or_named(name: str, value: str) 
 
 @FUZZ_SETTINGS
 @given(name=st.sampled_from(QUEUED_PARAMS), value=hostile_values)
-def test_a_hostile_queued_parameter_is_listed_or_named(name: str, value: str) -> None:
-    response = call(QUEUED_PATH, {"app": ORDERS}, {name: [value]})
+def test_a_hostile_queued_parameter_is_listed_or_named(
+    fuzz_schema: OpenApiSchema, name: str, value: str
+) -> None:
+    response = call(fuzz_schema, QUEUED_PATH, {"app": ORDERS}, {name: [value]})
     if response.status_code != 200:
         assert_rejects(response, name)
 
@@ -268,26 +316,32 @@ def queries(names: tuple[str, ...]) -> st.SearchStrategy[dict[str, list[str]]]:
 
 @FUZZ_SETTINGS
 @given(query=queries(WORKFLOW_PARAMS))
-def test_hostile_workflow_queries_get_a_clear_answer(query: dict[str, list[str]]) -> None:
-    response = call(WORKFLOWS_PATH, {"app": ORDERS}, query)
+def test_hostile_workflow_queries_get_a_clear_answer(
+    fuzz_schema: OpenApiSchema, query: dict[str, list[str]]
+) -> None:
+    response = call(fuzz_schema, WORKFLOWS_PATH, {"app": ORDERS}, query)
     assert response.status_code in (200, 400)
 
 
 @FUZZ_SETTINGS
 @given(query=queries(QUEUED_PARAMS))
-def test_hostile_queued_queries_get_a_clear_answer(query: dict[str, list[str]]) -> None:
-    response = call(QUEUED_PATH, {"app": ORDERS}, query)
+def test_hostile_queued_queries_get_a_clear_answer(
+    fuzz_schema: OpenApiSchema, query: dict[str, list[str]]
+) -> None:
+    response = call(fuzz_schema, QUEUED_PATH, {"app": ORDERS}, query)
     assert response.status_code in (200, 400)
 
 
 @FUZZ_SETTINGS
 @given(app=st.just(ORDERS) | hostile_values, workflow_id=hostile_values)
-def test_hostile_path_parameters_get_a_clear_answer(app: str, workflow_id: str) -> None:
+def test_hostile_path_parameters_get_a_clear_answer(
+    fuzz_schema: OpenApiSchema, app: str, workflow_id: str
+) -> None:
     for path in (
         "/api/v1/apps/{app}/workflows/{workflow_id}",
         "/api/v1/apps/{app}/workflows/{workflow_id}/steps",
     ):
-        response = call(path, {"app": app, "workflow_id": workflow_id}, {})
+        response = call(fuzz_schema, path, {"app": app, "workflow_id": workflow_id}, {})
         assert response.status_code in (200, 400, 404)
 
 
@@ -298,10 +352,10 @@ def test_hostile_path_parameters_get_a_clear_answer(app: str, workflow_id: str) 
     number=st.integers(min_value=-(10**17), max_value=10**17) | st.integers(-5, MAX_LIMIT + 5),
 )
 def test_a_limit_or_offset_outside_its_documented_range_is_named(
-    path: str, name: str, number: int
+    fuzz_schema: OpenApiSchema, path: str, name: str, number: int
 ) -> None:
     documented = DOCUMENTED_PARAMETERS[name.capitalize()]["schema"]
-    response = call(path, {"app": ORDERS}, {name: [str(number)]})
+    response = call(fuzz_schema, path, {"app": ORDERS}, {name: [str(number)]})
     if documented["minimum"] <= number <= documented.get("maximum", number):
         assert response.status_code == 200
         assert response.json()[name] == number
@@ -311,8 +365,10 @@ def test_a_limit_or_offset_outside_its_documented_range_is_named(
 
 @FUZZ_SETTINGS
 @given(path=st.sampled_from(LIST_PATHS), name=st.sampled_from(("limit", "offset")), value=st.text())
-def test_a_limit_or_offset_that_is_no_integer_is_named(path: str, name: str, value: str) -> None:
-    response = call(path, {"app": ORDERS}, {name: [value]})
+def test_a_limit_or_offset_that_is_no_integer_is_named(
+    fuzz_schema: OpenApiSchema, path: str, name: str, value: str
+) -> None:
+    response = call(fuzz_schema, path, {"app": ORDERS}, {name: [value]})
     if not value.strip():
         assert response.status_code == 200  # blank is absent
     elif not re.fullmatch(r"-?[0-9]+", value.strip()):
@@ -321,10 +377,12 @@ def test_a_limit_or_offset_that_is_no_integer_is_named(path: str, name: str, val
 
 @FUZZ_SETTINGS
 @given(name=st.sampled_from(("status", "sort")), value=st.text())
-def test_a_value_outside_its_documented_enum_is_named(name: str, value: str) -> None:
+def test_a_value_outside_its_documented_enum_is_named(
+    fuzz_schema: OpenApiSchema, name: str, value: str
+) -> None:
     documented = DOCUMENTED_PARAMETERS[name.capitalize()]["schema"]
     allowed = documented["items"]["enum"] if name == "status" else documented["enum"]
-    response = call(WORKFLOWS_PATH, {"app": ORDERS}, {name: [value]})
+    response = call(fuzz_schema, WORKFLOWS_PATH, {"app": ORDERS}, {name: [value]})
     if name == "status":  # comma-separated and case-insensitive
         parts = [part.strip().upper() for part in value.split(",")]
     else:
@@ -336,9 +394,9 @@ def test_a_value_outside_its_documented_enum_is_named(name: str, value: str) -> 
 
 
 @pytest.mark.parametrize("path", LIST_PATHS)
-def test_the_largest_documented_offset_is_accepted(path: str) -> None:
+def test_the_largest_documented_offset_is_accepted(fuzz_schema: OpenApiSchema, path: str) -> None:
     largest = DOCUMENTED_PARAMETERS["Offset"]["schema"].get("maximum", 10**18)
-    response = call(path, {"app": ORDERS}, {"offset": [str(largest)]})
+    response = call(fuzz_schema, path, {"app": ORDERS}, {"offset": [str(largest)]})
     assert response.status_code == 200, response.text
 
 
@@ -351,15 +409,18 @@ def test_the_largest_documented_offset_is_accepted(path: str) -> None:
     ],
 )
 def test_nul_in_a_text_parameter_is_a_bad_parameter(
-    path: str, query: dict[str, list[str]], name: str
+    fuzz_schema: OpenApiSchema, path: str, query: dict[str, list[str]], name: str
 ) -> None:
     """PostgreSQL text cannot hold NUL: refused as bad input, never sent to the store (a 500)."""
-    assert_rejects(call(path, {"app": ORDERS}, query), name)
+    assert_rejects(call(fuzz_schema, path, {"app": ORDERS}, query), name)
 
 
-def test_nul_in_a_workflow_id_or_its_cursor_is_a_bad_parameter() -> None:
+def test_nul_in_a_workflow_id_or_its_cursor_is_a_bad_parameter(
+    fuzz_schema: OpenApiSchema,
+) -> None:
     assert_rejects(
         call(
+            fuzz_schema,
             "/api/v1/apps/{app}/workflows/{workflow_id}",
             {"app": ORDERS, "workflow_id": "w\x00"},
             {},
@@ -368,5 +429,6 @@ def test_nul_in_a_workflow_id_or_its_cursor_is_a_bad_parameter() -> None:
     )
     forged = base64.urlsafe_b64encode(b'["created_desc",0,"a\\u0000"]').decode().rstrip("=")
     assert_rejects(
-        call("/api/v1/apps/{app}/workflows", {"app": ORDERS}, {"cursor": [forged]}), "cursor"
+        call(fuzz_schema, "/api/v1/apps/{app}/workflows", {"app": ORDERS}, {"cursor": [forged]}),
+        "cursor",
     )
