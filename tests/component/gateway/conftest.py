@@ -8,6 +8,7 @@ publishes to ``executor_events``.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -33,14 +34,33 @@ async def topics(kafka_bootstrap: str, unique_topic_prefix: str) -> Topics:
     return topics
 
 
-@pytest.fixture
-async def events(kafka_bootstrap: str, topics: Topics) -> AsyncIterator[EventLog]:
-    log = EventLog(kafka_bootstrap, topics.executor_events)
+@contextlib.asynccontextmanager
+async def following(bootstrap: str, topic: str) -> AsyncIterator[EventLog]:
+    """An ``EventLog`` of ``topic`` for the duration of the block."""
+    log = EventLog(bootstrap, topic)
     await log.start()
     try:
         yield log
     finally:
         await log.stop()
+
+
+@pytest.fixture
+async def events(kafka_bootstrap: str, topics: Topics) -> AsyncIterator[EventLog]:
+    async with following(kafka_bootstrap, topics.executor_events) as log:
+        yield log
+
+
+@pytest.fixture
+async def workflow_events(kafka_bootstrap: str, topics: Topics) -> AsyncIterator[EventLog]:
+    async with following(kafka_bootstrap, topics.workflow_events) as log:
+        yield log
+
+
+@pytest.fixture
+async def replies(kafka_bootstrap: str, topics: Topics) -> AsyncIterator[EventLog]:
+    async with following(kafka_bootstrap, topics.replies) as log:
+        yield log
 
 
 @pytest.fixture

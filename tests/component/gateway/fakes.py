@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from gateway.server import Gateway
 from store.database import Store
 from store.keys import create_key, revoke_key
-from streams.records import Record, RecoverExecutor, decode, encode, record_key
+from streams.records import Record, decode, encode, record_key
 
 R = TypeVar("R")
 
@@ -70,7 +70,8 @@ class EventLog:
 
 
 class CommandSender:
-    """Publishes commands to the command topic the way the recovery agent does."""
+    """Publishes Baton records keyed as Baton keys them: commands the way the recovery agent,
+    the capture poller and the console do."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self._topic = topic
@@ -82,8 +83,8 @@ class CommandSender:
     async def stop(self) -> None:
         await self._producer.stop()
 
-    async def send(self, command: RecoverExecutor) -> None:
-        await self._producer.send_and_wait(self._topic, encode(command), key=record_key(command))
+    async def send(self, record: Record) -> None:
+        await self._producer.send_and_wait(self._topic, encode(record), key=record_key(record))
 
 
 # -- key store ------------------------------------------------------------------------------------

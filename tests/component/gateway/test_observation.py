@@ -14,12 +14,11 @@ from __future__ import annotations
 import datetime
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from dbos._conductor import protocol as p
 from dbos._sys_db import StepInfo as DbosStepInfo
 from dbos._sys_db import WorkflowStatus as DbosWorkflowStatus
@@ -38,18 +37,20 @@ from streams.records import (
     GatewayId,
     PollResult,
     PollWorkflows,
-    Record,
     RequestId,
     RequestKind,
     StepInfo,
     WorkflowId,
     WorkflowStatus,
     WorkflowSteps,
-    encode,
-    record_key,
 )
-from streams.topics import Topics
-from tests.component.gateway.fakes import EventLog, FakeExecutor, KeyBook, executor_url
+from tests.component.gateway.fakes import (
+    CommandSender,
+    EventLog,
+    FakeExecutor,
+    KeyBook,
+    executor_url,
+)
 from tests.eventually import assert_eventually_async
 
 T = TypeVar("T")
@@ -73,53 +74,6 @@ async def eventually(check: Callable[[], T | None], message: str, timeout_s: flo
 
 
 # -- Kafka helpers (this file's own) -------------------------------------------------------------
-
-
-class RecordSender:
-    """Publishes any Baton record, keyed as Baton keys it (the capture poller, the console)."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self._topic = topic
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
-
-    async def start(self) -> None:
-        await self._producer.start()
-
-    async def stop(self) -> None:
-        await self._producer.stop()
-
-    async def send(self, record: Record) -> None:
-        await self._producer.send_and_wait(self._topic, encode(record), key=record_key(record))
-
-
-@pytest.fixture
-async def sender(kafka_bootstrap: str, topics: Topics) -> AsyncIterator[RecordSender]:
-    sender = RecordSender(kafka_bootstrap, topics.commands)
-    await sender.start()
-    try:
-        yield sender
-    finally:
-        await sender.stop()
-
-
-@pytest.fixture
-async def workflow_events(kafka_bootstrap: str, topics: Topics) -> AsyncIterator[EventLog]:
-    log = EventLog(kafka_bootstrap, topics.workflow_events)
-    await log.start()
-    try:
-        yield log
-    finally:
-        await log.stop()
-
-
-@pytest.fixture
-async def replies(kafka_bootstrap: str, topics: Topics) -> AsyncIterator[EventLog]:
-    log = EventLog(kafka_bootstrap, topics.replies)
-    await log.start()
-    try:
-        yield log
-    finally:
-        await log.stop()
 
 
 # -- a DBOS executor model -----------------------------------------------------------------------
@@ -338,9 +292,9 @@ def replies_to(log: EventLog, request: ExecutorRequest) -> list[ExecutorReply]:
 
 
 async def run_poll(
-    sender: RecordSender, events: EventLog, command: PollWorkflows, message: str = "poll result"
+    commands: CommandSender, events: EventLog, command: PollWorkflows, message: str = "poll result"
 ) -> PollResult:
-    await sender.send(command)
+    await commands.send(command)
     return await eventually(lambda: result_of(events, command), message)
 
 
@@ -420,7 +374,7 @@ async def test_a_poll_publishes_every_workflow_then_only_what_changed(
     keys: KeyBook,
     events: EventLog,
     workflow_events: EventLog,
-    sender: RecordSender,
+    commands: CommandSender,
 ) -> None:
     _, key = await keys.create(APP)
     base = now_ms() - 30_000
@@ -431,7 +385,9 @@ async def test_a_poll_publishes_every_workflow_then_only_what_changed(
 
             # 1. The first poll walks the whole history, page by page (2 per page).
             before_ms = now_ms()
-            first = await run_poll(sender, events, poll_command(EXECUTOR, gateway, CaptureCursor()))
+            first = await run_poll(
+                commands, events, poll_command(EXECUTOR, gateway, CaptureCursor())
+            )
             after_ms = now_ms()
             assert first.ok, first.error
             assert (first.gateway, first.executor_id, first.app) == (
@@ -528,7 +484,7 @@ async def test_a_poll_publishes_every_workflow_then_only_what_changed(
             cancelled.steps = [step(0, "reserve")]
             cost_before = model.cost()
             second = await run_poll(
-                sender, events, poll_command(EXECUTOR, gateway, first.cursor, steps_budget=1)
+                commands, events, poll_command(EXECUTOR, gateway, first.cursor, steps_budget=1)
             )
             assert second.ok, second.error
             # created: 1 (nothing past the cursor); completions: one open window from the cursor
@@ -574,7 +530,7 @@ async def test_a_page_limit_asks_for_a_catch_up_and_the_cursor_resumes_without_g
     keys: KeyBook,
     events: EventLog,
     workflow_events: EventLog,
-    sender: RecordSender,
+    commands: CommandSender,
 ) -> None:
     _, key = await keys.create(APP)
     base = now_ms() - 30_000
@@ -594,7 +550,7 @@ async def test_a_page_limit_asks_for_a_catch_up_and_the_cursor_resumes_without_g
                 command = poll_command(
                     EXECUTOR, gateway, cursor, page_size=3, max_pages=1, check_active=False
                 )
-                result = await run_poll(sender, events, command)
+                result = await run_poll(commands, events, command)
                 assert result.ok, result.error
                 results.append(result)
                 cursor = result.cursor
@@ -618,7 +574,7 @@ async def test_a_poll_that_finds_nothing_new_publishes_nothing(
     keys: KeyBook,
     events: EventLog,
     workflow_events: EventLog,
-    sender: RecordSender,
+    commands: CommandSender,
 ) -> None:
     _, key = await keys.create(APP)
     base = now_ms() - 30_000
@@ -627,7 +583,9 @@ async def test_a_poll_that_finds_nothing_new_publishes_nothing(
         async with model:
             await connected(events)
             # The history: every workflow, and the steps of the three finished ones.
-            first = await run_poll(sender, events, poll_command(EXECUTOR, gateway, CaptureCursor()))
+            first = await run_poll(
+                commands, events, poll_command(EXECUTOR, gateway, CaptureCursor())
+            )
             assert first.ok, first.error
             await eventually(
                 lambda: len(workflow_events.of_type(WorkflowSteps)) == 3,
@@ -641,7 +599,7 @@ async def test_a_poll_that_finds_nothing_new_publishes_nothing(
             # lists them again because of the overlap. Neither is news.
             cursor = first.cursor
             for _ in range(2):
-                idle = await run_poll(sender, events, poll_command(EXECUTOR, gateway, cursor))
+                idle = await run_poll(commands, events, poll_command(EXECUTOR, gateway, cursor))
                 assert idle.ok, idle.error
                 # created: 1 (nothing new); completions: 3 rows in pages of 2; active: 1. No steps.
                 assert idle.requests == 1 + 2 + 1
@@ -655,7 +613,7 @@ async def test_a_poll_that_finds_nothing_new_publishes_nothing(
             finished.status, finished.output = "SUCCESS", '"done"'
             finished.updated_at = finished.completed_at = now_ms() - 1_000
             finished.steps = [step(0, "work")]
-            news = await run_poll(sender, events, poll_command(EXECUTOR, gateway, cursor))
+            news = await run_poll(commands, events, poll_command(EXECUTOR, gateway, cursor))
             assert news.ok, news.error
             await eventually(
                 lambda: len(workflow_events.of_type(WorkflowSteps)) > known[1], "wf-3's steps"
@@ -674,7 +632,7 @@ async def test_completions_beyond_the_page_cap_are_not_lost(
     keys: KeyBook,
     events: EventLog,
     workflow_events: EventLog,
-    sender: RecordSender,
+    commands: CommandSender,
     page_size: int,
 ) -> None:
     _, key = await keys.create(APP)
@@ -693,7 +651,7 @@ async def test_completions_beyond_the_page_cap_are_not_lost(
             cursor = CaptureCursor()
             for _ in range(8):
                 command = poll_command(EXECUTOR, gateway, cursor, page_size=page_size, max_pages=1)
-                result = await run_poll(sender, events, command)
+                result = await run_poll(commands, events, command)
                 assert result.ok, result.error
                 cursor = result.cursor
                 if not result.more:
@@ -711,7 +669,7 @@ async def test_completions_beyond_the_page_cap_are_not_lost(
             asked = len(model.requests("list_workflows"))
             for _ in range(8):
                 command = poll_command(EXECUTOR, gateway, cursor, page_size=page_size, max_pages=1)
-                result = await run_poll(sender, events, command)
+                result = await run_poll(commands, events, command)
                 assert result.ok, result.error
                 cursor = result.cursor
                 if not result.more:
@@ -735,7 +693,7 @@ async def test_an_executor_error_fails_the_poll_with_the_error_bounded(
     keys: KeyBook,
     events: EventLog,
     workflow_events: EventLog,
-    sender: RecordSender,
+    commands: CommandSender,
 ) -> None:
     _, key = await keys.create(APP)
     async with make_gateway() as gateway:
@@ -749,7 +707,7 @@ async def test_an_executor_error_fails_the_poll_with_the_error_bounded(
             await connected(events)
             cursor = CaptureCursor(created_from_ms=5, created_skip=1, completed_from_ms=9)
             command = poll_command(EXECUTOR, gateway, cursor)
-            result = await run_poll(sender, events, command)
+            result = await run_poll(commands, events, command)
             assert not result.ok
             assert result.cursor == cursor
             assert result.more is False
@@ -773,7 +731,7 @@ class MalformedNumbers(DbosModelExecutor):
 
 
 async def test_a_malformed_number_from_an_executor_does_not_take_the_gateway_down(
-    make_gateway: MakeGateway, keys: KeyBook, events: EventLog, sender: RecordSender
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog, commands: CommandSender
 ) -> None:
     _, key = await keys.create(APP)
     async with make_gateway() as gateway:
@@ -783,21 +741,21 @@ async def test_a_malformed_number_from_an_executor_does_not_take_the_gateway_dow
         async with model:
             await connected(events)
             command = poll_command(EXECUTOR, gateway, CaptureCursor())
-            await sender.send(command)
+            await commands.send(command)
             await eventually(lambda: result_of(events, command), "a poll result", timeout_s=5)
             assert not gateway.failed.is_set()
 
 
 async def test_a_poll_for_an_executor_not_on_this_pod(
-    make_gateway: MakeGateway, events: EventLog, sender: RecordSender
+    make_gateway: MakeGateway, events: EventLog, commands: CommandSender
 ) -> None:
     async with make_gateway() as gateway:
         cursor = CaptureCursor(created_from_ms=7, created_skip=2, completed_from_ms=11)
         # Same target (same partition, read in order): one naming another pod, one naming this.
         elsewhere = poll_command("exec-gone", "gw-other", cursor)
         here = poll_command("exec-gone", gateway, cursor)
-        await sender.send(elsewhere)
-        result = await run_poll(sender, events, here, "the not-here result")
+        await commands.send(elsewhere)
+        result = await run_poll(commands, events, here, "the not-here result")
         assert result == PollResult(
             command_id=here.command_id,
             app=AppName(APP),
@@ -824,7 +782,7 @@ async def test_a_get_workflow_request_is_answered_once_on_the_replies_topic(
     events: EventLog,
     workflow_events: EventLog,
     replies: EventLog,
-    sender: RecordSender,
+    commands: CommandSender,
 ) -> None:
     _, key = await keys.create(APP)
     base = now_ms() - 30_000
@@ -835,7 +793,7 @@ async def test_a_get_workflow_request_is_answered_once_on_the_replies_topic(
             twice = request_command(gateway, "wf-2")
             later = request_command(gateway, "wf-5", RequestKind.LIST_STEPS)
             for command in (twice, twice, later):
-                await sender.send(command)
+                await commands.send(command)
 
             # Same target, same partition: once ``later`` is answered the duplicate was read.
             (steps_reply,) = await eventually(lambda: replies_to(replies, later), "later reply")
@@ -883,7 +841,7 @@ async def test_requests_about_unknown_workflows_and_absent_executors(
     keys: KeyBook,
     events: EventLog,
     replies: EventLog,
-    sender: RecordSender,
+    commands: CommandSender,
 ) -> None:
     _, key = await keys.create(APP)
     async with make_gateway() as gateway:
@@ -894,7 +852,7 @@ async def test_requests_about_unknown_workflows_and_absent_executors(
             no_steps = request_command(gateway, "wf-nobody", RequestKind.LIST_STEPS)
             absent = request_command(gateway, "wf-1", target="exec-gone")
             for command in (unknown, no_steps, absent):
-                await sender.send(command)
+                await commands.send(command)
 
             (got,) = await eventually(lambda: replies_to(replies, unknown), "unknown answered")
             assert (got.ok, got.workflow, got.error) == (True, None, None)
@@ -913,7 +871,7 @@ async def test_active_workflows_beyond_a_page_are_refreshed_in_turn(
     keys: KeyBook,
     events: EventLog,
     workflow_events: EventLog,
-    sender: RecordSender,
+    commands: CommandSender,
 ) -> None:
     """Five enqueued workflows, pages of two: a dequeue of the last one is seen within three
     polls (pages 0-1, 2-3, 4), though it neither creates nor completes a workflow."""
@@ -932,7 +890,7 @@ async def test_active_workflows_beyond_a_page_are_refreshed_in_turn(
             cursor = CaptureCursor()
             for _ in range(4):  # catch up on creations (pages of two)
                 cursor = (
-                    await run_poll(sender, events, poll_command(EXECUTOR, gateway, cursor))
+                    await run_poll(commands, events, poll_command(EXECUTOR, gateway, cursor))
                 ).cursor
             rows[4].status = "PENDING"
             rows[4].updated_at = base + 5_000
@@ -941,7 +899,7 @@ async def test_active_workflows_beyond_a_page_are_refreshed_in_turn(
             for _ in range(3):
                 offsets.append(cursor.active_offset)
                 cursor = (
-                    await run_poll(sender, events, poll_command(EXECUTOR, gateway, cursor))
+                    await run_poll(commands, events, poll_command(EXECUTOR, gateway, cursor))
                 ).cursor
             await eventually(
                 lambda: any(
