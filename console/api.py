@@ -12,7 +12,6 @@ import logging
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -23,8 +22,9 @@ from console.openapi import openapi_document
 from console.params import (
     parse_app,
     parse_queued_query,
-    parse_workflow_id,
+    parse_workflow_path,
     parse_workflow_query,
+    unknown_workflow,
 )
 from console.serialize import (
     QueuedPageJson,
@@ -235,11 +235,10 @@ class Api:
           "404": {$ref: "#/components/responses/NotFound"}
           "500": {$ref: "#/components/responses/InternalError"}
         """
-        app = parse_app(request.path_params["app"])
-        workflow_id = parse_workflow_id(request.path_params["workflow_id"])
+        app, workflow_id = parse_workflow_path(request.path_params)
         view = await self._lookup.workflow(app, workflow_id)
         if view is None:
-            raise HTTPException(404, f"no workflow {workflow_id[:128]!r} in app {app!r}")
+            raise unknown_workflow(app, workflow_id)
         return JSONResponse(workflow_detail_json(view))
 
     async def steps(self, request: Request) -> Response:
@@ -261,11 +260,10 @@ class Api:
           "404": {$ref: "#/components/responses/NotFound"}
           "500": {$ref: "#/components/responses/InternalError"}
         """
-        app = parse_app(request.path_params["app"])
-        workflow_id = parse_workflow_id(request.path_params["workflow_id"])
+        app, workflow_id = parse_workflow_path(request.path_params)
         view = await self._lookup.steps(app, workflow_id)
         if view is None:
-            raise HTTPException(404, f"no workflow {workflow_id[:128]!r} in app {app!r}")
+            raise unknown_workflow(app, workflow_id)
         return JSONResponse(steps_json(view))
 
     async def queues(self, request: Request) -> Response:

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import jinja2
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -30,8 +29,9 @@ from console.params import (
     STATUS_VALUES,
     parse_app,
     parse_queued_query,
-    parse_workflow_id,
+    parse_workflow_path,
     parse_workflow_query,
+    unknown_workflow,
 )
 from console.serialize import executor_json, recovery_json, status_counts, step_duration_ms
 from console.templating import render_page, render_region
@@ -171,14 +171,13 @@ class Dashboard:
 
     async def workflow(self, request: Request) -> Response:
         """One workflow: its fields, inputs, output, error, children and steps timeline."""
-        app = parse_app(request.path_params["app"])
-        workflow_id = parse_workflow_id(request.path_params["workflow_id"])
+        app, workflow_id = parse_workflow_path(request.path_params)
         async with asyncio.TaskGroup() as tasks:
             workflow_task = tasks.create_task(self._lookup.workflow(app, workflow_id))
             steps_task = tasks.create_task(self._lookup.steps(app, workflow_id))
         view, steps = workflow_task.result(), steps_task.result()
         if view is None:
-            raise HTTPException(404, f"no workflow {workflow_id[:128]!r} in app {app!r}")
+            raise unknown_workflow(app, workflow_id)
         context = {
             "app": app,
             "tab": "workflows",

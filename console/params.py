@@ -9,9 +9,11 @@ count as absent.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from starlette.exceptions import HTTPException
 
 from store.models import WORKFLOW_ID_MAX_CHARS, validate_app_name
 from store.workflows import SortOrder, WorkflowFilter
@@ -127,6 +129,20 @@ def parse_workflow_id(value: str) -> WorkflowId:
     if "\x00" in value:
         raise BadParameter("workflow_id", _NUL)
     return WorkflowId(value)
+
+
+def parse_workflow_path(path_params: Mapping[str, str]) -> tuple[AppName, WorkflowId]:
+    """The ``{app}`` and ``{workflow_id}`` path parameters of a workflow's routes.
+
+    Raises:
+        BadParameter: either is invalid.
+    """
+    return parse_app(path_params["app"]), parse_workflow_id(path_params["workflow_id"])
+
+
+def unknown_workflow(app: AppName, workflow_id: WorkflowId) -> HTTPException:
+    """The 404 of a workflow that neither a live executor nor the store knows."""
+    return HTTPException(404, f"no workflow {workflow_id[:128]!r} in app {app!r}")
 
 
 def parse_workflow_query(items: Iterable[tuple[str, str]]) -> WorkflowQuery:
