@@ -70,6 +70,10 @@ class Fields:
     def opt_objs(self, name: str) -> list[Fields] | None:
         return None if self._data.get(name) is None else self.objs(name)
 
+    def opt_value(self, name: str) -> Any:
+        """Any JSON value, or ``None`` when absent."""
+        return self._data.get(name)
+
     def texts(self, name: str) -> list[str]:
         value = self._data[name]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

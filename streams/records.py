@@ -8,7 +8,7 @@ all import it. Pure: no Kafka, Faust, asyncio or clock here. Encoding is JSON (o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, NewType
 
@@ -61,6 +61,7 @@ class RecordType(StrEnum):
     POLL_RESULT = "poll_result"
     EXECUTOR_REQUEST = "executor_request"
     EXECUTOR_REPLY = "executor_reply"
+    OPERATOR_ACTION = "operator_action"
 
 
 class WorkflowState(StrEnum):
@@ -84,10 +85,57 @@ ACTIVE_STATES: tuple[str, ...] = (
 
 
 class RequestKind(StrEnum):
-    """What the console may ask one executor through a gateway (DBOS conductor verbs)."""
+    """What the console may ask one executor through a gateway (DBOS conductor verbs).
+
+    ``ExecutorRequest.params`` carries each kind's arguments; ``ExecutorReply.result`` its answer
+    (see ``gateway.management`` for both shapes).
+    """
 
     GET_WORKFLOW = "get_workflow"
     LIST_STEPS = "list_steps"
+    # Actions on workflows (``workflow_ids`` in params acts on several at once).
+    CANCEL = "cancel"
+    RESUME = "resume"
+    FORK = "fork"
+    DELETE = "delete"
+    FORK_FROM_FAILURE = "fork_from_failure"
+    # Schedules, application versions, export/import.
+    LIST_SCHEDULES = "list_schedules"
+    PAUSE_SCHEDULE = "pause_schedule"
+    RESUME_SCHEDULE = "resume_schedule"
+    TRIGGER_SCHEDULE = "trigger_schedule"
+    BACKFILL_SCHEDULE = "backfill_schedule"
+    LIST_VERSIONS = "list_application_versions"
+    SET_LATEST_VERSION = "set_latest_application_version"
+    EXPORT_WORKFLOW = "export_workflow"
+    IMPORT_WORKFLOW = "import_workflow"
+    # A workflow's communication, read live.
+    GET_EVENTS = "get_workflow_events"
+    GET_NOTIFICATIONS = "get_workflow_notifications"
+    GET_STREAMS = "get_workflow_streams"
+
+
+class ReplyFailure(StrEnum):
+    """Why an ``ExecutorReply`` is not ok; the console retries the first two on another executor."""
+
+    NOT_CONNECTED = "not_connected"
+    """The target is not connected to the pod that was asked: the request never reached it."""
+    DISCONNECTED = "disconnected"
+    """The target's session closed while the request was in flight: it may or may not have acted."""
+    TIMEOUT = "timeout"
+    EXECUTOR_ERROR = "executor_error"
+    """The executor answered with an error (its text, bounded, is in ``error``)."""
+    GATEWAY_ERROR = "gateway_error"
+
+
+class ActionOutcome(StrEnum):
+    """How an operator's action ended."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    """It reached an executor (or may have) and did not succeed."""
+    REJECTED = "rejected"
+    """Refused before any executor was asked (no suitable executor connected, bad input)."""
 
 
 class CommandStatus(StrEnum):
@@ -368,8 +416,11 @@ class ExecutorRequest:
     target_gateway: GatewayId | None
     kind: RequestKind
     workflow_id: WorkflowId
+    """The workflow asked about or acted on; empty for app-wide kinds (schedules, versions)."""
     issued_at_ms: int
     timeout_ms: int
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """The kind's arguments (JSON object), e.g. ``{"workflow_ids": [...]}`` for a bulk cancel."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -386,6 +437,37 @@ class ExecutorReply:
     error: str | None = None
     workflow: WorkflowStatus | None = None
     steps: tuple[StepInfo, ...] | None = None
+    failure: ReplyFailure | None = None
+    """Set exactly when ``ok`` is false."""
+    result: Any = None
+    """The answer of a kind other than get_workflow/list_steps (a JSON value)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorAction:
+    """An audit record: one operator action (console, API or CLI) and how it ended.
+
+    Published on the audit topic when the action ends; the store's audit row is a pure function of
+    it, so replaying the topic gives the same rows. ``action_id`` is the action's idempotency key:
+    the same key never acts twice.
+    """
+
+    type: ClassVar[RecordType] = RecordType.OPERATOR_ACTION
+    action_id: str
+    app: AppName
+    actor: str
+    """Who: ``token:<name>`` for an API token, ``user:<name>`` from a trusted proxy, ``local``."""
+    action: str
+    """What, e.g. ``workflow.cancel``, ``bulk.resume``, ``schedule.pause``, ``version.set_latest``."""
+    target: str
+    """What it was done to: a workflow id, a bulk job id, a schedule or version name."""
+    params: Mapping[str, Any]
+    outcome: ActionOutcome
+    requested_at_ms: int
+    finished_at_ms: int
+    error: str | None = None
+    result: Mapping[str, Any] | None = None
+    executor_id: ExecutorId | None = None
 
 
 ExecutorEvent = (
@@ -393,7 +475,8 @@ ExecutorEvent = (
 )
 WorkflowEvent = WorkflowStatus | WorkflowSteps
 Command = RecoverExecutor | PollWorkflows | ExecutorRequest
-Record = ExecutorEvent | WorkflowEvent | Command | RecoveryDecision | ExecutorReply
+AuditRecord = RecoveryDecision | OperatorAction
+Record = ExecutorEvent | WorkflowEvent | Command | AuditRecord | ExecutorReply
 
 
 def workflow_key(app: str, workflow_id: str) -> bytes:
@@ -653,12 +736,14 @@ def _request(f: Fields) -> ExecutorRequest:
         workflow_id=WorkflowId(f.text("workflow_id")),
         issued_at_ms=f.integer("issued_at_ms"),
         timeout_ms=f.integer("timeout_ms"),
+        params=f.opt_mapping("params") or {},
     )
 
 
 def _reply(f: Fields) -> ExecutorReply:
     workflow = f.opt_obj("workflow")
     steps = f.opt_objs("steps")
+    failure = f.opt_text("failure")
     return ExecutorReply(
         request_id=RequestId(f.text("request_id")),
         app=AppName(f.text("app")),
@@ -669,6 +754,26 @@ def _reply(f: Fields) -> ExecutorReply:
         error=bound_text(f.opt_text("error")),
         workflow=None if workflow is None else _workflow_status(workflow),
         steps=None if steps is None else tuple(_step(s) for s in steps[:MAX_STEPS]),
+        failure=None if failure is None else ReplyFailure(failure),
+        result=f.opt_value("result"),
+    )
+
+
+def _operator_action(f: Fields) -> OperatorAction:
+    executor_id = f.opt_text("executor_id")
+    return OperatorAction(
+        action_id=f.text("action_id"),
+        app=AppName(f.text("app")),
+        actor=f.text("actor"),
+        action=f.text("action"),
+        target=f.text("target"),
+        params=f.opt_mapping("params") or {},
+        outcome=ActionOutcome(f.text("outcome")),
+        requested_at_ms=f.integer("requested_at_ms"),
+        finished_at_ms=f.integer("finished_at_ms"),
+        error=bound_text(f.opt_text("error")),
+        result=f.opt_mapping("result"),
+        executor_id=None if executor_id is None else ExecutorId(executor_id),
     )
 
 
@@ -685,4 +790,5 @@ _DECODERS: dict[RecordType, Any] = {
     RecordType.POLL_RESULT: _poll_result,
     RecordType.EXECUTOR_REQUEST: _request,
     RecordType.EXECUTOR_REPLY: _reply,
+    RecordType.OPERATOR_ACTION: _operator_action,
 }

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from streams.exceptions import RecordError
 from streams.records import (
     MAX_TEXT_CHARS,
+    ActionOutcome,
     AppName,
     CaptureCursor,
     CommandId,
@@ -29,6 +30,7 @@ from streams.records import (
     ExecutorRequest,
     GatewayHeartbeat,
     GatewayId,
+    OperatorAction,
     PollResult,
     PollWorkflows,
     Record,
@@ -36,6 +38,7 @@ from streams.records import (
     RecoverExecutor,
     RecoveryDecision,
     RecoveryStep,
+    ReplyFailure,
     RequestId,
     RequestKind,
     SessionInfo,
@@ -319,6 +322,17 @@ RECORDS: list[Record] = [
         )
         for kind, gateway in [(RequestKind.GET_WORKFLOW, GW), (RequestKind.LIST_STEPS, None)]
     ),
+    ExecutorRequest(
+        request_id=RequestId("act-1#0"),
+        app=APP,
+        target=ExecutorId("exec-b"),
+        target_gateway=GW,
+        kind=RequestKind.FORK,
+        workflow_id=WorkflowId("wf-1"),
+        issued_at_ms=T0,
+        timeout_ms=10_000,
+        params={"start_step": 3, "new_workflow_id": "wf-1-fork", "queue_name": None},
+    ),
     ExecutorReply(
         request_id=RequestId("req-get_workflow"),
         app=APP,
@@ -337,6 +351,41 @@ RECORDS: list[Record] = [
         ok=False,
         ts_ms=T0 + 31,
         error="target not connected here",
+        failure=ReplyFailure.NOT_CONNECTED,
+    ),
+    ExecutorReply(
+        request_id=RequestId("act-1#0"),
+        app=APP,
+        executor_id=ExecutorId("exec-b"),
+        gateway=GW,
+        ok=True,
+        ts_ms=T0 + 32,
+        result={"new_workflow_id": "wf-1-fork"},
+    ),
+    OperatorAction(
+        action_id="act-1",
+        app=APP,
+        actor="token:ops",
+        action="workflow.fork",
+        target="wf-1",
+        params={"start_step": 3},
+        outcome=ActionOutcome.SUCCEEDED,
+        requested_at_ms=T0,
+        finished_at_ms=T0 + 40,
+        result={"new_workflow_id": "wf-1-fork"},
+        executor_id=ExecutorId("exec-b"),
+    ),
+    OperatorAction(
+        action_id="act-2",
+        app=APP,
+        actor="local",
+        action="workflow.resume",
+        target="wf-2",
+        params={},
+        outcome=ActionOutcome.REJECTED,
+        requested_at_ms=T0,
+        finished_at_ms=T0 + 1,
+        error="no executor of version v2 is connected",
     ),
 ]
 
