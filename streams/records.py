@@ -458,7 +458,7 @@ class OperatorAction:
     actor: str
     """Who: ``token:<name>`` for an API token, ``user:<name>`` from a trusted proxy, ``local``."""
     action: str
-    """What, e.g. ``workflow.cancel``, ``bulk.resume``, ``schedule.pause``, ``version.set_latest``."""
+    """What, e.g. ``workflow.cancel``, ``bulk.resume``, ``schedule.pause``."""
     target: str
     """What it was done to: a workflow id, a bulk job id, a schedule or version name."""
     params: Mapping[str, Any]
