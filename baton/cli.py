@@ -13,6 +13,12 @@ from baton.logs import configure_logging
 from baton.settings import Settings, environment
 from streams.exceptions import ConductorError
 
+ADMIN_COMMANDS = ("keys", "tokens", "executors")
+"""Commands over the store that ``baton.admin.run_admin`` runs. A command group ``G`` keeps its
+subcommand in ``args.G_command``."""
+QUIET_COMMANDS = (*ADMIN_COMMANDS, "replay")
+"""Commands that print their results: their logs stay quiet unless asked for."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="baton", description=__doc__)
@@ -37,15 +43,21 @@ def build_parser() -> argparse.ArgumentParser:
     worker = common(sub.add_parser("worker", help="run a Faust worker (recovery agent) alone"))
     worker.add_argument("--kafka", dest="kafka_bootstrap", help="Kafka bootstrap HOST:PORT")
 
-    keys = sub.add_parser("keys", help="manage executors' API keys")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    create = common(keys_sub.add_parser("create", help="create a key (printed once)"))
+    keys = group(sub, "keys", "manage executors' API keys")
+    create = common(keys.add_parser("create", help="create a key (printed once)"))
     create.add_argument("app")
     create.add_argument("--label", help="a note on where the key is used")
-    common(keys_sub.add_parser("list", help="list an app's keys")).add_argument("app")
-    revoke = common(keys_sub.add_parser("revoke", help="revoke a key; its sessions close"))
+    common(keys.add_parser("list", help="list an app's keys")).add_argument("app")
+    revoke = common(keys.add_parser("revoke", help="revoke a key; its sessions close"))
     revoke.add_argument("app")
     revoke.add_argument("key_id")
+
+    tokens = group(sub, "tokens", "manage operators' API tokens for the console")
+    common(
+        tokens.add_parser("create", help="create a token (printed once, on the last line)")
+    ).add_argument("name", help="1 to 64 of [A-Za-z0-9_.-]; the console's actor is token:NAME")
+    common(tokens.add_parser("list", help="list the tokens"))
+    common(tokens.add_parser("revoke", help="revoke a token")).add_argument("name")
 
     executors = common(sub.add_parser("executors", help="show an app's executors"))
     executors.add_argument("app")
@@ -57,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--kafka", dest="kafka_bootstrap", required=True, help="Kafka bootstrap HOST:PORT"
     )
     return parser
+
+
+def group(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """A command group ``baton NAME SUBCOMMAND``; the subcommand lands in ``args.NAME_command``."""
+    parser = sub.add_parser(name, help=help_text)
+    return parser.add_subparsers(dest=f"{name}_command", required=True)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -80,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         settings = settings_from(args)
         # Admin commands print their results; their logs stay quiet unless asked for.
-        quiet = args.command in ("keys", "executors", "replay") and args.log_level is None
+        quiet = args.command in QUIET_COMMANDS and args.log_level is None
         configure_logging("WARNING" if quiet else settings.log_level, role=args.command)
         sys.exit(dispatch(args, settings))
     except ConductorError as exc:
@@ -111,7 +131,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from baton.admin import run_replay
 
             return asyncio.run(run_replay(settings))
-        case "keys" | "executors":
+        case command if command in ADMIN_COMMANDS:
             from baton.admin import run_admin
 
             return asyncio.run(run_admin(args, settings))

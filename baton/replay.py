@@ -2,8 +2,9 @@
 
 Reads the workflow events topic and the audit topic from their beginning and writes what they say
 into a store (usually an empty one): workflow history and steps through the same idempotent,
-latest-wins upserts the worker uses, recovery decisions into the audit log. Replaying into a store
-the worker already fills changes nothing; replaying into an empty one gives the same rows.
+latest-wins upserts the worker uses, recovery decisions and operator actions into the audit log.
+Replaying into a store the worker already fills changes nothing; replaying into an empty one gives
+the same rows.
 """
 
 from __future__ import annotations
@@ -12,11 +13,18 @@ import logging
 import sys
 from typing import TextIO
 
+from store.audit import record_audit
 from store.database import Store
-from store.projection import record_audit
 from store.workflows import replace_steps, upsert_workflows
 from streams.log_reader import ReadProgress, read_log
-from streams.records import RecoveryDecision, WorkflowStatus, WorkflowSteps, workflow_key
+from streams.records import (
+    AuditRecord,
+    OperatorAction,
+    RecoveryDecision,
+    WorkflowStatus,
+    WorkflowSteps,
+    workflow_key,
+)
 from streams.topics import Topics
 from streams.workflow_table import WorkflowMark, take
 
@@ -29,10 +37,26 @@ async def replay(
     """Replay both topics into ``store``; prints progress to ``out``.
 
     Returns:
-        Counts: ``workflow_events``, ``workflows_written``, ``steps_written``, ``audit_records``,
-        ``skipped`` (records that did not decode).
+        Counts: ``workflow_events``, ``workflows_written``, ``steps_written``, ``audit_records``
+        (recovery decisions and operator actions), ``operator_actions`` (of those), ``skipped``
+        (records that did not decode).
     """
-    counts = {"workflow_events": 0, "workflows_written": 0, "steps_written": 0, "audit_records": 0}
+    counts = {
+        "workflow_events": 0,
+        "workflows_written": 0,
+        "steps_written": 0,
+        "audit_records": 0,
+        "operator_actions": 0,
+    }
+    skipped = await _replay_workflows(bootstrap, topics, store, counts, out)
+    skipped += await _replay_audit(bootstrap, topics, store, counts, out)
+    counts["skipped"] = skipped
+    return counts
+
+
+async def _replay_workflows(
+    bootstrap: str, topics: Topics, store: Store, counts: dict[str, int], out: TextIO
+) -> int:
     marks: dict[bytes, WorkflowMark] = {}
     progress = ReadProgress()
     async for batch in read_log(bootstrap, topics.workflow_events, progress):
@@ -59,13 +83,21 @@ async def replay(
         counts["workflows_written"] += len(statuses)
         counts["steps_written"] += len(steps)
         print(f"workflow events: {progress.read}/{progress.total}", file=out, flush=True)
-    audit = ReadProgress()
-    async for batch in read_log(bootstrap, topics.audit, audit):
-        decisions = [r for r in batch if isinstance(r, RecoveryDecision)]
-        if decisions:
+    return progress.skipped
+
+
+async def _replay_audit(
+    bootstrap: str, topics: Topics, store: Store, counts: dict[str, int], out: TextIO
+) -> int:
+    progress = ReadProgress()
+    async for batch in read_log(bootstrap, topics.audit, progress):
+        records: list[AuditRecord] = [
+            r for r in batch if isinstance(r, RecoveryDecision | OperatorAction)
+        ]
+        if records:
             async with store.sessionmaker.begin() as session:
-                await record_audit(session, decisions)
-        counts["audit_records"] += len(decisions)
-        print(f"audit records: {audit.read}/{audit.total}", file=out, flush=True)
-    counts["skipped"] = progress.skipped + audit.skipped
-    return counts
+                await record_audit(session, records)
+        counts["audit_records"] += len(records)
+        counts["operator_actions"] += sum(isinstance(r, OperatorAction) for r in records)
+        print(f"audit records: {progress.read}/{progress.total}", file=out, flush=True)
+    return progress.skipped

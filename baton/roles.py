@@ -9,6 +9,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from baton.settings import Settings
+from console.actors import ActorPolicy
 from console.rpc import KafkaLiveExecutors
 from console.server import run_console
 from gateway.config import GatewayConfig
@@ -80,6 +81,12 @@ async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
             settings.console_port,
             stop,
             live=live,
+            channel=live,
+            actor_policy=ActorPolicy(
+                user_header=settings.console_user_header,
+                require_token=settings.console_require_token,
+            ),
+            action_timeout_s=settings.console_action_timeout_s,
             refresh_interval_s=settings.console_refresh_s,
             # A little past the request's own timeout, so the executor's answer (or the
             # gateway's "timed out") wins the race against the page's fallback.

@@ -60,6 +60,12 @@ class Settings:
     """Dashboard pages re-fetch their content this often (0 turns live refresh off)."""
     console_live_timeout_s: float = 3.0
     """How long the console waits for a live executor's answer before serving the store's."""
+    console_action_timeout_s: float = 10.0
+    """How long one attempt of an operator's action waits for the executor."""
+    console_user_header: str | None = None
+    """A header a trusted auth proxy sets to the signed-in user (audited as ``user:<name>``)."""
+    console_require_token: bool = False
+    """Refuse actions that carry neither an API token nor a proxy user (401)."""
     log_level: str = "INFO"
 
     @property
@@ -127,6 +133,8 @@ class Settings:
             raise ConfigError("console_refresh_s must be 0 (off) or a positive number of seconds")
         if not (math.isfinite(self.console_live_timeout_s) and self.console_live_timeout_s > 0):
             raise ConfigError("console_live_timeout_s must be a positive number of seconds")
+        if not (math.isfinite(self.console_action_timeout_s) and self.console_action_timeout_s > 0):
+            raise ConfigError("console_action_timeout_s must be a positive number of seconds")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"log level must be DEBUG, INFO, WARNING or ERROR: {self.log_level}")
 
@@ -149,11 +157,20 @@ _ENV_FIELDS: dict[str, type] = {
     "capture_steps_per_poll": int,
     "console_refresh_s": float,
     "console_live_timeout_s": float,
+    "console_action_timeout_s": float,
+    "console_user_header": str,
+    "console_require_token": bool,
     "log_level": str,
 }
 
 
 def _convert(name: str, raw: str, converter: type) -> object:
+    if converter is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{name}={raw!r} is not a valid boolean (1/0, true/false)")
     try:
         return converter(raw)
     except ValueError as exc:

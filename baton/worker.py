@@ -13,8 +13,9 @@ import logging
 from baton.roles import first_of
 from baton.settings import Settings
 from recovery.agent import RecoveryAgent
+from store.audit import record_audit
 from store.database import Store
-from store.projection import project_app_state, record_audit
+from store.projection import project_app_state
 from store.workflows import replace_steps, upsert_workflows
 from streams.admin import ensure_topics
 from streams.app import create_worker_app

@@ -9,6 +9,7 @@ reads it). Must not import the gateway, Faust or Kafka.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -56,10 +57,16 @@ class Api:
         self._store = store
         self._lookup = lookup
 
-    def routes(self) -> list[BaseRoute]:
-        """The API's routes, the OpenAPI document's included."""
+    def routes(self, first: Sequence[BaseRoute] = ()) -> list[BaseRoute]:
+        """The API's routes, the OpenAPI document's included.
+
+        Args:
+            first: more API routes (the management API), matched before these and documented
+                with them.
+        """
         wf = "/api/v1/apps/{app}/workflows/{workflow_id:path}"
         api_routes: list[BaseRoute] = [
+            *first,
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/api/v1/apps", self.apps, methods=["GET"]),
             Route("/api/v1/apps/{app}/executors", self.executors, methods=["GET"]),

@@ -20,10 +20,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from console.actions import DEFAULT_ACTION_TIMEOUT_S, Actions
+from console.actors import ActorPolicy, ActorResolver
 from console.api import Api
+from console.bulk import BulkJobs
 from console.dashboard import Dashboard, error_page
 from console.detail import DEFAULT_LIVE_TIMEOUT_S, WorkflowLookup
-from console.live import LiveExecutors
+from console.live import CommandChannel, LiveExecutors
+from console.management_api import ManagementApi
 from console.params import BadParameter
 from console.templating import build_environment
 from store.database import Store
@@ -40,6 +44,9 @@ def create_app(
     *,
     refresh_interval_s: float = DEFAULT_REFRESH_INTERVAL_S,
     live_timeout_s: float = DEFAULT_LIVE_TIMEOUT_S,
+    channel: CommandChannel | None = None,
+    actor_policy: ActorPolicy | None = None,
+    action_timeout_s: float = DEFAULT_ACTION_TIMEOUT_S,
 ) -> Starlette:
     """The console's ASGI app over a started store.
 
@@ -48,17 +55,25 @@ def create_app(
         live: asks a connected executor for a workflow's detail and steps; None: store only.
         refresh_interval_s: how often dashboard pages refresh their data; ``<= 0`` turns it off.
         live_timeout_s: how long a request waits for a live executor before using the store.
+        channel: carries operators' actions to executors; None: actions are refused (503).
+        actor_policy: how the actor of an action is told (default: tokens optional).
+        action_timeout_s: how long one attempt of an action waits for the executor.
 
     Returns:
-        The Starlette app (lifespan-free: the caller owns the store).
+        The Starlette app (lifespan-free: the caller owns the store). ``app.state.bulk`` runs bulk
+        jobs: ``await app.state.bulk.stop()`` when shutting down.
     """
     lookup = WorkflowLookup(store, live, live_timeout_s=live_timeout_s)
+    actions = Actions(store, channel, timeout_s=action_timeout_s)
+    bulk = BulkJobs(store, actions)
+    actors = ActorResolver(store, actor_policy or ActorPolicy())
     env = build_environment()
     dashboard = Dashboard(store, lookup, env, refresh_interval_s=refresh_interval_s)
     errors = _Errors(env)
-    return Starlette(
+    management = ManagementApi(store, actions, bulk, actors)
+    app = Starlette(
         routes=[
-            *Api(store, lookup).routes(),
+            *Api(store, lookup).routes(first=management.routes()),
             *dashboard.routes(),
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         ],
@@ -68,6 +83,10 @@ def create_app(
             Exception: errors.internal,
         },
     )
+    app.state.bulk = bulk
+    app.state.actions = actions
+    app.state.actors = actors
+    return app
 
 
 class _Errors:

@@ -14,7 +14,15 @@ from __future__ import annotations
 from typing import Protocol
 
 from streams.exceptions import RequestError
-from streams.records import AppName, StepInfo, WorkflowId, WorkflowStatus
+from streams.records import (
+    AppName,
+    ExecutorReply,
+    ExecutorRequest,
+    OperatorAction,
+    StepInfo,
+    WorkflowId,
+    WorkflowStatus,
+)
 
 
 class LiveUnavailable(RequestError):
@@ -46,5 +54,28 @@ class LiveExecutors(Protocol):
         Raises:
             NoLiveExecutor: no executor of ``app`` is connected.
             RequestError: the executor did not answer usefully (timeout, disconnect, its error).
+        """
+        ...
+
+
+class CommandChannel(Protocol):
+    """How the console's actions reach executors, and where their audit records go."""
+
+    async def send(self, request: ExecutorRequest, wait_s: float) -> ExecutorReply | None:
+        """Send one request to the gateways and wait for its reply.
+
+        Returns:
+            The reply, or None when none came within ``wait_s``.
+
+        Raises:
+            LiveUnavailable: the broker is unreachable (nothing was sent).
+        """
+        ...
+
+    async def publish_audit(self, record: OperatorAction) -> None:
+        """Append an operator action to the audit topic (the replayable log).
+
+        Raises:
+            LiveUnavailable: the broker is unreachable.
         """
         ...

@@ -15,7 +15,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is
 from starlette.routing import BaseRoute
 from starlette.schemas import SchemaGenerator
 
-from console import serialize
+from console import management_json, serialize
 from console.params import DEFAULT_LIMIT, MAX_LIMIT, SORT_VALUES, STATUS_VALUES
 
 OPENAPI_VERSION = "3.1.0"
@@ -31,6 +31,11 @@ RESPONSE_TYPES: tuple[Any, ...] = (
     serialize.QueuedPageJson,
     serialize.ErrorJson,
     serialize.HealthJson,
+    management_json.ActionJson,
+    management_json.ActionErrorJson,
+    management_json.BulkPreviewJson,
+    management_json.BulkJobJson,
+    management_json.AuditPageJson,
 )
 """Every top-level response shape; nested ``TypedDict``s are added as they are met."""
 
@@ -106,6 +111,15 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "Cursor": _query(
         "cursor", "A previous page's next_cursor (instead of offset).", {"type": "string"}
     ),
+    "IdempotencyKey": {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": "Acts once per key and app: a repeat answers the first outcome.",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$"},
+    },
+    "Since": _query("since", "At or after (ISO 8601 or epoch ms).", _TIME),
+    "Until": _query("until", "Before (ISO 8601 or epoch ms).", _TIME),
     "Sort": _query(
         "sort",
         "Order by creation time.",
@@ -114,10 +128,59 @@ PARAMETERS: dict[str, dict[str, Any]] = {
 }
 
 RESPONSES: dict[str, dict[str, Any]] = {
+    "ActionError": {
+        "description": (
+            "The action did not succeed: 400 invalid, 409 no executor of a suitable version "
+            "(or the Idempotency-Key was used for another action), 502 the executor's error, 503 "
+            "no executor connected, 504 timed out. The audited record is in action."
+        ),
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ActionErrorJson"}}
+        },
+    },
+    "Unauthorized": _error("Unknown or revoked API token, or a token is required."),
     "BadRequest": _error("A parameter is invalid; the message names it and what is allowed."),
     "NotFound": _error("No such workflow (neither a live executor nor the store knows it)."),
     "InternalError": _error("The console failed; the error text is logged, never sent."),
 }
+
+
+BULK_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["action"],
+    "properties": {
+        "action": {
+            "type": "string",
+            "enum": ["cancel", "resume", "restart", "delete", "fork_from_failure"],
+        },
+        "workflow_ids": {"type": "array", "items": {"type": "string"}, "maxItems": 10_000},
+        "filter": {
+            "type": "object",
+            "description": "The workflows list's filters (status may be a list).",
+            "properties": {
+                "status": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": list(STATUS_VALUES)},
+                },
+                "name": {"type": "string"},
+                "workflow_id_prefix": {"type": "string"},
+                "queue": {"type": "string"},
+                "application_version": {"type": "string"},
+                "executor_id": {"type": "string"},
+                "created_after": _TIME,
+                "created_before": _TIME,
+            },
+            "additionalProperties": False,
+        },
+        "dry_run": {"type": "boolean"},
+        "cancel_children": {"type": "boolean"},
+        "delete_children": {"type": "boolean"},
+        "queue_name": {"type": "string"},
+        "application_version": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+"""The body of ``POST /api/v1/apps/{app}/bulk`` (``console.bulk.parse_bulk_body`` reads it)."""
 
 
 def json_schema(tp: Any, components: dict[str, Any]) -> dict[str, Any]:
@@ -169,6 +232,7 @@ def base_schema() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     for tp in RESPONSE_TYPES:
         json_schema(tp, schemas)
+    schemas["BulkRequest"] = BULK_REQUEST
     return {
         "openapi": OPENAPI_VERSION,
         "info": {

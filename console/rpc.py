@@ -30,6 +30,7 @@ from streams.records import (
     ExecutorReply,
     ExecutorRequest,
     GatewayId,
+    OperatorAction,
     RequestId,
     RequestKind,
     StepInfo,
@@ -45,7 +46,8 @@ logger = logging.getLogger(__name__)
 
 
 class KafkaLiveExecutors:
-    """``LiveExecutors`` through Kafka and the gateways. Use as an async context manager."""
+    """``LiveExecutors`` and ``CommandChannel`` through Kafka and the gateways. Use as an async
+    context manager."""
 
     def __init__(self, bootstrap: str, topics: Topics, store: Store, *, timeout_s: float) -> None:
         self._topics = topics
@@ -110,6 +112,29 @@ class KafkaLiveExecutors:
         reply = await self._ask(app, RequestKind.LIST_STEPS, workflow_id)
         return reply.steps
 
+    async def send(self, request: ExecutorRequest, wait_s: float) -> ExecutorReply | None:
+        future: asyncio.Future[ExecutorReply] = asyncio.get_running_loop().create_future()
+        self._waiting[request.request_id] = future
+        try:
+            await self._producer.send_and_wait(
+                self._topics.commands, encode(request), key=record_key(request)
+            )
+            return await asyncio.wait_for(future, wait_s)
+        except KafkaError as exc:
+            raise LiveUnavailable(f"the broker is unreachable: {exc}") from exc
+        except TimeoutError:
+            return None
+        finally:
+            self._waiting.pop(request.request_id, None)
+
+    async def publish_audit(self, record: OperatorAction) -> None:
+        try:
+            await self._producer.send_and_wait(
+                self._topics.audit, encode(record), key=record_key(record)
+            )
+        except KafkaError as exc:
+            raise LiveUnavailable(f"the broker is unreachable: {exc}") from exc
+
     async def _ask(self, app: AppName, kind: RequestKind, workflow_id: WorkflowId) -> ExecutorReply:
         target, gateway = await self._target(app)
         request = ExecutorRequest(
@@ -122,22 +147,10 @@ class KafkaLiveExecutors:
             issued_at_ms=int(time.time() * 1000),
             timeout_ms=int(self._timeout_s * 1000),
         )
-        future: asyncio.Future[ExecutorReply] = asyncio.get_running_loop().create_future()
-        self._waiting[request.request_id] = future
-        try:
-            await self._producer.send_and_wait(
-                self._topics.commands, encode(request), key=record_key(request)
-            )
-            # The gateway gives the executor the same timeout: wait a little longer for its word.
-            reply = await asyncio.wait_for(future, self._timeout_s + 0.25)
-        except KafkaError as exc:
-            raise LiveUnavailable(f"the broker is unreachable: {exc}") from exc
-        except TimeoutError as exc:
-            raise RequestTimeout(
-                f"no answer from executor {target} within {self._timeout_s} s"
-            ) from exc
-        finally:
-            self._waiting.pop(request.request_id, None)
+        # The gateway gives the executor the same timeout: wait a little longer for its word.
+        reply = await self.send(request, self._timeout_s + 0.25)
+        if reply is None:
+            raise RequestTimeout(f"no answer from executor {target} within {self._timeout_s} s")
         if not reply.ok:
             raise ExecutorFailed(reply.error or "the executor could not answer")
         return reply

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from console.actors import ActorPolicy
 from console.app import create_app
-from console.live import LiveExecutors
+from console.live import CommandChannel, LiveExecutors
 from store.database import Store
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ async def run_console(
     live: LiveExecutors | None = None,
     refresh_interval_s: float = 5.0,
     live_timeout_s: float = 3.0,
+    channel: CommandChannel | None = None,
+    actor_policy: ActorPolicy | None = None,
+    action_timeout_s: float = 10.0,
     access_log: bool = False,
 ) -> None:
     """Serve the console API on ``host:port`` until ``stop`` is set, then drain and return.
@@ -53,6 +57,9 @@ async def run_console(
         live: asks connected executors (workflow detail and steps); ``None``: the store only.
         refresh_interval_s: how often dashboard pages refresh themselves (0: never).
         live_timeout_s: how long a page waits for ``live`` before answering from the store.
+        channel: carries operators' actions to executors (None: actions are refused).
+        actor_policy: how the console tells who acts.
+        action_timeout_s: how long one attempt of an action waits for the executor.
         access_log: log one line per request (off by default).
 
     Raises:
@@ -61,10 +68,17 @@ async def run_console(
     # Binding here, not inside uvicorn, makes a busy port an OSError for the caller instead of
     # uvicorn's sys.exit().
     sock = socket.create_server((host, port), reuse_port=False)
+    app = create_app(
+        store,
+        live,
+        refresh_interval_s=refresh_interval_s,
+        live_timeout_s=live_timeout_s,
+        channel=channel,
+        actor_policy=actor_policy,
+        action_timeout_s=action_timeout_s,
+    )
     config = uvicorn.Config(
-        create_app(
-            store, live, refresh_interval_s=refresh_interval_s, live_timeout_s=live_timeout_s
-        ),
+        app,
         log_config=None,
         access_log=access_log,
         lifespan="off",
@@ -81,4 +95,5 @@ async def run_console(
             stopping.cancel()
     finally:
         sock.close()
+        await app.state.bulk.stop()
     logger.info("console stopped")

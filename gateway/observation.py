@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from gateway.connection import Connection
 from gateway.kafka import KafkaSink
+from gateway.management import failure_of
 from gateway.protocol import Reply, Request
 from gateway.queries import (
     WorkflowQuery,
@@ -50,6 +51,7 @@ from streams.records import (
     PollResult,
     PollWorkflows,
     Record,
+    ReplyFailure,
     RequestKind,
     WorkflowState,
     WorkflowStatus,
@@ -281,7 +283,8 @@ class WorkflowObserver:
     # -- console lookups -------------------------------------------------------------------
 
     async def answer(self, conn: Connection, request: ExecutorRequest) -> ExecutorReply:
-        """Answer a console request; executor trouble becomes ``ok=False`` with its reason."""
+        """Answer a console request; executor trouble becomes ``ok=False`` with its reason and
+        its ``ReplyFailure``."""
         timeout_s = max(0.1, request.timeout_ms / 1000)
         try:
             match request.kind:
@@ -310,12 +313,20 @@ class WorkflowObserver:
                             ]
                         )
                     return self._reply(request, ok=True, steps=steps)
+                case _:  # a management kind: gateway.operations answers those
+                    return self.failed_answer(
+                        request,
+                        f"{request.kind.value} is not an observation request",
+                        ReplyFailure.GATEWAY_ERROR,
+                    )
         except (RequestError, PublishError) as exc:
-            return self._reply(request, ok=False, error=str(exc))
+            return self.failed_answer(request, str(exc), failure_of(exc))
 
-    def failed_answer(self, request: ExecutorRequest, reason: str) -> ExecutorReply:
+    def failed_answer(
+        self, request: ExecutorRequest, reason: str, failure: ReplyFailure
+    ) -> ExecutorReply:
         """The answer to a request this pod could not ask."""
-        return self._reply(request, ok=False, error=reason)
+        return self._reply(request, ok=False, error=reason, failure=failure)
 
     def _reply(self, request: ExecutorRequest, *, ok: bool, **fields: object) -> ExecutorReply:
         return ExecutorReply(

@@ -27,7 +27,9 @@ from gateway.auth import Credentials, KeyVerifier, parse_path
 from gateway.config import GatewayConfig
 from gateway.connection import Connection
 from gateway.kafka import CommandFeed, KafkaSink
+from gateway.management import MANAGEMENT_KINDS
 from gateway.observation import WorkflowObserver
+from gateway.operations import RequestAnswerer, WorkflowOperator
 from gateway.protocol import recovery_request, recovery_succeeded
 from gateway.registry import SessionRegistry
 from streams.exceptions import AuthError, ConductorError, PublishError, RequestError
@@ -47,6 +49,7 @@ from streams.records import (
     PollWorkflows,
     Record,
     RecoverExecutor,
+    ReplyFailure,
 )
 
 logger = logging.getLogger(__name__)
@@ -84,6 +87,7 @@ class Gateway:
             config.gateway_id,
             request_timeout_s=config.observation_request_timeout_s,
         )
+        self._operator = WorkflowOperator(config.gateway_id)
         self._server: Server | None = None
         self._tasks: asyncio.TaskGroup | None = None
         self._loops: list[asyncio.Task[None]] = []
@@ -334,23 +338,38 @@ class Gateway:
                 case PollWorkflows():
                     await self._publish_event(await self._observer.poll(conn, command))
                 case ExecutorRequest():
-                    await self._publish_reply(await self._observer.answer(conn, command))
+                    await self._publish_reply(await self._answerer(command).answer(conn, command))
         except Exception:
             logger.exception(
                 "command %s failed unexpectedly", _command_id(command), extra={"app": command.app}
             )
-            await self._not_here(command, reason="the gateway failed to carry out the command")
+            await self._not_here(
+                command,
+                reason="the gateway failed to carry out the command",
+                failure=ReplyFailure.GATEWAY_ERROR,
+            )
 
-    async def _not_here(self, command: Command, reason: str = "target not connected here") -> None:
+    async def _not_here(
+        self,
+        command: Command,
+        reason: str = "target not connected here",
+        failure: ReplyFailure = ReplyFailure.NOT_CONNECTED,
+    ) -> None:
         """Report a command this pod cannot carry out (by default: it names this pod but the
-        executor has left it), so its issuer need not wait for a timeout."""
+        executor has left it), so its issuer need not wait for a timeout. ``failure`` is what
+        the reply to an ``ExecutorRequest`` says."""
         match command:
             case RecoverExecutor():
                 await self._progress(command, CommandStatus.FAILED, reason)
             case PollWorkflows():
                 await self._publish_event(self._observer.failed_poll(command, reason))
             case ExecutorRequest():
-                await self._publish_reply(self._observer.failed_answer(command, reason))
+                reply = self._answerer(command).failed_answer(command, reason, failure)
+                await self._publish_reply(reply)
+
+    def _answerer(self, request: ExecutorRequest) -> RequestAnswerer:
+        """Management kinds are carried out by the operator, lookups by the observer."""
+        return self._operator if request.kind in MANAGEMENT_KINDS else self._observer
 
     async def _publish_reply(self, reply: ExecutorReply) -> None:
         try:

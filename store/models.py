@@ -1,8 +1,9 @@
 """The store's schema: SQLAlchemy declarative models, the UTC timestamp type and app-name rules.
 
-Owns table and column definitions only; queries live in ``store.keys``, ``store.projection`` and
-``store.workflows``. The migrations in ``store/migrations`` create exactly this schema (a test
-compares them). Must not import the gateway, the console, Faust or Kafka.
+Owns table and column definitions only; queries live in ``store.keys``, ``store.tokens``,
+``store.projection``, ``store.audit``, ``store.workflows`` and ``store.bulk_jobs``. The migrations
+in ``store/migrations`` create exactly this schema (a test compares them). Must not import the
+gateway, the console, Faust or Kafka.
 """
 
 from __future__ import annotations
@@ -11,7 +12,17 @@ import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -25,10 +36,18 @@ NAME_MAX_CHARS = 512
 LABEL_MAX_CHARS = 256
 """Queue names, versions, executor ids and other short labels are cut to this length."""
 STATUS_MAX_CHARS = 64
+ACTOR_MAX_CHARS = 128
+"""Audit actors (``token:<name>``, ``user:<name>``) are cut to this length in their column."""
+ACTION_ID_MAX_CHARS = 512
+"""Longer operator action ids (idempotency keys) are not stored: the console must refuse them."""
+JOB_ID_MAX_CHARS = 64
+TOKEN_NAME_MAX_CHARS = 64
 NO_QUEUE = ""
 """``workflow_counts.queue_name`` of the workflows that are on no queue (a key cannot be NULL)."""
 NO_NAME = ""
 """``workflow_counts.name`` of the workflows whose name was not reported."""
+NO_APP = ""
+"""``audit_log.app`` of entries that concern no one app (operator tokens)."""
 _APP_NAME = re.compile(rf"[A-Za-z0-9_.-]{{1,{APP_NAME_MAX_CHARS}}}")
 
 
@@ -157,20 +176,32 @@ class AuditRow(Base):
     """One audit log entry: who did what to which subject, when, why, and with what outcome."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (
+        # Each serves a filter newest first (``id`` breaks ties, and bounds keyset pages).
+        Index("ix_audit_log_ts_id", "ts", "id"),
+        Index("ix_audit_log_app_ts", "app", "ts", "id"),
+        Index("ix_audit_log_actor_ts", "actor", "ts", "id"),
+        Index("ix_audit_log_action_ts", "action", "ts", "id"),
+        Index("ix_audit_log_subject_ts", "subject", "ts", "id"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    app: Mapped[str] = mapped_column(String(APP_NAME_MAX_CHARS), index=True)
-    ts: Mapped[datetime] = mapped_column(index=True)
-    actor: Mapped[str] = mapped_column(String(128))
-    """Who acted, e.g. ``recovery-agent`` or ``cli``."""
-    action: Mapped[str] = mapped_column(String(128))
-    """What was done, e.g. ``recovery.declared_dead`` or ``key.created``."""
+    app: Mapped[str] = mapped_column(String(APP_NAME_MAX_CHARS))
+    """The app acted on; ``NO_APP`` (the empty string) for what concerns no app."""
+    ts: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(ACTOR_MAX_CHARS))
+    """Who acted, e.g. ``recovery-agent``, ``cli`` or ``token:<name>``."""
+    action: Mapped[str] = mapped_column(
+        # Byte order on PostgreSQL, so that an action prefix (``workflow.``) is an index range.
+        String(128).with_variant(String(128, collation="C"), "postgresql")
+    )
+    """What was done, e.g. ``recovery.declared_dead``, ``key.created`` or ``workflow.cancel``."""
     subject: Mapped[str] = mapped_column(String(512))
-    """What it was done to: an executor id, a key id."""
+    """What it was done to: an executor id, a key id, a workflow id, a bulk job id."""
     detail: Mapped[str | None] = mapped_column(Text)
-    """The reason or other free text."""
+    """The reason, the error or other free text."""
     outcome: Mapped[str] = mapped_column(String(64))
     record: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """The full audit record, as published."""
@@ -298,3 +329,74 @@ class WorkflowCountRow(Base):
     """The queue, or ``NO_QUEUE`` (the empty string) for workflows on none."""
     status: Mapped[str] = mapped_column(String(STATUS_MAX_CHARS), primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger)
+
+
+class BulkJobRow(Base):
+    """One bulk action over many workflows of an app, with its progress (``store.bulk_jobs``)."""
+
+    __tablename__ = "bulk_jobs"
+    __table_args__ = (Index("ix_bulk_jobs_app_created", "app", "created_at"),)
+
+    job_id: Mapped[str] = mapped_column(String(JOB_ID_MAX_CHARS), primary_key=True)
+    app: Mapped[str] = mapped_column(String(APP_NAME_MAX_CHARS))
+    action: Mapped[str] = mapped_column(String(64))
+    """What is done to each workflow: ``cancel``, ``resume``, ``restart``, ``delete``..."""
+    actor: Mapped[str] = mapped_column(String(ACTOR_MAX_CHARS))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The action's options, as requested."""
+    selection: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """How the workflows were chosen: ``{"workflow_ids": [...]}`` or ``{"filter": {...}}``."""
+    state: Mapped[str] = mapped_column(String(32))
+    """A ``store.bulk_jobs.JobState`` value."""
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer)
+    """Items with an outcome (``succeeded + failed``)."""
+    succeeded: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    """When the job last made progress; a running job not updated for long was interrupted."""
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    """Why the job as a whole failed or stopped (each item's error is on the item)."""
+
+
+class BulkJobItemRow(Base):
+    """One workflow of a bulk job and what the action did to it."""
+
+    __tablename__ = "bulk_job_items"
+    __table_args__ = (
+        Index("ix_bulk_job_items_position", "job_id", "position", unique=True),
+        # The next pending items, in order, without reading the done ones.
+        Index("ix_bulk_job_items_outcome", "job_id", "outcome", "position"),
+    )
+
+    job_id: Mapped[str] = mapped_column(
+        String(JOB_ID_MAX_CHARS),
+        ForeignKey("bulk_jobs.job_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    workflow_id: Mapped[str] = mapped_column(_workflow_id(), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    """The item's place in the job (0-based): items are acted on in this order."""
+    outcome: Mapped[str] = mapped_column(String(16))
+    """A ``store.bulk_jobs.ItemState`` value."""
+    error: Mapped[str | None] = mapped_column(Text)
+    new_workflow_id: Mapped[str | None] = mapped_column(String(WORKFLOW_ID_MAX_CHARS))
+    """The workflow a restart or fork made."""
+    updated_at: Mapped[datetime | None]
+    """When the item got its outcome; ``None`` while pending."""
+
+
+class OperatorToken(Base):
+    """An operator's API token for the console (``Authorization: Bearer``); only its hash is
+    stored. A revoked token keeps its name."""
+
+    __tablename__ = "operator_tokens"
+
+    name: Mapped[str] = mapped_column(String(TOKEN_NAME_MAX_CHARS), primary_key=True)
+    """1 to 64 characters of ``[A-Za-z0-9_.-]``; the actor is ``token:<name>``."""
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    """SHA-256 hex digest of the full plaintext token (``store.keys.hash_key``)."""
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

@@ -1,46 +1,35 @@
-"""Projections of the stream state into SQL, and the queries the console and the CLI read them with.
+"""Projection of the executors' liveness state into SQL, and the queries the console and the CLI
+read it with; also ``upsert_for``, the dialect's ``INSERT ... ON CONFLICT`` every projection uses.
 
-The worker calls ``project_app_state`` and ``record_audit``; both are idempotent upserts, because
-delivery is at-least-once and a worker that takes over a partition replays. An older state never
-overwrites a newer row (latest wins by event time). Must not import Faust, Kafka or the console.
+The worker calls ``project_app_state``, an idempotent upsert, because delivery is at-least-once
+and a worker that takes over a partition replays. An older state never overwrites a newer row
+(latest wins by event time). The audit log is ``store.audit``'s. Must not import Faust, Kafka or
+the console.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import ColumnElement, Table, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import (
     ApiKey,
-    AuditRow,
     ExecutorRow,
     RecoveryRow,
     utc_from_ms,
     validate_app_name,
 )
 from streams.liveness import AppState, ExecutorRecord, Recovery, RecoveryState
-from streams.records import AppName, RecoveryDecision, RecoveryStep, encode
-
-RECOVERY_ACTOR = "recovery-agent"
+from streams.records import AppName
 
 _EXECUTORS: Table = ExecutorRow.__table__  # type: ignore[assignment]
 _RECOVERIES: Table = RecoveryRow.__table__  # type: ignore[assignment]
-_AUDIT: Table = AuditRow.__table__  # type: ignore[assignment]
-
-_OUTCOMES = {
-    RecoveryStep.SUCCEEDED: "succeeded",
-    RecoveryStep.FAILED: "failed",
-    RecoveryStep.STRANDED: "stranded",
-    RecoveryStep.ABANDONED: "abandoned",
-}
-"""Audit outcome per recovery step; every other step is an ``ok`` intermediate step."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -159,42 +148,6 @@ def _opt_utc(epoch_ms: int | None) -> datetime | None:
     return None if epoch_ms is None else utc_from_ms(epoch_ms)
 
 
-def audit_event_key(decision: RecoveryDecision) -> str:
-    """The identity of a recovery decision: the same decision replayed has the same key."""
-    return (
-        f"{decision.app}/{decision.dead_executor_id}/{decision.step.value}/"
-        f"{decision.attempt}/{decision.ts_ms}"
-    )
-
-
-async def record_audit(session: AsyncSession, records: Sequence[RecoveryDecision]) -> None:
-    """Insert recovery decisions into the audit log; a decision already there is skipped.
-
-    Args:
-        session: the caller's session; the caller commits.
-        records: decisions from the audit topic, in any order, possibly repeated.
-    """
-    if not records:
-        return
-    rows = [_audit_values(decision) for decision in records]
-    stmt = upsert_for(session, _AUDIT).on_conflict_do_nothing(index_elements=["event_key"])
-    await session.execute(stmt, rows)
-
-
-def _audit_values(decision: RecoveryDecision) -> dict[str, Any]:
-    return {
-        "app": decision.app,
-        "ts": utc_from_ms(decision.ts_ms),
-        "actor": RECOVERY_ACTOR,
-        "action": f"recovery.{decision.step.value}",
-        "subject": decision.dead_executor_id,
-        "detail": decision.reason,
-        "outcome": _OUTCOMES.get(decision.step, "ok"),
-        "record": orjson.loads(encode(decision)),
-        "event_key": audit_event_key(decision),
-    }
-
-
 async def list_executors(session: AsyncSession, app: str) -> list[ExecutorRow]:
     """An app's executors, by executor id.
 
@@ -219,22 +172,6 @@ async def list_recoveries(session: AsyncSession, app: str, limit: int = 100) -> 
         select(RecoveryRow)
         .where(RecoveryRow.app == app_name)
         .order_by(RecoveryRow.declared_at_ms.desc(), RecoveryRow.dead_executor_id)
-        .limit(limit)
-    )
-    return list(result)
-
-
-async def list_audit(session: AsyncSession, app: str, limit: int = 100) -> list[AuditRow]:
-    """An app's most recent audit entries, newest first.
-
-    Raises:
-        ValueError: the app name is invalid.
-    """
-    app_name = validate_app_name(app)
-    result = await session.scalars(
-        select(AuditRow)
-        .where(AuditRow.app == app_name)
-        .order_by(AuditRow.ts.desc(), AuditRow.id.desc())
         .limit(limit)
     )
     return list(result)

@@ -547,6 +547,45 @@ async def _sorted_rows(
     return [rows[workflow_id] for workflow_id in ids if workflow_id in rows]
 
 
+async def select_workflows(
+    session: AsyncSession, app: str, flt: WorkflowFilter, *, limit: int
+) -> list[tuple[str, str | None]]:
+    """The ids and application versions of the workflows that match a filter, oldest first, at
+    most ``limit`` (a bulk action's selection).
+
+    Raises:
+        ValueError: the app name is malformed.
+    """
+    app_name = validate_app_name(app)
+    w = WorkflowRow
+    conditions = _conditions(app_name, flt)
+    if flt.statuses:
+        conditions.append(w.status.in_(flt.statuses))
+    rows = await session.execute(
+        select(w.workflow_id, w.application_version)
+        .where(*conditions)
+        .order_by(w.created_at_ms, w.workflow_id)
+        .limit(limit)
+    )
+    return [(workflow_id, version) for workflow_id, version in rows]
+
+
+async def versions_of(
+    session: AsyncSession, app: str, workflow_ids: Sequence[str]
+) -> dict[str, str | None]:
+    """The application versions of the given workflows the store knows (unknown ids are absent)."""
+    app_name = validate_app_name(app)
+    found: dict[str, str | None] = {}
+    for chunk in _chunks(list(workflow_ids)):
+        rows = await session.execute(
+            select(WorkflowRow.workflow_id, WorkflowRow.application_version).where(
+                WorkflowRow.app == app_name, WorkflowRow.workflow_id.in_(chunk)
+            )
+        )
+        found.update({workflow_id: version for workflow_id, version in rows})
+    return found
+
+
 def _without_blanks(flt: WorkflowFilter) -> WorkflowFilter:
     # An empty text field (e.g. an empty form input) filters nothing, as if it were not set.
     return replace(

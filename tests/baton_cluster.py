@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import IO, Any
 from uuid import uuid4
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from baton.children import die_with_parent
-from streams.records import Record, decode
+from streams.records import Record, decode, encode, record_key
 from tests.eventually import assert_eventually
 
 ROLE_START_TIMEOUT_S = 60.0
@@ -221,6 +221,48 @@ class BatonCluster:
         with urllib.request.urlopen(url, timeout=10) as response:
             return json.loads(response.read())
 
+    @property
+    def console_url(self) -> str:
+        return f"http://127.0.0.1:{self.console_port}"
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """GET ``path`` on the console; returns ``(status, json)`` for error statuses too."""
+        return self._http("GET", path, None, headers)
+
+    def post(
+        self, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        """POST ``body`` as JSON to ``path`` on the console; returns ``(status, json)`` for error
+        statuses too (a body that is not JSON comes back as ``{"text": ...}``)."""
+        return self._http("POST", path, {} if body is None else body, headers)
+
+    def _http(
+        self, method: str, path: str, body: Any, headers: dict[str, str] | None
+    ) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.console_url}{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, _json_or_text(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, _json_or_text(exc.read())
+
+    def baton(self, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run ``baton ARGS`` as given (no store option added); never raises on failure."""
+        return subprocess.run(
+            [sys.executable, "-m", "baton", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+
     def executors(self, app: str) -> dict[str, dict[str, Any]]:
         return {e["executor_id"]: e for e in self.api(f"/api/v1/apps/{app}/executors")}
 
@@ -233,6 +275,21 @@ class BatonCluster:
         import asyncio
 
         return asyncio.run(read_topic(self.kafka_bootstrap, f"{self.topic_prefix}audit", app))
+
+    def topic_records(self, topic: str, app: str) -> list[Record]:
+        """Every record of ``app`` on this cluster's topic ``topic`` (e.g. ``replies``)."""
+        import asyncio
+
+        return asyncio.run(read_topic(self.kafka_bootstrap, f"{self.topic_prefix}{topic}", app))
+
+    def publish(self, topic: str, record: Record, copies: int = 1) -> None:
+        """Produce ``record`` ``copies`` times on this cluster's topic ``topic`` (e.g.
+        ``commands``), keyed as Baton keys it: a duplicate delivery, made on purpose."""
+        import asyncio
+
+        asyncio.run(
+            publish_records(self.kafka_bootstrap, f"{self.topic_prefix}{topic}", [record] * copies)
+        )
 
 
 async def read_topic(bootstrap: str, topic: str, app: str) -> list[Record]:
@@ -254,3 +311,20 @@ async def read_topic(bootstrap: str, topic: str, app: str) -> list[Record]:
         return [r for r in records if getattr(r, "app", None) == app]
     finally:
         await consumer.stop()
+
+
+async def publish_records(bootstrap: str, topic: str, records: list[Record]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for record in records:
+            await producer.send_and_wait(topic, encode(record), key=record_key(record))
+    finally:
+        await producer.stop()
+
+
+def _json_or_text(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return {"text": raw.decode(errors="replace")}

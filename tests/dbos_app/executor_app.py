@@ -18,11 +18,33 @@ Control contract (the harness in ``harness.py`` is the only client):
 * ``POST /start?...&queue=serial`` enqueues instead, on the queue ``serial`` (one at a time
   across the app's executors), so the workflows behind the first stay ENQUEUED.
 * ``POST /cancel?id=<workflow_id>`` -> ``{"workflow_id"}`` (``DBOS.cancel_workflow``).
+* ``POST /send?id=<workflow_id>&message=<text>[&topic=<topic>]`` -> ``{"workflow_id"}``
+  (``DBOS.send`` from outside any workflow: a notification for ``DBOS.recv``).
+* ``GET /events?id=<workflow_id>`` -> ``{"events": {key: value}}`` (``DBOS.get_all_events``).
+* ``GET /forks?id=<workflow_id>`` -> ``{"workflow_ids": [...]}``: the workflows forked from it
+  (``DBOS.list_workflows(forked_from=...)``, oldest first).
+* ``GET /schedules`` -> ``{"schedules": [{"schedule_name", "workflow_name", "schedule",
+  "status"}]}`` (``DBOS.list_schedules``).
 
 Workflows: ``multi_step(n, step_seconds)`` appends ``"<workflow_id> <step_no> <executor_id>"``
-to ``<marker_dir>/<workflow_id>.steps`` in each step and then sleeps; ``quick(x)`` returns
-``x * 2``; ``failing(message)`` runs one step and raises ``RuntimeError(message)``; ``big(size)``
-returns ``size`` characters.
+to ``<marker_dir>/<workflow_id>.steps`` in each step and then sleeps. Step ``k`` is DBOS
+function_id ``k`` (the workflow does nothing else), so a fork from ``start_step=k`` copies
+steps ``1..k-1`` and re-runs ``k..n``: the fork's own marker file (it has a new workflow id)
+holds steps ``k..n`` only. ``quick(x)`` returns ``x * 2``; ``failing(message)`` runs one step
+and raises ``RuntimeError(message)``; ``big(size)`` returns ``size`` characters.
+
+``chatty(topic, timeout_s)`` uses every DBOS communication primitive: it sets the events
+``stage`` = ``"waiting"``, writes ``"started"`` to the stream ``log``, waits up to
+``timeout_s`` for a notification on ``topic`` (``DBOS.recv``), then sets ``stage`` =
+``"done"`` and ``received`` = the message (``None`` on timeout), writes ``"got <message>"``,
+closes ``log`` and returns the message.
+
+Schedules: after launch the app applies (``DBOS.apply_schedules``, an idempotent upsert, so
+every executor of an app may do it) the schedule ``SCHEDULE_NAME`` running ``ticking`` at
+``SCHEDULE_CRON`` (yearly: it never fires during a test unless triggered or backfilled). DBOS
+2.31.1 lists only these stored schedules to a conductor (``list_schedules`` reads the
+``workflow_schedules`` table); ``@DBOS.scheduled`` decorators are not stored there. ``ticking``
+appends ``"<workflow_id> 1 <executor_id>"`` to its marker file.
 
 This script is standalone: it must not import anything from ``tests`` or Baton.
 """
@@ -37,17 +59,24 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
+from dbos._error import DBOSException
 
 logger = logging.getLogger("baton_test.executor_app")
 
 #: Hard cap on SIGTERM handling; past it the process exits anyway.
 SHUTDOWN_DEADLINE_S = 5.0
+
+SCHEDULE_NAME = "yearly-tick"
+"""The one schedule every executor applies (see the module docstring)."""
+SCHEDULE_CRON = "0 0 0 1 1 *"
+"""Six-field cron (seconds first): midnight UTC on January 1st."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,6 +175,30 @@ def big(size: int) -> str:
     return "x" * size
 
 
+@DBOS.workflow()
+def chatty(topic: str, timeout_s: float) -> str | None:
+    """Set events, write a stream and wait for a notification (see the module docstring)."""
+    DBOS.set_event("stage", "waiting")
+    DBOS.write_stream("log", "started")
+    message: str | None = DBOS.recv(topic, timeout_seconds=timeout_s)
+    DBOS.set_event("stage", "done")
+    DBOS.set_event("received", message)
+    DBOS.write_stream("log", f"got {message}")
+    DBOS.close_stream("log")
+    return message
+
+
+@DBOS.step()
+def tick_step(workflow_id: str) -> None:
+    _append_marker(workflow_id, 1)
+
+
+@DBOS.workflow()
+def ticking(scheduled_at: datetime, context: Any) -> None:
+    """The scheduled workflow: one marked step (DBOS passes the fire time and the context)."""
+    tick_step(str(DBOS.workflow_id))
+
+
 serial_queue = Queue("serial", concurrency=1)
 """One workflow at a time across the app: the ones behind it stay ENQUEUED."""
 
@@ -157,6 +210,7 @@ WORKFLOWS: dict[str, tuple[Callable[..., Any], dict[str, Callable[[str], Any]]]]
     "quick": (quick, {"x": int}),
     "failing": (failing, {"message": str}),
     "big": (big, {"size": int}),
+    "chatty": (chatty, {"topic": str, "timeout_s": float}),
 }
 
 
@@ -176,6 +230,32 @@ def start_workflow(
             DBOS.start_workflow(fn, **kwargs)
         else:
             QUEUES[queue].enqueue(fn, **kwargs)
+
+
+def apply_schedules() -> None:
+    """Create (or replace) this app's schedule; every executor may do it (an upsert)."""
+    DBOS.apply_schedules(
+        [{"schedule_name": SCHEDULE_NAME, "workflow_fn": ticking, "schedule": SCHEDULE_CRON}]
+    )
+
+
+def describe_schedules() -> list[dict[str, Any]]:
+    """This app's stored schedules, as a conductor would list them."""
+    return [
+        {
+            "schedule_name": schedule["schedule_name"],
+            "workflow_name": schedule["workflow_name"],
+            "schedule": schedule["schedule"],
+            "status": schedule["status"],
+        }
+        for schedule in DBOS.list_schedules()
+    ]
+
+
+def forks_of(workflow_id: str) -> list[str]:
+    """Ids of the workflows forked from ``workflow_id``, oldest first."""
+    forks = DBOS.list_workflows(forked_from=workflow_id, load_input=False, load_output=False)
+    return [status.workflow_id for status in forks]
 
 
 def describe_workflow(workflow_id: str) -> dict[str, Any] | None:
@@ -204,6 +284,12 @@ class ControlHandler(BaseHTTPRequestHandler):
                 self._reply(200, executor_info())
             case "/status":
                 self._reply_status(query.get("id", ""))
+            case "/events":
+                self._reply(200, {"events": DBOS.get_all_events(query.get("id", ""))})
+            case "/forks":
+                self._reply(200, {"workflow_ids": forks_of(query.get("id", ""))})
+            case "/schedules":
+                self._reply(200, {"schedules": describe_schedules()})
             case _:
                 self._reply(404, {"error": "not found"})
 
@@ -216,6 +302,8 @@ class ControlHandler(BaseHTTPRequestHandler):
             case "/cancel":
                 DBOS.cancel_workflow(query.get("id", ""))
                 self._reply(200, {"workflow_id": query.get("id", "")})
+            case "/send":
+                self._send(query)
             case _:
                 self._reply(404, {"error": "not found"})
 
@@ -234,6 +322,18 @@ class ControlHandler(BaseHTTPRequestHandler):
             start_workflow(name, workflow_id, query, queue)
         except (KeyError, ValueError) as exc:
             self._reply(400, {"error": f"bad start request: {exc!r}"})
+            return
+        self._reply(200, {"workflow_id": workflow_id})
+
+    def _send(self, query: dict[str, str]) -> None:
+        workflow_id = query.get("id", "")
+        if "message" not in query:
+            self._reply(400, {"error": "bad send request: no message"})
+            return
+        try:
+            DBOS.send(workflow_id, query["message"], query.get("topic"))
+        except DBOSException as exc:  # e.g. no such destination workflow
+            self._reply(400, {"error": f"send failed: {exc!r}"})
             return
         self._reply(200, {"workflow_id": workflow_id})
 
@@ -289,6 +389,7 @@ def main() -> None:
 
     DBOS(config=dbos_config(settings))
     DBOS.launch()
+    apply_schedules()
     server = ThreadingHTTPServer(("127.0.0.1", settings.control_port), ControlHandler)
     server.daemon_threads = True
     serve_thread = threading.Thread(target=server.serve_forever, name="control", daemon=True)

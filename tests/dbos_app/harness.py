@@ -40,6 +40,8 @@ from tests.dbos_app.system_db import (
 
 __all__ = [
     "EXECUTOR_APP",
+    "SCHEDULED_WORKFLOW",
+    "SCHEDULE_NAME",
     "ExecutorProcess",
     "ExecutorStartError",
     "WorkflowRow",
@@ -57,6 +59,12 @@ logger = logging.getLogger(__name__)
 
 EXECUTOR_APP = Path(__file__).with_name("executor_app.py")
 """The DBOS application script every ``ExecutorProcess`` runs."""
+
+SCHEDULE_NAME = "yearly-tick"
+"""The schedule every executor applies at launch (``executor_app.SCHEDULE_NAME``; that script
+cannot be imported here without registering its DBOS workflows in this process)."""
+SCHEDULED_WORKFLOW = "ticking"
+"""The workflow ``SCHEDULE_NAME`` runs."""
 
 _READY_PREFIX = "READY "
 T = TypeVar("T")
@@ -291,8 +299,8 @@ class ExecutorProcess:
     def start_workflow(
         self, name: str, workflow_id: str, *, queue: str | None = None, **params: Any
     ) -> None:
-        """Start workflow ``name`` (``multi_step``/``quick``/``failing``) on this executor, or
-        enqueue it on ``queue`` (``serial``).
+        """Start workflow ``name`` (``multi_step``/``quick``/``failing``/``big``/``chatty``) on
+        this executor, or enqueue it on ``queue`` (``serial``).
 
         Raises:
             RuntimeError: the executor rejected the request.
@@ -305,6 +313,33 @@ class ExecutorProcess:
     def cancel_workflow(self, workflow_id: str) -> None:
         """``DBOS.cancel_workflow`` on this executor."""
         self._request("POST", f"/cancel?{urlencode({'id': workflow_id})}")
+
+    def send_notification(self, workflow_id: str, message: str, topic: str | None = None) -> None:
+        """``DBOS.send(workflow_id, message, topic)`` from this executor (outside any workflow).
+
+        Raises:
+            RuntimeError: the executor rejected the request.
+        """
+        fields = {"id": workflow_id, "message": message}
+        if topic is not None:
+            fields["topic"] = topic
+        self._request("POST", f"/send?{urlencode(fields)}")
+
+    def events_of(self, workflow_id: str) -> dict[str, Any]:
+        """``DBOS.get_all_events(workflow_id)``: the latest value of each event key."""
+        events: dict[str, Any] = self._get(f"/events?{urlencode({'id': workflow_id})}")["events"]
+        return events
+
+    def forks_of(self, workflow_id: str) -> list[str]:
+        """Ids of the workflows forked (or restarted) from ``workflow_id``, oldest first."""
+        forks: list[str] = self._get(f"/forks?{urlencode({'id': workflow_id})}")["workflow_ids"]
+        return forks
+
+    def schedules(self) -> list[dict[str, Any]]:
+        """The app's stored schedules (``DBOS.list_schedules``): ``schedule_name``,
+        ``workflow_name``, ``schedule``, ``status``."""
+        schedules: list[dict[str, Any]] = self._get("/schedules")["schedules"]
+        return schedules
 
     def workflow_status(self, workflow_id: str) -> dict[str, Any] | None:
         """Status as this executor's DBOS sees it, or ``None`` if unknown."""
