@@ -10,13 +10,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from baton.logs import configure_logging
+from baton.remote import add_parsers as add_remote_parsers
+from baton.remote import run_remote
 from baton.settings import Settings, environment
 from streams.exceptions import ConductorError
 
 ADMIN_COMMANDS = ("keys", "tokens", "executors")
 """Commands over the store that ``baton.admin.run_admin`` runs. A command group ``G`` keeps its
 subcommand in ``args.G_command``."""
-QUIET_COMMANDS = (*ADMIN_COMMANDS, "replay")
+QUIET_COMMANDS = (*ADMIN_COMMANDS, "replay", "workflows", "audit")
+"""Commands that print their results: their logs stay quiet unless asked for."""
 """Commands that print their results: their logs stay quiet unless asked for."""
 
 
@@ -68,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--kafka", dest="kafka_bootstrap", required=True, help="Kafka bootstrap HOST:PORT"
     )
+    add_remote_parsers(sub, common)
     return parser
 
 
@@ -131,6 +135,9 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from baton.admin import run_replay
 
             return asyncio.run(run_replay(settings))
+        case "workflows" | "audit":
+            console_url = f"http://{settings.console_host}:{settings.console_port}"
+            return run_remote(args, console_url, environment().get("BATON_TOKEN"))
         case command if command in ADMIN_COMMANDS:
             from baton.admin import run_admin
 

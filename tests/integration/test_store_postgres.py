@@ -23,6 +23,7 @@ from psycopg import sql
 from sqlalchemy import Connection, func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from store.audit import record_audit
 from store.database import BASELINE_TABLES, Store, alembic_config, parse_url
 from store.keys import create_key, list_keys, revoke_key, revoked_key_ids, verify_key
 from store.models import NO_NAME, NO_QUEUE, AuditRow, Base, WorkflowCountRow, WorkflowRow
@@ -32,7 +33,6 @@ from store.projection import (
     list_executors,
     list_recoveries,
     project_app_state,
-    record_audit,
 )
 from store.workflows import (
     QueueSummary,

@@ -44,10 +44,12 @@ def upgrade() -> None:
         op.alter_column(
             "audit_log", "action", type_=_action("C"), existing_type=_action(None), nullable=False
         )
+    # "If (not) exists": a database stamped 0001 because ``create_all`` made it may have been made
+    # by a newer model, with the new indexes already.
     for name, _ in _OLD_AUDIT_INDEXES:
-        op.drop_index(name, table_name="audit_log")
+        op.drop_index(name, table_name="audit_log", if_exists=True)
     for name, columns in _AUDIT_INDEXES:
-        op.create_index(name, "audit_log", list(columns), unique=False)
+        op.create_index(name, "audit_log", list(columns), unique=False, if_not_exists=True)
     op.create_table(
         "bulk_jobs",
         sa.Column("job_id", sa.String(length=64), nullable=False),

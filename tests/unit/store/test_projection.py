@@ -1,4 +1,4 @@
-"""Projections on a real SQLite file: idempotent upserts, latest wins, audit replay, queries."""
+"""Projections on a real SQLite file: idempotent upserts, latest wins, queries."""
 
 from __future__ import annotations
 
@@ -9,19 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from store.database import Store, sqlite_url
 from store.keys import create_key
-from store.models import AuditRow, ExecutorRow, RecoveryRow
+from store.models import ExecutorRow, RecoveryRow
 from store.projection import (
     AppSummary,
     list_apps,
-    list_audit,
     list_executors,
     list_recoveries,
     project_app_state,
-    record_audit,
 )
 from streams.liveness import (
     AppState,
@@ -37,8 +35,6 @@ from streams.records import (
     ExecutorId,
     ExecutorInfo,
     GatewayId,
-    RecoveryDecision,
-    RecoveryStep,
 )
 
 T0 = 1_700_000_000_000
@@ -198,45 +194,6 @@ async def test_same_executor_id_in_two_apps_is_two_rows(store: Store) -> None:
 async def test_empty_state_projects_nothing(store: Store) -> None:
     await project(store, app_state())
     assert await snapshot(store) == ([], [])
-
-
-def decision(step: RecoveryStep, ts_ms: int, attempt: int = 0) -> RecoveryDecision:
-    return RecoveryDecision(
-        app=AppName("orders"),
-        dead_executor_id=ExecutorId("e0"),
-        application_version="v1",
-        step=step,
-        reason=f"step {step.value}",
-        ts_ms=ts_ms,
-        attempt=attempt,
-        target=None if step is RecoveryStep.DECLARED_DEAD else ExecutorId("e1"),
-    )
-
-
-async def test_audit_replay_inserts_each_decision_once(store: Store) -> None:
-    decisions = [
-        decision(RecoveryStep.DECLARED_DEAD, T0),
-        decision(RecoveryStep.TARGET_CHOSEN, T0 + 1, attempt=1),
-        decision(RecoveryStep.SUCCEEDED, T0 + 2, attempt=1),
-    ]
-    async with store.sessionmaker.begin() as session:
-        await record_audit(session, decisions)
-    async with store.sessionmaker.begin() as session:
-        await record_audit(session, [*decisions, decisions[0]])  # replayed, and a duplicate
-        await record_audit(session, [])
-    async with store.sessionmaker.begin() as session:
-        count = await session.scalar(select(func.count()).select_from(AuditRow))
-        rows = await list_audit(session, "orders")
-    assert count == 3
-    assert [(r.action, r.actor, r.subject, r.outcome) for r in rows] == [
-        ("recovery.succeeded", "recovery-agent", "e0", "succeeded"),
-        ("recovery.target_chosen", "recovery-agent", "e0", "ok"),
-        ("recovery.declared_dead", "recovery-agent", "e0", "ok"),
-    ]
-    assert rows[0].record is not None
-    assert rows[0].record["type"] == "recovery_decision"
-    assert rows[0].record["target"] == "e1"
-    assert rows[2].detail == "step declared_dead"
 
 
 async def test_list_recoveries_newest_first_with_limit(store: Store) -> None:
