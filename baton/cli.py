@@ -20,7 +20,6 @@ ADMIN_COMMANDS = ("keys", "tokens", "executors")
 subcommand in ``args.G_command``."""
 QUIET_COMMANDS = (*ADMIN_COMMANDS, "replay", "workflows", "audit")
 """Commands that print their results: their logs stay quiet unless asked for."""
-"""Commands that print their results: their logs stay quiet unless asked for."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -68,7 +68,16 @@ def create_app(
     bulk = BulkJobs(store, actions)
     actors = ActorResolver(store, actor_policy or ActorPolicy())
     env = build_environment()
-    dashboard = Dashboard(store, lookup, env, refresh_interval_s=refresh_interval_s)
+    dashboard = Dashboard(
+        store,
+        lookup,
+        env,
+        refresh_interval_s=refresh_interval_s,
+        actions=actions,
+        bulk=bulk,
+        actors=actors,
+        live_timeout_s=live_timeout_s,
+    )
     errors = _Errors(env)
     management = ManagementApi(store, actions, bulk, actors)
     app = Starlette(

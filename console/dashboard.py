@@ -1,11 +1,13 @@
-"""The console's dashboard: server-rendered HTML pages over the same reads as the JSON API.
+"""The console's dashboard: server-rendered HTML pages over the same reads as the JSON API, and
+the operator's actions.
 
-Owns the page routes, what each page shows and its live-refresh region. A request with the
-``X-Baton-Partial: live`` header (sent by ``static/console.js``) gets only the page's ``live``
-block, which the script swaps in place; the refresh interval comes from ``create_app`` and is off
-when it is zero. Pages are escaped by the template environment (``console.templating``) and carry
-a strict Content-Security-Policy: no inline script or style. Must not import the gateway, Faust or
-Kafka.
+Owns the read-only pages (overview, executors, workflows, one workflow, queues, recoveries) and the
+composition of the others: actions on one workflow, schedule or version
+(``console.dashboard_actions``), bulk jobs (``console.dashboard_bulk``) and the audit log
+(``console.dashboard_audit``). Every page has a live-refresh region (``console.pages``); the
+refresh interval comes from ``create_app`` and is off when it is zero. Pages are escaped by the
+template environment (``console.templating``) and carry a strict Content-Security-Policy: no inline
+script or style. Must not import the gateway, Faust or Kafka.
 """
 
 from __future__ import annotations
@@ -17,11 +19,18 @@ from typing import Any
 
 import jinja2
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from console import listing
-from console.detail import WorkflowLookup
+from console.actions import Actions
+from console.actors import ActorResolver
+from console.bulk import BulkJobs
+from console.dashboard_actions import CONFIRM_SUFFIX, ActionPages, LiveList, workflow_buttons
+from console.dashboard_audit import AuditPages
+from console.dashboard_bulk import DASHBOARD_ACTIONS, FILTER_FIELDS, BulkPages
+from console.detail import DEFAULT_LIVE_TIMEOUT_S, WorkflowLookup
+from console.pages import PAGE_HEADERS, Pages, error_page
 from console.params import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -34,24 +43,10 @@ from console.params import (
     unknown_workflow,
 )
 from console.serialize import executor_json, recovery_json, status_counts, step_duration_ms
-from console.templating import render_page, render_region
 from store.database import Store
-from streams.records import ACTIVE_STATES, StepInfo
+from streams.records import ACTIVE_STATES, AppName, RequestKind, StepInfo, WorkflowId
 
-PARTIAL_HEADER = "X-Baton-Partial"
-"""Header naming the block to render alone (``live``)."""
-LIVE_BLOCK = "live"
-
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-    "Vary": PARTIAL_HEADER,
-}
+__all__ = ["PAGE_HEADERS", "Dashboard", "error_page"]
 
 LIMIT_CHOICES = (20, 50, 100, 200, MAX_LIMIT)
 _FORM_FIELDS = (
@@ -65,20 +60,13 @@ _FORM_FIELDS = (
     "limit",
     "sort",
 )
-
-
-def error_page(env: jinja2.Environment, status_code: int, message: str) -> Response:
-    """An HTML error page (the message is escaped like everything else)."""
-    body = render_page(
-        env,
-        "error.html",
-        {"status_code": status_code, "message": message, "app": None, "tab": None, **_no_live()},
-    )
-    return HTMLResponse(body, status_code=status_code, headers=PAGE_HEADERS)
-
-
-def _no_live() -> dict[str, Any]:
-    return {"refresh_ms": 0}
+_FLASH_PARAM = "done"
+"""Set by the redirect after an action: the audited action to show."""
+_COMMUNICATION = (
+    ("events", RequestKind.GET_EVENTS),
+    ("notifications", RequestKind.GET_NOTIFICATIONS),
+    ("streams", RequestKind.GET_STREAMS),
+)
 
 
 class Dashboard:
@@ -89,6 +77,11 @@ class Dashboard:
         lookup: answers workflow detail and steps, live first.
         env: the template environment (``console.templating.build_environment``).
         refresh_interval_s: how often a page refreshes its live region; ``<= 0``: never.
+        actions: carries out operators' actions and asks executors (schedules, versions, a
+            workflow's events, notifications and streams).
+        bulk: bulk jobs.
+        actors: tells who acts.
+        live_timeout_s: how long a page waits for an executor's answer to a read.
     """
 
     def __init__(
@@ -98,11 +91,19 @@ class Dashboard:
         env: jinja2.Environment,
         *,
         refresh_interval_s: float,
+        actions: Actions,
+        bulk: BulkJobs,
+        actors: ActorResolver,
+        live_timeout_s: float = DEFAULT_LIVE_TIMEOUT_S,
     ) -> None:
         self._store = store
         self._lookup = lookup
-        self._env = env
-        self._refresh_ms = max(0, round(refresh_interval_s * 1000))
+        self._pages = Pages(env, refresh_interval_s=refresh_interval_s)
+        self._actions = ActionPages(
+            store, self._pages, actions, actors, live_timeout_s=live_timeout_s
+        )
+        self._bulk = BulkPages(self._pages, bulk, actors)
+        self._audit = AuditPages(store, self._pages)
 
     def routes(self) -> list[BaseRoute]:
         """The pages' routes; none of them is in the OpenAPI document."""
@@ -115,14 +116,22 @@ class Dashboard:
             ("/apps/{app}/recoveries", self.recoveries),
         ]
         return [
-            Route(path, endpoint, methods=["GET"], include_in_schema=False)
-            for path, endpoint in pages
+            # Before the workflow page, whose {workflow_id:path} matches any tail.
+            *self._actions.routes(),
+            *self._bulk.routes(),
+            *self._audit.routes(),
+            *(
+                Route(path, endpoint, methods=["GET"], include_in_schema=False)
+                for path, endpoint in pages
+            ),
         ]
 
     async def overview(self, request: Request) -> Response:
         """Every app: executors by state and stored workflows."""
         apps = await listing.read_apps(self._store)
-        return self._render(request, "overview.html", {"apps": apps, "app": None, "tab": None})
+        return self._pages.render(
+            request, "overview.html", {"apps": apps, "app": None, "tab": None}
+        )
 
     async def executors(self, request: Request) -> Response:
         """An app's executors, with the time since each one's last heartbeat."""
@@ -132,7 +141,7 @@ class Dashboard:
             {**executor_json(row), "last_seen_ms": int(row.last_seen.timestamp() * 1000)}
             for row in rows
         ]
-        return self._render(
+        return self._pages.render(
             request,
             "executors.html",
             {"app": app, "tab": "executors", "executors": executors, "now_ms": _now_ms()},
@@ -141,7 +150,7 @@ class Dashboard:
     async def workflows(self, request: Request) -> Response:
         """An app's workflows: the filter form, status tabs, one page of rows, paging."""
         app = parse_app(request.path_params["app"])
-        items = request.query_params.multi_items()
+        items = [(k, v) for k, v in request.query_params.multi_items() if k != _FLASH_PARAM]
         query = parse_workflow_query(items)
         result = await listing.read_workflows(self._store, app, query)
         counts = status_counts(result.counts)
@@ -166,15 +175,27 @@ class Dashboard:
             "sort_values": SORT_VALUES,
             "limit_choices": LIMIT_CHOICES,
             "default_limit": DEFAULT_LIMIT,
+            "bulk_actions": DASHBOARD_ACTIONS,
+            # "All matching" needs a filter: an empty one would select every workflow.
+            "bulk_filter": [(k, v) for k, v in items if k in FILTER_FIELDS and v.strip()],
+            "flash": await self._actions.flash(app, request.query_params.get(_FLASH_PARAM)),
         }
-        return self._render(request, "workflows.html", context)
+        return self._pages.render(request, "workflows.html", context)
 
     async def workflow(self, request: Request) -> Response:
-        """One workflow: its fields, inputs, output, error, children and steps timeline."""
+        """One workflow: its fields, inputs, output, error, children, steps timeline, events,
+        notifications and streams, and the actions on it."""
         app, workflow_id = parse_workflow_path(request.path_params)
+        if workflow_id.endswith(CONFIRM_SUFFIX) and "action" in request.query_params:
+            target = WorkflowId(workflow_id.removesuffix(CONFIRM_SUFFIX))
+            return await self._actions.confirm_workflow(request, app, target)
         async with asyncio.TaskGroup() as tasks:
             workflow_task = tasks.create_task(self._lookup.workflow(app, workflow_id))
             steps_task = tasks.create_task(self._lookup.steps(app, workflow_id))
+            talk_task = tasks.create_task(self._communication(app, workflow_id))
+            flash_task = tasks.create_task(
+                self._actions.flash(app, request.query_params.get(_FLASH_PARAM))
+            )
         view, steps = workflow_task.result(), steps_task.result()
         if view is None:
             raise unknown_workflow(app, workflow_id)
@@ -185,10 +206,22 @@ class Dashboard:
             "wf": view.status,
             "steps_view": steps,
             "timeline": _timeline(view.status.created_at_ms, steps.steps if steps else ()),
+            "communication": talk_task.result(),
+            "buttons": workflow_buttons(view.status.status),
+            "flash": flash_task.result(),
         }
         # A finished workflow does not change: refreshing it would only cost executors requests.
         refresh = view.status.status in ACTIVE_STATES
-        return self._render(request, "workflow.html", context, refresh=refresh)
+        return self._pages.render(request, "workflow.html", context, refresh=refresh)
+
+    async def _communication(self, app: AppName, workflow_id: WorkflowId) -> dict[str, LiveList]:
+        """The workflow's events, notifications and streams, asked of a live executor."""
+        async with asyncio.TaskGroup() as tasks:
+            asked = {
+                key: tasks.create_task(self._actions.live_list(app, kind, key, workflow_id))
+                for key, kind in _COMMUNICATION
+            }
+        return {key: task.result() for key, task in asked.items()}
 
     async def queues(self, request: Request) -> Response:
         """An app's queues with their counts, and one page of queued workflows."""
@@ -215,7 +248,7 @@ class Dashboard:
             "selected_queue": query.queue_name,
             "paging": paging,
         }
-        return self._render(request, "queues.html", context)
+        return self._pages.render(request, "queues.html", context)
 
     async def recoveries(self, request: Request) -> Response:
         """An app's most recent recoveries of dead executors."""
@@ -226,17 +259,7 @@ class Dashboard:
             "tab": "recoveries",
             "recoveries": [recovery_json(row) for row in rows],
         }
-        return self._render(request, "recoveries.html", context)
-
-    def _render(
-        self, request: Request, name: str, context: Mapping[str, Any], *, refresh: bool = True
-    ) -> Response:
-        full = {**context, "refresh_ms": self._refresh_ms if refresh else 0}
-        if request.headers.get(PARTIAL_HEADER) == LIVE_BLOCK:
-            body = render_region(self._env, name, LIVE_BLOCK, full)
-        else:
-            body = render_page(self._env, name, full)
-        return HTMLResponse(body, headers=PAGE_HEADERS)
+        return self._pages.render(request, "recoveries.html", context)
 
 
 def _now_ms() -> int:

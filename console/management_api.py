@@ -10,9 +10,11 @@ Must not import the gateway, Faust or Kafka.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from starlette.endpoints import HTTPEndpoint
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -47,6 +49,8 @@ from streams.records import AppName, RequestKind
 
 MAX_BODY_BYTES = MAX_IMPORT_CHARS + 64 * 1024
 AUDIT_PARAMS = ("app", "actor", "action", "target", "outcome", "since", "until", "limit", "cursor")
+AUDIT_OUTCOMES = ("succeeded", "failed", "rejected", "stranded", "abandoned", "ok")
+"""Operator actions end succeeded/failed/rejected; recovery steps also stranded/abandoned/ok."""
 DEFAULT_AUDIT_LIMIT = 100
 MAX_AUDIT_LIMIT = 500
 _COMMUNICATION = {
@@ -58,11 +62,10 @@ _COMMUNICATION = {
 
 def action_error(exc: ActionFailed) -> JSONResponse:
     """The answer to a failed action: its message, and the audited record when there is one."""
+    if exc.record is None:
+        return JSONResponse({"error": str(exc)}, status_code=exc.reason.http_status)
     return JSONResponse(
-        {
-            "error": str(exc),
-            "action": None if exc.record is None else action_json(exc.record, replayed=False),
-        },
+        {"error": str(exc), "action": action_json(exc.record, replayed=False)},
         status_code=exc.reason.http_status,
     )
 
@@ -120,8 +123,8 @@ class ManagementApi:
                 for name in _COMMUNICATION
             ),
             Route(f"{app}/import", self.import_workflow, methods=["POST"]),
-            Route(f"{app}/bulk", self.bulk, methods=["POST"]),
-            Route(f"{app}/bulk", self.bulk_history, methods=["GET"]),
+            # One route per path: two would answer each other's method with a wrong 405.
+            Route(f"{app}/bulk", _endpoint_class(get=self.bulk_history, post=self.bulk)),
             Route(f"{app}/bulk/{{job_id}}", self.bulk_job, methods=["GET"]),
             Route(f"{app}/schedules", self.schedules, methods=["GET"]),
             Route(
@@ -292,7 +295,7 @@ class ManagementApi:
           - name: outcome
             in: query
             required: false
-            schema: {type: string, enum: [succeeded, failed, rejected, ok]}
+            schema: {type: string, enum: [succeeded, failed, rejected, stranded, abandoned, ok]}
           - $ref: "#/components/parameters/Since"
           - $ref: "#/components/parameters/Until"
           - $ref: "#/components/parameters/Limit"
@@ -318,6 +321,8 @@ class ManagementApi:
             since=None if since is None else utc_from_ms(parse_time_ms("since", since)),
             until=None if until is None else utc_from_ms(parse_time_ms("until", until)),
         )
+        if flt.outcome is not None and flt.outcome not in AUDIT_OUTCOMES:
+            raise BadParameter("outcome", f"one of {', '.join(AUDIT_OUTCOMES)}")
         limit = _int(query, "limit", DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT)
         try:
             async with self._store.sessionmaker.begin() as session:
@@ -374,6 +379,8 @@ class ManagementApi:
                 schema: {$ref: "#/components/schemas/ActionJson"}
           "400": {$ref: "#/components/responses/ActionError"}
           "401": {$ref: "#/components/responses/Unauthorized"}
+          "404": {$ref: "#/components/responses/NotFound"}
+          "409": {$ref: "#/components/responses/ActionError"}
           "502": {$ref: "#/components/responses/ActionError"}
           "503": {$ref: "#/components/responses/ActionError"}
           "504": {$ref: "#/components/responses/ActionError"}
@@ -465,6 +472,9 @@ class ManagementApi:
                   type: object
                   properties: {serialized_workflow: {type: string}}
           "400": {$ref: "#/components/responses/ActionError"}
+          "401": {$ref: "#/components/responses/Unauthorized"}
+          "404": {$ref: "#/components/responses/NotFound"}
+          "409": {$ref: "#/components/responses/ActionError"}
           "502": {$ref: "#/components/responses/ActionError"}
           "503": {$ref: "#/components/responses/ActionError"}
           "504": {$ref: "#/components/responses/ActionError"}
@@ -546,6 +556,7 @@ class ManagementApi:
               application/json:
                 schema: {{type: object}}
           "400": {{$ref: "#/components/responses/BadRequest"}}
+          "404": {{$ref: "#/components/responses/NotFound"}}
           "502": {{$ref: "#/components/responses/ActionError"}}
           "503": {{$ref: "#/components/responses/ActionError"}}
           "504": {{$ref: "#/components/responses/ActionError"}}
@@ -559,6 +570,24 @@ class ManagementApi:
         except ActionFailed as exc:
             return action_error(exc)
         return JSONResponse(result if isinstance(result, dict) else {"result": result})
+
+
+def _endpoint_class(**handlers: Callable[[Request], Awaitable[Response]]) -> type[HTTPEndpoint]:
+    """A Starlette endpoint class answering each HTTP method (``get=``, ``post=``) with a handler;
+    the OpenAPI generator reads each method's docstring (the handler's)."""
+    namespace: dict[str, Any] = {}
+    for verb, handler in handlers.items():
+
+        async def method(
+            self: HTTPEndpoint,
+            request: Request,
+            handler: Callable[[Request], Awaitable[Response]] = handler,
+        ) -> Response:
+            return await handler(request)
+
+        method.__doc__ = handler.__doc__
+        namespace[verb] = method
+    return type("ManagementEndpoint", (HTTPEndpoint,), namespace)
 
 
 def _no_query(request: Request) -> None:
@@ -628,6 +657,7 @@ def _action_doc(action: WorkflowAction, summary: str, description: str, body: st
                 schema: {{$ref: "#/components/schemas/ActionJson"}}
           "400": {{$ref: "#/components/responses/ActionError"}}
           "401": {{$ref: "#/components/responses/Unauthorized"}}
+          "404": {{$ref: "#/components/responses/NotFound"}}
           "409": {{$ref: "#/components/responses/ActionError"}}
           "502": {{$ref: "#/components/responses/ActionError"}}
           "503": {{$ref: "#/components/responses/ActionError"}}

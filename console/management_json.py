@@ -33,7 +33,7 @@ class ActionJson(TypedDict):
 
 class ActionErrorJson(TypedDict):
     error: str
-    action: ActionJson | None
+    action: ActionJson
 
 
 class BulkPreviewJson(TypedDict):

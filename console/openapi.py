@@ -135,7 +135,14 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "no executor connected, 504 timed out. The audited record is in action."
         ),
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/ActionErrorJson"}}
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/ActionErrorJson"},
+                        {"$ref": "#/components/schemas/ErrorJson"},
+                    ]
+                }
+            }
         },
     },
     "Unauthorized": _error("Unknown or revoked API token, or a token is required."),

@@ -246,6 +246,9 @@ def _conditions(flt: AuditFilter) -> list[ColumnElement[bool]]:
         conditions.append(a.subject == _fit(_AUDIT.c.subject, flt.target))
     if flt.outcome:
         conditions.append(a.outcome == flt.outcome)
+    for bound in (flt.since, flt.until):
+        if bound is not None and bound.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous: pass timezone-aware since and until")
     if flt.since is not None:
         conditions.append(a.ts >= flt.since)
     if flt.until is not None:

@@ -7,8 +7,8 @@ workflows ``wf-001``... on v1.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -102,9 +102,7 @@ async def test_the_same_idempotency_key_acts_once(
     assert len(channel.requests) == 1
 
 
-async def test_concurrent_duplicates_act_once(
-    api: httpx.AsyncClient, channel: FakeChannel
-) -> None:
+async def test_concurrent_duplicates_act_once(api: httpx.AsyncClient, channel: FakeChannel) -> None:
     channel.delay_s = 0.1
     headers = {"Idempotency-Key": "double-click"}
     answers = await asyncio.gather(
@@ -221,8 +219,11 @@ async def test_bad_bodies_are_refused_and_change_nothing(
 
 
 async def test_form_encoded_bodies_are_refused(api: httpx.AsyncClient) -> None:
-    response = await api.post(f"{WF}/wf-001/cancel", content=b"cancel_children=true",
-                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = await api.post(
+        f"{WF}/wf-001/cancel",
+        content=b"cancel_children=true",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 400
     assert "application/json" in response.json()["error"]
 
@@ -271,9 +272,7 @@ async def test_bulk_cancel_by_filter_previews_then_runs(
     assert row.record["result"] == {"total": 30, "succeeded": 30, "failed": 0}
 
 
-async def test_bulk_failures_are_per_workflow(
-    api: httpx.AsyncClient, channel: FakeChannel
-) -> None:
+async def test_bulk_failures_are_per_workflow(api: httpx.AsyncClient, channel: FakeChannel) -> None:
     channel.behaviour["e1"] = "error"
     started = await api.post(
         "/api/v1/apps/orders/bulk",
@@ -356,8 +355,6 @@ async def test_live_reads_and_schedule_actions(
 async def test_executor_ids_are_chosen_newest_first(
     api: httpx.AsyncClient, channel: FakeChannel, seeded_store: Store
 ) -> None:
-    await add_executors(
-        seeded_store, executor("e9", ExecutorState.CONNECTED, last_seen_ms=10**13)
-    )
+    await add_executors(seeded_store, executor("e9", ExecutorState.CONNECTED, last_seen_ms=10**13))
     await api.post(f"{WF}/wf-001/cancel")
     assert channel.requests[0].target == ExecutorId("e9")

@@ -274,7 +274,7 @@ def test_a_fork_from_failure_body_names_exactly_one_mode() -> None:
     call = management_call(RequestKind.FORK_FROM_FAILURE, "", {"workflow_ids": ["wf-1"]})
     body = p.ForkFromFailureRequest.from_json(frame_of(call)).body
     assert set(body) <= set(p.ForkFromFailureBody.__annotations__)
-    modes = [k for k in ("from_last_failure", "from_last_step", "from_step", "from_step_name")]
+    modes = ("from_last_failure", "from_last_step", "from_step", "from_step_name")
     assert [k for k in modes if body.get(k) not in (None, False)] == ["from_last_failure"]
 
 

@@ -1,0 +1,554 @@
+"""The dashboard's actions on one thing: a workflow, a schedule, an application version; and the
+pages that read live from an executor (schedules, versions, a workflow's communication).
+
+Owns the confirm-then-act flow: a GET confirmation page (it works without JavaScript) holds a form
+with a fresh idempotency key, so submitting it twice acts once; its POST checks that it comes from
+the console's own pages (``console.actors.require_same_origin``), tells the actor, runs the action
+through ``console.actions.Actions`` and redirects (303) to the page it concerns with
+``?done=<action id>``; that page then shows the audited outcome. A failed action shows the
+confirmation again with the (escaped) error and the failure's HTTP status. Live reads are bounded
+by the console's live timeout: when no executor answers, the page says so. Must not import the
+gateway, Faust or Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from console.actions import ActionFailed, Actions, Operation, check_idempotency_key
+from console.actors import ActorResolver, require_same_origin
+from console.operations import (
+    JsonBody,
+    ScheduleAction,
+    WorkflowAction,
+    schedule_operation,
+    set_latest_version_operation,
+    workflow_operation,
+)
+from console.pages import Form, Pages, new_idempotency_key, read_form, see_other
+from console.params import BadParameter, parse_app, parse_workflow_path
+from console.templating import path_segment
+from store.audit import find_action
+from store.database import Store
+from store.workflows import get_workflow
+from streams.records import ACTIVE_STATES, AppName, OperatorAction, RequestKind, WorkflowId
+
+CONFIRM_SUFFIX = "/confirm"
+"""``/apps/{app}/workflows/{id}/confirm?action=...`` is the confirmation of an action on ``id``."""
+MAX_SCHEDULE_NAME_CHARS = 256
+_VERSIONED = (WorkflowAction.RESUME, WorkflowAction.RESTART, WorkflowAction.FORK)
+_Action = TypeVar("_Action", WorkflowAction, ScheduleAction)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FormField:
+    """An option of an action, shown on its confirmation page."""
+
+    name: str
+    label: str
+    kind: str
+    """``checkbox``, ``number`` or ``text``."""
+    hint: str = ""
+    required: bool = False
+    default: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verb:
+    """How an action reads on the page."""
+
+    label: str
+    """The button: ``Cancel``."""
+    explanation: str
+    danger: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveList:
+    """A list read live from an executor, or why there is none."""
+
+    items: list[Mapping[str, Any]] | None
+    error: str | None
+
+
+_WORKFLOW_VERBS = {
+    WorkflowAction.CANCEL: Verb(
+        label="Cancel",
+        explanation="The workflow stops at its next step. It can be resumed later.",
+        danger=True,
+    ),
+    WorkflowAction.RESUME: Verb(
+        label="Resume",
+        explanation=(
+            "The workflow runs again from its last completed step, on an executor of its "
+            "application version."
+        ),
+    ),
+    WorkflowAction.RESTART: Verb(
+        label="Restart",
+        explanation=(
+            "A new workflow runs this one again from its first step, with the same inputs, on an "
+            "executor of its application version."
+        ),
+    ),
+    WorkflowAction.FORK: Verb(
+        label="Fork",
+        explanation=(
+            "A new workflow runs this one from the chosen step; the results of the earlier steps "
+            "are reused."
+        ),
+    ),
+    WorkflowAction.DELETE: Verb(
+        label="Delete",
+        explanation=(
+            "The workflow's record and steps leave the executor's system database. This cannot "
+            "be undone."
+        ),
+        danger=True,
+    ),
+}
+_SCHEDULE_VERBS = {
+    ScheduleAction.PAUSE: Verb(label="Pause", explanation="The schedule stops firing."),
+    ScheduleAction.RESUME: Verb(label="Resume", explanation="The schedule fires again."),
+    ScheduleAction.TRIGGER: Verb(
+        label="Trigger", explanation="The schedule's workflow starts now, once."
+    ),
+    ScheduleAction.BACKFILL: Verb(
+        label="Backfill",
+        explanation="Every firing the schedule missed between the two times runs now.",
+    ),
+}
+_LATEST = Verb(
+    label="Make latest",
+    explanation="New workflows of the app run on this application version.",
+)
+
+
+def workflow_fields(action: WorkflowAction) -> list[FormField]:
+    """The options of an action on one workflow (the fields of ``console.operations``)."""
+    match action:
+        case WorkflowAction.CANCEL:
+            return [
+                FormField(
+                    name="cancel_children", label="Also cancel its child workflows", kind="checkbox"
+                )
+            ]
+        case WorkflowAction.RESUME:
+            return [_queue_field()]
+        case WorkflowAction.RESTART:
+            return []
+        case WorkflowAction.FORK:
+            return [
+                FormField(
+                    name="start_step",
+                    label="Start step",
+                    kind="number",
+                    hint="The first step to run again (1: all of them).",
+                    required=True,
+                    default="1",
+                ),
+                FormField(
+                    name="application_version",
+                    label="Application version (optional)",
+                    kind="text",
+                    hint="Run the fork on this version; empty: the workflow's own.",
+                ),
+                _queue_field(),
+            ]
+        case WorkflowAction.DELETE:
+            return [
+                FormField(
+                    name="delete_children", label="Also delete its child workflows", kind="checkbox"
+                )
+            ]
+
+
+def _queue_field() -> FormField:
+    return FormField(
+        name="queue_name",
+        label="Queue (optional)",
+        kind="text",
+        hint="Enqueue it on this queue instead of running it at once.",
+    )
+
+
+def _schedule_fields(action: ScheduleAction) -> list[FormField]:
+    if action is not ScheduleAction.BACKFILL:
+        return []
+    hint = "ISO 8601 with a zone, e.g. 2026-01-31T12:00:00Z"
+    return [
+        FormField(name="start", label="From", kind="text", hint=hint, required=True),
+        FormField(name="end", label="Until", kind="text", hint=hint, required=True),
+    ]
+
+
+def body_of(fields: list[FormField], form: Form) -> JsonBody:
+    """A form's options as the JSON body ``console.operations`` reads (and checks)."""
+    data: dict[str, Any] = {}
+    for f in fields:
+        raw = form.get(f.name)
+        if f.kind == "checkbox":
+            data[f.name] = form.flag(f.name)
+        elif f.kind == "number" and raw is not None and raw.isascii() and raw.isdigit():
+            data[f.name] = int(raw[:12])
+        else:
+            data[f.name] = raw
+    return JsonBody(data)
+
+
+def workflow_buttons(status: str) -> list[WorkflowAction]:
+    """The actions offered for a workflow in this status (fork and delete are separate forms)."""
+    buttons = [WorkflowAction.CANCEL] if status in ACTIVE_STATES else []
+    if status != "SUCCESS":
+        buttons.append(WorkflowAction.RESUME)
+    buttons.append(WorkflowAction.RESTART)
+    return buttons
+
+
+def _choice(kind: type[_Action], value: str | None) -> _Action:
+    try:
+        return kind(value or "")
+    except ValueError:
+        allowed = ", ".join(a.value for a in kind)
+        raise HTTPException(404, f"unknown action; use {allowed}") from None
+
+
+def _schedule_name(value: str) -> str:
+    if not 1 <= len(value) <= MAX_SCHEDULE_NAME_CHARS or "\x00" in value:
+        raise BadParameter("schedule_name", f"1 to {MAX_SCHEDULE_NAME_CHARS} characters")
+    return value
+
+
+class ActionPages:
+    """Confirmation pages, the form posts that act, and the live schedules and versions pages.
+
+    Args:
+        store: a started store (workflows to describe, audited outcomes to show).
+        pages: renders pages.
+        actions: carries out and audits actions, and asks executors.
+        actors: tells who acts.
+        live_timeout_s: how long a page waits for an executor's answer to a read.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        pages: Pages,
+        actions: Actions,
+        actors: ActorResolver,
+        *,
+        live_timeout_s: float,
+    ) -> None:
+        self._store = store
+        self._pages = pages
+        self._actions = actions
+        self._actors = actors
+        self._live_timeout_s = live_timeout_s
+
+    def routes(self) -> list[BaseRoute]:
+        """The form posts and pages (the workflow confirmation is reached through the detail
+        page's route, whose ``{workflow_id:path}`` would otherwise swallow it)."""
+        app = "/apps/{app}"
+        schedule = f"{app}/schedules/{{schedule_name:path}}"
+        endpoints = [
+            (
+                f"{app}/workflows/{{workflow_id:path}}/actions/{{action}}",
+                self.act_on_workflow,
+                "POST",
+            ),
+            (f"{app}/schedules", self.schedules, "GET"),
+            (f"{schedule}/confirm", self.confirm_schedule, "GET"),
+            (f"{schedule}/actions/{{action}}", self.act_on_schedule, "POST"),
+            (f"{app}/versions", self.versions, "GET"),
+            (f"{app}/versions/confirm", self.confirm_version, "GET"),
+            (f"{app}/versions/latest", self.set_latest_version, "POST"),
+        ]
+        return [
+            Route(path, endpoint, methods=[method], include_in_schema=False)
+            for path, endpoint, method in endpoints
+        ]
+
+    # -- one workflow ---------------------------------------------------------------------------
+
+    async def confirm_workflow(
+        self, request: Request, app: AppName, workflow_id: WorkflowId
+    ) -> Response:
+        """``Cancel workflow X?``: the options, Confirm and Back."""
+        action = _choice(WorkflowAction, request.query_params.get("action"))
+        return await self._workflow_confirmation(
+            request, app, workflow_id, action, Form(request.query_params.multi_items())
+        )
+
+    async def act_on_workflow(self, request: Request) -> Response:
+        """Carry out a confirmed action on one workflow, then show its outcome."""
+        require_same_origin(request)
+        app, workflow_id = parse_workflow_path(request.path_params)
+        action = _choice(WorkflowAction, request.path_params["action"])
+        form = await read_form(request)
+        actor = await self._actors.actor(request)
+        try:
+            version = None
+            if action in _VERSIONED:
+                version = await self._actions.version_of(app, workflow_id)
+            body = body_of(workflow_fields(action), form)
+            operation = workflow_operation(action, workflow_id, body, stored_version=version)
+            record = await self._run(app, operation, actor, form)
+        except (BadParameter, ActionFailed) as exc:
+            return await self._workflow_confirmation(
+                request, app, workflow_id, action, form, error=exc
+            )
+        base = f"/apps/{path_segment(app)}/workflows"
+        if action is WorkflowAction.DELETE:
+            return see_other(f"{base}?done={record.action_id}")
+        return see_other(f"{base}/{path_segment(workflow_id)}?done={record.action_id}")
+
+    async def _workflow_confirmation(
+        self,
+        request: Request,
+        app: AppName,
+        workflow_id: WorkflowId,
+        action: WorkflowAction,
+        form: Form,
+        *,
+        error: Exception | None = None,
+    ) -> Response:
+        async with self._store.sessionmaker.begin() as session:
+            row = await get_workflow(session, app, workflow_id)
+        details = (
+            []
+            if row is None
+            else [
+                ("Status", row.status),
+                ("Name", row.name or "\u2014"),
+                ("Version", row.application_version or "\u2014"),
+            ]
+        )
+        detail_url = f"/apps/{path_segment(app)}/workflows/{path_segment(workflow_id)}"
+        return self._confirmation(
+            request,
+            app=app,
+            tab="workflows",
+            verb=_WORKFLOW_VERBS[action],
+            question=(f"{_WORKFLOW_VERBS[action].label} workflow", workflow_id, "?"),
+            details=details,
+            fields=workflow_fields(action),
+            form=form,
+            post_url=f"{detail_url}/actions/{action.value}",
+            back_url=detail_url,
+            error=error,
+        )
+
+    # -- schedules ------------------------------------------------------------------------------
+
+    async def schedules(self, request: Request) -> Response:
+        """An app's schedules, asked of a live executor, with their actions."""
+        app = parse_app(request.path_params["app"])
+        listed = await self.live_list(app, RequestKind.LIST_SCHEDULES, "schedules")
+        context = {
+            "app": app,
+            "tab": "schedules",
+            "listed": listed,
+            "flash": await self.flash(app, request.query_params.get("done")),
+        }
+        return self._pages.render(request, "schedules.html", context, refresh=False)
+
+    async def confirm_schedule(self, request: Request) -> Response:
+        """``Pause schedule X?``."""
+        app = parse_app(request.path_params["app"])
+        name = _schedule_name(request.path_params["schedule_name"])
+        action = _choice(ScheduleAction, request.query_params.get("action"))
+        return self._schedule_confirmation(
+            request, app, name, action, Form(request.query_params.multi_items())
+        )
+
+    async def act_on_schedule(self, request: Request) -> Response:
+        """Carry out a confirmed action on a schedule, then show its outcome."""
+        require_same_origin(request)
+        app = parse_app(request.path_params["app"])
+        name = _schedule_name(request.path_params["schedule_name"])
+        action = _choice(ScheduleAction, request.path_params["action"])
+        form = await read_form(request)
+        actor = await self._actors.actor(request)
+        try:
+            body = body_of(_schedule_fields(action), form)
+            record = await self._run(app, schedule_operation(action, name, body), actor, form)
+        except (BadParameter, ActionFailed) as exc:
+            return self._schedule_confirmation(request, app, name, action, form, error=exc)
+        return see_other(f"/apps/{path_segment(app)}/schedules?done={record.action_id}")
+
+    def _schedule_confirmation(
+        self,
+        request: Request,
+        app: AppName,
+        name: str,
+        action: ScheduleAction,
+        form: Form,
+        *,
+        error: Exception | None = None,
+    ) -> Response:
+        schedules_url = f"/apps/{path_segment(app)}/schedules"
+        return self._confirmation(
+            request,
+            app=app,
+            tab="schedules",
+            verb=_SCHEDULE_VERBS[action],
+            question=(f"{_SCHEDULE_VERBS[action].label} schedule", name, "?"),
+            details=[],
+            fields=_schedule_fields(action),
+            form=form,
+            post_url=f"{schedules_url}/{path_segment(name)}/actions/{action.value}",
+            back_url=schedules_url,
+            error=error,
+        )
+
+    # -- application versions -------------------------------------------------------------------
+
+    async def versions(self, request: Request) -> Response:
+        """An app's application versions, asked of a live executor; the latest is marked."""
+        app = parse_app(request.path_params["app"])
+        listed = await self.live_list(app, RequestKind.LIST_VERSIONS, "versions")
+        latest = None
+        if listed.items:
+            stamps = [v.get("version_timestamp") for v in listed.items]
+            known = [s for s in stamps if isinstance(s, int)]
+            latest = stamps.index(max(known)) if known else 0
+        context = {
+            "app": app,
+            "tab": "versions",
+            "listed": listed,
+            "latest_index": latest,
+            "flash": await self.flash(app, request.query_params.get("done")),
+        }
+        return self._pages.render(request, "versions.html", context, refresh=False)
+
+    async def confirm_version(self, request: Request) -> Response:
+        """``Make version X the latest?``."""
+        app = parse_app(request.path_params["app"])
+        form = Form(request.query_params.multi_items())
+        return self._version_confirmation(request, app, form)
+
+    async def set_latest_version(self, request: Request) -> Response:
+        """Make a version the latest, then show the outcome."""
+        require_same_origin(request)
+        app = parse_app(request.path_params["app"])
+        form = await read_form(request)
+        actor = await self._actors.actor(request)
+        try:
+            body = JsonBody({"version_name": form.get("version_name")})
+            record = await self._run(app, set_latest_version_operation(body), actor, form)
+        except (BadParameter, ActionFailed) as exc:
+            return self._version_confirmation(request, app, form, error=exc)
+        return see_other(f"/apps/{path_segment(app)}/versions?done={record.action_id}")
+
+    def _version_confirmation(
+        self, request: Request, app: AppName, form: Form, *, error: Exception | None = None
+    ) -> Response:
+        name = form.get("version_name")
+        if name is None:
+            raise BadParameter("version_name", "is required")
+        versions_url = f"/apps/{path_segment(app)}/versions"
+        return self._confirmation(
+            request,
+            app=app,
+            tab="versions",
+            verb=_LATEST,
+            question=("Make version", name, "the latest?"),
+            details=[],
+            fields=[],
+            form=form,
+            post_url=f"{versions_url}/latest",
+            back_url=versions_url,
+            error=error,
+            hidden={"version_name": name},
+        )
+
+    # -- shared ---------------------------------------------------------------------------------
+
+    async def _run(
+        self, app: AppName, operation: Operation, actor: str, form: Form
+    ) -> OperatorAction:
+        key = form.get("idempotency_key")
+        result = await self._actions.run(app, operation, actor=actor, idempotency_key=key)
+        return result.record
+
+    def _confirmation(
+        self,
+        request: Request,
+        *,
+        app: AppName,
+        tab: str,
+        verb: Verb,
+        question: tuple[str, str, str],
+        details: list[tuple[str, str]],
+        fields: list[FormField],
+        form: Form,
+        post_url: str,
+        back_url: str,
+        error: Exception | None,
+        hidden: Mapping[str, str] | None = None,
+    ) -> Response:
+        values = {f.name: form.get(f.name) or f.default for f in fields}
+        checked = {f.name for f in fields if f.kind == "checkbox" and form.flag(f.name)}
+        status_code = 200
+        if isinstance(error, ActionFailed):
+            status_code = error.reason.http_status
+        elif error is not None:
+            status_code = 400
+        context = {
+            "app": app,
+            "tab": tab,
+            "verb": verb,
+            "question": question,
+            "details": details,
+            "fields": fields,
+            "values": values,
+            "checked": checked,
+            "hidden": dict(hidden or {}),
+            "post_url": post_url,
+            "back_url": back_url,
+            # A new key for every showing: after a failure, confirming again is a new attempt.
+            "idempotency_key": new_idempotency_key(),
+            "error": None if error is None else str(error),
+        }
+        return self._pages.render(
+            request, "confirm.html", context, refresh=False, status_code=status_code
+        )
+
+    async def flash(self, app: AppName, key: str | None) -> OperatorAction | None:
+        """The audited action a redirect after a form post names (``?done=``), if it is there."""
+        if key is None:
+            return None
+        try:
+            check_idempotency_key(key)
+        except ActionFailed:
+            return None
+        async with self._store.sessionmaker.begin() as session:
+            return await find_action(session, app, key)
+
+    async def live_list(
+        self, app: AppName, kind: RequestKind, key: str, workflow_id: str = ""
+    ) -> LiveList:
+        """The list ``key`` of a live executor's answer, or why there is none (within the live
+        timeout)."""
+        try:
+            async with asyncio.timeout(self._live_timeout_s):
+                answer = await self._actions.query(app, kind, workflow_id)
+        except ActionFailed as exc:
+            return LiveList(items=None, error=str(exc))
+        except TimeoutError:
+            return LiveList(
+                items=None,
+                error=f"no executor of app {app} answered within {self._live_timeout_s:g} s",
+            )
+        items = answer.get(key) if isinstance(answer, dict) else None
+        if not isinstance(items, list):
+            return LiveList(items=None, error=f"the executor's answer had no {key}")
+        return LiveList(items=[item for item in items if isinstance(item, dict)], error=None)
