@@ -51,6 +51,20 @@
     }
   }
 
+  // Rows ticked for a bulk action stay ticked when the region is replaced.
+  function selectedValues() {
+    const values = new Set();
+    for (const box of region.querySelectorAll("input[data-select]:checked")) values.add(box.value);
+    return values;
+  }
+
+  function restoreSelection(values) {
+    for (const box of region.querySelectorAll("input[data-select]")) {
+      if (values.has(box.value)) box.checked = true;
+    }
+    region.dispatchEvent(new Event("baton:replaced", { bubbles: true }));
+  }
+
   function userIsInside() {
     const active = document.activeElement;
     if (active && active !== document.body && region.contains(active)) return true;
@@ -77,7 +91,9 @@
       if (!response.ok) throw new Error("HTTP " + response.status);
       const html = await response.text();
       if (!userIsInside()) {
+        const ticked = selectedValues();
         region.innerHTML = html;
+        restoreSelection(ticked);
         say("Updated " + new Date().toLocaleTimeString());
       }
     } catch (error) {
@@ -106,4 +122,44 @@
   });
 
   schedule();
+})();
+
+// Bulk selection on the workflows list: a "select all on this page" box (shown only with this
+// script), the count of ticked rows, and the "... selected" buttons enabled only when a row is
+// ticked. Without this script the boxes and buttons still work (an empty selection is refused).
+(() => {
+  "use strict";
+  const form = document.getElementById("bulk-selected");
+  if (!form) return;
+  const count = document.getElementById("selected-count");
+  const buttons = form.querySelectorAll("button[type=submit]");
+
+  function boxes() {
+    return document.querySelectorAll("input[data-select]");
+  }
+
+  function update() {
+    const all = Array.from(boxes());
+    const ticked = all.filter((box) => box.checked).length;
+    if (count) count.textContent = ticked ? "(" + ticked + ")" : "";
+    for (const button of buttons) button.disabled = ticked === 0;
+    const master = document.querySelector("input[data-select-all]");
+    if (master) {
+      master.hidden = all.length === 0;
+      master.checked = all.length > 0 && ticked === all.length;
+      master.indeterminate = ticked > 0 && ticked < all.length;
+    }
+  }
+
+  document.addEventListener("change", (event) => {
+    const target = event.target;
+    if (!(target instanceof HTMLInputElement)) return;
+    if (target.matches("input[data-select-all]")) {
+      for (const box of boxes()) box.checked = target.checked;
+    }
+    if (target.matches("input[data-select], input[data-select-all]")) update();
+  });
+  document.addEventListener("baton:replaced", update);
+  window.addEventListener("pageshow", update);
+  update();
 })();
