@@ -15,12 +15,13 @@ from typing import TextIO
 
 from store.audit import record_audit
 from store.database import Store
-from store.workflows import replace_steps, upsert_workflows
+from store.workflows import apply_workflow_events
 from streams.log_reader import ReadProgress, read_log
 from streams.records import (
     AuditRecord,
     OperatorAction,
     RecoveryDecision,
+    WorkflowDeleted,
     WorkflowStatus,
     WorkflowSteps,
     workflow_key,
@@ -62,6 +63,7 @@ async def _replay_workflows(
     async for batch in read_log(bootstrap, topics.workflow_events, progress):
         statuses: list[WorkflowStatus] = []
         steps: list[WorkflowSteps] = []
+        deletions: list[WorkflowDeleted] = []
         for record in batch:
             match record:
                 case WorkflowStatus():
@@ -74,11 +76,11 @@ async def _replay_workflows(
                         statuses.append(record)
                 case WorkflowSteps():
                     steps.append(record)
+                case WorkflowDeleted():
+                    marks.pop(workflow_key(record.app, record.workflow_id), None)
+                    deletions.append(record)
         async with store.sessionmaker.begin() as session:
-            if statuses:
-                await upsert_workflows(session, statuses)
-            if steps:
-                await replace_steps(session, steps)
+            await apply_workflow_events(session, statuses, steps, deletions)
         counts["workflow_events"] += len(batch)
         counts["workflows_written"] += len(statuses)
         counts["steps_written"] += len(steps)

@@ -16,14 +16,14 @@ from recovery.agent import RecoveryAgent
 from store.audit import record_audit
 from store.database import Store
 from store.projection import project_app_state
-from store.workflows import replace_steps, upsert_workflows
+from store.workflows import apply_workflow_events
 from streams.admin import ensure_topics
 from streams.app import create_worker_app
 from streams.capture import CaptureTimings
 from streams.capture_agent import CaptureAgent
 from streams.exceptions import RoleFailed
 from streams.liveness import AppState
-from streams.records import RecoveryDecision, WorkflowStatus, WorkflowSteps
+from streams.records import RecoveryDecision, WorkflowDeleted, WorkflowStatus, WorkflowSteps
 from streams.workflow_agent import WorkflowAgent
 
 logger = logging.getLogger(__name__)
@@ -44,13 +44,13 @@ class StoreProjection:
                 await record_audit(session, decisions)
 
     async def project_workflows(
-        self, statuses: list[WorkflowStatus], steps: list[WorkflowSteps]
+        self,
+        statuses: list[WorkflowStatus],
+        steps: list[WorkflowSteps],
+        deletions: list[WorkflowDeleted],
     ) -> None:
         async with self._store.sessionmaker.begin() as session:
-            if statuses:
-                await upsert_workflows(session, statuses)
-            if steps:
-                await replace_steps(session, steps)
+            await apply_workflow_events(session, statuses, steps, deletions)
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:

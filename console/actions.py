@@ -39,6 +39,7 @@ from streams.records import (
     ReplyFailure,
     RequestId,
     RequestKind,
+    WorkflowDeleted,
     WorkflowId,
     bound_text,
 )
@@ -369,6 +370,8 @@ class Actions:
             except LiveUnavailable as exc:
                 return Execution(ok=False, error=str(exc), reason=FailureReason.UNAVAILABLE)
             if reply is not None and reply.ok:
+                if operation.kind is RequestKind.DELETE:
+                    await self._forget(app, operation)
                 return Execution(
                     ok=True, result=reply.result, executor_id=target.executor_id, attempts=attempt
                 )
@@ -405,6 +408,25 @@ class Actions:
                 "executor could carry out the action; try again once one is connected"
             ),
         )
+
+    async def _forget(self, app: AppName, operation: Operation) -> None:
+        """After a delete: the store forgets the workflows, through the workflow events topic."""
+        assert self._channel is not None
+        ids = operation.params.get("workflow_ids") or [operation.workflow_id]
+        deleted_at = now_ms()
+        records = [
+            WorkflowDeleted(
+                app=app,
+                workflow_id=WorkflowId(str(workflow_id)),
+                with_children=bool(operation.params.get("delete_children")),
+                deleted_at_ms=deleted_at,
+            )
+            for workflow_id in ids
+        ]
+        try:
+            await self._channel.publish_deletions(records)
+        except LiveUnavailable as exc:
+            logger.warning("deleted workflows stay in the store's lists: %s", exc)
 
     async def _send(
         self, app: AppName, operation: Operation, target: _Target, request_id: RequestId

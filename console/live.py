@@ -11,6 +11,7 @@ that implements this protocol. Callers fall back to the store when a ``LiveUnava
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from streams.exceptions import RequestError
@@ -20,6 +21,7 @@ from streams.records import (
     ExecutorRequest,
     OperatorAction,
     StepInfo,
+    WorkflowDeleted,
     WorkflowId,
     WorkflowStatus,
 )
@@ -74,6 +76,14 @@ class CommandChannel(Protocol):
 
     async def publish_audit(self, record: OperatorAction) -> None:
         """Append an operator action to the audit topic (the replayable log).
+
+        Raises:
+            LiveUnavailable: the broker is unreachable.
+        """
+        ...
+
+    async def publish_deletions(self, records: Sequence[WorkflowDeleted]) -> None:
+        """Tell the workflow events topic that workflows were deleted (the store forgets them).
 
         Raises:
             LiveUnavailable: the broker is unreachable.

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -34,6 +35,7 @@ from streams.records import (
     RequestId,
     RequestKind,
     StepInfo,
+    WorkflowDeleted,
     WorkflowId,
     WorkflowStatus,
     decode,
@@ -132,6 +134,16 @@ class KafkaLiveExecutors:
             await self._producer.send_and_wait(
                 self._topics.audit, encode(record), key=record_key(record)
             )
+        except KafkaError as exc:
+            raise LiveUnavailable(f"the broker is unreachable: {exc}") from exc
+
+    async def publish_deletions(self, records: Sequence[WorkflowDeleted]) -> None:
+        try:
+            for record in records:
+                await self._producer.send(
+                    self._topics.workflow_events, encode(record), key=record_key(record)
+                )
+            await self._producer.flush()
         except KafkaError as exc:
             raise LiveUnavailable(f"the broker is unreachable: {exc}") from exc
 

@@ -72,6 +72,7 @@ from store.projection import upsert_for
 from streams.records import (
     ACTIVE_STATES,
     StepInfo,
+    WorkflowDeleted,
     WorkflowState,
     WorkflowStatus,
     WorkflowSteps,
@@ -385,6 +386,73 @@ async def _lock_app(session: AsyncSession, app: str) -> None:
             await session.execute(select(func.pg_advisory_xact_lock(_LOCK_CLASS, key)))
         case _:
             await session.execute(update(_COUNTS).where(false()).values(n=_COUNTS.c.n))
+
+
+async def apply_workflow_events(
+    session: AsyncSession,
+    statuses: Sequence[WorkflowStatus],
+    steps: Sequence[WorkflowSteps],
+    deletions: Sequence[WorkflowDeleted],
+) -> None:
+    """Project one batch of the workflow events topic (the worker's and ``baton replay``'s one
+    write): statuses, then steps, then deletions, so a workflow deleted in the batch stays gone.
+    """
+    if statuses:
+        await upsert_workflows(session, statuses)
+    if steps:
+        await replace_steps(session, steps)
+    if deletions:
+        await delete_workflows(session, deletions)
+
+
+MAX_DELETED_DEPTH = 16
+"""How many generations of children a deletion with children follows."""
+
+
+async def delete_workflows(session: AsyncSession, records: Sequence[WorkflowDeleted]) -> int:
+    """Forget deleted workflows (with their steps; with ``with_children``, their descendants).
+
+    Idempotent: a workflow already gone is skipped. Returns how many workflows were removed.
+
+    Args:
+        session: the caller's session; the caller commits.
+        records: deletions of any apps, possibly repeated.
+    """
+    removed = 0
+    for app in sorted({record.app for record in records}):
+        of_app = [r for r in records if r.app == app]
+        await _lock_app(session, app)
+        ids: set[str] = {r.workflow_id for r in of_app}
+        parents: list[str] = [r.workflow_id for r in of_app if r.with_children]
+        for _ in range(MAX_DELETED_DEPTH):
+            if not parents:
+                break
+            children: list[str] = []
+            for chunk in _chunks(parents):
+                rows = await session.scalars(
+                    select(WorkflowRow.workflow_id).where(
+                        WorkflowRow.app == app, WorkflowRow.parent_workflow_id.in_(chunk)
+                    )
+                )
+                children.extend(child for child in rows if child not in ids)
+            ids.update(children)
+            parents = children
+        stored = await _stored_workflows(session, app, sorted(ids))
+        deltas: Counter[tuple[str, str, str]] = Counter(
+            _count_key(values) for values in stored.values()
+        )
+        for chunk in _chunks(sorted(stored)):
+            await session.execute(
+                delete(StepRow).where(StepRow.app == app, StepRow.workflow_id.in_(chunk))
+            )
+            await session.execute(
+                delete(WorkflowRow).where(
+                    WorkflowRow.app == app, WorkflowRow.workflow_id.in_(chunk)
+                )
+            )
+        await _add_counts(session, app, Counter({key: -n for key, n in deltas.items()}))
+        removed += len(stored)
+    return removed
 
 
 async def replace_steps(session: AsyncSession, records: Sequence[WorkflowSteps]) -> None:

@@ -62,6 +62,7 @@ class RecordType(StrEnum):
     EXECUTOR_REQUEST = "executor_request"
     EXECUTOR_REPLY = "executor_reply"
     OPERATOR_ACTION = "operator_action"
+    WORKFLOW_DELETED = "workflow_deleted"
 
 
 class WorkflowState(StrEnum):
@@ -444,6 +445,19 @@ class ExecutorReply:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WorkflowDeleted:
+    """An operator deleted a workflow (and, with ``with_children``, its descendants) from the
+    app's system database: the store forgets it. Keyed ``{app}/{workflow_id}`` on the workflow
+    events topic, after the workflow's statuses."""
+
+    type: ClassVar[RecordType] = RecordType.WORKFLOW_DELETED
+    app: AppName
+    workflow_id: WorkflowId
+    with_children: bool
+    deleted_at_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OperatorAction:
     """An audit record: one operator action (console, API or CLI) and how it ended.
 
@@ -473,7 +487,7 @@ class OperatorAction:
 ExecutorEvent = (
     ExecutorConnected | ExecutorDisconnected | GatewayHeartbeat | CommandProgress | PollResult
 )
-WorkflowEvent = WorkflowStatus | WorkflowSteps
+WorkflowEvent = WorkflowStatus | WorkflowSteps | WorkflowDeleted
 Command = RecoverExecutor | PollWorkflows | ExecutorRequest
 AuditRecord = RecoveryDecision | OperatorAction
 Record = ExecutorEvent | WorkflowEvent | Command | AuditRecord | ExecutorReply
@@ -493,7 +507,7 @@ def record_key(record: Record) -> bytes:
     match record:
         case RecoverExecutor() | PollWorkflows() | ExecutorRequest():
             return record.target.encode()
-        case WorkflowStatus() | WorkflowSteps():
+        case WorkflowStatus() | WorkflowSteps() | WorkflowDeleted():
             return workflow_key(record.app, record.workflow_id)
         case ExecutorReply():
             return record.request_id.encode()
@@ -759,6 +773,15 @@ def _reply(f: Fields) -> ExecutorReply:
     )
 
 
+def _workflow_deleted(f: Fields) -> WorkflowDeleted:
+    return WorkflowDeleted(
+        app=AppName(f.text("app")),
+        workflow_id=WorkflowId(f.text("workflow_id")),
+        with_children=f.flag("with_children"),
+        deleted_at_ms=f.integer("deleted_at_ms"),
+    )
+
+
 def _operator_action(f: Fields) -> OperatorAction:
     executor_id = f.opt_text("executor_id")
     return OperatorAction(
@@ -791,4 +814,5 @@ _DECODERS: dict[RecordType, Any] = {
     RecordType.EXECUTOR_REQUEST: _request,
     RecordType.EXECUTOR_REPLY: _reply,
     RecordType.OPERATOR_ACTION: _operator_action,
+    RecordType.WORKFLOW_DELETED: _workflow_deleted,
 }

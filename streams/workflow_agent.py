@@ -2,8 +2,8 @@
 
 Per workflow event: decode; a ``WorkflowStatus`` that is news for the ``workflows`` table
 (``streams.workflow_table.is_news``) updates the table's mark (or drops it once the workflow
-finished) and is queued for the store; a
-``WorkflowSteps`` is queued as is. A timer writes the queue to the store in batches (idempotent,
+finished) and is queued for the store; a ``WorkflowSteps`` is queued as is; a ``WorkflowDeleted``
+drops the mark and is queued. A timer writes the queue to the store in batches (idempotent,
 latest-wins upserts there too), and keeps it queued when the store is down.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from streams.app import WorkerApp
 from streams.exceptions import RecordError
-from streams.records import WorkflowStatus, WorkflowSteps, decode, workflow_key
+from streams.records import WorkflowDeleted, WorkflowStatus, WorkflowSteps, decode, workflow_key
 from streams.workflow_table import decode_mark, encode_mark, take
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,10 @@ class WorkflowProjection(Protocol):
     """Where workflow news goes for the console (the SQL store)."""
 
     async def project_workflows(
-        self, statuses: list[WorkflowStatus], steps: list[WorkflowSteps]
+        self,
+        statuses: list[WorkflowStatus],
+        steps: list[WorkflowSteps],
+        deletions: list[WorkflowDeleted],
     ) -> None: ...
 
 
@@ -47,6 +50,7 @@ class WorkflowAgent:
         self._batch_size = batch_size
         self._statuses: list[WorkflowStatus] = []
         self._steps: list[WorkflowSteps] = []
+        self._deletions: list[WorkflowDeleted] = []
         app = worker.app
         app.agent(worker.workflow_events, name="workflow-table")(self._consume)
         app.timer(interval=flush_interval_s)(self._flush)
@@ -63,6 +67,9 @@ class WorkflowAgent:
                     self._on_status(record)
                 case WorkflowSteps():
                     self._steps.append(record)
+                case WorkflowDeleted():
+                    self._worker.workflows.pop(workflow_key(record.app, record.workflow_id), None)
+                    self._deletions.append(record)
                 case _:
                     logger.warning("unexpected %s record on the workflow topic", record.type)
 
@@ -86,11 +93,13 @@ class WorkflowAgent:
             logger.error("the store is behind: dropped %d queued workflow statuses", dropped)
 
     async def _flush(self) -> None:
-        while self._statuses or self._steps:
+        while self._statuses or self._steps or self._deletions:
             statuses = self._statuses[: self._batch_size]
             steps = self._steps[: self._batch_size]
+            # Deletions wait for the statuses queued before them (they are applied last).
+            deletions = list(self._deletions) if len(statuses) == len(self._statuses) else []
             try:
-                await self._projection.project_workflows(statuses, steps)
+                await self._projection.project_workflows(statuses, steps, deletions)
             except Exception:
                 logger.exception(
                     "projecting %d workflow statuses into the store failed; will retry",
@@ -99,3 +108,4 @@ class WorkflowAgent:
                 return
             del self._statuses[: len(statuses)]
             del self._steps[: len(steps)]
+            del self._deletions[: len(deletions)]

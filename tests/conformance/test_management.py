@@ -255,10 +255,13 @@ def test_delete_removes_the_workflow_from_the_executor(
 
     act_ok(cluster, app, "wf-delete", "delete")
     assert executor.workflow_status("wf-delete") is None, "DBOS no longer knows wf-delete"
-    # The design keeps the store's history of a deleted workflow; the console must at least no
-    # longer present it as live (a live lookup finds nothing and falls back to the store).
-    status, detail = cluster.get(f"/api/v1/apps/{app}/workflows/wf-delete")
-    assert status == 404 or (status == 200 and detail["source"] == "store"), (status, detail)
+    # The deletion travels the workflow events topic: the worker's store forgets it too.
+    assert_eventually(
+        lambda: cluster.get(f"/api/v1/apps/{app}/workflows/wf-delete")[0] == 404,
+        timeout_s=CAPTURE_TIMEOUT_S,
+        message="the console no longer knows the deleted workflow",
+    )
+    assert "wf-delete" not in console_statuses(cluster, app, workflow_id_prefix="wf-delete")
 
 
 # -- many workflows ----------------------------------------------------------------------------

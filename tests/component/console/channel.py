@@ -9,6 +9,7 @@ delete removes it), unless the test scripted that executor to have left (``not_c
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from streams.records import (
     OperatorAction,
     ReplyFailure,
     RequestKind,
+    WorkflowDeleted,
 )
 
 
@@ -32,6 +34,7 @@ class FakeChannel:
     ``error``; absent: answers."""
     requests: list[ExecutorRequest] = field(default_factory=list)
     audit: list[OperatorAction] = field(default_factory=list)
+    deletions: list[WorkflowDeleted] = field(default_factory=list)
     forks: dict[str, tuple[str, int]] = field(default_factory=dict)
     """new workflow id -> (forked workflow id, start step)."""
     acted: list[tuple[str, str]] = field(default_factory=list)
@@ -58,6 +61,9 @@ class FakeChannel:
 
     async def publish_audit(self, record: OperatorAction) -> None:
         self.audit.append(record)
+
+    async def publish_deletions(self, records: Sequence[WorkflowDeleted]) -> None:
+        self.deletions.extend(records)
 
     def _act(self, request: ExecutorRequest) -> Any:
         ids = [str(i) for i in request.params.get("workflow_ids") or [request.workflow_id]]

@@ -21,8 +21,10 @@ from store.workflows import (
     QueueSummary,
     SortOrder,
     WorkflowFilter,
+    apply_workflow_events,
     count_by_status,
     decode_cursor,
+    delete_workflows,
     encode_cursor,
     get_workflow,
     list_children,
@@ -41,6 +43,7 @@ from store.workflows import (
 from streams.records import (
     AppName,
     StepInfo,
+    WorkflowDeleted,
     WorkflowId,
     WorkflowState,
     WorkflowStatus,
@@ -665,3 +668,56 @@ async def test_steps_repeated_function_id_keeps_the_last(store: Store) -> None:
     async with store.sessionmaker.begin() as session:
         await replace_steps(session, [record, record])
     assert await step_names(store, "wf-1") == ["b"]
+
+
+def deleted(workflow_id: str, *, with_children: bool = False) -> WorkflowDeleted:
+    return WorkflowDeleted(
+        app=AppName("orders"),
+        workflow_id=WorkflowId(workflow_id),
+        with_children=with_children,
+        deleted_at_ms=T0 + 9_000,
+    )
+
+
+async def test_deleting_forgets_workflows_steps_and_counts(store: Store) -> None:
+    await upsert(
+        store,
+        wf("parent", WorkflowState.SUCCESS, name="p"),
+        wf("child", WorkflowState.SUCCESS, name="c", parent_workflow_id="parent"),
+        wf("grandchild", WorkflowState.ERROR, name="c", parent_workflow_id="child"),
+        wf("other", WorkflowState.SUCCESS, name="p"),
+        wf("other-child", WorkflowState.SUCCESS, name="c", parent_workflow_id="other"),
+    )
+    async with store.sessionmaker.begin() as session:
+        await replace_steps(
+            session,
+            [
+                WorkflowSteps(
+                    app=AppName("orders"),
+                    workflow_id=WorkflowId("parent"),
+                    steps=(StepInfo(function_id=1, function_name="s"),),
+                    observed_at_ms=T0,
+                )
+            ],
+        )
+    async with store.sessionmaker.begin() as session:
+        removed = await delete_workflows(
+            session, [deleted("parent", with_children=True), deleted("other")]
+        )
+    assert removed == 4
+    assert set(await stored(store)) == {"other-child"}
+    assert await counters(store) == await recount(store)
+    async with store.sessionmaker() as session:
+        assert (await session.scalars(select(StepRow))).all() == []
+    # Idempotent: a repeated deletion (a replay, a duplicate record) changes nothing.
+    async with store.sessionmaker.begin() as session:
+        assert await delete_workflows(session, [deleted("parent", with_children=True)]) == 0
+    assert await counters(store) == await recount(store)
+
+
+async def test_a_batch_applies_deletions_after_statuses(store: Store) -> None:
+    async with store.sessionmaker.begin() as session:
+        await apply_workflow_events(
+            session, [wf("gone", WorkflowState.SUCCESS)], [], [deleted("gone")]
+        )
+    assert await stored(store) == {}

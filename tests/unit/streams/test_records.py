@@ -43,6 +43,7 @@ from streams.records import (
     RequestKind,
     SessionInfo,
     StepInfo,
+    WorkflowDeleted,
     WorkflowId,
     WorkflowState,
     WorkflowStatus,
@@ -361,6 +362,9 @@ RECORDS: list[Record] = [
         ok=True,
         ts_ms=T0 + 32,
         result={"new_workflow_id": "wf-1-fork"},
+    ),
+    WorkflowDeleted(
+        app=APP, workflow_id=WorkflowId("wf-1"), with_children=True, deleted_at_ms=T0 + 50
     ),
     OperatorAction(
         action_id="act-1",
