@@ -460,7 +460,7 @@ class ActionPages:
             app=app,
             tab="versions",
             verb=_LATEST,
-            question=("Make version", name, "the latest?"),
+            question=("Make version", name, " the latest?"),
             details=[],
             fields=[],
             form=form,

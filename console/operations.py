@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from console.actions import Operation
 from console.params import MAX_TEXT_PARAM_CHARS, BadParameter, parse_workflow_id
 from streams.records import RequestKind
@@ -217,6 +219,12 @@ def import_operation(body: JsonBody) -> Operation:
     """Import a workflow exported from this or another app."""
     serialized = body.required_text("serialized_workflow", max_chars=MAX_IMPORT_CHARS)
     body.close()
+    encoded = len(orjson.dumps(serialized))
+    if encoded > MAX_IMPORT_CHARS:
+        raise BadParameter(
+            "serialized_workflow",
+            f"is {encoded} bytes as JSON, over the {MAX_IMPORT_CHARS} a Kafka record carries",
+        )
     return Operation(
         action="workflow.import",
         kind=RequestKind.IMPORT_WORKFLOW,
