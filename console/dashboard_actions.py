@@ -205,12 +205,12 @@ def body_of(fields: list[FormField], form: Form) -> JsonBody:
 
 
 def workflow_buttons(status: str) -> list[WorkflowAction]:
-    """The actions offered for a workflow in this status (fork and delete are separate forms)."""
+    """The actions offered for a workflow in this status: cancel while it may still run, resume
+    unless it succeeded; restart, fork and delete always."""
     buttons = [WorkflowAction.CANCEL] if status in ACTIVE_STATES else []
     if status != "SUCCESS":
         buttons.append(WorkflowAction.RESUME)
-    buttons.append(WorkflowAction.RESTART)
-    return buttons
+    return [*buttons, WorkflowAction.RESTART, WorkflowAction.FORK, WorkflowAction.DELETE]
 
 
 def _choice(kind: type[_Action], value: str | None) -> _Action:

@@ -6,11 +6,15 @@ and imported back (after its deletion). The helpers and the module's app come fr
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from streams.records import ExecutorReply, ExecutorRequest, ReplyFailure
 from tests.baton_cluster import BatonCluster
 from tests.conformance.scenario import ExecutorPool
 from tests.conformance.test_management import (
@@ -153,3 +157,57 @@ def test_an_exported_workflow_imports_back_after_its_deletion(
         e["action"] == "workflow.export" and e["target"] == "wf-export"
         for e in audit_entries(cluster, app=app, action="workflow.")
     )
+
+
+def test_an_action_whose_executor_left_is_retried_on_another(
+    cluster: BatonCluster, pool: ExecutorPool
+) -> None:
+    """The store still lists the chosen executor as connected, but it has left its gateway (the
+    worker that would notice is frozen): the gateway answers "not connected", and the console
+    tries the other executor, with a new request id, under the same action."""
+    executors = pool.start_connected(2)
+    listed = cluster.api(f"/api/v1/apps/{pool.app}/executors")
+    # The console's choice: most recently seen first, ties in executor id order.
+    ordered = sorted(listed, key=lambda e: e["executor_id"])
+    ordered.sort(key=lambda e: e["last_seen"], reverse=True)
+    doomed = next(e for e in executors if e.executor_id == ordered[0]["executor_id"])
+    survivor = next(e for e in executors if e is not doomed)
+    survivor.start_workflow("multi_step", "wf-retried", n=5, step_seconds=1.0)
+    wait_dbos_status(survivor, "wf-retried", "PENDING")
+
+    worker = cluster.roles["worker"].process
+    assert worker is not None
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        doomed.kill()
+        time.sleep(0.5)  # the gateway sees the socket close; the store is not told
+        status, answer = cluster.post(
+            f"/api/v1/apps/{pool.app}/workflows/wf-retried/cancel",
+            {},
+            {"Idempotency-Key": "retried-cancel"},
+        )
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+    assert status == 200, answer
+    assert answer["executor_id"] == survivor.executor_id, answer
+    wait_dbos_status(survivor, "wf-retried", "CANCELLED")
+    requests = sorted(  # keyed by target: two partitions, so no order between them
+        (
+            record
+            for record in cluster.topic_records("commands", pool.app)
+            if isinstance(record, ExecutorRequest)
+            and record.request_id.startswith("retried-cancel#")
+        ),
+        key=lambda record: record.request_id,
+    )
+    assert [(r.request_id, r.target) for r in requests] == [
+        ("retried-cancel#0", doomed.executor_id),
+        ("retried-cancel#1", survivor.executor_id),
+    ]
+    replies: dict[str, ExecutorReply] = {
+        record.request_id: record
+        for record in cluster.topic_records("replies", pool.app)
+        if isinstance(record, ExecutorReply)
+    }
+    assert replies["retried-cancel#0"].failure is ReplyFailure.NOT_CONNECTED
+    assert replies["retried-cancel#1"].ok

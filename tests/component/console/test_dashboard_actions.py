@@ -262,6 +262,8 @@ async def test_detail_page_offers_the_actions_of_its_status(console: Console) ->
     assert 'data-testid="action-cancel"' not in done
     assert 'data-testid="action-resume"' not in done
     assert 'data-testid="action-restart"' in done
+    # Each step offers a fork from it.
+    assert 'href="/apps/orders/workflows/wf-001/confirm?action=fork&amp;start_step=2"' in done
 
 
 async def test_unknown_action_is_a_404(console: Console) -> None:
