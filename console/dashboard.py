@@ -186,7 +186,8 @@ class Dashboard:
         """One workflow: its fields, inputs, output, error, children, steps timeline, events,
         notifications and streams, and the actions on it."""
         app, workflow_id = parse_workflow_path(request.path_params)
-        if workflow_id.endswith(CONFIRM_SUFFIX) and "action" in request.query_params:
+        confirming = len(workflow_id) > len(CONFIRM_SUFFIX) and "action" in request.query_params
+        if confirming and workflow_id.endswith(CONFIRM_SUFFIX):
             target = WorkflowId(workflow_id.removesuffix(CONFIRM_SUFFIX))
             return await self._actions.confirm_workflow(request, app, target)
         async with asyncio.TaskGroup() as tasks:

@@ -68,7 +68,7 @@ def _selection(form: Form) -> dict[str, Any]:
     """The selection of a bulk form as ``console.bulk``'s JSON fields."""
     match form.get("scope"):
         case "selected":
-            ids = form.all("workflow_id")
+            ids = form.all("workflow_id", strip=False)
             if not ids:
                 raise BadParameter("workflow_id", "select at least one workflow in the list")
             return {"workflow_ids": ids}
@@ -221,7 +221,7 @@ class BulkPages:
             "action": action,
             "label": None if action is None else _LABELS[action.value],
             "scope": form.get("scope"),
-            "workflow_ids": form.all("workflow_id"),
+            "workflow_ids": form.all("workflow_id", strip=False),
             "filter_items": form.items(FILTER_FIELDS),
             "preview": preview,
             "options": {

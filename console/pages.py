@@ -115,9 +115,10 @@ class Form:
         values = self.all(name)
         return values[0] if values else None
 
-    def all(self, name: str) -> list[str]:
-        """Every non-empty value of the field (stripped), in order."""
-        return [v.strip() for v in self._values.get(name, []) if v.strip()]
+    def all(self, name: str, *, strip: bool = True) -> list[str]:
+        """Every non-blank value of the field, in order, stripped unless told not to (an id may
+        hold spaces)."""
+        return [v.strip() if strip else v for v in self._values.get(name, []) if v.strip()]
 
     def flag(self, name: str) -> bool:
         """A checkbox: checked or not."""

@@ -747,7 +747,9 @@ def decode_cursor(cursor: str, sort: SortOrder) -> tuple[int, str]:
     except (binascii.Error, ValueError) as exc:
         raise ValueError("malformed cursor") from exc
     match data:
-        case [str(order), int(created_at_ms), str(workflow_id)] if order == sort.value:
+        case [str(order), int(created_at_ms), str(workflow_id)] if (
+            order == sort.value and not isinstance(created_at_ms, bool)
+        ):
             # PostgreSQL text holds no NUL: such an id was never stored, so was never a cursor.
             if _INT64_MIN <= created_at_ms <= _INT64_MAX and "\x00" not in workflow_id:
                 return created_at_ms, workflow_id

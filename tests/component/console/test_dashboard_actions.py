@@ -23,6 +23,7 @@ from console.app import create_app
 from console.live import CommandChannel
 from store.audit import AuditFilter, list_audit, record_audit
 from store.database import Store
+from store.models import AuditRow
 from store.workflows import delete_workflows, upsert_workflows
 from streams.records import (
     ActionOutcome,
@@ -201,17 +202,20 @@ async def _page(client: httpx.AsyncClient, path: str, status: int = 200, **kw: A
 
 def _hidden(html: str, name: str) -> str:
     [value] = re.findall(rf'<input type="hidden" name="{name}" value="([^"]*)">', html)
-    return value
+    return str(value)
 
 
 def _form_action(html: str) -> str:
     [action] = re.findall(r'<form method="post" action="([^"]*)"', html)
-    return action
+    return str(action)
 
 
-async def _audit(store: Store, **flt: str) -> list[Any]:
+async def _audit(
+    store: Store, *, app: str | None = None, action: str | None = None
+) -> list[AuditRow]:
     async with store.sessionmaker.begin() as session:
-        return (await list_audit(session, AuditFilter(**flt), limit=500)).entries
+        page = await list_audit(session, AuditFilter(app=app, action=action), limit=500)
+    return page.entries
 
 
 async def _post(

@@ -517,7 +517,15 @@ async def test_limit_is_clamped(seeded: Store) -> None:
 
 
 @pytest.mark.parametrize(
-    "cursor", ["", "!!!", "bm90IGpzb24", encode_cursor(SortOrder.OLDEST, T0, "wf-1"), "W10"]
+    "cursor",
+    [
+        "",
+        "!!!",
+        "bm90IGpzb24",
+        encode_cursor(SortOrder.OLDEST, T0, "wf-1"),
+        "W10",
+        "WyJjcmVhdGVkX2Rlc2MiLCBmYWxzZSwgIiJd",  # ["created_desc", false, ""]: a bool is no time
+    ],
 )
 async def test_malformed_cursor_raises_value_error(seeded: Store, cursor: str) -> None:
     async with seeded.sessionmaker() as session:

@@ -747,7 +747,7 @@ def test_record_key_is_the_app_except_for_commands_workflows_and_replies() -> No
     for record in RECORDS:
         if isinstance(record, RecoverExecutor | PollWorkflows | ExecutorRequest):
             assert record_key(record) == record.target.encode()
-        elif isinstance(record, WorkflowStatus | WorkflowSteps):
+        elif isinstance(record, WorkflowStatus | WorkflowSteps | WorkflowDeleted):
             assert record_key(record) == f"orders/{record.workflow_id}".encode()
         elif isinstance(record, ExecutorReply):
             assert record_key(record) == record.request_id.encode()
