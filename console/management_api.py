@@ -443,6 +443,7 @@ class ManagementApi:
                 schema: {$ref: "#/components/schemas/ActionJson"}
           "400": {$ref: "#/components/responses/ActionError"}
           "401": {$ref: "#/components/responses/Unauthorized"}
+          "409": {$ref: "#/components/responses/ActionError"}
           "502": {$ref: "#/components/responses/ActionError"}
           "503": {$ref: "#/components/responses/ActionError"}
           "504": {$ref: "#/components/responses/ActionError"}
@@ -524,6 +525,7 @@ class ManagementApi:
                 schema: {$ref: "#/components/schemas/ActionJson"}
           "400": {$ref: "#/components/responses/ActionError"}
           "401": {$ref: "#/components/responses/Unauthorized"}
+          "409": {$ref: "#/components/responses/ActionError"}
           "502": {$ref: "#/components/responses/ActionError"}
           "503": {$ref: "#/components/responses/ActionError"}
           "504": {$ref: "#/components/responses/ActionError"}
