@@ -290,7 +290,7 @@ class BulkJobs:
             return jobs
 
     async def wait(self, job_id: str) -> None:
-        """Wait for a job this process runs to end (tests, the CLI's --wait)."""
+        """Wait for a job this process runs to end (tests)."""
         task = self._running.get(job_id)
         if task is not None:
             await asyncio.shield(task)

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from console.actions import ActionFailed, Actions
+from console.actions import ActionFailed, Actions, Operation
 from console.actors import ActorResolver
 from console.bulk import BulkJobs, parse_bulk_body
 from console.management_json import (
@@ -158,7 +158,9 @@ class ManagementApi:
         operation = workflow_operation(action, workflow_id, body, stored_version=version)
         return await self._run(request, app, operation, actor)
 
-    async def _run(self, request: Request, app: AppName, operation: Any, actor: str) -> Response:
+    async def _run(
+        self, request: Request, app: AppName, operation: Operation, actor: str
+    ) -> Response:
         try:
             result = await self._actions.run(
                 app,
@@ -314,10 +316,10 @@ class ManagementApi:
         until = query.get("until")
         flt = AuditFilter(
             app=None if app is None else parse_app(app),
-            actor=_text(query, "actor"),
-            action=_text(query, "action"),
-            target=_text(query, "target"),
-            outcome=_text(query, "outcome"),
+            actor=query.get("actor"),
+            action=query.get("action"),
+            target=query.get("target"),
+            outcome=query.get("outcome"),
             since=None if since is None else utc_from_ms(parse_time_ms("since", since)),
             until=None if until is None else utc_from_ms(parse_time_ms("until", until)),
         )
@@ -608,10 +610,6 @@ def _single_params(request: Request, allowed: tuple[str, ...]) -> dict[str, str]
         if value != "":
             values[name] = value
     return values
-
-
-def _text(query: dict[str, str], name: str) -> str | None:
-    return query.get(name)
 
 
 def _int(query: dict[str, str], name: str, default: int, high: int) -> int:
