@@ -23,10 +23,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from console import listing
+from console.action_forms import workflow_buttons
 from console.actions import Actions
 from console.actors import ActorResolver
 from console.bulk import BulkJobs
-from console.dashboard_actions import CONFIRM_SUFFIX, ActionPages, LiveList, workflow_buttons
+from console.dashboard_actions import CONFIRM_SUFFIX, ActionPages, LiveList
 from console.dashboard_audit import AuditPages
 from console.dashboard_bulk import DASHBOARD_ACTIONS, FILTER_FIELDS, BulkPages
 from console.detail import DEFAULT_LIVE_TIMEOUT_S, WorkflowLookup

@@ -23,6 +23,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from console.action_forms import (
+    LATEST_VERB,
+    SCHEDULE_VERBS,
+    WORKFLOW_VERBS,
+    FormField,
+    Verb,
+    body_of,
+    schedule_fields,
+    workflow_fields,
+)
 from console.actions import ActionFailed, Actions, Operation, check_idempotency_key
 from console.actors import ActorResolver, require_same_origin
 from console.operations import (
@@ -39,7 +49,7 @@ from console.templating import path_segment
 from store.audit import find_action
 from store.database import Store
 from store.workflows import get_workflow
-from streams.records import ACTIVE_STATES, AppName, OperatorAction, RequestKind, WorkflowId
+from streams.records import AppName, OperatorAction, RequestKind, WorkflowId
 
 CONFIRM_SUFFIX = "/confirm"
 """``/apps/{app}/workflows/{id}/confirm?action=...`` is the confirmation of an action on ``id``."""
@@ -49,168 +59,11 @@ _Action = TypeVar("_Action", WorkflowAction, ScheduleAction)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FormField:
-    """An option of an action, shown on its confirmation page."""
-
-    name: str
-    label: str
-    kind: str
-    """``checkbox``, ``number`` or ``text``."""
-    hint: str = ""
-    required: bool = False
-    default: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Verb:
-    """How an action reads on the page."""
-
-    label: str
-    """The button: ``Cancel``."""
-    explanation: str
-    danger: bool = False
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class LiveList:
     """A list read live from an executor, or why there is none."""
 
     items: list[Mapping[str, Any]] | None
     error: str | None
-
-
-_WORKFLOW_VERBS = {
-    WorkflowAction.CANCEL: Verb(
-        label="Cancel",
-        explanation="The workflow stops at its next step. It can be resumed later.",
-        danger=True,
-    ),
-    WorkflowAction.RESUME: Verb(
-        label="Resume",
-        explanation=(
-            "The workflow runs again from its last completed step, on an executor of its "
-            "application version."
-        ),
-    ),
-    WorkflowAction.RESTART: Verb(
-        label="Restart",
-        explanation=(
-            "A new workflow runs this one again from its first step, with the same inputs, on an "
-            "executor of its application version."
-        ),
-    ),
-    WorkflowAction.FORK: Verb(
-        label="Fork",
-        explanation=(
-            "A new workflow runs this one from the chosen step; the results of the earlier steps "
-            "are reused."
-        ),
-    ),
-    WorkflowAction.DELETE: Verb(
-        label="Delete",
-        explanation=(
-            "The workflow's record and steps leave the executor's system database. This cannot "
-            "be undone."
-        ),
-        danger=True,
-    ),
-}
-_SCHEDULE_VERBS = {
-    ScheduleAction.PAUSE: Verb(label="Pause", explanation="The schedule stops firing."),
-    ScheduleAction.RESUME: Verb(label="Resume", explanation="The schedule fires again."),
-    ScheduleAction.TRIGGER: Verb(
-        label="Trigger", explanation="The schedule's workflow starts now, once."
-    ),
-    ScheduleAction.BACKFILL: Verb(
-        label="Backfill",
-        explanation="Every firing the schedule missed between the two times runs now.",
-    ),
-}
-_LATEST = Verb(
-    label="Make latest",
-    explanation="New workflows of the app run on this application version.",
-)
-
-
-def workflow_fields(action: WorkflowAction) -> list[FormField]:
-    """The options of an action on one workflow (the fields of ``console.operations``)."""
-    match action:
-        case WorkflowAction.CANCEL:
-            return [
-                FormField(
-                    name="cancel_children", label="Also cancel its child workflows", kind="checkbox"
-                )
-            ]
-        case WorkflowAction.RESUME:
-            return [_queue_field()]
-        case WorkflowAction.RESTART:
-            return []
-        case WorkflowAction.FORK:
-            return [
-                FormField(
-                    name="start_step",
-                    label="Start step",
-                    kind="number",
-                    hint="The first step to run again (1: all of them).",
-                    required=True,
-                    default="1",
-                ),
-                FormField(
-                    name="application_version",
-                    label="Application version (optional)",
-                    kind="text",
-                    hint="Run the fork on this version; empty: the workflow's own.",
-                ),
-                _queue_field(),
-            ]
-        case WorkflowAction.DELETE:
-            return [
-                FormField(
-                    name="delete_children", label="Also delete its child workflows", kind="checkbox"
-                )
-            ]
-
-
-def _queue_field() -> FormField:
-    return FormField(
-        name="queue_name",
-        label="Queue (optional)",
-        kind="text",
-        hint="Enqueue it on this queue instead of running it at once.",
-    )
-
-
-def _schedule_fields(action: ScheduleAction) -> list[FormField]:
-    if action is not ScheduleAction.BACKFILL:
-        return []
-    hint = "ISO 8601 with a zone, e.g. 2026-01-31T12:00:00Z"
-    return [
-        FormField(name="start", label="From", kind="text", hint=hint, required=True),
-        FormField(name="end", label="Until", kind="text", hint=hint, required=True),
-    ]
-
-
-def body_of(fields: list[FormField], form: Form) -> JsonBody:
-    """A form's options as the JSON body ``console.operations`` reads (and checks)."""
-    data: dict[str, Any] = {}
-    for f in fields:
-        raw = form.get(f.name)
-        if f.kind == "checkbox":
-            data[f.name] = form.flag(f.name)
-        elif f.kind == "number" and raw is not None and raw.isascii() and raw.isdigit():
-            data[f.name] = int(raw[:12])
-        else:
-            data[f.name] = raw
-    return JsonBody(data)
-
-
-def workflow_buttons(status: str) -> list[WorkflowAction]:
-    """The actions offered for a workflow in this status: cancel while it may still run, resume
-    unless it succeeded; restart, fork and delete always."""
-    buttons = [WorkflowAction.CANCEL] if status in ACTIVE_STATES else []
-    if status != "SUCCESS":
-        buttons.append(WorkflowAction.RESUME)
-    return [*buttons, WorkflowAction.RESTART, WorkflowAction.FORK, WorkflowAction.DELETE]
 
 
 def _choice(kind: type[_Action], value: str | None) -> _Action:
@@ -336,8 +189,8 @@ class ActionPages:
             request,
             app=app,
             tab="workflows",
-            verb=_WORKFLOW_VERBS[action],
-            question=(f"{_WORKFLOW_VERBS[action].label} workflow", workflow_id, "?"),
+            verb=WORKFLOW_VERBS[action],
+            question=(f"{WORKFLOW_VERBS[action].label} workflow", workflow_id, "?"),
             details=details,
             fields=workflow_fields(action),
             form=form,
@@ -378,7 +231,7 @@ class ActionPages:
         form = await read_form(request)
         actor = await self._actors.actor(request)
         try:
-            body = body_of(_schedule_fields(action), form)
+            body = body_of(schedule_fields(action), form)
             record = await self._run(app, schedule_operation(action, name, body), actor, form)
         except (BadParameter, ActionFailed) as exc:
             return self._schedule_confirmation(request, app, name, action, form, error=exc)
@@ -399,10 +252,10 @@ class ActionPages:
             request,
             app=app,
             tab="schedules",
-            verb=_SCHEDULE_VERBS[action],
-            question=(f"{_SCHEDULE_VERBS[action].label} schedule", name, "?"),
+            verb=SCHEDULE_VERBS[action],
+            question=(f"{SCHEDULE_VERBS[action].label} schedule", name, "?"),
             details=[],
-            fields=_schedule_fields(action),
+            fields=schedule_fields(action),
             form=form,
             post_url=f"{schedules_url}/{path_segment(name)}/actions/{action.value}",
             back_url=schedules_url,
@@ -459,7 +312,7 @@ class ActionPages:
             request,
             app=app,
             tab="versions",
-            verb=_LATEST,
+            verb=LATEST_VERB,
             question=("Make version", name, " the latest?"),
             details=[],
             fields=[],

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from gateway.connection import Connection
 from gateway.kafka import KafkaSink
 from gateway.management import failure_of
+from gateway.operations import reply_to
 from gateway.protocol import Reply, Request
 from gateway.queries import (
     WorkflowQuery,
@@ -295,7 +296,7 @@ class WorkflowObserver:
                     workflow = read_get_workflow(reply, request.app, now_ms())
                     if workflow is not None:
                         await self._publish([workflow])
-                    return self._reply(request, ok=True, workflow=workflow)
+                    return reply_to(request, self._gateway_id, ok=True, workflow=workflow)
                 case RequestKind.LIST_STEPS:
                     reply = await self._ask(
                         conn, list_steps_request(request.workflow_id), timeout_s
@@ -312,7 +313,7 @@ class WorkflowObserver:
                                 )
                             ]
                         )
-                    return self._reply(request, ok=True, steps=steps)
+                    return reply_to(request, self._gateway_id, ok=True, steps=steps)
                 case _:  # a management kind: gateway.operations answers those
                     return self.failed_answer(
                         request,
@@ -326,18 +327,7 @@ class WorkflowObserver:
         self, request: ExecutorRequest, reason: str, failure: ReplyFailure
     ) -> ExecutorReply:
         """The answer to a request this pod could not ask."""
-        return self._reply(request, ok=False, error=reason, failure=failure)
-
-    def _reply(self, request: ExecutorRequest, *, ok: bool, **fields: object) -> ExecutorReply:
-        return ExecutorReply(
-            request_id=request.request_id,
-            app=request.app,
-            executor_id=request.target,
-            gateway=self._gateway_id,
-            ok=ok,
-            ts_ms=now_ms(),
-            **fields,  # type: ignore[arg-type]
-        )
+        return reply_to(request, self._gateway_id, ok=False, error=reason, failure=failure)
 
     # -- shared ----------------------------------------------------------------------------
 

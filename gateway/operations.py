@@ -15,7 +15,14 @@ from typing import Any, Protocol
 from gateway.connection import Connection
 from gateway.management import READ_ONLY_KINDS, failure_of, management_call, read_result
 from streams.exceptions import RecordError, RequestError
-from streams.records import ExecutorReply, ExecutorRequest, GatewayId, ReplyFailure
+from streams.records import (
+    ExecutorReply,
+    ExecutorRequest,
+    GatewayId,
+    ReplyFailure,
+    StepInfo,
+    WorkflowStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,34 +87,40 @@ class WorkflowOperator:
             result = read_result(call, reply)
         except RequestError as exc:
             return self.failed_answer(request, str(exc), failure_of(exc))
-        return self._reply(request, ok=True, result=result)
+        return reply_to(request, self._gateway_id, ok=True, result=result)
 
     def failed_answer(
         self, request: ExecutorRequest, reason: str, failure: ReplyFailure
     ) -> ExecutorReply:
         """The answer to a request this pod could not carry out."""
-        return self._reply(request, ok=False, error=reason, failure=failure)
+        return reply_to(request, self._gateway_id, ok=False, error=reason, failure=failure)
 
-    def _reply(
-        self,
-        request: ExecutorRequest,
-        *,
-        ok: bool,
-        result: Any = None,
-        error: str | None = None,
-        failure: ReplyFailure | None = None,
-    ) -> ExecutorReply:
-        return ExecutorReply(
-            request_id=request.request_id,
-            app=request.app,
-            executor_id=request.target,
-            gateway=self._gateway_id,
-            ok=ok,
-            ts_ms=now_ms(),
-            error=error,
-            failure=failure,
-            result=result,
-        )
+
+def reply_to(
+    request: ExecutorRequest,
+    gateway_id: GatewayId,
+    *,
+    ok: bool,
+    result: Any = None,
+    error: str | None = None,
+    failure: ReplyFailure | None = None,
+    workflow: WorkflowStatus | None = None,
+    steps: tuple[StepInfo, ...] | None = None,
+) -> ExecutorReply:
+    """The reply to a console request, from this pod (every answerer builds its replies here)."""
+    return ExecutorReply(
+        request_id=request.request_id,
+        app=request.app,
+        executor_id=request.target,
+        gateway=gateway_id,
+        ok=ok,
+        ts_ms=now_ms(),
+        error=error,
+        failure=failure,
+        result=result,
+        workflow=workflow,
+        steps=steps,
+    )
 
 
 def _context(request: ExecutorRequest) -> dict[str, str]:
