@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from console.actions import ActionFailed, Actions, Operation
-from console.actors import ActorResolver
+from console.actors import ActorResolver, refuse_cross_site
 from console.bulk import BulkJobs, parse_bulk_body
 from console.management_json import (
     action_json,
@@ -75,14 +75,20 @@ async def read_json_body(request: Request) -> JsonBody:
 
     Raises:
         BadParameter: not JSON, not an object, too large, or not sent as application/json.
+        HTTPException: 403 for a browser's cross-site request.
     """
+    refuse_cross_site(request)
+    content_type = request.headers.get("content-type")
+    if content_type is not None and (
+        content_type.split(";")[0].strip().lower() != "application/json"
+    ):
+        raise BadParameter("body", "send it as Content-Type: application/json")
     raw = await request.body()
     if not raw.strip():
         return JsonBody({})
     if len(raw) > MAX_BODY_BYTES:
         raise BadParameter("body", f"at most {MAX_BODY_BYTES} bytes")
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json":
+    if content_type is None:
         raise BadParameter("body", "send it as Content-Type: application/json")
     try:
         return JsonBody(orjson.loads(raw))

@@ -218,6 +218,24 @@ async def test_bad_bodies_are_refused_and_change_nothing(
     assert channel.audit == []
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "application/x-www-form-urlencoded"},  # an empty cross-site form
+        {"Origin": "https://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+    ],
+)
+async def test_cross_site_requests_are_refused(
+    api: httpx.AsyncClient, channel: FakeChannel, headers: dict[str, str]
+) -> None:
+    response = await api.post(f"{WF}/wf-001/cancel", headers=headers)
+    assert response.status_code in (400, 403)
+    assert channel.requests == []
+    same_site = await api.post(f"{WF}/wf-001/cancel", headers={"Origin": "http://console"})
+    assert same_site.status_code == 200
+
+
 async def test_form_encoded_bodies_are_refused(api: httpx.AsyncClient) -> None:
     response = await api.post(
         f"{WF}/wf-001/cancel",
