@@ -3,10 +3,11 @@
 Runs Baton's roles as processes on the embedded broker (default settings, SQLite store) with one
 real DBOS executor (``tests/dbos_app``), then measures:
 
-1. single-action latency: ``--actions`` running workflows, each looked up live
-   (``GET .../workflows/{id}``, the baseline: console -> Kafka -> gateway -> executor and back,
-   read-only) and then cancelled (``POST .../workflows/{id}/cancel``, the same path plus the
-   audit record); p50, p95 and max of each HTTP round trip and the ratio cancel / lookup;
+1. single-action latency: ``--actions`` running workflows (once the console lists them), each
+   looked up live (``GET .../workflows/{id}``, the baseline: console -> Kafka -> gateway ->
+   executor and back, read-only) and then cancelled (``POST .../workflows/{id}/cancel``, the same
+   path plus the audit record), after one untimed warm-up pair; p50, p95 and max of each HTTP
+   round trip and the ratio cancel / lookup;
 2. bulk throughput: ``--bulk`` workflows enqueued on the app's ``serial`` queue behind a
    long-running one (concurrency 1: they stay ENQUEUED); once the console lists them all, the
    dry-run preview's round trip, then a filter cancel (``POST .../bulk``) timed from the POST to
@@ -187,6 +188,8 @@ def single_actions(
         executor.start_workflow("multi_step", workflow_id, n=1, step_seconds=LONG_STEP_S)
     for workflow_id in ids:
         wait_dbos_status(executor, workflow_id, "PENDING")
+    # Operators act on what the console shows; this also lets the capture's first polls settle.
+    wait_listed(cluster, app, "single-", "PENDING", len(ids))
     progress(f"{len(ids)} workflows running; timing {count} lookups and cancels (1 warm-up)")
     lookup_and_cancel(cluster, app, ids[0])
     pairs = [lookup_and_cancel(cluster, app, workflow_id) for workflow_id in ids[1:]]
@@ -230,26 +233,27 @@ def enqueue_behind_blocker(executor: ExecutorProcess, ids: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def listed_enqueued(cluster: BatonCluster, app: str, prefix: str) -> int:
+def listed(cluster: BatonCluster, app: str, prefix: str, status: str) -> int:
+    """How many workflows under ``prefix`` the console lists with ``status``."""
     query = urlencode({"workflow_id_prefix": prefix, "limit": 1})
     page = cluster.api(f"/api/v1/apps/{app}/workflows?{query}")
-    return int(page["counts"].get("ENQUEUED", 0))
+    return int(page["counts"].get(status, 0))
 
 
-def wait_listed(cluster: BatonCluster, app: str, prefix: str, total: int) -> float:
-    """Wait until the console lists ``total`` ENQUEUED workflows under ``prefix``."""
+def wait_listed(cluster: BatonCluster, app: str, prefix: str, status: str, total: int) -> float:
+    """Wait until the console lists ``total`` workflows under ``prefix`` with ``status``."""
     started = time.perf_counter()
     last = -1
 
     def all_listed() -> bool:
         nonlocal last
-        listed = listed_enqueued(cluster, app, prefix)
-        if listed != last:
-            progress(f"  console lists {listed}/{total} as ENQUEUED")
-            last = listed
-        return listed >= total
+        count = listed(cluster, app, prefix, status)
+        if count != last:
+            progress(f"  console lists {count}/{total} as {status}")
+            last = count
+        return count >= total
 
-    wait_for(all_listed, CAPTURE_TIMEOUT_S, f"the console lists {total} ENQUEUED", 0.25)
+    wait_for(all_listed, CAPTURE_TIMEOUT_S, f"the console lists {total} {status}", 0.25)
     return time.perf_counter() - started
 
 
@@ -295,7 +299,7 @@ def bulk_cancel(
     ids = [f"{prefix}{i:05d}" for i in range(total)]
     enqueue_s = enqueue_behind_blocker(executor, ids)
     progress(f"enqueued in {enqueue_s:.1f} s; waiting for the console to list them")
-    listed_s = wait_listed(cluster, app, prefix, total)
+    listed_s = wait_listed(cluster, app, prefix, "ENQUEUED", total)
     request: dict[str, Any] = {
         "action": "cancel",
         "filter": {"status": ["ENQUEUED"], "queue": QUEUE, "workflow_id_prefix": prefix},
