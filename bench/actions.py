@@ -36,7 +36,6 @@ elif str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402
-import asyncio  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
@@ -48,7 +47,7 @@ from datetime import datetime  # noqa: E402
 from typing import Any, TypeVar  # noqa: E402
 from urllib.parse import quote, urlencode  # noqa: E402
 
-from baton.embedded_broker import EmbeddedBroker  # noqa: E402
+from bench.embedded import on_embedded_broker  # noqa: E402
 from bench.recovery import BenchError, nearest_rank, wait_for  # noqa: E402
 from tests.baton_cluster import BatonCluster  # noqa: E402
 from tests.conformance.scenario import ExecutorPool  # noqa: E402
@@ -334,17 +333,6 @@ def seconds_between(start_iso: str, end_iso: str) -> float:
 
 
 # -- setup ----------------------------------------------------------------------------------------
-
-
-def on_embedded_broker(work: Callable[[str], T]) -> T:
-    """Run ``work(bootstrap)`` while an embedded broker runs (as ``bench/capture_cost.py`` does:
-    the broker is a child process, so blocking its event loop meanwhile does no harm)."""
-
-    async def with_broker() -> T:
-        async with EmbeddedBroker() as broker:
-            return work(broker.bootstrap)
-
-    return asyncio.run(with_broker())
 
 
 def measure(bootstrap: str, workdir: Path, actions: int, bulk: int) -> None:

@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from datetime import datetime  # noqa: E402
 
-from baton.embedded_broker import EmbeddedBroker  # noqa: E402
+from bench.embedded import on_embedded_broker  # noqa: E402
 from streams.records import PollResult  # noqa: E402
 from tests.baton_cluster import BatonCluster, read_topic  # noqa: E402
 from tests.conformance.scenario import ExecutorPool  # noqa: E402
@@ -116,15 +116,7 @@ def _listed_success(cluster: BatonCluster, app: str, workflow_id: str) -> tuple[
 
 
 def run(seconds: float, rate: float) -> None:
-    async def with_broker() -> None:
-        broker = EmbeddedBroker()
-        await broker.start()
-        try:
-            measure(broker.bootstrap, seconds, rate)
-        finally:
-            await broker.stop()
-
-    asyncio.run(with_broker())
+    on_embedded_broker(lambda bootstrap: measure(bootstrap, seconds, rate))
 
 
 def measure(bootstrap: str, seconds: float, rate: float) -> None:
