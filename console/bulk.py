@@ -60,9 +60,10 @@ RESTART_CONCURRENCY = 4
 SAMPLE_SIZE = 20
 STALE_AFTER = timedelta(minutes=2)
 """A running job not updated for this long was left by a console that stopped: interrupted."""
-_FILTER_FIELDS = tuple(
+FILTER_FIELDS = tuple(
     name for name in WORKFLOW_PARAMS if name not in ("limit", "offset", "cursor", "sort")
 )
+"""The workflows list's filter parameters: what a bulk job's ``filter`` may hold."""
 
 
 class BulkAction(StrEnum):
@@ -178,10 +179,8 @@ def _parse_filter(value: object) -> WorkflowFilter:
         raise BadParameter("filter", "must be an object of the workflows list's filters")
     items: list[tuple[str, str]] = []
     for name, field_value in value.items():
-        if name not in _FILTER_FIELDS:
-            raise BadParameter(
-                f"filter.{name}", f"is not a filter; use {', '.join(_FILTER_FIELDS)}"
-            )
+        if name not in FILTER_FIELDS:
+            raise BadParameter(f"filter.{name}", f"is not a filter; use {', '.join(FILTER_FIELDS)}")
         values = field_value if isinstance(field_value, list) else [field_value]
         for one in values:
             if isinstance(one, bool) or not isinstance(one, (str, int)):
@@ -273,10 +272,12 @@ class BulkJobs:
         """A job with a page of its items (None: unknown). A running job that no console has
         touched for a while is reported interrupted."""
         async with self._store.sessionmaker.begin() as session:
-            await interrupt_stale_jobs(session, datetime.now(UTC) - STALE_AFTER)
             job = await get_job(session, app, job_id)
             if job is None:
                 return None
+            if _stale(job):
+                await interrupt_stale_jobs(session, datetime.now(UTC) - STALE_AFTER)
+                await session.refresh(job)
             rows = (
                 await list_job_items(session, job_id, limit=items, offset=offset) if items else []
             )
@@ -285,8 +286,11 @@ class BulkJobs:
     async def history(self, app: AppName, limit: int = 50) -> list[BulkJobRow]:
         """An app's jobs, newest first."""
         async with self._store.sessionmaker.begin() as session:
-            await interrupt_stale_jobs(session, datetime.now(UTC) - STALE_AFTER)
             jobs: list[BulkJobRow] = await list_jobs(session, app, limit)
+            if any(_stale(job) for job in jobs):
+                await interrupt_stale_jobs(session, datetime.now(UTC) - STALE_AFTER)
+                for job in jobs:
+                    await session.refresh(job)
             return jobs
 
     async def wait(self, job_id: str) -> None:
@@ -444,6 +448,11 @@ class BulkJobs:
             params=params,
             version=version,
         )
+
+
+def _stale(job: BulkJobRow) -> bool:
+    """A running job no console has updated for ``STALE_AFTER`` (checked before writing)."""
+    return job.state == JobState.RUNNING and job.updated_at < datetime.now(UTC) - STALE_AFTER
 
 
 def _by_version(

@@ -26,10 +26,10 @@ from console import listing
 from console.action_forms import workflow_buttons
 from console.actions import Actions
 from console.actors import ActorResolver
-from console.bulk import BulkJobs
+from console.bulk import FILTER_FIELDS, BulkJobs
 from console.dashboard_actions import CONFIRM_SUFFIX, ActionPages, LiveList
 from console.dashboard_audit import AuditPages
-from console.dashboard_bulk import DASHBOARD_ACTIONS, FILTER_FIELDS, BulkPages
+from console.dashboard_bulk import DASHBOARD_ACTIONS, BulkPages
 from console.detail import DEFAULT_LIVE_TIMEOUT_S, WorkflowLookup
 from console.pages import PAGE_HEADERS, Pages, error_page
 from console.params import (

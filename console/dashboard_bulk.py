@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from console.actions import ActionFailed
 from console.actors import ActorResolver, require_same_origin
-from console.bulk import BulkAction, BulkJobs, BulkSpec, parse_bulk_body
+from console.bulk import FILTER_FIELDS, BulkAction, BulkJobs, BulkSpec, parse_bulk_body
 from console.management_json import bulk_job_json, bulk_view_json
 from console.operations import JsonBody
 from console.pages import Form, Pages, new_idempotency_key, read_form, see_other
@@ -28,17 +28,6 @@ from console.params import BadParameter, parse_app
 from console.templating import path_segment
 from streams.records import AppName
 
-FILTER_FIELDS = (
-    "status",
-    "name",
-    "workflow_id_prefix",
-    "queue",
-    "application_version",
-    "executor_id",
-    "created_after",
-    "created_before",
-)
-"""The workflows list's filter parameters, which select the workflows of a ``scope=filter`` job."""
 DASHBOARD_ACTIONS = (BulkAction.CANCEL, BulkAction.RESUME, BulkAction.RESTART, BulkAction.DELETE)
 ITEMS_PER_PAGE = 100
 MAX_OFFSET_DIGITS = 9

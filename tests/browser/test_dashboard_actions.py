@@ -108,6 +108,12 @@ async def test_ticked_rows_are_cancelled_in_bulk(
     selected = page.get_by_test_id("bulk-selected-cancel")
     await expect(selected).to_be_disabled()  # nothing ticked yet
 
+    select_all = page.get_by_role("checkbox", name="Select every workflow on this page")
+    await select_all.check()
+    await expect(page.locator("#selected-count")).to_have_text("(3)")
+    await select_all.uncheck()
+    await expect(selected).to_be_disabled()
+
     await page.get_by_role("checkbox", name="Select wf-003").check()
     await page.get_by_role("checkbox", name="Select wf-004").check()
     await expect(page.locator("#selected-count")).to_have_text("(2)")
