@@ -7,12 +7,17 @@ so conformance tests can open the dashboard too. Screenshots go to ``SCREENSHOTS
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 from playwright.async_api import Browser, Page, async_playwright
+from starlette.types import ASGIApp
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -58,3 +63,23 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
         await context.close()
     # Executor-supplied <script> payloads are on these pages: none may ever run.
     assert dialogs == []
+
+
+@contextlib.asynccontextmanager
+async def serving(app: ASGIApp) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port; yields its base URL."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=10)
+        sock.close()

@@ -7,22 +7,18 @@ own browser download is never used). Screenshots go to ``test-output/browser/`` 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.async_api import Page, expect
 
 from console.app import create_app
 from store.database import Store, sqlite_url
 from store.workflows import upsert_workflows
 from streams.records import WorkflowId
-from tests.browser.fixtures import SCREENSHOTS
+from tests.browser.fixtures import SCREENSHOTS, serving
 from tests.component.console.seed import T0, WORKFLOWS, XSS, seed
 
 REFRESH_INTERVAL_S = 0.5
@@ -33,27 +29,8 @@ async def console_url(tmp_path: Path) -> AsyncIterator[tuple[str, Store]]:
     """The console's base URL, served by uvicorn until the test ends, and its store."""
     async with Store(sqlite_url(tmp_path / "baton.db")) as store:
         await seed(store)
-        sock = socket.create_server(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            create_app(store, refresh_interval_s=REFRESH_INTERVAL_S),
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-        )
-        server = uvicorn.Server(config)
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        try:
-            while not server.started:
-                if serving.done():
-                    serving.result()
-                await asyncio.sleep(0.02)
-            yield f"http://127.0.0.1:{port}", store
-        finally:
-            server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(serving, timeout=10)
-            sock.close()
+        async with serving(create_app(store, refresh_interval_s=REFRESH_INTERVAL_S)) as url:
+            yield url, store
 
 
 async def test_filter_open_and_read_a_workflow(console_url: tuple[str, Store], page: Page) -> None:

@@ -6,21 +6,17 @@ a fake executor behind its ``CommandChannel`` (``tests.component.console.test_da
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.async_api import Page, expect
 
 from console.app import create_app
 from store.database import Store, sqlite_url
 from streams.records import RequestKind
-from tests.browser.fixtures import SCREENSHOTS
+from tests.browser.fixtures import SCREENSHOTS, serving
 from tests.component.console.seed import seed
 from tests.component.console.test_dashboard_actions import FakeExecutor
 
@@ -34,22 +30,10 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[str, FakeExecutor]]:
         await seed(store)
         executor = FakeExecutor(store=store)
         app = create_app(store, channel=executor, refresh_interval_s=REFRESH_INTERVAL_S)
-        sock = socket.create_server(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
-        server = uvicorn.Server(config)
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
         try:
-            while not server.started:
-                if serving.done():
-                    serving.result()
-                await asyncio.sleep(0.02)
-            yield f"http://127.0.0.1:{port}", executor
+            async with serving(app) as url:
+                yield url, executor
         finally:
-            server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(serving, timeout=10)
-            sock.close()
             await app.state.bulk.stop()
 
 
