@@ -211,3 +211,26 @@ def test_an_action_whose_executor_left_is_retried_on_another(
     }
     assert replies["retried-cancel#0"].failure is ReplyFailure.NOT_CONNECTED
     assert replies["retried-cancel#1"].ok
+
+
+def test_a_workflow_exported_from_one_app_is_imported_into_another(
+    managed: ExecutorPool, executor: ExecutorProcess, pool: ExecutorPool
+) -> None:
+    """App B has its own executors and system database: the import lands there."""
+    cluster, app = managed.cluster, managed.app
+    (other,) = pool.start_connected(1)
+    run_to_success(executor, "wf-moved", "multi_step", n=3, step_seconds=0.01)
+    status, exported = cluster.get(f"/api/v1/apps/{app}/workflows/wf-moved/export")
+    assert status == 200, exported
+    assert other.workflow_status("wf-moved") is None
+
+    status, imported = cluster.post(
+        f"/api/v1/apps/{pool.app}/import",
+        {"serialized_workflow": exported["serialized_workflow"]},
+    )
+    assert status == 200, imported
+    assert imported["executor_id"] == other.executor_id, imported
+    described = other.workflow_status("wf-moved")
+    assert described is not None, "app B's system database now holds the workflow"
+    assert described["status"] == "SUCCESS"
+    assert "ran 3 steps" in described["output"]
