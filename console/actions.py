@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from console.audit_outbox import AuditOutbox
 from console.live import CommandChannel, LiveUnavailable
 from store.audit import find_action, record_audit
 from store.database import Store
@@ -199,6 +200,8 @@ class Actions:
         self._channel = channel
         self._timeout_s = timeout_s
         self._inflight: dict[tuple[str, str], asyncio.Future[ActionResult]] = {}
+        self.outbox = None if channel is None else AuditOutbox(store, channel)
+        """Publishes audit rows; None without a broker (they wait in the store)."""
 
     async def run(
         self,
@@ -304,19 +307,12 @@ class Actions:
         )
 
     async def audit(self, record: OperatorAction) -> None:
-        """Write an action's audit record to the store and the audit topic (the replayable log)."""
+        """Write an action's audit record to the store, then to the audit topic (the replayable
+        log) through the outbox, which retries later if the broker is down."""
         async with self._store.sessionmaker.begin() as session:
-            await record_audit(session, [record])
-        if self._channel is None:
-            return
-        try:
-            await self._channel.publish_audit(record)
-        except LiveUnavailable as exc:
-            logger.warning(
-                "could not append action %s to the audit topic: %s (it is in the store)",
-                record.action_id,
-                exc,
-            )
+            await record_audit(session, [record], published=False)
+        if self.outbox is not None:
+            await self.outbox.publish_pending()
 
     async def query(
         self, app: AppName, kind: RequestKind, workflow_id: str = "", **params: Any

@@ -90,9 +90,13 @@ async def run_console(
         async with asyncio.TaskGroup() as tasks:
             serving = tasks.create_task(server.serve(sockets=[sock]))
             stopping = tasks.create_task(stop.wait())
+            outbox = app.state.actions.outbox
+            publishing = None if outbox is None else tasks.create_task(outbox.run())
             await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
             server.should_exit = True
             stopping.cancel()
+            if publishing is not None:
+                publishing.cancel()
     finally:
         sock.close()
         await app.state.bulk.stop()

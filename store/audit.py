@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Table, select
+from sqlalchemy import ColumnElement, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import (
@@ -41,6 +41,8 @@ from store.workflows import (
     prefix_successor,
 )
 from streams.records import (
+    ActionOutcome,
+    AppName,
     AuditRecord,
     OperatorAction,
     RecoveryDecision,
@@ -174,13 +176,78 @@ def _action_key(app: str, action_id: str) -> str:
 # -- writes (the worker, the console, replay) ------------------------------------------------------
 
 
-async def record_audit(session: AsyncSession, records: Sequence[AuditRecord]) -> None:
+def admin_action(
+    *,
+    app: str,
+    actor: str,
+    action: str,
+    target: str,
+    now: datetime,
+    params: dict[str, Any] | None = None,
+) -> OperatorAction:
+    """The audit record of an admin command (``key.created``, ``token.revoked``...): done by
+    the time it is recorded. Its id is ``{action}/{target}``: a key id or token name is never
+    reused, so the same event always has the same id."""
+    at_ms = int(now.timestamp() * 1000)
+    return OperatorAction(
+        action_id=f"{action}/{target}",
+        app=AppName(app),
+        actor=actor,
+        action=action,
+        target=target,
+        params=params or {},
+        outcome=ActionOutcome.SUCCEEDED,
+        requested_at_ms=at_ms,
+        finished_at_ms=at_ms,
+    )
+
+
+def unpublished_row(record: OperatorAction) -> AuditRow:
+    """The audit row of an action recorded without a broker (the admin commands): the console's
+    outbox publishes it to the audit topic later (``published`` false until then)."""
+    values = audit_values(record)
+    if values is None:
+        raise ValueError(f"audit record too long to store: {record.action_id[:200]!r}")
+    return AuditRow(**values, published=False)
+
+
+async def unpublished_actions(
+    session: AsyncSession, limit: int = 100
+) -> list[tuple[int, OperatorAction]]:
+    """The oldest audit rows not yet on the audit topic, with their row ids."""
+    rows = await session.execute(
+        select(AuditRow.id, AuditRow.record)
+        .where(AuditRow.published.is_(False))
+        .order_by(AuditRow.id)
+        .limit(limit)
+    )
+    found: list[tuple[int, OperatorAction]] = []
+    for row_id, stored in rows:
+        record = decode(orjson.dumps(stored))
+        if isinstance(record, OperatorAction):
+            found.append((row_id, record))
+    return found
+
+
+async def mark_published(session: AsyncSession, row_ids: Sequence[int]) -> None:
+    """Note that these audit rows are on the audit topic now."""
+    if row_ids:
+        await session.execute(
+            update(AuditRow).where(AuditRow.id.in_(list(row_ids))).values(published=True)
+        )
+
+
+async def record_audit(
+    session: AsyncSession, records: Sequence[AuditRecord], *, published: bool = True
+) -> None:
     """Insert audit records into the audit log; a record already there is skipped.
 
     Args:
         session: the caller's session; the caller commits.
         records: recovery decisions and operator actions from the audit topic (or the console),
             in any order, possibly repeated.
+        published: whether the records are on the audit topic already (False: the console's
+            outbox publishes them).
     """
     rows: list[dict[str, Any]] = []
     for record in records:
@@ -188,7 +255,7 @@ async def record_audit(session: AsyncSession, records: Sequence[AuditRecord]) ->
         if values is None:
             logger.warning("audit record with too long an app or action id skipped: %.200r", record)
             continue
-        rows.append(values)
+        rows.append({**values, "published": published})
     if not rows:
         return
     stmt = upsert_for(session, _AUDIT).on_conflict_do_nothing(index_elements=["event_key"])

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.audit import admin_action, unpublished_row
 from store.models import ApiKey, AuditRow, validate_app_name
 from streams.exceptions import AuthError
 
@@ -163,14 +164,7 @@ async def revoked_key_ids(session: AsyncSession, key_ids: Iterable[str]) -> set[
 def _key_audit(
     app: str, key_id: str, action: str, actor: str, now: datetime, label: str | None
 ) -> AuditRow:
-    return AuditRow(
-        app=app,
-        ts=now,
-        actor=actor,
-        action=action,
-        subject=key_id,
-        detail=label,
-        outcome="ok",
-        record={"app": app, "key_id": key_id, "action": action, "actor": actor, "label": label},
-        event_key=f"{app}/key/{key_id}/{action}",
+    params = {} if label is None else {"label": label}
+    return unpublished_row(
+        admin_action(app=app, actor=actor, action=action, target=key_id, now=now, params=params)
     )

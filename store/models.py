@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     ForeignKey,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -183,6 +185,7 @@ class AuditRow(Base):
         Index("ix_audit_log_actor_ts", "actor", "ts", "id"),
         Index("ix_audit_log_action_ts", "action", "ts", "id"),
         Index("ix_audit_log_subject_ts", "subject", "ts", "id"),
+        Index("ix_audit_log_published", "published", "id"),
     )
 
     id: Mapped[int] = mapped_column(
@@ -207,6 +210,9 @@ class AuditRow(Base):
     """The full audit record, as published."""
     event_key: Mapped[str] = mapped_column(String(1024), unique=True)
     """Identity of the audited event: replaying the same record inserts no second row."""
+    published: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """Whether the record is on the audit topic. Admin commands (keys, tokens) write to the store
+    only; the console's outbox (``console.audit_outbox``) publishes their rows and sets this."""
 
 
 def _workflow_id() -> String:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.audit import admin_action, unpublished_row
 from store.keys import hash_key
 from store.models import NO_APP, TOKEN_NAME_MAX_CHARS, AuditRow, OperatorToken
 from store.projection import upsert_for
@@ -128,14 +129,6 @@ async def revoke_token(session: AsyncSession, name: str, *, actor: str = "cli") 
 
 def _token_audit(name: str, action: str, actor: str, now: datetime) -> AuditRow:
     # A name is never reused (revoked tokens keep theirs), so name and action identify the event.
-    return AuditRow(
-        app=NO_APP,
-        ts=now,
-        actor=actor,
-        action=action,
-        subject=name,
-        detail=None,
-        outcome="ok",
-        record={"name": name, "action": action, "actor": actor},
-        event_key=f"token/{name}/{action}",
+    return unpublished_row(
+        admin_action(app=NO_APP, actor=actor, action=action, target=name, now=now)
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from streams.records import ExecutorReply, ExecutorRequest, ReplyFailure
+from streams.records import ExecutorReply, ExecutorRequest, OperatorAction, ReplyFailure
 from tests.baton_cluster import BatonCluster
 from tests.conformance.scenario import ExecutorPool
 from tests.conformance.test_management import (
@@ -234,3 +234,23 @@ def test_a_workflow_exported_from_one_app_is_imported_into_another(
     assert described is not None, "app B's system database now holds the workflow"
     assert described["status"] == "SUCCESS"
     assert "ran 3 steps" in described["output"]
+
+
+def test_key_management_reaches_the_audit_topic(managed: ExecutorPool) -> None:
+    """`baton keys` works on the store without a broker; the console's outbox publishes it."""
+    cluster, app = managed.cluster, managed.app
+    cluster.create_key(app)
+
+    def key_actions() -> list[OperatorAction]:
+        return [
+            record
+            for record in cluster.topic_records("audit", app)
+            if isinstance(record, OperatorAction) and record.action == "key.created"
+        ]
+
+    assert_eventually(
+        lambda: len(key_actions()) >= 2,  # the module's first key, and this one
+        timeout_s=15,
+        message="key.created records on the audit topic",
+    )
+    assert {record.actor for record in key_actions()} == {"cli"}

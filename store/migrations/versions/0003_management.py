@@ -1,4 +1,5 @@
-"""Management: audit log indexes for its filters, bulk jobs with their items, operator tokens.
+"""Management: audit log indexes for its filters and its outbox flag, bulk jobs with their items,
+operator tokens.
 
 Frozen, like the earlier revisions: the types are spelled out rather than imported from the models.
 
@@ -50,6 +51,15 @@ def upgrade() -> None:
         op.drop_index(name, table_name="audit_log", if_exists=True)
     for name, columns in _AUDIT_INDEXES:
         op.create_index(name, "audit_log", list(columns), unique=False, if_not_exists=True)
+    audit_columns = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("audit_log")}
+    if "published" not in audit_columns:
+        with op.batch_alter_table("audit_log") as batch:
+            batch.add_column(
+                sa.Column("published", sa.Boolean(), nullable=False, server_default=sa.true())
+            )
+    op.create_index(
+        "ix_audit_log_published", "audit_log", ["published", "id"], unique=False, if_not_exists=True
+    )
     op.create_table(
         "bulk_jobs",
         sa.Column("job_id", sa.String(length=64), nullable=False),
@@ -109,6 +119,9 @@ def downgrade() -> None:
     op.drop_table("bulk_job_items")
     op.drop_index("ix_bulk_jobs_app_created", table_name="bulk_jobs")
     op.drop_table("bulk_jobs")
+    op.drop_index("ix_audit_log_published", table_name="audit_log")
+    with op.batch_alter_table("audit_log") as batch:
+        batch.drop_column("published")
     for name, _ in reversed(_AUDIT_INDEXES):
         op.drop_index(name, table_name="audit_log")
     for name, columns in _OLD_AUDIT_INDEXES:

@@ -102,8 +102,8 @@ async def test_creating_and_revoking_are_audited(store: Store) -> None:
     async with store.sessionmaker() as session:
         rows = list(await session.scalars(select(AuditRow).order_by(AuditRow.id)))
     assert [(r.app, r.actor, r.action, r.subject, r.outcome) for r in rows] == [
-        ("", "cli", "token.created", "alice", "ok"),
-        ("", "cli", "token.revoked", "alice", "ok"),
+        ("", "cli", "token.created", "alice", "succeeded"),
+        ("", "cli", "token.revoked", "alice", "succeeded"),
     ]
     assert all(token not in str(r.record) for r in rows)
 
