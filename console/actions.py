@@ -23,19 +23,17 @@ from typing import Any
 
 from console.audit_outbox import AuditOutbox
 from console.live import CommandChannel, LiveUnavailable
+from console.targets import Target, connected_executors
 from store.audit import find_action, record_audit
 from store.database import Store
-from store.projection import list_executors
 from store.workflows import get_workflow
 from streams.exceptions import ConductorError
-from streams.liveness import ExecutorState
 from streams.records import (
     ActionOutcome,
     AppName,
     ExecutorId,
     ExecutorReply,
     ExecutorRequest,
-    GatewayId,
     OperatorAction,
     ReplyFailure,
     RequestId,
@@ -145,13 +143,6 @@ class ActionFailed(ConductorError):
         super().__init__(message)
         self.reason = reason
         self.record = record
-
-
-@dataclass(frozen=True, slots=True)
-class _Target:
-    executor_id: ExecutorId
-    gateway: GatewayId
-    version: str
 
 
 def now_ms() -> int:
@@ -425,7 +416,7 @@ class Actions:
             logger.warning("deleted workflows stay in the store's lists: %s", exc)
 
     async def _send(
-        self, app: AppName, operation: Operation, target: _Target, request_id: RequestId
+        self, app: AppName, operation: Operation, target: Target, request_id: RequestId
     ) -> ExecutorReply | None:
         assert self._channel is not None
         request = ExecutorRequest(
@@ -442,7 +433,7 @@ class Actions:
         return await self._channel.send(request, self._timeout_s + REPLY_GRACE_S)
 
     async def _fork_already_done(
-        self, app: AppName, operation: Operation, target: _Target, request_id: RequestId
+        self, app: AppName, operation: Operation, target: Target, request_id: RequestId
     ) -> Execution | None:
         """After a fork's executor vanished mid-request: did the fork happen anyway?"""
         new_id = str(operation.params["new_workflow_id"])
@@ -462,8 +453,8 @@ class Actions:
             )
         return None
 
-    async def _choose(self, app: AppName, version: str | None, tried: set[str]) -> _Target:
-        targets = await self._connected_targets(app)
+    async def _choose(self, app: AppName, version: str | None, tried: set[str]) -> Target:
+        targets = await connected_executors(self._store, app)
         if not targets:
             raise ActionFailed(
                 f"no executor of app {app} is connected: start one (it connects to this Baton's "
@@ -484,21 +475,10 @@ class Actions:
             raise ActionFailed("every suitable executor was tried", reason=FailureReason.VANISHED)
         return untried[0]
 
-    async def _connected_targets(self, app: AppName) -> list[_Target]:
-        async with self._store.sessionmaker.begin() as session:
-            rows = await list_executors(session, app)
-        live = sorted(
-            (row for row in rows if row.state == ExecutorState.CONNECTED),
-            key=lambda row: row.last_seen,
-            reverse=True,
-        )
-        return [
-            _Target(ExecutorId(row.executor_id), GatewayId(row.gateway), row.application_version)
-            for row in live
-        ]
-
     async def _connected(self, app: AppName, executor_id: str) -> bool:
-        return any(t.executor_id == executor_id for t in await self._connected_targets(app))
+        return any(
+            t.executor_id == executor_id for t in await connected_executors(self._store, app)
+        )
 
     async def version_of(self, app: AppName, workflow_id: str) -> str | None:
         """The application version a workflow runs on, as the store knows it (None: unknown)."""

@@ -21,10 +21,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from console.live import LiveUnavailable, NoLiveExecutor
+from console.targets import connected_executors
 from store.database import Store
-from store.projection import list_executors
 from streams.exceptions import ExecutorFailed, RecordError, RequestTimeout
-from streams.liveness import ExecutorState
 from streams.records import (
     AppName,
     ExecutorId,
@@ -168,13 +167,10 @@ class KafkaLiveExecutors:
         return reply
 
     async def _target(self, app: AppName) -> tuple[ExecutorId, GatewayId]:
-        async with self._store.sessionmaker.begin() as session:
-            rows = await list_executors(session, app)
-        live = [row for row in rows if row.state == ExecutorState.CONNECTED]
-        if not live:
+        targets = await connected_executors(self._store, app)
+        if not targets:
             raise NoLiveExecutor(f"no executor of app {app} is connected")
-        newest = max(live, key=lambda row: row.last_seen)
-        return ExecutorId(newest.executor_id), GatewayId(newest.gateway)
+        return targets[0].executor_id, targets[0].gateway
 
     async def _read_replies(self) -> None:
         async for message in self._consumer:
