@@ -85,3 +85,12 @@ async def assert_eventually_async(
         if time.monotonic() >= deadline:
             raise _timeout_error(message, timeout_s, failure)
         await asyncio.sleep(interval_s)
+
+
+async def eventually(check: Callable[[], T | None], message: str, timeout_s: float = 10.0) -> T:
+    """Wait until ``check`` returns something truthy (polling every 20 ms), and return it."""
+    value = await assert_eventually_async(
+        check, timeout_s=timeout_s, interval_s=0.02, message=message
+    )
+    assert value is not None
+    return value

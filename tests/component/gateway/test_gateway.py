@@ -12,7 +12,6 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from typing import TypeVar
 
 import orjson
 import pytest
@@ -42,21 +41,10 @@ from tests.component.gateway.fakes import (
     KeyBook,
     executor_url,
 )
-from tests.eventually import assert_eventually_async
-
-T = TypeVar("T")
+from tests.eventually import eventually
 
 APP = "orders"
 MakeGateway = Callable[..., Gateway]
-
-
-async def eventually(check: Callable[[], T | None], message: str, timeout_s: float = 10.0) -> T:
-    """Wait until ``check`` returns something truthy (never a bare sleep), and return it."""
-    value = await assert_eventually_async(
-        check, timeout_s=timeout_s, interval_s=0.02, message=message
-    )
-    assert value is not None
-    return value
 
 
 def executor_of(record: Record) -> str | None:

@@ -51,7 +51,7 @@ from tests.component.gateway.fakes import (
     KeyBook,
     executor_url,
 )
-from tests.eventually import assert_eventually_async
+from tests.eventually import eventually
 
 T = TypeVar("T")
 
@@ -62,15 +62,6 @@ MakeGateway = Callable[..., Gateway]
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-async def eventually(check: Callable[[], T | None], message: str, timeout_s: float = 10.0) -> T:
-    """Wait until ``check`` returns something truthy (never a bare sleep), and return it."""
-    value = await assert_eventually_async(
-        check, timeout_s=timeout_s, interval_s=0.02, message=message
-    )
-    assert value is not None
-    return value
 
 
 # -- Kafka helpers (this file's own) -------------------------------------------------------------

@@ -16,7 +16,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from dbos._conductor import protocol as p
@@ -41,22 +41,11 @@ from tests.component.gateway.fakes import (
     KeyBook,
     executor_url,
 )
-from tests.eventually import assert_eventually_async
-
-T = TypeVar("T")
+from tests.eventually import eventually
 
 APP = "orders"
 EXECUTOR = "exec-1"
 MakeGateway = Callable[..., Gateway]
-
-
-async def eventually(check: Callable[[], T | None], message: str, timeout_s: float = 10.0) -> T:
-    """Wait until ``check`` returns something truthy (never a bare sleep), and return it."""
-    value = await assert_eventually_async(
-        check, timeout_s=timeout_s, interval_s=0.02, message=message
-    )
-    assert value is not None
-    return value
 
 
 # -- a DBOS executor model -------------------------------------------------------------------------
