@@ -34,6 +34,8 @@ from gateway.queries import (
 )
 from streams.capture import (
     COMPLETED_OVERLAP_MS,
+    CREATED_RECHECK_MS,
+    CREATED_RECHECK_ROWS,
     advance_completed,
     advance_created,
     completed_query_from,
@@ -109,6 +111,8 @@ class WorkflowObserver:
         run = _Poll(cursor=command.cursor)
         try:
             await self._created(conn, command, run)
+            if command.recheck_created and not run.more:
+                await self._recheck_created(conn, command, run)
             await self._completions(conn, command, run)
             if command.check_active:
                 await self._active(conn, command, run)
@@ -132,6 +136,37 @@ class WorkflowObserver:
             if len(page) < command.page_size:
                 return
         run.more = True
+
+    async def _recheck_created(self, conn: Connection, command: PollWorkflows, run: _Poll) -> None:
+        """List the creations just behind the cursor again (up to ``CREATED_RECHECK_MS`` back,
+        newest first, statuses only): a workflow whose insert committed after the cursor passed
+        its creation time (concurrent inserts) is found here instead of waiting for the active
+        pages. Known ones are published only if they changed; unknown ones are listed again by id
+        with their inputs and outputs."""
+        end = run.cursor.created_from_ms
+        if end <= CREATED_RECHECK_MS:
+            return  # nothing listed yet: the creations query itself is still catching up
+        # Newest first, just behind the cursor: a late commit is near where the cursor was.
+        query = WorkflowQuery(
+            created_from_ms=end - CREATED_RECHECK_MS,
+            created_before_ms=end,
+            limit=CREATED_RECHECK_ROWS,
+            newest_first=True,
+        )
+        page = await self._list(conn, command, query, run, known_only=True)
+        unknown = [s.workflow_id for s in page if not self._knows(s)]
+        if unknown:
+            await self._list(
+                conn,
+                command,
+                WorkflowQuery(
+                    workflow_ids=tuple(unknown[: command.page_size]),
+                    limit=command.page_size,
+                    load_input=True,
+                    load_output=True,
+                ),
+                run,
+            )
 
     async def _completions(self, conn: Connection, command: PollWorkflows, run: _Poll) -> None:
         """List completions since the cursor, in time windows when they outgrow the budget.
@@ -216,8 +251,16 @@ class WorkflowObserver:
         run.cursor = next_active_offset(run.cursor, len(page), command.page_size)
 
     async def _list(
-        self, conn: Connection, command: PollWorkflows, query: WorkflowQuery, run: _Poll
+        self,
+        conn: Connection,
+        command: PollWorkflows,
+        query: WorkflowQuery,
+        run: _Poll,
+        *,
+        known_only: bool = False,
     ) -> list[WorkflowStatus]:
+        """One ``list_workflows`` request; publishes what changed (with ``known_only``: only
+        among the workflows this pod published before)."""
         run.requests += 1
         reply = await self._ask(conn, list_workflows_request(query))
         page = read_workflows(
@@ -229,7 +272,8 @@ class WorkflowObserver:
         )
         run.seen += len(page)
         run.active_seen = run.active_seen or any(s.status in ACTIVE_STATES for s in page)
-        changed = [s for s in page if self._changed(s)]
+        listed = [s for s in page if self._knows(s)] if known_only else page
+        changed = [s for s in listed if self._changed(s)]
         # Newly seen finished: their steps are worth capturing (not those listed again).
         run.completed.extend(s for s in changed if s.status not in ACTIVE_STATES)
         try:
@@ -340,6 +384,10 @@ class WorkflowObserver:
                 f"{request.type.value} failed on the executor: {reply.error_message}"
             )
         return reply
+
+    def _knows(self, status: WorkflowStatus) -> bool:
+        """Whether this pod published the workflow before (and still remembers it)."""
+        return workflow_key(status.app, status.workflow_id) in self._published
 
     def _changed(self, status: WorkflowStatus) -> bool:
         """Whether ``status`` says more than what this pod last published for the workflow."""

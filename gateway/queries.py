@@ -49,6 +49,8 @@ class WorkflowQuery:
     """The filters of one ``list_workflows`` request that the capture uses."""
 
     created_from_ms: int | None = None
+    created_before_ms: int | None = None
+    """Exclusive upper bound of the creation time."""
     completed_from_ms: int | None = None
     completed_before_ms: int | None = None
     """Exclusive upper bound of the completion time."""
@@ -58,19 +60,22 @@ class WorkflowQuery:
     load_output: bool = False
     limit: int = 100
     offset: int = 0
+    newest_first: bool = False
 
 
 def list_workflows_request(query: WorkflowQuery) -> Request:
-    """DBOS conductor ``list_workflows`` verb, oldest first (``sort_desc`` false)."""
+    """DBOS conductor ``list_workflows`` verb, oldest first unless ``newest_first``."""
     body: dict[str, Any] = {
         "limit": query.limit,
         "offset": query.offset,
-        "sort_desc": False,
+        "sort_desc": query.newest_first,
         "load_input": query.load_input,
         "load_output": query.load_output,
     }
     if query.created_from_ms is not None:
         body["start_time"] = dbos_time(query.created_from_ms)
+    if query.created_before_ms is not None:
+        body["end_time"] = dbos_time(query.created_before_ms - 1)  # DBOS: inclusive
     if query.completed_from_ms is not None:
         body["completed_after"] = dbos_time(query.completed_from_ms)
     if query.completed_before_ms is not None:

@@ -32,6 +32,13 @@ from streams.records import (
 COMPLETED_OVERLAP_MS = 1_000
 """Completions are listed again this far back: a workflow that committed its completion a little
 after a later one is still seen (completion times come from several executors' transactions)."""
+CREATED_RECHECK_MS = 15_000
+"""A poll with ``recheck_created`` lists again the creations this far back from the cursor: a
+workflow inserted concurrently may commit after the cursor passed its creation time. It covers
+the polls between two rechecks (``active_every`` times the interval) with room to spare."""
+CREATED_RECHECK_ROWS = 500
+"""At most this many statuses per recheck, the newest behind the cursor (no inputs or outputs:
+cheap rows)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,6 +119,7 @@ def plan_poll(
         page_size=timings.page_size,
         max_pages=timings.max_pages,
         check_active=capture.active_seen or seq % timings.active_every == 0,
+        recheck_created=seq % timings.active_every == 0,
         steps_budget=timings.steps_budget,
         issued_at_ms=now_ms,
         timeout_ms=timings.timeout_ms,

@@ -381,6 +381,9 @@ class PollWorkflows:
     """At most this many newly completed workflows get their steps captured in this poll."""
     issued_at_ms: int
     timeout_ms: int
+    recheck_created: bool = False
+    """Also list again the creations of the last seconds before the cursor (statuses only), for
+    rows committed after the cursor passed their creation time (concurrent inserts)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -719,6 +722,7 @@ def _poll(f: Fields) -> PollWorkflows:
         steps_budget=f.integer("steps_budget"),
         issued_at_ms=f.integer("issued_at_ms"),
         timeout_ms=f.integer("timeout_ms"),
+        recheck_created=f.opt_flag("recheck_created"),
     )
 
 

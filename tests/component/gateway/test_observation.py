@@ -144,6 +144,11 @@ class DbosModelExecutor(FakeExecutor):
         if body.get("start_time"):
             start = dbos_parse(body["start_time"])
             rows = [w for w in rows if w.created_at >= start]
+        if body.get("end_time"):
+            end = dbos_parse(body["end_time"])  # inclusive, as in DBOS
+            rows = [w for w in rows if w.created_at <= end]
+        if body.get("sort_desc"):
+            rows.reverse()
         if body.get("completed_after"):
             after = dbos_parse(body["completed_after"])
             rows = [w for w in rows if w.completed_at is not None and w.completed_at >= after]
@@ -237,6 +242,7 @@ def poll_command(
     max_pages: int = 5,
     check_active: bool = True,
     steps_budget: int = 10,
+    recheck_created: bool = False,
 ) -> PollWorkflows:
     target_gateway = gateway.config.gateway_id if isinstance(gateway, Gateway) else gateway
     return PollWorkflows(
@@ -251,6 +257,7 @@ def poll_command(
         steps_budget=steps_budget,
         issued_at_ms=now_ms(),
         timeout_ms=10_000,
+        recheck_created=recheck_created,
     )
 
 
@@ -615,6 +622,72 @@ async def test_a_poll_that_finds_nothing_new_publishes_nothing(
             assert [s.workflow_id for s in workflow_events.of_type(WorkflowSteps)[known[1] :]] == [
                 "wf-3"
             ]
+
+
+async def test_a_creation_committed_behind_the_cursor_is_found_by_the_recheck(
+    make_gateway: MakeGateway,
+    keys: KeyBook,
+    events: EventLog,
+    workflow_events: EventLog,
+    commands: CommandSender,
+) -> None:
+    """Concurrent inserts: a workflow created *before* rows the creations query already passed
+    commits late. The creations query cannot see it; the next recheck does, once, with its
+    input, and publishes nothing it had published before."""
+    _, key = await keys.create(APP)
+    base = now_ms() - 30_000
+    async with make_gateway() as gateway:
+        model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, catalogue(base))
+        async with model:
+            await connected(events)
+            first = await run_poll(
+                commands, events, poll_command(EXECUTOR, gateway, CaptureCursor())
+            )
+            assert first.ok, first.error
+            await eventually(lambda: len(statuses(workflow_events)) == 5, "the five workflows")
+            cursor = first.cursor
+            assert cursor.created_from_ms == base + 20  # the newest creation listed
+
+            # wf-late was created at base + 15 but its insert commits only now.
+            model.workflows.append(
+                StoredWorkflow(
+                    workflow_id="wf-late",
+                    status="ENQUEUED",
+                    created_at=base + 15,
+                    updated_at=base + 15,
+                    input='{"args": ["late"]}',
+                    queue_name="q",
+                )
+            )
+            missed = await run_poll(
+                commands, events, poll_command(EXECUTOR, gateway, cursor, check_active=False)
+            )
+            assert missed.ok, missed.error
+            assert "wf-late" not in {s.workflow_id for s in statuses(workflow_events)}
+
+            found = await run_poll(
+                commands,
+                events,
+                poll_command(
+                    EXECUTOR, gateway, missed.cursor, check_active=False, recheck_created=True
+                ),
+            )
+            assert found.ok, found.error
+            late = await eventually(
+                lambda: next(
+                    (s for s in statuses(workflow_events) if s.workflow_id == "wf-late"), None
+                ),
+                "wf-late published",
+            )
+            assert (late.status, late.input, late.has_input) == (
+                "ENQUEUED",
+                '{"args": ["late"]}',
+                True,
+            )
+            # The recheck re-listed the known five without publishing them again.
+            assert [s.workflow_id for s in statuses(workflow_events)[5:]] == ["wf-late"]
+            ids_asked = [r["body"].get("workflow_uuids") for r in model.requests("list_workflows")]
+            assert ["wf-late"] in ids_asked, "only the unknown one is listed again with its input"
 
 
 @pytest.mark.parametrize("page_size", [1, 2])

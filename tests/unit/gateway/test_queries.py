@@ -176,6 +176,13 @@ def test_list_workflows_request_omits_unset_filters() -> None:
     }
 
 
+def test_a_recheck_query_lists_newest_first_up_to_an_exclusive_creation_time() -> None:
+    query = WorkflowQuery(created_from_ms=T0, created_before_ms=T0 + 100, newest_first=True)
+    body = p.ListWorkflowsRequest.from_json(frame_of(list_workflows_request(query))).body
+    assert dbos_parse(body["end_time"]) == T0 + 99  # DBOS: created_at <= end_time
+    assert body["sort_desc"] is True
+
+
 def test_a_creation_query_from_the_epoch_still_sends_a_start_time() -> None:
     body = p.ListWorkflowsRequest.from_json(
         frame_of(list_workflows_request(WorkflowQuery(created_from_ms=0)))

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from streams.capture import (
     COMPLETED_OVERLAP_MS,
+    CREATED_RECHECK_MS,
     FIRST_POLL_LOOKBACK_MS,
     AppCapture,
     CaptureTimings,
@@ -209,6 +210,19 @@ def test_without_active_workflows_active_statuses_are_refreshed_every_active_eve
         state = on_result(state, result_of(command, active_seen=False), T0 + i * 10_000, TIMINGS)
     # The first poll checks (nothing known yet); then only every fifth poll of the sequence.
     assert [seq for check, seq in flags if check] == [1, 5, 10]
+
+
+def test_recent_creations_are_rechecked_every_active_every_polls() -> None:
+    state = AppCapture(app=APP)
+    rechecked = []
+    for i in range(12):
+        state, command = issue(state, T0 + i * 10_000)
+        if command.recheck_created:
+            rechecked.append(state.seq)
+        state = on_result(state, result_of(command, active_seen=True), T0 + i * 10_000, TIMINGS)
+    assert rechecked == [5, 10]
+    # Between two rechecks the cursor may move on for active_every intervals: the window covers it.
+    assert TIMINGS.active_every * TIMINGS.interval_ms < CREATED_RECHECK_MS
 
 
 def test_an_active_workflow_seen_again_restores_checking_every_poll() -> None:
