@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+import uuid
 from typing import Any, Literal, TypeVar
 
 import orjson
@@ -19,7 +21,21 @@ from websockets.exceptions import ConnectionClosed
 from gateway.server import Gateway
 from store.database import Store
 from store.keys import create_key, revoke_key
-from streams.records import Record, decode, encode, record_key
+from streams.records import (
+    AppName,
+    ExecutorConnected,
+    ExecutorId,
+    ExecutorReply,
+    ExecutorRequest,
+    Record,
+    RequestId,
+    RequestKind,
+    WorkflowId,
+    decode,
+    encode,
+    record_key,
+)
+from tests.eventually import eventually
 
 R = TypeVar("R")
 
@@ -210,3 +226,45 @@ class FakeExecutor:
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self.ws.send(orjson.dumps(message).decode())
+
+
+# -- console requests and their replies ----------------------------------------------------------
+
+
+def executor_request(
+    gateway: Gateway,
+    kind: RequestKind,
+    workflow_id: str = "",
+    *,
+    app: str = "orders",
+    target: str = "exec-1",
+    timeout_ms: int = 5_000,
+    **params: Any,
+) -> ExecutorRequest:
+    """A console request for ``target``, held by ``gateway``, with a fresh request id."""
+    return ExecutorRequest(
+        request_id=RequestId(f"req-{uuid.uuid4().hex[:12]}#1"),
+        app=AppName(app),
+        target=ExecutorId(target),
+        target_gateway=gateway.config.gateway_id,
+        kind=kind,
+        workflow_id=WorkflowId(workflow_id),
+        issued_at_ms=int(time.time() * 1000),
+        timeout_ms=timeout_ms,
+        params=params,
+    )
+
+
+def replies_to(log: EventLog, sent: ExecutorRequest) -> list[ExecutorReply]:
+    """The replies to ``sent`` the replies topic holds so far."""
+    return [r for r in log.of_type(ExecutorReply) if r.request_id == sent.request_id]
+
+
+async def connected(events: EventLog, executor_id: str) -> None:
+    """Wait until the gateway reported ``executor_id`` connected."""
+    await eventually(
+        lambda: any(
+            r.session.info.executor_id == executor_id for r in events.of_type(ExecutorConnected)
+        ),
+        f"{executor_id} connects",
+    )

@@ -30,14 +30,11 @@ from streams.records import (
     AppName,
     CaptureCursor,
     CommandId,
-    ExecutorConnected,
     ExecutorId,
-    ExecutorReply,
     ExecutorRequest,
     GatewayId,
     PollResult,
     PollWorkflows,
-    RequestId,
     RequestKind,
     StepInfo,
     WorkflowId,
@@ -49,7 +46,10 @@ from tests.component.gateway.fakes import (
     EventLog,
     FakeExecutor,
     KeyBook,
+    connected,
+    executor_request,
     executor_url,
+    replies_to,
 )
 from tests.eventually import eventually
 
@@ -267,16 +267,7 @@ def request_command(
     kind: RequestKind = RequestKind.GET_WORKFLOW,
     target: str = EXECUTOR,
 ) -> ExecutorRequest:
-    return ExecutorRequest(
-        request_id=RequestId(f"req-{uuid.uuid4().hex[:12]}"),
-        app=AppName(APP),
-        target=ExecutorId(target),
-        target_gateway=gateway.config.gateway_id,
-        kind=kind,
-        workflow_id=WorkflowId(workflow_id),
-        issued_at_ms=now_ms(),
-        timeout_ms=5_000,
-    )
+    return executor_request(gateway, kind, workflow_id, app=APP, target=target)
 
 
 def result_of(events: EventLog, command: PollWorkflows) -> PollResult | None:
@@ -285,24 +276,11 @@ def result_of(events: EventLog, command: PollWorkflows) -> PollResult | None:
     return found[0] if found else None
 
 
-def replies_to(log: EventLog, request: ExecutorRequest) -> list[ExecutorReply]:
-    return [r for r in log.of_type(ExecutorReply) if r.request_id == request.request_id]
-
-
 async def run_poll(
     commands: CommandSender, events: EventLog, command: PollWorkflows, message: str = "poll result"
 ) -> PollResult:
     await commands.send(command)
     return await eventually(lambda: result_of(events, command), message)
-
-
-async def connected(events: EventLog, executor_id: str = EXECUTOR) -> None:
-    await eventually(
-        lambda: any(
-            r.session.info.executor_id == executor_id for r in events.of_type(ExecutorConnected)
-        ),
-        f"{executor_id} connects",
-    )
 
 
 def at_least(count: int, items: list[T]) -> list[T] | None:
@@ -379,7 +357,7 @@ async def test_a_poll_publishes_every_workflow_then_only_what_changed(
     async with make_gateway() as gateway:
         model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, catalogue(base))
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
 
             # 1. The first poll walks the whole history, page by page (2 per page).
             before_ms = now_ms()
@@ -541,7 +519,7 @@ async def test_a_page_limit_asks_for_a_catch_up_and_the_cursor_resumes_without_g
     async with make_gateway() as gateway:
         model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, rows)
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
             cursor = CaptureCursor()
             results = []
             for _ in range(6):
@@ -579,7 +557,7 @@ async def test_a_poll_that_finds_nothing_new_publishes_nothing(
     async with make_gateway() as gateway:
         model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, catalogue(base))
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
             # The history: every workflow, and the steps of the three finished ones.
             first = await run_poll(
                 commands, events, poll_command(EXECUTOR, gateway, CaptureCursor())
@@ -639,7 +617,7 @@ async def test_a_creation_committed_behind_the_cursor_is_found_by_the_recheck(
     async with make_gateway() as gateway:
         model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, catalogue(base))
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
             first = await run_poll(
                 commands, events, poll_command(EXECUTOR, gateway, CaptureCursor())
             )
@@ -710,7 +688,7 @@ async def test_completions_beyond_the_page_cap_are_not_lost(
     async with make_gateway() as gateway:
         model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, rows)
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
             # max_pages 1: a creation query reads one page a poll, a completion window one page.
             cursor = CaptureCursor()
             for _ in range(8):
@@ -768,7 +746,7 @@ async def test_an_executor_error_fails_the_poll_with_the_error_bounded(
             "x" * (MAX_TEXT_CHARS * 3)
         )
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
             cursor = CaptureCursor(created_from_ms=5, created_skip=1, completed_from_ms=9)
             command = poll_command(EXECUTOR, gateway, cursor)
             result = await run_poll(commands, events, command)
@@ -803,7 +781,7 @@ async def test_a_malformed_number_from_an_executor_does_not_take_the_gateway_dow
             executor_url(gateway, APP, key), EXECUTOR, catalogue(now_ms() - 30_000)
         )
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
             command = poll_command(EXECUTOR, gateway, CaptureCursor())
             await commands.send(command)
             await eventually(lambda: result_of(events, command), "a poll result", timeout_s=5)
@@ -853,7 +831,7 @@ async def test_a_get_workflow_request_is_answered_once_on_the_replies_topic(
     async with make_gateway() as gateway:
         model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, catalogue(base))
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
             twice = request_command(gateway, "wf-2")
             later = request_command(gateway, "wf-5", RequestKind.LIST_STEPS)
             for command in (twice, twice, later):
@@ -911,7 +889,7 @@ async def test_requests_about_unknown_workflows_and_absent_executors(
     async with make_gateway() as gateway:
         model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, [])
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
             unknown = request_command(gateway, "wf-nobody")
             no_steps = request_command(gateway, "wf-nobody", RequestKind.LIST_STEPS)
             absent = request_command(gateway, "wf-1", target="exec-gone")
@@ -950,7 +928,7 @@ async def test_active_workflows_beyond_a_page_are_refreshed_in_turn(
     async with make_gateway() as gateway:
         model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, rows)
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
             cursor = CaptureCursor()
             for _ in range(4):  # catch up on creations (pages of two)
                 cursor = (

@@ -11,7 +11,6 @@ traceback in ``error_message``).
 
 from __future__ import annotations
 
-import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -24,14 +23,9 @@ from dbos._conductor import protocol as p
 from gateway.server import Gateway
 from streams.records import (
     MAX_TEXT_CHARS,
-    AppName,
-    ExecutorConnected,
-    ExecutorId,
     ExecutorReply,
     ExecutorRequest,
-    RequestId,
     RequestKind,
-    WorkflowId,
 )
 from streams.records import ReplyFailure as Failure
 from tests.component.gateway.fakes import (
@@ -39,7 +33,10 @@ from tests.component.gateway.fakes import (
     EventLog,
     FakeExecutor,
     KeyBook,
+    connected,
+    executor_request,
     executor_url,
+    replies_to,
 )
 from tests.eventually import eventually
 
@@ -225,21 +222,9 @@ def request(
     timeout_ms: int = 5_000,
     **params: Any,
 ) -> ExecutorRequest:
-    return ExecutorRequest(
-        request_id=RequestId(f"act-{uuid.uuid4().hex[:12]}#1"),
-        app=AppName(APP),
-        target=ExecutorId(target),
-        target_gateway=gateway.config.gateway_id,
-        kind=kind,
-        workflow_id=WorkflowId(workflow_id),
-        issued_at_ms=int(time.time() * 1000),
-        timeout_ms=timeout_ms,
-        params=params,
+    return executor_request(
+        gateway, kind, workflow_id, app=APP, target=target, timeout_ms=timeout_ms, **params
     )
-
-
-def replies_to(log: EventLog, sent: ExecutorRequest) -> list[ExecutorReply]:
-    return [r for r in log.of_type(ExecutorReply) if r.request_id == sent.request_id]
 
 
 async def ask(commands: CommandSender, replies: EventLog, sent: ExecutorRequest) -> ExecutorReply:
@@ -249,15 +234,6 @@ async def ask(commands: CommandSender, replies: EventLog, sent: ExecutorRequest)
     assert (reply.app, reply.executor_id) == (sent.app, sent.target)
     assert reply.ok is (reply.failure is None), reply
     return reply
-
-
-async def connected(events: EventLog, executor_id: str = EXECUTOR) -> None:
-    await eventually(
-        lambda: any(
-            r.session.info.executor_id == executor_id for r in events.of_type(ExecutorConnected)
-        ),
-        f"{executor_id} connects",
-    )
 
 
 # -- acting on workflows ---------------------------------------------------------------------------
@@ -274,7 +250,7 @@ async def test_cancel_one_workflow_then_several(
     async with make_gateway() as gateway:
         model = ManagedExecutor(executor_url(gateway, APP, key), EXECUTOR, table())
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
 
             one = await ask(commands, replies, request(gateway, RequestKind.CANCEL, "wf-1"))
             assert one.ok, one.error
@@ -315,7 +291,7 @@ async def test_cancel_children_resume_and_delete(
     async with make_gateway() as gateway:
         model = ManagedExecutor(executor_url(gateway, APP, key), EXECUTOR, table())
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
             cancel = request(gateway, RequestKind.CANCEL, "wf-1", cancel_children=True)
             assert (await ask(commands, replies, cancel)).ok
             assert (model.rows["wf-1"].status, model.rows["wf-1-child"].status) == (
@@ -348,7 +324,7 @@ async def test_fork_answers_the_new_workflow_id(
     async with make_gateway() as gateway:
         model = ManagedExecutor(executor_url(gateway, APP, key), EXECUTOR, table())
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
             fork = request(
                 gateway, RequestKind.FORK, "wf-4", start_step=2, new_workflow_id="wf-4-retry"
             )
@@ -372,7 +348,7 @@ async def test_events_are_read_live(
     async with make_gateway() as gateway:
         model = ManagedExecutor(executor_url(gateway, APP, key), EXECUTOR, table())
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
             reply = await ask(commands, replies, request(gateway, RequestKind.GET_EVENTS, "wf-3"))
             assert reply.ok, reply.error
             assert reply.result == {
@@ -397,7 +373,7 @@ async def test_an_executor_error_is_an_executor_error_with_its_text_bounded(
     async with make_gateway() as gateway:
         model = ManagedExecutor(executor_url(gateway, APP, key), EXECUTOR, table())
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
             # An unknown source workflow: DBOS's fork raises, conductor.py sends the traceback.
             fork = request(
                 gateway, RequestKind.FORK, "wf-nobody", start_step=1, new_workflow_id="n"
@@ -436,7 +412,7 @@ async def test_bad_params_fail_in_the_gateway_without_asking_the_executor(
     async with make_gateway() as gateway:
         model = ManagedExecutor(executor_url(gateway, APP, key), EXECUTOR, table())
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
             bad = request(gateway, RequestKind.FORK, "wf-4", start_step="2")
             reply = await ask(commands, replies, bad)
             assert (reply.ok, reply.failure) == (False, Failure.GATEWAY_ERROR)
@@ -472,7 +448,7 @@ async def test_an_executor_leaving_mid_request_is_disconnected(
         model = ManagedExecutor(executor_url(gateway, APP, key), EXECUTOR, table())
         model.disconnect_on = "delete"
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
             reply = await ask(commands, replies, request(gateway, RequestKind.DELETE, "wf-3"))
             assert (reply.ok, reply.failure) == (False, Failure.DISCONNECTED)
             assert reply.error == "the executor disconnected mid-request"
@@ -491,7 +467,7 @@ async def test_an_executor_that_does_not_answer_in_time_is_a_timeout(
         model = ManagedExecutor(executor_url(gateway, APP, key), EXECUTOR, table())
         model.silent_on = "resume"
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
             late = request(gateway, RequestKind.RESUME, "wf-1", timeout_ms=300)
             reply = await ask(commands, replies, late)
             assert (reply.ok, reply.failure) == (False, Failure.TIMEOUT)
@@ -509,7 +485,7 @@ async def test_a_request_delivered_twice_acts_once_and_is_answered_once(
     async with make_gateway() as gateway:
         model = ManagedExecutor(executor_url(gateway, APP, key), EXECUTOR, table())
         async with model:
-            await connected(events)
+            await connected(events, EXECUTOR)
             twice = request(gateway, RequestKind.CANCEL, "wf-1")
             later = request(gateway, RequestKind.CANCEL, "wf-2")
             for sent in (twice, twice, later):
