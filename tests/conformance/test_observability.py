@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -252,11 +253,17 @@ def _rows(database_url: str, app: str) -> list[tuple[Any, ...]]:
     return [*workflows, ("--steps--",), *steps]
 
 
-_previous: dict[str, list[tuple[Any, ...]]] = {}
+_previous: dict[str, tuple[list[tuple[Any, ...]], float]] = {}
+SETTLED_S = 3.0
+"""Longer than a capture poll's interval (2 s): steps come a poll after their workflow."""
 
 
 def _stable_rows(database_url: str, app: str) -> list[tuple[Any, ...]] | None:
+    """The app's rows once they stayed the same for ``SETTLED_S``."""
     rows = _rows(database_url, app)
-    stable = _previous.get(app) == rows
-    _previous[app] = rows
-    return rows if stable else None
+    now = time.monotonic()
+    previous = _previous.get(app)
+    if previous is None or previous[0] != rows:
+        _previous[app] = (rows, now)
+        return None
+    return rows if now - previous[1] >= SETTLED_S else None
