@@ -16,7 +16,7 @@ NOISY_LIBRARIES = (
     "uvicorn",
     "kafka",
     "sqlalchemy",
-    "streams.faust_transport",  # Faust's service start/stop lines, logged under our subclass
+    "broker.faust_transport",  # Faust's service start/stop lines, logged under our subclass
 )
 
 

@@ -13,10 +13,12 @@ import logging
 import sys
 from typing import TextIO
 
+from broker.log_reader import ReadProgress, read_log
+from capture.workflow_table import WorkflowMark, take
 from store.audit import record_audit
 from store.database import Store
 from store.workflows import apply_workflow_events
-from streams.log_reader import ReadProgress, read_log
+from streams.codec import workflow_key
 from streams.records import (
     AuditRecord,
     OperatorAction,
@@ -24,10 +26,8 @@ from streams.records import (
     WorkflowDeleted,
     WorkflowStatus,
     WorkflowSteps,
-    workflow_key,
 )
 from streams.topics import Topics
-from streams.workflow_table import WorkflowMark, take
 
 logger = logging.getLogger(__name__)
 

@@ -9,16 +9,16 @@ from collections.abc import Coroutine
 from typing import Any
 
 from baton.settings import Settings
+from broker.admin import ensure_topics
 from console.actors import ActorPolicy
-from console.rpc import KafkaLiveExecutors
 from console.server import run_console
 from gateway.config import GatewayConfig
 from gateway.keys import StoreKeys
 from gateway.server import Gateway
+from management.kafka_channel import KafkaLiveExecutors
 from store.database import Store
-from streams.admin import ensure_topics
 from streams.exceptions import RoleFailed
-from streams.records import GatewayId
+from streams.ids import GatewayId
 
 logger = logging.getLogger(__name__)
 

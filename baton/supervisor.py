@@ -18,8 +18,8 @@ from baton.children import die_with_parent
 from baton.embedded_broker import EmbeddedBroker
 from baton.probes import accepts_tcp
 from baton.settings import Settings
+from broker.admin import ensure_topics
 from store.database import Store
-from streams.admin import ensure_topics
 
 logger = logging.getLogger(__name__)
 

@@ -12,19 +12,19 @@ import logging
 
 from baton.roles import first_of
 from baton.settings import Settings
+from broker.admin import ensure_topics
+from broker.faust_app import create_worker_app
+from capture.agent import CaptureAgent
+from capture.cursor import CaptureTimings
+from capture.workflow_agent import WorkflowAgent
 from recovery.agent import RecoveryAgent
+from recovery.liveness import AppState
 from store.audit import record_audit
 from store.database import Store
 from store.projection import project_app_state
 from store.workflows import apply_workflow_events
-from streams.admin import ensure_topics
-from streams.app import create_worker_app
-from streams.capture import CaptureTimings
-from streams.capture_agent import CaptureAgent
 from streams.exceptions import RoleFailed
-from streams.liveness import AppState
 from streams.records import RecoveryDecision, WorkflowDeleted, WorkflowStatus, WorkflowSteps
-from streams.workflow_agent import WorkflowAgent
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Status-capture cost on the executor: DBOS requests per minute per app, idle and under load.
 
-Baton never gets pushed to: it polls one live executor per app (``streams.capture``). This script
+Baton never gets pushed to: it polls one live executor per app (``capture.cursor``). This script
 runs Baton's roles as processes on the embedded broker (default settings), connects one real DBOS
 executor (``tests/dbos_app``), and measures over two windows of ``--seconds`` each:
 

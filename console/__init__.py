@@ -1,5 +1,6 @@
-"""The console: Baton's HTTP JSON API and server-rendered dashboard over the store's projections.
+"""The console: Baton's HTTP JSON API (``console.api``) and server-rendered dashboard
+(``console.dashboard``) over the store's projections.
 
-Reads the store; asks live executors through Kafka and the gateways (``console.rpc``, its only
-Kafka adapter); never imports the gateway or Faust.
+Reads the store; asks live executors and acts on workflows through the management engine
+(``management``); never imports the gateway or Faust.
 """

@@ -20,21 +20,21 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from console.actions import DEFAULT_ACTION_TIMEOUT_S, Actions
 from console.actors import ActorPolicy, ActorResolver
-from console.api import Api
-from console.bulk import BulkJobs
-from console.dashboard import Dashboard, error_page
+from console.api.management import ManagementApi
+from console.api.reads import Api
+from console.dashboard.routes import Dashboard, error_page
+from console.dashboard.templating import build_environment
 from console.detail import DEFAULT_LIVE_TIMEOUT_S, WorkflowLookup
-from console.live import CommandChannel, LiveExecutors
-from console.management_api import ManagementApi
-from console.params import BadParameter
-from console.templating import build_environment
+from management.actions import DEFAULT_ACTION_TIMEOUT_S, Actions
+from management.bulk import BulkJobs
+from management.channel import CommandChannel, LiveExecutors
+from management.params import BadParameter
 from store.database import Store
 
 logger = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = Path(__file__).parent / "dashboard" / "static"
 DEFAULT_REFRESH_INTERVAL_S = 5.0
 
 

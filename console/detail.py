@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
-from console.live import LiveExecutors
+from management.channel import LiveExecutors
 from store.database import Store
 from store.models import StepRow
 from store.workflows import get_workflow, list_children, list_steps, status_from_row
 from streams.exceptions import RequestError
-from streams.records import AppName, StepInfo, WorkflowId, WorkflowStatus
+from streams.ids import AppName, WorkflowId
+from streams.records import StepInfo, WorkflowStatus
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from console.params import BadParameter, QueuedQuery, WorkflowQuery
+from management.params import BadParameter, QueuedQuery, WorkflowQuery
 from store.database import Store
 from store.models import ExecutorRow, RecoveryRow
 from store.projection import AppSummary, list_apps, list_executors, list_recoveries
@@ -21,7 +21,8 @@ from store.workflows import (
     status_from_row,
     workflow_totals,
 )
-from streams.records import AppName, WorkflowStatus
+from streams.ids import AppName
+from streams.records import WorkflowStatus
 
 RECOVERIES_LIMIT = 100
 

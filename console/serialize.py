@@ -2,7 +2,7 @@
 CLI tables print.
 
 Timestamps become ISO 8601 UTC strings (``2024-05-01T12:00:00.000Z``). The ``TypedDict``s here are
-also the response schemas of the OpenAPI document (``console.openapi``). Pure: no HTTP here.
+also the response schemas of the OpenAPI document (``console.api.openapi``). Pure: no HTTP here.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from console.detail import StepsView, WorkflowView
 from store.models import ExecutorRow, RecoveryRow, utc_from_ms
 from store.projection import AppSummary
 from store.workflows import QueueSummary
-from streams.records import StepInfo, WorkflowState, WorkflowStatus, bound_text
+from streams.bounds import bound_text
+from streams.records import StepInfo, WorkflowState, WorkflowStatus
 
 LIST_ERROR_CHARS = 512
 """Errors in workflow lists are cut shorter than in the detail: a list is a summary."""

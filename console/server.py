@@ -16,7 +16,7 @@ import uvicorn
 
 from console.actors import ActorPolicy
 from console.app import create_app
-from console.live import CommandChannel, LiveExecutors
+from management.channel import CommandChannel, LiveExecutors
 from store.database import Store
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams.records import GatewayId
+from streams.ids import GatewayId
 from streams.topics import Topics
 
 

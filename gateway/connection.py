@@ -18,11 +18,11 @@ from gateway.protocol import (
     Reply,
     ReplyReceived,
     Request,
-    RequestId,
     SessionReady,
 )
-from streams.exceptions import ExecutorDisconnected, ProtocolError, RequestTimeout
-from streams.records import AppName, ConnId, ExecutorInfo, SessionInfo
+from streams.exceptions import ProtocolError, RequestTimeout, SessionClosed
+from streams.ids import AppName, ConnId, RequestId
+from streams.records import ExecutorInfo, SessionInfo
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Connection:
 
         Raises:
             RequestTimeout: no answer within ``timeout_s``.
-            ExecutorDisconnected: the socket closed first.
+            SessionClosed: the socket closed first.
         """
         self.session.start()
         await self._flush()
@@ -77,7 +77,7 @@ class Connection:
         if self.ready.is_set():
             return self.info
         if self._ended.is_set():
-            raise ExecutorDisconnected("the executor left before answering executor_info")
+            raise SessionClosed("the executor left before answering executor_info")
         raise RequestTimeout(f"no executor_info reply within {timeout_s} s")
 
     async def request(self, request: Request, timeout_s: float) -> Reply:
@@ -85,10 +85,10 @@ class Connection:
 
         Raises:
             RequestTimeout: no reply within ``timeout_s``.
-            ExecutorDisconnected: the session closed first.
+            SessionClosed: the session closed first.
         """
         if self._closed:
-            raise ExecutorDisconnected("the executor is not connected")
+            raise SessionClosed("the executor is not connected")
         request_id = self.session.request(request)
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._futures[request_id] = future
@@ -99,7 +99,7 @@ class Connection:
             self.session.forget(request_id)
             raise RequestTimeout(f"no {request.type.value} reply within {timeout_s} s") from exc
         except ConnectionClosed as exc:
-            raise ExecutorDisconnected("the executor disconnected mid-request") from exc
+            raise SessionClosed("the executor disconnected mid-request") from exc
         finally:
             self._futures.pop(request_id, None)
 
@@ -143,7 +143,7 @@ class Connection:
         self._closed = True
         for future in self._futures.values():
             if not future.done():
-                future.set_exception(ExecutorDisconnected("the executor disconnected mid-request"))
+                future.set_exception(SessionClosed("the executor disconnected mid-request"))
 
     async def _flush(self) -> None:
         for text in self.session.data_to_send():

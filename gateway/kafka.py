@@ -9,17 +9,9 @@ from types import TracebackType
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from streams.codec import decode, encode, record_key
 from streams.exceptions import PublishError, RecordError
-from streams.records import (
-    Command,
-    ExecutorRequest,
-    PollWorkflows,
-    Record,
-    RecoverExecutor,
-    decode,
-    encode,
-    record_key,
-)
+from streams.records import Command, ExecutorRequest, PollWorkflows, Record, RecoverExecutor
 
 logger = logging.getLogger(__name__)
 

@@ -26,21 +26,16 @@ from typing import Any
 import orjson
 
 from gateway.protocol import MessageType, Reply, Request
+from streams.bounds import MAX_PAYLOAD_CHARS, MAX_TEXT_CHARS, bound_text
 from streams.exceptions import (
     ConductorError,
-    ExecutorDisconnected,
     ExecutorFailed,
     RecordError,
     RequestTimeout,
+    SessionClosed,
 )
 from streams.fields import Fields
-from streams.records import (
-    MAX_PAYLOAD_CHARS,
-    MAX_TEXT_CHARS,
-    ReplyFailure,
-    RequestKind,
-    bound_text,
-)
+from streams.records import ReplyFailure, RequestKind
 
 MAX_EXPORT_CHARS = 900_000
 """An exported workflow larger than this does not fit in a Kafka record (1 MiB by default)."""
@@ -140,7 +135,7 @@ def read_result(call: ManagementCall, reply: Reply) -> dict[str, Any]:
 def failure_of(exc: ConductorError) -> ReplyFailure:
     """The ``ReplyFailure`` of a request that raised ``exc`` (anything else: the gateway's)."""
     match exc:
-        case ExecutorDisconnected():
+        case SessionClosed():
             return ReplyFailure.DISCONNECTED
         case RequestTimeout():
             return ReplyFailure.TIMEOUT

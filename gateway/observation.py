@@ -7,17 +7,28 @@ ones as ``WorkflowSteps``), and returns the ``PollResult``. An ``ExecutorRequest
 (``get_workflow`` / ``list_steps``) is answered with an ``ExecutorReply``; what it learned is also
 published, so the store gets fresher.
 
-The cursor arithmetic is pure (``streams.capture``); the DBOS frames are in ``gateway.queries``.
+The cursor arithmetic is pure (``capture.cursor``); the DBOS frames are in ``gateway.queries``.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from capture.cursor import (
+    COMPLETED_OVERLAP_MS,
+    CREATED_RECHECK_MS,
+    CREATED_RECHECK_ROWS,
+    advance_completed,
+    advance_created,
+    completed_query_from,
+    completed_window_done,
+    first_completed_cursor,
+    narrower,
+    next_active_offset,
+)
 from gateway.connection import Connection
 from gateway.kafka import KafkaSink
 from gateway.management import failure_of
@@ -32,25 +43,15 @@ from gateway.queries import (
     read_steps,
     read_workflows,
 )
-from streams.capture import (
-    COMPLETED_OVERLAP_MS,
-    CREATED_RECHECK_MS,
-    CREATED_RECHECK_ROWS,
-    advance_completed,
-    advance_created,
-    completed_query_from,
-    completed_window_done,
-    first_completed_cursor,
-    narrower,
-    next_active_offset,
-)
+from runtime.clock import wall_ms
+from streams.codec import workflow_key
 from streams.exceptions import ExecutorFailed, PublishError, RequestError
+from streams.ids import GatewayId
 from streams.records import (
     ACTIVE_STATES,
     CaptureCursor,
     ExecutorReply,
     ExecutorRequest,
-    GatewayId,
     PollResult,
     PollWorkflows,
     Record,
@@ -59,7 +60,6 @@ from streams.records import (
     WorkflowState,
     WorkflowStatus,
     WorkflowSteps,
-    workflow_key,
 )
 from streams.topics import Topics
 
@@ -74,10 +74,6 @@ COMPLETION_WINDOWS = 6
 ONE_MILLISECOND_PAGES_FACTOR = 20
 
 _Signature = tuple[str, int | None, str | None, str | None]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(slots=True)
@@ -180,7 +176,7 @@ class WorkflowObserver:
         """
         cursor = run.cursor
         if completed_query_from(cursor) is None:
-            run.cursor = first_completed_cursor(cursor, now_ms())
+            run.cursor = first_completed_cursor(cursor, wall_ms())
             return
         span = cursor.completed_span_ms
         start = cursor.completed_from_ms - (0 if span else COMPLETED_OVERLAP_MS)
@@ -266,7 +262,7 @@ class WorkflowObserver:
         page = read_workflows(
             reply,
             command.app,
-            now_ms(),
+            wall_ms(),
             has_input=query.load_input,
             has_output=query.load_output,
         )
@@ -298,7 +294,7 @@ class WorkflowObserver:
                         app=command.app,
                         workflow_id=status.workflow_id,
                         steps=steps,
-                        observed_at_ms=now_ms(),
+                        observed_at_ms=wall_ms(),
                     )
                 )
         await self._publish(records)
@@ -317,7 +313,7 @@ class WorkflowObserver:
             requests=run.requests,
             more=run.more,
             active_seen=run.active_seen,
-            ts_ms=now_ms(),
+            ts_ms=wall_ms(),
             error=error,
         )
 
@@ -337,7 +333,7 @@ class WorkflowObserver:
                     reply = await self._ask(
                         conn, get_workflow_request(request.workflow_id), timeout_s
                     )
-                    workflow = read_get_workflow(reply, request.app, now_ms())
+                    workflow = read_get_workflow(reply, request.app, wall_ms())
                     if workflow is not None:
                         await self._publish([workflow])
                     return reply_to(request, self._gateway_id, ok=True, workflow=workflow)
@@ -353,7 +349,7 @@ class WorkflowObserver:
                                     app=request.app,
                                     workflow_id=request.workflow_id,
                                     steps=steps,
-                                    observed_at_ms=now_ms(),
+                                    observed_at_ms=wall_ms(),
                                 )
                             ]
                         )

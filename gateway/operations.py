@@ -9,26 +9,16 @@ executor with the request's own timeout and say how it went. Every reply that is
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any, Protocol
 
 from gateway.connection import Connection
 from gateway.management import READ_ONLY_KINDS, failure_of, management_call, read_result
+from runtime.clock import wall_ms
 from streams.exceptions import RecordError, RequestError
-from streams.records import (
-    ExecutorReply,
-    ExecutorRequest,
-    GatewayId,
-    ReplyFailure,
-    StepInfo,
-    WorkflowStatus,
-)
+from streams.ids import GatewayId
+from streams.records import ExecutorReply, ExecutorRequest, ReplyFailure, StepInfo, WorkflowStatus
 
 logger = logging.getLogger(__name__)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def timeout_s(request: ExecutorRequest) -> float:
@@ -114,7 +104,7 @@ def reply_to(
         executor_id=request.target,
         gateway=gateway_id,
         ok=ok,
-        ts_ms=now_ms(),
+        ts_ms=wall_ms(),
         error=error,
         failure=failure,
         result=result,

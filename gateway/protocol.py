@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
-from typing import Any, NewType
+from typing import Any
 
 import orjson
 
+from streams.bounds import bound_text
 from streams.exceptions import ProtocolError
-from streams.records import ExecutorId, ExecutorInfo, bound_text
-
-RequestId = NewType("RequestId", str)
+from streams.ids import ExecutorId, RequestId
+from streams.records import ExecutorInfo
 
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_UNSUPPORTED_DATA = 1003

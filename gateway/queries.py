@@ -18,15 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.protocol import MessageType, Reply, Request
-from streams.records import (
-    MAX_PAYLOAD_CHARS,
-    MAX_STEPS,
-    AppName,
-    StepInfo,
-    WorkflowId,
-    WorkflowStatus,
-    bound_text,
-)
+from streams.bounds import MAX_PAYLOAD_CHARS, MAX_STEPS, bound_text
+from streams.ids import AppName, WorkflowId
+from streams.records import StepInfo, WorkflowStatus
 
 MAX_ID_CHARS = 512
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from streams.records import AppName, ExecutorId, SessionInfo
+from streams.ids import AppName, ExecutorId
+from streams.records import SessionInfo
 
 if TYPE_CHECKING:
     from gateway.connection import Connection

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import http
 import logging
-import time
 import uuid
 import weakref
 from collections import OrderedDict
@@ -32,15 +31,14 @@ from gateway.observation import WorkflowObserver
 from gateway.operations import RequestAnswerer, WorkflowOperator
 from gateway.protocol import recovery_request, recovery_succeeded
 from gateway.registry import SessionRegistry
+from runtime.clock import wall_ms
+from runtime.log_throttle import LogThrottle
 from streams.exceptions import AuthError, ConductorError, PublishError, RequestError
-from streams.log_throttle import LogThrottle
+from streams.ids import AppName, CommandId, ConnId
 from streams.records import (
-    AppName,
     Command,
-    CommandId,
     CommandProgress,
     CommandStatus,
-    ConnId,
     ExecutorConnected,
     ExecutorDisconnected,
     ExecutorReply,
@@ -53,10 +51,6 @@ from streams.records import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class Gateway:
@@ -185,7 +179,7 @@ class Gateway:
         try:
             key_id = await self._keys.verify(credentials.app, credentials.key)
         except AuthError as exc:
-            if self._refusals.should_log(credentials.fingerprint, now_ms()):
+            if self._refusals.should_log(credentials.fingerprint, wall_ms()):
                 logger.warning(
                     "refused executor handshake for app %s: %s (logged once a minute per key)",
                     credentials.app,
@@ -195,7 +189,7 @@ class Gateway:
             return ws.respond(http.HTTPStatus.FORBIDDEN, "Invalid API key for this app.\n")
         except Exception:
             # The key store is unreachable: the executor retries every second, so say "later".
-            if self._store_errors.should_log("key store", now_ms()):
+            if self._store_errors.should_log("key store", wall_ms()):
                 logger.exception(
                     "could not check an executor key; answering 503 (logged once a minute)"
                 )
@@ -208,7 +202,7 @@ class Gateway:
     async def _handle(self, ws: ServerConnection) -> None:
         credentials, key_id = self._admitted.pop(ws)
         conn = Connection(
-            ws, AppName(credentials.app), key_id, ConnId(uuid.uuid4().hex[:16]), now_ms()
+            ws, AppName(credentials.app), key_id, ConnId(uuid.uuid4().hex[:16]), wall_ms()
         )
         async with asyncio.TaskGroup() as tasks:
             receiver = tasks.create_task(conn.receive_loop())
@@ -243,12 +237,12 @@ class Gateway:
                 app=conn.app,
                 gateway=self.config.gateway_id,
                 session=conn.snapshot(),
-                ts_ms=now_ms(),
+                ts_ms=wall_ms(),
             )
         )
 
     async def _on_closed(self, conn: Connection) -> None:
-        if not self._registry.remove(conn, now_ms()):
+        if not self._registry.remove(conn, wall_ms()):
             return  # superseded: the newer session is the executor now
         close_code, close_reason = conn.close_details()
         logger.info(
@@ -267,7 +261,7 @@ class Gateway:
                 close_reason=close_reason[:256],
                 draining=self._draining,
                 revoked=conn.revoked,
-                ts_ms=now_ms(),
+                ts_ms=wall_ms(),
             )
         )
 
@@ -283,7 +277,7 @@ class Gateway:
     async def _heartbeat_loop(self) -> None:
         window_ms = int(self.config.empty_heartbeat_window_s * 1000)
         while True:
-            ts = now_ms()
+            ts = wall_ms()
             beats: list[Record] = [
                 GatewayHeartbeat(
                     app=app, gateway=self.config.gateway_id, sessions=tuple(sessions), ts_ms=ts
@@ -415,7 +409,7 @@ class Gateway:
                 executor_id=command.target,
                 status=status,
                 error=error,
-                ts_ms=now_ms(),
+                ts_ms=wall_ms(),
             )
         )
 

@@ -1,1 +1,2 @@
-"""The recovery agent: pure decisions (policy) and the Faust loop that runs them (agent)."""
+"""Recovery: the executors' liveness and the recovery state machine (pure folds), the policy that
+decides (pure), and the Faust agent that runs them."""

@@ -1,4 +1,4 @@
-"""The recovery agent: the Faust shell around ``streams.liveness`` and ``recovery.policy``.
+"""The recovery agent: the Faust shell around ``recovery.liveness`` and ``recovery.policy``.
 
 Per executor event: decode, fold into the app's state, let the policy decide, write the table,
 publish decisions (audit topic) and commands (command topic). A timer runs the policy on every app
@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any, Protocol
 
+from broker.faust_app import WorkerApp
+from recovery.liveness import AppState, decode_state, encode_state, fold, material
 from recovery.policy import Plan, RecoveryTimings, event_clock, on_progress, plan
-from streams.app import WorkerApp
+from runtime.clock import wall_ms
+from streams.codec import decode, encode, record_key
 from streams.exceptions import RecordError
-from streams.liveness import AppState, decode_state, encode_state, fold, material
+from streams.ids import AppName
 from streams.records import (
-    AppName,
     CommandProgress,
     ExecutorConnected,
     ExecutorDisconnected,
@@ -33,9 +34,6 @@ from streams.records import (
     PollResult,
     Record,
     RecoveryDecision,
-    decode,
-    encode,
-    record_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -47,10 +45,6 @@ class Projection(Protocol):
     """Where app states and decisions go for the console (the SQL store)."""
 
     async def project(self, states: list[AppState], decisions: list[RecoveryDecision]) -> None: ...
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class RecoveryAgent:
@@ -105,7 +99,7 @@ class RecoveryAgent:
                 state = fold(self._load(record.app), record)
                 await self._decide(on_progress(state, record))
             case PollResult():
-                pass  # the capture poller's business (streams.capture_agent)
+                pass  # the capture poller's business (capture.agent)
             case _:
                 logger.warning("unexpected %s record on the executor events topic", record.type)
 

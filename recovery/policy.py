@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from streams.liveness import (
+from recovery.liveness import (
     AppState,
     ExecutorRecord,
     ExecutorState,
@@ -27,11 +27,10 @@ from streams.liveness import (
     fold_decision,
     prune,
 )
+from streams.ids import CommandId, ExecutorId
 from streams.records import (
-    CommandId,
     CommandProgress,
     CommandStatus,
-    ExecutorId,
     RecoverExecutor,
     RecoveryDecision,
     RecoveryStep,

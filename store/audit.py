@@ -40,16 +40,15 @@ from store.workflows import (
     encode_cursor,
     prefix_successor,
 )
+from streams.bounds import bound_text
+from streams.codec import decode, encode
+from streams.ids import AppName
 from streams.records import (
     ActionOutcome,
-    AppName,
     AuditRecord,
     OperatorAction,
     RecoveryDecision,
     RecoveryStep,
-    bound_text,
-    decode,
-    encode,
 )
 
 logger = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ from store.models import (
     validate_app_name,
 )
 from store.workflows import MAX_PAGE_ROWS
-from streams.records import bound_text
+from streams.bounds import bound_text
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from streams.records import AppName
+from streams.ids import AppName
 
 APP_NAME_MAX_CHARS = 128
 WORKFLOW_ID_MAX_CHARS = 512
@@ -125,7 +125,7 @@ class ApiKey(Base):
 
 
 class ExecutorRow(Base):
-    """Projection of one executor of the liveness table (``streams.liveness.ExecutorRecord``)."""
+    """Projection of one executor of the liveness table (``recovery.liveness.ExecutorRecord``)."""
 
     __tablename__ = "executors"
 
@@ -140,7 +140,7 @@ class ExecutorRow(Base):
     gateway: Mapped[str] = mapped_column(String(256))
     conn_id: Mapped[str] = mapped_column(String(256))
     state: Mapped[str] = mapped_column(String(32))
-    """An ``streams.liveness.ExecutorState`` value."""
+    """An ``recovery.liveness.ExecutorState`` value."""
     connected_at: Mapped[datetime]
     last_seen: Mapped[datetime]
     disconnected_at: Mapped[datetime | None]
@@ -151,7 +151,7 @@ class ExecutorRow(Base):
 
 
 class RecoveryRow(Base):
-    """Projection of one recovery of a dead executor (``streams.liveness.Recovery``).
+    """Projection of one recovery of a dead executor (``recovery.liveness.Recovery``).
 
     The declaration time is part of the key: an executor that comes back and dies again gets a
     second recovery instead of overwriting the first.
@@ -164,7 +164,7 @@ class RecoveryRow(Base):
     declared_at_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     application_version: Mapped[str] = mapped_column(String(256))
     state: Mapped[str] = mapped_column(String(32))
-    """A ``streams.liveness.RecoveryState`` value."""
+    """A ``recovery.liveness.RecoveryState`` value."""
     attempt: Mapped[int] = mapped_column(Integer)
     target: Mapped[str | None] = mapped_column(String(256))
     command_id: Mapped[str | None] = mapped_column(String(512))
@@ -212,7 +212,7 @@ class AuditRow(Base):
     """Identity of the audited event: replaying the same record inserts no second row."""
     published: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     """Whether the record is on the audit topic. Admin commands (keys, tokens) write to the store
-    only; the console's outbox (``console.audit_outbox``) publishes their rows and sets this."""
+    only; the console's outbox (``management.audit_outbox``) publishes their rows and sets this."""
 
 
 def _workflow_id() -> String:

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Table, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recovery.liveness import AppState, ExecutorRecord, Recovery, RecoveryState
 from store.models import (
     ApiKey,
     ExecutorRow,
@@ -25,8 +26,7 @@ from store.models import (
     utc_from_ms,
     validate_app_name,
 )
-from streams.liveness import AppState, ExecutorRecord, Recovery, RecoveryState
-from streams.records import AppName
+from streams.ids import AppName
 
 _EXECUTORS: Table = ExecutorRow.__table__  # type: ignore[assignment]
 _RECOVERIES: Table = RecoveryRow.__table__  # type: ignore[assignment]

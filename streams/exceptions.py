@@ -9,7 +9,7 @@
     * RoleFailed                 -- a part of a role died: the process exits non-zero
     * RequestError               -- a request to an executor did not get a useful answer
         * RequestTimeout         -- no reply within the request's timeout (retriable)
-        * ExecutorDisconnected   -- the session closed while the request was in flight (retriable)
+        * SessionClosed          -- the session closed while the request was in flight (retriable)
         * ExecutorFailed         -- the executor replied with an error message
 """
 
@@ -69,7 +69,7 @@ class RequestTimeout(RequestError):
     retriable: ClassVar[bool] = True
 
 
-class ExecutorDisconnected(RequestError):
+class SessionClosed(RequestError):
     """The executor's session closed while the request was in flight."""
 
     retriable: ClassVar[bool] = True

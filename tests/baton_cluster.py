@@ -23,7 +23,8 @@ from uuid import uuid4
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from baton.children import die_with_parent
-from streams.records import Record, decode, encode, record_key
+from streams.codec import decode, encode, record_key
+from streams.records import Record
 from tests.eventually import assert_eventually
 
 ROLE_START_TIMEOUT_S = 60.0

@@ -26,16 +26,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from streams.records import (
-    AppName,
-    ExecutorId,
-    ExecutorReply,
-    ExecutorRequest,
-    GatewayId,
-    RequestId,
-    RequestKind,
-    WorkflowId,
-)
+from runtime.clock import wall_ms
+from streams.ids import AppName, ExecutorId, GatewayId, RequestId, WorkflowId
+from streams.records import ExecutorReply, ExecutorRequest, RequestKind
 from tests.baton_cluster import BatonCluster
 from tests.conformance.scenario import ExecutorPool
 from tests.dbos_app.harness import (
@@ -408,7 +401,7 @@ def test_a_request_record_delivered_twice_acts_once(
         target_gateway=GatewayId(gateway),
         kind=RequestKind.FORK,
         workflow_id=WorkflowId("wf-dup"),
-        issued_at_ms=int(time.time() * 1000),
+        issued_at_ms=wall_ms(),
         timeout_ms=10_000,
         params={"start_step": 1, "new_workflow_id": "wf-dup-fork"},
     )

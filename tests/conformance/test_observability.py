@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from streams.records import MAX_PAYLOAD_CHARS
+from streams.bounds import MAX_PAYLOAD_CHARS
 from tests.baton_cluster import BatonCluster
 from tests.conformance.scenario import ExecutorPool
 from tests.dbos_app.harness import (

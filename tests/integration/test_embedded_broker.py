@@ -11,7 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from baton.embedded_broker import EmbeddedBroker, EmbeddedBrokerError
-from streams.admin import ensure_topics
+from broker.admin import ensure_topics
 from streams.topics import TopicSpec
 
 pytestmark = pytest.mark.integration

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.ids import GatewayId
 from streams.records import (
     ExecutorReply,
     ExecutorRequest,
-    GatewayId,
     OperatorAction,
     ReplyFailure,
     RequestKind,

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from console.app import create_app
-from console.live import LiveExecutors
+from management.channel import LiveExecutors
 from store.database import Store, sqlite_url
 from tests.component.console.seed import ClientFactory, seed
 

@@ -13,24 +13,14 @@ from dataclasses import dataclass, field, replace
 
 import httpx
 
-from console.live import NoLiveExecutor
+from management.channel import NoLiveExecutor
+from recovery.liveness import AppState, ExecutorRecord, ExecutorState, Recovery, RecoveryState
 from store.database import Store
 from store.projection import project_app_state
 from store.workflows import replace_steps, upsert_workflows
 from streams.exceptions import RequestTimeout
-from streams.liveness import AppState, ExecutorRecord, ExecutorState, Recovery, RecoveryState
-from streams.records import (
-    AppName,
-    CommandId,
-    ConnId,
-    ExecutorId,
-    ExecutorInfo,
-    GatewayId,
-    StepInfo,
-    WorkflowId,
-    WorkflowStatus,
-    WorkflowSteps,
-)
+from streams.ids import AppName, CommandId, ConnId, ExecutorId, GatewayId, WorkflowId
+from streams.records import ExecutorInfo, StepInfo, WorkflowStatus, WorkflowSteps
 
 T0 = 1_700_000_000_000  # 2023-11-14T22:13:20.000Z
 OBSERVED_MS = T0 + 60_000  # 2023-11-14T22:14:20.000Z

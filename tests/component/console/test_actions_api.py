@@ -15,12 +15,13 @@ import httpx
 import pytest
 
 from console.app import create_app
+from recovery.liveness import AppState, ExecutorRecord, ExecutorState
 from store.audit import AuditFilter, list_audit
 from store.database import Store
 from store.projection import project_app_state
 from store.tokens import create_token
-from streams.liveness import AppState, ExecutorRecord, ExecutorState
-from streams.records import ActionOutcome, ExecutorId, RequestKind
+from streams.ids import ExecutorId
+from streams.records import ActionOutcome, RequestKind
 from tests.component.console.channel import FakeChannel
 from tests.component.console.seed import APP_STATE, ORDERS, executor
 

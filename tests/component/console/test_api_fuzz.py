@@ -40,10 +40,10 @@ from schemathesis import Case, Response
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from console.api import OPENAPI_PATH
+from console.api.openapi import openapi_document
+from console.api.reads import OPENAPI_PATH
 from console.app import create_app
-from console.openapi import openapi_document
-from console.params import MAX_LIMIT, QUEUED_PARAMS, SORT_VALUES, WORKFLOW_PARAMS
+from management.params import MAX_LIMIT, QUEUED_PARAMS, SORT_VALUES, WORKFLOW_PARAMS
 from store.database import Store, sqlite_url
 from tests.component.console.channel import FakeChannel
 from tests.component.console.seed import ORDERS, seed
@@ -136,7 +136,7 @@ CONFIG = schemathesis.Config.from_dict(
             # checked against the document but not judged "should have been accepted/rejected"
             # by schema validity; the explicit tests below judge them instead. Rules between
             # parameters: created_after < created_before; cursor or offset, not both. Lenient by
-            # design (console.params): an empty or blank value counts as absent (as an HTML form
+            # design (management.params): an empty or blank value counts as absent (as an HTML form
             # sends it), values are trimmed, statuses are case-insensitive and comma-separated.
             {
                 "include-path": [WORKFLOWS_PATH, QUEUED_PATH, AUDIT_PATH],

@@ -17,19 +17,19 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from console.actions import derived_workflow_id
 from console.actors import ActorPolicy
 from console.app import create_app
-from console.live import CommandChannel
+from management.actions import derived_workflow_id
+from management.channel import CommandChannel
 from store.audit import AuditFilter, list_audit, record_audit
 from store.database import Store
 from store.models import AuditRow
 from store.workflows import delete_workflows, upsert_workflows
+from streams.ids import GatewayId
 from streams.records import (
     ActionOutcome,
     ExecutorReply,
     ExecutorRequest,
-    GatewayId,
     OperatorAction,
     ReplyFailure,
     RequestKind,

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from starlette.routing import Route
 
+from console.api.openapi import json_schema
 from console.app import create_app
-from console.openapi import json_schema
-from console.params import QUEUED_PARAMS, WORKFLOW_PARAMS
+from management.params import QUEUED_PARAMS, WORKFLOW_PARAMS
 from store.database import Store
 
 _PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")

@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from console.detail import WorkflowLookup
-from console.params import MAX_LIMIT
-from streams.records import AppName, StepInfo, WorkflowId
+from management.params import MAX_LIMIT
+from streams.ids import AppName, WorkflowId
+from streams.records import StepInfo
 from tests.component.console.seed import (
     BULK,
     OBSERVED_MS,

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
+from broker.admin import ensure_topics
 from gateway.config import GatewayConfig
 from gateway.keys import StoreKeys
 from gateway.server import Gateway
 from store.database import Store, sqlite_url
-from streams.admin import ensure_topics
-from streams.records import GatewayId
+from streams.ids import GatewayId
 from streams.topics import Topics
 from tests.component.gateway.fakes import CommandSender, EventLog, KeyBook
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from typing import Any, Literal, TypeVar
 
@@ -19,22 +18,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from gateway.server import Gateway
+from runtime.clock import wall_ms
 from store.database import Store
 from store.keys import create_key, revoke_key
-from streams.records import (
-    AppName,
-    ExecutorConnected,
-    ExecutorId,
-    ExecutorReply,
-    ExecutorRequest,
-    Record,
-    RequestId,
-    RequestKind,
-    WorkflowId,
-    decode,
-    encode,
-    record_key,
-)
+from streams.codec import decode, encode, record_key
+from streams.ids import AppName, ExecutorId, RequestId, WorkflowId
+from streams.records import ExecutorConnected, ExecutorReply, ExecutorRequest, Record, RequestKind
 from tests.eventually import eventually
 
 R = TypeVar("R")
@@ -249,7 +238,7 @@ def executor_request(
         target_gateway=gateway.config.gateway_id,
         kind=kind,
         workflow_id=WorkflowId(workflow_id),
-        issued_at_ms=int(time.time() * 1000),
+        issued_at_ms=wall_ms(),
         timeout_ms=timeout_ms,
         params=params,
     )

@@ -12,7 +12,7 @@ from websockets.exceptions import InvalidStatus
 
 from gateway.config import GatewayConfig
 from gateway.server import Gateway
-from streams.records import GatewayId
+from streams.ids import GatewayId
 from streams.topics import Topics
 
 

@@ -20,17 +20,15 @@ from websockets.exceptions import InvalidStatus
 
 from gateway.auth import Credentials
 from gateway.server import Gateway
+from runtime.clock import wall_ms
+from streams.ids import AppName, CommandId, ExecutorId, GatewayId
 from streams.records import (
-    AppName,
-    CommandId,
     CommandProgress,
     CommandStatus,
     ExecutorConnected,
     ExecutorDisconnected,
-    ExecutorId,
     ExecutorInfo,
     GatewayHeartbeat,
-    GatewayId,
     Record,
     RecoverExecutor,
 )
@@ -95,7 +93,7 @@ def recover(
         target=ExecutorId(target),
         target_gateway=None if target_gateway is None else GatewayId(target_gateway),
         dead_executor_id=ExecutorId(dead),
-        issued_at_ms=int(time.time() * 1000),
+        issued_at_ms=wall_ms(),
         timeout_ms=timeout_ms,
     )
 

@@ -12,7 +12,6 @@ completed_before``, status and id filters, ascending by ``created_at``, then ``O
 from __future__ import annotations
 
 import datetime
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,21 +22,18 @@ from dbos._conductor import protocol as p
 from dbos._sys_db import StepInfo as DbosStepInfo
 from dbos._sys_db import WorkflowStatus as DbosWorkflowStatus
 
+from capture.cursor import FIRST_POLL_LOOKBACK_MS
 from gateway.server import Gateway
-from streams.capture import FIRST_POLL_LOOKBACK_MS
+from runtime.clock import wall_ms
+from streams.bounds import MAX_TEXT_CHARS
+from streams.ids import AppName, CommandId, ExecutorId, GatewayId, WorkflowId
 from streams.records import (
-    MAX_TEXT_CHARS,
-    AppName,
     CaptureCursor,
-    CommandId,
-    ExecutorId,
     ExecutorRequest,
-    GatewayId,
     PollResult,
     PollWorkflows,
     RequestKind,
     StepInfo,
-    WorkflowId,
     WorkflowStatus,
     WorkflowSteps,
 )
@@ -58,10 +54,6 @@ T = TypeVar("T")
 APP = "orders"
 EXECUTOR = "exec-1"
 MakeGateway = Callable[..., Gateway]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 # -- Kafka helpers (this file's own) -------------------------------------------------------------
@@ -255,7 +247,7 @@ def poll_command(
         max_pages=max_pages,
         check_active=check_active,
         steps_budget=steps_budget,
-        issued_at_ms=now_ms(),
+        issued_at_ms=wall_ms(),
         timeout_ms=10_000,
         recheck_created=recheck_created,
     )
@@ -353,18 +345,18 @@ async def test_a_poll_publishes_every_workflow_then_only_what_changed(
     commands: CommandSender,
 ) -> None:
     _, key = await keys.create(APP)
-    base = now_ms() - 30_000
+    base = wall_ms() - 30_000
     async with make_gateway() as gateway:
         model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, catalogue(base))
         async with model:
             await connected(events, EXECUTOR)
 
             # 1. The first poll walks the whole history, page by page (2 per page).
-            before_ms = now_ms()
+            before_ms = wall_ms()
             first = await run_poll(
                 commands, events, poll_command(EXECUTOR, gateway, CaptureCursor())
             )
-            after_ms = now_ms()
+            after_ms = wall_ms()
             assert first.ok, first.error
             assert (first.gateway, first.executor_id, first.app) == (
                 gateway.config.gateway_id,
@@ -452,7 +444,7 @@ async def test_a_poll_publishes_every_workflow_then_only_what_changed(
             # the steps of as many of them as the budget allows, the cancelled one first.
             finished = model.find("wf-3")
             finished.status, finished.output = "SUCCESS", '"done"'
-            finished.updated_at = finished.completed_at = now_ms() - 1_000
+            finished.updated_at = finished.completed_at = wall_ms() - 1_000
             finished.steps = [step(0, "work")]
             cancelled = model.find("wf-4")
             cancelled.status = "CANCELLED"
@@ -509,7 +501,7 @@ async def test_a_page_limit_asks_for_a_catch_up_and_the_cursor_resumes_without_g
     commands: CommandSender,
 ) -> None:
     _, key = await keys.create(APP)
-    base = now_ms() - 30_000
+    base = wall_ms() - 30_000
     rows = [
         StoredWorkflow(
             workflow_id=f"wf-{i:02}", status="PENDING", created_at=base + i // 4, updated_at=base
@@ -553,7 +545,7 @@ async def test_a_poll_that_finds_nothing_new_publishes_nothing(
     commands: CommandSender,
 ) -> None:
     _, key = await keys.create(APP)
-    base = now_ms() - 30_000
+    base = wall_ms() - 30_000
     async with make_gateway() as gateway:
         model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, catalogue(base))
         async with model:
@@ -587,7 +579,7 @@ async def test_a_poll_that_finds_nothing_new_publishes_nothing(
             # Then wf-3 completes: the next poll publishes it alone, with its steps.
             finished = model.find("wf-3")
             finished.status, finished.output = "SUCCESS", '"done"'
-            finished.updated_at = finished.completed_at = now_ms() - 1_000
+            finished.updated_at = finished.completed_at = wall_ms() - 1_000
             finished.steps = [step(0, "work")]
             news = await run_poll(commands, events, poll_command(EXECUTOR, gateway, cursor))
             assert news.ok, news.error
@@ -613,7 +605,7 @@ async def test_a_creation_committed_behind_the_cursor_is_found_by_the_recheck(
     commits late. The creations query cannot see it; the next recheck does, once, with its
     input, and publishes nothing it had published before."""
     _, key = await keys.create(APP)
-    base = now_ms() - 30_000
+    base = wall_ms() - 30_000
     async with make_gateway() as gateway:
         model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, catalogue(base))
         async with model:
@@ -678,7 +670,7 @@ async def test_completions_beyond_the_page_cap_are_not_lost(
     page_size: int,
 ) -> None:
     _, key = await keys.create(APP)
-    base = now_ms() - 50_000
+    base = wall_ms() - 50_000
     rows = [
         StoredWorkflow(
             workflow_id=f"wf-{i}", status="PENDING", created_at=base + i, updated_at=base
@@ -704,7 +696,7 @@ async def test_completions_beyond_the_page_cap_are_not_lost(
             # All complete, the first created last: wf-0 at now - 1 s, wf-5 at now - 26 s. In
             # creation order the first page holds the newest completion: only windows bounded
             # by ``completed_before`` let the cursor move past the older ones.
-            ended = now_ms() - 1_000
+            ended = wall_ms() - 1_000
             for i, row in enumerate(rows):
                 row.status = "SUCCESS"
                 row.updated_at = row.completed_at = ended - i * 5_000
@@ -740,7 +732,7 @@ async def test_an_executor_error_fails_the_poll_with_the_error_bounded(
     _, key = await keys.create(APP)
     async with make_gateway() as gateway:
         model = DbosModelExecutor(
-            executor_url(gateway, APP, key), EXECUTOR, catalogue(now_ms() - 30_000)
+            executor_url(gateway, APP, key), EXECUTOR, catalogue(wall_ms() - 30_000)
         )
         model.list_error = "Exception encountered when listing workflows: Traceback\n" + (
             "x" * (MAX_TEXT_CHARS * 3)
@@ -778,7 +770,7 @@ async def test_a_malformed_number_from_an_executor_does_not_take_the_gateway_dow
     _, key = await keys.create(APP)
     async with make_gateway() as gateway:
         model = MalformedNumbers(
-            executor_url(gateway, APP, key), EXECUTOR, catalogue(now_ms() - 30_000)
+            executor_url(gateway, APP, key), EXECUTOR, catalogue(wall_ms() - 30_000)
         )
         async with model:
             await connected(events, EXECUTOR)
@@ -827,7 +819,7 @@ async def test_a_get_workflow_request_is_answered_once_on_the_replies_topic(
     commands: CommandSender,
 ) -> None:
     _, key = await keys.create(APP)
-    base = now_ms() - 30_000
+    base = wall_ms() - 30_000
     async with make_gateway() as gateway:
         model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, catalogue(base))
         async with model:
@@ -918,7 +910,7 @@ async def test_active_workflows_beyond_a_page_are_refreshed_in_turn(
     """Five enqueued workflows, pages of two: a dequeue of the last one is seen within three
     polls (pages 0-1, 2-3, 4), though it neither creates nor completes a workflow."""
     _, key = await keys.create(APP)
-    base = now_ms() - 10_000
+    base = wall_ms() - 10_000
     rows = [
         StoredWorkflow(
             workflow_id=f"wf-{i}", status="ENQUEUED", created_at=base + i, updated_at=base

@@ -21,12 +21,8 @@ import orjson
 from dbos._conductor import protocol as p
 
 from gateway.server import Gateway
-from streams.records import (
-    MAX_TEXT_CHARS,
-    ExecutorReply,
-    ExecutorRequest,
-    RequestKind,
-)
+from streams.bounds import MAX_TEXT_CHARS
+from streams.records import ExecutorReply, ExecutorRequest, RequestKind
 from streams.records import ReplyFailure as Failure
 from tests.component.gateway.fakes import (
     CommandSender,

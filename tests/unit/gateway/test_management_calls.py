@@ -26,15 +26,17 @@ from gateway.management import (
     management_call,
     read_result,
 )
-from gateway.protocol import ExecutorSession, MessageType, Reply, RequestId, decode_reply
+from gateway.protocol import ExecutorSession, MessageType, Reply, decode_reply
+from streams.bounds import MAX_PAYLOAD_CHARS, MAX_TEXT_CHARS
 from streams.exceptions import (
-    ExecutorDisconnected,
     ExecutorFailed,
     PublishError,
     RecordError,
     RequestTimeout,
+    SessionClosed,
 )
-from streams.records import MAX_PAYLOAD_CHARS, MAX_TEXT_CHARS, ReplyFailure, RequestKind
+from streams.ids import RequestId
+from streams.records import ReplyFailure, RequestKind
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -694,7 +696,7 @@ def test_any_reply_is_read_or_raises_executor_failed(case: Case, data: dict[str,
 @pytest.mark.parametrize(
     ("exc", "failure"),
     [
-        (ExecutorDisconnected("gone"), ReplyFailure.DISCONNECTED),
+        (SessionClosed("gone"), ReplyFailure.DISCONNECTED),
         (RequestTimeout("late"), ReplyFailure.TIMEOUT),
         (ExecutorFailed("boom"), ReplyFailure.EXECUTOR_ERROR),
         (PublishError("kafka"), ReplyFailure.GATEWAY_ERROR),

@@ -24,7 +24,6 @@ from gateway.protocol import (
     MessageType,
     ReplyReceived,
     Request,
-    RequestId,
     SessionPhase,
     SessionReady,
     decode_executor_info,
@@ -32,8 +31,9 @@ from gateway.protocol import (
     recovery_request,
     recovery_succeeded,
 )
+from streams.bounds import MAX_TEXT_CHARS
 from streams.exceptions import ProtocolError
-from streams.records import MAX_TEXT_CHARS, ExecutorId
+from streams.ids import ExecutorId, RequestId
 
 
 def info_reply(request_id: str, executor_id: str = "exec-a", **extra: Any) -> str:

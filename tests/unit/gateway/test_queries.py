@@ -14,7 +14,7 @@ from dbos._sys_db import WorkflowStatus as DbosWorkflowStatus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.protocol import ExecutorSession, MessageType, Reply, Request, RequestId, decode_reply
+from gateway.protocol import ExecutorSession, MessageType, Reply, Request, decode_reply
 from gateway.queries import (
     MAX_ID_CHARS,
     WorkflowQuery,
@@ -28,15 +28,9 @@ from gateway.queries import (
     read_workflow,
     read_workflows,
 )
-from streams.records import (
-    MAX_PAYLOAD_CHARS,
-    MAX_STEPS,
-    MAX_TEXT_CHARS,
-    AppName,
-    StepInfo,
-    WorkflowId,
-    WorkflowStatus,
-)
+from streams.bounds import MAX_PAYLOAD_CHARS, MAX_STEPS, MAX_TEXT_CHARS
+from streams.ids import AppName, RequestId, WorkflowId
+from streams.records import StepInfo, WorkflowStatus
 
 T0 = 1_700_000_000_000
 APP = AppName("orders")

@@ -9,21 +9,17 @@ from functools import reduce
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recovery.liveness import AppState, ExecutorState, RecoveryState, fold
 from recovery.policy import Plan, RecoveryTimings, event_clock, on_progress, plan
-from streams.liveness import AppState, ExecutorState, RecoveryState, fold
+from streams.ids import AppName, CommandId, ConnId, ExecutorId, GatewayId
 from streams.records import (
-    AppName,
-    CommandId,
     CommandProgress,
     CommandStatus,
-    ConnId,
     ExecutorConnected,
     ExecutorDisconnected,
     ExecutorEvent,
-    ExecutorId,
     ExecutorInfo,
     GatewayHeartbeat,
-    GatewayId,
     RecoverExecutor,
     RecoveryStep,
     SessionInfo,

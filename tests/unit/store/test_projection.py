@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from recovery.liveness import AppState, ExecutorRecord, ExecutorState, Recovery, RecoveryState
 from store.database import Store, sqlite_url
 from store.keys import create_key
 from store.models import ExecutorRow, RecoveryRow
@@ -21,21 +22,8 @@ from store.projection import (
     list_recoveries,
     project_app_state,
 )
-from streams.liveness import (
-    AppState,
-    ExecutorRecord,
-    ExecutorState,
-    Recovery,
-    RecoveryState,
-)
-from streams.records import (
-    AppName,
-    CommandId,
-    ConnId,
-    ExecutorId,
-    ExecutorInfo,
-    GatewayId,
-)
+from streams.ids import AppName, CommandId, ConnId, ExecutorId, GatewayId
+from streams.records import ExecutorInfo
 
 T0 = 1_700_000_000_000
 

@@ -40,15 +40,8 @@ from store.workflows import (
     workflow_totals,
     workflow_values,
 )
-from streams.records import (
-    AppName,
-    StepInfo,
-    WorkflowDeleted,
-    WorkflowId,
-    WorkflowState,
-    WorkflowStatus,
-    WorkflowSteps,
-)
+from streams.ids import AppName, WorkflowId
+from streams.records import StepInfo, WorkflowDeleted, WorkflowState, WorkflowStatus, WorkflowSteps
 
 T0 = 1_700_000_000_000
 

@@ -12,24 +12,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streams.bounds import MAX_TEXT_CHARS, bound_text
+from streams.codec import decode, encode, record_key
 from streams.exceptions import RecordError
+from streams.ids import AppName, CommandId, ConnId, ExecutorId, GatewayId, RequestId, WorkflowId
 from streams.records import (
-    MAX_TEXT_CHARS,
     ActionOutcome,
-    AppName,
     CaptureCursor,
-    CommandId,
     CommandProgress,
     CommandStatus,
-    ConnId,
     ExecutorConnected,
     ExecutorDisconnected,
-    ExecutorId,
     ExecutorInfo,
     ExecutorReply,
     ExecutorRequest,
     GatewayHeartbeat,
-    GatewayId,
     OperatorAction,
     PollResult,
     PollWorkflows,
@@ -39,19 +36,13 @@ from streams.records import (
     RecoveryDecision,
     RecoveryStep,
     ReplyFailure,
-    RequestId,
     RequestKind,
     SessionInfo,
     StepInfo,
     WorkflowDeleted,
-    WorkflowId,
     WorkflowState,
     WorkflowStatus,
     WorkflowSteps,
-    bound_text,
-    decode,
-    encode,
-    record_key,
 )
 
 T0 = 1_700_000_000_000

@@ -12,32 +12,22 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from streams.bounds import MAX_PAYLOAD_CHARS, MAX_STEPS, MAX_TEXT_CHARS
+from streams.codec import decode, encode, record_key, workflow_key
 from streams.exceptions import RecordError
+from streams.ids import AppName, CommandId, ExecutorId, GatewayId, RequestId, WorkflowId
 from streams.records import (
-    MAX_PAYLOAD_CHARS,
-    MAX_STEPS,
-    MAX_TEXT_CHARS,
-    AppName,
     CaptureCursor,
-    CommandId,
-    ExecutorId,
     ExecutorReply,
     ExecutorRequest,
-    GatewayId,
     PollResult,
     PollWorkflows,
     Record,
-    RequestId,
     RequestKind,
     StepInfo,
-    WorkflowId,
     WorkflowState,
     WorkflowStatus,
     WorkflowSteps,
-    decode,
-    encode,
-    record_key,
-    workflow_key,
 )
 
 T0 = 1_700_000_000_000

@@ -1,0 +1,97 @@
+"""The Faust app: topics and the changelog-backed ``app-state`` table, declared in one place.
+
+Agents live elsewhere (``recovery/agent.py`` folds executor events and runs the policy; it imports
+this module, never the reverse). Values are raw bytes with Baton's own codec, so records produced
+by plain aiokafka (the gateway) decode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from broker.faust_transport import use_fetch_max_wait
+from streams.topics import Topics
+
+APP_STATE_TABLE = "app-state"
+CAPTURE_CURSOR_TABLE = "capture-cursors"
+WORKFLOW_TABLE = "workflows"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerApp:
+    """The Faust app and the handles agents need."""
+
+    app: faust.App
+    topics: Topics
+    executor_events: Any
+    """Faust topic of executor events (raw key and value)."""
+    commands: Any
+    audit: Any
+    app_state: Any
+    """Table: app name -> encoded ``recovery.liveness.AppState``."""
+    workflow_events: Any
+    """Faust topic of workflow statuses and steps (keyed ``{app}/{workflow_id}``)."""
+    capture_cursors: Any
+    """Table: app name -> encoded ``CaptureCursor`` (co-partitioned with executor events)."""
+    workflows: Any
+    """Table: ``{app}/{workflow_id}`` -> encoded ``capture.workflow_table.WorkflowMark``."""
+
+
+def create_worker_app(
+    *,
+    bootstrap: str,
+    topics: Topics,
+    datadir: Path,
+    app_id: str | None = None,
+    fetch_max_wait_ms: int = 50,
+) -> WorkerApp:
+    """Declare the Faust app for one deployment (its id derives from the topic prefix)."""
+    app = faust.App(
+        app_id or f"{topics.prefix}worker",
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        datadir=str(datadir),
+        web_enabled=False,
+        topic_partitions=topics.partitions,
+        topic_allow_declare=True,
+        key_serializer="raw",
+        value_serializer="raw",
+        producer_acks=1,
+        consumer_auto_offset_reset="earliest",
+        table_cleanup_interval=30.0,
+        # Tansu completes a group join after session_timeout / 2: keep it short.
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=1.0,
+    )
+    use_fetch_max_wait(app, fetch_max_wait_ms=fetch_max_wait_ms)
+
+    def raw_topic(name: str) -> Any:
+        return app.topic(
+            name,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=topics.partitions,
+        )
+
+    def raw_table(name: str) -> Any:
+        return app.Table(
+            name, default=None, key_type=bytes, value_type=bytes, partitions=topics.partitions
+        )
+
+    return WorkerApp(
+        app=app,
+        topics=topics,
+        executor_events=raw_topic(topics.executor_events),
+        commands=raw_topic(topics.commands),
+        audit=raw_topic(topics.audit),
+        app_state=raw_table(APP_STATE_TABLE),
+        workflow_events=raw_topic(topics.workflow_events),
+        capture_cursors=raw_table(CAPTURE_CURSOR_TABLE),
+        workflows=raw_table(WORKFLOW_TABLE),
+    )

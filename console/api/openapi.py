@@ -1,0 +1,265 @@
+"""The console API's OpenAPI 3.1 document: Starlette's ``SchemaGenerator`` over the API routes.
+
+Each route documents itself in YAML after a ``---`` in its endpoint's docstring
+(``console.api.reads``); this module adds what those share: the response schemas, derived from the
+``TypedDict``s of ``console.serialize`` so the document cannot drift from what the API returns, and
+the reusable parameters and error responses. Pure apart from Starlette's generator: no store, no
+I/O.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Sequence
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
+
+from starlette.routing import BaseRoute
+from starlette.schemas import SchemaGenerator
+
+from console import serialize
+from console.api import management_json
+from management.params import DEFAULT_LIMIT, MAX_LIMIT, SORT_VALUES, STATUS_VALUES
+
+OPENAPI_VERSION = "3.1.0"
+
+RESPONSE_TYPES: tuple[Any, ...] = (
+    serialize.AppJson,
+    serialize.ExecutorJson,
+    serialize.RecoveryJson,
+    serialize.WorkflowPageJson,
+    serialize.WorkflowDetailJson,
+    serialize.StepsJson,
+    serialize.QueueJson,
+    serialize.QueuedPageJson,
+    serialize.ErrorJson,
+    serialize.HealthJson,
+    management_json.ActionJson,
+    management_json.ActionErrorJson,
+    management_json.BulkPreviewJson,
+    management_json.BulkJobJson,
+    management_json.AuditPageJson,
+)
+"""Every top-level response shape; nested ``TypedDict``s are added as they are met."""
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorJson"}}},
+    }
+
+
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+_TIME = {"type": "string", "examples": ["2024-05-01T12:00:00Z", "1714564800000"]}
+
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "App": {
+        "name": "app",
+        "in": "path",
+        "required": True,
+        "description": "The app name: 1 to 128 characters of letters, digits, '_', '.', '-'.",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,128}$"},
+    },
+    "WorkflowId": {
+        "name": "workflow_id",
+        "in": "path",
+        "required": True,
+        "description": "The workflow's id.",
+        "schema": {"type": "string"},
+    },
+    "Status": {
+        **_query(
+            "status",
+            "Only these statuses; repeat the parameter or separate values with commas.",
+            {"type": "array", "items": {"type": "string", "enum": list(STATUS_VALUES)}},
+        ),
+        "style": "form",
+        "explode": True,
+    },
+    "Name": _query("name", "Workflow function name, exactly.", {"type": "string"}),
+    "WorkflowIdPrefix": _query(
+        "workflow_id_prefix", "Workflow ids starting with this.", {"type": "string"}
+    ),
+    "Queue": _query("queue", "Queue name, exactly.", {"type": "string"}),
+    "ApplicationVersion": _query(
+        "application_version", "Application version, exactly.", {"type": "string"}
+    ),
+    "ExecutorId": _query("executor_id", "Executor id, exactly.", {"type": "string"}),
+    "CreatedAfter": _query(
+        "created_after", "Created at or after (ISO 8601 or epoch ms; no zone is UTC).", _TIME
+    ),
+    "CreatedBefore": _query(
+        "created_before", "Created before (ISO 8601 or epoch ms; no zone is UTC).", _TIME
+    ),
+    "Limit": _query(
+        "limit",
+        "Page size.",
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    ),
+    "Offset": _query(
+        "offset",
+        "Rows to skip.",
+        {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999_999, "default": 0},
+    ),
+    "Cursor": _query(
+        "cursor", "A previous page's next_cursor (instead of offset).", {"type": "string"}
+    ),
+    "IdempotencyKey": {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": "Acts once per key and app: a repeat answers the first outcome.",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$"},
+    },
+    "Since": _query("since", "At or after (ISO 8601 or epoch ms).", _TIME),
+    "Until": _query("until", "Before (ISO 8601 or epoch ms).", _TIME),
+    "Sort": _query(
+        "sort",
+        "Order by creation time.",
+        {"type": "string", "enum": list(SORT_VALUES), "default": SORT_VALUES[0]},
+    ),
+}
+
+RESPONSES: dict[str, dict[str, Any]] = {
+    "ActionError": {
+        "description": (
+            "The action did not succeed: 400 invalid, 409 no executor of a suitable version "
+            "(or the Idempotency-Key was used for another action), 502 the executor's error, 503 "
+            "no executor connected, 504 timed out. The audited record is in action."
+        ),
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/ActionErrorJson"},
+                        {"$ref": "#/components/schemas/ErrorJson"},
+                    ]
+                }
+            }
+        },
+    },
+    "Unauthorized": _error("Unknown or revoked API token, or a token is required."),
+    "BadRequest": _error("A parameter is invalid; the message names it and what is allowed."),
+    "NotFound": _error("No such workflow (neither a live executor nor the store knows it)."),
+    "InternalError": _error("The console failed; the error text is logged, never sent."),
+}
+
+
+BULK_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["action"],
+    "properties": {
+        "action": {
+            "type": "string",
+            "enum": ["cancel", "resume", "restart", "delete", "fork_from_failure"],
+        },
+        "workflow_ids": {"type": "array", "items": {"type": "string"}, "maxItems": 10_000},
+        "filter": {
+            "type": "object",
+            "description": "The workflows list's filters (status may be a list).",
+            "properties": {
+                "status": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": list(STATUS_VALUES)},
+                },
+                "name": {"type": "string"},
+                "workflow_id_prefix": {"type": "string"},
+                "queue": {"type": "string"},
+                "application_version": {"type": "string"},
+                "executor_id": {"type": "string"},
+                "created_after": _TIME,
+                "created_before": _TIME,
+            },
+            "additionalProperties": False,
+        },
+        "dry_run": {"type": "boolean"},
+        "cancel_children": {"type": "boolean"},
+        "delete_children": {"type": "boolean"},
+        "queue_name": {"type": "string"},
+        "application_version": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+"""The body of ``POST /api/v1/apps/{app}/bulk`` (``management.bulk.parse_bulk_body`` reads it)."""
+
+
+def json_schema(tp: Any, components: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Schema of a Python type used in ``console.serialize``.
+
+    ``TypedDict``s become ``$ref``s, and their schemas are added to ``components`` (once).
+
+    Raises:
+        TypeError: a type this translation does not know.
+    """
+    if is_typeddict(tp):
+        name = tp.__name__
+        if name not in components:
+            components[name] = {}  # placeholder: a recursive reference must not loop
+            hints = get_type_hints(tp)
+            components[name] = {
+                "type": "object",
+                "properties": {key: json_schema(hint, components) for key, hint in hints.items()},
+                "required": sorted(hints),
+                "additionalProperties": False,
+            }
+        return {"$ref": f"#/components/schemas/{name}"}
+    return _plain_schema(tp, components)
+
+
+def _plain_schema(tp: Any, components: dict[str, Any]) -> dict[str, Any]:
+    origin, args = get_origin(tp), get_args(tp)
+    scalars: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
+    if tp in scalars:
+        return {"type": scalars[tp]}
+    if tp is type(None):
+        return {"type": "null"}
+    if tp is Any:
+        return {}
+    if origin is Literal:
+        return {"type": "string", "enum": list(args)}
+    if origin in (Union, types.UnionType):
+        return {"anyOf": [json_schema(arg, components) for arg in args]}
+    if origin is list:
+        return {"type": "array", "items": json_schema(args[0], components)}
+    if origin is dict:
+        values = json_schema(args[1], components)
+        return {"type": "object", "additionalProperties": values or True}
+    raise TypeError(f"no JSON schema for {tp!r}")
+
+
+def base_schema() -> dict[str, Any]:
+    """The document's fixed part: info, components; the generator adds the paths."""
+    schemas: dict[str, Any] = {}
+    for tp in RESPONSE_TYPES:
+        json_schema(tp, schemas)
+    schemas["BulkRequest"] = BULK_REQUEST
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "Baton console API",
+            "version": "1",
+            "description": (
+                "Executors, workflows, steps, queues and recoveries of the DBOS apps Baton "
+                'conducts. Every error body is {"error": "<message>"}.'
+            ),
+        },
+        "components": {
+            "schemas": dict(sorted(schemas.items())),
+            "parameters": PARAMETERS,
+            "responses": RESPONSES,
+        },
+    }
+
+
+def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
+    """The OpenAPI document of ``routes`` (those whose endpoint docstring has a YAML part)."""
+    return SchemaGenerator(base_schema()).get_schema(routes=list(routes))

@@ -1,0 +1,509 @@
+"""Operators' actions: carried out by a live executor of the app, retried elsewhere when the target
+vanished, done once per idempotency key, and audited.
+
+Owns the path of one action (see docs/management-design.md): choose a connected executor (of the
+right application version), send an ``ExecutorRequest`` through the ``CommandChannel``, wait for
+the reply, retry on another executor when the reply says the target left (``not_connected``,
+``disconnected``) or no reply came and the target is gone; then one ``OperatorAction`` on the audit
+topic and in the store. What an action *is* (its request kind, parameters, version rule) is built by
+``management.operations``. Must not import the gateway, Faust or Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from management.audit_outbox import AuditOutbox
+from management.channel import CommandChannel, LiveUnavailable
+from management.targets import Target, connected_executors
+from runtime.clock import wall_ms
+from store.audit import find_action, record_audit
+from store.database import Store
+from store.workflows import get_workflow
+from streams.bounds import bound_text
+from streams.exceptions import ConductorError
+from streams.ids import AppName, ExecutorId, RequestId, WorkflowId
+from streams.records import (
+    ActionOutcome,
+    ExecutorReply,
+    ExecutorRequest,
+    OperatorAction,
+    ReplyFailure,
+    RequestKind,
+    WorkflowDeleted,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ACTION_TIMEOUT_S = 10.0
+"""How long one attempt waits for the executor (the gateway gives the executor as long)."""
+MAX_ATTEMPTS = 3
+"""Attempts of one action, each on a different executor."""
+REPLY_GRACE_S = 1.0
+"""How much longer than the executor's timeout the console waits for the gateway's word."""
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+_FORK_NAMESPACE = uuid.UUID("5b0a7c3e-7f39-4f0e-9a53-0b7a7e1d2c41")
+
+
+class FailureReason(StrEnum):
+    """Why an action did not succeed; each maps to one HTTP status."""
+
+    BAD_REQUEST = "bad_request"
+    NO_EXECUTOR = "no_executor"
+    NO_SUITABLE_EXECUTOR = "no_suitable_executor"
+    EXECUTOR_ERROR = "executor_error"
+    TIMEOUT = "timeout"
+    VANISHED = "vanished"
+    UNAVAILABLE = "unavailable"
+    KEY_REUSED = "key_reused"
+
+    @property
+    def http_status(self) -> int:
+        return _HTTP_STATUS[self]
+
+
+_HTTP_STATUS = {
+    FailureReason.BAD_REQUEST: 400,
+    FailureReason.NO_EXECUTOR: 503,
+    FailureReason.NO_SUITABLE_EXECUTOR: 409,
+    FailureReason.EXECUTOR_ERROR: 502,
+    FailureReason.TIMEOUT: 504,
+    FailureReason.VANISHED: 503,
+    FailureReason.UNAVAILABLE: 503,
+    FailureReason.KEY_REUSED: 409,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Operation:
+    """One action, as built by ``management.operations``.
+
+    Attributes:
+        action: the audited name, e.g. ``workflow.cancel``.
+        kind: the executor request that carries it out.
+        target: what it is done to (audited subject): a workflow id, schedule or version name.
+        workflow_id: the request's workflow (empty for app-wide kinds).
+        params: the request's parameters.
+        version: only an executor of this application version may carry it out (None: any).
+        audited_params: the parameters as audited (large blobs summarised); None: ``params``.
+    """
+
+    action: str
+    kind: RequestKind
+    target: str
+    workflow_id: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    version: str | None = None
+    audited_params: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Execution:
+    """How carrying out one operation ended (before auditing)."""
+
+    ok: bool
+    result: Any = None
+    error: str | None = None
+    reason: FailureReason | None = None
+    executor_id: ExecutorId | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionResult:
+    """An audited action that succeeded; ``replayed`` when its idempotency key had been used."""
+
+    record: OperatorAction
+    replayed: bool
+    output: Any = None
+    """The executor's whole result (an export's blob included); a replay has the audited one."""
+
+
+class ActionFailed(ConductorError):
+    """An action (or live query) that did not succeed.
+
+    Attributes:
+        reason: why, which also gives the HTTP status (``reason.http_status``).
+        record: the audit record, when the failure was audited.
+    """
+
+    def __init__(
+        self, message: str, *, reason: FailureReason, record: OperatorAction | None = None
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.record = record
+
+
+def check_idempotency_key(key: str) -> str:
+    """Check an ``Idempotency-Key``: 1 to 128 of ``[A-Za-z0-9_.:-]``.
+
+    Raises:
+        ActionFailed: (bad_request) the key has another shape.
+    """
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise ActionFailed(
+            "the Idempotency-Key must be 1 to 128 characters of letters, digits, '_', '.', ':' "
+            "and '-'",
+            reason=FailureReason.BAD_REQUEST,
+        )
+    return key
+
+
+def derived_workflow_id(app: str, action_id: str) -> str:
+    """The id of the workflow a fork or restart creates when the caller named none: fixed by the
+    action's idempotency key, so a retried fork cannot make a second workflow."""
+    return str(uuid.uuid5(_FORK_NAMESPACE, f"{app}/{action_id}"))
+
+
+class Actions:
+    """Carries out and audits operators' actions.
+
+    Args:
+        store: a started store (executors to choose from, the audit log).
+        channel: the way to executors; None when the console runs without Kafka (every action is
+            then refused with a clear error).
+        timeout_s: how long one attempt waits for the executor.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        channel: CommandChannel | None,
+        *,
+        timeout_s: float = DEFAULT_ACTION_TIMEOUT_S,
+    ) -> None:
+        self._store = store
+        self._channel = channel
+        self._timeout_s = timeout_s
+        self._inflight: dict[tuple[str, str], asyncio.Future[ActionResult]] = {}
+        self.outbox = None if channel is None else AuditOutbox(store, channel)
+        """Publishes audit rows; None without a broker (they wait in the store)."""
+
+    async def run(
+        self,
+        app: AppName,
+        operation: Operation,
+        *,
+        actor: str,
+        idempotency_key: str | None = None,
+    ) -> ActionResult:
+        """Carry out one action and audit it; the same key on the same app acts once.
+
+        Raises:
+            ActionFailed: it did not succeed (``record`` holds the audited failure), or the key was
+                used before for another action or target (``key_reused``, not audited again).
+        """
+        action_id = check_idempotency_key(idempotency_key or uuid.uuid4().hex)
+        slot = (app, action_id)
+        earlier = self._inflight.get(slot)
+        if earlier is not None:
+            # The same key while the first request is still running: its outcome, not a second act.
+            first = await asyncio.shield(earlier)
+            return self._replayed(first.record, operation)
+        future: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
+        self._inflight[slot] = future
+        try:
+            result = await self._run_once(app, operation, actor, action_id)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: a failure nobody else awaited is not "unhandled"
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self._inflight[slot]
+
+    async def _run_once(
+        self, app: AppName, operation: Operation, actor: str, action_id: str
+    ) -> ActionResult:
+        async with self._store.sessionmaker.begin() as session:
+            stored = await find_action(session, app, action_id)
+        if stored is not None:
+            return self._replayed(stored, operation)
+        operation = self._with_fixed_ids(app, operation, action_id)
+        requested_at = wall_ms()
+        execution = await self.execute(app, operation, request_base=action_id)
+        record = OperatorAction(
+            action_id=action_id,
+            app=app,
+            actor=actor,
+            action=operation.action,
+            target=operation.target,
+            params=dict(operation.audited_params or operation.params),
+            outcome=_outcome(execution),
+            requested_at_ms=requested_at,
+            finished_at_ms=wall_ms(),
+            error=bound_text(execution.error),
+            result=_audited_result(execution),
+            executor_id=execution.executor_id,
+        )
+        await self.audit(record)
+        logger.info(
+            "%s %s on %s by %s: %s",
+            operation.action,
+            operation.target,
+            app,
+            actor,
+            record.outcome.value,
+            extra={"app": app, "action_id": action_id, "actor": actor},
+        )
+        if not execution.ok:
+            assert execution.reason is not None
+            raise ActionFailed(
+                execution.error or "the action failed", reason=execution.reason, record=record
+            )
+        return ActionResult(record=record, replayed=False, output=execution.result)
+
+    def _replayed(self, stored: OperatorAction, operation: Operation) -> ActionResult:
+        if stored.action != operation.action or stored.target != operation.target:
+            raise ActionFailed(
+                f"this Idempotency-Key was already used for {stored.action} on {stored.target!r}; "
+                "use a new key for a new action",
+                reason=FailureReason.KEY_REUSED,
+            )
+        if stored.outcome is not ActionOutcome.SUCCEEDED:
+            raise ActionFailed(
+                stored.error or "the action failed",
+                reason=_stored_reason(stored),
+                record=stored,
+            )
+        return ActionResult(record=stored, replayed=True, output=stored.result)
+
+    @staticmethod
+    def _with_fixed_ids(app: AppName, operation: Operation, action_id: str) -> Operation:
+        if operation.kind is not RequestKind.FORK or operation.params.get("new_workflow_id"):
+            return operation
+        new_id = derived_workflow_id(app, action_id)
+        audited = {**(operation.audited_params or operation.params), "new_workflow_id": new_id}
+        return replace(
+            operation,
+            params={**operation.params, "new_workflow_id": new_id},
+            audited_params=audited,
+        )
+
+    async def audit(self, record: OperatorAction) -> None:
+        """Write an action's audit record to the store, then to the audit topic (the replayable
+        log) through the outbox, which retries later if the broker is down."""
+        async with self._store.sessionmaker.begin() as session:
+            await record_audit(session, [record], published=False)
+        if self.outbox is not None:
+            await self.outbox.publish_pending()
+
+    async def query(
+        self, app: AppName, kind: RequestKind, workflow_id: str = "", **params: Any
+    ) -> Any:
+        """Ask a live executor something (not audited): schedules, versions, a workflow's events.
+
+        Raises:
+            ActionFailed: no executor answered usefully.
+        """
+        operation = Operation(
+            action=kind.value, kind=kind, target=workflow_id, workflow_id=workflow_id, params=params
+        )
+        execution = await self.execute(app, operation, request_base=uuid.uuid4().hex)
+        if not execution.ok:
+            assert execution.reason is not None
+            raise ActionFailed(execution.error or "the query failed", reason=execution.reason)
+        return execution.result
+
+    async def execute(self, app: AppName, operation: Operation, *, request_base: str) -> Execution:
+        """Carry out an operation (not audited): up to ``MAX_ATTEMPTS`` executors, in turn.
+
+        Args:
+            app: the app.
+            operation: what to do.
+            request_base: request ids are ``{request_base}#{attempt}``; a fork retried after its
+                executor vanished first checks whether the new workflow already exists.
+        """
+        if self._channel is None:
+            return Execution(
+                ok=False,
+                reason=FailureReason.UNAVAILABLE,
+                error="actions need the Kafka broker: this console runs without one (--kafka)",
+            )
+        tried: set[str] = set()
+        left: list[str] = []
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                target = await self._choose(app, operation.version, tried)
+            except ActionFailed as exc:
+                if not tried:
+                    return Execution(ok=False, error=str(exc), reason=exc.reason)
+                break
+            tried.add(target.executor_id)
+            request_id = RequestId(f"{request_base}#{attempt}")
+            if attempt > 0 and operation.kind is RequestKind.FORK:
+                done = await self._fork_already_done(app, operation, target, request_id)
+                if done is not None:
+                    return done
+            try:
+                reply = await self._send(app, operation, target, request_id)
+            except LiveUnavailable as exc:
+                return Execution(ok=False, error=str(exc), reason=FailureReason.UNAVAILABLE)
+            if reply is not None and reply.ok:
+                if operation.kind is RequestKind.DELETE:
+                    await self._forget(app, operation)
+                return Execution(
+                    ok=True, result=reply.result, executor_id=target.executor_id, attempts=attempt
+                )
+            if reply is None:
+                if await self._connected(app, target.executor_id):
+                    return Execution(
+                        ok=False,
+                        reason=FailureReason.TIMEOUT,
+                        executor_id=target.executor_id,
+                        error=(
+                            f"executor {target.executor_id} did not answer within "
+                            f"{self._timeout_s:g} s; the action may still take effect: check the "
+                            "workflow's status before trying again"
+                        ),
+                    )
+                left.append(target.executor_id)
+                continue
+            if reply.failure in (ReplyFailure.NOT_CONNECTED, ReplyFailure.DISCONNECTED):
+                left.append(target.executor_id)
+                continue
+            return Execution(
+                ok=False,
+                reason=FailureReason.TIMEOUT
+                if reply.failure is ReplyFailure.TIMEOUT
+                else FailureReason.EXECUTOR_ERROR,
+                error=reply.error or "the executor could not carry out the request",
+                executor_id=target.executor_id,
+            )
+        return Execution(
+            ok=False,
+            reason=FailureReason.VANISHED,
+            error=(
+                f"executor(s) {', '.join(left)} of app {app} left before answering and no other "
+                "executor could carry out the action; try again once one is connected"
+            ),
+        )
+
+    async def _forget(self, app: AppName, operation: Operation) -> None:
+        """After a delete: the store forgets the workflows, through the workflow events topic."""
+        assert self._channel is not None
+        ids = operation.params.get("workflow_ids") or [operation.workflow_id]
+        deleted_at = wall_ms()
+        records = [
+            WorkflowDeleted(
+                app=app,
+                workflow_id=WorkflowId(str(workflow_id)),
+                with_children=bool(operation.params.get("delete_children")),
+                deleted_at_ms=deleted_at,
+            )
+            for workflow_id in ids
+        ]
+        try:
+            await self._channel.publish_deletions(records)
+        except LiveUnavailable as exc:
+            logger.warning("deleted workflows stay in the store's lists: %s", exc)
+
+    async def _send(
+        self, app: AppName, operation: Operation, target: Target, request_id: RequestId
+    ) -> ExecutorReply | None:
+        assert self._channel is not None
+        request = ExecutorRequest(
+            request_id=request_id,
+            app=app,
+            target=target.executor_id,
+            target_gateway=target.gateway,
+            kind=operation.kind,
+            workflow_id=WorkflowId(operation.workflow_id),
+            issued_at_ms=wall_ms(),
+            timeout_ms=int(self._timeout_s * 1000),
+            params=dict(operation.params),
+        )
+        return await self._channel.send(request, self._timeout_s + REPLY_GRACE_S)
+
+    async def _fork_already_done(
+        self, app: AppName, operation: Operation, target: Target, request_id: RequestId
+    ) -> Execution | None:
+        """After a fork's executor vanished mid-request: did the fork happen anyway?"""
+        new_id = str(operation.params["new_workflow_id"])
+        probe = Operation(
+            action="probe",
+            kind=RequestKind.GET_WORKFLOW,
+            target=new_id,
+            workflow_id=new_id,
+        )
+        try:
+            reply = await self._send(app, probe, target, RequestId(f"{request_id}.probe"))
+        except LiveUnavailable:
+            return None
+        if reply is not None and reply.ok and reply.workflow is not None:
+            return Execution(
+                ok=True, result={"new_workflow_id": new_id}, executor_id=target.executor_id
+            )
+        return None
+
+    async def _choose(self, app: AppName, version: str | None, tried: set[str]) -> Target:
+        targets = await connected_executors(self._store, app)
+        if not targets:
+            raise ActionFailed(
+                f"no executor of app {app} is connected: start one (it connects to this Baton's "
+                "gateway with an API key of the app), then try again",
+                reason=FailureReason.NO_EXECUTOR,
+            )
+        suitable = [t for t in targets if version is None or t.version == version]
+        if not suitable:
+            versions = ", ".join(sorted({t.version for t in targets}))
+            raise ActionFailed(
+                f"no executor of application version {version} of app {app} is connected "
+                f"(connected versions: {versions}); start one of version {version}, or fork the "
+                "workflow to a connected version",
+                reason=FailureReason.NO_SUITABLE_EXECUTOR,
+            )
+        untried = [t for t in suitable if t.executor_id not in tried]
+        if not untried:
+            raise ActionFailed("every suitable executor was tried", reason=FailureReason.VANISHED)
+        return untried[0]
+
+    async def _connected(self, app: AppName, executor_id: str) -> bool:
+        return any(
+            t.executor_id == executor_id for t in await connected_executors(self._store, app)
+        )
+
+    async def version_of(self, app: AppName, workflow_id: str) -> str | None:
+        """The application version a workflow runs on, as the store knows it (None: unknown)."""
+        async with self._store.sessionmaker.begin() as session:
+            row = await get_workflow(session, app, workflow_id)
+        return None if row is None else row.application_version
+
+
+def _stored_reason(record: OperatorAction) -> FailureReason:
+    reason = str((record.result or {}).get("reason"))
+    try:
+        return FailureReason(reason)
+    except ValueError:
+        return FailureReason.EXECUTOR_ERROR
+
+
+def _outcome(execution: Execution) -> ActionOutcome:
+    if execution.ok:
+        return ActionOutcome.SUCCEEDED
+    if execution.executor_id is None and execution.reason is not FailureReason.VANISHED:
+        return ActionOutcome.REJECTED
+    return ActionOutcome.FAILED
+
+
+def _audited_result(execution: Execution) -> dict[str, Any] | None:
+    if not execution.ok:
+        assert execution.reason is not None
+        return {"reason": execution.reason.value}
+    if isinstance(execution.result, dict):
+        # An export's blob stays out of the audit log: its size says enough.
+        return {
+            key: (f"[{len(value)} characters]" if key == "serialized_workflow" else value)
+            for key, value in execution.result.items()
+        }
+    return None

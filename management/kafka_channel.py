@@ -1,0 +1,179 @@
+"""Live questions to executors over Kafka: the console's ``LiveExecutors`` (its aiokafka adapter).
+
+A question is an ``ExecutorRequest`` on the commands topic, keyed by the target executor (every
+gateway pod follows that topic and the one holding the executor asks it); the answer is an
+``ExecutorReply`` on the replies topic, which this process follows from its end (no consumer group:
+every console sees every reply and keeps those it waits for). The target is the connected executor
+of the app the store saw most recently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from types import TracebackType
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from management.channel import LiveUnavailable, NoLiveExecutor
+from management.targets import connected_executors
+from runtime.clock import wall_ms
+from store.database import Store
+from streams.codec import decode, encode, record_key
+from streams.exceptions import ExecutorFailed, RecordError, RequestTimeout
+from streams.ids import AppName, ExecutorId, GatewayId, RequestId, WorkflowId
+from streams.records import (
+    ExecutorReply,
+    ExecutorRequest,
+    OperatorAction,
+    RequestKind,
+    StepInfo,
+    WorkflowDeleted,
+    WorkflowStatus,
+)
+from streams.topics import Topics
+
+logger = logging.getLogger(__name__)
+
+
+class KafkaLiveExecutors:
+    """``LiveExecutors`` and ``CommandChannel`` through Kafka and the gateways. Use as an async
+    context manager."""
+
+    def __init__(self, bootstrap: str, topics: Topics, store: Store, *, timeout_s: float) -> None:
+        self._topics = topics
+        self._store = store
+        self._timeout_s = timeout_s
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, client_id="baton-console", acks=1, linger_ms=0
+        )
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            client_id="baton-console",
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=20,
+            auto_offset_reset="latest",
+        )
+        self._waiting: dict[RequestId, asyncio.Future[ExecutorReply]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> KafkaLiveExecutors:
+        await self._producer.start()
+        try:
+            await self._consumer.start()
+            await self._consumer.topics()
+            partitions = self._consumer.partitions_for_topic(self._topics.replies) or set()
+            assigned = [TopicPartition(self._topics.replies, p) for p in sorted(partitions)]
+            self._consumer.assign(assigned)
+            await self._consumer.seek_to_end(*assigned)
+        except BaseException:
+            await self._producer.stop()
+            await self._consumer.stop()
+            raise
+        self._reader = asyncio.create_task(self._read_replies(), name="console-replies")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        """Stop reading replies and close the clients; idempotent."""
+        reader, self._reader = self._reader, None
+        if reader is None:
+            return
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+        await self._consumer.stop()
+        await self._producer.stop()
+
+    async def get_workflow(self, app: AppName, workflow_id: WorkflowId) -> WorkflowStatus | None:
+        reply = await self._ask(app, RequestKind.GET_WORKFLOW, workflow_id)
+        return reply.workflow
+
+    async def list_steps(
+        self, app: AppName, workflow_id: WorkflowId
+    ) -> tuple[StepInfo, ...] | None:
+        reply = await self._ask(app, RequestKind.LIST_STEPS, workflow_id)
+        return reply.steps
+
+    async def send(self, request: ExecutorRequest, wait_s: float) -> ExecutorReply | None:
+        future: asyncio.Future[ExecutorReply] = asyncio.get_running_loop().create_future()
+        self._waiting[request.request_id] = future
+        try:
+            await self._producer.send_and_wait(
+                self._topics.commands, encode(request), key=record_key(request)
+            )
+            return await asyncio.wait_for(future, wait_s)
+        except KafkaError as exc:
+            raise LiveUnavailable(f"the broker is unreachable: {exc}") from exc
+        except TimeoutError:
+            return None
+        finally:
+            self._waiting.pop(request.request_id, None)
+
+    async def publish_audit(self, record: OperatorAction) -> None:
+        try:
+            await self._producer.send_and_wait(
+                self._topics.audit, encode(record), key=record_key(record)
+            )
+        except KafkaError as exc:
+            raise LiveUnavailable(f"the broker is unreachable: {exc}") from exc
+
+    async def publish_deletions(self, records: Sequence[WorkflowDeleted]) -> None:
+        try:
+            for record in records:
+                await self._producer.send(
+                    self._topics.workflow_events, encode(record), key=record_key(record)
+                )
+            await self._producer.flush()
+        except KafkaError as exc:
+            raise LiveUnavailable(f"the broker is unreachable: {exc}") from exc
+
+    async def _ask(self, app: AppName, kind: RequestKind, workflow_id: WorkflowId) -> ExecutorReply:
+        target, gateway = await self._target(app)
+        request = ExecutorRequest(
+            request_id=RequestId(uuid.uuid4().hex),
+            app=app,
+            target=target,
+            target_gateway=gateway,
+            kind=kind,
+            workflow_id=workflow_id,
+            issued_at_ms=wall_ms(),
+            timeout_ms=int(self._timeout_s * 1000),
+        )
+        # The gateway gives the executor the same timeout: wait a little longer for its word.
+        reply = await self.send(request, self._timeout_s + 0.25)
+        if reply is None:
+            raise RequestTimeout(f"no answer from executor {target} within {self._timeout_s} s")
+        if not reply.ok:
+            raise ExecutorFailed(reply.error or "the executor could not answer")
+        return reply
+
+    async def _target(self, app: AppName) -> tuple[ExecutorId, GatewayId]:
+        targets = await connected_executors(self._store, app)
+        if not targets:
+            raise NoLiveExecutor(f"no executor of app {app} is connected")
+        return targets[0].executor_id, targets[0].gateway
+
+    async def _read_replies(self) -> None:
+        async for message in self._consumer:
+            try:
+                record = decode(message.value)
+            except RecordError:
+                continue
+            if not isinstance(record, ExecutorReply):
+                continue
+            future = self._waiting.get(record.request_id)
+            if future is not None and not future.done():
+                future.set_result(record)
