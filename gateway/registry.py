@@ -1,4 +1,8 @@
-"""The sessions one gateway pod holds, by executor id and by app. Pure bookkeeping."""
+"""The sessions one gateway pod holds, by (app, executor id). Pure bookkeeping.
+
+Apps are isolated: an executor id is only unique within its app, and whatever id a session of app
+B claims, it never replaces, nor is found for, a session of app A.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +17,18 @@ if TYPE_CHECKING:
 
 
 class SessionRegistry:
-    """Live, handshaken sessions of this pod. An executor has at most one; the newest wins."""
+    """Live, handshaken sessions of this pod. An executor of an app has at most one; the newest
+    wins."""
 
     def __init__(self) -> None:
-        self._by_executor: dict[ExecutorId, Connection] = {}
+        self._by_executor: dict[tuple[AppName, ExecutorId], Connection] = {}
         self._apps_last_held_ms: dict[AppName, int] = {}
 
     def add(self, conn: Connection) -> Connection | None:
-        """Register a session; returns the one it replaces (same executor id), if any."""
-        previous = self._by_executor.get(conn.info.executor_id)
-        self._by_executor[conn.info.executor_id] = conn
+        """Register a session; returns the one it replaces (same app and executor id), if any."""
+        key = (conn.app, conn.info.executor_id)
+        previous = self._by_executor.get(key)
+        self._by_executor[key] = conn
         return previous
 
     def remove(self, conn: Connection, now_ms: int) -> bool:
@@ -30,13 +36,15 @@ class SessionRegistry:
         self._apps_last_held_ms[conn.app] = now_ms
         if conn.session.info is None:
             return False
-        if self._by_executor.get(conn.info.executor_id) is conn:
-            del self._by_executor[conn.info.executor_id]
+        key = (conn.app, conn.info.executor_id)
+        if self._by_executor.get(key) is conn:
+            del self._by_executor[key]
             return True
         return False
 
-    def get(self, executor_id: ExecutorId) -> Connection | None:
-        return self._by_executor.get(executor_id)
+    def get(self, app: AppName, executor_id: ExecutorId) -> Connection | None:
+        """The session of ``executor_id`` in ``app``; never one of another app with the same id."""
+        return self._by_executor.get((app, executor_id))
 
     def all(self) -> list[Connection]:
         return list(self._by_executor.values())

@@ -314,7 +314,7 @@ class Gateway:
             command_id = _command_id(command)
             if command_id in self._seen_commands:
                 continue  # delivered twice: act once
-            conn = self._registry.get(command.target)
+            conn = self._registry.get(command.app, command.target)
             self._remember(command_id)
             if conn is None:
                 if command.target_gateway == self.config.gateway_id:
