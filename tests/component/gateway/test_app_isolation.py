@@ -51,41 +51,42 @@ async def test_a_session_of_another_app_claiming_an_executor_id_takes_nothing_ov
 ) -> None:
     _, shop_key = await keys.create(SHOP)
     _, evil_key = await keys.create(EVIL)
-    async with make_gateway() as gateway:
-        async with FakeExecutor(executor_url(gateway, SHOP, shop_key), VICTIM) as shop:
-            await eventually(lambda: connects_of(events, SHOP), "shop's executor connects")
-            async with FakeExecutor(executor_url(gateway, EVIL, evil_key), VICTIM) as impostor:
-                await eventually(lambda: connects_of(events, EVIL), "the impostor connects")
-                # shop's session is not superseded, and nothing says it left.
-                assert shop.ws.close_code is None
-                assert impostor.ws.close_code is None
-                assert events.of_type(ExecutorDisconnected) == []
-
-                # shop's command reaches shop's executor, never the impostor.
-                command = recover_in(SHOP, gateway)
-                await commands.send(command)
-                await eventually(
-                    lambda: [
-                        r
-                        for r in events.of_type(CommandProgress)
-                        if r.command_id == command.command_id
-                        and r.status is CommandStatus.SUCCEEDED
-                    ],
-                    "shop's command succeeds",
-                )
-                assert len(shop.requests("recovery")) == 1
-                assert impostor.requests("recovery") == []
-                progress = [
-                    r for r in events.of_type(CommandProgress) if r.command_id == command.command_id
-                ]
-                assert {r.app for r in progress} == {SHOP}
-
-                # And the impostor's app's commands reach the impostor alone.
-                evil_command = recover_in(EVIL, gateway)
-                await commands.send(evil_command)
-                await eventually(lambda: impostor.requests("recovery"), "evil's command arrives")
-                assert len(shop.requests("recovery")) == 1
-            # The impostor leaving is recorded for its own app only.
-            await eventually(lambda: events.of_type(ExecutorDisconnected), "impostor leaves")
-            assert {r.app for r in events.of_type(ExecutorDisconnected)} == {EVIL}
+    async with (
+        make_gateway() as gateway,
+        FakeExecutor(executor_url(gateway, SHOP, shop_key), VICTIM) as shop,
+    ):
+        await eventually(lambda: connects_of(events, SHOP), "shop's executor connects")
+        async with FakeExecutor(executor_url(gateway, EVIL, evil_key), VICTIM) as impostor:
+            await eventually(lambda: connects_of(events, EVIL), "the impostor connects")
+            # shop's session is not superseded, and nothing says it left.
             assert shop.ws.close_code is None
+            assert impostor.ws.close_code is None
+            assert events.of_type(ExecutorDisconnected) == []
+
+            # shop's command reaches shop's executor, never the impostor.
+            command = recover_in(SHOP, gateway)
+            await commands.send(command)
+            await eventually(
+                lambda: [
+                    r
+                    for r in events.of_type(CommandProgress)
+                    if r.command_id == command.command_id and r.status is CommandStatus.SUCCEEDED
+                ],
+                "shop's command succeeds",
+            )
+            assert len(shop.requests("recovery")) == 1
+            assert impostor.requests("recovery") == []
+            progress = [
+                r for r in events.of_type(CommandProgress) if r.command_id == command.command_id
+            ]
+            assert {r.app for r in progress} == {SHOP}
+
+            # And the impostor's app's commands reach the impostor alone.
+            evil_command = recover_in(EVIL, gateway)
+            await commands.send(evil_command)
+            await eventually(lambda: impostor.requests("recovery"), "evil's command arrives")
+            assert len(shop.requests("recovery")) == 1
+        # The impostor leaving is recorded for its own app only.
+        await eventually(lambda: events.of_type(ExecutorDisconnected), "impostor leaves")
+        assert {r.app for r in events.of_type(ExecutorDisconnected)} == {EVIL}
+        assert shop.ws.close_code is None
