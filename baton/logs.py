@@ -1,15 +1,25 @@
 """Logging set-up, called once by the CLI: structured JSON when stderr is not a terminal,
-readable console lines otherwise; quiet by default (libraries at WARNING)."""
+readable console lines otherwise; quiet by default (libraries at WARNING), and the same warning or
+error repeated is one line, then one summary with its count per window.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
+from collections.abc import Callable
 
 import structlog
 
+from runtime.log_throttle import LogThrottle, Repeats
+
+REPEAT_WINDOW_S = 30.0
+"""A warning or error logged again within this long is counted, not printed."""
+
 NOISY_LIBRARIES = (
     "aiokafka",
+    "alembic",  # a line per plugin and per migration context; Baton logs the upgrade itself
     "faust",
     "mode",
     "websockets",
@@ -43,6 +53,7 @@ def configure_logging(level: str, role: str) -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(RepeatFilter(handler.handle))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -58,3 +69,76 @@ def _add_role(role: str) -> structlog.typing.Processor:
         return event
 
     return add
+
+
+class RepeatFilter(logging.Filter):
+    """Collapses a warning or error that repeats: the first occurrence is printed, the next ones
+    within ``window_s`` are counted, and one summary line per window carries their count.
+
+    Occurrences are the same when their logger, level and message template (the ``%``-format
+    before its arguments) are: a broker that went away makes Kafka clients log "Unable connect to
+    node with id %s: %s" many times a second. INFO and DEBUG lines are never held back: they
+    are lifecycle lines whose arguments matter.
+
+    A summary is printed by the next record the handler sees after the window (no timer thread):
+    while a failure goes on, that is its own next occurrence.
+
+    Args:
+        emit: prints a summary record (the handler's ``handle``).
+        window_s: how long repeats are counted before their summary.
+    """
+
+    def __init__(
+        self, emit: Callable[[logging.LogRecord], object], window_s: float = REPEAT_WINDOW_S
+    ) -> None:
+        super().__init__()
+        self._emit = emit
+        self._throttle = LogThrottle(window_ms=int(window_s * 1000), max_keys=_MAX_KEYS)
+        self._held: dict[str, logging.LogRecord] = {}
+        """The latest held-back record of each key with a count."""
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if hasattr(record, "repeated"):
+            return True  # a summary of ours
+        now_ms = int(record.created * 1000)
+        key = f"{record.name}\0{record.levelno}\0{record.msg}"
+        with self._lock:
+            summaries = [self._summary(repeats) for repeats in self._throttle.due(now_ms)]
+            passes = record.levelno < logging.WARNING or self._throttle.should_log(key, now_ms)
+            if not passes:
+                if len(self._held) >= _MAX_KEYS:
+                    self._held.clear()
+                self._held[key] = record
+        for summary in summaries:
+            if summary is not None:
+                self._emit(summary)
+        return passes
+
+    def _summary(self, repeats: Repeats) -> logging.LogRecord | None:
+        last = self._held.pop(repeats.key, None)
+        if last is None:
+            return None
+        span_s = round(repeats.span_ms / 1000)
+        summary = logging.LogRecord(
+            last.name,
+            last.levelno,
+            last.pathname,
+            last.lineno,
+            "%s ... repeated %d times in the last %d s",
+            (_message(last), repeats.count, span_s),
+            None,
+        )
+        summary.repeated = repeats.count
+        summary.window_s = span_s
+        return summary
+
+
+_MAX_KEYS = 1_000
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except (TypeError, ValueError):  # arguments that do not fit the template
+        return str(record.msg)

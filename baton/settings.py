@@ -6,6 +6,7 @@ at import time. Bad values raise ``ConfigError`` with what to do.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import socket
@@ -80,63 +81,69 @@ class Settings:
     def require_kafka(self) -> str:
         if self.kafka_bootstrap is None:
             raise ConfigError(
-                "this role needs a broker: pass --kafka HOST:PORT (or set BATON_KAFKA_BOOTSTRAP), "
-                "or run `baton up` to start the embedded one"
+                "this role needs a Kafka broker",
+                fix="pass --kafka HOST:PORT (or set BATON_KAFKA_BOOTSTRAP), or run `baton up` to "
+                "start the embedded one",
             )
         return self.kafka_bootstrap
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: object) -> Settings:
-        """Build settings from ``BATON_*`` variables, then command-line overrides (non-None)."""
+        """Build settings from ``BATON_*`` variables, then command-line overrides (non-None).
+
+        Raises:
+            ConfigError: a value does not parse or is out of range (names the setting, the
+                variable or flag that sets it, and what it accepts).
+        """
         values: dict[str, object] = {}
-        timings: dict[str, int] = {}
         for name, converter in _ENV_FIELDS.items():
             raw = env.get(f"BATON_{name.upper()}")
             if raw is not None:
-                values[name] = _convert(name, raw, converter)
-        for name, raw in env.items():
-            if name.startswith("BATON_RECOVERY_") and name.endswith("_MS"):
-                timings[name.removeprefix("BATON_RECOVERY_").lower()] = int(
-                    _convert(name, raw, int)  # type: ignore[call-overload]
-                )
+                values[name] = _convert(name, f"BATON_{name.upper()}", raw, converter)
+        timings = _timings_from_env(env)
         values.update({k: v for k, v in overrides.items() if v is not None and k != "timings"})
         timing_overrides = overrides.get("timings")
         if isinstance(timing_overrides, dict):
             timings.update({str(k): int(v) for k, v in timing_overrides.items()})
         if "database_url" in values and isinstance(values["database_url"], str):
             values["database_url"] = Secret(values["database_url"])
-        try:
-            values["timings"] = RecoveryTimings(**timings)
-        except TypeError as exc:
-            raise ConfigError(f"unknown BATON_RECOVERY_*_MS setting: {exc}") from exc
+        values["timings"] = RecoveryTimings(**timings)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.validate()
         return settings
 
     def validate(self) -> None:
+        """Check every value's range.
+
+        Raises:
+            ConfigError: the first bad value.
+        """
         for name in ("gateway_port", "console_port", "broker_port"):
             port = getattr(self, name)
             if port is not None and not 0 <= port <= 65535:
-                raise ConfigError(f"{name} must be a port number (0-65535), got {port}")
-        if self.kafka_bootstrap is not None and ":" not in self.kafka_bootstrap:
-            raise ConfigError(f"--kafka must be HOST:PORT, got {self.kafka_bootstrap!r}")
-        intervals = (self.ping_timeout_s, self.ping_interval_s, self.heartbeat_interval_s)
-        if not all(math.isfinite(v) and v > 0 for v in intervals):
-            raise ConfigError("ping and heartbeat intervals must be positive numbers of seconds")
+                raise _bad(name, port, "a port number (0-65535)")
+        if self.kafka_bootstrap is not None:
+            _check_bootstrap(self.kafka_bootstrap)
+        for name in (
+            "ping_interval_s",
+            "ping_timeout_s",
+            "heartbeat_interval_s",
+            "console_live_timeout_s",
+            "console_action_timeout_s",
+        ):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise _bad(name, value, "a positive number of seconds")
         if self.capture_interval_ms < 100:
-            raise ConfigError(
-                f"capture_interval_ms must be at least 100, got {self.capture_interval_ms}"
-            )
+            raise _bad("capture_interval_ms", self.capture_interval_ms, "at least 100 (ms)")
         if self.capture_steps_per_poll < 0:
-            raise ConfigError("capture_steps_per_poll must be 0 or more")
+            raise _bad("capture_steps_per_poll", self.capture_steps_per_poll, "0 or more")
         if not (math.isfinite(self.console_refresh_s) and self.console_refresh_s >= 0):
-            raise ConfigError("console_refresh_s must be 0 (off) or a positive number of seconds")
-        if not (math.isfinite(self.console_live_timeout_s) and self.console_live_timeout_s > 0):
-            raise ConfigError("console_live_timeout_s must be a positive number of seconds")
-        if not (math.isfinite(self.console_action_timeout_s) and self.console_action_timeout_s > 0):
-            raise ConfigError("console_action_timeout_s must be a positive number of seconds")
+            raise _bad(
+                "console_refresh_s", self.console_refresh_s, "0 (off) or a number of seconds"
+            )
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise ConfigError(f"log level must be DEBUG, INFO, WARNING or ERROR: {self.log_level}")
+            raise _bad("log_level", self.log_level, "DEBUG, INFO, WARNING or ERROR")
 
 
 _ENV_FIELDS: dict[str, type] = {
@@ -164,17 +171,77 @@ _ENV_FIELDS: dict[str, type] = {
 }
 
 
-def _convert(name: str, raw: str, converter: type) -> object:
+_FLAGS = {
+    "data_dir": "--data-dir",
+    "database_url": "--database-url",
+    "kafka_bootstrap": "--kafka",
+    "broker_port": "--broker-port",
+    "gateway_port": "--gateway-port",
+    "console_port": "--console-port",
+    "log_level": "--log-level",
+}
+"""Settings the command line sets too (``baton gateway`` and ``console`` call theirs --port)."""
+
+_KINDS = {int: "an integer", float: "a number", bool: "a boolean (1/0, true/false)"}
+
+
+def _where(name: str) -> str:
+    """How the user sets ``name``: its flag, if any, and its variable."""
+    variable = f"BATON_{name.upper()}"
+    flag = _FLAGS.get(name)
+    return variable if flag is None else f"{flag} (or {variable})"
+
+
+def _bad(name: str, value: object, expected: str) -> ConfigError:
+    return ConfigError(
+        f"setting {name}={value!r} is not {expected}", fix=f"give {_where(name)} {expected}"
+    )
+
+
+def _check_bootstrap(bootstrap: str) -> None:
+    """``HOST:PORT``, or several separated by commas."""
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) <= 65535:
+            raise ConfigError(
+                f"--kafka {bootstrap!r} is not HOST:PORT",
+                fix="pass --kafka HOST:PORT (or set BATON_KAFKA_BOOTSTRAP), e.g. 127.0.0.1:9092; "
+                "separate several brokers with commas",
+            )
+
+
+def _timings_from_env(env: Mapping[str, str]) -> dict[str, int]:
+    """``BATON_RECOVERY_<TIMING>_MS`` variables, by ``RecoveryTimings`` field name."""
+    known = {f.name for f in dataclasses.fields(RecoveryTimings)}
+    timings: dict[str, int] = {}
+    for variable, raw in env.items():
+        if not (variable.startswith("BATON_RECOVERY_") and variable.endswith("_MS")):
+            continue
+        name = variable.removeprefix("BATON_RECOVERY_").lower()
+        if name not in known:
+            allowed = ", ".join(f"BATON_RECOVERY_{k.upper()}" for k in sorted(known))
+            raise ConfigError(f"unknown setting {variable}", fix=f"unset it; known: {allowed}")
+        timings[name] = int(_convert(name, variable, raw, int))  # type: ignore[call-overload]
+    return timings
+
+
+def _convert(name: str, variable: str, raw: str, converter: type) -> object:
+    """Parse the value of environment variable ``variable`` for setting ``name``."""
+    kind = _KINDS.get(converter, converter.__name__)
     if converter is bool:
         if raw.lower() in ("1", "true", "yes", "on"):
             return True
         if raw.lower() in ("0", "false", "no", "off", ""):
             return False
-        raise ConfigError(f"{name}={raw!r} is not a valid boolean (1/0, true/false)")
-    try:
-        return converter(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name}={raw!r} is not a valid {converter.__name__}") from exc
+    else:
+        try:
+            return converter(raw)
+        except ValueError:
+            pass
+    raise ConfigError(
+        f"setting {name}={raw!r} (from {variable}) is not {kind}",
+        fix=f"set {variable} to {kind}, or unset it",
+    )
 
 
 def environment() -> Mapping[str, str]:

@@ -1,9 +1,10 @@
 """``baton up``: the embedded single-machine deployment, one process per role.
 
-Starts the embedded broker (unless ``--kafka`` names one), creates the topics and the store
-schema, then runs ``baton worker``, ``baton gateway`` and ``baton console`` as child processes —
-the same roles a distributed deployment runs on separate machines. SIGINT/SIGTERM, or any child
-exiting, stops the rest in reverse order (gateway first, so executors see a drain, not a death).
+Creates the store schema, starts the embedded broker (unless ``--kafka`` names one; that one is
+checked first) and creates the topics, then runs ``baton worker``, ``baton gateway`` and
+``baton console`` as child processes — the same roles a distributed deployment runs on separate
+machines. SIGINT/SIGTERM, or any child exiting, stops the rest in reverse order (gateway first, so
+executors see a drain, not a death).
 """
 
 from __future__ import annotations
@@ -36,16 +37,18 @@ async def run_up(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     async with contextlib.AsyncExitStack() as stack:
         bootstrap = settings.kafka_bootstrap
+        if bootstrap is not None:
+            # Before the store: an unreachable --kafka fails before anything is created.
+            await ensure_topics(bootstrap, settings.topics.specs())
+        async with Store(settings.store_url()):
+            pass  # creates the schema once, before the roles race to do it
         if bootstrap is None:
             broker = EmbeddedBroker(
                 port=settings.broker_port, log_path=settings.data_dir / "broker.log"
             )
             await stack.enter_async_context(broker)
             bootstrap = broker.bootstrap
-            logger.info("embedded broker listening on %s", bootstrap)
-        await ensure_topics(bootstrap, settings.topics.specs())
-        async with Store(settings.store_url()):
-            pass  # creates the schema once, before the roles race to do it
+            await ensure_topics(bootstrap, settings.topics.specs())
         children = [await _spawn(role, settings, bootstrap) for role in ROLES]
         if await _listening(settings):
             _announce(settings, bootstrap)

@@ -13,14 +13,18 @@ Must not import ``gateway``, ``recovery`` or ``console``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import socket
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError, for_code
 
+from streams.exceptions import BrokerUnreachable
 from streams.topics import TopicSpec
 
 logger = logging.getLogger(__name__)
@@ -39,26 +43,70 @@ async def ensure_topics(
     broker warming up) are retried until ``timeout_s``.
 
     Args:
-        bootstrap: ``host:port`` of a broker.
+        bootstrap: ``host:port`` of a broker (or a comma-separated list of them).
         specs: The topics to create.
         timeout_s: Total time allowed, retries included.
 
     Raises:
+        BrokerUnreachable: Nothing accepted a connection, or answered as Kafka, until the deadline.
         KafkaError: A non-retriable broker error, or the last retriable one at the deadline.
     """
     if not specs:
         return
     deadline = time.monotonic() + timeout_s
     while True:
+        # A plain TCP probe first: aiokafka logs every refused connection at ERROR.
+        problem = await _connect_problem(bootstrap)
+        if problem is None:
+            try:
+                async with asyncio.timeout(max(deadline - time.monotonic(), 1.0)):
+                    await _create_missing(bootstrap, specs)
+            except KafkaError as exc:
+                if not exc.retriable or time.monotonic() + _RETRY_BACKOFF_S >= deadline:
+                    if isinstance(exc, KafkaConnectionError):
+                        raise _unreachable(bootstrap, "it does not answer as Kafka") from exc
+                    raise
+                logger.debug("create topics on %s failed (%r); retrying", bootstrap, exc)
+            except TimeoutError as exc:
+                raise _unreachable(bootstrap, "it does not answer as Kafka") from exc
+            else:
+                return
+        elif time.monotonic() + _RETRY_BACKOFF_S >= deadline:
+            raise _unreachable(bootstrap, problem)
+        await asyncio.sleep(_RETRY_BACKOFF_S)
+
+
+def _unreachable(bootstrap: str, reason: str) -> BrokerUnreachable:
+    return BrokerUnreachable(
+        bootstrap,
+        reason,
+        fix="start Kafka there, or point --kafka HOST:PORT (BATON_KAFKA_BOOTSTRAP) at a running "
+        "broker; `baton up` without --kafka runs an embedded one",
+    )
+
+
+async def _connect_problem(bootstrap: str, timeout_s: float = 2.0) -> str | None:
+    """``None`` if one of the bootstrap addresses accepts a TCP connection, else why not."""
+    problem = "no address given"
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
         try:
-            await _create_missing(bootstrap, specs)
-        except KafkaError as exc:
-            if not exc.retriable or time.monotonic() + _RETRY_BACKOFF_S >= deadline:
-                raise
-            logger.debug("create topics on %s failed (%r); retrying", bootstrap, exc)
-            await asyncio.sleep(_RETRY_BACKOFF_S)
+            async with asyncio.timeout(timeout_s):
+                _, writer = await asyncio.open_connection(host.strip("[]"), int(port))
+        except TimeoutError:
+            problem = "connecting timed out"
+        except socket.gaierror as exc:
+            problem = f"cannot resolve {host!r}: {exc.strerror}"
+        except OSError as exc:
+            problem = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        except ValueError:
+            problem = f"{address!r} is not HOST:PORT"
         else:
-            return
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            return None
+    return problem
 
 
 async def _create_missing(bootstrap: str, specs: Sequence[TopicSpec]) -> None:

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 
 from store.models import WORKFLOW_ID_MAX_CHARS, validate_app_name
 from store.workflows import SortOrder, WorkflowFilter
+from streams.exceptions import ConductorError
 from streams.ids import AppName, WorkflowId
 from streams.records import WorkflowState
 
@@ -48,8 +49,9 @@ QUEUED_PARAMS: tuple[str, ...] = ("queue", "limit", "offset")
 _EPOCH_MS = re.compile(r"[0-9]{1,15}")
 
 
-class BadParameter(ValueError):
-    """A query parameter is malformed or out of range (answered with 400).
+class BadParameter(ConductorError, ValueError):
+    """A query parameter is malformed or out of range (answered with 400); a ``ValueError`` too,
+    for the parsers that catch one.
 
     Attributes:
         parameter: the offending parameter's name.

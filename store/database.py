@@ -20,7 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
-from streams.exceptions import ConfigError
+from streams.exceptions import ConfigError, DatabaseRefused, DatabaseUnreachable, StartupError
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,11 @@ BASELINE_REVISION = "0001"
 BASELINE_TABLES = frozenset({"api_keys", "executors", "recoveries", "audit_log"})
 
 _MIGRATION_LOCK_ID = 0x6261746F6E  # "baton": the PostgreSQL advisory lock of schema upgrades
+
+_URL_SETTING = "--database-url (or BATON_DATABASE_URL)"
+_URL_SHAPES = (
+    "sqlite:///PATH (sqlite+aiosqlite) or postgresql://USER:PASSWORD@HOST/DB (postgresql+asyncpg)"
+)
 
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -70,17 +75,19 @@ def parse_url(url: str) -> URL:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise ConfigError(
-            f"invalid store URL {_masked(url)!r}: expected sqlite:///PATH or "
-            "postgresql://USER@HOST/DB"
+            f"invalid store URL {_masked(url)!r}", fix=f"give {_URL_SETTING} {_URL_SHAPES}"
         ) from exc
     driver = _DRIVERS.get(parsed.drivername)
     if driver is None:
         raise ConfigError(
-            f"unsupported store URL scheme {parsed.drivername!r}: use sqlite:///PATH "
-            "(sqlite+aiosqlite) or postgresql://USER@HOST/DB (postgresql+asyncpg)"
+            f"unsupported store URL scheme {parsed.drivername!r}",
+            fix=f"give {_URL_SETTING} {_URL_SHAPES}",
         )
     if driver.startswith("postgresql") and not parsed.database:
-        raise ConfigError(f"store URL {_masked(url)!r} names no database")
+        raise ConfigError(
+            f"store URL {_masked(url)!r} names no database",
+            fix=f"end {_URL_SETTING} with /DATABASE",
+        )
     return parsed.set(drivername=driver)
 
 
@@ -146,7 +153,8 @@ def _upgrade(connection: Connection) -> None:
     if current is not None and current not in {r.revision for r in script.walk_revisions()}:
         raise ConfigError(
             f"the store schema is at revision {current}, which this Baton does not know (its "
-            f"newest is {head}): a newer Baton migrated it; upgrade this one"
+            f"newest is {head}): a newer Baton migrated it",
+            fix="upgrade this Baton, or point it at another store",
         )
     if current is None:
         _stamp_if_created_by_create_all(connection, config)
@@ -162,7 +170,8 @@ def _stamp_if_created_by_create_all(connection: Connection, config: Config) -> N
     if found != BASELINE_TABLES:
         raise ConfigError(
             f"the store database has some of Baton's tables ({', '.join(sorted(found))}) but "
-            "not all and no alembic_version table: it is not a Baton database, or a damaged one"
+            "not all and no alembic_version table: it is not a Baton database, or a damaged one",
+            fix=f"point {_URL_SETTING} at an empty database or at Baton's own",
         )
     logger.info("store schema predates migrations: stamping revision %s", BASELINE_REVISION)
     command.stamp(config, BASELINE_REVISION)
@@ -194,6 +203,54 @@ async def _migrate(engine: AsyncEngine, attempts: int = 5) -> None:
             await asyncio.sleep(0.1 * attempt)
         else:
             return
+
+
+def _open_engine(url: URL) -> AsyncEngine:
+    """The engine for ``url``; a SQLite file's directory is created if missing.
+
+    Raises:
+        DatabaseUnreachable: the SQLite file's directory cannot be created.
+    """
+    try:
+        return _create_engine(url)
+    except OSError as exc:
+        raise _connect_error(url, exc) from exc
+
+
+async def _check_connection(engine: AsyncEngine, url: URL) -> None:
+    """Open one connection, so that a database the user cannot reach is one clear error."""
+    try:
+        async with engine.connect():
+            return
+    except (OSError, TimeoutError, DBAPIError) as exc:
+        raise _connect_error(url, exc) from exc
+
+
+def _connect_error(url: URL, exc: BaseException) -> StartupError:
+    """The user's error for a failed first connection; the URL's password never shows."""
+    masked = url.render_as_string(hide_password=True)
+    reason = str(exc.orig) if isinstance(exc, DBAPIError) else (str(exc) or type(exc).__name__)
+    if url.password:
+        reason = reason.replace(str(url.password), "***")
+    if url.get_backend_name() == "sqlite":
+        return DatabaseUnreachable(
+            masked,
+            reason,
+            fix="make the file's directory writable, or pass another --data-dir (or "
+            "BATON_DATA_DIR)",
+        )
+    if isinstance(exc, DBAPIError):
+        return DatabaseRefused(
+            masked,
+            reason,
+            fix=f"create the database (e.g. `createdb`) or correct the user, password or "
+            f"database name in {_URL_SETTING}",
+        )
+    return DatabaseUnreachable(
+        masked,
+        reason,
+        fix=f"start PostgreSQL there, or correct the host and port in {_URL_SETTING}",
+    )
 
 
 class Store:
@@ -240,13 +297,16 @@ class Store:
         """Open the engine and upgrade the schema to the newest migration.
 
         Raises:
+            DatabaseUnreachable: the database server (or the SQLite file) cannot be reached.
+            DatabaseRefused: the server refused: no such database or user, a wrong password.
             ConfigError: the database holds part of Baton's schema but no migration version, or
                 a newer Baton's schema.
         """
         if self._engine is not None:
             return
-        engine = _create_engine(self._url)
+        engine = _open_engine(self._url)
         try:
+            await _check_connection(engine, self._url)
             await _migrate(engine)
         except BaseException:
             await engine.dispose()

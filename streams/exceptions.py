@@ -1,16 +1,35 @@
 """Baton's exception tree, shared by every package (streams is the one they all import).
 
+Every exception Baton raises on purpose is a ``ConductorError``. Most live here; a few live in the
+module that owns their concept (named in brackets) and are drawn here so that the whole tree is in
+one place.
+
 * ConductorError                 -- root of everything Baton raises on purpose
     * RecordError                -- a Kafka record that is not a Baton record
     * ProtocolError              -- bad executor input (DBOS frame) -> close code, never a crash
     * PublishError               -- a Kafka write failed (retriable)
-    * ConfigError                -- invalid settings at startup (fatal)
     * AuthError                  -- unknown, revoked or other-app API key
     * RoleFailed                 -- a part of a role died: the process exits non-zero
     * RequestError               -- a request to an executor did not get a useful answer
         * RequestTimeout         -- no reply within the request's timeout (retriable)
         * SessionClosed          -- the session closed while the request was in flight (retriable)
         * ExecutorFailed         -- the executor replied with an error message
+        * LiveUnavailable        -- [management.channel] no live answer: serve the store's
+            * NoLiveExecutor     -- [management.channel] no executor of the app is connected
+    * ActionFailed               -- [management.actions] an operator's action did not succeed
+    * BadParameter               -- [management.params] a malformed request parameter -> 400
+                                    (also a ``ValueError``)
+    * ConsoleUnreachable         -- [baton.remote] the CLI found no console at its URL
+    * StartupError               -- a cause the user can fix, found at start-up: the CLI prints
+                                    one line (cause and fix) and exits with code 2
+        * ConfigError            -- a setting has a bad value (or the store is another Baton's)
+        * PortInUse              -- a port Baton must listen on is taken
+        * DataDirUnwritable      -- the data directory cannot be created or written
+        * BrokerUnreachable      -- nothing answers as Kafka at the bootstrap address (retriable)
+        * DatabaseUnreachable    -- the store's database does not answer (retriable)
+        * DatabaseRefused        -- the database answered but refused: no such database or user
+        * EmbeddedBrokerError    -- [baton.embedded_broker] the embedded broker did not start
+            * BrokerPortInUse    -- [baton.embedded_broker] its port is taken (also a PortInUse)
 """
 
 from __future__ import annotations
@@ -46,10 +65,6 @@ class PublishError(ConductorError):
     retriable: ClassVar[bool] = True
 
 
-class ConfigError(ConductorError):
-    """A setting is invalid; raised at startup."""
-
-
 class AuthError(ConductorError):
     """An API key was refused."""
 
@@ -77,3 +92,95 @@ class SessionClosed(RequestError):
 
 class ExecutorFailed(RequestError):
     """The executor answered with an error (its text is untrusted and bounded)."""
+
+
+class StartupError(ConductorError):
+    """Something the user can fix stops Baton from starting.
+
+    ``str()`` is the cause and the fix; :attr:`line` is the same on one line, as the CLI prints it.
+
+    Attributes:
+        cause: what is wrong, naming the setting, address or path involved.
+        fix: what to do about it (an imperative sentence without a final period).
+    """
+
+    def __init__(self, cause: str, *, fix: str) -> None:
+        super().__init__(f"{cause}; to fix, {fix}")
+        self.cause = cause
+        self.fix = fix
+
+    @property
+    def line(self) -> str:
+        """The cause and the fix on one line (newlines in either become spaces)."""
+        return " ".join(f"{self.cause}; to fix, {self.fix}".split())
+
+
+class ConfigError(StartupError):
+    """A setting is invalid (or the store holds a schema this Baton cannot use)."""
+
+
+class PortInUse(StartupError):
+    """A port Baton must listen on is taken by another program.
+
+    Attributes:
+        host: the interface.
+        port: the port.
+    """
+
+    def __init__(self, host: str, port: int, *, what: str, fix: str) -> None:
+        super().__init__(f"{what} cannot listen on {host}:{port}: it is already in use", fix=fix)
+        self.host = host
+        self.port = port
+
+
+class DataDirUnwritable(StartupError):
+    """The data directory cannot be created or written.
+
+    Attributes:
+        path: the directory.
+    """
+
+    def __init__(self, path: str, reason: str, *, fix: str) -> None:
+        super().__init__(f"the data directory {path} is not writable ({reason})", fix=fix)
+        self.path = path
+
+
+class BrokerUnreachable(StartupError):
+    """Nothing answers as Kafka at the bootstrap address; the broker may still be starting.
+
+    Attributes:
+        bootstrap: the ``HOST:PORT`` list that was tried.
+    """
+
+    retriable: ClassVar[bool] = True
+
+    def __init__(self, bootstrap: str, reason: str, *, fix: str) -> None:
+        super().__init__(f"no Kafka broker answers at {bootstrap} ({reason})", fix=fix)
+        self.bootstrap = bootstrap
+
+
+class DatabaseUnreachable(StartupError):
+    """The store's database does not answer (refused, unknown host, unopenable file); it may
+    still be starting.
+
+    Attributes:
+        url: the store URL with its password masked.
+    """
+
+    retriable: ClassVar[bool] = True
+
+    def __init__(self, url: str, reason: str, *, fix: str) -> None:
+        super().__init__(f"cannot reach the store database {url} ({reason})", fix=fix)
+        self.url = url
+
+
+class DatabaseRefused(StartupError):
+    """The database server answered but refused the store: no such database, user or password.
+
+    Attributes:
+        url: the store URL with its password masked.
+    """
+
+    def __init__(self, url: str, reason: str, *, fix: str) -> None:
+        super().__init__(f"the database server refused the store {url} ({reason})", fix=fix)
+        self.url = url

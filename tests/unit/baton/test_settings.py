@@ -196,3 +196,35 @@ def test_capture_and_console_settings_from_the_environment() -> None:
     assert settings.capture_steps_per_poll == 0
     assert settings.console_refresh_s == 0
     assert settings.console_live_timeout_s == 1.5
+
+
+def test_a_bad_variable_names_itself_and_what_it_accepts() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"BATON_CONSOLE_PORT": "eighty"})
+    assert caught.value.line == (
+        "setting console_port='eighty' (from BATON_CONSOLE_PORT) is not an integer; "
+        "to fix, set BATON_CONSOLE_PORT to an integer, or unset it"
+    )
+
+
+def test_an_out_of_range_value_names_the_flag_and_the_variable() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({}, console_port=70000)
+    assert caught.value.fix == "give --console-port (or BATON_CONSOLE_PORT) a port number (0-65535)"
+
+
+@pytest.mark.parametrize("bootstrap", ["kafka:ninety", ":9092", "kafka:0", "a:9092,b"])
+def test_kafka_must_be_host_and_port(bootstrap: str) -> None:
+    with pytest.raises(ConfigError, match="is not HOST:PORT"):
+        Settings.from_env({}, kafka_bootstrap=bootstrap)
+
+
+def test_several_kafka_brokers_are_accepted() -> None:
+    settings = Settings.from_env({}, kafka_bootstrap="k1:9092,k2:9092,[::1]:9093")
+    assert settings.kafka_bootstrap == "k1:9092,k2:9092,[::1]:9093"
+
+
+def test_an_unknown_recovery_timing_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"BATON_RECOVERY_X_MS": "10"})
+    assert "BATON_RECOVERY_GRACE_MS" in caught.value.fix

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import text
 
 from store.database import Store, parse_url, sqlite_url
 from store.keys import create_key
-from streams.exceptions import ConfigError
+from streams.exceptions import ConfigError, DatabaseUnreachable
 
 
 @pytest.mark.parametrize(
@@ -100,3 +101,21 @@ async def test_concurrent_writers_wait_for_each_other(tmp_path: Path) -> None:
         await asyncio.gather(*(write(s, n) for n, s in enumerate((first, second, first, second))))
         async with first.sessionmaker() as session:
             assert await session.scalar(text("SELECT count(*) FROM api_keys")) == 80
+
+
+async def test_a_database_server_that_refuses_is_one_error_without_the_password() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(DatabaseUnreachable) as caught:
+        await Store(f"postgresql://baton:hunter2@127.0.0.1:{port}/baton").start()
+    assert caught.value.url == f"postgresql+asyncpg://baton:***@127.0.0.1:{port}/baton"
+    assert "hunter2" not in str(caught.value)
+    assert "--database-url" in caught.value.fix
+    assert caught.value.retriable
+
+
+async def test_a_sqlite_file_that_cannot_be_created(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(DatabaseUnreachable, match="--data-dir"):
+        await Store(sqlite_url(tmp_path / "file" / "baton.db")).start()
