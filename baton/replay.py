@@ -17,7 +17,7 @@ from broker.log_reader import ReadProgress, read_log
 from capture.workflow_table import WorkflowMark, take
 from store.audit import record_audit
 from store.database import Store
-from store.workflows import apply_workflow_events
+from store.workflow_projection import apply_workflow_events
 from streams.codec import workflow_key
 from streams.records import (
     AuditRecord,

@@ -22,7 +22,7 @@ from recovery.liveness import AppState
 from store.audit import record_audit
 from store.database import Store
 from store.projection import project_app_state
-from store.workflows import apply_workflow_events
+from store.workflow_projection import apply_workflow_events
 from streams.exceptions import RoleFailed
 from streams.records import RecoveryDecision, WorkflowDeleted, WorkflowStatus, WorkflowSteps
 

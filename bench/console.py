@@ -54,13 +54,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine  # noqa: E4
 
 from store.database import Store, sqlite_url  # noqa: E402
 from store.models import NO_NAME, NO_QUEUE, WorkflowCountRow, WorkflowRow  # noqa: E402
-from store.workflows import (  # noqa: E402
-    SortOrder,
-    WorkflowFilter,
-    count_by_status,
-    list_workflows,
-)
-from streams.records import WorkflowState  # noqa: E402
+from store.paging import SortOrder  # noqa: E402
+from store.workflow_projection import workflow_values  # noqa: E402
+from store.workflow_queries import WorkflowFilter, count_by_status, list_workflows  # noqa: E402
+from streams.ids import AppName, WorkflowId  # noqa: E402
+from streams.records import ACTIVE_STATES, WorkflowState, WorkflowStatus  # noqa: E402
 
 TARGET_P95_MS = 50.0
 APP = "bench"
@@ -98,7 +96,11 @@ FILTER_NAME = NAMES[3]
 
 
 def synthetic_rows(count: int, seed: int = 7) -> Iterator[dict[str, Any]]:
-    """``count`` workflow rows of one app, created 1.5 ms apart on average (so some tie)."""
+    """``count`` workflow rows of one app, created 1.5 ms apart on average (so some tie).
+
+    Each is a ``WorkflowStatus`` as a gateway would report it, made a row as the projection makes
+    it (``workflow_values``), so the rows have every column whatever the record holds.
+    """
     rng = random.Random(seed)
     statuses = [s for s, _ in STATUSES]
     weights = [w for _, w in STATUSES]
@@ -106,48 +108,28 @@ def synthetic_rows(count: int, seed: int = 7) -> Iterator[dict[str, Any]]:
     for i in range(count):
         status = rng.choices(statuses, weights)[0]
         created = T0_MS + i * 3 // 2
-        done = status not in (
-            WorkflowState.PENDING,
-            WorkflowState.ENQUEUED,
-            WorkflowState.DELAYED,
+        done = status not in ACTIVE_STATES
+        record = WorkflowStatus(
+            app=AppName(APP),
+            workflow_id=WorkflowId(str(uuid.UUID(int=rng.getrandbits(128), version=4))),
+            status=status,
+            observed_at_ms=created + 300,
+            name=rng.choices(NAMES, name_weights)[0],
+            input=f'{{"args": [{i}], "kwargs": {{}}}}',
+            output='{"ok": true}' if status == WorkflowState.SUCCESS else None,
+            error="ValueError: boom" if status == WorkflowState.ERROR else None,
+            has_input=True,
+            has_output=True,
+            created_at_ms=created,
+            updated_at_ms=created + 250,
+            completed_at_ms=created + 250 if done else None,
+            queue_name=rng.choice(QUEUES),
+            application_version="v1" if i < count // 2 else "v2",
+            executor_id=f"executor-{i % 8}",
         )
-        yield {
-            "app": APP,
-            "workflow_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "status": status,
-            "name": rng.choices(NAMES, name_weights)[0],
-            "class_name": None,
-            "config_name": None,
-            "authenticated_user": None,
-            "assumed_role": None,
-            "authenticated_roles": None,
-            "input": f'{{"args": [{i}], "kwargs": {{}}}}',
-            "output": '{"ok": true}' if status == WorkflowState.SUCCESS else None,
-            "error": "ValueError: boom" if status == WorkflowState.ERROR else None,
-            "created_at_ms": created,
-            "updated_at_ms": created + 250,
-            "completed_at_ms": created + 250 if done else None,
-            "dequeued_at_ms": None,
-            "queue_name": rng.choice(QUEUES),
-            "queue_partition_key": None,
-            "deduplication_id": None,
-            "priority": None,
-            "application_version": "v1" if i < count // 2 else "v2",
-            "executor_id": f"executor-{i % 8}",
-            "timeout_ms": None,
-            "deadline_epoch_ms": None,
-            "delay_until_epoch_ms": None,
-            "forked_from": None,
-            "was_forked_from": False,
-            "parent_workflow_id": None,
-            "attributes": None,
-            "schedule_name": None,
-            "observed_at_ms": created + 300,
-            "input_updated_at_ms": created + 250,
-            "input_observed_at_ms": created + 300,
-            "output_updated_at_ms": created + 250,
-            "output_observed_at_ms": created + 300,
-        }
+        row = workflow_values(record)
+        assert row is not None  # the app and the id are short
+        yield row
 
 
 def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

@@ -18,7 +18,8 @@ from typing import TypeVar
 from management.channel import LiveExecutors
 from store.database import Store
 from store.models import StepRow
-from store.workflows import get_workflow, list_children, list_steps, status_from_row
+from store.workflow_queries import get_workflow, list_children, list_steps
+from store.workflow_rows import status_from_row
 from streams.exceptions import RequestError
 from streams.ids import AppName, WorkflowId
 from streams.records import StepInfo, WorkflowStatus

@@ -12,15 +12,15 @@ from management.params import BadParameter, QueuedQuery, WorkflowQuery
 from store.database import Store
 from store.models import ExecutorRow, RecoveryRow
 from store.projection import AppSummary, list_apps, list_executors, list_recoveries
-from store.workflows import (
+from store.workflow_queries import (
     QueueSummary,
     count_by_status,
     list_queued,
     list_workflows,
     queue_summaries,
-    status_from_row,
     workflow_totals,
 )
+from store.workflow_rows import status_from_row
 from streams.ids import AppName
 from streams.records import WorkflowStatus
 

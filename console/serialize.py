@@ -2,19 +2,23 @@
 CLI tables print.
 
 Timestamps become ISO 8601 UTC strings (``2024-05-01T12:00:00.000Z``). The ``TypedDict``s here are
-also the response schemas of the OpenAPI document (``console.api.openapi``). Pure: no HTTP here.
+also the response schemas of the OpenAPI document (``console.api.openapi``), so they stay written
+out; a workflow's JSON is built from its ``TypedDict``'s keys, each the ``WorkflowStatus`` field of
+the same name (``json_key``), and a test checks that the detail shows every field. Pure: no HTTP
+here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 from console.detail import StepsView, WorkflowView
 from store.models import ExecutorRow, RecoveryRow, utc_from_ms
 from store.projection import AppSummary
-from store.workflows import QueueSummary
+from store.workflow_queries import QueueSummary
 from streams.bounds import bound_text
 from streams.records import StepInfo, WorkflowState, WorkflowStatus
 
@@ -224,22 +228,38 @@ def status_counts(counts: Mapping[str, int]) -> dict[str, int]:
     return known | {status: n for status, n in sorted(counts.items()) if status not in known}
 
 
+def json_key(field_name: str) -> str:
+    """The JSON key of a ``WorkflowStatus`` field: an epoch-ms time is shown as ISO 8601 text
+    under its name without the ``_ms``/``_epoch_ms`` suffix (``created_at``, ``deadline``)."""
+    for suffix, keep in (("_epoch_ms", ""), ("_at_ms", "_at")):
+        if field_name.endswith(suffix):
+            return field_name.removesuffix(suffix) + keep
+    return field_name
+
+
+_FIELD_OF_KEY = {json_key(f.name): f.name for f in fields(WorkflowStatus)}
+"""The ``WorkflowStatus`` field each JSON key shows."""
+
+_TIMES = frozenset(key for key, name in _FIELD_OF_KEY.items() if key != name)
+
+
+def _workflow_values(status: WorkflowStatus, shape: type[Any]) -> dict[str, Any]:
+    """The record's fields under the keys of ``shape`` (a ``TypedDict``), in its key order;
+    the keys that are not record fields are the caller's."""
+    values: dict[str, Any] = {}
+    for key in shape.__annotations__:
+        name = _FIELD_OF_KEY.get(key)
+        if name is not None:
+            value = getattr(status, name)
+            values[key] = iso_from_ms(value) if key in _TIMES else value
+    return values
+
+
 def workflow_summary_json(status: WorkflowStatus) -> WorkflowSummaryJson:
     """One workflow in a list: no inputs or outputs, and a short error."""
-    return WorkflowSummaryJson(
-        workflow_id=status.workflow_id,
-        status=status.status,
-        name=status.name,
-        class_name=status.class_name,
-        queue_name=status.queue_name,
-        application_version=status.application_version,
-        executor_id=status.executor_id,
-        created_at=iso_from_ms(status.created_at_ms),
-        updated_at=iso_from_ms(status.updated_at_ms),
-        completed_at=iso_from_ms(status.completed_at_ms),
-        parent_workflow_id=status.parent_workflow_id,
-        error=bound_text(status.error, LIST_ERROR_CHARS),
-    )
+    values = _workflow_values(status, WorkflowSummaryJson)
+    values["error"] = bound_text(status.error, LIST_ERROR_CHARS)
+    return cast(WorkflowSummaryJson, values)
 
 
 def workflow_page_json(
@@ -262,43 +282,13 @@ def workflow_page_json(
 
 def workflow_detail_json(view: WorkflowView) -> WorkflowDetailJson:
     """A workflow's full detail: inputs, output, error, children, and where it came from."""
-    s = view.status
-    return WorkflowDetailJson(
-        workflow_id=s.workflow_id,
-        status=s.status,
-        name=s.name,
-        class_name=s.class_name,
-        config_name=s.config_name,
-        authenticated_user=s.authenticated_user,
-        assumed_role=s.assumed_role,
-        authenticated_roles=s.authenticated_roles,
-        input=s.input,
-        output=s.output,
-        error=s.error,
-        has_input=s.has_input,
-        has_output=s.has_output,
-        created_at=iso_from_ms(s.created_at_ms),
-        updated_at=iso_from_ms(s.updated_at_ms),
-        completed_at=iso_from_ms(s.completed_at_ms),
-        dequeued_at=iso_from_ms(s.dequeued_at_ms),
-        queue_name=s.queue_name,
-        queue_partition_key=s.queue_partition_key,
-        deduplication_id=s.deduplication_id,
-        priority=s.priority,
-        application_version=s.application_version,
-        executor_id=s.executor_id,
-        timeout_ms=s.timeout_ms,
-        deadline=iso_from_ms(s.deadline_epoch_ms),
-        delay_until=iso_from_ms(s.delay_until_epoch_ms),
-        forked_from=s.forked_from,
-        was_forked_from=s.was_forked_from,
-        parent_workflow_id=s.parent_workflow_id,
-        attributes=s.attributes,
-        schedule_name=s.schedule_name,
-        children=[ChildJson(workflow_id=c.workflow_id, status=c.status) for c in view.children],
-        source=view.source.value,
-        stale_as_of=iso_from_ms(view.stale_as_of_ms),
-    )
+    values = _workflow_values(view.status, WorkflowDetailJson)
+    values["children"] = [
+        ChildJson(workflow_id=c.workflow_id, status=c.status) for c in view.children
+    ]
+    values["source"] = view.source.value
+    values["stale_as_of"] = iso_from_ms(view.stale_as_of_ms)
+    return cast(WorkflowDetailJson, values)
 
 
 def step_duration_ms(step: StepInfo) -> int | None:

@@ -8,10 +8,11 @@ the handlers in ``conductor.py`` of ``dbos==2.31.1``.
 
 Params come from the console: one that is missing or of the wrong type raises ``RecordError``
 naming it (the request record is not a valid one of its kind). Replies come from the executor and
-are untrusted: an error (``error_message``, ``success: false``) raises ``ExecutorFailed`` with its
-text bounded (DBOS sends a traceback), texts are bounded and NUL-free, lists hold at most
-``MAX_RESULT_ITEMS`` items, and a result too large for a Kafka record fails clearly instead of
-being cut.
+are read by ``gateway.replies``'s rule, as the observability verbs' are: an error
+(``error_message``, ``success: false``) raises ``ExecutorFailed`` with its text bounded (DBOS sends
+a traceback), texts are bounded and NUL-free, a field of the wrong type reads as absent. Here,
+besides, lists hold at most ``MAX_RESULT_ITEMS`` items, a reply without the result its verb
+promises fails, and a result too large for a Kafka record fails clearly instead of being cut.
 
 Pure: no asyncio, websockets, Kafka or clock.
 """
@@ -25,8 +26,9 @@ from typing import Any
 
 import orjson
 
+from gateway import replies
 from gateway.protocol import MessageType, Reply, Request
-from streams.bounds import MAX_PAYLOAD_CHARS, MAX_TEXT_CHARS, bound_text
+from streams.bounds import PAYLOAD, TEXT
 from streams.exceptions import (
     ConductorError,
     ExecutorFailed,
@@ -49,9 +51,6 @@ MAX_RESULT_ITEMS = 1_000
 
 MAX_BATCH_IDS = 1_000
 """A bulk request (``workflow_ids``) names at most this many workflows."""
-
-MAX_ID_CHARS = 512
-"""A workflow id longer than this in a reply is not reported (a cut id names nothing)."""
 
 OBSERVATION_KINDS = frozenset({RequestKind.GET_WORKFLOW, RequestKind.LIST_STEPS})
 """Answered by ``gateway.observation``; every other kind is a management kind."""
@@ -117,11 +116,8 @@ def read_result(call: ManagementCall, reply: Reply) -> dict[str, Any]:
         ExecutorFailed: the executor answered with an error or ``success: false``, answered
             without the result, or the result would not fit in a Kafka record.
     """
+    replies.check(call.request.type, reply)
     verb = call.request.type.value
-    if reply.error_message:
-        raise ExecutorFailed(bound_text(f"{verb} failed on the executor: {reply.error_message}"))
-    if reply.data.get("success") is False:
-        raise ExecutorFailed(f"{verb} failed on the executor (it answered success=false)")
     result = _READERS[call.kind](call, reply.data)
     size = len(orjson.dumps(result))
     if size > MAX_RESULT_BYTES:
@@ -345,21 +341,6 @@ _BUILDERS: dict[RequestKind, _Builder] = {
 _Reader = Callable[[ManagementCall, Mapping[str, Any]], dict[str, Any]]
 
 
-def _text(value: object, limit: int = MAX_TEXT_CHARS) -> str | None:
-    if not isinstance(value, str):
-        return None
-    # PostgreSQL cannot hold NUL in text or jsonb: the audit row of the action would fail.
-    return bound_text(value.replace("\x00", "\ufffd"), limit)
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _id(value: object) -> str | None:
-    return value if isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS else None
-
-
 def _list(call: ManagementCall, data: Mapping[str, Any], name: str) -> list[Any]:
     """The list ``name`` of a reply, cut to ``MAX_RESULT_ITEMS``; DBOS always sends it."""
     value = data.get(name)
@@ -373,7 +354,9 @@ def _objects(call: ManagementCall, data: Mapping[str, Any], name: str) -> list[M
 
 
 def _id_list(call: ManagementCall, data: Mapping[str, Any], name: str) -> list[str]:
-    return [i for i in (_id(item) for item in _list(call, data, name)) if i is not None]
+    return [
+        i for i in (replies.workflow_id(item) for item in _list(call, data, name)) if i is not None
+    ]
 
 
 def _acted_on(call: ManagementCall, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -393,7 +376,7 @@ def _confirmed(call: ManagementCall, data: Mapping[str, Any]) -> None:
 
 
 def _forked(call: ManagementCall, data: Mapping[str, Any]) -> dict[str, Any]:
-    new_id = _id(data.get("new_workflow_id"))
+    new_id = replies.workflow_id(data.get("new_workflow_id"))
     if new_id is None:
         raise ExecutorFailed("fork_workflow answered without a new_workflow_id")
     return {"new_workflow_id": new_id}
@@ -419,8 +402,8 @@ def _schedules(call: ManagementCall, data: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "schedules": [
             {
-                **{name: _text(item.get(name)) for name in names},
-                "automatic_backfill": item.get("automatic_backfill") is True,
+                **{name: replies.text(item.get(name), TEXT) for name in names},
+                "automatic_backfill": replies.flag(item.get("automatic_backfill")),
             }
             for item in _objects(call, data, "output")
         ]
@@ -428,7 +411,7 @@ def _schedules(call: ManagementCall, data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _triggered(call: ManagementCall, data: Mapping[str, Any]) -> dict[str, Any]:
-    return {"workflow_id": _id(data.get("workflow_id"))}
+    return {"workflow_id": replies.workflow_id(data.get("workflow_id"))}
 
 
 def _backfilled(call: ManagementCall, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -440,10 +423,10 @@ def _versions(call: ManagementCall, data: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "versions": [
             {
-                "version_id": _text(item.get("version_id")),
-                "version_name": _text(item.get("version_name")),
-                "version_timestamp": _int(item.get("version_timestamp")),
-                "created_at": _int(item.get("created_at")),
+                "version_id": replies.text(item.get("version_id"), TEXT),
+                "version_name": replies.text(item.get("version_name"), TEXT),
+                "version_timestamp": replies.integer(item.get("version_timestamp")),
+                "created_at": replies.integer(item.get("created_at")),
             }
             for item in _objects(call, data, "output")
         ]
@@ -468,7 +451,10 @@ def _events_of(call: ManagementCall, data: Mapping[str, Any]) -> dict[str, Any]:
     """``EventOutput`` items (DBOS sends each value as ``str(value)``)."""
     return {
         "events": [
-            {"key": _text(item.get("key")), "value": _text(item.get("value"), MAX_PAYLOAD_CHARS)}
+            {
+                "key": replies.text(item.get("key"), TEXT),
+                "value": replies.text(item.get("value"), PAYLOAD),
+            }
             for item in _objects(call, data, "events")
         ]
     }
@@ -479,10 +465,10 @@ def _notifications_of(call: ManagementCall, data: Mapping[str, Any]) -> dict[str
     return {
         "notifications": [
             {
-                "topic": _text(item.get("topic")),
-                "message": _text(item.get("message"), MAX_PAYLOAD_CHARS),
-                "created_at_ms": _int(item.get("created_at_epoch_ms")),
-                "consumed": item.get("consumed") is True,
+                "topic": replies.text(item.get("topic"), TEXT),
+                "message": replies.text(item.get("message"), PAYLOAD),
+                "created_at_ms": replies.integer(item.get("created_at_epoch_ms")),
+                "consumed": replies.flag(item.get("consumed")),
             }
             for item in _objects(call, data, "notifications")
         ]
@@ -497,8 +483,8 @@ def _streams_of(call: ManagementCall, data: Mapping[str, Any]) -> dict[str, Any]
         values = values[:MAX_RESULT_ITEMS] if isinstance(values, list) else []
         streams.append(
             {
-                "key": _text(item.get("key")),
-                "values": [_text(v, MAX_PAYLOAD_CHARS) for v in values if isinstance(v, str)],
+                "key": replies.text(item.get("key"), TEXT),
+                "values": [replies.text(v, PAYLOAD) for v in values if isinstance(v, str)],
             }
         )
     return {"streams": streams}

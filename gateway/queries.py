@@ -5,27 +5,26 @@ Ground truth: ``dbos/_conductor/protocol.py`` (``ListWorkflowsBody``, ``Workflow
 ``WorkflowSteps``) and the handlers in ``conductor.py`` of ``dbos==2.31.1``. DBOS sends every number
 of a ``WorkflowsOutput`` as a string (``str(int)``); the reader accepts strings and integers.
 
-Executor output is untrusted: an item without a workflow id is dropped, texts are bounded, a field
-of the wrong type is read as absent. Pure: no asyncio, websockets or clock.
+Executor output is untrusted and read by ``gateway.replies``'s rule: an item without a workflow id
+is dropped, texts are bounded as each ``WorkflowStatus`` field declares, a field of the wrong type
+is read as absent. The reader is derived from ``WorkflowStatus``'s fields; only their DBOS names
+are listed here. Errors (``error_message``) are the caller's to check first (``replies.check``).
+Pure: no asyncio, websockets or clock.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import Field, dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, get_type_hints
 
+from gateway import replies
 from gateway.protocol import MessageType, Reply, Request
-from streams.bounds import MAX_PAYLOAD_CHARS, MAX_STEPS, bound_text
+from streams.bounds import LABEL, MAX_STEPS, PAYLOAD, TEXT, bound_of
 from streams.ids import AppName, WorkflowId
 from streams.records import StepInfo, WorkflowStatus
-
-MAX_ID_CHARS = 512
-
-_INTEGER = re.compile(r"-?[0-9]{1,18}")
-"""DBOS's ``str(int)``: ASCII digits only (``str.isdigit`` also accepts ``²`` and ``①``)."""
 
 
 def dbos_time(epoch_ms: int) -> str:
@@ -130,92 +129,102 @@ def read_steps(reply: Reply) -> tuple[StepInfo, ...] | None:
     return tuple(step for step in steps if step is not None)
 
 
+DBOS_KEYS: dict[str, str] = {
+    "status": "Status",
+    "name": "WorkflowName",
+    "class_name": "WorkflowClassName",
+    "config_name": "WorkflowConfigName",
+    "authenticated_user": "AuthenticatedUser",
+    "assumed_role": "AssumedRole",
+    "authenticated_roles": "AuthenticatedRoles",
+    "input": "Input",
+    "output": "Output",
+    "error": "Error",
+    "created_at_ms": "CreatedAt",
+    "updated_at_ms": "UpdatedAt",
+    "completed_at_ms": "CompletedAt",
+    "dequeued_at_ms": "DequeuedAt",
+    "queue_name": "QueueName",
+    "queue_partition_key": "QueuePartitionKey",
+    "deduplication_id": "DeduplicationID",
+    "priority": "Priority",
+    "application_version": "ApplicationVersion",
+    "executor_id": "ExecutorID",
+    "timeout_ms": "WorkflowTimeoutMS",
+    "deadline_epoch_ms": "WorkflowDeadlineEpochMS",
+    "delay_until_epoch_ms": "DelayUntilEpochMS",
+    "forked_from": "ForkedFrom",
+    "was_forked_from": "WasForkedFrom",
+    "parent_workflow_id": "ParentWorkflowID",
+    "attributes": "Attributes",
+    "schedule_name": "ScheduleName",
+}
+"""The DBOS ``WorkflowsOutput`` key of each ``WorkflowStatus`` field the executor reports."""
+
+NOT_REPORTED = frozenset({"app", "workflow_id", "observed_at_ms", "has_input", "has_output"})
+"""``WorkflowStatus`` fields the reader sets itself (the id is checked before the rest)."""
+
+
+def _field_reader(field: Field[Any], kind: object) -> Callable[[object], Any]:
+    """How one ``WorkflowStatus`` field is read from DBOS (``gateway.replies``'s rule)."""
+    bound = bound_of(field)
+    if bound is not None:
+        return partial(replies.text, bound=bound)
+    if kind == int | None:
+        return replies.integer
+    if kind is bool:
+        return replies.flag
+    raise TypeError(f"no DBOS reader for WorkflowStatus.{field.name}: {kind}")
+
+
+_HINTS = get_type_hints(WorkflowStatus)
+_READERS = [
+    (f.name, DBOS_KEYS[f.name], _field_reader(f, _HINTS[f.name]))
+    for f in fields(WorkflowStatus)
+    if f.name not in NOT_REPORTED
+]
+"""``(field, DBOS key, reader)`` of every reported field, derived from ``WorkflowStatus``."""
+
+
 def read_workflow(
     item: object, app: AppName, observed_at_ms: int, *, has_input: bool, has_output: bool
 ) -> WorkflowStatus | None:
     """One ``WorkflowsOutput`` as a ``WorkflowStatus``; ``None`` if its workflow id is missing or
-    longer than ``MAX_ID_CHARS``."""
+    not one to keep whole (``replies.workflow_id``: empty, too long, or holding a NUL)."""
     if not isinstance(item, Mapping):
         return None
-    workflow_id = item.get("WorkflowUUID")
-    if not isinstance(workflow_id, str) or not 0 < len(workflow_id) <= MAX_ID_CHARS:
+    workflow_id = replies.workflow_id(item.get("WorkflowUUID"))
+    if workflow_id is None:
         return None  # unaddressable here: a cut id would name another workflow
+    values = {name: read(item.get(key)) for name, key, read in _READERS}
+    values["status"] = values["status"] or "UNKNOWN"
+    if not has_input:
+        values["input"] = None
+    if not has_output:
+        values["output"] = values["error"] = None
     return WorkflowStatus(
         app=app,
         workflow_id=WorkflowId(workflow_id),
-        status=_text(item, "Status", 64) or "UNKNOWN",
         observed_at_ms=observed_at_ms,
-        name=_text(item, "WorkflowName"),
-        class_name=_text(item, "WorkflowClassName"),
-        config_name=_text(item, "WorkflowConfigName"),
-        authenticated_user=_text(item, "AuthenticatedUser"),
-        assumed_role=_text(item, "AssumedRole"),
-        authenticated_roles=_text(item, "AuthenticatedRoles", 4096),
-        input=_text(item, "Input", MAX_PAYLOAD_CHARS) if has_input else None,
-        output=_text(item, "Output", MAX_PAYLOAD_CHARS) if has_output else None,
-        error=_text(item, "Error", None) if has_output else None,
         has_input=has_input,
         has_output=has_output,
-        created_at_ms=_int(item, "CreatedAt"),
-        updated_at_ms=_int(item, "UpdatedAt"),
-        completed_at_ms=_int(item, "CompletedAt"),
-        dequeued_at_ms=_int(item, "DequeuedAt"),
-        queue_name=_text(item, "QueueName"),
-        queue_partition_key=_text(item, "QueuePartitionKey"),
-        deduplication_id=_text(item, "DeduplicationID"),
-        priority=_int(item, "Priority"),
-        application_version=_text(item, "ApplicationVersion"),
-        executor_id=_text(item, "ExecutorID"),
-        timeout_ms=_int(item, "WorkflowTimeoutMS"),
-        deadline_epoch_ms=_int(item, "WorkflowDeadlineEpochMS"),
-        delay_until_epoch_ms=_int(item, "DelayUntilEpochMS"),
-        forked_from=_id(item, "ForkedFrom"),
-        was_forked_from=item.get("WasForkedFrom") is True,
-        parent_workflow_id=_id(item, "ParentWorkflowID"),
-        attributes=_text(item, "Attributes", 4096),
-        schedule_name=_text(item, "ScheduleName"),
+        **values,
     )
 
 
 def _step(item: Mapping[str, Any]) -> StepInfo | None:
-    function_id = _int(item, "function_id")
+    function_id = replies.integer(item.get("function_id"))
     if function_id is None:
         return None
     return StepInfo(
         function_id=function_id,
-        function_name=_text(item, "function_name") or "",
-        output=_text(item, "output", MAX_PAYLOAD_CHARS),
-        error=_text(item, "error", None),
-        child_workflow_id=_id(item, "child_workflow_id"),
-        started_at_ms=_int(item, "started_at_epoch_ms"),
-        completed_at_ms=_int(item, "completed_at_epoch_ms"),
+        function_name=replies.text(item.get("function_name"), LABEL) or "",
+        output=replies.text(item.get("output"), PAYLOAD),
+        error=replies.text(item.get("error"), TEXT),
+        child_workflow_id=replies.workflow_id(item.get("child_workflow_id")),
+        started_at_ms=replies.integer(item.get("started_at_epoch_ms")),
+        completed_at_ms=replies.integer(item.get("completed_at_epoch_ms")),
     )
-
-
-def _text(item: Mapping[str, Any], name: str, limit: int | None = 256) -> str | None:
-    value = item.get(name)
-    if not isinstance(value, str):
-        return None
-    # PostgreSQL text cannot hold NUL: one such character would fail the store's whole batch.
-    value = value.replace("\x00", "\ufffd")
-    return bound_text(value) if limit is None else bound_text(value, limit)
-
-
-def _id(item: Mapping[str, Any], name: str) -> str | None:
-    """A workflow id, or ``None`` when longer than ``MAX_ID_CHARS`` (a cut id names nothing)."""
-    value = item.get(name)
-    return value if isinstance(value, str) and len(value) <= MAX_ID_CHARS else None
-
-
-def _int(item: Mapping[str, Any], name: str) -> int | None:
-    value = item.get(name)
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and _INTEGER.fullmatch(value):
-        return int(value)
-    return None
 
 
 def newest(statuses: Sequence[WorkflowStatus], field: str) -> int | None:

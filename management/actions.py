@@ -26,7 +26,7 @@ from management.targets import Target, connected_executors
 from runtime.clock import wall_ms
 from store.audit import find_action, record_audit
 from store.database import Store
-from store.workflows import get_workflow
+from store.workflow_queries import get_workflow
 from streams.bounds import bound_text
 from streams.exceptions import ConductorError
 from streams.ids import AppName, ExecutorId, RequestId, WorkflowId

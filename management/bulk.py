@@ -47,7 +47,7 @@ from store.bulk_jobs import (
 )
 from store.database import Store
 from store.models import BulkJobItemRow, BulkJobRow
-from store.workflows import WorkflowFilter, select_workflows, versions_of
+from store.workflow_queries import WorkflowFilter, select_workflows, versions_of
 from streams.ids import AppName
 from streams.records import ActionOutcome, OperatorAction, RequestKind
 

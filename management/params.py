@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from starlette.exceptions import HTTPException
 
 from store.models import WORKFLOW_ID_MAX_CHARS, validate_app_name
-from store.workflows import SortOrder, WorkflowFilter
+from store.paging import SortOrder
+from store.workflow_queries import WorkflowFilter
 from streams.exceptions import ConductorError
 from streams.ids import AppName, WorkflowId
 from streams.records import WorkflowState

@@ -32,14 +32,8 @@ from store.models import (
     utc_from_ms,
     validate_app_name,
 )
+from store.paging import MAX_PAGE_ROWS, SortOrder, decode_cursor, encode_cursor, prefix_successor
 from store.projection import upsert_for
-from store.workflows import (
-    MAX_PAGE_ROWS,
-    SortOrder,
-    decode_cursor,
-    encode_cursor,
-    prefix_successor,
-)
 from streams.bounds import bound_text
 from streams.codec import decode, encode
 from streams.ids import AppName
@@ -62,7 +56,7 @@ _AUDIT: Table = AuditRow.__table__  # type: ignore[assignment]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _CURSOR_ORDER = SortOrder.NEWEST
-"""The audit log's one order; its cursors are ``store.workflows`` cursors of
+"""The audit log's one order; its cursors are ``store.paging`` cursors of
 ``(ts in epoch microseconds, str(id))``."""
 
 _OUTCOMES = {
@@ -272,7 +266,7 @@ async def list_audit(
     Args:
         session: the caller's session.
         flt: which entries.
-        limit: entries per page (clamped to 1..``store.workflows.MAX_PAGE_ROWS``).
+        limit: entries per page (clamped to 1..``store.paging.MAX_PAGE_ROWS``).
         cursor: the ``next_cursor`` of the previous page (keyset paging: no entry is skipped or
             repeated when entries arrive between pages).
 
@@ -331,7 +325,8 @@ def _action_conditions(action: str) -> list[ColumnElement[bool]]:
 
 
 def _after(ts: datetime, entry_id: int) -> ColumnElement[bool]:
-    # As store.workflows: "<= ts AND (< ts OR id < i)" bounds the index range on both databases.
+    # As store.workflow_queries: "<= ts AND (< ts OR id < i)" bounds the index range on both
+    # databases.
     a = AuditRow
     return (a.ts <= ts) & ((a.ts < ts) | (a.id < entry_id))
 

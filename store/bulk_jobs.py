@@ -32,7 +32,7 @@ from store.models import (
     BulkJobRow,
     validate_app_name,
 )
-from store.workflows import MAX_PAGE_ROWS
+from store.paging import MAX_PAGE_ROWS
 from streams.bounds import bound_text
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
 """The store's schema: SQLAlchemy declarative models, the UTC timestamp type and app-name rules.
 
 Owns table and column definitions only; queries live in ``store.keys``, ``store.tokens``,
-``store.projection``, ``store.audit``, ``store.workflows`` and ``store.bulk_jobs``. The migrations
+``store.projection``, ``store.audit``, ``store.workflow_projection``, ``store.workflow_queries``
+and ``store.bulk_jobs``. The migrations
 in ``store/migrations`` create exactly this schema (a test compares them). Must not import the
 gateway, the console, Faust or Kafka.
 """
@@ -44,6 +45,8 @@ ACTION_ID_MAX_CHARS = 512
 """Longer operator action ids (idempotency keys) are not stored: the console must refuse them."""
 JOB_ID_MAX_CHARS = 64
 TOKEN_NAME_MAX_CHARS = 64
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""The range of a ``BigInteger`` column."""
 NO_QUEUE = ""
 """``workflow_counts.queue_name`` of the workflows that are on no queue (a key cannot be NULL)."""
 NO_NAME = ""

@@ -1,16 +1,19 @@
 """The codec of Baton's records: JSON (orjson) with a ``type`` discriminator, and Kafka keys.
 
 Decoding ignores unknown fields, bounds untrusted text (``streams.bounds``) and raises only
-``RecordError``.
+``RecordError``. Most decoders are written out; ``WorkflowStatus``'s (some thirty fields) is derived
+from the record's fields, their types and their declared bounds (``_fields_reader``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import Field, fields
+from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
 import orjson
 
-from streams.bounds import MAX_PAYLOAD_CHARS, MAX_STEPS, bound_text
+from streams.bounds import MAX_PAYLOAD_CHARS, MAX_STEPS, bound_of, bound_text
 from streams.exceptions import RecordError
 from streams.fields import Fields
 from streams.ids import AppName, CommandId, ConnId, ExecutorId, GatewayId, RequestId, WorkflowId
@@ -41,6 +44,11 @@ from streams.records import (
     WorkflowStatus,
     WorkflowSteps,
 )
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_R = TypeVar("_R", bound="DataclassInstance")
 
 
 def workflow_key(app: str, workflow_id: str) -> bytes:
@@ -186,42 +194,41 @@ def _decision(f: Fields) -> RecoveryDecision:
     )
 
 
-def _workflow_status(f: Fields) -> WorkflowStatus:
-    return WorkflowStatus(
-        app=AppName(f.text("app")),
-        workflow_id=WorkflowId(f.text("workflow_id")),
-        status=f.text("status"),
-        observed_at_ms=f.integer("observed_at_ms"),
-        name=f.opt_text("name"),
-        class_name=f.opt_text("class_name"),
-        config_name=f.opt_text("config_name"),
-        authenticated_user=f.opt_text("authenticated_user"),
-        assumed_role=f.opt_text("assumed_role"),
-        authenticated_roles=f.opt_text("authenticated_roles"),
-        input=bound_text(f.opt_text("input"), MAX_PAYLOAD_CHARS),
-        output=bound_text(f.opt_text("output"), MAX_PAYLOAD_CHARS),
-        error=bound_text(f.opt_text("error")),
-        has_input=f.opt_flag("has_input"),
-        has_output=f.opt_flag("has_output"),
-        created_at_ms=f.opt_integer("created_at_ms"),
-        updated_at_ms=f.opt_integer("updated_at_ms"),
-        completed_at_ms=f.opt_integer("completed_at_ms"),
-        dequeued_at_ms=f.opt_integer("dequeued_at_ms"),
-        queue_name=f.opt_text("queue_name"),
-        queue_partition_key=f.opt_text("queue_partition_key"),
-        deduplication_id=f.opt_text("deduplication_id"),
-        priority=f.opt_integer("priority"),
-        application_version=f.opt_text("application_version"),
-        executor_id=f.opt_text("executor_id"),
-        timeout_ms=f.opt_integer("timeout_ms"),
-        deadline_epoch_ms=f.opt_integer("deadline_epoch_ms"),
-        delay_until_epoch_ms=f.opt_integer("delay_until_epoch_ms"),
-        forked_from=f.opt_text("forked_from"),
-        was_forked_from=f.opt_flag("was_forked_from"),
-        parent_workflow_id=f.opt_text("parent_workflow_id"),
-        attributes=f.opt_text("attributes"),
-        schedule_name=f.opt_text("schedule_name"),
-    )
+_READ_AS: dict[object, Callable[[Fields, str], Any]] = {
+    AppName: Fields.text,
+    WorkflowId: Fields.text,
+    str: Fields.text,
+    int: Fields.integer,
+    bool: Fields.flag,
+    str | None: Fields.opt_text,
+    int | None: Fields.opt_integer,
+}
+"""How a record field of each type is read from JSON."""
+
+
+def _field_reader(field: Field[Any], kind: object) -> Callable[[Fields, str], Any]:
+    if kind is bool and field.default is False:
+        return Fields.opt_flag  # absent reads as the default
+    return _READ_AS[kind]
+
+
+def _fields_reader(cls: type[_R]) -> Callable[[Fields], _R]:
+    """A decoder of a flat record, derived from its fields: each read as its type says
+    (``_READ_AS``) and bounded as it declares (``streams.bounds.bound_of``)."""
+    hints = get_type_hints(cls)
+    plan = [(f.name, _field_reader(f, hints[f.name]), bound_of(f)) for f in fields(cls)]
+
+    def read(f: Fields) -> _R:
+        values: dict[str, Any] = {}
+        for name, read_value, bound in plan:
+            value = read_value(f, name)
+            values[name] = value if bound is None else bound.apply(value)
+        return cls(**values)
+
+    return read
+
+
+_workflow_status = _fields_reader(WorkflowStatus)
 
 
 def _step(f: Fields) -> StepInfo:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from streams.bounds import BOUND, LABEL, PAYLOAD, STATUS, TEXT, WORKFLOW_REF, Bound
 from streams.ids import AppName, CommandId, ConnId, ExecutorId, GatewayId, RequestId, WorkflowId
 
 
@@ -238,6 +239,11 @@ class RecoveryDecision:
     command_id: CommandId | None = None
 
 
+def _text(bound: Bound) -> Any:
+    """An optional text field (``None`` by default) bounded by ``bound`` wherever it is read."""
+    return field(default=None, metadata={BOUND: bound})
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowStatus:
     """One workflow's status as an executor reported it (DBOS ``WorkflowsOutput``).
@@ -246,43 +252,47 @@ class WorkflowStatus:
     order. Folds are latest-wins by ``(updated_at_ms, observed_at_ms)``. ``has_input`` and
     ``has_output`` say whether the poll loaded those columns: a status-only refresh must not erase a
     stored input or output.
+
+    The one list of a workflow's fields: the codec, the gateway's reader of DBOS replies, the
+    store's row values and the console's JSON are derived from it, and each text field declares
+    its bound here (``streams.bounds``).
     """
 
     type: ClassVar[RecordType] = RecordType.WORKFLOW_STATUS
     app: AppName
     workflow_id: WorkflowId
-    status: str
+    status: str = field(metadata={BOUND: STATUS})
     observed_at_ms: int
     """When the gateway received it (its clock)."""
-    name: str | None = None
-    class_name: str | None = None
-    config_name: str | None = None
-    authenticated_user: str | None = None
-    assumed_role: str | None = None
-    authenticated_roles: str | None = None
-    input: str | None = None
-    output: str | None = None
-    error: str | None = None
+    name: str | None = _text(LABEL)
+    class_name: str | None = _text(LABEL)
+    config_name: str | None = _text(LABEL)
+    authenticated_user: str | None = _text(LABEL)
+    assumed_role: str | None = _text(LABEL)
+    authenticated_roles: str | None = _text(TEXT)
+    input: str | None = _text(PAYLOAD)
+    output: str | None = _text(PAYLOAD)
+    error: str | None = _text(TEXT)
     has_input: bool = False
     has_output: bool = False
     created_at_ms: int | None = None
     updated_at_ms: int | None = None
     completed_at_ms: int | None = None
     dequeued_at_ms: int | None = None
-    queue_name: str | None = None
-    queue_partition_key: str | None = None
-    deduplication_id: str | None = None
+    queue_name: str | None = _text(LABEL)
+    queue_partition_key: str | None = _text(LABEL)
+    deduplication_id: str | None = _text(LABEL)
     priority: int | None = None
-    application_version: str | None = None
-    executor_id: str | None = None
+    application_version: str | None = _text(LABEL)
+    executor_id: str | None = _text(LABEL)
     timeout_ms: int | None = None
     deadline_epoch_ms: int | None = None
     delay_until_epoch_ms: int | None = None
-    forked_from: str | None = None
+    forked_from: str | None = _text(WORKFLOW_REF)
     was_forked_from: bool = False
-    parent_workflow_id: str | None = None
-    attributes: str | None = None
-    schedule_name: str | None = None
+    parent_workflow_id: str | None = _text(WORKFLOW_REF)
+    attributes: str | None = _text(TEXT)
+    schedule_name: str | None = _text(LABEL)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

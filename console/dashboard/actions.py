@@ -48,7 +48,7 @@ from management.operations import (
 from management.params import BadParameter, parse_app, parse_workflow_path
 from store.audit import find_action
 from store.database import Store
-from store.workflows import get_workflow
+from store.workflow_queries import get_workflow
 from streams.ids import AppName, WorkflowId
 from streams.records import OperatorAction, RequestKind
 

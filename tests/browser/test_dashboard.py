@@ -16,7 +16,7 @@ from playwright.async_api import Page, expect
 
 from console.app import create_app
 from store.database import Store, sqlite_url
-from store.workflows import upsert_workflows
+from store.workflow_projection import upsert_workflows
 from streams.ids import WorkflowId
 from tests.browser.fixtures import SCREENSHOTS, serving
 from tests.component.console.seed import T0, WORKFLOWS, XSS, seed

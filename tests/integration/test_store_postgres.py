@@ -28,6 +28,7 @@ from store.audit import record_audit
 from store.database import BASELINE_TABLES, Store, alembic_config, parse_url
 from store.keys import create_key, list_keys, revoke_key, revoked_key_ids, verify_key
 from store.models import NO_NAME, NO_QUEUE, AuditRow, Base, WorkflowCountRow, WorkflowRow
+from store.paging import SortOrder
 from store.projection import (
     AppSummary,
     list_apps,
@@ -35,20 +36,18 @@ from store.projection import (
     list_recoveries,
     project_app_state,
 )
-from store.workflows import (
+from store.workflow_projection import replace_steps, upsert_workflows
+from store.workflow_queries import (
     QueueSummary,
-    SortOrder,
     WorkflowFilter,
     count_by_status,
     list_queued,
     list_steps,
     list_workflows,
     queue_summaries,
-    replace_steps,
-    status_from_row,
-    upsert_workflows,
     workflow_totals,
 )
+from store.workflow_rows import status_from_row
 from streams.exceptions import AuthError
 from streams.ids import AppName, ConnId, ExecutorId, GatewayId, WorkflowId
 from streams.records import (

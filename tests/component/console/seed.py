@@ -17,7 +17,7 @@ from management.channel import NoLiveExecutor
 from recovery.liveness import AppState, ExecutorRecord, ExecutorState, Recovery, RecoveryState
 from store.database import Store
 from store.projection import project_app_state
-from store.workflows import replace_steps, upsert_workflows
+from store.workflow_projection import replace_steps, upsert_workflows
 from streams.exceptions import RequestTimeout
 from streams.ids import AppName, CommandId, ConnId, ExecutorId, GatewayId, WorkflowId
 from streams.records import ExecutorInfo, StepInfo, WorkflowStatus, WorkflowSteps

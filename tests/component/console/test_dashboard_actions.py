@@ -24,7 +24,7 @@ from management.channel import CommandChannel
 from store.audit import AuditFilter, list_audit, record_audit
 from store.database import Store
 from store.models import AuditRow
-from store.workflows import delete_workflows, upsert_workflows
+from store.workflow_projection import delete_workflows, upsert_workflows
 from streams.ids import GatewayId
 from streams.records import (
     ActionOutcome,

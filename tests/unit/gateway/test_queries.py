@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from gateway.protocol import ExecutorSession, MessageType, Reply, Request, decode_reply
 from gateway.queries import (
-    MAX_ID_CHARS,
     WorkflowQuery,
     dbos_time,
     get_workflow_request,
@@ -28,7 +27,7 @@ from gateway.queries import (
     read_workflow,
     read_workflows,
 )
-from streams.bounds import MAX_PAYLOAD_CHARS, MAX_STEPS, MAX_TEXT_CHARS
+from streams.bounds import MAX_ID_CHARS, MAX_PAYLOAD_CHARS, MAX_STEPS, MAX_TEXT_CHARS
 from streams.ids import AppName, RequestId, WorkflowId
 from streams.records import StepInfo, WorkflowStatus
 

@@ -22,7 +22,7 @@ from store.audit import (
 )
 from store.database import Store, sqlite_url
 from store.models import AuditRow, utc_from_ms
-from store.workflows import SortOrder, encode_cursor
+from store.paging import SortOrder, encode_cursor
 from streams.codec import encode
 from streams.ids import AppName, ExecutorId
 from streams.records import (

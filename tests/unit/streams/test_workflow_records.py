@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import fields, replace
 from typing import Any
 
 import orjson
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from streams.bounds import MAX_PAYLOAD_CHARS, MAX_STEPS, MAX_TEXT_CHARS
+from streams.bounds import MAX_PAYLOAD_CHARS, MAX_STEPS, MAX_TEXT_CHARS, bound_of
 from streams.codec import decode, encode, record_key, workflow_key
 from streams.exceptions import RecordError
 from streams.ids import AppName, CommandId, ExecutorId, GatewayId, RequestId, WorkflowId
@@ -295,6 +296,26 @@ def test_workflow_payloads_longer_than_the_limit_are_cut_on_decode() -> None:
     _cut(decoded.input, MAX_PAYLOAD_CHARS, MAX_PAYLOAD_CHARS + 10)
     _cut(decoded.output, MAX_PAYLOAD_CHARS, MAX_PAYLOAD_CHARS + 1)
     _cut(decoded.error, MAX_TEXT_CHARS, MAX_TEXT_CHARS + 7)
+
+
+def test_every_text_field_of_a_status_is_bounded_on_decode_as_it_declares() -> None:
+    bounds = {f.name: b for f in fields(WorkflowStatus) if (b := bound_of(f)) is not None}
+    assert {"status", "name", "input", "error", "forked_from"} <= set(bounds)
+    over: dict[str, Any] = {name: "x" * (bound.max_chars + 1) for name, bound in bounds.items()}
+    record = WorkflowStatus(
+        app=AppName("orders"), workflow_id=WorkflowId("wf-1"), observed_at_ms=T0, **over
+    )
+    decoded = decode(encode(record))
+    assert isinstance(decoded, WorkflowStatus)
+    for name, bound in bounds.items():
+        value = getattr(decoded, name)
+        if bound.whole:
+            assert value is None, name  # an id is never cut: a cut one names another workflow
+        else:
+            _cut(value, bound.max_chars, bound.max_chars + 1)
+    at_limit: dict[str, Any] = {name: "y" * bound.max_chars for name, bound in bounds.items()}
+    whole = replace(record, **at_limit)
+    assert decode(encode(whole)) == whole
 
 
 def test_payloads_at_the_limit_are_kept_whole() -> None:
