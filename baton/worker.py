@@ -18,7 +18,7 @@ from capture.agent import CaptureAgent
 from capture.cursor import CaptureTimings
 from capture.workflow_agent import WorkflowAgent
 from recovery.agent import RecoveryAgent
-from recovery.liveness import AppState
+from recovery.state import AppState
 from store.audit import record_audit
 from store.database import Store
 from store.projection import project_app_state

@@ -24,7 +24,8 @@ from capture.cursor import (
     on_result,
     plan_poll,
 )
-from recovery.liveness import AppState, fold
+from recovery.liveness import fold
+from recovery.state import AppState
 from runtime.clock import wall_ms
 from runtime.log_throttle import LogThrottle
 from streams.codec import decode, encode, record_key

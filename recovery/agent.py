@@ -20,8 +20,9 @@ import logging
 from typing import Any, Protocol
 
 from broker.faust_app import WorkerApp
-from recovery.liveness import AppState, decode_state, encode_state, fold, material
+from recovery.liveness import fold
 from recovery.policy import Plan, RecoveryTimings, event_clock, on_progress, plan
+from recovery.state import AppState, decode_state, encode_state, material
 from runtime.clock import wall_ms
 from streams.codec import decode, encode, record_key
 from streams.exceptions import RecordError
