@@ -64,9 +64,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     )
     async with Store(settings.store_url()) as store:
         projection = StoreProjection(store)
-        RecoveryAgent(worker_app, settings.timings, projection)
+        recovery = RecoveryAgent(worker_app, settings.timings, projection)
         CaptureAgent(
             worker_app,
+            recovery,  # the capture poller reads the recovery agent's liveness view
             CaptureTimings(
                 interval_ms=settings.capture_interval_ms,
                 steps_budget=settings.capture_steps_per_poll,
