@@ -18,7 +18,7 @@ from capture.agent import CaptureAgent
 from capture.cursor import CaptureTimings
 from capture.workflow_agent import WorkflowAgent
 from recovery.agent import RecoveryAgent
-from recovery.liveness import AppState
+from recovery.state import AppState
 from store.audit import record_audit
 from store.database import Store
 from store.projection import project_app_state
@@ -64,9 +64,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     )
     async with Store(settings.store_url()) as store:
         projection = StoreProjection(store)
-        RecoveryAgent(worker_app, settings.timings, projection)
+        recovery = RecoveryAgent(worker_app, settings.timings, projection)
         CaptureAgent(
             worker_app,
+            recovery,  # the capture poller reads the recovery agent's liveness view
             CaptureTimings(
                 interval_ms=settings.capture_interval_ms,
                 steps_budget=settings.capture_steps_per_poll,

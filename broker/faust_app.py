@@ -32,7 +32,7 @@ class WorkerApp:
     commands: Any
     audit: Any
     app_state: Any
-    """Table: app name -> encoded ``recovery.liveness.AppState``."""
+    """Table: app name -> encoded ``recovery.state.AppState``."""
     workflow_events: Any
     """Faust topic of workflow statuses and steps (keyed ``{app}/{workflow_id}``)."""
     capture_cursors: Any

@@ -1,18 +1,23 @@
 """The capture poller's Faust shell: one poller per app, on the worker owning the app's partition.
 
-A second agent on the executor events topic (the recovery agent is the first): it folds the
-liveness events to know which executors of each app are live, and ``PollResult`` records into the
-app's ``AppCapture`` (``capture.cursor``); a timer issues due polls to the commands topic. The
-cursor is written to the ``capture-cursors`` table from the agent (Faust only lets an agent write a
-table), when a result advances it, so a worker that restarts or takes over the partition goes on
-from there. A rebalance drops the in-memory states; the next event of an app reloads its cursor.
+The apps and their live executors come from the ``LivenessView`` (the recovery agent's, the one
+liveness view of the worker): an app is polled while the view lists it, which it does for the apps
+of this worker's partitions of the executor events topic. A second agent on that topic (the
+recovery agent is the first) takes only the ``PollResult`` records, folding them into the app's
+``AppCapture`` (``capture.cursor``); a timer issues due polls to the commands topic. The cursor is
+written to the ``capture-cursors`` table from the agent (Faust only lets an agent write a table),
+when a result advances it, so a worker that restarts or takes over the partition goes on from
+there. A rebalance drops the in-memory states; the cursors are then read from the table again.
+
+Must not import ``recovery``: the view is a seam (``LivenessView``), wired in ``baton.worker``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from broker.faust_app import WorkerApp
 from capture.cursor import (
@@ -24,33 +29,42 @@ from capture.cursor import (
     on_result,
     plan_poll,
 )
-from recovery.liveness import AppState, fold
 from runtime.clock import wall_ms
 from runtime.log_throttle import LogThrottle
 from streams.codec import decode, encode, record_key
 from streams.exceptions import RecordError
 from streams.ids import AppName
-from streams.records import (
-    CommandProgress,
-    ExecutorConnected,
-    ExecutorDisconnected,
-    GatewayHeartbeat,
-    PollResult,
-)
+from streams.records import PollResult
 
 logger = logging.getLogger(__name__)
+
+
+class LivenessView(Protocol):
+    """The executors' liveness as this worker knows it (the recovery agent keeps it)."""
+
+    def apps(self) -> Sequence[AppName]:
+        """The apps of this worker's partitions of the executor events topic seen so far."""
+        ...
+
+    def live_executors(self, app: AppName) -> Sequence[LiveExecutor]:
+        """The connected executors of ``app`` (none when the app is not this worker's)."""
+        ...
 
 
 class CaptureAgent:
     """Wires ``capture.cursor`` into the Faust worker."""
 
     def __init__(
-        self, worker: WorkerApp, timings: CaptureTimings, tick_interval_s: float = 0.1
+        self,
+        worker: WorkerApp,
+        liveness: LivenessView,
+        timings: CaptureTimings,
+        tick_interval_s: float = 0.1,
     ) -> None:
         self._worker = worker
+        self._liveness = liveness
         self._timings = timings
         self._captures: dict[AppName, AppCapture] = {}
-        self._liveness: dict[AppName, AppState] = {}
         self._warnings = LogThrottle()
         self._lock = asyncio.Lock()
         app = worker.app
@@ -65,7 +79,6 @@ class CaptureAgent:
     async def _on_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         async with self._lock:
             self._captures.clear()
-            self._liveness.clear()
 
     async def _consume(self, stream: Any) -> None:
         async for value in stream:
@@ -73,18 +86,9 @@ class CaptureAgent:
                 record = decode(value)
             except RecordError:
                 continue  # the recovery agent logs undecodable events
-            async with self._lock:
-                match record:
-                    case ExecutorConnected() | ExecutorDisconnected() | GatewayHeartbeat():
-                        self._liveness[record.app] = fold(self._live_view(record.app), record)
-                        self._load(record.app)
-                    case PollResult():
-                        self._on_result(record)
-                    case CommandProgress():
-                        pass
-
-    def _live_view(self, app: AppName) -> AppState:
-        return self._liveness.get(app) or AppState(app=app)
+            if isinstance(record, PollResult):  # liveness events: the recovery agent's
+                async with self._lock:
+                    self._on_result(record)
 
     def _load(self, app: AppName) -> AppCapture:
         capture = self._captures.get(app)
@@ -93,6 +97,15 @@ class CaptureAgent:
             cursor = None if raw is None else decode_cursor(raw)
             capture = self._captures[app] = AppCapture(app=app, cursor=cursor)
         return capture
+
+    def _followed(self) -> list[AppCapture]:
+        """The captures of the apps the liveness view lists, loading the new ones' cursors; the
+        others are dropped (no longer this worker's)."""
+        apps = list(self._liveness.apps())
+        listed = set(apps)
+        for gone in [app for app in self._captures if app not in listed]:
+            del self._captures[gone]
+        return [self._load(app) for app in apps]
 
     def _on_result(self, result: PollResult) -> None:
         before = self._load(result.app)
@@ -112,20 +125,17 @@ class CaptureAgent:
     async def _tick(self) -> None:
         async with self._lock:
             now = wall_ms()
-            for app, capture in list(self._captures.items()):
-                live = [
-                    LiveExecutor(executor_id=e.executor_id, gateway=e.gateway)
-                    for e in self._live_view(app).live_executors()
-                ]
+            for capture in self._followed():
+                live = self._liveness.live_executors(capture.app)
                 state, command = plan_poll(capture, live, now, self._timings)
                 if command is None:
                     continue
-                self._captures[app] = state
+                self._captures[capture.app] = state
                 await self._worker.commands.send(key=record_key(command), value=encode(command))
                 if state.seq == 1:
                     logger.info(
                         "capturing workflow statuses of app %s through executor %s",
-                        app,
+                        capture.app,
                         command.target,
-                        extra={"app": app, "executor_id": command.target},
+                        extra={"app": capture.app, "executor_id": command.target},
                     )

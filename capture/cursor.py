@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import orjson
 
@@ -49,7 +50,7 @@ class CaptureTimings:
     page_size: int = 100
     max_pages: int = 5
     """Pages per query window: new workflows take one window a poll; completions take up to
-    ``gateway.observation.COMPLETION_WINDOWS`` when they outgrow one."""
+    ``gateway.polling.COMPLETION_WINDOWS`` when they outgrow one."""
     active_every: int = 5
     """When no workflow was active, active statuses are still refreshed every this many polls
     (a resumed workflow becomes active without being created or completed)."""
@@ -58,12 +59,16 @@ class CaptureTimings:
     failed and cancelled ones first). The others' steps are stored when someone views them."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LiveExecutor:
-    """An executor a poll may be sent to."""
+class LiveExecutor(Protocol):
+    """An executor a poll may be sent to (the liveness view's records are such)."""
 
-    executor_id: ExecutorId
-    gateway: GatewayId
+    @property
+    def executor_id(self) -> ExecutorId: ...
+
+    @property
+    def gateway(self) -> GatewayId:
+        """The gateway pod holding its session (the poll command is addressed to it)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

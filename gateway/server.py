@@ -26,9 +26,10 @@ from gateway.auth import Credentials, KeyVerifier, parse_path
 from gateway.config import GatewayConfig
 from gateway.connection import Connection
 from gateway.kafka import CommandFeed, KafkaSink
+from gateway.lookups import WorkflowLookups
 from gateway.management import MANAGEMENT_KINDS
-from gateway.observation import WorkflowObserver
 from gateway.operations import RequestAnswerer, WorkflowOperator
+from gateway.polling import CapturePoller
 from gateway.protocol import recovery_request, recovery_succeeded
 from gateway.registry import SessionRegistry
 from runtime.clock import wall_ms
@@ -75,12 +76,13 @@ class Gateway:
             config.topics.commands,
             client_id=f"baton-gw-{config.gateway_id}",
         )
-        self._observer = WorkflowObserver(
+        self._poller = CapturePoller(
             self._sink,
             config.topics,
             config.gateway_id,
             request_timeout_s=config.observation_request_timeout_s,
         )
+        self._lookups = WorkflowLookups(self._sink, config.topics, config.gateway_id)
         self._operator = WorkflowOperator(config.gateway_id)
         self._server: Server | None = None
         self._tasks: asyncio.TaskGroup | None = None
@@ -330,7 +332,7 @@ class Gateway:
                 case RecoverExecutor():
                     await self._deliver(conn, command)
                 case PollWorkflows():
-                    await self._publish_event(await self._observer.poll(conn, command))
+                    await self._publish_event(await self._poller.poll(conn, command))
                 case ExecutorRequest():
                     await self._publish_reply(await self._answerer(command).answer(conn, command))
         except Exception:
@@ -356,14 +358,14 @@ class Gateway:
             case RecoverExecutor():
                 await self._progress(command, CommandStatus.FAILED, reason)
             case PollWorkflows():
-                await self._publish_event(self._observer.failed_poll(command, reason))
+                await self._publish_event(self._poller.failed_poll(command, reason))
             case ExecutorRequest():
                 reply = self._answerer(command).failed_answer(command, reason, failure)
                 await self._publish_reply(reply)
 
     def _answerer(self, request: ExecutorRequest) -> RequestAnswerer:
-        """Management kinds are carried out by the operator, lookups by the observer."""
-        return self._operator if request.kind in MANAGEMENT_KINDS else self._observer
+        """Management kinds are carried out by the operator, the others are lookups."""
+        return self._operator if request.kind in MANAGEMENT_KINDS else self._lookups
 
     async def _publish_reply(self, reply: ExecutorReply) -> None:
         try:

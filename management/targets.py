@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recovery.liveness import ExecutorState
+from recovery.state import ExecutorState
 from store.database import Store
 from store.projection import list_executors
 from streams.ids import AppName, ExecutorId, GatewayId

@@ -11,6 +11,9 @@ the cache, and the next event of that app (a heartbeat within seconds) writes it
 rebalance drops the cache; the table, rebuilt from its changelog, is then the truth again.
 
 The only clock read is here, and the policy only acts on it through ``event_clock``.
+
+The cached states are also the worker's one liveness view: ``apps`` and ``live_executors`` are what
+the capture poller reads (its ``LivenessView``; this module does not import ``capture``).
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import logging
 from typing import Any, Protocol
 
 from broker.faust_app import WorkerApp
-from recovery.liveness import AppState, decode_state, encode_state, fold, material
+from recovery.liveness import fold
 from recovery.policy import Plan, RecoveryTimings, event_clock, on_progress, plan
+from recovery.state import AppState, ExecutorRecord, decode_state, encode_state, material
 from runtime.clock import wall_ms
 from streams.codec import decode, encode, record_key
 from streams.exceptions import RecordError
@@ -71,6 +75,17 @@ class RecoveryAgent:
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         app.timer(interval=tick_interval_s)(self._tick)
         app.timer(interval=projection_interval_s)(self._flush_projection)
+
+    def apps(self) -> list[AppName]:
+        """The apps of this worker's partitions whose events were folded since the last
+        rebalance (the capture poller's ``LivenessView``)."""
+        return list(self._states)
+
+    def live_executors(self, app: AppName) -> list[ExecutorRecord]:
+        """The connected executors of ``app`` as this worker's state says (none when the app
+        is not this worker's)."""
+        state = self._states.get(app)
+        return [] if state is None else state.live_executors()
 
     async def _on_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         async with self._lock:

@@ -1,8 +1,8 @@
-"""The liveness view of one app: a pure, idempotent fold of executor events and recovery decisions.
+"""The liveness fold: an app's executors from the gateways' executor events.
 
-One ``AppState`` per app (the Faust table is keyed by app, like the topics), holding each executor's
-liveness and each dead executor's recovery. Every fold is latest-wins by event time, so a record
-delivered twice, or a snapshot that repeats what a connect already said, changes nothing.
+Every fold is latest-wins by event time, so a record delivered twice, or a snapshot that repeats
+what a connect already said, changes nothing. The recovery state machine that acts on this view is
+``recovery.decisions``; the values are in ``recovery.state``.
 
 Pure: no Faust, Kafka, asyncio or clock; ``now`` is never read here.
 """
@@ -10,102 +10,19 @@ Pure: no Faust, Kafka, asyncio or clock; ``now`` is never read here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
-from typing import Any
+from dataclasses import replace
 
-import orjson
-
-from streams.ids import AppName, CommandId, ConnId, ExecutorId, GatewayId
+from recovery.state import AppState, ExecutorRecord, ExecutorState
+from streams.ids import ExecutorId, GatewayId
 from streams.records import (
     CommandProgress,
     ExecutorConnected,
     ExecutorDisconnected,
     ExecutorEvent,
-    ExecutorInfo,
     GatewayHeartbeat,
     PollResult,
-    RecoveryDecision,
-    RecoveryStep,
     SessionInfo,
 )
-
-
-class ExecutorState(StrEnum):
-    CONNECTED = "connected"
-    DISCONNECTED = "disconnected"
-    DEAD = "dead"
-    RECOVERED = "recovered"
-
-
-class RecoveryState(StrEnum):
-    PENDING = "pending"
-    """Declared dead (or a try failed): a target is to be chosen."""
-    IN_FLIGHT = "in_flight"
-    """A target was chosen and the command issued; waiting for its reply."""
-    STRANDED = "stranded"
-    """No live executor of the version: waiting for one to connect."""
-    SUCCEEDED = "succeeded"
-    ABANDONED = "abandoned"
-    """The executor came back before a target was asked: a live executor is never recovered."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ExecutorRecord:
-    """One executor as the liveness table knows it."""
-
-    info: ExecutorInfo
-    gateway: GatewayId
-    conn_id: ConnId
-    state: ExecutorState
-    connected_at_ms: int
-    last_seen_ms: int
-    updated_ms: int
-    """Event time of the last state change: older events lose against it."""
-    disconnected_at_ms: int | None = None
-    close_code: int | None = None
-    close_reason: str | None = None
-    draining: bool = False
-    """Disconnected because its gateway pod was shutting down: it will reconnect elsewhere."""
-    revoked: bool = False
-    """Disconnected because its API key was revoked: locked out, not known to be dead."""
-
-    @property
-    def executor_id(self) -> ExecutorId:
-        return self.info.executor_id
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Recovery:
-    """The recovery of one dead executor's pending workflows."""
-
-    dead_executor_id: ExecutorId
-    application_version: str
-    state: RecoveryState
-    declared_at_ms: int
-    updated_ms: int
-    attempt: int = 0
-    target: ExecutorId | None = None
-    command_id: CommandId | None = None
-    chosen_at_ms: int | None = None
-    sent_at_ms: int | None = None
-    failed_at_ms: int | None = None
-    tried: tuple[ExecutorId, ...] = ()
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AppState:
-    """Everything the recovery policy needs about one app."""
-
-    app: AppName
-    executors: Mapping[ExecutorId, ExecutorRecord] = field(default_factory=dict)
-    recoveries: Mapping[ExecutorId, Recovery] = field(default_factory=dict)
-    watermark_ms: int = 0
-    """Highest event time folded in: the app's event clock."""
-
-    def live_executors(self) -> list[ExecutorRecord]:
-        return [e for e in self.executors.values() if e.state is ExecutorState.CONNECTED]
 
 
 def fold(state: AppState, event: ExecutorEvent) -> AppState:
@@ -236,167 +153,4 @@ def _lost_by_pod(record: ExecutorRecord, event: GatewayHeartbeat, listed: set[Ex
         and record.state is ExecutorState.CONNECTED
         and record.executor_id not in listed
         and event.ts_ms > record.updated_ms
-    )
-
-
-def fold_decision(state: AppState, decision: RecoveryDecision) -> AppState:
-    """Fold a recovery decision (from the policy, or replayed from the audit topic)."""
-    executors = dict(state.executors)
-    recoveries = dict(state.recoveries)
-    dead_id = decision.dead_executor_id
-    current = recoveries.get(dead_id)
-    match decision.step:
-        case RecoveryStep.DECLARED_DEAD if current and current.declared_at_ms >= decision.ts_ms:
-            pass  # a replayed or duplicated declaration: that recovery is already under way
-        case RecoveryStep.DECLARED_DEAD:
-            record = executors.get(dead_id)
-            if record is not None:
-                executors[dead_id] = replace(
-                    record, state=ExecutorState.DEAD, updated_ms=decision.ts_ms
-                )
-            recoveries[dead_id] = Recovery(
-                dead_executor_id=dead_id,
-                application_version=decision.application_version,
-                state=RecoveryState.PENDING,
-                declared_at_ms=decision.ts_ms,
-                updated_ms=decision.ts_ms,
-                reason=decision.reason,
-            )
-        case _ if current is None:
-            pass  # a decision about a recovery this state never saw declared: nothing to update
-        case RecoveryStep.SUCCEEDED:
-            record = executors.get(dead_id)
-            if record is not None and record.state is ExecutorState.DEAD:
-                executors[dead_id] = replace(
-                    record, state=ExecutorState.RECOVERED, updated_ms=decision.ts_ms
-                )
-            recoveries[dead_id] = _recovery_step(current, decision, RecoveryState.SUCCEEDED)
-        case _:
-            recoveries[dead_id] = _recovery_step(current, decision, _NEXT_STATE[decision.step])
-    return replace(
-        state,
-        executors=executors,
-        recoveries=recoveries,
-        watermark_ms=max(state.watermark_ms, decision.ts_ms),
-    )
-
-
-_NEXT_STATE = {
-    RecoveryStep.TARGET_CHOSEN: RecoveryState.IN_FLIGHT,
-    RecoveryStep.SENT: RecoveryState.IN_FLIGHT,
-    RecoveryStep.FAILED: RecoveryState.PENDING,
-    RecoveryStep.STRANDED: RecoveryState.STRANDED,
-    RecoveryStep.ABANDONED: RecoveryState.ABANDONED,
-}
-
-
-def _recovery_step(current: Recovery, decision: RecoveryDecision, state: RecoveryState) -> Recovery:
-    if current.state in (RecoveryState.SUCCEEDED, RecoveryState.ABANDONED):
-        return current  # a late or duplicated step cannot reopen a finished recovery
-    match decision.step:
-        case RecoveryStep.TARGET_CHOSEN:
-            return replace(
-                current,
-                state=state,
-                attempt=decision.attempt,
-                target=decision.target,
-                command_id=decision.command_id,
-                chosen_at_ms=decision.ts_ms,
-                sent_at_ms=None,
-                updated_ms=decision.ts_ms,
-                tried=_tried_with(current.tried, decision.target),
-                reason=decision.reason,
-            )
-        case RecoveryStep.SENT:
-            return replace(current, sent_at_ms=decision.ts_ms, updated_ms=decision.ts_ms)
-        case RecoveryStep.FAILED:
-            return replace(
-                current,
-                state=state,
-                failed_at_ms=decision.ts_ms,
-                updated_ms=decision.ts_ms,
-                reason=decision.reason,
-            )
-        case _:
-            return replace(current, state=state, updated_ms=decision.ts_ms, reason=decision.reason)
-
-
-def _tried_with(tried: tuple[ExecutorId, ...], target: ExecutorId | None) -> tuple[ExecutorId, ...]:
-    if target is None or target in tried:
-        return tried
-    return (*tried, target)
-
-
-def prune(state: AppState, now_ms: int, retention_ms: int) -> AppState:
-    """Forget finished business older than ``retention_ms``: recovered executors and finished
-    recoveries. DBOS gives every process a new executor id, so without this the state would grow
-    with every restart; the SQL store keeps the history."""
-    horizon = now_ms - retention_ms
-    finished = (RecoveryState.SUCCEEDED, RecoveryState.ABANDONED)
-    recoveries = {
-        k: r
-        for k, r in state.recoveries.items()
-        if not (r.state in finished and r.updated_ms < horizon)
-    }
-    executors = {
-        k: e
-        for k, e in state.executors.items()
-        if not (e.state is ExecutorState.RECOVERED and e.updated_ms < horizon)
-    }
-    if len(recoveries) == len(state.recoveries) and len(executors) == len(state.executors):
-        return state
-    return replace(state, executors=executors, recoveries=recoveries)
-
-
-def material(state: AppState) -> tuple[object, ...]:
-    """What a state says beyond clocks: two states with the same ``material`` differ only in
-    last-seen times and the watermark, which the next heartbeats restore."""
-    return (
-        tuple(
-            sorted(
-                (e.executor_id, e.state, e.conn_id, e.gateway, e.draining, e.revoked)
-                for e in state.executors.values()
-            )
-        ),
-        tuple(
-            sorted(
-                (r.dead_executor_id, r.state, r.attempt, r.target, r.command_id, r.sent_at_ms)
-                for r in state.recoveries.values()
-            )
-        ),
-    )
-
-
-def encode_state(state: AppState) -> bytes:
-    """Serialise an app's state for the Faust table (JSON)."""
-    return orjson.dumps(state)
-
-
-def decode_state(raw: bytes) -> AppState:
-    """Inverse of ``encode_state``; the table holds only what ``encode_state`` wrote."""
-    data: dict[str, Any] = orjson.loads(raw)
-    return AppState(
-        app=AppName(data["app"]),
-        executors={ExecutorId(k): _executor_from(v) for k, v in data.get("executors", {}).items()},
-        recoveries={
-            ExecutorId(k): _recovery_from(v) for k, v in data.get("recoveries", {}).items()
-        },
-        watermark_ms=data.get("watermark_ms", 0),
-    )
-
-
-def _executor_from(data: dict[str, Any]) -> ExecutorRecord:
-    info = data["info"]
-    return ExecutorRecord(
-        **{
-            **data,
-            "info": ExecutorInfo(**info),
-            "state": ExecutorState(data["state"]),
-        }
-    )
-
-
-def _recovery_from(data: dict[str, Any]) -> Recovery:
-    return Recovery(
-        **{**data, "state": RecoveryState(data["state"]), "tried": tuple(data.get("tried", ()))}
     )

@@ -18,15 +18,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from recovery.liveness import (
-    AppState,
-    ExecutorRecord,
-    ExecutorState,
-    Recovery,
-    RecoveryState,
-    fold_decision,
-    prune,
-)
+from recovery.decisions import fold_decision, prune
+from recovery.state import AppState, ExecutorRecord, ExecutorState, Recovery, RecoveryState
 from streams.ids import CommandId, ExecutorId
 from streams.records import (
     CommandProgress,

@@ -128,7 +128,7 @@ class ApiKey(Base):
 
 
 class ExecutorRow(Base):
-    """Projection of one executor of the liveness table (``recovery.liveness.ExecutorRecord``)."""
+    """Projection of one executor of the liveness table (``recovery.state.ExecutorRecord``)."""
 
     __tablename__ = "executors"
 
@@ -143,7 +143,7 @@ class ExecutorRow(Base):
     gateway: Mapped[str] = mapped_column(String(256))
     conn_id: Mapped[str] = mapped_column(String(256))
     state: Mapped[str] = mapped_column(String(32))
-    """An ``recovery.liveness.ExecutorState`` value."""
+    """An ``recovery.state.ExecutorState`` value."""
     connected_at: Mapped[datetime]
     last_seen: Mapped[datetime]
     disconnected_at: Mapped[datetime | None]
@@ -154,7 +154,7 @@ class ExecutorRow(Base):
 
 
 class RecoveryRow(Base):
-    """Projection of one recovery of a dead executor (``recovery.liveness.Recovery``).
+    """Projection of one recovery of a dead executor (``recovery.state.Recovery``).
 
     The declaration time is part of the key: an executor that comes back and dies again gets a
     second recovery instead of overwriting the first.
@@ -167,7 +167,7 @@ class RecoveryRow(Base):
     declared_at_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     application_version: Mapped[str] = mapped_column(String(256))
     state: Mapped[str] = mapped_column(String(32))
-    """A ``recovery.liveness.RecoveryState`` value."""
+    """A ``recovery.state.RecoveryState`` value."""
     attempt: Mapped[int] = mapped_column(Integer)
     target: Mapped[str | None] = mapped_column(String(256))
     command_id: Mapped[str | None] = mapped_column(String(512))

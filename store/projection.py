@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Table, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recovery.liveness import AppState, ExecutorRecord, Recovery, RecoveryState
+from recovery.state import AppState, ExecutorRecord, Recovery, RecoveryState
 from store.models import (
     ApiKey,
     ExecutorRow,

@@ -23,7 +23,7 @@ from psycopg import sql
 from sqlalchemy import Connection, func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from recovery.liveness import AppState, ExecutorRecord, ExecutorState, Recovery, RecoveryState
+from recovery.state import AppState, ExecutorRecord, ExecutorState, Recovery, RecoveryState
 from store.audit import record_audit
 from store.database import BASELINE_TABLES, Store, alembic_config, parse_url
 from store.keys import create_key, list_keys, revoke_key, revoked_key_ids, verify_key

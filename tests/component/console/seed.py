@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import httpx
 
 from management.channel import NoLiveExecutor
-from recovery.liveness import AppState, ExecutorRecord, ExecutorState, Recovery, RecoveryState
+from recovery.state import AppState, ExecutorRecord, ExecutorState, Recovery, RecoveryState
 from store.database import Store
 from store.projection import project_app_state
 from store.workflow_projection import replace_steps, upsert_workflows

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from console.app import create_app
-from recovery.liveness import AppState, ExecutorRecord, ExecutorState
+from recovery.state import AppState, ExecutorRecord, ExecutorState
 from store.audit import AuditFilter, list_audit
 from store.database import Store
 from store.projection import project_app_state

@@ -8,7 +8,6 @@ publishes to ``executor_events``.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -23,7 +22,7 @@ from gateway.server import Gateway
 from store.database import Store, sqlite_url
 from streams.ids import GatewayId
 from streams.topics import Topics
-from tests.component.gateway.fakes import CommandSender, EventLog, KeyBook
+from tests.component.gateway.fakes import CommandSender, EventLog, KeyBook, following
 
 
 @pytest.fixture
@@ -32,17 +31,6 @@ async def topics(kafka_bootstrap: str, unique_topic_prefix: str) -> Topics:
     topics = Topics(prefix=unique_topic_prefix, partitions=2)
     await ensure_topics(kafka_bootstrap, topics.specs())
     return topics
-
-
-@contextlib.asynccontextmanager
-async def following(bootstrap: str, topic: str) -> AsyncIterator[EventLog]:
-    """An ``EventLog`` of ``topic`` for the duration of the block."""
-    log = EventLog(bootstrap, topic)
-    await log.start()
-    try:
-        yield log
-    finally:
-        await log.stop()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any, Literal, TypeVar
 
 import orjson
@@ -72,6 +73,17 @@ class EventLog:
 
     def of_type(self, kind: type[R]) -> list[R]:
         return [r for r in self.records if isinstance(r, kind)]
+
+
+@contextlib.asynccontextmanager
+async def following(bootstrap: str, topic: str) -> AsyncIterator[EventLog]:
+    """An ``EventLog`` of ``topic`` for the duration of the block."""
+    log = EventLog(bootstrap, topic)
+    await log.start()
+    try:
+        yield log
+    finally:
+        await log.stop()
 
 
 class CommandSender:

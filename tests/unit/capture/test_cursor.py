@@ -4,7 +4,7 @@ DBOS ``list_workflows`` paging that must see every workflow exactly once and alw
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import orjson
 import pytest
@@ -49,10 +49,16 @@ TIMINGS = CaptureTimings(
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Executor:
+    """A ``LiveExecutor`` (in the worker: a record of the recovery agent's liveness view)."""
+
+    executor_id: ExecutorId
+    gateway: GatewayId
+
+
 def live(*executor_ids: str, gateway: str = "gw-1") -> list[LiveExecutor]:
-    return [
-        LiveExecutor(executor_id=ExecutorId(e), gateway=GatewayId(gateway)) for e in executor_ids
-    ]
+    return [Executor(executor_id=ExecutorId(e), gateway=GatewayId(gateway)) for e in executor_ids]
 
 
 def issue(

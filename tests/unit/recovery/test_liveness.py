@@ -1,130 +1,27 @@
-"""The liveness fold: idempotent, latest-wins by event time, and the recovery state machine."""
+"""The liveness fold of executor events: idempotent, latest-wins by event time."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from functools import reduce
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recovery.liveness import (
-    AppState,
-    ExecutorState,
-    RecoveryState,
-    decode_state,
-    encode_state,
-    fold,
-    fold_decision,
+from recovery.liveness import fold
+from recovery.state import ExecutorState
+from streams.ids import CommandId, GatewayId
+from streams.records import CommandProgress, CommandStatus, ExecutorEvent
+from tests.unit.recovery.recovery_builders import (
+    APP,
+    T0,
+    A,
+    B,
+    connected,
+    disconnected,
+    events,
+    fold_all,
+    heartbeat,
+    session,
 )
-from streams.ids import AppName, CommandId, ConnId, ExecutorId, GatewayId
-from streams.records import (
-    CommandProgress,
-    CommandStatus,
-    ExecutorConnected,
-    ExecutorDisconnected,
-    ExecutorEvent,
-    ExecutorInfo,
-    GatewayHeartbeat,
-    RecoveryDecision,
-    RecoveryStep,
-    SessionInfo,
-)
-
-T0 = 1_700_000_000_000
-APP = AppName("orders")
-A = ExecutorId("exec-a")
-B = ExecutorId("exec-b")
-
-
-def session(
-    executor_id: str = "exec-a",
-    conn_id: str = "c1",
-    connected_at: int = T0,
-    version: str = "v1",
-) -> SessionInfo:
-    return SessionInfo(
-        info=ExecutorInfo(
-            executor_id=ExecutorId(executor_id),
-            application_version=version,
-            hostname="host",
-            metadata={"k": [1, 2]},
-        ),
-        conn_id=ConnId(conn_id),
-        connected_at_ms=connected_at,
-    )
-
-
-def connected(
-    executor_id: str = "exec-a",
-    conn_id: str = "c1",
-    ts: int = T0,
-    gateway: str = "gw-1",
-    connected_at: int | None = None,
-    version: str = "v1",
-) -> ExecutorConnected:
-    return ExecutorConnected(
-        app=APP,
-        gateway=GatewayId(gateway),
-        session=session(
-            executor_id, conn_id, ts if connected_at is None else connected_at, version
-        ),
-        ts_ms=ts,
-    )
-
-
-def disconnected(
-    executor_id: str = "exec-a",
-    conn_id: str = "c1",
-    ts: int = T0 + 1_000,
-    gateway: str = "gw-1",
-    draining: bool = False,
-    revoked: bool = False,
-) -> ExecutorDisconnected:
-    return ExecutorDisconnected(
-        app=APP,
-        gateway=GatewayId(gateway),
-        executor_id=ExecutorId(executor_id),
-        conn_id=ConnId(conn_id),
-        close_code=1006,
-        close_reason="gone",
-        draining=draining,
-        ts_ms=ts,
-        revoked=revoked,
-    )
-
-
-def heartbeat(ts: int, *sessions: SessionInfo, gateway: str = "gw-1") -> GatewayHeartbeat:
-    return GatewayHeartbeat(app=APP, gateway=GatewayId(gateway), sessions=sessions, ts_ms=ts)
-
-
-def decision(
-    step: RecoveryStep,
-    ts: int,
-    *,
-    dead: ExecutorId = A,
-    attempt: int = 0,
-    target: ExecutorId | None = None,
-    command_id: str | None = None,
-    reason: str = "why",
-) -> RecoveryDecision:
-    return RecoveryDecision(
-        app=APP,
-        dead_executor_id=dead,
-        application_version="v1",
-        step=step,
-        reason=reason,
-        ts_ms=ts,
-        attempt=attempt,
-        target=target,
-        command_id=None if command_id is None else CommandId(command_id),
-    )
-
-
-def fold_all(events: Sequence[ExecutorEvent], state: AppState | None = None) -> AppState:
-    return reduce(fold, events, state or AppState(app=APP))
-
 
 # --- executor events -----------------------------------------------------------------------------
 
@@ -338,236 +235,7 @@ def test_fold_does_not_mutate_its_input() -> None:
     assert state.executors[A].state is ExecutorState.CONNECTED
 
 
-# --- recovery decisions --------------------------------------------------------------------------
-
-
-def dead_state() -> AppState:
-    state = fold_all([connected("exec-a", "c1", T0), disconnected("exec-a", "c1", T0 + 100)])
-    return fold_decision(state, decision(RecoveryStep.DECLARED_DEAD, T0 + 3_100, reason="gone"))
-
-
-def test_declared_dead_marks_executor_dead_and_opens_a_pending_recovery() -> None:
-    state = dead_state()
-    assert state.executors[A].state is ExecutorState.DEAD
-    assert state.executors[A].updated_ms == T0 + 3_100
-    recovery = state.recoveries[A]
-    assert recovery.state is RecoveryState.PENDING
-    assert recovery.declared_at_ms == T0 + 3_100
-    assert recovery.application_version == "v1"
-    assert recovery.reason == "gone"
-    assert recovery.attempt == 0
-    assert recovery.tried == ()
-    assert state.watermark_ms == T0 + 3_100
-
-
-def test_target_chosen_puts_the_recovery_in_flight_and_records_the_try() -> None:
-    state = fold_decision(
-        dead_state(),
-        decision(RecoveryStep.TARGET_CHOSEN, T0 + 3_200, attempt=1, target=B, command_id="cmd-1"),
-    )
-    recovery = state.recoveries[A]
-    assert recovery.state is RecoveryState.IN_FLIGHT
-    assert recovery.attempt == 1
-    assert recovery.target == B
-    assert recovery.command_id == "cmd-1"
-    assert recovery.chosen_at_ms == T0 + 3_200
-    assert recovery.sent_at_ms is None
-    assert recovery.tried == (B,)
-
-
-def test_sent_records_the_send_time_and_stays_in_flight() -> None:
-    state = fold_decision(
-        dead_state(),
-        decision(RecoveryStep.TARGET_CHOSEN, T0 + 3_200, attempt=1, target=B, command_id="cmd-1"),
-    )
-    state = fold_decision(
-        state, decision(RecoveryStep.SENT, T0 + 3_300, attempt=1, target=B, command_id="cmd-1")
-    )
-    assert state.recoveries[A].state is RecoveryState.IN_FLIGHT
-    assert state.recoveries[A].sent_at_ms == T0 + 3_300
-
-
-def test_failed_returns_the_recovery_to_pending_and_a_new_choice_extends_tried() -> None:
-    c = ExecutorId("exec-c")
-    state = fold_decision(
-        dead_state(),
-        decision(RecoveryStep.TARGET_CHOSEN, T0 + 3_200, attempt=1, target=B, command_id="cmd-1"),
-    )
-    state = fold_decision(
-        state,
-        decision(
-            RecoveryStep.FAILED, T0 + 4_000, attempt=1, target=B, command_id="cmd-1", reason="x"
-        ),
-    )
-    recovery = state.recoveries[A]
-    assert recovery.state is RecoveryState.PENDING
-    assert recovery.failed_at_ms == T0 + 4_000
-    assert recovery.reason == "x"
-    state = fold_decision(
-        state,
-        decision(RecoveryStep.TARGET_CHOSEN, T0 + 5_000, attempt=2, target=c, command_id="cmd-2"),
-    )
-    assert state.recoveries[A].tried == (B, c)
-    assert state.recoveries[A].attempt == 2
-    # choosing an already-tried target again does not duplicate it
-    state = fold_decision(
-        state,
-        decision(RecoveryStep.TARGET_CHOSEN, T0 + 6_000, attempt=3, target=B, command_id="cmd-3"),
-    )
-    assert state.recoveries[A].tried == (B, c)
-
-
-def test_succeeded_marks_the_executor_recovered() -> None:
-    state = fold_decision(
-        dead_state(),
-        decision(RecoveryStep.TARGET_CHOSEN, T0 + 3_200, attempt=1, target=B, command_id="cmd-1"),
-    )
-    state = fold_decision(
-        state,
-        decision(RecoveryStep.SUCCEEDED, T0 + 3_500, attempt=1, target=B, command_id="cmd-1"),
-    )
-    assert state.recoveries[A].state is RecoveryState.SUCCEEDED
-    assert state.executors[A].state is ExecutorState.RECOVERED
-
-
-def test_stranded_and_abandoned() -> None:
-    stranded = fold_decision(dead_state(), decision(RecoveryStep.STRANDED, T0 + 3_200))
-    assert stranded.recoveries[A].state is RecoveryState.STRANDED
-    abandoned = fold_decision(stranded, decision(RecoveryStep.ABANDONED, T0 + 3_300))
-    assert abandoned.recoveries[A].state is RecoveryState.ABANDONED
-
-
-@pytest.mark.parametrize(
-    "late_step",
-    [RecoveryStep.FAILED, RecoveryStep.TARGET_CHOSEN, RecoveryStep.SENT, RecoveryStep.STRANDED],
-)
-def test_late_steps_after_success_do_not_reopen(late_step: RecoveryStep) -> None:
-    state = fold_decision(
-        dead_state(),
-        decision(RecoveryStep.TARGET_CHOSEN, T0 + 3_200, attempt=1, target=B, command_id="cmd-1"),
-    )
-    state = fold_decision(
-        state,
-        decision(RecoveryStep.SUCCEEDED, T0 + 3_500, attempt=1, target=B, command_id="cmd-1"),
-    )
-    after = fold_decision(
-        state, decision(late_step, T0 + 4_000, attempt=2, target=B, command_id="cmd-2")
-    )
-    assert after.recoveries[A] == state.recoveries[A]
-    assert after.executors[A].state is ExecutorState.RECOVERED
-
-
-def test_late_steps_after_abandon_do_not_reopen() -> None:
-    state = fold_decision(dead_state(), decision(RecoveryStep.ABANDONED, T0 + 3_200))
-    after = fold_decision(
-        state,
-        decision(RecoveryStep.TARGET_CHOSEN, T0 + 4_000, attempt=1, target=B, command_id="cmd-1"),
-    )
-    assert after.recoveries[A].state is RecoveryState.ABANDONED
-    assert after.recoveries[A].target is None
-
-
-def test_step_about_an_undeclared_recovery_is_ignored() -> None:
-    state = fold_all([connected()])
-    after = fold_decision(
-        state,
-        decision(RecoveryStep.TARGET_CHOSEN, T0 + 10, attempt=1, target=B, command_id="cmd-1"),
-    )
-    assert after.recoveries == {}
-    assert after.executors == state.executors
-
-
-def test_declared_dead_for_an_unknown_executor_still_opens_a_recovery() -> None:
-    state = fold_decision(AppState(app=APP), decision(RecoveryStep.DECLARED_DEAD, T0))
-    assert state.recoveries[A].state is RecoveryState.PENDING
-    assert A not in state.executors
-
-
-def test_success_does_not_mark_a_reconnected_executor_recovered() -> None:
-    state = fold_decision(
-        dead_state(),
-        decision(RecoveryStep.TARGET_CHOSEN, T0 + 3_200, attempt=1, target=B, command_id="cmd-1"),
-    )
-    state = fold(state, connected("exec-a", "c2", T0 + 3_300))
-    state = fold_decision(
-        state,
-        decision(RecoveryStep.SUCCEEDED, T0 + 3_500, attempt=1, target=B, command_id="cmd-1"),
-    )
-    assert state.executors[A].state is ExecutorState.CONNECTED
-
-
-# --- table codec ---------------------------------------------------------------------------------
-
-
-def test_encode_decode_state_round_trip() -> None:
-    state = fold_decision(
-        dead_state(),
-        decision(RecoveryStep.TARGET_CHOSEN, T0 + 3_200, attempt=1, target=B, command_id="cmd-1"),
-    )
-    state = fold(state, connected("exec-b", "c2", T0 + 50, gateway="gw-2"))
-    state = fold(state, disconnected("exec-b", "c2", T0 + 3_300, gateway="gw-2", draining=True))
-    state = fold(state, connected("exec-d", "c4", T0 + 3_350))
-    state = fold(state, disconnected("exec-d", "c4", T0 + 3_360, revoked=True))
-    state = fold(state, connected("exec-c", "c3", T0 + 3_400, version="v2"))
-    assert decode_state(encode_state(state)) == state
-
-
-def test_encode_decode_empty_state() -> None:
-    state = AppState(app=APP)
-    assert decode_state(encode_state(state)) == state
-
-
 # --- property: duplicates change nothing ---------------------------------------------------------
-
-EXECUTORS = ["exec-a", "exec-b", "exec-c"]
-CONNS = ["c1", "c2", "c3"]
-GATEWAYS = ["gw-1", "gw-2"]
-times = st.integers(min_value=0, max_value=20).map(lambda t: T0 + 1_000 * t)
-
-# A session's facts are fixed when it opens: one conn_id always has the same connected_at and
-# version (the gateway mints conn ids), so they are derived from the conn_id here.
-CONNECTED_AT = {conn: T0 + 1_000 * i for i, conn in enumerate(CONNS)}
-VERSION = {"c1": "v1", "c2": "v1", "c3": "v2"}
-
-
-def fixed_session(executor_id: str, conn_id: str) -> SessionInfo:
-    return session(executor_id, conn_id, CONNECTED_AT[conn_id], VERSION[conn_id])
-
-
-sessions = st.builds(
-    fixed_session, executor_id=st.sampled_from(EXECUTORS), conn_id=st.sampled_from(CONNS)
-)
-events = st.one_of(
-    st.builds(
-        lambda executor_id, conn_id, ts, gateway: connected(
-            executor_id,
-            conn_id,
-            ts,
-            gateway,
-            connected_at=CONNECTED_AT[conn_id],
-            version=VERSION[conn_id],
-        ),
-        st.sampled_from(EXECUTORS),
-        st.sampled_from(CONNS),
-        times,
-        st.sampled_from(GATEWAYS),
-    ),
-    st.builds(
-        disconnected,
-        executor_id=st.sampled_from(EXECUTORS),
-        conn_id=st.sampled_from(CONNS),
-        ts=times,
-        gateway=st.sampled_from(GATEWAYS),
-        draining=st.booleans(),
-        revoked=st.booleans(),
-    ),
-    st.builds(
-        lambda ts, gw, ss: heartbeat(ts, *ss, gateway=gw),
-        times,
-        st.sampled_from(GATEWAYS),
-        st.lists(sessions, max_size=3),
-    ),
-)
 
 
 @settings(max_examples=200, deadline=None)
@@ -577,10 +245,3 @@ def test_folding_each_event_twice_equals_folding_it_once(evs: list[ExecutorEvent
     twice = fold_all([e for e in evs for _ in range(2)])
     assert twice == once
     assert once.watermark_ms == max((e.ts_ms for e in evs), default=0)
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.lists(events, max_size=12))
-def test_state_codec_round_trips_any_folded_state(evs: list[ExecutorEvent]) -> None:
-    state = fold_all(evs)
-    assert decode_state(encode_state(state)) == state

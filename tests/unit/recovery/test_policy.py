@@ -9,8 +9,9 @@ from functools import reduce
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recovery.liveness import AppState, ExecutorState, RecoveryState, fold
+from recovery.liveness import fold
 from recovery.policy import Plan, RecoveryTimings, event_clock, on_progress, plan
+from recovery.state import AppState, ExecutorState, RecoveryState
 from streams.ids import AppName, CommandId, ConnId, ExecutorId, GatewayId
 from streams.records import (
     CommandProgress,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from recovery.liveness import AppState, ExecutorRecord, ExecutorState, Recovery, RecoveryState
+from recovery.state import AppState, ExecutorRecord, ExecutorState, Recovery, RecoveryState
 from store.database import Store, sqlite_url
 from store.keys import create_key
 from store.models import ExecutorRow, RecoveryRow

@@ -1,26 +1,15 @@
-"""Workflow status capture through a real gateway: ``PollWorkflows`` and ``ExecutorRequest``
-commands on Kafka, a DBOS executor model on a real WebSocket, and what lands on the
-workflow-events, executor-events and replies topics.
-
-``DbosModelExecutor`` answers ``list_workflows``, ``get_workflow`` and ``list_steps`` over an
-in-memory table with the semantics of ``dbos/_sys_db.py`` ``list_workflows`` (dbos 2.31.1):
-``created_at >= start_time``, ``completed_at >= completed_after``, ``completed_at <=
-completed_before``, status and id filters, ascending by ``created_at``, then ``OFFSET`` and
-``LIMIT``. Its replies are built with DBOS's own dataclasses.
+"""Capture polls through a real gateway: ``PollWorkflows`` commands on Kafka, a DBOS executor model
+(``dbos_model``) on a real WebSocket, and what lands on the workflow-events and executor-events
+topics.
 """
 
 from __future__ import annotations
 
-import datetime
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pytest
-from dbos._conductor import protocol as p
-from dbos._sys_db import StepInfo as DbosStepInfo
-from dbos._sys_db import WorkflowStatus as DbosWorkflowStatus
 
 from capture.cursor import FIRST_POLL_LOOKBACK_MS
 from gateway.server import Gateway
@@ -29,23 +18,24 @@ from streams.bounds import MAX_TEXT_CHARS
 from streams.ids import AppName, CommandId, ExecutorId, GatewayId, WorkflowId
 from streams.records import (
     CaptureCursor,
-    ExecutorRequest,
     PollResult,
     PollWorkflows,
-    RequestKind,
     StepInfo,
     WorkflowStatus,
     WorkflowSteps,
 )
+from tests.component.gateway.dbos_model import (
+    DbosModelExecutor,
+    StoredWorkflow,
+    catalogue,
+    step,
+)
 from tests.component.gateway.fakes import (
     CommandSender,
     EventLog,
-    FakeExecutor,
     KeyBook,
     connected,
-    executor_request,
     executor_url,
-    replies_to,
 )
 from tests.eventually import eventually
 
@@ -54,172 +44,6 @@ T = TypeVar("T")
 APP = "orders"
 EXECUTOR = "exec-1"
 MakeGateway = Callable[..., Gateway]
-
-
-# -- Kafka helpers (this file's own) -------------------------------------------------------------
-
-
-# -- a DBOS executor model -----------------------------------------------------------------------
-
-
-@dataclass
-class StoredWorkflow:
-    """One row of the model's ``workflow_status`` table, with its steps."""
-
-    workflow_id: str
-    status: str
-    created_at: int
-    updated_at: int
-    completed_at: int | None = None
-    input: str | None = None
-    output: str | None = None
-    error: str | None = None
-    queue_name: str | None = None
-    steps: list[DbosStepInfo] = field(default_factory=list)
-
-
-def dbos_parse(text: str) -> int:
-    """How DBOS reads ``start_time``/``completed_after``/``completed_before`` (``_sys_db.py``)."""
-    return int(datetime.datetime.fromisoformat(text).timestamp() * 1000)
-
-
-def step(function_id: int, name: str, output: object = None) -> DbosStepInfo:
-    """A DBOS ``StepInfo``."""
-    return {
-        "function_id": function_id,
-        "function_name": name,
-        "output": output,
-        "error": None,
-        "child_workflow_id": None,
-        "started_at_epoch_ms": 1_000 + function_id,
-        "completed_at_epoch_ms": 2_000 + function_id,
-    }
-
-
-class DbosModelExecutor(FakeExecutor):
-    """``FakeExecutor`` plus DBOS's observability verbs over an in-memory table."""
-
-    def __init__(self, url: str, executor_id: str, workflows: list[StoredWorkflow]) -> None:
-        super().__init__(url, executor_id)
-        self.workflows = workflows
-        self.list_error: str | None = None
-        """When set, ``list_workflows`` answers with this ``error_message`` (DBOS: a traceback)."""
-
-    def cost(self) -> int:
-        """Observability requests received so far (what a poll's ``requests`` counts)."""
-        return len(self.requests("list_workflows")) + len(self.requests("list_steps"))
-
-    def find(self, workflow_id: str) -> StoredWorkflow:
-        return next(w for w in self.workflows if w.workflow_id == workflow_id)
-
-    async def _answer(self, message: dict[str, Any]) -> None:
-        match message["type"]:
-            case "list_workflows":
-                await self.ws.send(self._list(message).to_json())
-            case "get_workflow":
-                await self.ws.send(self._get(message).to_json())
-            case "list_steps":
-                await self.ws.send(self._steps(message).to_json())
-            case _:
-                await super()._answer(message)
-
-    def _list(self, message: dict[str, Any]) -> Any:
-        body = message["body"]
-        if self.list_error is not None:
-            return p.ListWorkflowsResponse(
-                type=p.MessageType.LIST_WORKFLOWS,
-                request_id=message["request_id"],
-                output=[],
-                error_message=self.list_error,
-            )
-        rows = sorted(self.workflows, key=lambda w: w.created_at)  # stable: ties keep insertion
-        if body.get("start_time"):
-            start = dbos_parse(body["start_time"])
-            rows = [w for w in rows if w.created_at >= start]
-        if body.get("end_time"):
-            end = dbos_parse(body["end_time"])  # inclusive, as in DBOS
-            rows = [w for w in rows if w.created_at <= end]
-        if body.get("sort_desc"):
-            rows.reverse()
-        if body.get("completed_after"):
-            after = dbos_parse(body["completed_after"])
-            rows = [w for w in rows if w.completed_at is not None and w.completed_at >= after]
-        if body.get("completed_before"):
-            before = dbos_parse(body["completed_before"])  # inclusive, as in DBOS
-            rows = [w for w in rows if w.completed_at is not None and w.completed_at <= before]
-        if body.get("completed_before"):
-            before = dbos_parse(body["completed_before"])  # inclusive, as in DBOS
-            rows = [w for w in rows if w.completed_at is not None and w.completed_at <= before]
-        if body.get("status"):
-            statuses = body["status"]
-            statuses = [statuses] if isinstance(statuses, str) else statuses
-            rows = [w for w in rows if w.status in statuses]
-        if body.get("workflow_uuids"):
-            rows = [w for w in rows if w.workflow_id in body["workflow_uuids"]]
-        if body.get("offset"):
-            rows = rows[body["offset"] :]
-        if body.get("limit"):
-            rows = rows[: body["limit"]]
-        load_input, load_output = body.get("load_input", True), body.get("load_output", True)
-        return p.ListWorkflowsResponse(
-            type=p.MessageType.LIST_WORKFLOWS,
-            request_id=message["request_id"],
-            output=[self._output(w, load_input, load_output) for w in rows],
-        )
-
-    def _get(self, message: dict[str, Any]) -> Any:
-        found = [w for w in self.workflows if w.workflow_id == message["workflow_id"]]
-        return p.GetWorkflowResponse(
-            type=p.MessageType.GET_WORKFLOW,
-            request_id=message["request_id"],
-            output=self._output(found[0], True, True) if found else None,
-        )
-
-    def _steps(self, message: dict[str, Any]) -> Any:
-        found = [w for w in self.workflows if w.workflow_id == message["workflow_id"]]
-        return p.ListStepsResponse(
-            type=p.MessageType.LIST_STEPS,
-            request_id=message["request_id"],
-            output=[p.WorkflowSteps.from_step_info(s) for s in found[0].steps] if found else None,
-        )
-
-    def _output(self, row: StoredWorkflow, load_input: bool, load_output: bool) -> Any:
-        info = DbosWorkflowStatus()
-        values: dict[str, Any] = {
-            "workflow_id": row.workflow_id,
-            "status": row.status,
-            "name": "checkout",
-            "class_name": None,
-            "config_name": None,
-            "authenticated_user": None,
-            "assumed_role": None,
-            "authenticated_roles": None,
-            "input": row.input if load_input else None,
-            "output": row.output if load_output else None,
-            "error": row.error if load_output else None,
-            "created_at": row.created_at,
-            "updated_at": row.updated_at,
-            "queue_name": row.queue_name,
-            "executor_id": self.executor_id,
-            "app_version": "v1",
-            "workflow_timeout_ms": None,
-            "workflow_deadline_epoch_ms": None,
-            "deduplication_id": None,
-            "priority": 0,
-            "queue_partition_key": None,
-            "forked_from": None,
-            "was_forked_from": False,
-            "parent_workflow_id": None,
-            "dequeued_at": None,
-            "delay_until_epoch_ms": None,
-            "completed_at": row.completed_at,
-            "attributes": None,
-            "schedule_name": None,
-            "application_name": None,
-        }
-        for name, value in values.items():
-            setattr(info, name, value)
-        return p.WorkflowsOutput.from_workflow_information(info)
 
 
 # -- commands and what they produce --------------------------------------------------------------
@@ -253,15 +77,6 @@ def poll_command(
     )
 
 
-def request_command(
-    gateway: Gateway,
-    workflow_id: str,
-    kind: RequestKind = RequestKind.GET_WORKFLOW,
-    target: str = EXECUTOR,
-) -> ExecutorRequest:
-    return executor_request(gateway, kind, workflow_id, app=APP, target=target)
-
-
 def result_of(events: EventLog, command: PollWorkflows) -> PollResult | None:
     found = [r for r in events.of_type(PollResult) if r.command_id == command.command_id]
     assert len(found) <= 1, found
@@ -281,57 +96,6 @@ def at_least(count: int, items: list[T]) -> list[T] | None:
 
 def statuses(log: EventLog, since: int = 0) -> list[WorkflowStatus]:
     return log.of_type(WorkflowStatus)[since:]
-
-
-def catalogue(base: int) -> list[StoredWorkflow]:
-    """Five workflows, two pairs created in the same millisecond, three of them completed."""
-    return [
-        StoredWorkflow(
-            workflow_id="wf-1",
-            status="SUCCESS",
-            created_at=base,
-            updated_at=base + 100,
-            completed_at=base + 100,
-            input='{"args": [1]}',
-            output='"paid"',
-            steps=[step(0, "reserve", {"sku": 1}), step(1, "charge", 42)],
-        ),
-        StoredWorkflow(
-            workflow_id="wf-2",
-            status="ERROR",
-            created_at=base,
-            updated_at=base + 200,
-            completed_at=base + 200,
-            input='{"args": [2]}',
-            error="card declined",
-            steps=[step(0, "reserve")],
-        ),
-        StoredWorkflow(
-            workflow_id="wf-3",
-            status="PENDING",
-            created_at=base + 10,
-            updated_at=base + 10,
-            input='{"args": [3]}',
-        ),
-        StoredWorkflow(
-            workflow_id="wf-4",
-            status="ENQUEUED",
-            created_at=base + 20,
-            updated_at=base + 20,
-            input='{"args": [4]}',
-            queue_name="orders-q",
-        ),
-        StoredWorkflow(
-            workflow_id="wf-5",
-            status="SUCCESS",
-            created_at=base + 20,
-            updated_at=base + 300,
-            completed_at=base + 300,
-            input='{"args": [5]}',
-            output='"shipped"',
-            steps=[step(0, "pack"), step(1, "ship"), step(2, "notify")],
-        ),
-    ]
 
 
 # -- polls ---------------------------------------------------------------------------------------
@@ -805,99 +569,6 @@ async def test_a_poll_for_an_executor_not_on_this_pod(
             error="target not connected here",
         )
         assert result_of(events, elsewhere) is None  # another pod's business: no answer
-
-
-# -- console requests ----------------------------------------------------------------------------
-
-
-async def test_a_get_workflow_request_is_answered_once_on_the_replies_topic(
-    make_gateway: MakeGateway,
-    keys: KeyBook,
-    events: EventLog,
-    workflow_events: EventLog,
-    replies: EventLog,
-    commands: CommandSender,
-) -> None:
-    _, key = await keys.create(APP)
-    base = wall_ms() - 30_000
-    async with make_gateway() as gateway:
-        model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, catalogue(base))
-        async with model:
-            await connected(events, EXECUTOR)
-            twice = request_command(gateway, "wf-2")
-            later = request_command(gateway, "wf-5", RequestKind.LIST_STEPS)
-            for command in (twice, twice, later):
-                await commands.send(command)
-
-            # Same target, same partition: once ``later`` is answered the duplicate was read.
-            (steps_reply,) = await eventually(lambda: replies_to(replies, later), "later reply")
-            (reply,) = replies_to(replies, twice)
-            assert len(model.requests("get_workflow")) == 1
-            assert reply.ok, reply.error
-            assert (reply.app, reply.executor_id, reply.gateway) == (
-                APP,
-                EXECUTOR,
-                gateway.config.gateway_id,
-            )
-            assert reply.steps is None
-            assert reply.workflow is not None
-            assert reply.workflow == WorkflowStatus(
-                app=AppName(APP),
-                workflow_id=WorkflowId("wf-2"),
-                status="ERROR",
-                observed_at_ms=reply.workflow.observed_at_ms,
-                name="checkout",
-                input='{"args": [2]}',
-                error="card declined",
-                has_input=True,
-                has_output=True,
-                created_at_ms=base,
-                updated_at_ms=base + 200,
-                completed_at_ms=base + 200,
-                priority=0,
-                application_version="v1",
-                executor_id=EXECUTOR,
-            )
-            assert steps_reply.ok, steps_reply.error
-            assert steps_reply.workflow is None
-            assert steps_reply.steps is not None
-            assert [s.function_name for s in steps_reply.steps] == ["pack", "ship", "notify"]
-
-            # What the console learned is published too, so the store gets fresher.
-            await eventually(
-                lambda: workflow_events.of_type(WorkflowSteps), "the steps of wf-5 published"
-            )
-            assert statuses(workflow_events) == [reply.workflow]
-
-
-async def test_requests_about_unknown_workflows_and_absent_executors(
-    make_gateway: MakeGateway,
-    keys: KeyBook,
-    events: EventLog,
-    replies: EventLog,
-    commands: CommandSender,
-) -> None:
-    _, key = await keys.create(APP)
-    async with make_gateway() as gateway:
-        model = DbosModelExecutor(executor_url(gateway, APP, key), EXECUTOR, [])
-        async with model:
-            await connected(events, EXECUTOR)
-            unknown = request_command(gateway, "wf-nobody")
-            no_steps = request_command(gateway, "wf-nobody", RequestKind.LIST_STEPS)
-            absent = request_command(gateway, "wf-1", target="exec-gone")
-            for command in (unknown, no_steps, absent):
-                await commands.send(command)
-
-            (got,) = await eventually(lambda: replies_to(replies, unknown), "unknown answered")
-            assert (got.ok, got.workflow, got.error) == (True, None, None)
-            (steps,) = await eventually(lambda: replies_to(replies, no_steps), "steps answered")
-            assert (steps.ok, steps.steps) == (True, None)
-            (refused,) = await eventually(lambda: replies_to(replies, absent), "absent answered")
-            assert (refused.ok, refused.error, refused.executor_id) == (
-                False,
-                "target not connected here",
-                "exec-gone",
-            )
 
 
 async def test_active_workflows_beyond_a_page_are_refreshed_in_turn(

@@ -1,13 +1,13 @@
-"""What the gateway asks executors about their workflows: capture polls and console lookups.
+"""The gateway half of status capture: running a ``PollWorkflows`` on one of this pod's executors.
 
-A ``PollWorkflows`` runs bounded ``list_workflows`` queries on the target executor (new workflows
-since the cursor, completions since the cursor, active ones), publishes every workflow that changed
-since this pod last published it as a ``WorkflowStatus`` (and the steps of a few newly completed
-ones as ``WorkflowSteps``), and returns the ``PollResult``. An ``ExecutorRequest`` from the console
-(``get_workflow`` / ``list_steps``) is answered with an ``ExecutorReply``; what it learned is also
-published, so the store gets fresher.
+A poll runs bounded ``list_workflows`` queries on the target executor (new workflows since the
+cursor, completions since the cursor, active ones), publishes every workflow that changed since
+this pod last published it as a ``WorkflowStatus`` (and the steps of a few newly completed ones as
+``WorkflowSteps``), and returns the ``PollResult`` with the advanced cursor. The worker half (when
+to poll whom, and the cursor's home) is ``capture``.
 
-The cursor arithmetic is pure (``capture.cursor``); the DBOS frames are in ``gateway.queries``.
+The cursor arithmetic is pure (``capture.cursor``); the DBOS frames are in ``gateway.queries``,
+and every query goes through ``gateway.lookups.ask``.
 """
 
 from __future__ import annotations
@@ -31,32 +31,24 @@ from capture.cursor import (
 )
 from gateway.connection import Connection
 from gateway.kafka import KafkaSink
-from gateway.management import failure_of
-from gateway.operations import reply_to
-from gateway.protocol import Reply, Request
+from gateway.lookups import ask
 from gateway.queries import (
     WorkflowQuery,
-    get_workflow_request,
     list_steps_request,
     list_workflows_request,
-    read_get_workflow,
     read_steps,
     read_workflows,
 )
 from runtime.clock import wall_ms
 from streams.codec import workflow_key
-from streams.exceptions import ExecutorFailed, PublishError, RequestError
+from streams.exceptions import PublishError, RequestError
 from streams.ids import GatewayId
 from streams.records import (
     ACTIVE_STATES,
     CaptureCursor,
-    ExecutorReply,
-    ExecutorRequest,
     PollResult,
     PollWorkflows,
     Record,
-    ReplyFailure,
-    RequestKind,
     WorkflowState,
     WorkflowStatus,
     WorkflowSteps,
@@ -88,8 +80,8 @@ class _Poll:
     completed: list[WorkflowStatus] = field(default_factory=list)
 
 
-class WorkflowObserver:
-    """Runs polls and console lookups on this pod's executors."""
+class CapturePoller:
+    """Runs capture polls on this pod's executors."""
 
     def __init__(
         self, sink: KafkaSink, topics: Topics, gateway_id: GatewayId, request_timeout_s: float
@@ -99,8 +91,6 @@ class WorkflowObserver:
         self._gateway_id = gateway_id
         self._request_timeout_s = request_timeout_s
         self._published: OrderedDict[bytes, tuple[_Signature, bool, bool]] = OrderedDict()
-
-    # -- capture ---------------------------------------------------------------------------
 
     async def poll(self, conn: Connection, command: PollWorkflows) -> PollResult:
         """Run one poll; never raises for executor trouble (the result says ``ok=False``)."""
@@ -258,7 +248,7 @@ class WorkflowObserver:
         """One ``list_workflows`` request; publishes what changed (with ``known_only``: only
         among the workflows this pod published before)."""
         run.requests += 1
-        reply = await self._ask(conn, list_workflows_request(query))
+        reply = await ask(conn, list_workflows_request(query), self._request_timeout_s)
         page = read_workflows(
             reply,
             command.app,
@@ -286,7 +276,7 @@ class WorkflowObserver:
         records: list[Record] = []
         for status in done[: command.steps_budget]:
             run.requests += 1
-            reply = await self._ask(conn, list_steps_request(status.workflow_id))
+            reply = await ask(conn, list_steps_request(status.workflow_id), self._request_timeout_s)
             steps = read_steps(reply)
             if steps is not None:
                 records.append(
@@ -320,66 +310,6 @@ class WorkflowObserver:
     def failed_poll(self, command: PollWorkflows, reason: str) -> PollResult:
         """The result of a poll this pod could not run."""
         return self._result(command, _Poll(cursor=command.cursor), ok=False, error=reason)
-
-    # -- console lookups -------------------------------------------------------------------
-
-    async def answer(self, conn: Connection, request: ExecutorRequest) -> ExecutorReply:
-        """Answer a console request; executor trouble becomes ``ok=False`` with its reason and
-        its ``ReplyFailure``."""
-        timeout_s = max(0.1, request.timeout_ms / 1000)
-        try:
-            match request.kind:
-                case RequestKind.GET_WORKFLOW:
-                    reply = await self._ask(
-                        conn, get_workflow_request(request.workflow_id), timeout_s
-                    )
-                    workflow = read_get_workflow(reply, request.app, wall_ms())
-                    if workflow is not None:
-                        await self._publish([workflow])
-                    return reply_to(request, self._gateway_id, ok=True, workflow=workflow)
-                case RequestKind.LIST_STEPS:
-                    reply = await self._ask(
-                        conn, list_steps_request(request.workflow_id), timeout_s
-                    )
-                    steps = read_steps(reply)
-                    if steps is not None:
-                        await self._publish(
-                            [
-                                WorkflowSteps(
-                                    app=request.app,
-                                    workflow_id=request.workflow_id,
-                                    steps=steps,
-                                    observed_at_ms=wall_ms(),
-                                )
-                            ]
-                        )
-                    return reply_to(request, self._gateway_id, ok=True, steps=steps)
-                case _:  # a management kind: gateway.operations answers those
-                    return self.failed_answer(
-                        request,
-                        f"{request.kind.value} is not an observation request",
-                        ReplyFailure.GATEWAY_ERROR,
-                    )
-        except (RequestError, PublishError) as exc:
-            return self.failed_answer(request, str(exc), failure_of(exc))
-
-    def failed_answer(
-        self, request: ExecutorRequest, reason: str, failure: ReplyFailure
-    ) -> ExecutorReply:
-        """The answer to a request this pod could not ask."""
-        return reply_to(request, self._gateway_id, ok=False, error=reason, failure=failure)
-
-    # -- shared ----------------------------------------------------------------------------
-
-    async def _ask(
-        self, conn: Connection, request: Request, timeout_s: float | None = None
-    ) -> Reply:
-        reply = await conn.request(request, timeout_s or self._request_timeout_s)
-        if reply.error_message:
-            raise ExecutorFailed(
-                f"{request.type.value} failed on the executor: {reply.error_message}"
-            )
-        return reply
 
     def _knows(self, status: WorkflowStatus) -> bool:
         """Whether this pod published the workflow before (and still remembers it)."""

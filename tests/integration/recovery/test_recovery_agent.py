@@ -1,0 +1,141 @@
+"""The recovery agent in a real Faust worker on the embedded broker: executor events in; recovery
+commands, audit decisions, projected states and the liveness view out.
+
+Faust's ``agent.test_context()`` cannot drive this agent faithfully: its table writes and topic
+sends go to the app's real producer (faust-streaming 0.15.3 has no in-memory transport), and its
+timers (the policy's tick, the projection's flush) only run in a started app.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from broker.faust_app import WorkerApp
+from recovery.agent import RecoveryAgent
+from recovery.policy import RecoveryTimings
+from recovery.state import ExecutorState, RecoveryState
+from runtime.clock import wall_ms
+from streams.ids import AppName, ConnId, ExecutorId, GatewayId
+from streams.records import (
+    CommandProgress,
+    CommandStatus,
+    ExecutorConnected,
+    ExecutorDisconnected,
+    ExecutorInfo,
+    RecoverExecutor,
+    RecoveryDecision,
+    RecoveryStep,
+    SessionInfo,
+)
+from tests.component.gateway.fakes import CommandSender, EventLog
+from tests.eventually import eventually
+from tests.integration.faust_worker import RecordingProjection, started
+
+pytestmark = pytest.mark.integration
+
+APP = AppName("orders")
+GATEWAY = GatewayId("gw-1")
+A, B, C = ExecutorId("exec-a"), ExecutorId("exec-b"), ExecutorId("exec-c")
+TIMINGS = RecoveryTimings(grace_ms=300, command_timeout_ms=60_000)
+
+
+def connected(executor_id: ExecutorId, conn_id: str, ts_ms: int) -> ExecutorConnected:
+    info = ExecutorInfo(executor_id=executor_id, application_version="v1", hostname="host")
+    session = SessionInfo(info=info, conn_id=ConnId(conn_id), connected_at_ms=ts_ms)
+    return ExecutorConnected(app=APP, gateway=GATEWAY, session=session, ts_ms=ts_ms)
+
+
+def disconnected(executor_id: ExecutorId, conn_id: str, ts_ms: int) -> ExecutorDisconnected:
+    return ExecutorDisconnected(
+        app=APP,
+        gateway=GATEWAY,
+        executor_id=executor_id,
+        conn_id=ConnId(conn_id),
+        close_code=1006,
+        close_reason="connection lost",
+        draining=False,
+        ts_ms=ts_ms,
+    )
+
+
+def steps(log: EventLog) -> list[tuple[ExecutorId, RecoveryStep]]:
+    return [(d.dead_executor_id, d.step) for d in log.of_type(RecoveryDecision)]
+
+
+def agent_on(worker: WorkerApp, projection: RecordingProjection) -> RecoveryAgent:
+    return RecoveryAgent(
+        worker, TIMINGS, projection, tick_interval_s=0.05, projection_interval_s=0.05
+    )
+
+
+async def test_a_dead_executor_is_recovered_by_a_live_one(
+    worker: WorkerApp, executor_events: CommandSender, commands: EventLog, audit: EventLog
+) -> None:
+    projection = RecordingProjection()
+    agent = agent_on(worker, projection)
+    async with started(worker):
+        now = wall_ms()
+        await executor_events.send(connected(A, "a1", now))
+        await executor_events.send(connected(B, "b1", now))
+        await executor_events.send(disconnected(A, "a1", now + 10))
+
+        (command,) = await eventually(
+            lambda: commands.of_type(RecoverExecutor), "a recovery command"
+        )
+        assert (command.app, command.dead_executor_id, command.target) == (APP, A, B)
+        assert command.target_gateway == GATEWAY
+        await eventually(lambda: len(steps(audit)) >= 2, "the decisions audited")
+        assert steps(audit) == [(A, RecoveryStep.DECLARED_DEAD), (A, RecoveryStep.TARGET_CHOSEN)]
+        assert audit.of_type(RecoveryDecision)[1].command_id == command.command_id
+        # The liveness view the capture poller reads: the dead one is no longer live.
+        assert agent.apps() == [APP]
+        assert [e.executor_id for e in agent.live_executors(APP)] == [B]
+        assert agent.live_executors(AppName("billing")) == []
+
+        # The target's gateway reports success: the recovery is done.
+        done = CommandProgress(
+            app=APP,
+            command_id=command.command_id,
+            gateway=GATEWAY,
+            executor_id=B,
+            status=CommandStatus.SUCCEEDED,
+            error=None,
+            ts_ms=wall_ms(),
+        )
+        await executor_events.send(done)
+        await eventually(lambda: len(steps(audit)) >= 3, "the success audited")
+        assert steps(audit)[2] == (A, RecoveryStep.SUCCEEDED)
+
+        # Everything audited reached the store's projection, and the latest state says so.
+        await eventually(
+            lambda: projection.decisions == audit.of_type(RecoveryDecision), "decisions projected"
+        )
+        await eventually(
+            lambda: projection.states[-1].recoveries[A].state is RecoveryState.SUCCEEDED,
+            "the finished recovery projected",
+        )
+        assert projection.states[-1].executors[A].state is ExecutorState.RECOVERED
+        assert len(commands.of_type(RecoverExecutor)) == 1
+
+
+async def test_an_executor_back_within_the_grace_period_is_never_recovered(
+    worker: WorkerApp, executor_events: CommandSender, commands: EventLog, audit: EventLog
+) -> None:
+    agent_on(worker, RecordingProjection())
+    async with started(worker):
+        now = wall_ms()
+        await executor_events.send(connected(A, "a1", now))
+        await executor_events.send(connected(B, "b1", now))
+        await executor_events.send(connected(C, "c1", now))
+        # A and C lose their sessions at once; only A reconnects (a new session) in time.
+        await executor_events.send(disconnected(A, "a1", now + 10))
+        await executor_events.send(disconnected(C, "c1", now + 10))
+        await executor_events.send(connected(A, "a2", now + 50))
+
+        # C's recovery shows the grace period is over: A's would have been decided with it.
+        (command,) = await eventually(
+            lambda: commands.of_type(RecoverExecutor), "C's recovery command"
+        )
+        assert command.dead_executor_id == C
+        await eventually(lambda: len(steps(audit)) >= 2, "C's decisions audited")
+        assert {dead for dead, _ in steps(audit)} == {C}
