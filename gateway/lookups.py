@@ -9,6 +9,7 @@ Also home of ``ask``, the one way the gateway puts a DBOS observability verb to 
 
 from __future__ import annotations
 
+from gateway import replies
 from gateway.connection import Connection
 from gateway.kafka import KafkaSink
 from gateway.management import failure_of
@@ -16,7 +17,7 @@ from gateway.operations import reply_to, timeout_s
 from gateway.protocol import Reply, Request
 from gateway.queries import get_workflow_request, list_steps_request, read_get_workflow, read_steps
 from runtime.clock import wall_ms
-from streams.exceptions import ExecutorFailed, PublishError, RequestError
+from streams.exceptions import PublishError, RequestError
 from streams.ids import GatewayId
 from streams.records import ExecutorReply, ExecutorRequest, ReplyFailure, RequestKind, WorkflowSteps
 from streams.topics import Topics
@@ -31,8 +32,7 @@ async def ask(conn: Connection, request: Request, timeout_s: float) -> Reply:
         SessionClosed: the session closed first.
     """
     reply = await conn.request(request, timeout_s)
-    if reply.error_message:
-        raise ExecutorFailed(f"{request.type.value} failed on the executor: {reply.error_message}")
+    replies.check(request.type, reply)
     return reply
 
 

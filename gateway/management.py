@@ -53,7 +53,7 @@ MAX_BATCH_IDS = 1_000
 """A bulk request (``workflow_ids``) names at most this many workflows."""
 
 OBSERVATION_KINDS = frozenset({RequestKind.GET_WORKFLOW, RequestKind.LIST_STEPS})
-"""Answered by ``gateway.observation``; every other kind is a management kind."""
+"""Answered by ``gateway.lookups``; every other kind is a management kind."""
 
 MANAGEMENT_KINDS = frozenset(RequestKind) - OBSERVATION_KINDS
 
