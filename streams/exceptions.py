@@ -10,6 +10,7 @@ one place.
     * PublishError               -- a Kafka write failed (retriable)
     * AuthError                  -- unknown, revoked or other-app API key
     * RoleFailed                 -- a part of a role died: the process exits non-zero
+    * ServiceNotRunning          -- work offered to a service not started yet, or stopping
     * RequestError               -- a request to an executor did not get a useful answer
         * RequestTimeout         -- no reply within the request's timeout (retriable)
         * SessionClosed          -- the session closed while the request was in flight (retriable)
@@ -72,6 +73,11 @@ class AuthError(ConductorError):
 class RoleFailed(ConductorError):
     """A part of a running role died (a gateway loop, the Faust app): restart is the
     orchestrator's job, so the process exits non-zero."""
+
+
+class ServiceNotRunning(ConductorError):
+    """A service was offered work (a background task) before it started or once it began to
+    stop (``runtime.lifecycle``)."""
 
 
 class RequestError(ConductorError):
