@@ -1,22 +1,21 @@
 """The gateway pod: accepts executors, reports them to Kafka, delivers commands to them.
 
-Lifecycle (HOUSE_STYLE §6): an async context manager; on exit it stops accepting (503), closes
-every session with 1001 while marking the disconnects as ``draining`` (so the recovery agent waits
-for the executors to reconnect to another pod instead of recovering them), then flushes Kafka.
+Lifecycle (HOUSE_STYLE §6, ``runtime.lifecycle.Service``): on stop it refuses new handshakes
+(503), closes every session with 1001 while marking the disconnects as ``draining`` (so the
+recovery agent waits for the executors to reconnect to another pod instead of recovering them),
+gives the commands in flight ``COMMAND_DRAIN_S`` to report their outcome, then flushes Kafka. A
+background loop that dies fails the pod (``failed``), so that its role exits.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import http
 import logging
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Coroutine
-from types import TracebackType
-from typing import Any
+from contextlib import AsyncExitStack
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request as HttpRequest
@@ -33,6 +32,7 @@ from gateway.polling import CapturePoller
 from gateway.protocol import recovery_request, recovery_succeeded
 from gateway.registry import SessionRegistry
 from runtime.clock import wall_ms
+from runtime.lifecycle import Service
 from runtime.log_throttle import LogThrottle
 from streams.exceptions import AuthError, ConductorError, PublishError, RequestError
 from streams.ids import AppName, CommandId, ConnId
@@ -53,11 +53,16 @@ from streams.records import (
 
 logger = logging.getLogger(__name__)
 
+COMMAND_DRAIN_S = 5.0
+"""How long a stopping pod lets the commands in flight report their outcome (their sessions are
+closed by then, so they fail at once and only publish) before cancelling them."""
 
-class Gateway:
-    """One gateway pod."""
+
+class Gateway(Service):
+    """One gateway pod: ``async with Gateway(config, keys) as gateway``."""
 
     def __init__(self, config: GatewayConfig, keys: KeyVerifier) -> None:
+        super().__init__("gateway", drain_timeout_s=COMMAND_DRAIN_S)
         self.config = config
         self._keys = keys
         self._registry = SessionRegistry()
@@ -85,14 +90,6 @@ class Gateway:
         self._lookups = WorkflowLookups(self._sink, config.topics, config.gateway_id)
         self._operator = WorkflowOperator(config.gateway_id)
         self._server: Server | None = None
-        self._tasks: asyncio.TaskGroup | None = None
-        self._loops: list[asyncio.Task[None]] = []
-        self._exit_stack = contextlib.AsyncExitStack()
-        self._draining = False
-        self._stopped = False
-        self.failed = asyncio.Event()
-        """Set when a background loop died: the pod is no longer whole and should exit."""
-        self.failure: BaseException | None = None
 
     @property
     def port(self) -> int:
@@ -101,11 +98,10 @@ class Gateway:
         port: int = self._server.sockets[0].getsockname()[1]
         return port
 
-    async def __aenter__(self) -> Gateway:
-        stack = self._exit_stack
+    async def _start(self, stack: AsyncExitStack) -> None:
+        stack.callback(logger.info, "gateway %s stopped", self.config.gateway_id)  # last
         await stack.enter_async_context(self._sink)
         await stack.enter_async_context(self._feed)
-        self._tasks = await stack.enter_async_context(asyncio.TaskGroup())
         self._server = await serve(
             self._handle,
             self.config.host,
@@ -116,11 +112,9 @@ class Gateway:
             max_size=self.config.max_message_bytes,
             close_timeout=self.config.close_timeout_s,
         )
-        self._loops = [
-            self._tasks.create_task(self._guard("heartbeats", self._heartbeat_loop())),
-            self._tasks.create_task(self._guard("commands", self._command_loop())),
-            self._tasks.create_task(self._guard("revocations", self._revocation_loop())),
-        ]
+        self.tasks.loop("heartbeats", self._heartbeat_loop())
+        self.tasks.loop("commands", self._command_loop())
+        self.tasks.loop("revocations", self._revocation_loop())
         logger.info(
             "gateway %s listening on %s:%d",
             self.config.gateway_id,
@@ -128,50 +122,18 @@ class Gateway:
             self.port,
             extra={"gateway": self.config.gateway_id},
         )
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    async def _guard(self, name: str, loop: Coroutine[Any, Any, None]) -> None:
-        """Run a background loop; if it dies, report the pod as failed (``failed``)."""
-        try:
-            await loop
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if not self._stopped:
-                self.failure = exc
-                logger.exception("gateway loop %s died", name)
-                self.failed.set()
-        else:
-            if not self._stopped:
-                self.failure = RuntimeError(f"gateway loop {name} ended")
-                self.failed.set()
-
-    async def stop(self) -> None:
-        """Drain: refuse new handshakes, close sessions (1001), flush Kafka. Idempotent."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self._draining = True
+    async def _stop_accepting(self) -> None:
+        """Refuse new handshakes (503: ``stopping`` is true), close every session with 1001 and
+        wait for their handlers, which publish the draining disconnects."""
         if self._server is not None:
             self._server.close(close_connections=True)
-            await self._server.wait_closed()  # handlers publish their draining disconnects
-        for task in self._loops:
-            task.cancel()
-        await self._exit_stack.aclose()
-        logger.info("gateway %s stopped", self.config.gateway_id)
+            await self._server.wait_closed()
 
     # -- admission -------------------------------------------------------------------------
 
     async def _admit(self, ws: ServerConnection, request: HttpRequest) -> HttpResponse | None:
-        if self._draining:
+        if self.stopping:
             return ws.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Gateway is shutting down.\n")
         credentials = parse_path(request.path)
         if credentials is None:
@@ -261,7 +223,7 @@ class Gateway:
                 conn_id=conn.conn_id,
                 close_code=close_code,
                 close_reason=close_reason[:256],
-                draining=self._draining,
+                draining=self.stopping,
                 revoked=conn.revoked,
                 ts_ms=wall_ms(),
             )
@@ -311,7 +273,6 @@ class Gateway:
                     await conn.ws.close(1008, "API key revoked")
 
     async def _command_loop(self) -> None:
-        assert self._tasks is not None
         async for command in self._feed.commands():
             command_id = _command_id(command)
             if command_id in self._seen_commands:
@@ -322,11 +283,11 @@ class Gateway:
                 if command.target_gateway == self.config.gateway_id:
                     await self._not_here(command)
                 continue
-            self._tasks.create_task(self._run_command(conn, command), name=command_id)
+            self.tasks.job(command_id, self._run_command(conn, command))
 
     async def _run_command(self, conn: Connection, command: Command) -> None:
         """Carry out one command. A bug or an executor reply nobody foresaw fails this command
-        (reported like any failure), never the pod: the task group holds every session."""
+        (reported like any failure), never the pod."""
         try:
             match command:
                 case RecoverExecutor():
