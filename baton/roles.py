@@ -1,12 +1,10 @@
-"""The asyncio roles ``baton gateway`` and ``baton console``, each until a stop event is set."""
+"""The asyncio roles ``baton gateway`` and ``baton console``, each until a stop event is set or
+a part of it fails (``runtime.lifecycle``: then ``RoleFailed``, and the process exits non-zero)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Coroutine
-from typing import Any
 
 from baton.settings import Settings
 from broker.admin import ensure_topics
@@ -16,8 +14,8 @@ from gateway.config import GatewayConfig
 from gateway.keys import StoreKeys
 from gateway.server import Gateway
 from management.kafka_channel import KafkaLiveExecutors
+from runtime.lifecycle import run_until
 from store.database import Store
-from streams.exceptions import RoleFailed
 from streams.ids import GatewayId
 
 logger = logging.getLogger(__name__)
@@ -41,39 +39,26 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     await ensure_topics(settings.require_kafka(), settings.topics.specs())
     store = Store(settings.store_url())
     async with store, Gateway(gateway_config(settings), StoreKeys(store)) as gateway:
-        await first_of(stop.wait(), gateway.failed.wait())
-        if gateway.failure is not None:
-            raise RoleFailed(f"gateway failed: {gateway.failure!r}") from gateway.failure
-
-
-async def first_of(*waits: Coroutine[Any, Any, object]) -> None:
-    """Wait until the first of ``waits`` finishes; cancel the others."""
-    tasks = [asyncio.ensure_future(w) for w in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
+        await run_until(stop, gateway)
 
 
 async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
     """Serve the HTTP API and the dashboard until ``stop`` is set.
 
     With a broker, workflow details are asked of live executors through the gateways; without
-    one (``baton console`` alone, on a store) everything is served from the store.
+    one (``baton console`` alone, on a store) everything is served from the store. The Kafka
+    channel is started and stopped by the console app's lifespan, with the rest of its
+    background work.
     """
-    async with contextlib.AsyncExitStack() as stack:
-        store = await stack.enter_async_context(Store(settings.store_url()))
+    async with Store(settings.store_url()) as store:
         live: KafkaLiveExecutors | None = None
         if settings.kafka_bootstrap is not None:
             await ensure_topics(settings.kafka_bootstrap, settings.topics.specs())
-            live = await stack.enter_async_context(
-                KafkaLiveExecutors(
-                    settings.kafka_bootstrap,
-                    settings.topics,
-                    store,
-                    timeout_s=settings.console_live_timeout_s,
-                )
+            live = KafkaLiveExecutors(
+                settings.kafka_bootstrap,
+                settings.topics,
+                store,
+                timeout_s=settings.console_live_timeout_s,
             )
         await run_console(
             store,
@@ -82,6 +67,7 @@ async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
             stop,
             live=live,
             channel=live,
+            services=() if live is None else (live,),
             actor_policy=ActorPolicy(
                 user_header=settings.console_user_header,
                 require_token=settings.console_require_token,

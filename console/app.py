@@ -4,12 +4,19 @@ Owns the composition (``create_app``) and what every error looks like: ``{"error
 the API (and for any client that does not ask for HTML), an escaped HTML page for a browser on a
 dashboard page. A 500 never carries exception text: it is logged, not sent. Must not import the
 gateway, Faust or Kafka; live executors come in through the ``LiveExecutors`` seam.
+
+The app's lifespan owns the console's background work: the services it is given (the Kafka
+channel and its reply reader), then the audit outbox, then the bulk jobs, started in that order
+and stopped in reverse (``app.state.background``, a ``ServiceGroup``, fails when one of them
+does). Whoever serves the app runs its lifespan: ``console.server`` around uvicorn, asgi-lifespan's
+``LifespanManager`` in the tests; without it a bulk job is refused.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import jinja2
@@ -30,6 +37,7 @@ from management.actions import DEFAULT_ACTION_TIMEOUT_S, Actions
 from management.bulk import BulkJobs
 from management.channel import CommandChannel, LiveExecutors
 from management.params import BadParameter
+from runtime.lifecycle import Service, ServiceGroup
 from store.database import Store
 
 logger = logging.getLogger(__name__)
@@ -47,6 +55,7 @@ def create_app(
     channel: CommandChannel | None = None,
     actor_policy: ActorPolicy | None = None,
     action_timeout_s: float = DEFAULT_ACTION_TIMEOUT_S,
+    services: Sequence[Service] = (),
 ) -> Starlette:
     """The console's ASGI app over a started store.
 
@@ -58,10 +67,12 @@ def create_app(
         channel: carries operators' actions to executors; None: actions are refused (503).
         actor_policy: how the actor of an action is told (default: tokens optional).
         action_timeout_s: how long one attempt of an action waits for the executor.
+        services: what the app's lifespan starts first and stops last, e.g. the
+            ``KafkaLiveExecutors`` given as ``live`` and ``channel``.
 
     Returns:
-        The Starlette app (lifespan-free: the caller owns the store). ``app.state.bulk`` runs bulk
-        jobs: ``await app.state.bulk.stop()`` when shutting down.
+        The Starlette app. Its lifespan starts and stops the background work (``services``, the
+        audit outbox, the bulk jobs); the caller owns the store.
     """
     lookup = WorkflowLookup(store, live, live_timeout_s=live_timeout_s)
     actions = Actions(store, channel, timeout_s=action_timeout_s)
@@ -80,7 +91,15 @@ def create_app(
     )
     errors = _Errors(env)
     management = ManagementApi(store, actions, bulk, actors)
+    background = ServiceGroup("console", _background(services, actions, bulk))
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with background:
+            yield
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             *Api(store, lookup).routes(first=management.routes()),
             *dashboard.routes(),
@@ -92,10 +111,22 @@ def create_app(
             Exception: errors.internal,
         },
     )
+    app.state.background = background
     app.state.bulk = bulk
     app.state.actions = actions
     app.state.actors = actors
     return app
+
+
+def _background(
+    services: Sequence[Service], actions: Actions, bulk: BulkJobs
+) -> list[AbstractAsyncContextManager[object]]:
+    """In order of start: the channel first (the others use it), the bulk jobs last."""
+    members: list[AbstractAsyncContextManager[object]] = list(services)
+    if actions.outbox is not None:
+        members.append(actions.outbox)
+    members.append(bulk)
+    return members
 
 
 class _Errors:

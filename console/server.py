@@ -1,7 +1,10 @@
 """Serving the console: uvicorn, run programmatically until a stop event is set.
 
 Owns the one ``import uvicorn``. Signals are not uvicorn's business here: ``__main__`` handles
-SIGTERM once and sets ``stop``.
+SIGTERM once and sets ``stop``. The app's lifespan, which owns the background work
+(``console.app``), starts before the server and stops after it has answered its last request (or
+``GRACEFUL_SHUTDOWN_S`` passed). When that work dies, the console stops and ``run_console``
+raises ``RoleFailed``.
 """
 
 from __future__ import annotations
@@ -10,14 +13,16 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import uvicorn
 
 from console.actors import ActorPolicy
 from console.app import create_app
 from management.channel import CommandChannel, LiveExecutors
+from runtime.lifecycle import Service, first_of
 from store.database import Store
+from streams.exceptions import RoleFailed
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +51,7 @@ async def run_console(
     actor_policy: ActorPolicy | None = None,
     action_timeout_s: float = 10.0,
     access_log: bool = False,
+    services: Sequence[Service] = (),
 ) -> None:
     """Serve the console API on ``host:port`` until ``stop`` is set, then drain and return.
 
@@ -61,9 +67,13 @@ async def run_console(
         actor_policy: how the console tells who acts.
         action_timeout_s: how long one attempt of an action waits for the executor.
         access_log: log one line per request (off by default).
+        services: started by the app's lifespan before it serves, stopped after (e.g. the
+            Kafka channel given as ``live`` and ``channel``).
 
     Raises:
         OSError: the address cannot be bound (in use, or not ours).
+        Exception: what the background work raised when it could not start.
+        RoleFailed: the background work died (the console stopped).
     """
     # Binding here, not inside uvicorn, makes a busy port an OSError for the caller instead of
     # uvicorn's sys.exit().
@@ -76,28 +86,29 @@ async def run_console(
         channel=channel,
         actor_policy=actor_policy,
         action_timeout_s=action_timeout_s,
+        services=services,
     )
     config = uvicorn.Config(
         app,
         log_config=None,
         access_log=access_log,
-        lifespan="off",
+        lifespan="off",  # entered below
         timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_S),
     )
     server = _Server(config)
-    logger.info("console listening on http://%s:%d", host, sock.getsockname()[1])
+    background: Service = app.state.background
     try:
-        async with asyncio.TaskGroup() as tasks:
+        # The app's lifespan is entered here, around the server, rather than by uvicorn, whose
+        # lifespan driver calls sys.exit() when the startup fails: here it is an exception for
+        # the caller. A TaskGroup owns the server: it has drained before the lifespan ends.
+        async with app.router.lifespan_context(app), asyncio.TaskGroup() as tasks:
             serving = tasks.create_task(server.serve(sockets=[sock]))
-            stopping = tasks.create_task(stop.wait())
-            outbox = app.state.actions.outbox
-            publishing = None if outbox is None else tasks.create_task(outbox.run())
-            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            logger.info("console listening on http://%s:%d", host, sock.getsockname()[1])
+            await first_of(stop.wait(), background.failed.wait(), asyncio.wait({serving}))
             server.should_exit = True
-            stopping.cancel()
-            if publishing is not None:
-                publishing.cancel()
     finally:
         sock.close()
-        await app.state.bulk.stop()
+    background.raise_if_failed()
+    if not stop.is_set():
+        raise RoleFailed("the console's server stopped on its own")
     logger.info("console stopped")

@@ -5,14 +5,19 @@ The console records each action's audit row unpublished, then publishes it; the 
 publishes every unpublished row to the audit topic and marks it, right after an action and every
 few seconds, so the topic (the replayable log) holds every operator action even when the broker
 was down for a while. Publishing twice is harmless: the audit log's rows are keyed by event.
+
+A ``runtime.lifecycle.Service``: the console's lifespan starts its loop and stops it (a pending
+row waits for the next console: it is in the store).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AsyncExitStack
 
 from management.channel import CommandChannel, LiveUnavailable
+from runtime.lifecycle import Service
 from store.audit import mark_published, unpublished_actions
 from store.database import Store
 
@@ -22,10 +27,15 @@ DEFAULT_INTERVAL_S = 2.0
 BATCH = 100
 
 
-class AuditOutbox:
-    """Publishes the store's unpublished audit rows through ``channel``."""
+class AuditOutbox(Service):
+    """Publishes the store's unpublished audit rows through ``channel``: on demand
+    (``publish_pending``) and, while started, every ``interval_s``."""
 
-    def __init__(self, store: Store, channel: CommandChannel) -> None:
+    def __init__(
+        self, store: Store, channel: CommandChannel, *, interval_s: float = DEFAULT_INTERVAL_S
+    ) -> None:
+        super().__init__("audit outbox")
+        self._interval_s = interval_s
         self._store = store
         self._channel = channel
         self._lock = asyncio.Lock()
@@ -61,11 +71,13 @@ class AuditOutbox:
                 self._failing = False
         return published
 
-    async def run(self, interval_s: float = DEFAULT_INTERVAL_S) -> None:
-        """Publish pending rows every ``interval_s`` until cancelled."""
+    async def _start(self, stack: AsyncExitStack) -> None:
+        self.tasks.loop("publisher", self._publish_periodically())
+
+    async def _publish_periodically(self) -> None:
         while True:
             try:
                 await self.publish_pending()
             except Exception:
                 logger.exception("the audit outbox failed; trying again")
-            await asyncio.sleep(interval_s)
+            await asyncio.sleep(self._interval_s)

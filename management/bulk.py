@@ -5,18 +5,21 @@ the job and its items in the store, the run in the background in chunks (one DBO
 ``workflow_ids`` per chunk and application version; per-workflow requests when a chunk fails, so
 each workflow gets its own outcome; restarts one by one), its progress, and one audit record when
 it ends. Must not import the gateway, Faust or Kafka.
+
+Jobs run as jobs of a ``runtime.lifecycle.Service`` that the console's lifespan starts and stops
+(``async with bulk_jobs``); a stop cancels the running jobs, which are reported interrupted later.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from types import TracebackType
 from typing import Any
 
 from management.actions import (
@@ -31,6 +34,7 @@ from management.actions import (
 from management.operations import JsonBody
 from management.params import WORKFLOW_PARAMS, BadParameter, parse_workflow_id, parse_workflow_query
 from runtime.clock import wall_ms
+from runtime.lifecycle import Service
 from store.bulk_jobs import (
     ItemOutcome,
     JobState,
@@ -194,7 +198,8 @@ def _parse_filter(value: object) -> WorkflowFilter:
 
 
 class BulkJobs:
-    """Previews, starts and reports bulk jobs; runs them in this process's background.
+    """Previews, starts and reports bulk jobs; runs them in this process's background while it
+    is entered (``async with``).
 
     Args:
         store: a started store.
@@ -204,7 +209,20 @@ class BulkJobs:
     def __init__(self, store: Store, actions: Actions) -> None:
         self._store = store
         self._actions = actions
+        self._runner = Service("bulk jobs")
         self._running: dict[str, asyncio.Task[None]] = {}
+
+    async def __aenter__(self) -> BulkJobs:
+        await self._runner.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
 
     async def preview(self, app: AppName, spec: BulkSpec) -> BulkPreview:
         """How many workflows the request selects (nothing is done)."""
@@ -225,7 +243,9 @@ class BulkJobs:
 
         Raises:
             ActionFailed: the selection is empty or too large (bad_request).
+            ServiceNotRunning: the jobs' runner is not entered, or stopping.
         """
+        self._runner.ensure_running()
         job_id = check_idempotency_key(idempotency_key or uuid.uuid4().hex[:20])[:64]
         existing = await self.get(app, job_id, items=0)
         if existing is not None:
@@ -260,8 +280,8 @@ class BulkJobs:
                 [workflow_id for workflow_id, _ in selected],
             )
         versions = {workflow_id: version for workflow_id, version in selected}
-        self._running[job_id] = asyncio.create_task(
-            self._run(app, job_id, spec, actor, versions, wall_ms()), name=f"bulk-{job_id}"
+        self._running[job_id] = self._runner.tasks.job(
+            f"bulk-{job_id}", self._run(app, job_id, spec, actor, versions, wall_ms())
         )
         view = await self.get(app, job_id, items=0)
         assert view is not None
@@ -301,13 +321,8 @@ class BulkJobs:
             await asyncio.shield(task)
 
     async def stop(self) -> None:
-        """Stop the running jobs (they are reported interrupted later)."""
-        tasks = list(self._running.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Stop the running jobs (they are reported interrupted later); idempotent."""
+        await self._runner.stop()
 
     async def _select(self, app: AppName, spec: BulkSpec) -> list[tuple[str, str | None]]:
         async with self._store.sessionmaker.begin() as session:

@@ -5,16 +5,18 @@ gateway pod follows that topic and the one holding the executor asks it); the an
 ``ExecutorReply`` on the replies topic, which this process follows from its end (no consumer group:
 every console sees every reply and keeps those it waits for). The target is the connected executor
 of the app the store saw most recently.
+
+A ``runtime.lifecycle.Service``: the console's lifespan starts it (producer, consumer, then the
+reply reader, a loop whose death fails the console) and stops it in reverse.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
-from types import TracebackType
+from contextlib import AsyncExitStack
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -22,6 +24,7 @@ from aiokafka.errors import KafkaError
 from management.channel import LiveUnavailable, NoLiveExecutor
 from management.targets import connected_executors
 from runtime.clock import wall_ms
+from runtime.lifecycle import Service
 from store.database import Store
 from streams.codec import decode, encode, record_key
 from streams.exceptions import ExecutorFailed, RecordError, RequestTimeout
@@ -40,11 +43,12 @@ from streams.topics import Topics
 logger = logging.getLogger(__name__)
 
 
-class KafkaLiveExecutors:
-    """``LiveExecutors`` and ``CommandChannel`` through Kafka and the gateways. Use as an async
-    context manager."""
+class KafkaLiveExecutors(Service):
+    """``LiveExecutors`` and ``CommandChannel`` through Kafka and the gateways. A service: use it
+    as an async context manager (or hand it to the console's lifespan)."""
 
     def __init__(self, bootstrap: str, topics: Topics, store: Store, *, timeout_s: float) -> None:
+        super().__init__("console channel")
         self._topics = topics
         self._store = store
         self._timeout_s = timeout_s
@@ -60,42 +64,18 @@ class KafkaLiveExecutors:
             auto_offset_reset="latest",
         )
         self._waiting: dict[RequestId, asyncio.Future[ExecutorReply]] = {}
-        self._reader: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> KafkaLiveExecutors:
+    async def _start(self, stack: AsyncExitStack) -> None:
         await self._producer.start()
-        try:
-            await self._consumer.start()
-            await self._consumer.topics()
-            partitions = self._consumer.partitions_for_topic(self._topics.replies) or set()
-            assigned = [TopicPartition(self._topics.replies, p) for p in sorted(partitions)]
-            self._consumer.assign(assigned)
-            await self._consumer.seek_to_end(*assigned)
-        except BaseException:
-            await self._producer.stop()
-            await self._consumer.stop()
-            raise
-        self._reader = asyncio.create_task(self._read_replies(), name="console-replies")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    async def stop(self) -> None:
-        """Stop reading replies and close the clients; idempotent."""
-        reader, self._reader = self._reader, None
-        if reader is None:
-            return
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
-        await self._consumer.stop()
-        await self._producer.stop()
+        stack.push_async_callback(self._producer.stop)
+        stack.push_async_callback(self._consumer.stop)  # also after a failed start
+        await self._consumer.start()
+        await self._consumer.topics()
+        partitions = self._consumer.partitions_for_topic(self._topics.replies) or set()
+        assigned = [TopicPartition(self._topics.replies, p) for p in sorted(partitions)]
+        self._consumer.assign(assigned)
+        await self._consumer.seek_to_end(*assigned)
+        self.tasks.loop("replies", self._read_replies())
 
     async def get_workflow(self, app: AppName, workflow_id: WorkflowId) -> WorkflowStatus | None:
         reply = await self._ask(app, RequestKind.GET_WORKFLOW, workflow_id)

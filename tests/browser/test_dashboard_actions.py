@@ -30,11 +30,8 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[str, FakeExecutor]]:
         await seed(store)
         executor = FakeExecutor(store=store)
         app = create_app(store, channel=executor, refresh_interval_s=REFRESH_INTERVAL_S)
-        try:
-            async with serving(app) as url:
-                yield url, executor
-        finally:
-            await app.state.bulk.stop()
+        async with serving(app) as url:
+            yield url, executor
 
 
 async def test_cancel_a_workflow_through_its_confirmation(

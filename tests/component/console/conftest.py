@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 
 from console.app import create_app
 from management.channel import LiveExecutors
@@ -25,16 +26,17 @@ async def seeded_store(tmp_path: Path) -> AsyncIterator[Store]:
 @pytest.fixture
 def make_client(seeded_store: Store) -> ClientFactory:
     """``async with make_client(live, **create_app_kwargs) as client``: the console over the
-    seeded store, through httpx's ASGI transport."""
+    seeded store, through httpx's ASGI transport, its lifespan (background work) running."""
 
     @asynccontextmanager
     async def factory(
         live: LiveExecutors | None = None, **kwargs: object
     ) -> AsyncIterator[httpx.AsyncClient]:
         app = create_app(seeded_store, live, **kwargs)  # type: ignore[arg-type]
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
-            yield client
+        async with LifespanManager(app) as running:
+            transport = httpx.ASGITransport(app=running.app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+                yield client
 
     return factory
 

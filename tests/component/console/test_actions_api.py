@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 
 from console.app import create_app
 from recovery.state import AppState, ExecutorRecord, ExecutorState
@@ -36,10 +37,10 @@ def channel() -> FakeChannel:
 @pytest.fixture
 async def api(seeded_store: Store, channel: FakeChannel) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(seeded_store, channel=channel, action_timeout_s=0.3)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
-        yield client
-    await app.state.bulk.stop()
+    async with LifespanManager(app) as running:
+        transport = httpx.ASGITransport(app=running.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+            yield client
 
 
 async def add_executors(store: Store, *records: Any) -> None:

@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from asgi_lifespan import LifespanManager
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import Case, Response
@@ -96,11 +97,13 @@ class SeededConsole:
             assert message["type"] == "lifespan.startup"
             try:
                 store = await stack.enter_async_context(self._open_store())
+                # Executors played in memory: actions on the seeded app reach one and succeed.
+                app = create_app(store, channel=FakeChannel(), action_timeout_s=0.2)
+                # The console's own lifespan (its background work) runs inside this one.
+                self._app = (await stack.enter_async_context(LifespanManager(app))).app
             except Exception as exc:
                 await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                 raise
-            # Executors played in memory: actions on the seeded app reach one and succeed.
-            self._app = create_app(store, channel=FakeChannel(), action_timeout_s=0.2)
             await send({"type": "lifespan.startup.complete"})
             message = await receive()
             assert message["type"] == "lifespan.shutdown"

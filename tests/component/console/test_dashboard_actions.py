@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
 from console.actors import ActorPolicy
@@ -173,12 +174,10 @@ async def serve(
     store: Store, channel: CommandChannel | None, **kwargs: Any
 ) -> AsyncIterator[Console]:
     app = create_app(store, channel=channel, **kwargs)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    try:
+    async with LifespanManager(app) as running:
+        transport = httpx.ASGITransport(app=running.app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
             yield Console(client=client, app=app, store=store)
-    finally:
-        await app.state.bulk.stop()
 
 
 @pytest.fixture

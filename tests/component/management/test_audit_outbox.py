@@ -16,6 +16,7 @@ from store.models import AuditRow
 from store.tokens import create_token
 from streams.records import OperatorAction
 from tests.component.console.channel import FakeChannel
+from tests.eventually import eventually
 
 
 @dataclass
@@ -67,3 +68,17 @@ async def test_a_failing_broker_leaves_the_rest_pending(seeded_store: Store) -> 
     channel.allowed = 10
     assert await outbox.publish_pending() == 2
     assert [r.target for r in channel.audit] == ["a", "b", "c"]
+
+
+async def test_a_started_outbox_publishes_on_its_own_and_stops_cleanly(
+    seeded_store: Store,
+) -> None:
+    channel = FakeChannel()
+    async with AuditOutbox(seeded_store, channel, interval_s=0.05) as outbox:
+        async with seeded_store.sessionmaker.begin() as session:
+            await create_token(session, "later")
+        await eventually(lambda: channel.audit, "the outbox's loop published the row")
+        assert outbox.tasks.running == {"audit outbox: publisher"}
+    assert [r.target for r in channel.audit] == ["later"]
+    assert outbox.tasks.running == frozenset()
+    assert not outbox.failed.is_set()
