@@ -3,8 +3,9 @@
 Creates the store schema, starts the embedded broker (unless ``--kafka`` names one; that one is
 checked first) and creates the topics, then runs ``baton worker``, ``baton gateway`` and
 ``baton console`` as child processes — the same roles a distributed deployment runs on separate
-machines. SIGINT/SIGTERM, or any child exiting, stops the rest in reverse order (gateway first, so
-executors see a drain, not a death).
+machines. SIGINT/SIGTERM, or any child exiting, stops the rest in reverse order (the console,
+then the gateway, so executors see a drain, not a death, and the worker last). The children are
+one ``runtime.lifecycle`` service (``RoleProcesses``): a child that exits on its own fails it.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import contextlib
 import logging
 import signal
 import sys
+from contextlib import AsyncExitStack
 
 from baton.children import die_with_parent
 from baton.embedded_broker import EmbeddedBroker
 from baton.probes import accepts_tcp
 from baton.settings import Settings
 from broker.admin import ensure_topics
+from runtime.lifecycle import Service, first_of
 from store.database import Store
+from streams.exceptions import RoleFailed
 
 logger = logging.getLogger(__name__)
 
@@ -49,23 +53,42 @@ async def run_up(settings: Settings) -> int:
             await stack.enter_async_context(broker)
             bootstrap = broker.bootstrap
             await ensure_topics(bootstrap, settings.topics.specs())
-        children = [await _spawn(role, settings, bootstrap) for role in ROLES]
-        if await _listening(settings):
-            _announce(settings, bootstrap)
-        exited = [asyncio.ensure_future(child.wait()) for child in children]
-        stopper = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
-        failed = [
-            role
-            for role, child in zip(ROLES, children, strict=True)
-            if child.returncode is not None
-        ]
-        if failed:
-            logger.error("role %s exited; stopping Baton", ", ".join(failed))
-        await _stop_children(children)
-        stopper.cancel()
-        return 1 if failed else 0
+        async with RoleProcesses(settings, bootstrap) as roles:
+            if await _listening(settings):
+                _announce(settings, bootstrap)
+            await first_of(stop.wait(), roles.failed.wait())
+            exited = roles.exited()
+            if exited:
+                logger.error("role %s exited; stopping Baton", ", ".join(exited))
+        return 1 if exited else 0
     return 0
+
+
+class RoleProcesses(Service):
+    """One child process per role, started in ``ROLES`` order and stopped in reverse (SIGTERM,
+    then SIGKILL after ``STOP_TIMEOUT_S``); a child that exits on its own fails the service."""
+
+    def __init__(self, settings: Settings, bootstrap: str) -> None:
+        super().__init__("roles")
+        self._settings = settings
+        self._bootstrap = bootstrap
+        self._children: dict[str, asyncio.subprocess.Process] = {}
+
+    def exited(self) -> list[str]:
+        """The roles whose process has exited."""
+        return [role for role, child in self._children.items() if child.returncode is not None]
+
+    async def _start(self, stack: AsyncExitStack) -> None:
+        for role in ROLES:
+            child = await _spawn(role, self._settings, self._bootstrap)
+            self._children[role] = child
+            stack.push_async_callback(_stop_child, child)
+            self.tasks.loop(role, self._watch(role, child))
+
+    @staticmethod
+    async def _watch(role: str, child: asyncio.subprocess.Process) -> None:
+        code = await child.wait()
+        raise RoleFailed(f"role {role} exited with code {code}")
 
 
 async def _spawn(role: str, settings: Settings, bootstrap: str) -> asyncio.subprocess.Process:
@@ -90,19 +113,15 @@ async def _spawn(role: str, settings: Settings, bootstrap: str) -> asyncio.subpr
     return await asyncio.create_subprocess_exec(*args, preexec_fn=die_with_parent)
 
 
-async def _stop_children(children: list[asyncio.subprocess.Process]) -> None:
-    # Reverse of start order: the gateway drains first, the worker goes last.
-    for child in reversed(children):
-        if child.returncode is None:
-            child.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(child.wait(), STOP_TIMEOUT_S)
-            except TimeoutError:
-                logger.warning(
-                    "child %d did not stop in %.0f s; killing it", child.pid, STOP_TIMEOUT_S
-                )
-                child.kill()
-                await child.wait()
+async def _stop_child(child: asyncio.subprocess.Process) -> None:
+    if child.returncode is None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(child.wait(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            logger.warning("child %d did not stop in %.0f s; killing it", child.pid, STOP_TIMEOUT_S)
+            child.kill()
+            await child.wait()
 
 
 async def _listening(settings: Settings, timeout_s: float = 60.0) -> bool:

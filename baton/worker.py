@@ -2,23 +2,25 @@
 
 Runs the Faust app on our own event loop (``app.start()`` / ``app.stop()``) rather than through
 ``faust.Worker``, which installs its own signal handlers and writes terminal escapes: SIGTERM is
-handled once, in the CLI.
+handled once, in the CLI. The Faust app is one ``runtime.lifecycle`` service (``Worker``): when it
+stops on its own (Faust crashed), the worker has failed and the role exits non-zero.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AsyncExitStack
 
-from baton.roles import first_of
 from baton.settings import Settings
 from broker.admin import ensure_topics
-from broker.faust_app import create_worker_app
+from broker.faust_app import WorkerApp, create_worker_app
 from capture.agent import CaptureAgent
 from capture.cursor import CaptureTimings
 from capture.workflow_agent import WorkflowAgent
 from recovery.agent import RecoveryAgent
 from recovery.state import AppState
+from runtime.lifecycle import Service, run_until
 from store.audit import record_audit
 from store.database import Store
 from store.projection import project_app_state
@@ -54,7 +56,11 @@ class StoreProjection:
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    """Run the Faust worker until ``stop`` is set."""
+    """Run the Faust worker until ``stop`` is set.
+
+    Raises:
+        RoleFailed: the Faust app stopped on its own.
+    """
     bootstrap = settings.require_kafka()
     # Before Faust touches a topic: Tansu auto-creates unknown topics with 4 partitions.
     await ensure_topics(bootstrap, settings.topics.specs())
@@ -62,7 +68,20 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     worker_app = create_worker_app(
         bootstrap=bootstrap, topics=settings.topics, datadir=settings.data_dir / "worker"
     )
-    async with Store(settings.store_url()) as store:
+    async with Store(settings.store_url()) as store, Worker(worker_app, settings, store) as worker:
+        logger.info("worker ready: consuming %s", settings.topics.executor_events)
+        await run_until(stop, worker)
+
+
+class Worker(Service):
+    """The Faust app and its agents (recovery, capture, workflow table) over the store.
+
+    Its start returns after the group join and table recovery; it fails when the app stops on
+    its own.
+    """
+
+    def __init__(self, worker_app: WorkerApp, settings: Settings, store: Store) -> None:
+        super().__init__("worker")
         projection = StoreProjection(store)
         recovery = RecoveryAgent(worker_app, settings.timings, projection)
         CaptureAgent(
@@ -74,13 +93,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             ),
         )
         WorkflowAgent(worker_app, projection)
-        app = worker_app.app
-        await app.start()  # returns after the group join and table recovery
-        logger.info("worker ready: consuming %s", settings.topics.executor_events)
-        try:
-            await first_of(stop.wait(), app.wait_until_stopped())
-            if not stop.is_set():
-                raise RoleFailed(f"the Faust app stopped on its own: {app.crash_reason!r}")
-        finally:
-            await app.stop()
-            logger.info("worker stopped")
+        self._app = worker_app.app
+
+    async def _start(self, stack: AsyncExitStack) -> None:
+        stack.callback(logger.info, "worker stopped")
+        await self._app.start()
+        stack.push_async_callback(self._app.stop)
+        self.tasks.loop("faust app", self._watch())
+
+    async def _watch(self) -> None:
+        await self._app.wait_until_stopped()
+        raise RoleFailed(f"the Faust app stopped on its own: {self._app.crash_reason!r}")
