@@ -20,6 +20,7 @@ from gateway.protocol import (
     Request,
     SessionReady,
 )
+from runtime.lifecycle import first_of
 from streams.exceptions import ProtocolError, RequestTimeout, SessionClosed
 from streams.ids import AppName, ConnId, RequestId
 from streams.records import ExecutorInfo, SessionInfo
@@ -65,15 +66,7 @@ class Connection:
         """
         self.session.start()
         await self._flush()
-        ready = asyncio.ensure_future(self.ready.wait())
-        ended = asyncio.ensure_future(self._ended.wait())
-        try:
-            await asyncio.wait(
-                {ready, ended}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            ready.cancel()
-            ended.cancel()
+        await first_of(self.ready.wait(), self._ended.wait(), timeout_s=timeout_s)
         if self.ready.is_set():
             return self.info
         if self._ended.is_set():

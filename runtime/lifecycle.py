@@ -23,8 +23,9 @@ Owned work comes in two kinds (``TaskOwner``):
 
 ``ServiceGroup`` starts services (and plain async context managers) in order, stops them in
 reverse and fails when one of them fails. ``first_of`` waits for the first of several awaits and
-leaves none running. This module is the one place that calls ``asyncio.create_task``: every
-task is registered with its owner before it runs (HOUSE_STYLE §6).
+leaves none running. This module is the one place that calls the bare ``asyncio.create_task``
+(a ``TaskGroup`` scoped to one request or one session is fine anywhere): every task is
+registered with its owner before it runs (HOUSE_STYLE §6).
 
 Imports nothing of Baton's but the exception tree.
 """
@@ -39,7 +40,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from types import TracebackType
 from typing import Any, Self
 
-from streams.exceptions import RoleFailed, ServiceNotRunning
+from streams.exceptions import ConductorError, RoleFailed, ServiceNotRunning
 
 logger = logging.getLogger(__name__)
 
@@ -277,11 +278,13 @@ class Service:
         if self.stopping:
             logger.debug("%s: %s ended while stopping: %r", self.name, name, exc)
             return
+        # A ConductorError was raised on purpose and says what happened: no traceback.
         logger.error(
-            "%s: %s died; the service has failed",
+            "%s: %s died; the service has failed: %s",
             self.name,
             name,
-            exc_info=exc,
+            exc,
+            exc_info=None if isinstance(exc, ConductorError) else exc,
             extra={"service": self.name},
         )
         self._fail(exc)

@@ -137,7 +137,9 @@ async def test_a_loop_that_dies_fails_the_service(caplog: pytest.LogCaptureFixtu
     assert died[0].exc_info[1] is boom
 
 
-async def test_a_loop_that_returns_fails_the_service_too() -> None:
+async def test_a_loop_that_returns_fails_the_service_too(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     class Quitter(Service):
         async def _start(self, stack: AsyncExitStack) -> None:
             self.tasks.loop("quitter", asyncio.sleep(0))
@@ -146,6 +148,12 @@ async def test_a_loop_that_returns_fails_the_service_too() -> None:
         await asyncio.wait_for(service.failed.wait(), 5)
         assert isinstance(service.failure, RoleFailed)
         assert "quitter ended on its own" in str(service.failure)
+    (died,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert died.getMessage() == (
+        "quitter service: quitter died; the service has failed: "
+        "quitter service: quitter ended on its own"
+    )
+    assert died.exc_info is None  # one of ours, raised on purpose: no traceback
 
 
 async def test_a_loop_ending_during_stop_is_not_a_failure() -> None:
