@@ -56,10 +56,8 @@ async def run_up(settings: Settings) -> int:
         async with RoleProcesses(settings, bootstrap) as roles:
             if await _listening(settings):
                 _announce(settings, bootstrap)
-            await first_of(stop.wait(), roles.failed.wait())
+            await first_of(stop.wait(), roles.failed.wait())  # a failure is logged as it happens
             exited = roles.exited()
-            if exited:
-                logger.error("role %s exited; stopping Baton", ", ".join(exited))
         return 1 if exited else 0
     return 0
 
@@ -88,7 +86,7 @@ class RoleProcesses(Service):
     @staticmethod
     async def _watch(role: str, child: asyncio.subprocess.Process) -> None:
         code = await child.wait()
-        raise RoleFailed(f"role {role} exited with code {code}")
+        raise RoleFailed(f"role {role} exited with code {code}; stopping Baton")
 
 
 async def _spawn(role: str, settings: Settings, bootstrap: str) -> asyncio.subprocess.Process:
