@@ -6,6 +6,7 @@ at import time. Bad values raise ``ConfigError`` with what to do.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import socket
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.config import GatewayLimits
 from recovery.policy import RecoveryTimings
 from streams.exceptions import ConfigError
 from streams.topics import Topics
@@ -51,6 +53,9 @@ class Settings:
     ping_interval_s: float = 5.0
     ping_timeout_s: float = 8.0
     heartbeat_interval_s: float = 2.0
+    gateway_limits: GatewayLimits = field(default_factory=GatewayLimits)
+    """Every bound the gateway puts on a connection: ``BATON_GATEWAY_<FIELD>``, e.g.
+    ``BATON_GATEWAY_WRITE_TIMEOUT_S`` (``gateway.config.GatewayLimits``)."""
     timings: RecoveryTimings = field(default_factory=RecoveryTimings)
     capture_interval_ms: int = 2_000
     """Pause between two status-capture polls of an app (each poll: 2-3 small DBOS requests)."""
@@ -99,6 +104,7 @@ class Settings:
                 timings[name.removeprefix("BATON_RECOVERY_").lower()] = int(
                     _convert(name, raw, int)  # type: ignore[call-overload]
                 )
+        values["gateway_limits"] = _gateway_limits(env)
         values.update({k: v for k, v in overrides.items() if v is not None and k != "timings"})
         timing_overrides = overrides.get("timings")
         if isinstance(timing_overrides, dict):
@@ -162,6 +168,18 @@ _ENV_FIELDS: dict[str, type] = {
     "console_require_token": bool,
     "log_level": str,
 }
+
+
+def _gateway_limits(env: Mapping[str, str]) -> GatewayLimits:
+    """``GatewayLimits`` from its ``BATON_GATEWAY_<FIELD>`` variables (the rest: defaults)."""
+    defaults = GatewayLimits()
+    values: dict[str, object] = {}
+    for f in dataclasses.fields(GatewayLimits):
+        variable = f"BATON_GATEWAY_{f.name.upper()}"
+        raw = env.get(variable)
+        if raw is not None:
+            values[f.name] = _convert(variable, raw, type(getattr(defaults, f.name)))
+    return GatewayLimits(**values)  # type: ignore[arg-type]
 
 
 def _convert(name: str, raw: str, converter: type) -> object:
