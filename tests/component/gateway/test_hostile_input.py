@@ -19,7 +19,8 @@ heartbeats still flow, the gateway never failed and nothing logged an error.
 
 Each property keeps one gateway for all its examples (hypothesis through pytest-asyncio; the loop
 runs each example). Budget: ``BATON_FUZZ_EXAMPLES`` examples per property (default 40: the module
-runs in under 10 s); raise it for a deep local run, e.g. ``BATON_FUZZ_EXAMPLES=2000``.
+runs in under 10 s); raise it for a deep local run, e.g. ``BATON_FUZZ_EXAMPLES=2000`` with
+``-o timeout=3600`` (400 examples per property take about a minute).
 
 Over 450 lines but one concept: the harness, the oracle (what each frame calls for), the
 strategies and the properties of one fuzzer read best together.
