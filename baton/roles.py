@@ -31,6 +31,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         ping_interval_s=settings.ping_interval_s,
         ping_timeout_s=settings.ping_timeout_s,
         heartbeat_interval_s=settings.heartbeat_interval_s,
+        limits=settings.gateway_limits,
     )
 
 

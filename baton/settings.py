@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.config import GatewayLimits
 from recovery.policy import RecoveryTimings
 from streams.exceptions import ConfigError
 from streams.topics import Topics
@@ -52,6 +53,9 @@ class Settings:
     ping_interval_s: float = 5.0
     ping_timeout_s: float = 8.0
     heartbeat_interval_s: float = 2.0
+    gateway_limits: GatewayLimits = field(default_factory=GatewayLimits)
+    """Every bound the gateway puts on a connection: ``BATON_GATEWAY_<FIELD>``, e.g.
+    ``BATON_GATEWAY_WRITE_TIMEOUT_S`` (``gateway.config.GatewayLimits``)."""
     timings: RecoveryTimings = field(default_factory=RecoveryTimings)
     capture_interval_ms: int = 2_000
     """Pause between two status-capture polls of an app (each poll: 2-3 small DBOS requests)."""
@@ -101,6 +105,7 @@ class Settings:
             if raw is not None:
                 values[name] = _convert(name, f"BATON_{name.upper()}", raw, converter)
         timings = _timings_from_env(env)
+        values["gateway_limits"] = _gateway_limits(env)
         values.update({k: v for k, v in overrides.items() if v is not None and k != "timings"})
         timing_overrides = overrides.get("timings")
         if isinstance(timing_overrides, dict):
@@ -223,6 +228,18 @@ def _timings_from_env(env: Mapping[str, str]) -> dict[str, int]:
             raise ConfigError(f"unknown setting {variable}", fix=f"unset it; known: {allowed}")
         timings[name] = int(_convert(name, variable, raw, int))  # type: ignore[call-overload]
     return timings
+
+
+def _gateway_limits(env: Mapping[str, str]) -> GatewayLimits:
+    """``GatewayLimits`` from its ``BATON_GATEWAY_<FIELD>`` variables (the rest: defaults)."""
+    defaults = GatewayLimits()
+    values: dict[str, object] = {}
+    for f in dataclasses.fields(GatewayLimits):
+        variable = f"BATON_GATEWAY_{f.name.upper()}"
+        raw = env.get(variable)
+        if raw is not None:
+            values[f.name] = _convert(f.name, variable, raw, type(getattr(defaults, f.name)))
+    return GatewayLimits(**values)  # type: ignore[arg-type]
 
 
 def _convert(name: str, variable: str, raw: str, converter: type) -> object:

@@ -1,11 +1,77 @@
-"""The gateway's settings, built once by the composition root (``baton.settings``)."""
+"""The gateway's settings, built once by the composition root (``baton.settings``).
+
+``GatewayLimits`` gathers every bound the WebSocket edge puts on an executor (or on anything that
+connects to it): how long each phase may take, how much each session may buffer. Each one is
+deliberate, and each is settable as ``BATON_GATEWAY_<FIELD>`` (``baton.settings``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field, fields
 
+from streams.exceptions import ConfigError
 from streams.ids import GatewayId
 from streams.topics import Topics
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GatewayLimits:
+    """What one connection may cost the gateway, from its first TCP byte to its last frame.
+
+    A client is cut off by the first bound it overruns:
+
+    - the HTTP upgrade (key check included) within ``open_timeout_s`` (a slow-loris handshake);
+    - the ``executor_info`` answer within ``handshake_timeout_s`` (closed 1008);
+    - every frame the gateway sends taken within ``write_timeout_s`` (a reader that never reads;
+      its record says 1008, "write timeout"), which holds at most ``write_limit_bytes`` plus
+      ``send_buffer_bytes`` meanwhile;
+    - a pong within ``ping_interval_s + ping_timeout_s`` (``GatewayConfig``; closed 1011);
+    - the close handshake within ``close_timeout_s``.
+    """
+
+    open_timeout_s: float = 10.0
+    """From TCP accept to the end of the WebSocket upgrade (websockets ``open_timeout``); a client
+    that dribbles or never finishes its HTTP request is dropped then, without a response."""
+    handshake_timeout_s: float = 10.0
+    """How long an executor has to answer ``executor_info`` once upgraded."""
+    write_timeout_s: float = 10.0
+    """How long one frame to an executor may wait for room in its buffers. Only a peer that reads
+    nothing fills them (requests are small), so it is then cut off."""
+    close_timeout_s: float = 2.0
+    """How long a closing session waits for the executor's side of the close handshake (a
+    frozen executor never sends it)."""
+    write_limit_bytes: int = 32 * 1024
+    """High-water mark of a session's outgoing buffer (websockets ``write_limit``): beyond it,
+    sends wait for the executor to read (at most ``write_timeout_s``)."""
+    send_buffer_bytes: int = 64 * 1024
+    """The kernel's send buffer of each session (``SO_SNDBUF``; Linux doubles it). Left alone,
+    Linux grows it to megabytes for a peer that reads nothing; the gateway only sends small
+    requests, so a small buffer costs nothing and bounds what a stuck session holds."""
+    max_queue_frames: int = 4
+    """Frames received but not yet handled, per session, before the gateway stops reading from the
+    socket (websockets ``max_queue``). The receive loop handles each frame at once; a small queue
+    bounds what one session can hold to a few ``max_message_bytes``."""
+    max_message_bytes: int = 64 * 1024 * 1024
+    """Executor replies (workflow lists with outputs) can be large; larger messages close 1009."""
+    max_pending_requests: int = 64
+    """Requests in flight to one executor; more fail at once (the command reports it) instead of
+    queueing behind an executor that does not answer."""
+    compression: bool = False
+    """Offer permessage-deflate. Off: each compressed session holds zlib buffers on both sides,
+    and a compressed frame costs the gateway far more to inflate than it cost to send."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool):
+                continue
+            if not (math.isfinite(value) and value > 0):
+                variable = f"BATON_GATEWAY_{f.name.upper()}"
+                raise ConfigError(
+                    f"gateway {f.name} must be a positive number, got {value}",
+                    fix=f"set {variable} to a positive number, or unset it",
+                )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,15 +88,9 @@ class GatewayConfig:
     """WebSocket pings to each executor. A frozen or cut-off executor is detected within
     interval + timeout + close timeout: 15 s with the defaults."""
     ping_timeout_s: float = 8.0
-    close_timeout_s: float = 2.0
-    """How long a closing session waits for the executor's side of the close handshake (a
-    frozen executor never sends it)."""
+    limits: GatewayLimits = field(default_factory=GatewayLimits)
     heartbeat_interval_s: float = 2.0
     """One heartbeat record per app held, per interval: the liveness signal and the snapshot."""
-    handshake_timeout_s: float = 10.0
-    """How long an executor has to answer ``executor_info``."""
-    max_message_bytes: int = 64 * 1024 * 1024
-    """Executor replies (workflow lists with outputs) can be large; larger frames close 1009."""
     revocation_check_interval_s: float = 2.0
     """How often sessions' keys are re-checked, so a revoked key's sessions close promptly."""
     empty_heartbeat_window_s: float = 300.0

@@ -3,25 +3,35 @@ futures of in-flight requests (correlated by request id, each with its own timeo
 
 The generic request path of the gateway: recovery uses it now; list, get, cancel and fork use it
 the same way.
+
+Bounded against a hostile or stuck executor: at most ``max_pending_requests`` requests in flight
+(more fail at once, never queue), every frame written within ``write_timeout_s`` (a reader that
+never reads is cut, with 1008 in its disconnect record: no close frame can reach it), and every
+close of ours bounded the same way, so a closing session never holds a caller.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from gateway.config import GatewayLimits
 from gateway.protocol import (
+    CLOSE_POLICY_VIOLATION,
     ExecutorSession,
     Reply,
     ReplyReceived,
     Request,
     SessionReady,
+    close_reason,
 )
 from runtime.lifecycle import first_of
-from streams.exceptions import ProtocolError, RequestTimeout, SessionClosed
+from streams.exceptions import ProtocolError, RequestError, RequestTimeout, SessionClosed
 from streams.ids import AppName, ConnId, RequestId
 from streams.records import ExecutorInfo, SessionInfo
 
@@ -32,7 +42,13 @@ class Connection:
     """A live session with one executor."""
 
     def __init__(
-        self, ws: ServerConnection, app: AppName, key_id: str, conn_id: ConnId, now_ms: int
+        self,
+        ws: ServerConnection,
+        app: AppName,
+        key_id: str,
+        conn_id: ConnId,
+        now_ms: int,
+        limits: GatewayLimits | None = None,
     ) -> None:
         self.ws = ws
         self.app = app
@@ -44,6 +60,14 @@ class Connection:
         self._ended = asyncio.Event()
         self._futures: dict[RequestId, asyncio.Future[Reply]] = {}
         self._closed = False
+        limits = limits or GatewayLimits()
+        self._write_timeout_s = limits.write_timeout_s
+        self._max_pending_requests = limits.max_pending_requests
+        sock = ws.transport.get_extra_info("socket")
+        if sock is not None:  # a real TCP socket (always, but for exotic transports)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, limits.send_buffer_bytes)
+        self._aborted: tuple[int, str] | None = None
+        """The close we meant when no close frame could be written (the executor reads nothing)."""
         self.revoked = False
         """Closed because its API key was revoked."""
 
@@ -62,7 +86,7 @@ class Connection:
 
         Raises:
             RequestTimeout: no answer within ``timeout_s``.
-            SessionClosed: the socket closed first.
+            SessionClosed: the socket closed first (or the executor read nothing).
         """
         self.session.start()
         await self._flush()
@@ -78,10 +102,15 @@ class Connection:
 
         Raises:
             RequestTimeout: no reply within ``timeout_s``.
-            SessionClosed: the session closed first.
+            SessionClosed: the session closed first (or the executor stopped reading).
+            RequestError: ``max_pending_requests`` are already in flight to this executor.
         """
         if self._closed:
             raise SessionClosed("the executor is not connected")
+        if len(self._futures) >= self._max_pending_requests:
+            raise RequestError(
+                f"{self._max_pending_requests} requests already in flight to this executor"
+            )
         request_id = self.session.request(request)
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._futures[request_id] = future
@@ -91,10 +120,12 @@ class Connection:
         except TimeoutError as exc:
             self.session.forget(request_id)
             raise RequestTimeout(f"no {request.type.value} reply within {timeout_s} s") from exc
-        except ConnectionClosed as exc:
-            raise SessionClosed("the executor disconnected mid-request") from exc
         finally:
             self._futures.pop(request_id, None)
+            if future.done() and not future.cancelled():
+                # Retrieved here: the session may have failed it (``close_pending``) while the
+                # request was still being sent, and nobody else will ever look at it.
+                future.exception()
 
     async def receive_loop(self) -> None:
         """Read frames until the socket closes; a protocol violation closes it with its code."""
@@ -111,12 +142,22 @@ class Connection:
                 exc,
                 extra={"conn_id": self.conn_id, "app": self.app, "close_code": exc.close_code},
             )
-            await self.ws.close(exc.close_code, str(exc))
+            await self._close_discarding(exc.close_code, close_reason(exc.close_code))
         except ConnectionClosed:
             pass
         finally:
             self._ended.set()
             self.close_pending()
+
+    async def _close_discarding(self, code: int, reason: str) -> None:
+        """Close after a violation, still reading (and dropping) what the executor sent after it:
+        with its receive queue full (``max_queue_frames``), websockets would stop reading the
+        socket, miss the executor's answer to our close, and hold it for the close timeout."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.close(code, reason))  # its frame goes out before more is read
+            with contextlib.suppress(ConnectionClosed):
+                while True:  # undecoded: invalid UTF-8 must not replace our code with 1007
+                    await self.ws.recv(decode=False)
 
     def _dispatch(self) -> None:
         for event in self.session.events_received():
@@ -139,14 +180,51 @@ class Connection:
                 future.set_exception(SessionClosed("the executor disconnected mid-request"))
 
     async def _flush(self) -> None:
+        """Send what the session queued; an executor that takes none of it within
+        ``write_timeout_s`` (its buffers are full: it reads nothing) is cut off.
+
+        Raises:
+            SessionClosed: the session closed, or was cut off for reading nothing.
+        """
         for text in self.session.data_to_send():
-            await self.ws.send(text)
+            try:
+                async with asyncio.timeout(self._write_timeout_s):
+                    await self.ws.send(text)
+            except ConnectionClosed as exc:
+                raise SessionClosed("the executor disconnected") from exc
+            except TimeoutError as exc:
+                if self._aborted is None:  # once, whatever number of sends were waiting
+                    logger.warning(
+                        "closing executor session: nothing sent was read for %s s",
+                        self._write_timeout_s,
+                        extra={"conn_id": self.conn_id, "app": self.app},
+                    )
+                self._abort(CLOSE_POLICY_VIOLATION, "write timeout")
+                raise SessionClosed("the executor stopped reading") from exc
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the session with ``code``, waiting at most ``write_timeout_s`` plus the close
+        timeout: a close frame an executor never reads must not hold the caller."""
+        close_timeout_s = self.ws.close_timeout or 0.0
+        try:
+            async with asyncio.timeout(self._write_timeout_s + close_timeout_s):
+                await self.ws.close(code, reason)
+        except TimeoutError:
+            self._abort(code, reason)
+
+    def _abort(self, code: int, reason: str) -> None:
+        """Drop the TCP connection at once, remembering the close we meant for the records."""
+        if self._aborted is None:
+            self._aborted = (code, reason)
+        self.ws.transport.abort()
 
     def close_details(self) -> tuple[int, str]:
         """The close code and reason of the session: the one sent first wins (ours when we
         failed the connection, e.g. 1009; the executor's when it closed); 1006 when no close
-        frame was exchanged (the TCP link dropped)."""
+        frame was exchanged (the TCP link dropped), unless we cut an executor that read nothing."""
         protocol = self.ws.protocol
+        if self._aborted is not None and protocol.close_rcvd is None:
+            return self._aborted
         first = protocol.close_rcvd if protocol.close_rcvd_then_sent else protocol.close_sent
         close = first or protocol.close_rcvd or protocol.close_sent
         if close is None:

@@ -7,10 +7,16 @@ speaks first.
 
 Pure: no asyncio, websockets, Kafka or clock. The shell (``gateway/connection.py``) feeds received
 text in, sends what ``data_to_send`` returns, and acts on ``events_received``.
+
+Everything an executor sends is untrusted (HOUSE_STYLE §5): ``decode_reply`` and
+``ExecutorSession.receive_text`` raise only ``ProtocolError``, whose close code the shell answers
+with and whose text it never sends (``close_reason`` is the fixed reason of each code); what an
+executor says about itself is bounded here, before it reaches a record, a heartbeat or the store.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
@@ -27,6 +33,34 @@ CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_INVALID_PAYLOAD = 1007
 CLOSE_POLICY_VIOLATION = 1008
+CLOSE_MESSAGE_TOO_BIG = 1009
+"""websockets itself closes with 1009 a frame over ``max_size``; listed for ``close_reason``."""
+
+_CLOSE_REASONS = {
+    CLOSE_PROTOCOL_ERROR: "protocol error",
+    CLOSE_UNSUPPORTED_DATA: "unsupported data",
+    CLOSE_INVALID_PAYLOAD: "invalid payload",
+    CLOSE_POLICY_VIOLATION: "policy violation",
+    CLOSE_MESSAGE_TOO_BIG: "message too big",
+}
+
+MAX_ID_CHARS = 256
+"""``executor_id`` and ``application_version`` longer than this are refused (store columns hold
+256; a cut id would no longer name the executor DBOS knows, so its recovery would find nothing)."""
+MAX_HOSTNAME_CHARS = 256
+MAX_TAG_CHARS = 64
+"""``language`` and ``dbos_version`` (store columns hold 64)."""
+MAX_METADATA_BYTES = 2048
+"""``executor_metadata`` serialised larger than this (or too deep for JSON records) is dropped: it
+rides in every heartbeat of its app, and one heartbeat holds every session of the app."""
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+"""NUL and the other C0 controls: PostgreSQL text holds no NUL, and log lines no line breaks."""
+
+
+def close_reason(close_code: int) -> str:
+    """The fixed, public reason sent with a close code (never our exception text, WS L632)."""
+    return _CLOSE_REASONS.get(close_code, "")
 
 
 class MessageType(StrEnum):
@@ -123,7 +157,9 @@ def decode_reply(text: str) -> Reply:
 
 
 def decode_executor_info(reply: Reply) -> ExecutorInfo:
-    """Read an ``executor_info`` reply (``ExecutorInfoResponse``); raises ``ProtocolError``."""
+    """Read an ``executor_info`` reply (``ExecutorInfoResponse``), bounded; raises
+    ``ProtocolError``: 1002 when the id or version is missing, 1008 when either is unusable
+    (over ``MAX_ID_CHARS`` or holding control characters)."""
     data = reply.data
     executor_id, version = data.get("executor_id"), data.get("application_version")
     if not isinstance(executor_id, str) or not executor_id or not isinstance(version, str):
@@ -131,19 +167,39 @@ def decode_executor_info(reply: Reply) -> ExecutorInfo:
             "executor_info lacks executor_id or application_version",
             close_code=CLOSE_PROTOCOL_ERROR,
         )
-    metadata = data.get("executor_metadata")
+    if not (_usable_id(executor_id) and _usable_id(version)):
+        raise ProtocolError(
+            "executor_id or application_version is too long or holds control characters",
+            close_code=CLOSE_POLICY_VIOLATION,
+        )
     return ExecutorInfo(
-        executor_id=ExecutorId(executor_id[:256]),
-        application_version=version[:256],
-        hostname=_opt_text(data.get("hostname")),
-        language=_opt_text(data.get("language")),
-        dbos_version=_opt_text(data.get("dbos_version")),
-        metadata=metadata if isinstance(metadata, dict) else None,
+        executor_id=ExecutorId(executor_id),
+        application_version=version,
+        hostname=_opt_text(data.get("hostname"), MAX_HOSTNAME_CHARS),
+        language=_opt_text(data.get("language"), MAX_TAG_CHARS),
+        dbos_version=_opt_text(data.get("dbos_version"), MAX_TAG_CHARS),
+        metadata=_metadata(data.get("executor_metadata")),
     )
 
 
-def _opt_text(value: object) -> str | None:
-    return value[:256] if isinstance(value, str) else None
+def _usable_id(value: str) -> bool:
+    return len(value) <= MAX_ID_CHARS and _CONTROL_CHARS.search(value) is None
+
+
+def _opt_text(value: object, limit: int) -> str | None:
+    """Descriptive text, kept without control characters and cut to ``limit``."""
+    return _CONTROL_CHARS.sub("", value)[:limit] if isinstance(value, str) else None
+
+
+def _metadata(value: object) -> dict[str, Any] | None:
+    """The executor's metadata if it is an object that fits a record, else ``None``."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        size = len(orjson.dumps(value))
+    except orjson.JSONEncodeError:
+        return None  # nested deeper than orjson writes (254 levels): no record could hold it
+    return value if size <= MAX_METADATA_BYTES else None
 
 
 class SessionPhase(Enum):

@@ -102,15 +102,20 @@ class Gateway(Service):
         stack.callback(logger.info, "gateway %s stopped", self.config.gateway_id)  # last
         await stack.enter_async_context(self._sink)
         await stack.enter_async_context(self._feed)
+        limits = self.config.limits
         self._server = await serve(
             self._handle,
             self.config.host,
             self.config.port,
             process_request=self._admit,
+            open_timeout=limits.open_timeout_s,
             ping_interval=self.config.ping_interval_s,
             ping_timeout=self.config.ping_timeout_s,
-            max_size=self.config.max_message_bytes,
-            close_timeout=self.config.close_timeout_s,
+            close_timeout=limits.close_timeout_s,
+            max_size=limits.max_message_bytes,
+            max_queue=limits.max_queue_frames,
+            write_limit=limits.write_limit_bytes,
+            compression="deflate" if limits.compression else None,
         )
         self.tasks.loop("heartbeats", self._heartbeat_loop())
         self.tasks.loop("commands", self._command_loop())
@@ -166,15 +171,20 @@ class Gateway(Service):
     async def _handle(self, ws: ServerConnection) -> None:
         credentials, key_id = self._admitted.pop(ws)
         conn = Connection(
-            ws, AppName(credentials.app), key_id, ConnId(uuid.uuid4().hex[:16]), wall_ms()
+            ws,
+            AppName(credentials.app),
+            key_id,
+            ConnId(uuid.uuid4().hex[:16]),
+            wall_ms(),
+            self.config.limits,
         )
         async with asyncio.TaskGroup() as tasks:
             receiver = tasks.create_task(conn.receive_loop())
             try:
-                await conn.handshake(self.config.handshake_timeout_s)
+                await conn.handshake(self.config.limits.handshake_timeout_s)
             except ConductorError as exc:
                 logger.warning("executor handshake failed: %s", exc, extra={"app": conn.app})
-                await ws.close(1008, "executor_info not answered")
+                await conn.close(1008, "executor_info not answered")
                 return
             except Exception:
                 receiver.cancel()
@@ -188,7 +198,7 @@ class Gateway(Service):
     async def _on_ready(self, conn: Connection) -> None:
         replaced = self._registry.add(conn)
         if replaced is not None:
-            await replaced.ws.close(1008, "superseded by a newer session of this executor")
+            await replaced.close(1008, "superseded by a newer session of this executor")
         logger.info(
             "executor %s connected (app %s, version %s)",
             conn.info.executor_id,
@@ -270,7 +280,7 @@ class Gateway(Service):
                 if conn.key_id in revoked:
                     logger.info("closing session of revoked key %s", conn.key_id)
                     conn.revoked = True
-                    await conn.ws.close(1008, "API key revoked")
+                    await conn.close(1008, "API key revoked")
 
     async def _command_loop(self) -> None:
         async for command in self._feed.commands():

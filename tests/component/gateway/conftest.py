@@ -8,6 +8,7 @@ publishes to ``executor_events``.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -16,13 +17,15 @@ from typing import Any
 import pytest
 
 from broker.admin import ensure_topics
-from gateway.config import GatewayConfig
+from gateway.config import GatewayConfig, GatewayLimits
 from gateway.keys import StoreKeys
 from gateway.server import Gateway
 from store.database import Store, sqlite_url
 from streams.ids import GatewayId
 from streams.topics import Topics
 from tests.component.gateway.fakes import CommandSender, EventLog, KeyBook, following
+
+_LIMIT_FIELDS = {f.name for f in dataclasses.fields(GatewayLimits)}
 
 
 @pytest.fixture
@@ -74,7 +77,8 @@ def keys(store: Store) -> KeyBook:
 
 @pytest.fixture
 def make_gateway(kafka_bootstrap: str, topics: Topics, store: Store) -> Callable[..., Gateway]:
-    """Build a gateway on a free port with fast timers; ``overrides`` are GatewayConfig fields."""
+    """Build a gateway on a free port with fast timers; ``overrides`` are ``GatewayConfig`` or
+    ``GatewayLimits`` fields."""
 
     def make(**overrides: Any) -> Gateway:
         settings: dict[str, Any] = {
@@ -85,9 +89,11 @@ def make_gateway(kafka_bootstrap: str, topics: Topics, store: Store) -> Callable
             "port": 0,
             "heartbeat_interval_s": 0.2,
             "revocation_check_interval_s": 0.2,
-            "handshake_timeout_s": 5.0,
         }
-        settings.update(overrides)
+        limits: dict[str, Any] = {"handshake_timeout_s": 5.0}
+        for name, value in overrides.items():
+            (limits if name in _LIMIT_FIELDS else settings)[name] = value
+        settings["limits"] = GatewayLimits(**limits)
         return Gateway(GatewayConfig(**settings), StoreKeys(store))
 
     return make

@@ -1,14 +1,19 @@
 """Test doubles for the gateway's component tests: a fake DBOS executor and Kafka/key helpers.
 
 ``FakeExecutor`` answers the conductor the way ``dbos/_conductor/conductor.py`` (dbos 2.31.1) does;
-``EventLog`` collects every record the gateway publishes; ``CommandSender`` plays the recovery
-agent; ``KeyBook`` manages API keys in a real store.
+``RawClient`` is a WebSocket client written by hand on a TCP stream, for what no library client
+does (dribble the upgrade, write any bytes, stop reading); ``EventLog`` collects every record the
+gateway publishes; ``CommandSender`` plays the recovery agent; ``KeyBook`` manages API keys in a
+real store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import os
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Literal, TypeVar
@@ -17,6 +22,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 
 from gateway.server import Gateway
 from runtime.clock import wall_ms
@@ -150,6 +156,7 @@ class FakeExecutor:
         hostname: str = "fake-host",
         recovery: RecoveryBehaviour = "succeed",
         error_message: str = "Exception encountered when recovering workflows: boom",
+        hold_recovery: asyncio.Event | None = None,
     ) -> None:
         self.url = url
         self.executor_id = executor_id
@@ -157,6 +164,8 @@ class FakeExecutor:
         self.hostname = hostname
         self.recovery = recovery
         self.error_message = error_message
+        self.hold_recovery = hold_recovery
+        """When given, each ``recovery`` request is answered only once this event is set."""
         self.received: list[dict[str, Any]] = []
         """Every request, as soon as it arrives."""
         self.handled: list[dict[str, Any]] = []
@@ -210,6 +219,8 @@ class FakeExecutor:
                 }
             )
         elif message["type"] == "recovery":
+            if self.hold_recovery is not None:
+                await self.hold_recovery.wait()
             if self.recovery == "silent":
                 return
             if self.recovery == "disconnect":
@@ -227,6 +238,97 @@ class FakeExecutor:
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self.ws.send(orjson.dumps(message).decode())
+
+
+# -- a WebSocket client by hand ------------------------------------------------------------------
+
+
+class RawClient:
+    """A WebSocket client on a bare TCP stream (RFC 6455 by hand, frames built by websockets).
+
+    For what a library client will not do: dribble or never finish the HTTP upgrade, write any
+    bytes as frames, and stop reading. ``receive_buffer_bytes`` shrinks the socket's receive
+    buffer, so that a client that stops reading backs the gateway's sends up quickly.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int, *, receive_buffer_bytes: int | None = None) -> RawClient:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if receive_buffer_bytes is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer_bytes)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        # A small stream limit: once 2 x limit bytes are buffered, the stream stops reading too.
+        reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
+        return cls(reader, writer)
+
+    @staticmethod
+    def upgrade_request(path: str) -> bytes:
+        """The HTTP request of a WebSocket upgrade (RFC 6455 4.1), as any client sends it."""
+        key = base64.b64encode(os.urandom(16)).decode()
+        return (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+
+    async def upgrade(self, path: str) -> int:
+        """Send the upgrade request and read the response head; returns its HTTP status."""
+        await self.send_raw(self.upgrade_request(path))
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        return int(head.split(b" ", 2)[1])
+
+    async def send_raw(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def send_frame(self, opcode: Opcode, payload: bytes, *, fin: bool = True) -> None:
+        """One client frame (masked, as RFC 6455 5.3 requires of a client)."""
+        await self.send_raw(Frame(opcode, payload, fin=fin).serialize(mask=True))
+
+    async def send_json(self, message: dict[str, Any]) -> None:
+        await self.send_frame(Opcode.TEXT, orjson.dumps(message))
+
+    async def read_frame(self) -> tuple[int, bytes]:
+        """The next frame from the gateway (unmasked, RFC 6455 5.1): ``(opcode, payload)``."""
+        first, second = await self.reader.readexactly(2)
+        length = second & 0x7F
+        if length == 126:
+            length = int.from_bytes(await self.reader.readexactly(2), "big")
+        elif length == 127:
+            length = int.from_bytes(await self.reader.readexactly(8), "big")
+        return first & 0x0F, await self.reader.readexactly(length)
+
+    async def read_json(self) -> dict[str, Any]:
+        """The next text frame, decoded (pings in between are skipped, as they go unanswered)."""
+        while True:
+            opcode, payload = await self.read_frame()
+            if opcode == Opcode.TEXT:
+                message: dict[str, Any] = orjson.loads(payload)
+                return message
+
+    async def close_code(self) -> int | None:
+        """Read until the gateway closes: the code of its close frame, or ``None`` when it
+        dropped the connection without one."""
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                opcode, payload = await self.read_frame()
+                if opcode == Opcode.CLOSE:
+                    return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+        return None
+
+    async def dropped(self) -> None:
+        """Wait until the gateway ends the TCP connection (whatever it sent before)."""
+        with contextlib.suppress(ConnectionError):
+            while await self.reader.read(65536):
+                pass
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 # -- console requests and their replies ----------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from baton.settings import Secret, Settings
+from gateway.config import GatewayLimits
 from recovery.policy import RecoveryTimings
 from streams.exceptions import ConfigError
 
@@ -228,3 +229,54 @@ def test_an_unknown_recovery_timing_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({"BATON_RECOVERY_X_MS": "10"})
     assert "BATON_RECOVERY_GRACE_MS" in caught.value.fix
+
+
+def test_gateway_limits_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "BATON_GATEWAY_OPEN_TIMEOUT_S": "3",
+            "BATON_GATEWAY_HANDSHAKE_TIMEOUT_S": "4.5",
+            "BATON_GATEWAY_WRITE_TIMEOUT_S": "6",
+            "BATON_GATEWAY_CLOSE_TIMEOUT_S": "1",
+            "BATON_GATEWAY_WRITE_LIMIT_BYTES": "65536",
+            "BATON_GATEWAY_SEND_BUFFER_BYTES": "131072",
+            "BATON_GATEWAY_MAX_QUEUE_FRAMES": "8",
+            "BATON_GATEWAY_MAX_MESSAGE_BYTES": "1048576",
+            "BATON_GATEWAY_MAX_PENDING_REQUESTS": "16",
+            "BATON_GATEWAY_COMPRESSION": "true",
+            "BATON_GATEWAY_PORT": "9000",  # not a limit: still the port
+        }
+    )
+    assert settings.gateway_limits == GatewayLimits(
+        open_timeout_s=3.0,
+        handshake_timeout_s=4.5,
+        write_timeout_s=6.0,
+        close_timeout_s=1.0,
+        write_limit_bytes=65536,
+        send_buffer_bytes=131072,
+        max_queue_frames=8,
+        max_message_bytes=1048576,
+        max_pending_requests=16,
+        compression=True,
+    )
+    assert settings.gateway_port == 9000
+    assert Settings.from_env({}).gateway_limits == GatewayLimits()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("BATON_GATEWAY_WRITE_TIMEOUT_S", "0"),
+        ("BATON_GATEWAY_OPEN_TIMEOUT_S", "-1"),
+        ("BATON_GATEWAY_HANDSHAKE_TIMEOUT_S", "inf"),
+        ("BATON_GATEWAY_MAX_QUEUE_FRAMES", "1.5"),
+        ("BATON_GATEWAY_MAX_PENDING_REQUESTS", "lots"),
+        ("BATON_GATEWAY_COMPRESSION", "maybe"),
+    ],
+)
+def test_bad_gateway_limits_are_config_errors_naming_the_variable(
+    variable: str, value: str
+) -> None:
+    name = variable.removeprefix("BATON_GATEWAY_")
+    with pytest.raises(ConfigError, match=re.compile(name, re.IGNORECASE)):
+        Settings.from_env({variable: value})

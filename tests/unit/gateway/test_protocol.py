@@ -17,23 +17,31 @@ from hypothesis import strategies as st
 
 from gateway.protocol import (
     CLOSE_INVALID_PAYLOAD,
+    CLOSE_MESSAGE_TOO_BIG,
     CLOSE_POLICY_VIOLATION,
     CLOSE_PROTOCOL_ERROR,
     CLOSE_UNSUPPORTED_DATA,
+    MAX_HOSTNAME_CHARS,
+    MAX_ID_CHARS,
+    MAX_METADATA_BYTES,
+    MAX_TAG_CHARS,
     ExecutorSession,
     MessageType,
     ReplyReceived,
     Request,
     SessionPhase,
     SessionReady,
+    close_reason,
     decode_executor_info,
     decode_reply,
     recovery_request,
     recovery_succeeded,
 )
 from streams.bounds import MAX_TEXT_CHARS
+from streams.codec import decode, encode
 from streams.exceptions import ProtocolError
-from streams.ids import ExecutorId, RequestId
+from streams.ids import AppName, ConnId, ExecutorId, GatewayId, RequestId
+from streams.records import ExecutorConnected, ExecutorInfo, SessionInfo
 
 
 def info_reply(request_id: str, executor_id: str = "exec-a", **extra: Any) -> str:
@@ -195,8 +203,8 @@ def test_decode_executor_info_bounds_and_tolerates_odd_optional_fields() -> None
             {
                 "type": "executor_info",
                 "request_id": "r",
-                "executor_id": "e" * 1_000,
-                "application_version": "v" * 1_000,
+                "executor_id": "e" * MAX_ID_CHARS,
+                "application_version": "v" * MAX_ID_CHARS,
                 "hostname": 5,
                 "language": "l" * 1_000,
                 "dbos_version": None,
@@ -205,12 +213,73 @@ def test_decode_executor_info_bounds_and_tolerates_odd_optional_fields() -> None
         )
     )
     info = decode_executor_info(reply)
-    assert info.executor_id == "e" * 256
-    assert info.application_version == "v" * 256
+    assert info.executor_id == "e" * MAX_ID_CHARS
+    assert info.application_version == "v" * MAX_ID_CHARS
     assert info.hostname is None
-    assert info.language == "l" * 256
+    assert info.language == "l" * MAX_TAG_CHARS
     assert info.dbos_version is None
     assert info.metadata is None
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"executor_id": "e" * (MAX_ID_CHARS + 1), "application_version": "v1"},
+        {"executor_id": "e", "application_version": "v" * (MAX_ID_CHARS + 1)},
+        {"executor_id": "exec\x00a", "application_version": "v1"},
+        {"executor_id": "exec-a", "application_version": "v1\nforged log line"},
+        {"executor_id": "\x7f", "application_version": "v1"},
+    ],
+    ids=["long id", "long version", "NUL in id", "newline in version", "DEL as id"],
+)
+def test_decode_executor_info_refuses_unusable_ids(fields: dict[str, Any]) -> None:
+    """A cut id would not name the executor DBOS recovers; NUL cannot be stored in PostgreSQL."""
+    reply = decode_reply(json.dumps({"type": "executor_info", "request_id": "r", **fields}))
+    with pytest.raises(ProtocolError) as caught:
+        decode_executor_info(reply)
+    assert caught.value.close_code == CLOSE_POLICY_VIOLATION
+
+
+def test_decode_executor_info_strips_control_characters_from_descriptions() -> None:
+    info = decode_executor_info(
+        decode_reply(
+            info_reply("r", hostname="ho\x00st\r\n", language="py\x00", dbos_version="2\t.31")
+        )
+    )
+    assert (info.hostname, info.language, info.dbos_version) == ("host", "py", "2.31")
+
+
+def connected_record(info: ExecutorInfo) -> ExecutorConnected:
+    """The record an accepted ``executor_info`` ends up in (and, every interval, in heartbeats)."""
+    session = SessionInfo(info=info, conn_id=ConnId("c"), connected_at_ms=1)
+    return ExecutorConnected(app=AppName("a"), gateway=GatewayId("g"), session=session, ts_ms=1)
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("metadata", "kept"),
+    [
+        ({"pod": "p-1"}, True),
+        ({"pad": "x" * (MAX_METADATA_BYTES - 12)}, True),  # {"pad":"..."} is 10 bytes more
+        ({"pad": "x" * MAX_METADATA_BYTES}, False),
+        (_nested(200), True),
+        (_nested(300), False),  # orjson writes 254 levels at most: no record could hold it
+        ({"big": 10**40}, True),  # orjson reads it as a float
+    ],
+    ids=["small", "at the limit", "over the limit", "deep", "too deep", "huge number"],
+)
+def test_executor_metadata_is_kept_only_when_a_record_can_hold_it(
+    metadata: dict[str, Any], kept: bool
+) -> None:
+    info = decode_executor_info(decode_reply(info_reply("r", executor_metadata=metadata)))
+    assert (info.metadata is not None) is kept
+    assert decode(encode(connected_record(info))) == connected_record(info)
 
 
 def test_executor_id_change_mid_session_is_a_protocol_error() -> None:
@@ -353,7 +422,11 @@ def test_decode_reply_keeps_unknown_fields() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=10),
     lambda children: (
         st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
     ),
@@ -404,6 +477,101 @@ def test_session_raises_only_protocol_error_for_any_frame(
         session.receive_text(json.dumps({**fields, "type": type_, "request_id": request_id}))
     except ProtocolError:
         return
+
+
+def violation(session: ExecutorSession, text: str) -> ProtocolError | None:
+    """The ``ProtocolError`` receiving ``text`` raises, if any."""
+    try:
+        session.receive_text(text)
+    except ProtocolError as exc:
+        return exc
+    return None
+
+
+hostile_text = (
+    st.text(max_size=20)
+    | st.text(st.sampled_from("\x00\x01\n\r\x7f\u2028a\ufeff\U0001f600"), max_size=20)
+    | st.integers(0, 700).map(lambda n: "é" * n)
+)
+"""Text an attacker would try: controls and NUL, odd Unicode, lengths around every limit."""
+hostile_value = hostile_text | json_values | st.integers(0, 400).map(_nested)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "executor_id": hostile_value,
+            "application_version": hostile_value,
+            "hostname": hostile_value,
+            "language": hostile_value,
+            "dbos_version": hostile_value,
+            "executor_metadata": hostile_value
+            | st.dictionaries(hostile_text, hostile_value, max_size=3)
+            | st.integers(0, 3000).map(lambda n: {"pad": "x" * n}),
+        },
+    )
+)
+def test_executor_info_is_refused_or_bounded_and_publishable(fields: dict[str, Any]) -> None:
+    """Whatever an executor says about itself: a 1002/1008 close, or an ``ExecutorInfo`` every
+    record, heartbeat and store column can hold (bounded, no control characters)."""
+    session = ExecutorSession("c")
+    session.start()
+    (frame,) = sent_frames(session)
+    reply = {**fields, "type": "executor_info", "request_id": frame["request_id"]}
+    refused = violation(session, json.dumps(reply))
+    if refused is not None:
+        assert refused.close_code in {CLOSE_PROTOCOL_ERROR, CLOSE_POLICY_VIOLATION}
+        return
+    (event,) = session.events_received()
+    assert isinstance(event, SessionReady)
+    info = event.info
+    assert info.executor_id == fields["executor_id"]  # ids are refused, never cut
+    assert info.application_version == fields["application_version"]
+    limits: list[tuple[str | None, int]] = [
+        (info.executor_id, MAX_ID_CHARS),
+        (info.application_version, MAX_ID_CHARS),
+    ]
+    limits += [(info.hostname, MAX_HOSTNAME_CHARS), (info.language, MAX_TAG_CHARS)]
+    limits += [(info.dbos_version, MAX_TAG_CHARS)]
+    for text, limit in limits:
+        assert text is None or (len(text) <= limit and not any(c in text for c in CONTROLS))
+    if info.metadata is not None:
+        assert len(orjson.dumps(info.metadata)) <= MAX_METADATA_BYTES
+    assert decode(encode(connected_record(info))) == connected_record(info)
+
+
+CONTROLS = {chr(c) for c in range(0x20)} | {"\x7f"}
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        CLOSE_PROTOCOL_ERROR,
+        CLOSE_UNSUPPORTED_DATA,
+        CLOSE_INVALID_PAYLOAD,
+        CLOSE_POLICY_VIOLATION,
+        CLOSE_MESSAGE_TOO_BIG,
+    ],
+)
+def test_each_close_code_has_a_fixed_short_public_reason(code: int) -> None:
+    reason = close_reason(code)
+    assert reason
+    assert len(reason.encode()) <= 123  # the most a close frame carries (RFC 6455 5.5)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=200) | json_values.map(json.dumps))
+def test_no_exception_text_is_a_close_reason(text: str) -> None:
+    """What the executor is told is the code's fixed reason, never what went wrong inside."""
+    refused = violation(ready_session(), text)
+    if refused is not None:
+        assert close_reason(refused.close_code) != str(refused)
+        assert close_reason(refused.close_code) in {close_reason(c) for c in CLOSE_CODES}
+
+
+CLOSE_CODES = (CLOSE_PROTOCOL_ERROR, CLOSE_INVALID_PAYLOAD, CLOSE_POLICY_VIOLATION)
 
 
 def test_decode_reply_rejects_a_lone_surrogate() -> None:
