@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from baton.data_dir import prepare_data_dir
 from baton.settings import Settings
 from console.serialize import executor_json
 from store.database import Store
@@ -46,7 +47,7 @@ async def run_admin(args: argparse.Namespace, settings: Settings) -> int:
     A ``ValueError`` (an invalid app or token name, a token name taken) is printed, not raised:
     it is the operator's input, and nothing is written.
     """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings.data_dir)
     try:
         async with Store(settings.store_url()) as store, store.sessionmaker.begin() as session:
             return await _dispatch(session, args)
@@ -193,7 +194,7 @@ async def run_replay(settings: Settings) -> int:
     """``baton replay``: rebuild the store from the replayable topics, then print the counts."""
     from baton.replay import replay  # loads aiokafka only for this command
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings.data_dir)
     async with Store(settings.store_url()) as store:
         counts = await replay(settings.require_kafka(), settings.topics, store)
     print(

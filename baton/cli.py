@@ -20,6 +20,7 @@ from baton.preflight import Listener, bind_errors_as_port_in_use, check_data_dir
 from baton.remote import add_parsers as add_remote_parsers
 from baton.remote import run_remote
 from baton.settings import Settings, environment
+from runtime.private_files import use_private_umask
 from streams.exceptions import ConductorError, StartupError
 
 ADMIN_COMMANDS = ("keys", "tokens", "executors")
@@ -111,6 +112,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    use_private_umask()  # before anything is written: the data dir is the user's alone
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from(args)

@@ -33,6 +33,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         ping_interval_s=settings.ping_interval_s,
         ping_timeout_s=settings.ping_timeout_s,
         heartbeat_interval_s=settings.heartbeat_interval_s,
+        client_address_header=settings.gateway_client_address_header,
     )
 
 
