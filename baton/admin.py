@@ -6,14 +6,17 @@ One ``match`` arm per subcommand (the group's is in ``args.<group>_command``), e
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from baton.data_dir import prepare_data_dir
 from baton.settings import Settings
 from console.serialize import executor_json
 from store.database import Store
-from store.keys import create_key, list_keys, revoke_key
+from store.keys import create_key, key_state, list_keys, revoke_key
 from store.projection import list_executors
 from store.tokens import create_token, list_tokens, revoke_token
 
@@ -25,6 +28,17 @@ EXECUTOR_COLUMNS = (
     "last_seen",
     "gateway",
 )
+KEY_COLUMNS = (
+    "key_id",
+    "name",
+    "state",
+    "created_at",
+    "expires_at",
+    "last_used_at",
+    "revoked_at",
+)
+_DURATION = re.compile(r"(\d{1,5})([smhdw])")
+_UNIT_S = {"s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
 
 
 async def run_admin(args: argparse.Namespace, settings: Settings) -> int:
@@ -33,7 +47,7 @@ async def run_admin(args: argparse.Namespace, settings: Settings) -> int:
     A ``ValueError`` (an invalid app or token name, a token name taken) is printed, not raised:
     it is the operator's input, and nothing is written.
     """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings.data_dir)
     try:
         async with Store(settings.store_url()) as store, store.sessionmaker.begin() as session:
             return await _dispatch(session, args)
@@ -46,7 +60,7 @@ async def _dispatch(session: AsyncSession, args: argparse.Namespace) -> int:
     subcommand = getattr(args, f"{args.command}_command", None)
     match args.command, subcommand:
         case "keys", "create":
-            return await _create_key(session, args.app, args.label)
+            return await _create_key(session, args)
         case "keys", "list":
             return await _list_keys(session, args.app)
         case "keys", "revoke":
@@ -63,20 +77,67 @@ async def _dispatch(session: AsyncSession, args: argparse.Namespace) -> int:
             raise AssertionError((args.command, subcommand))
 
 
-async def _create_key(session: AsyncSession, app: str, label: str | None) -> int:
-    row, plaintext = await create_key(session, app, label)
-    print(f"Created key {row.key_id} for app {app}. It is shown once; store it now.")
-    print(plaintext)
+async def _create_key(session: AsyncSession, args: argparse.Namespace) -> int:
+    expires_at = key_expiry(args.expires_in, args.expires_at, datetime.now(UTC))
+    row, plaintext = await create_key(session, args.app, args.name, expires_at=expires_at)
+    until = "" if expires_at is None else f", valid until {_when(expires_at)}"
+    print(f"Created key {row.key_id} for app {args.app}{until}. It is shown once; store it now.")
+    print(plaintext)  # the last line: scripts take the key from it
     return 0
 
 
 async def _list_keys(session: AsyncSession, app: str) -> int:
+    now = datetime.now(UTC)
     rows = await list_keys(session, app)
     print_table(
-        ("key_id", "created_at", "revoked_at", "label"),
-        [(r.key_id, r.created_at, r.revoked_at or "", r.label or "") for r in rows],
+        KEY_COLUMNS,
+        [
+            (
+                r.key_id,
+                r.name or "",
+                key_state(r, now).value,
+                _when(r.created_at),
+                _when(r.expires_at),
+                _when(r.last_used_at),
+                _when(r.revoked_at),
+            )
+            for r in rows
+        ],
     )
     return 0
+
+
+def key_expiry(expires_in: str | None, expires_at: str | None, now: datetime) -> datetime | None:
+    """A key's expiry from ``--expires-in`` (``90m``, ``12h``, ``30d``, ``8w``) or
+    ``--expires-at`` (ISO 8601; UTC when it names no zone); None when neither is given.
+
+    Raises:
+        ValueError: the text is not such a duration or time.
+    """
+    if expires_in is not None:
+        match = _DURATION.fullmatch(expires_in.strip().lower())
+        if match is None or int(match[1]) == 0:
+            raise ValueError(
+                f"invalid --expires-in {expires_in!r}: a positive number and a unit (s, m, h, d "
+                "or w), e.g. 90m, 12h, 30d, 8w"
+            )
+        return now + timedelta(seconds=int(match[1]) * _UNIT_S[match[2]])
+    if expires_at is None:
+        return None
+    try:
+        at = datetime.fromisoformat(expires_at.strip())
+    except ValueError as exc:
+        raise ValueError(
+            f"invalid --expires-at {expires_at!r}: an ISO 8601 time, e.g. 2030-01-31T12:00:00Z"
+        ) from exc
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _when(at: datetime | None) -> str:
+    """A stored time for a table: UTC to the second (``2030-01-31T12:00:00Z``), or blank."""
+    if at is None:
+        return ""
+    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 async def _revoke_key(session: AsyncSession, app: str, key_id: str) -> int:
@@ -133,7 +194,7 @@ async def run_replay(settings: Settings) -> int:
     """``baton replay``: rebuild the store from the replayable topics, then print the counts."""
     from baton.replay import replay  # loads aiokafka only for this command
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings.data_dir)
     async with Store(settings.store_url()) as store:
         counts = await replay(settings.require_kafka(), settings.topics, store)
     print(

@@ -20,6 +20,7 @@ from baton.preflight import Listener, bind_errors_as_port_in_use, check_data_dir
 from baton.remote import add_parsers as add_remote_parsers
 from baton.remote import run_remote
 from baton.settings import Settings, environment
+from runtime.private_files import use_private_umask
 from streams.exceptions import ConductorError, StartupError
 
 ADMIN_COMMANDS = ("keys", "tokens", "executors")
@@ -57,7 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     keys = group(sub, "keys", "manage executors' API keys")
     create = common(keys.add_parser("create", help="create a key (printed once)"))
     create.add_argument("app")
-    create.add_argument("--label", help="a note on where the key is used")
+    create.add_argument("--name", "--label", dest="name", help="a name: where the key is used")
+    expiry = create.add_mutually_exclusive_group()
+    expiry.add_argument("--expires-in", help="stop working after this long: 90m, 12h, 30d, 8w")
+    expiry.add_argument("--expires-at", help="stop working at this ISO 8601 time (UTC if no zone)")
     common(keys.add_parser("list", help="list an app's keys")).add_argument("app")
     revoke = common(keys.add_parser("revoke", help="revoke a key; its sessions close"))
     revoke.add_argument("app")
@@ -108,6 +112,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    use_private_umask()  # before anything is written: the data dir is the user's alone
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from(args)

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from baton.data_dir import prepare_data_dir
 from streams.exceptions import DataDirUnwritable, PortInUse
 
 
@@ -78,13 +79,14 @@ def bind_errors_as_port_in_use(listener: Listener) -> Iterator[None]:
 
 
 def check_data_dir(path: Path) -> None:
-    """Create the data directory if needed and check that a file can be written in it.
+    """Create the data directory if needed (private: ``baton.data_dir``) and check that a file
+    can be written in it.
 
     Raises:
         DataDirUnwritable: it cannot be created or written (names the reason).
     """
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        prepare_data_dir(path)
         fd, probe = tempfile.mkstemp(prefix=".baton-probe-", dir=path)
         os.close(fd)
         os.unlink(probe)

@@ -32,6 +32,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         ping_timeout_s=settings.ping_timeout_s,
         heartbeat_interval_s=settings.heartbeat_interval_s,
         limits=settings.gateway_limits,
+        client_address_header=settings.gateway_client_address_header,
     )
 
 

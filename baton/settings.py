@@ -45,6 +45,9 @@ class Settings:
     broker_port: int | None = None
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8090
+    gateway_client_address_header: str | None = None
+    """The header a proxy puts the client's address in (``X-Forwarded-For``), by which failed
+    handshakes are rate-limited; only if executors reach the gateway through that proxy alone."""
     console_host: str = "127.0.0.1"
     console_port: int = 8080
     topic_prefix: str = "baton."
@@ -158,6 +161,7 @@ _ENV_FIELDS: dict[str, type] = {
     "broker_port": int,
     "gateway_host": str,
     "gateway_port": int,
+    "gateway_client_address_header": str,
     "console_host": str,
     "console_port": int,
     "topic_prefix": str,

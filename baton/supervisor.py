@@ -18,9 +18,10 @@ import sys
 from contextlib import AsyncExitStack
 
 from baton.children import die_with_parent
+from baton.data_dir import prepare_data_dir
 from baton.embedded_broker import EmbeddedBroker
 from baton.probes import accepts_tcp
-from baton.settings import Settings
+from baton.settings import Settings, environment
 from broker.admin import ensure_topics
 from runtime.lifecycle import Service, first_of
 from store.database import Store
@@ -34,7 +35,7 @@ STOP_TIMEOUT_S = 15.0
 
 async def run_up(settings: Settings) -> int:
     """Run every role until a signal or a child's exit; returns the process exit code."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings.data_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -99,8 +100,6 @@ async def _spawn(role: str, settings: Settings, bootstrap: str) -> asyncio.subpr
         bootstrap,
         "--data-dir",
         str(settings.data_dir),
-        "--database-url",
-        settings.store_url(),
         "--log-level",
         settings.log_level,
     ]
@@ -108,7 +107,10 @@ async def _spawn(role: str, settings: Settings, bootstrap: str) -> asyncio.subpr
         args += ["--host", settings.gateway_host, "--port", str(settings.gateway_port)]
     if role == "console":
         args += ["--host", settings.console_host, "--port", str(settings.console_port)]
-    return await asyncio.create_subprocess_exec(*args, preexec_fn=die_with_parent)
+    # The store URL may carry a password: every user of the machine can read a command line
+    # (ps), only this one its environment.
+    env = {**environment(), "BATON_DATABASE_URL": settings.store_url()}
+    return await asyncio.create_subprocess_exec(*args, env=env, preexec_fn=die_with_parent)
 
 
 async def _stop_child(child: asyncio.subprocess.Process) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from contextlib import AsyncExitStack
 
+from baton.data_dir import WORKER_DIR, prepare_data_dir
 from baton.settings import Settings
 from broker.admin import ensure_topics
 from broker.faust_app import WorkerApp, create_worker_app
@@ -64,9 +65,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     bootstrap = settings.require_kafka()
     # Before Faust touches a topic: Tansu auto-creates unknown topics with 4 partitions.
     await ensure_topics(bootstrap, settings.topics.specs())
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings.data_dir)
     worker_app = create_worker_app(
-        bootstrap=bootstrap, topics=settings.topics, datadir=settings.data_dir / "worker"
+        bootstrap=bootstrap, topics=settings.topics, datadir=settings.data_dir / WORKER_DIR
     )
     async with Store(settings.store_url()) as store, Worker(worker_app, settings, store) as worker:
         logger.info("worker ready: consuming %s", settings.topics.executor_events)

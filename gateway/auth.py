@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
@@ -43,9 +43,16 @@ class KeyVerifier(Protocol):
     """The store's view of API keys, as the gateway needs it."""
 
     async def verify(self, app: str, key: str) -> str:
-        """Return the key id, or raise ``AuthError`` for an unknown, revoked or other-app key."""
+        """Return the key id, or raise ``AuthError`` for an unknown, revoked, expired or
+        other-app key."""
         ...
 
-    async def revoked(self, key_ids: Iterable[str]) -> set[str]:
-        """The subset of ``key_ids`` that are revoked."""
+    async def unusable(self, key_ids: Iterable[str]) -> Mapping[str, str]:
+        """The keys among ``key_ids`` that may no longer be used, each with why (``revoked``,
+        ``expired``)."""
+        ...
+
+    async def record_use(self, key_id: str, now_ms: int) -> None:
+        """Note a successful handshake with the key (its last-used time); an implementation may
+        write it less often."""
         ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
+from gateway.admission import AdmissionLimits
 from streams.exceptions import ConfigError
 from streams.ids import GatewayId
 from streams.topics import Topics
@@ -91,8 +92,18 @@ class GatewayConfig:
     limits: GatewayLimits = field(default_factory=GatewayLimits)
     heartbeat_interval_s: float = 2.0
     """One heartbeat record per app held, per interval: the liveness signal and the snapshot."""
-    revocation_check_interval_s: float = 2.0
-    """How often sessions' keys are re-checked, so a revoked key's sessions close promptly."""
+    revocation_check_interval_s: float = 1.0
+    """How often sessions' keys are re-checked: a revoked or expired key's sessions close within
+    this interval plus a store query and a close handshake (well within 2 s)."""
+    admission: AdmissionLimits = field(default_factory=AdmissionLimits)
+    """When failed handshakes from one source get it refused without a key check."""
+    client_address_header: str | None = None
+    """Behind a proxy: the header it puts the client's address in (e.g. ``X-Forwarded-For``),
+    which then names the source that failed handshakes are limited by. Set it only when executors
+    reach the gateway through that proxy alone (see ``gateway.admission``); None: the peer's
+    address."""
+    refusal_log_interval_s: float = 60.0
+    """Refused handshakes are logged once per interval per source, with their count."""
     empty_heartbeat_window_s: float = 300.0
     """Keep heartbeating an app this long after its last session left (keeps its clock going)."""
     observation_request_timeout_s: float = 10.0

@@ -21,6 +21,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
+from gateway.admission import HandshakeAdmission, Verdict, forwarded_client, source_of
 from gateway.auth import Credentials, KeyVerifier, parse_path
 from gateway.config import GatewayConfig
 from gateway.connection import Connection
@@ -66,7 +67,8 @@ class Gateway(Service):
         self.config = config
         self._keys = keys
         self._registry = SessionRegistry()
-        self._refusals = LogThrottle()
+        self._admission = HandshakeAdmission(config.admission)
+        self._refusals = LogThrottle(window_ms=int(config.refusal_log_interval_s * 1000))
         self._store_errors = LogThrottle()
         # Held weakly: websockets may still refuse a handshake after _admit accepted it.
         self._admitted: weakref.WeakKeyDictionary[ServerConnection, tuple[Credentials, str]] = (
@@ -145,16 +147,15 @@ class Gateway(Service):
             return ws.respond(
                 http.HTTPStatus.NOT_FOUND, "Connect to .../websocket/{app_name}/{api_key}.\n"
             )
+        source = self._source(ws, request)
+        verdict = self._admission.begin(source, wall_ms())
+        if verdict is not Verdict.CHECK:
+            return self._too_many(ws, source, credentials, verdict)
         try:
             key_id = await self._keys.verify(credentials.app, credentials.key)
         except AuthError as exc:
-            if self._refusals.should_log(credentials.fingerprint, wall_ms()):
-                logger.warning(
-                    "refused executor handshake for app %s: %s (logged once a minute per key)",
-                    credentials.app,
-                    exc,
-                    extra={"app": credentials.app, "key_fingerprint": credentials.fingerprint},
-                )
+            self._admission.failed(source, wall_ms())
+            self._log_refusal(source, credentials, str(exc))
             return ws.respond(http.HTTPStatus.FORBIDDEN, "Invalid API key for this app.\n")
         except Exception:
             # The key store is unreachable: the executor retries every second, so say "later".
@@ -163,8 +164,54 @@ class Gateway(Service):
                     "could not check an executor key; answering 503 (logged once a minute)"
                 )
             return ws.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Try again shortly.\n")
+        finally:
+            self._admission.done(source)
         self._admitted[ws] = (credentials, key_id)
         return None
+
+    def _source(self, ws: ServerConnection, request: HttpRequest) -> str:
+        """Who failed handshakes are counted against (``gateway.admission``)."""
+        header = self.config.client_address_header
+        forwarded = None if header is None else forwarded_client(request.headers.get_all(header))
+        peer = ws.remote_address[0] if ws.remote_address else ""
+        return source_of(forwarded or str(peer))
+
+    def _too_many(
+        self, ws: ServerConnection, source: str, credentials: Credentials, verdict: Verdict
+    ) -> HttpResponse:
+        """Refuse without a key check: the source failed too often, or checks too many at once."""
+        retry_s = max(1, -(-self._admission.blocked_for_ms(source, wall_ms()) // 1000))
+        self._log_refusal(source, credentials, f"refused without a key check ({verdict.value})")
+        response = ws.respond(
+            http.HTTPStatus.TOO_MANY_REQUESTS, "Too many handshakes from this address.\n"
+        )
+        response.headers["Retry-After"] = str(retry_s)
+        return response
+
+    def _log_refusal(self, source: str, credentials: Credentials, reason: str) -> None:
+        """One line per source per interval (a minute), counting its refusals since the last."""
+        now_ms = wall_ms()
+        if not self._refusals.should_log(source, now_ms):
+            return
+        refused = self._admission.take_refused(source)
+        blocked_s = round(self._admission.blocked_for_ms(source, now_ms) / 1000)
+        logger.warning(
+            "refused %d executor handshake(s) from %s since the last line%s; the latest for app "
+            "%s with key %s: %s",
+            refused,
+            source,
+            f" (blocked for {blocked_s} s)" if blocked_s else "",
+            credentials.app,
+            credentials.fingerprint,
+            reason,
+            extra={
+                "source": source,
+                "refused": refused,
+                "blocked_s": blocked_s,
+                "app": credentials.app,
+                "key_fingerprint": credentials.fingerprint,
+            },
+        )
 
     # -- sessions --------------------------------------------------------------------------
 
@@ -189,11 +236,20 @@ class Gateway(Service):
             except Exception:
                 receiver.cancel()
                 raise
+            tasks.create_task(self._record_use(conn))
             await self._on_ready(conn)
             try:
                 await receiver
             finally:
                 await self._on_closed(conn)
+
+    async def _record_use(self, conn: Connection) -> None:
+        """Note the key's use (its last-used time): beside the session, never in its way."""
+        try:
+            await self._keys.record_use(conn.key_id, wall_ms())
+        except Exception:
+            if self._store_errors.should_log("key use", wall_ms()):
+                logger.exception("could not record a key's use (logged once a minute)")
 
     async def _on_ready(self, conn: Connection) -> None:
         replaced = self._registry.add(conn)
@@ -272,15 +328,21 @@ class Gateway(Service):
             if not conns:
                 continue
             try:
-                revoked = await self._keys.revoked({c.key_id for c in conns})
+                unusable = await self._keys.unusable({c.key_id for c in conns})
             except Exception:
-                logger.exception("could not check key revocations")
+                if self._store_errors.should_log("key revocations", wall_ms()):
+                    logger.exception("could not check key revocations (logged once a minute)")
                 continue
-            for conn in conns:
-                if conn.key_id in revoked:
-                    logger.info("closing session of revoked key %s", conn.key_id)
-                    conn.revoked = True
-                    await conn.close(1008, "API key revoked")
+            # Together: each close waits for the executor's side of the close handshake.
+            await asyncio.gather(
+                *(self._lock_out(c, unusable[c.key_id]) for c in conns if c.key_id in unusable)
+            )
+
+    async def _lock_out(self, conn: Connection, why: str) -> None:
+        """Close a session whose key was revoked or has expired (a lock-out, not a death)."""
+        logger.info("closing session of %s key %s", why, conn.key_id, extra={"app": conn.app})
+        conn.revoked = True
+        await conn.close(1008, f"API key {why}")
 
     async def _command_loop(self) -> None:
         async for command in self._feed.commands():

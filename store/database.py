@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
+from runtime.private_files import PRIVATE_DIR_MODE, private_file, tighten
 from streams.exceptions import ConfigError, DatabaseRefused, DatabaseUnreachable, StartupError
 
 logger = logging.getLogger(__name__)
@@ -73,10 +74,11 @@ def parse_url(url: str) -> URL:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        # From None: the cause quotes the whole URL, password included.
         raise ConfigError(
             f"invalid store URL {_masked(url)!r}", fix=f"give {_URL_SETTING} {_URL_SHAPES}"
-        ) from exc
+        ) from None
     driver = _DRIVERS.get(parsed.drivername)
     if driver is None:
         raise ConfigError(
@@ -94,8 +96,13 @@ def parse_url(url: str) -> URL:
 def _masked(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url.split("@")[-1]  # never echo what might be a password
+    except (ArgumentError, ValueError):
+        # Never echo what might be a password: the scheme and what follows the last "@" at most.
+        scheme, sep, rest = url.partition("://")
+        if not sep:
+            return "..."
+        _, at, host = rest.rpartition("@")
+        return f"{scheme}://...{at}{host if at else ''}"
 
 
 def _is_memory(url: URL) -> bool:
@@ -115,6 +122,27 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _private_sqlite_file(path: Path) -> None:
+    """Create the database file owner-only before SQLite does, and tighten one left open.
+
+    SQLite gives its ``-wal`` and ``-shm`` files the database file's mode, so they follow. A
+    missing directory is created owner-only; an existing one is the data directory's business
+    (``baton.data_dir``) or the user's.
+    """
+    path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    tightened = [
+        p
+        for p in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm"))
+        if (private_file(p) if p == path else tighten(p)) is not None
+    ]
+    if tightened:
+        logger.warning(
+            "the store's files %s were open to other users: made them private to their owner",
+            ", ".join(p.name for p in tightened),
+            extra={"store_file": str(path)},
+        )
+
+
 def _create_engine(url: URL) -> AsyncEngine:
     if url.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True)
@@ -123,7 +151,7 @@ def _create_engine(url: URL) -> AsyncEngine:
         engine = create_async_engine(url, poolclass=StaticPool)
     else:
         if url.database:
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(url.database))
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
     return engine

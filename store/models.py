@@ -47,6 +47,8 @@ JOB_ID_MAX_CHARS = 64
 TOKEN_NAME_MAX_CHARS = 64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 """The range of a ``BigInteger`` column."""
+KEY_NAME_MAX_CHARS = 256
+"""An API key's name (an operator's note on where the key is used)."""
 NO_QUEUE = ""
 """``workflow_counts.queue_name`` of the workflows that are on no queue (a key cannot be NULL)."""
 NO_NAME = ""
@@ -113,7 +115,8 @@ class Base(DeclarativeBase):
 
 
 class ApiKey(Base):
-    """An executor API key: it grants exactly one app. Only the key's hash is stored."""
+    """An executor API key: it grants exactly one app until it is revoked or expires. Only the
+    key's hash is stored."""
 
     __tablename__ = "api_keys"
 
@@ -124,7 +127,13 @@ class ApiKey(Base):
     """SHA-256 hex digest of the full plaintext key."""
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
-    label: Mapped[str | None] = mapped_column(String(256))
+    name: Mapped[str | None] = mapped_column(String(KEY_NAME_MAX_CHARS))
+    """An operator's name for the key (where it is used); not unique. Was ``label`` (0004)."""
+    expires_at: Mapped[datetime | None]
+    """From this instant on the key is refused and its sessions are closed; None: never."""
+    last_used_at: Mapped[datetime | None]
+    """When a handshake with the key last succeeded, within a minute: each gateway writes it at
+    most once a minute per key."""
 
 
 class ExecutorRow(Base):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import urllib.request
@@ -95,6 +96,12 @@ def listening_ports(process: subprocess.Popen[bytes]) -> set[tuple[str, int]]:
     return addresses
 
 
+def open_to_others(data: Path) -> list[str]:
+    """What under ``data`` (itself included) group or others may open, with its mode."""
+    found = [p for p in [data, *data.rglob("*")] if not p.is_symlink()]
+    return [f"{p} {stat.S_IMODE(p.stat().st_mode):o}" for p in found if p.stat().st_mode & 0o077]
+
+
 def test_embedded_default_serves_and_stops_cleanly(tmp_path: Path) -> None:
     process, console_port, log = run_up(tmp_path)
     try:
@@ -108,6 +115,9 @@ def test_embedded_default_serves_and_stops_cleanly(tmp_path: Path) -> None:
         # Nothing Baton starts listens beyond loopback by default (Faust's web server included).
         assert {ip for ip, _ in listening_ports(process)} == {"127.0.0.1"}
         assert (tmp_path / "data" / "baton.db").exists()
+        assert (tmp_path / "data" / "broker.log").exists()
+        # The store, its WAL, the broker's log, the worker's tables: the user's alone.
+        assert open_to_others(tmp_path / "data") == []
         stop_and_check_children(process, log)
     finally:
         if process.poll() is None:
@@ -117,17 +127,24 @@ def test_embedded_default_serves_and_stops_cleanly(tmp_path: Path) -> None:
 def test_external_kafka_and_postgres_store(
     tmp_path: Path, kafka_bootstrap: str, postgres_url: str
 ) -> None:
+    # Trust authentication ignores the password; nothing may show it all the same.
+    secret = f"pw-{uuid4().hex[:8]}"
+    url = postgres_url.replace("postgres@", f"postgres:{secret}@", 1)
     process, _console_port, log = run_up(
-        tmp_path, "--kafka", kafka_bootstrap, "--database-url", postgres_url
+        tmp_path, "--kafka", kafka_bootstrap, "--database-url", url
     )
     try:
         wait_until_up(process, log)
         assert "embedded broker" not in log.read_text()
-        cli("keys", "create", "billing", "--database-url", postgres_url)
-        listing = cli("keys", "list", "billing", "--database-url", postgres_url)
+        cli("keys", "create", "billing", "--database-url", url)
+        listing = cli("keys", "list", "billing", "--database-url", url)
         assert len(listing.strip().splitlines()) == 2
         assert not (tmp_path / "data" / "baton.db").exists()
+        # Every user can read a command line: the children get the URL in their environment.
+        children = psutil.Process(process.pid).children(recursive=True)
+        assert not [c.cmdline() for c in children if secret in " ".join(c.cmdline())]
         stop_and_check_children(process, log)
+        assert secret not in log.read_text()
     finally:
         if process.poll() is None:
             process.kill()

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from recovery.state import AppState, ExecutorRecord, ExecutorState, Recovery, RecoveryState
 from store.audit import record_audit
 from store.database import BASELINE_TABLES, Store, alembic_config, parse_url
-from store.keys import create_key, list_keys, revoke_key, revoked_key_ids, verify_key
+from store.keys import KeyState, create_key, list_keys, revoke_key, unusable_keys, verify_key
 from store.models import NO_NAME, NO_QUEUE, AuditRow, Base, WorkflowCountRow, WorkflowRow
 from store.paging import SortOrder
 from store.projection import (
@@ -150,7 +150,7 @@ def _state(*executors: ExecutorRecord, recoveries: tuple[Recovery, ...] = ()) ->
 
 async def test_keys_round_trip(pg_store: Store) -> None:
     async with pg_store.sessionmaker.begin() as session:
-        row, plaintext = await create_key(session, "orders", label="prod")
+        row, plaintext = await create_key(session, "orders", name="prod")
     async with pg_store.sessionmaker.begin() as session:
         assert await verify_key(session, "orders", plaintext) == row.key_id
         with pytest.raises(AuthError):
@@ -159,7 +159,7 @@ async def test_keys_round_trip(pg_store: Store) -> None:
     async with pg_store.sessionmaker.begin() as session:
         with pytest.raises(AuthError):
             await verify_key(session, "orders", plaintext)
-        assert await revoked_key_ids(session, [row.key_id]) == {row.key_id}
+        assert await unusable_keys(session, [row.key_id]) == {row.key_id: KeyState.REVOKED}
         [listed] = await list_keys(session, "orders")
     assert listed.revoked_at is not None
     assert listed.revoked_at.tzinfo is not None
@@ -255,7 +255,7 @@ async def test_a_create_all_database_is_stamped_then_upgraded(pg_url: str) -> No
         await legacy.dispose()
     async with Store(pg_url) as store:
         async with store.sessionmaker.begin() as session:
-            await create_key(session, "orders", label="kept")
+            await create_key(session, "orders", name="kept")
         async with store.engine.connect() as conn:
             assert await conn.run_sync(_revision) == HEAD
             assert await conn.run_sync(_differences) == []

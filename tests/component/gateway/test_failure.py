@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pytest
@@ -43,7 +43,10 @@ class UnreachableKeyStore:
     async def verify(self, app: str, key: str) -> str:
         raise OSError("connection refused")
 
-    async def revoked(self, key_ids: Iterable[str]) -> set[str]:
+    async def unusable(self, key_ids: Iterable[str]) -> Mapping[str, str]:
+        raise OSError("connection refused")
+
+    async def record_use(self, key_id: str, now_ms: int) -> None:
         raise OSError("connection refused")
 
 

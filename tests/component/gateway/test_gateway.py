@@ -12,6 +12,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -19,8 +20,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from gateway.auth import Credentials
+from gateway.config import GatewayConfig
 from gateway.server import Gateway
 from runtime.clock import wall_ms
+from store.keys import create_key, list_keys
 from streams.ids import AppName, CommandId, ExecutorId, GatewayId
 from streams.records import (
     CommandProgress,
@@ -32,6 +35,7 @@ from streams.records import (
     Record,
     RecoverExecutor,
 )
+from streams.topics import Topics
 from tests.component.gateway.fakes import (
     CommandSender,
     EventLog,
@@ -218,35 +222,53 @@ async def test_handshakes_are_admitted_only_with_a_valid_key_for_the_app(
     ]
 
 
-async def test_a_refused_key_is_logged_once_a_minute_however_often_it_retries(
+async def test_refused_handshakes_are_logged_once_per_interval_per_address_with_their_count(
     make_gateway: MakeGateway, keys: KeyBook, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="gateway.server")
     _, other_apps = await keys.create("billing")
     unknown = f"bk_{'1' * 12}_{'y' * 43}"
 
-    async with make_gateway() as gateway:
+    def refusals() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name == "gateway.server" and hasattr(r, "refused")]
+
+    async with make_gateway(refusal_log_interval_s=1.0) as gateway:
         for _ in range(5):
             assert await handshake_status(executor_url(gateway, APP, other_apps)) == 403
         assert await handshake_status(executor_url(gateway, APP, unknown)) == 403
+        assert len(refusals()) == 1  # the first refusal; the next five wait for the interval
 
-    refusals = [
-        r for r in caplog.records if r.name == "gateway.server" and hasattr(r, "key_fingerprint")
+        started = time.monotonic()
+        while len(refusals()) < 2:  # retrying four times a second, as a stubborn client would
+            assert time.monotonic() - started < 10, "no second line after the interval"
+            await asyncio.sleep(0.25)
+            assert await handshake_status(executor_url(gateway, APP, unknown)) == 403
+
+    first, second = refusals()
+    assert [(r.levelno, r.source, r.app, r.refused) for r in (first, second)] == [  # type: ignore[attr-defined]
+        (logging.WARNING, "127.0.0.1", APP, 1),
+        (logging.WARNING, "127.0.0.1", APP, second.refused),  # type: ignore[attr-defined]
     ]
-    assert [(r.levelno, r.app, r.key_fingerprint) for r in refusals] == [  # type: ignore[attr-defined]
-        (logging.WARNING, APP, Credentials(app=APP, key=other_apps).fingerprint),
-        (logging.WARNING, APP, Credentials(app=APP, key=unknown).fingerprint),
-    ]
+    assert second.refused >= 6  # type: ignore[attr-defined]
+    assert first.key_fingerprint == Credentials(app=APP, key=other_apps).fingerprint  # type: ignore[attr-defined]
+    assert second.key_fingerprint == Credentials(app=APP, key=unknown).fingerprint  # type: ignore[attr-defined]
     # The log names the key by fingerprint only.
-    assert not any(other_apps in r.getMessage() or unknown in r.getMessage() for r in refusals)
+    assert not any(other_apps in r.getMessage() or unknown in r.getMessage() for r in refusals())
 
 
-async def test_revoking_a_key_closes_its_live_session_with_1008(
-    make_gateway: MakeGateway, keys: KeyBook, events: EventLog
+def default_revocation_interval_s(topics: Topics) -> float:
+    config = GatewayConfig(gateway_id=GatewayId("gw"), kafka_bootstrap="k:1", topics=topics)
+    return config.revocation_check_interval_s
+
+
+async def test_revoking_a_key_closes_its_live_session_with_1008_within_2_s(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog, topics: Topics
 ) -> None:
     revoked_id, revoked = await keys.create(APP)
     _, kept = await keys.create(APP)
-    async with make_gateway(revocation_check_interval_s=0.2) as gateway:
+    interval_s = default_revocation_interval_s(topics)
+    assert interval_s <= 1.0
+    async with make_gateway(revocation_check_interval_s=interval_s) as gateway:
         doomed = FakeExecutor(executor_url(gateway, APP, revoked), "exec-revoked")
         survivor = FakeExecutor(executor_url(gateway, APP, kept), "exec-kept")
         async with doomed, survivor:
@@ -256,15 +278,63 @@ async def test_revoking_a_key_closes_its_live_session_with_1008(
             await keys.revoke(APP, revoked_id)
 
             await eventually(
-                lambda: doomed.ws.close_code == 1008, "the revoked session closed", timeout_s=5
+                lambda: doomed.ws.close_code == 1008, "the revoked session closed", timeout_s=2
             )
+            assert doomed.ws.close_reason == "API key revoked"
             disconnected = await eventually(
                 lambda: disconnected_record(events, "exec-revoked"), "ExecutorDisconnected"
             )
             assert disconnected.close_code == 1008
             assert disconnected.draining is False
+            assert disconnected.revoked is True
             assert survivor.ws.close_code is None
             assert disconnected_record(events, "exec-kept") is None
+
+
+async def test_an_expiring_key_closes_its_live_session_then_is_refused(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog
+) -> None:
+    expires_at = datetime.now(UTC) + timedelta(seconds=2)
+    async with keys.store.sessionmaker.begin() as session:
+        _, expiring = await create_key(session, APP, expires_at=expires_at)
+    _, kept = await keys.create(APP)
+    async with make_gateway(revocation_check_interval_s=0.2) as gateway:
+        doomed = FakeExecutor(executor_url(gateway, APP, expiring), "exec-expiring")
+        survivor = FakeExecutor(executor_url(gateway, APP, kept), "exec-kept")
+        async with doomed, survivor:
+            await eventually(lambda: connected_record(events, "exec-expiring"), "it connects")
+            await eventually(lambda: doomed.ws.close_code == 1008, "the expired session closed")
+            assert datetime.now(UTC) >= expires_at
+            assert doomed.ws.close_reason == "API key expired"
+            disconnected = await eventually(
+                lambda: disconnected_record(events, "exec-expiring"), "ExecutorDisconnected"
+            )
+            assert disconnected.revoked is True  # locked out, not dead
+            assert survivor.ws.close_code is None
+        assert await handshake_status(executor_url(gateway, APP, expiring)) == 403
+
+
+async def test_a_successful_handshake_notes_the_keys_last_use_once_a_minute(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog
+) -> None:
+    _, key = await keys.create(APP)
+
+    async def last_used() -> datetime | None:
+        async with keys.store.sessionmaker() as session:
+            [row] = await list_keys(session, APP)
+        return row.last_used_at
+
+    async with make_gateway() as gateway:
+        before = datetime.now(UTC)
+        assert await handshake_status(executor_url(gateway, APP, key), "exec-a") == 101
+        await eventually(lambda: disconnected_record(events, "exec-a"), "exec-a left")
+        first = await last_used()
+        assert first is not None
+        assert before - timedelta(seconds=1) <= first <= datetime.now(UTC)
+        for i in range(5):  # a reconnect storm: no more writes this minute
+            assert await handshake_status(executor_url(gateway, APP, key), f"exec-{i}") == 101
+        await eventually(lambda: disconnected_record(events, "exec-4"), "exec-4 left")
+        assert await last_used() == first
 
 
 # -- 3. bad input ---------------------------------------------------------------------------------

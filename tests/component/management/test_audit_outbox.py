@@ -35,7 +35,7 @@ class BrokenAfter(FakeChannel):
 
 async def test_admin_commands_reach_the_audit_topic_once(seeded_store: Store) -> None:
     async with seeded_store.sessionmaker.begin() as session:
-        key_row, _ = await create_key(session, "orders", label="ci")
+        key_row, _ = await create_key(session, "orders", name="ci")
         await revoke_key(session, "orders", key_row.key_id)
         await create_token(session, "ops")
     channel = FakeChannel()
@@ -46,7 +46,7 @@ async def test_admin_commands_reach_the_audit_topic_once(seeded_store: Store) ->
         ("key.revoked", key_row.key_id),
         ("token.created", "ops"),
     ]
-    assert channel.audit[0].params == {"label": "ci"}
+    assert channel.audit[0].params == {"name": "ci"}
     assert await outbox.publish_pending() == 0
     assert len(channel.audit) == 3
     async with seeded_store.sessionmaker() as session:

@@ -96,7 +96,7 @@ async def test_concurrent_writers_wait_for_each_other(tmp_path: Path) -> None:
         async def write(store: Store, n: int) -> None:
             for i in range(20):
                 async with store.sessionmaker.begin() as session:
-                    await create_key(session, f"app{n}", label=str(i))
+                    await create_key(session, f"app{n}", name=str(i))
 
         await asyncio.gather(*(write(s, n) for n, s in enumerate((first, second, first, second))))
         async with first.sessionmaker() as session:

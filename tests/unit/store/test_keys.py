@@ -1,17 +1,29 @@
-"""API keys on a real SQLite file: create, verify, revoke, and keys of another app."""
+"""API keys on a real SQLite file: create, verify, revoke, expire, last use, and keys of another
+app."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from store.database import Store, sqlite_url
-from store.keys import create_key, list_keys, revoke_key, revoked_key_ids, verify_key
+from store.keys import (
+    KeyState,
+    create_key,
+    list_keys,
+    record_key_use,
+    revoke_key,
+    unusable_keys,
+    verify_key,
+)
 from store.models import ApiKey, AuditRow
 from streams.exceptions import AuthError
+
+IN_A_DAY = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -22,7 +34,7 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 async def test_created_key_verifies_for_its_app(store: Store) -> None:
     async with store.sessionmaker.begin() as session:
-        row, plaintext = await create_key(session, "orders", label="prod")
+        row, plaintext = await create_key(session, "orders", name="prod")
     assert plaintext.startswith(f"bk_{row.key_id}_")
     assert plaintext not in row.key_hash
     assert len(row.key_hash) == 64
@@ -30,7 +42,9 @@ async def test_created_key_verifies_for_its_app(store: Store) -> None:
     async with store.sessionmaker.begin() as session:
         assert await verify_key(session, "orders", plaintext) == row.key_id
         listed = await list_keys(session, "orders")
-    assert [(k.key_id, k.label, k.revoked_at) for k in listed] == [(row.key_id, "prod", None)]
+    assert [(k.key_id, k.name, k.revoked_at, k.expires_at, k.last_used_at) for k in listed] == [
+        (row.key_id, "prod", None, None, None)
+    ]
     assert listed[0].created_at.tzinfo is not None
 
 
@@ -82,9 +96,9 @@ async def test_revoked_key_is_refused(store: Store) -> None:
         assert await revoke_key(session, "orders", row.key_id) is False  # already revoked
         with pytest.raises(AuthError):
             await verify_key(session, "orders", plaintext)
-        revoked = await revoked_key_ids(session, [row.key_id, kept.key_id, "gone"])
+        revoked = await unusable_keys(session, [row.key_id, kept.key_id, "gone"])
         listed = {k.key_id: k.revoked_at for k in await list_keys(session, "orders")}
-    assert revoked == {row.key_id, "gone"}
+    assert revoked == {row.key_id: KeyState.REVOKED, "gone": KeyState.REVOKED}
     assert listed[row.key_id] is not None
     assert listed[kept.key_id] is None
 
@@ -98,20 +112,23 @@ async def test_revoke_needs_the_right_app(store: Store) -> None:
         assert await verify_key(session, "orders", plaintext) == row.key_id
 
 
-async def test_revoked_key_ids_of_nothing(store: Store) -> None:
+async def test_unusable_keys_of_nothing(store: Store) -> None:
     async with store.sessionmaker.begin() as session:
-        assert await revoked_key_ids(session, []) == set()
+        assert await unusable_keys(session, []) == {}
 
 
 async def test_create_and_revoke_are_audited(store: Store) -> None:
     async with store.sessionmaker.begin() as session:
-        row, _ = await create_key(session, "orders", label="ci")
+        row, _ = await create_key(session, "orders", name="ci")
         await revoke_key(session, "orders", row.key_id, actor="alice")
+        expiring, _ = await create_key(session, "orders", expires_at=IN_A_DAY)
     async with store.sessionmaker.begin() as session:
         audit = (await session.scalars(select(AuditRow).order_by(AuditRow.id))).all()
-    assert [(a.action, a.actor, a.subject, a.app) for a in audit] == [
-        ("key.created", "cli", row.key_id, "orders"),
-        ("key.revoked", "alice", row.key_id, "orders"),
+    rows = [(a.action, a.actor, a.subject, a.app, (a.record or {}).get("params")) for a in audit]
+    assert rows == [
+        ("key.created", "cli", row.key_id, "orders", {"name": "ci"}),
+        ("key.revoked", "alice", row.key_id, "orders", {}),
+        ("key.created", "cli", expiring.key_id, "orders", {"expires_at": IN_A_DAY.isoformat()}),
     ]
 
 
@@ -134,3 +151,76 @@ async def test_valid_app_names_are_accepted(store: Store, app: str) -> None:
     async with store.sessionmaker.begin() as session:
         row, plaintext = await create_key(session, app)
         assert await verify_key(session, app, plaintext) == row.key_id
+
+
+# -- expiry ---------------------------------------------------------------------------------------
+
+
+async def test_a_key_works_until_its_expiry_then_is_refused_and_unusable(store: Store) -> None:
+    expires_at = datetime.now(UTC) + timedelta(hours=1)
+    async with store.sessionmaker.begin() as session:
+        row, plaintext = await create_key(session, "orders", expires_at=expires_at)
+        forever, _ = await create_key(session, "orders")
+    before, at = expires_at - timedelta(seconds=1), expires_at
+    async with store.sessionmaker.begin() as session:
+        assert await verify_key(session, "orders", plaintext, now=before) == row.key_id
+        assert await unusable_keys(session, [row.key_id, forever.key_id], now=before) == {}
+        with pytest.raises(AuthError):
+            await verify_key(session, "orders", plaintext, now=at)
+        assert await unusable_keys(session, [row.key_id, forever.key_id], now=at) == {
+            row.key_id: KeyState.EXPIRED
+        }
+        [listed, _] = await list_keys(session, "orders")
+    assert listed.expires_at == expires_at
+
+
+async def test_revoked_wins_over_expired(store: Store) -> None:
+    async with store.sessionmaker.begin() as session:
+        row, _ = await create_key(session, "orders", expires_at=IN_A_DAY)
+        await revoke_key(session, "orders", row.key_id)
+    async with store.sessionmaker.begin() as session:
+        later = IN_A_DAY + timedelta(days=1)
+        assert await unusable_keys(session, [row.key_id], now=later) == {
+            row.key_id: KeyState.REVOKED
+        }
+
+
+@pytest.mark.parametrize(
+    "expires_at",
+    [datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1)],
+    ids=["in the past", "naive"],
+)
+async def test_an_expiry_must_be_an_aware_future_time(store: Store, expires_at: datetime) -> None:
+    async with store.sessionmaker.begin() as session:
+        with pytest.raises(ValueError, match="must be a time in the future"):
+            await create_key(session, "orders", expires_at=expires_at)
+        assert (await session.scalars(select(ApiKey))).all() == []
+
+
+@pytest.mark.parametrize("name", ["", "x" * 257, "two\nlines", "bell\a", "tab\there"])
+async def test_invalid_key_names_are_rejected(store: Store, name: str) -> None:
+    async with store.sessionmaker.begin() as session:
+        with pytest.raises(ValueError, match="invalid key name"):
+            await create_key(session, "orders", name=name)
+
+
+async def test_a_key_name_may_have_spaces_and_any_script(store: Store) -> None:
+    async with store.sessionmaker.begin() as session:
+        row, _ = await create_key(session, "orders", name="billing prod — Zürich")
+    assert row.name == "billing prod — Zürich"
+
+
+# -- last use -------------------------------------------------------------------------------------
+
+
+async def test_last_use_only_moves_forward(store: Store) -> None:
+    async with store.sessionmaker.begin() as session:
+        row, _ = await create_key(session, "orders")
+    first, earlier = datetime(2030, 1, 1, 12, tzinfo=UTC), datetime(2030, 1, 1, 11, tzinfo=UTC)
+    for at in (first, earlier):
+        async with store.sessionmaker.begin() as session:
+            await record_key_use(session, row.key_id, at)
+    async with store.sessionmaker.begin() as session:
+        [listed] = await list_keys(session, "orders")
+        await record_key_use(session, "unknown", first)  # a key that is gone: nothing to note
+    assert listed.last_used_at == first

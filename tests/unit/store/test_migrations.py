@@ -37,8 +37,8 @@ def create_all_baseline(connection: Connection, tables: frozenset[str] = BASELIN
 
 def test_revisions_form_one_line() -> None:
     script = ScriptDirectory.from_config(alembic_config())
-    assert [r.revision for r in script.walk_revisions()] == ["0003", "0002", "0001"]
-    assert HEAD == "0003"
+    assert [r.revision for r in script.walk_revisions()] == ["0004", "0003", "0002", "0001"]
+    assert HEAD == "0004"
 
 
 @pytest.mark.parametrize("memory", [True, False])
@@ -56,13 +56,13 @@ async def test_a_create_all_database_is_stamped_then_upgraded(tmp_path: Path) ->
         await conn.run_sync(create_all_baseline)
     await legacy.dispose()
     async with Store(url) as store, store.sessionmaker.begin() as session:
-        await create_key(session, "orders", label="before")
+        await create_key(session, "orders", name="before")
     async with Store(url) as store:  # a second start changes nothing
         async with store.engine.connect() as conn:
             assert await conn.run_sync(current_revision) == HEAD
             assert await conn.run_sync(schema_differences) == []
         async with store.sessionmaker() as session:
-            assert [k.label for k in await list_keys(session, "orders")] == ["before"]
+            assert [k.name for k in await list_keys(session, "orders")] == ["before"]
 
 
 async def test_part_of_the_baseline_is_refused(tmp_path: Path) -> None:
@@ -108,3 +108,25 @@ async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(ConfigError, match="revision 9999, which this Baton does not know"):
         await Store(url).start()
+
+
+async def test_0004_keeps_each_keys_label_as_its_name_both_ways(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "baton.db")
+    async with Store(url) as store, store.engine.begin() as conn:
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0003"))
+        await conn.execute(
+            text(
+                "INSERT INTO api_keys (key_id, app, key_hash, created_at, label) "
+                "VALUES ('k1', 'orders', 'h', '2024-01-01 00:00:00', 'prod')"
+            )
+        )
+    async with Store(url) as store:  # upgrades to the newest revision again
+        async with store.sessionmaker() as session:
+            [key] = await list_keys(session, "orders")
+        async with store.engine.begin() as conn:
+            assert await conn.run_sync(schema_differences) == []
+            assert await conn.run_sync(lambda c: inspect(c).get_indexes("api_keys")) != []
+            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0003"))
+            label = await conn.execute(text("SELECT label FROM api_keys WHERE key_id = 'k1'"))
+            assert label.scalar_one() == "prod"
+    assert (key.key_id, key.name, key.expires_at, key.last_used_at) == ("k1", "prod", None, None)

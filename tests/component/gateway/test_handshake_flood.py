@@ -1,0 +1,123 @@
+"""A flood of wrong keys from one source, over real sockets: refused without store lookups once
+the source is blocked, logged once with a count, and never in the way of an honest executor.
+
+On loopback every client is 127.0.0.1, so the gateway is told, as it would be behind a proxy, to
+take the client's address from ``X-Forwarded-For``: the flood claims 203.0.113.66, the honest
+executor sends no header and is known by its peer address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from gateway.admission import AdmissionLimits
+from gateway.config import GatewayConfig
+from gateway.keys import StoreKeys
+from gateway.server import Gateway
+from store.database import Store
+from streams.ids import GatewayId
+from streams.topics import Topics
+from tests.component.gateway.fakes import FakeExecutor, KeyBook, executor_url
+from tests.eventually import eventually
+
+APP = "orders"
+FLOOD_SOURCE = "203.0.113.66"
+LIMITS = AdmissionLimits()
+
+
+class CountingKeys(StoreKeys):
+    """The store's keys, counting the key checks that reach the store, by key."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.checked: Counter[str] = Counter()
+
+    async def verify(self, app: str, key: str) -> str:
+        self.checked[key] += 1
+        return await super().verify(app, key)
+
+
+@pytest.fixture
+async def gateway(
+    kafka_bootstrap: str, topics: Topics, store: Store
+) -> AsyncIterator[tuple[Gateway, CountingKeys]]:
+    keys = CountingKeys(store)
+    config = GatewayConfig(
+        gateway_id=GatewayId(f"gw-{uuid.uuid4().hex[:8]}"),
+        kafka_bootstrap=kafka_bootstrap,
+        topics=topics,
+        port=0,
+        admission=LIMITS,
+        client_address_header="X-Forwarded-For",
+    )
+    async with Gateway(config, keys) as gateway:
+        yield gateway, keys
+
+
+def wrong_key() -> str:
+    """Well formed, so that checking it is a store lookup; matches no key."""
+    return f"bk_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+
+
+async def flood_attempt(gateway: Gateway) -> int:
+    """One handshake with a wrong key from the flood's source: the status it is refused with."""
+    url = executor_url(gateway, APP, wrong_key())
+    try:
+        async with connect(url, additional_headers={"X-Forwarded-For": FLOOD_SOURCE}):
+            return 101
+    except InvalidStatus as exc:
+        return exc.response.status_code
+
+
+async def flood(gateway: Gateway, attempts: int, concurrency: int) -> Counter[int]:
+    """``attempts`` wrong-key handshakes, ``concurrency`` at a time: statuses counted."""
+    statuses: Counter[int] = Counter()
+    for start in range(0, attempts, concurrency):
+        wave = min(concurrency, attempts - start)
+        statuses.update(await asyncio.gather(*(flood_attempt(gateway) for _ in range(wave))))
+    return statuses
+
+
+async def test_a_flood_is_refused_without_store_lookups_and_an_honest_executor_still_connects(
+    gateway: tuple[Gateway, CountingKeys], keys: KeyBook, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="gateway.server")
+    pod, counting = gateway
+    _, good_key = await keys.create(APP)
+
+    flooding = asyncio.create_task(flood(pod, attempts=1_000, concurrency=100))
+    await asyncio.sleep(0)  # the first wave is under way
+    started = time.monotonic()
+    async with FakeExecutor(executor_url(pod, APP, good_key), "exec-honest") as honest:
+        await eventually(lambda: honest.handled, "connected, and executor_info answered")
+        connect_s = time.monotonic() - started
+        assert not flooding.done(), "the flood should still be under way"
+    statuses = await flooding
+
+    assert set(statuses) <= {403, 429}, statuses
+    assert statuses[429] >= 900  # refused before any key check
+    wrong_checks = sum(n for key, n in counting.checked.items() if key != good_key)
+    # At most a window's failures plus the checks in flight when the block began reached the store.
+    assert wrong_checks == statuses[403] <= LIMITS.max_failures + LIMITS.max_pending
+    assert connect_s < 2.0, f"the honest executor took {connect_s:.2f} s to connect"
+
+    # Blocked now: more of the flood never reaches the store, however many come at once.
+    more = await flood(pod, attempts=200, concurrency=100)
+    assert more == Counter({429: 200})
+    assert sum(n for key, n in counting.checked.items() if key != good_key) == wrong_checks
+
+    refusals = [r for r in caplog.records if getattr(r, "source", None) == FLOOD_SOURCE]
+    assert len(refusals) == 1, [r.getMessage() for r in refusals]  # once a minute per address
+    assert refusals[0].refused >= 1  # type: ignore[attr-defined]
+    honest_refusals = [r for r in caplog.records if getattr(r, "source", None) == "127.0.0.1"]
+    assert honest_refusals == []
