@@ -6,30 +6,30 @@ right application version), send an ``ExecutorRequest`` through the ``CommandCha
 the reply, retry on another executor when the reply says the target left (``not_connected``,
 ``disconnected``) or no reply came and the target is gone; then one ``OperatorAction`` on the audit
 topic and in the store. What an action *is* (its request kind, parameters, version rule) is built by
-``management.operations``. Must not import the gateway, Faust or Kafka.
+``management.operations``; how it ends is ``management.outcomes``; what a repeated key answers is
+``management.idempotency``. Must not import the gateway, Faust or Kafka.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import replace
 from typing import Any
 
 from management.audit_outbox import AuditOutbox
 from management.channel import CommandChannel, LiveUnavailable
+from management.idempotency import check_idempotency_key, derived_workflow_id, replayed
+from management.operations import Operation
+from management.outcomes import ActionFailed, ActionResult, Execution, FailureReason
 from management.targets import Target, connected_executors
 from runtime.clock import wall_ms
 from store.audit import find_action, record_audit
 from store.database import Store
 from store.workflow_queries import get_workflow
 from streams.bounds import bound_text
-from streams.exceptions import ConductorError
-from streams.ids import AppName, ExecutorId, RequestId, WorkflowId
+from streams.ids import AppName, RequestId, WorkflowId
 from streams.records import (
     ActionOutcome,
     ExecutorReply,
@@ -48,119 +48,6 @@ MAX_ATTEMPTS = 3
 """Attempts of one action, each on a different executor."""
 REPLY_GRACE_S = 1.0
 """How much longer than the executor's timeout the console waits for the gateway's word."""
-_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
-_FORK_NAMESPACE = uuid.UUID("5b0a7c3e-7f39-4f0e-9a53-0b7a7e1d2c41")
-
-
-class FailureReason(StrEnum):
-    """Why an action did not succeed; each maps to one HTTP status."""
-
-    BAD_REQUEST = "bad_request"
-    NO_EXECUTOR = "no_executor"
-    NO_SUITABLE_EXECUTOR = "no_suitable_executor"
-    EXECUTOR_ERROR = "executor_error"
-    TIMEOUT = "timeout"
-    VANISHED = "vanished"
-    UNAVAILABLE = "unavailable"
-    KEY_REUSED = "key_reused"
-
-    @property
-    def http_status(self) -> int:
-        return _HTTP_STATUS[self]
-
-
-_HTTP_STATUS = {
-    FailureReason.BAD_REQUEST: 400,
-    FailureReason.NO_EXECUTOR: 503,
-    FailureReason.NO_SUITABLE_EXECUTOR: 409,
-    FailureReason.EXECUTOR_ERROR: 502,
-    FailureReason.TIMEOUT: 504,
-    FailureReason.VANISHED: 503,
-    FailureReason.UNAVAILABLE: 503,
-    FailureReason.KEY_REUSED: 409,
-}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Operation:
-    """One action, as built by ``management.operations``.
-
-    Attributes:
-        action: the audited name, e.g. ``workflow.cancel``.
-        kind: the executor request that carries it out.
-        target: what it is done to (audited subject): a workflow id, schedule or version name.
-        workflow_id: the request's workflow (empty for app-wide kinds).
-        params: the request's parameters.
-        version: only an executor of this application version may carry it out (None: any).
-        audited_params: the parameters as audited (large blobs summarised); None: ``params``.
-    """
-
-    action: str
-    kind: RequestKind
-    target: str
-    workflow_id: str = ""
-    params: Mapping[str, Any] = field(default_factory=dict)
-    version: str | None = None
-    audited_params: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Execution:
-    """How carrying out one operation ended (before auditing)."""
-
-    ok: bool
-    result: Any = None
-    error: str | None = None
-    reason: FailureReason | None = None
-    executor_id: ExecutorId | None = None
-    attempts: int = 0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ActionResult:
-    """An audited action that succeeded; ``replayed`` when its idempotency key had been used."""
-
-    record: OperatorAction
-    replayed: bool
-    output: Any = None
-    """The executor's whole result (an export's blob included); a replay has the audited one."""
-
-
-class ActionFailed(ConductorError):
-    """An action (or live query) that did not succeed.
-
-    Attributes:
-        reason: why, which also gives the HTTP status (``reason.http_status``).
-        record: the audit record, when the failure was audited.
-    """
-
-    def __init__(
-        self, message: str, *, reason: FailureReason, record: OperatorAction | None = None
-    ) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.record = record
-
-
-def check_idempotency_key(key: str) -> str:
-    """Check an ``Idempotency-Key``: 1 to 128 of ``[A-Za-z0-9_.:-]``.
-
-    Raises:
-        ActionFailed: (bad_request) the key has another shape.
-    """
-    if not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise ActionFailed(
-            "the Idempotency-Key must be 1 to 128 characters of letters, digits, '_', '.', ':' "
-            "and '-'",
-            reason=FailureReason.BAD_REQUEST,
-        )
-    return key
-
-
-def derived_workflow_id(app: str, action_id: str) -> str:
-    """The id of the workflow a fork or restart creates when the caller named none: fixed by the
-    action's idempotency key, so a retried fork cannot make a second workflow."""
-    return str(uuid.uuid5(_FORK_NAMESPACE, f"{app}/{action_id}"))
 
 
 class Actions:
@@ -207,7 +94,7 @@ class Actions:
         if earlier is not None:
             # The same key while the first request is still running: its outcome, not a second act.
             first = await asyncio.shield(earlier)
-            return self._replayed(first.record, operation)
+            return replayed(first.record, operation)
         future: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
         self._inflight[slot] = future
         try:
@@ -228,7 +115,7 @@ class Actions:
         async with self._store.sessionmaker.begin() as session:
             stored = await find_action(session, app, action_id)
         if stored is not None:
-            return self._replayed(stored, operation)
+            return replayed(stored, operation)
         operation = self._with_fixed_ids(app, operation, action_id)
         requested_at = wall_ms()
         execution = await self.execute(app, operation, request_base=action_id)
@@ -262,21 +149,6 @@ class Actions:
                 execution.error or "the action failed", reason=execution.reason, record=record
             )
         return ActionResult(record=record, replayed=False, output=execution.result)
-
-    def _replayed(self, stored: OperatorAction, operation: Operation) -> ActionResult:
-        if stored.action != operation.action or stored.target != operation.target:
-            raise ActionFailed(
-                f"this Idempotency-Key was already used for {stored.action} on {stored.target!r}; "
-                "use a new key for a new action",
-                reason=FailureReason.KEY_REUSED,
-            )
-        if stored.outcome is not ActionOutcome.SUCCEEDED:
-            raise ActionFailed(
-                stored.error or "the action failed",
-                reason=_stored_reason(stored),
-                record=stored,
-            )
-        return ActionResult(record=stored, replayed=True, output=stored.result)
 
     @staticmethod
     def _with_fixed_ids(app: AppName, operation: Operation, action_id: str) -> Operation:
@@ -478,14 +350,6 @@ class Actions:
         async with self._store.sessionmaker.begin() as session:
             row = await get_workflow(session, app, workflow_id)
         return None if row is None else row.application_version
-
-
-def _stored_reason(record: OperatorAction) -> FailureReason:
-    reason = str((record.result or {}).get("reason"))
-    try:
-        return FailureReason(reason)
-    except ValueError:
-        return FailureReason.EXECUTOR_ERROR
 
 
 def _outcome(execution: Execution) -> ActionOutcome:

@@ -22,16 +22,10 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Any
 
-from management.actions import (
-    ActionFailed,
-    Actions,
-    Execution,
-    FailureReason,
-    Operation,
-    check_idempotency_key,
-    derived_workflow_id,
-)
-from management.operations import JsonBody
+from management.actions import Actions
+from management.idempotency import check_idempotency_key, derived_workflow_id
+from management.operations import JsonBody, Operation
+from management.outcomes import ActionFailed, Execution, FailureReason
 from management.params import WORKFLOW_PARAMS, BadParameter, parse_workflow_id, parse_workflow_query
 from runtime.clock import wall_ms
 from runtime.lifecycle import Service

@@ -8,13 +8,13 @@ caller supplies what must be looked up (the workflow's application version).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import orjson
 
-from management.actions import Operation
 from management.params import MAX_TEXT_PARAM_CHARS, BadParameter, parse_workflow_id
 from streams.records import RequestKind
 
@@ -46,6 +46,29 @@ _SCHEDULE_KINDS = {
     ScheduleAction.TRIGGER: RequestKind.TRIGGER_SCHEDULE,
     ScheduleAction.BACKFILL: RequestKind.BACKFILL_SCHEDULE,
 }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Operation:
+    """One action, as built by ``management.operations``.
+
+    Attributes:
+        action: the audited name, e.g. ``workflow.cancel``.
+        kind: the executor request that carries it out.
+        target: what it is done to (audited subject): a workflow id, schedule or version name.
+        workflow_id: the request's workflow (empty for app-wide kinds).
+        params: the request's parameters.
+        version: only an executor of this application version may carry it out (None: any).
+        audited_params: the parameters as audited (large blobs summarised); None: ``params``.
+    """
+
+    action: str
+    kind: RequestKind
+    target: str
+    workflow_id: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    version: str | None = None
+    audited_params: Mapping[str, Any] | None = None
 
 
 class JsonBody:

@@ -13,8 +13,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from starlette.exceptions import HTTPException
-
 from store.models import WORKFLOW_ID_MAX_CHARS, validate_app_name
 from store.paging import SortOrder
 from store.workflow_queries import WorkflowFilter
@@ -142,11 +140,6 @@ def parse_workflow_path(path_params: Mapping[str, str]) -> tuple[AppName, Workfl
         BadParameter: either is invalid.
     """
     return parse_app(path_params["app"]), parse_workflow_id(path_params["workflow_id"])
-
-
-def unknown_workflow(app: AppName, workflow_id: WorkflowId) -> HTTPException:
-    """The 404 of a workflow that neither a live executor nor the store knows."""
-    return HTTPException(404, f"no workflow {workflow_id[:128]!r} in app {app!r}")
 
 
 def parse_workflow_query(items: Iterable[tuple[str, str]]) -> WorkflowQuery:

@@ -17,7 +17,7 @@ one place.
         * ExecutorFailed         -- the executor replied with an error message
         * LiveUnavailable        -- [management.channel] no live answer: serve the store's
             * NoLiveExecutor     -- [management.channel] no executor of the app is connected
-    * ActionFailed               -- [management.actions] an operator's action did not succeed
+    * ActionFailed               -- [management.outcomes] an operator's action did not succeed
     * BadParameter               -- [management.params] a malformed request parameter -> 400
                                     (also a ``ValueError``)
     * ConsoleUnreachable         -- [baton.remote] the CLI found no console at its URL

@@ -28,11 +28,13 @@ from console.api.management_json import (
     bulk_preview_json,
     bulk_view_json,
 )
-from management.actions import ActionFailed, Actions, Operation
+from console.failures import failure_status
+from management.actions import Actions
 from management.bulk import BulkJobs, parse_bulk_body
 from management.operations import (
     MAX_IMPORT_CHARS,
     JsonBody,
+    Operation,
     ScheduleAction,
     WorkflowAction,
     export_operation,
@@ -41,6 +43,7 @@ from management.operations import (
     set_latest_version_operation,
     workflow_operation,
 )
+from management.outcomes import ActionFailed
 from management.params import BadParameter, parse_app, parse_time_ms, parse_workflow_path
 from store.audit import AuditFilter, list_audit
 from store.database import Store
@@ -64,10 +67,10 @@ _COMMUNICATION = {
 def action_error(exc: ActionFailed) -> JSONResponse:
     """The answer to a failed action: its message, and the audited record when there is one."""
     if exc.record is None:
-        return JSONResponse({"error": str(exc)}, status_code=exc.reason.http_status)
+        return JSONResponse({"error": str(exc)}, status_code=failure_status(exc.reason))
     return JSONResponse(
         {"error": str(exc), "action": action_json(exc.record, replayed=False)},
-        status_code=exc.reason.http_status,
+        status_code=failure_status(exc.reason),
     )
 
 

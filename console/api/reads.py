@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from console import listing
 from console.api.openapi import openapi_document
 from console.detail import WorkflowLookup
+from console.failures import unknown_workflow
 from console.serialize import (
     QueuedPageJson,
     app_json,
@@ -36,7 +37,6 @@ from management.params import (
     parse_queued_query,
     parse_workflow_path,
     parse_workflow_query,
-    unknown_workflow,
 )
 from store.database import Store
 

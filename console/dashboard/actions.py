@@ -36,15 +36,19 @@ from console.dashboard.action_forms import (
 )
 from console.dashboard.pages import Form, Pages, new_idempotency_key, read_form, see_other
 from console.dashboard.templating import path_segment
-from management.actions import ActionFailed, Actions, Operation, check_idempotency_key
+from console.failures import error_status
+from management.actions import Actions
+from management.idempotency import check_idempotency_key
 from management.operations import (
     JsonBody,
+    Operation,
     ScheduleAction,
     WorkflowAction,
     schedule_operation,
     set_latest_version_operation,
     workflow_operation,
 )
+from management.outcomes import ActionFailed
 from management.params import BadParameter, parse_app, parse_workflow_path
 from store.audit import find_action
 from store.database import Store
@@ -351,11 +355,6 @@ class ActionPages:
     ) -> Response:
         values = {f.name: form.get(f.name) or f.default for f in fields}
         checked = {f.name for f in fields if f.kind == "checkbox" and form.flag(f.name)}
-        status_code = 200
-        if isinstance(error, ActionFailed):
-            status_code = error.reason.http_status
-        elif error is not None:
-            status_code = 400
         context = {
             "app": app,
             "tab": tab,
@@ -373,7 +372,7 @@ class ActionPages:
             "error": None if error is None else str(error),
         }
         return self._pages.render(
-            request, "confirm.html", context, refresh=False, status_code=status_code
+            request, "confirm.html", context, refresh=False, status_code=error_status(error)
         )
 
     async def flash(self, app: AppName, key: str | None) -> OperatorAction | None:

@@ -22,9 +22,10 @@ from console.actors import ActorResolver, require_same_origin
 from console.api.management_json import bulk_job_json, bulk_view_json
 from console.dashboard.pages import Form, Pages, new_idempotency_key, read_form, see_other
 from console.dashboard.templating import path_segment
-from management.actions import ActionFailed
+from console.failures import error_status
 from management.bulk import FILTER_FIELDS, BulkAction, BulkJobs, BulkSpec, parse_bulk_body
 from management.operations import JsonBody
+from management.outcomes import ActionFailed
 from management.params import BadParameter, parse_app
 from streams.ids import AppName
 
@@ -199,11 +200,6 @@ class BulkPages:
             preview = await self._bulk.preview(app, bulk_spec(form))
         except BadParameter as exc:
             error = error or exc
-        status_code = 200
-        if isinstance(error, ActionFailed):
-            status_code = error.reason.http_status
-        elif error is not None:
-            status_code = 400
         context = {
             "app": app,
             "tab": "workflows",
@@ -222,7 +218,7 @@ class BulkPages:
             "error": None if error is None else str(error),
         }
         return self._pages.render(
-            request, "bulk_confirm.html", context, refresh=False, status_code=status_code
+            request, "bulk_confirm.html", context, refresh=False, status_code=error_status(error)
         )
 
 

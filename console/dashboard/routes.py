@@ -29,6 +29,7 @@ from console.dashboard.audit import AuditPages
 from console.dashboard.bulk import DASHBOARD_ACTIONS, BulkPages
 from console.dashboard.pages import PAGE_HEADERS, Pages, error_page
 from console.detail import DEFAULT_LIVE_TIMEOUT_S, WorkflowLookup
+from console.failures import unknown_workflow
 from console.serialize import executor_json, recovery_json, status_counts, step_duration_ms
 from management.actions import Actions
 from management.bulk import FILTER_FIELDS, BulkJobs
@@ -41,7 +42,6 @@ from management.params import (
     parse_queued_query,
     parse_workflow_path,
     parse_workflow_query,
-    unknown_workflow,
 )
 from runtime.clock import wall_ms
 from store.database import Store

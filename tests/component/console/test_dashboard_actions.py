@@ -20,8 +20,8 @@ from starlette.applications import Starlette
 
 from console.actors import ActorPolicy
 from console.app import create_app
-from management.actions import derived_workflow_id
 from management.channel import CommandChannel
+from management.idempotency import derived_workflow_id
 from store.audit import AuditFilter, list_audit, record_audit
 from store.database import Store
 from store.models import AuditRow
