@@ -1,16 +1,18 @@
 """The console API's OpenAPI 3.1 document: Starlette's ``SchemaGenerator`` over the API routes.
 
 Each route documents itself in YAML after a ``---`` in its endpoint's docstring
-(``console.api.reads``); this module adds what those share: the response schemas, derived from the
-``TypedDict``s of ``console.serialize`` so the document cannot drift from what the API returns, and
-the reusable parameters and error responses. Pure apart from Starlette's generator: no store, no
-I/O.
+(``console.api.reads``), listing only what is its own: its parameters, body and success answers,
+and the kinds of errors it may answer (``errors: [audited, live]``, see ``ERRORS``). This module
+adds what those share: the response schemas, derived from the ``TypedDict``s of
+``console.serialize`` so the document cannot drift from what the API returns, the reusable
+parameters, and each endpoint's error responses from its kinds. Pure apart from Starlette's
+generator: no store, no I/O.
 """
 
 from __future__ import annotations
 
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 from starlette.routing import BaseRoute
@@ -153,6 +155,68 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "InternalError": _error("The console failed; the error text is logged, never sent."),
 }
 
+ERRORS: dict[str, dict[str, str]] = {
+    "invalid": {"400": "BadRequest"},
+    "unknown": {"404": "NotFound"},
+    "store": {"500": "InternalError"},
+    "audited": {"400": "ActionError", "401": "Unauthorized", "409": "ActionError"},
+    "live": {"502": "ActionError", "503": "ActionError", "504": "ActionError"},
+}
+"""The error responses of each kind of endpoint, by status (names in ``RESPONSES``).
+
+- ``invalid``: a path or query parameter may be invalid.
+- ``unknown``: it names a workflow, job or schedule that may not exist.
+- ``store``: it reads the store, which may fail.
+- ``audited``: an audited action of an actor, under an Idempotency-Key (its 400 also covers
+  invalid parameters and bodies; 409: the key was used for another action, or no executor of a
+  suitable version).
+- ``live``: carried out or answered by a live executor (its error, none connected, timed out).
+"""
+
+
+def error_responses(kinds: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The error responses (``$ref``s by status) of an endpoint of these kinds.
+
+    Raises:
+        ValueError: an unknown kind, or two kinds answering one status differently.
+    """
+    responses: dict[str, str] = {}
+    for kind in kinds:
+        if kind not in ERRORS:
+            raise ValueError(f"unknown kind of errors {kind!r}: use one of {', '.join(ERRORS)}")
+        for status, name in ERRORS[kind].items():
+            if responses.setdefault(status, name) != name:
+                raise ValueError(
+                    f"errors {list(kinds)} answer {status} both as {name} and {responses[status]}"
+                )
+    return {
+        status: {"$ref": f"#/components/responses/{name}"} for status, name in responses.items()
+    }
+
+
+def with_errors(operation: Mapping[str, Any]) -> dict[str, Any]:
+    """An operation as parsed from a docstring, its ``errors`` kinds turned into responses
+    (all responses in status order)."""
+    own = dict(operation)
+    kinds = own.pop("errors", [])
+    if not kinds:
+        return own
+    errors = error_responses(kinds)
+    responses = dict(own.get("responses", {}))
+    both = sorted(set(responses) & set(errors))
+    if both:
+        raise ValueError(f"status {both[0]} is both written out and of the errors {kinds}")
+    responses.update(errors)
+    own["responses"] = dict(sorted(responses.items()))
+    return own
+
+
+class _Generator(SchemaGenerator):
+    """Starlette's generator, adding each operation's error responses from its kinds."""
+
+    def parse_docstring(self, func_or_method: Callable[..., Any]) -> dict[str, Any]:
+        return with_errors(super().parse_docstring(func_or_method))
+
 
 BULK_REQUEST: dict[str, Any] = {
     "type": "object",
@@ -262,4 +326,4 @@ def base_schema() -> dict[str, Any]:
 
 def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     """The OpenAPI document of ``routes`` (those whose endpoint docstring has a YAML part)."""
-    return SchemaGenerator(base_schema()).get_schema(routes=list(routes))
+    return _Generator(base_schema()).get_schema(routes=list(routes))

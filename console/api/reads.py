@@ -117,6 +117,7 @@ class Api:
         ---
         summary: List apps
         tags: [apps]
+        errors: [store]
         responses:
           "200":
             description: Apps by name (known from executors, API keys or workflows).
@@ -125,7 +126,6 @@ class Api:
                 schema:
                   type: array
                   items: {$ref: "#/components/schemas/AppJson"}
-          "500": {$ref: "#/components/responses/InternalError"}
         """
         overviews = await listing.read_apps(self._store)
         return JSONResponse([app_json(o.summary, o.workflows) for o in overviews])
@@ -138,6 +138,7 @@ class Api:
         tags: [executors]
         parameters:
           - $ref: "#/components/parameters/App"
+        errors: [invalid, store]
         responses:
           "200":
             description: Executors by id, in every state (connected, disconnected, dead...).
@@ -146,8 +147,6 @@ class Api:
                 schema:
                   type: array
                   items: {$ref: "#/components/schemas/ExecutorJson"}
-          "400": {$ref: "#/components/responses/BadRequest"}
-          "500": {$ref: "#/components/responses/InternalError"}
         """
         rows = await listing.read_executors(self._store, parse_app(request.path_params["app"]))
         return JSONResponse([executor_json(row) for row in rows])
@@ -160,6 +159,7 @@ class Api:
         tags: [recoveries]
         parameters:
           - $ref: "#/components/parameters/App"
+        errors: [invalid, store]
         responses:
           "200":
             description: The latest 100 recoveries, newest first.
@@ -168,8 +168,6 @@ class Api:
                 schema:
                   type: array
                   items: {$ref: "#/components/schemas/RecoveryJson"}
-          "400": {$ref: "#/components/responses/BadRequest"}
-          "500": {$ref: "#/components/responses/InternalError"}
         """
         rows = await listing.read_recoveries(self._store, parse_app(request.path_params["app"]))
         return JSONResponse([recovery_json(row) for row in rows])
@@ -198,14 +196,13 @@ class Api:
           - $ref: "#/components/parameters/Offset"
           - $ref: "#/components/parameters/Cursor"
           - $ref: "#/components/parameters/Sort"
+        errors: [invalid, store]
         responses:
           "200":
             description: One page (no inputs or outputs; errors cut short).
             content:
               application/json:
                 schema: {$ref: "#/components/schemas/WorkflowPageJson"}
-          "400": {$ref: "#/components/responses/BadRequest"}
-          "500": {$ref: "#/components/responses/InternalError"}
         """
         app = parse_app(request.path_params["app"])
         query = parse_workflow_query(request.query_params.multi_items())
@@ -232,15 +229,13 @@ class Api:
         parameters:
           - $ref: "#/components/parameters/App"
           - $ref: "#/components/parameters/WorkflowId"
+        errors: [invalid, unknown, store]
         responses:
           "200":
             description: The workflow with inputs, output, error and children.
             content:
               application/json:
                 schema: {$ref: "#/components/schemas/WorkflowDetailJson"}
-          "400": {$ref: "#/components/responses/BadRequest"}
-          "404": {$ref: "#/components/responses/NotFound"}
-          "500": {$ref: "#/components/responses/InternalError"}
         """
         app, workflow_id = parse_workflow_path(request.path_params)
         view = await self._lookup.workflow(app, workflow_id)
@@ -257,15 +252,13 @@ class Api:
         parameters:
           - $ref: "#/components/parameters/App"
           - $ref: "#/components/parameters/WorkflowId"
+        errors: [invalid, unknown, store]
         responses:
           "200":
             description: Steps by function id, with where they came from.
             content:
               application/json:
                 schema: {$ref: "#/components/schemas/StepsJson"}
-          "400": {$ref: "#/components/responses/BadRequest"}
-          "404": {$ref: "#/components/responses/NotFound"}
-          "500": {$ref: "#/components/responses/InternalError"}
         """
         app, workflow_id = parse_workflow_path(request.path_params)
         view = await self._lookup.steps(app, workflow_id)
@@ -281,6 +274,7 @@ class Api:
         tags: [queues]
         parameters:
           - $ref: "#/components/parameters/App"
+        errors: [invalid, store]
         responses:
           "200":
             description: Queues by name, with enqueued, pending and delayed counts.
@@ -289,8 +283,6 @@ class Api:
                 schema:
                   type: array
                   items: {$ref: "#/components/schemas/QueueJson"}
-          "400": {$ref: "#/components/responses/BadRequest"}
-          "500": {$ref: "#/components/responses/InternalError"}
         """
         summaries = await listing.read_queues(self._store, parse_app(request.path_params["app"]))
         return JSONResponse([queue_json(summary) for summary in summaries])
@@ -306,14 +298,13 @@ class Api:
           - $ref: "#/components/parameters/Queue"
           - $ref: "#/components/parameters/Limit"
           - $ref: "#/components/parameters/Offset"
+        errors: [invalid, store]
         responses:
           "200":
             description: One page of queued workflows.
             content:
               application/json:
                 schema: {$ref: "#/components/schemas/QueuedPageJson"}
-          "400": {$ref: "#/components/responses/BadRequest"}
-          "500": {$ref: "#/components/responses/InternalError"}
         """
         app = parse_app(request.path_params["app"])
         query = parse_queued_query(request.query_params.multi_items())
