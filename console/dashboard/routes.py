@@ -2,12 +2,14 @@
 the operator's actions.
 
 Owns the read-only pages (overview, executors, workflows, one workflow, queues, recoveries) and the
-composition of the others: actions on one workflow, schedule or version
-(``console.dashboard.actions``), bulk jobs (``console.dashboard.bulk``) and the audit log
-(``console.dashboard.audit``). Every page has a live-refresh region (``console.dashboard.pages``);
-the refresh interval comes from ``create_app`` and is off when it is zero. Pages are escaped by the
-template environment (``console.dashboard.templating``) and carry a strict Content-Security-Policy:
-no inline script or style. Must not import the gateway, Faust or Kafka.
+composition of the others: actions on one workflow (``console.dashboard.actions``), schedules and
+versions (``console.dashboard.schedules``), bulk jobs (``console.dashboard.bulk``) and the audit
+log (``console.dashboard.audit``); actions share ``console.dashboard.confirmation``, live reads
+``console.dashboard.live_lists``. Every page has a live-refresh region
+(``console.dashboard.pages``); the refresh interval comes from ``create_app`` and is off when it is
+zero. Pages are escaped by the template environment (``console.dashboard.templating``) and carry a
+strict Content-Security-Policy: no inline script or style. Must not import the gateway, Faust or
+Kafka.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from starlette.routing import BaseRoute, Route
 from console import listing
 from console.actors import ActorResolver
 from console.dashboard.action_forms import workflow_buttons
-from console.dashboard.actions import CONFIRM_SUFFIX, ActionPages, LiveList
+from console.dashboard.actions import CONFIRM_SUFFIX, WorkflowActionPages
 from console.dashboard.audit import AuditPages
 from console.dashboard.bulk import DASHBOARD_ACTIONS, BulkPages
+from console.dashboard.confirmation import ConfirmFlow
+from console.dashboard.live_lists import LiveLists
 from console.dashboard.pages import PAGE_HEADERS, Pages, error_page
+from console.dashboard.schedules import SchedulePages
 from console.detail import DEFAULT_LIVE_TIMEOUT_S, WorkflowLookup
 from console.failures import unknown_workflow
 from console.serialize import executor_json, recovery_json, status_counts, step_duration_ms
@@ -45,8 +50,8 @@ from management.params import (
 )
 from runtime.clock import wall_ms
 from store.database import Store
-from streams.ids import AppName, WorkflowId
-from streams.records import ACTIVE_STATES, RequestKind, StepInfo
+from streams.ids import WorkflowId
+from streams.records import ACTIVE_STATES, StepInfo
 
 __all__ = ["PAGE_HEADERS", "Dashboard", "error_page"]
 
@@ -64,11 +69,6 @@ _FORM_FIELDS = (
 )
 _FLASH_PARAM = "done"
 """Set by the redirect after an action: the audited action to show."""
-_COMMUNICATION = (
-    ("events", RequestKind.GET_EVENTS),
-    ("notifications", RequestKind.GET_NOTIFICATIONS),
-    ("streams", RequestKind.GET_STREAMS),
-)
 
 
 class Dashboard:
@@ -101,9 +101,10 @@ class Dashboard:
         self._store = store
         self._lookup = lookup
         self._pages = Pages(env, refresh_interval_s=refresh_interval_s)
-        self._actions = ActionPages(
-            store, self._pages, actions, actors, live_timeout_s=live_timeout_s
-        )
+        self._flow = ConfirmFlow(store, self._pages, actions, actors)
+        self._live = LiveLists(actions, live_timeout_s=live_timeout_s)
+        self._workflow_actions = WorkflowActionPages(store, self._flow, actions)
+        self._schedules = SchedulePages(self._pages, self._flow, self._live)
         self._bulk = BulkPages(self._pages, bulk, actors)
         self._audit = AuditPages(store, self._pages)
 
@@ -119,7 +120,8 @@ class Dashboard:
         ]
         return [
             # Before the workflow page, whose {workflow_id:path} matches any tail.
-            *self._actions.routes(),
+            *self._workflow_actions.routes(),
+            *self._schedules.routes(),
             *self._bulk.routes(),
             *self._audit.routes(),
             *(
@@ -180,7 +182,7 @@ class Dashboard:
             "bulk_actions": DASHBOARD_ACTIONS,
             # "All matching" needs a filter: an empty one would select every workflow.
             "bulk_filter": [(k, v) for k, v in items if k in FILTER_FIELDS and v.strip()],
-            "flash": await self._actions.flash(app, request.query_params.get(_FLASH_PARAM)),
+            "flash": await self._flow.flash(app, request.query_params.get(_FLASH_PARAM)),
         }
         return self._pages.render(request, "workflows.html", context)
 
@@ -191,13 +193,13 @@ class Dashboard:
         confirming = len(workflow_id) > len(CONFIRM_SUFFIX) and "action" in request.query_params
         if confirming and workflow_id.endswith(CONFIRM_SUFFIX):
             target = WorkflowId(workflow_id.removesuffix(CONFIRM_SUFFIX))
-            return await self._actions.confirm_workflow(request, app, target)
+            return await self._workflow_actions.confirm_workflow(request, app, target)
         async with asyncio.TaskGroup() as tasks:
             workflow_task = tasks.create_task(self._lookup.workflow(app, workflow_id))
             steps_task = tasks.create_task(self._lookup.steps(app, workflow_id))
-            talk_task = tasks.create_task(self._communication(app, workflow_id))
+            talk_task = tasks.create_task(self._live.communication(app, workflow_id))
             flash_task = tasks.create_task(
-                self._actions.flash(app, request.query_params.get(_FLASH_PARAM))
+                self._flow.flash(app, request.query_params.get(_FLASH_PARAM))
             )
         view, steps = workflow_task.result(), steps_task.result()
         if view is None:
@@ -216,15 +218,6 @@ class Dashboard:
         # A finished workflow does not change: refreshing it would only cost executors requests.
         refresh = view.status.status in ACTIVE_STATES
         return self._pages.render(request, "workflow.html", context, refresh=refresh)
-
-    async def _communication(self, app: AppName, workflow_id: WorkflowId) -> dict[str, LiveList]:
-        """The workflow's events, notifications and streams, asked of a live executor."""
-        async with asyncio.TaskGroup() as tasks:
-            asked = {
-                key: tasks.create_task(self._actions.live_list(app, kind, key, workflow_id))
-                for key, kind in _COMMUNICATION
-            }
-        return {key: task.result() for key, task in asked.items()}
 
     async def queues(self, request: Request) -> Response:
         """An app's queues with their counts, and one page of queued workflows."""
