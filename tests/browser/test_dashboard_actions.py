@@ -17,8 +17,8 @@ from console.app import create_app
 from store.database import Store, sqlite_url
 from streams.records import RequestKind
 from tests.browser.fixtures import SCREENSHOTS, serving
+from tests.component.console.dashboard_client import FakeExecutor
 from tests.component.console.seed import seed
-from tests.component.console.test_dashboard_actions import FakeExecutor
 
 REFRESH_INTERVAL_S = 0.5
 

@@ -1,4 +1,6 @@
-"""Fixtures of the console's component tests: a real SQLite store seeded with ``seed.seed``."""
+"""Fixtures of the console's component tests: a real SQLite store seeded with ``seed.seed``; the
+console over it as a JSON client (``client``; ``api`` with executors played by ``FakeChannel``) and
+as a dashboard (``console``, with the ``executor`` of ``dashboard_client``)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from asgi_lifespan import LifespanManager
 from console.app import create_app
 from management.channel import LiveExecutors
 from store.database import Store, sqlite_url
+from tests.component.console.channel import FakeChannel
+from tests.component.console.dashboard_client import Console, FakeExecutor, serve
 from tests.component.console.seed import ClientFactory, seed
 
 
@@ -46,3 +50,28 @@ async def client(make_client: ClientFactory) -> AsyncIterator[httpx.AsyncClient]
     """The console with no live executors: every answer comes from the store."""
     async with make_client() as client:
         yield client
+
+
+@pytest.fixture
+def channel() -> FakeChannel:
+    return FakeChannel()
+
+
+@pytest.fixture
+async def api(seeded_store: Store, channel: FakeChannel) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(seeded_store, channel=channel, action_timeout_s=0.3)
+    async with LifespanManager(app) as running:
+        transport = httpx.ASGITransport(app=running.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+            yield client
+
+
+@pytest.fixture
+def executor(seeded_store: Store) -> FakeExecutor:
+    return FakeExecutor(store=seeded_store)
+
+
+@pytest.fixture
+async def console(seeded_store: Store, executor: FakeExecutor) -> AsyncIterator[Console]:
+    async with serve(seeded_store, executor) as running:
+        yield running

@@ -1,5 +1,6 @@
 """A small, real console world: executors, recoveries, workflows and steps of two apps, written
-through the store's own projection functions, plus real ``LiveExecutors`` implementations.
+through the store's own projection functions, plus real ``LiveExecutors`` implementations, more
+executors for a test, and the audit log read back.
 
 Shared by the console's component tests and the browser test.
 """
@@ -10,12 +11,15 @@ import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import httpx
 
 from management.channel import NoLiveExecutor
 from recovery.state import AppState, ExecutorRecord, ExecutorState, Recovery, RecoveryState
+from store.audit import AuditFilter, list_audit
 from store.database import Store
+from store.models import AuditRow
 from store.projection import project_app_state
 from store.workflow_projection import replace_steps, upsert_workflows
 from streams.exceptions import RequestTimeout
@@ -284,3 +288,26 @@ class HangingLive:
         except asyncio.CancelledError:
             self.cancelled += 1
             raise
+
+
+async def add_executors(store: Store, *records: ExecutorRecord) -> None:
+    """Project ``orders``' executors with ``records`` added (or replaced)."""
+    state = AppState(
+        app=ORDERS,
+        executors={**APP_STATE.executors, **{r.info.executor_id: r for r in records}},
+        recoveries=APP_STATE.recoveries,
+    )
+    async with store.sessionmaker.begin() as session:
+        await project_app_state(session, state)
+
+
+def on_version(record: ExecutorRecord, version: str) -> ExecutorRecord:
+    """The executor on another application version."""
+    return replace(record, info=replace(record.info, application_version=version))
+
+
+async def audit_rows(store: Store, **filters: Any) -> list[AuditRow]:
+    """The audit log's entries (at most 500), newest first, filtered like ``AuditFilter``."""
+    async with store.sessionmaker.begin() as session:
+        page = await list_audit(session, AuditFilter(**filters), limit=500, cursor=None)
+    return page.entries

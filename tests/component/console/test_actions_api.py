@@ -1,66 +1,32 @@
-"""The management API over a real store, with executors played by ``FakeChannel``.
+"""The management API's actions on one workflow over a real store: carried out once per key,
+retried elsewhere, refused clearly, audited.
 
 Seeded world (``seed.py``): app ``orders`` with executor ``e1`` (v1) CONNECTED and ``e0`` DEAD;
-workflows ``wf-001``... on v1.
+workflows ``wf-001``... on v1; executors are played by ``FakeChannel``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from console.app import create_app
-from recovery.state import AppState, ExecutorRecord, ExecutorState
-from store.audit import AuditFilter, list_audit
+from recovery.state import ExecutorState
 from store.database import Store
-from store.projection import project_app_state
 from store.tokens import create_token
 from streams.ids import ExecutorId
 from streams.records import ActionOutcome, RequestKind
 from tests.component.console.channel import FakeChannel
-from tests.component.console.seed import APP_STATE, ORDERS, executor
+from tests.component.console.seed import (
+    add_executors,
+    audit_rows,
+    executor,
+    on_version,
+)
 
 WF = "/api/v1/apps/orders/workflows"
-
-
-@pytest.fixture
-def channel() -> FakeChannel:
-    return FakeChannel()
-
-
-@pytest.fixture
-async def api(seeded_store: Store, channel: FakeChannel) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(seeded_store, channel=channel, action_timeout_s=0.3)
-    async with LifespanManager(app) as running:
-        transport = httpx.ASGITransport(app=running.app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
-            yield client
-
-
-async def add_executors(store: Store, *records: Any) -> None:
-    state = AppState(
-        app=ORDERS,
-        executors={**APP_STATE.executors, **{r.info.executor_id: r for r in records}},
-        recoveries=APP_STATE.recoveries,
-    )
-    async with store.sessionmaker.begin() as session:
-        await project_app_state(session, state)
-
-
-def on_version(record: ExecutorRecord, version: str) -> ExecutorRecord:
-    return replace(record, info=replace(record.info, application_version=version))
-
-
-async def audit_rows(store: Store, **filters: Any) -> list[Any]:
-    async with store.sessionmaker.begin() as session:
-        page = await list_audit(session, AuditFilter(**filters), limit=100, cursor=None)
-    return page.entries
 
 
 async def test_cancel_reaches_the_connected_executor_and_is_audited(
@@ -258,118 +224,6 @@ async def test_tokens_name_the_actor(
     bad = await api.post(f"{WF}/wf-001/cancel", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401
     assert len(channel.requests) == 1
-
-
-async def test_bulk_cancel_by_filter_previews_then_runs(
-    api: httpx.AsyncClient, channel: FakeChannel, seeded_store: Store
-) -> None:
-    request = {"action": "cancel", "filter": {"name": "bulk"}}
-    preview = await api.post("/api/v1/apps/orders/bulk", json={**request, "dry_run": True})
-    assert preview.status_code == 200
-    matched = preview.json()["matched"]
-    assert matched == 30
-    assert channel.requests == []
-    started = await api.post("/api/v1/apps/orders/bulk", json=request)
-    assert started.status_code == 202, started.text
-    job_id = started.json()["job_id"]
-    job: dict[str, Any] = {}
-    for _ in range(100):
-        job = (await api.get(f"/api/v1/apps/orders/bulk/{job_id}")).json()
-        if job["state"] != "running":
-            break
-        await asyncio.sleep(0.05)
-    assert job["state"] == "succeeded"
-    assert (job["total"], job["done"], job["succeeded"], job["failed"]) == (30, 30, 30, 0)
-    assert {item["outcome"] for item in job["items"]} == {"succeeded"}
-    assert len(job["items"]) == 30
-    # One DBOS request with workflow_ids for the whole chunk.
-    assert [r.kind for r in channel.requests] == [RequestKind.CANCEL]
-    assert len(channel.requests[0].params["workflow_ids"]) == 30
-    history = (await api.get("/api/v1/apps/orders/bulk")).json()
-    assert [j["job_id"] for j in history] == [job_id]
-    [row] = await audit_rows(seeded_store, action="bulk.cancel")
-    assert row.outcome == "succeeded"
-    assert row.record["result"] == {"total": 30, "succeeded": 30, "failed": 0}
-
-
-async def test_bulk_failures_are_per_workflow(api: httpx.AsyncClient, channel: FakeChannel) -> None:
-    channel.behaviour["e1"] = "error"
-    started = await api.post(
-        "/api/v1/apps/orders/bulk",
-        json={"action": "delete", "workflow_ids": ["wf-001", "wf-002"]},
-    )
-    job_id = started.json()["job_id"]
-    job: dict[str, Any] = {}
-    for _ in range(100):
-        job = (await api.get(f"/api/v1/apps/orders/bulk/{job_id}")).json()
-        if job["state"] != "running":
-            break
-        await asyncio.sleep(0.05)
-    assert job["state"] == "failed"
-    assert [(i["workflow_id"], i["outcome"]) for i in job["items"]] == [
-        ("wf-001", "failed"),
-        ("wf-002", "failed"),
-    ]
-    # The chunk failed, then each workflow was asked alone to know which failed.
-    assert len(channel.requests) == 3
-
-
-@pytest.mark.parametrize(
-    ("body", "parameter"),
-    [
-        ({"action": "explode", "workflow_ids": ["a"]}, "action"),
-        ({"action": "cancel"}, "workflow_ids"),
-        ({"action": "cancel", "workflow_ids": ["a"], "filter": {"name": "x"}}, "workflow_ids"),
-        ({"action": "cancel", "filter": {}}, "filter"),
-        ({"action": "cancel", "filter": {"colour": "red"}}, "filter.colour"),
-        ({"action": "cancel", "filter": {"status": ["NOPE"]}}, "status"),
-        ({"action": "cancel", "workflow_ids": []}, "workflow_ids"),
-    ],
-)
-async def test_bad_bulk_requests_are_refused(
-    api: httpx.AsyncClient, channel: FakeChannel, body: dict[str, Any], parameter: str
-) -> None:
-    response = await api.post("/api/v1/apps/orders/bulk", json=body)
-    assert response.status_code == 400
-    assert parameter in response.json()["error"]
-    assert channel.requests == []
-
-
-async def test_audit_api_filters_and_pages(api: httpx.AsyncClient) -> None:
-    for workflow_id in ("wf-001", "wf-002", "wf-003"):
-        await api.post(f"{WF}/{workflow_id}/cancel")
-    await api.post("/api/v1/apps/payments/workflows/x/cancel")
-    page = (await api.get("/api/v1/audit", params={"app": "orders", "limit": 2})).json()
-    assert [e["target"] for e in page["entries"]] == ["wf-003", "wf-002"]
-    rest = (
-        await api.get("/api/v1/audit", params={"app": "orders", "cursor": page["next_cursor"]})
-    ).json()
-    assert [e["target"] for e in rest["entries"] if e["action"] == "workflow.cancel"] == ["wf-001"]
-    rejected = (await api.get("/api/v1/audit", params={"outcome": "rejected"})).json()
-    assert [e["app"] for e in rejected["entries"]] == ["payments"]
-    prefix = (await api.get("/api/v1/audit", params={"action": "workflow."})).json()
-    assert len(prefix["entries"]) == 4
-    bad = await api.get("/api/v1/audit", params={"since": "yesterday"})
-    assert bad.status_code == 400
-
-
-async def test_live_reads_and_schedule_actions(
-    api: httpx.AsyncClient, channel: FakeChannel
-) -> None:
-    events = await api.get(f"{WF}/wf-001/events")
-    assert events.json() == {"events": [{"key": "progress", "value": '"50%"'}]}
-    schedules = await api.get("/api/v1/apps/orders/schedules")
-    assert schedules.json()["schedules"][0]["schedule_name"] == "nightly"
-    paused = await api.post("/api/v1/apps/orders/schedules/nightly/pause")
-    assert paused.status_code == 200
-    assert paused.json()["action"] == "schedule.pause"
-    backfill = await api.post(
-        "/api/v1/apps/orders/schedules/nightly/backfill",
-        json={"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"},
-    )
-    assert backfill.status_code == 400
-    offline = await api.get("/api/v1/apps/payments/schedules")
-    assert offline.status_code == 503
 
 
 async def test_executor_ids_are_chosen_newest_first(

@@ -9,18 +9,8 @@ from dataclasses import replace
 import httpx
 import pytest
 
+from tests.component.console.dashboard_client import ESCAPED_XSS, HTML, Console, page
 from tests.component.console.seed import WORKFLOWS, XSS, ClientFactory, FakeLive
-
-HTML = {"Accept": "text/html,application/xhtml+xml"}
-ESCAPED_XSS = "&lt;script&gt;alert(1)&lt;/script&gt;"
-
-
-async def _page(client: httpx.AsyncClient, path: str, **kwargs: object) -> str:
-    response = await client.get(path, headers=HTML, **kwargs)  # type: ignore[arg-type]
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/html")
-    assert "script-src 'self'" in response.headers["content-security-policy"]
-    return response.text
 
 
 def _testids(html: str, testid: str) -> int:
@@ -34,7 +24,7 @@ def _row_statuses(html: str) -> list[str]:
 
 
 async def test_overview_lists_every_app(client: httpx.AsyncClient) -> None:
-    html = await _page(client, "/")
+    html = await page(client, "/")
     assert 'data-app="orders"' in html
     assert 'data-app="billing"' in html
     assert 'href="/apps/orders/workflows"' in html
@@ -42,7 +32,7 @@ async def test_overview_lists_every_app(client: httpx.AsyncClient) -> None:
 
 
 async def test_executors_page(client: httpx.AsyncClient) -> None:
-    html = await _page(client, "/apps/orders")
+    html = await page(client, "/apps/orders")
     assert _testids(html, "executor-row") == 2
     assert "abnormal closure" in html
     assert " ago</time>" in html
@@ -50,7 +40,7 @@ async def test_executors_page(client: httpx.AsyncClient) -> None:
 
 
 async def test_workflows_page_filters_by_status(client: httpx.AsyncClient) -> None:
-    html = await _page(client, "/apps/orders/workflows", params={"status": "ERROR"})
+    html = await page(client, "/apps/orders/workflows", params={"status": "ERROR"})
     assert _row_statuses(html) == ["ERROR"]
     assert '<option value="ERROR" selected>' in html
     assert 'data-testid="status-tab-error" aria-current="page"' in html
@@ -58,12 +48,12 @@ async def test_workflows_page_filters_by_status(client: httpx.AsyncClient) -> No
 
 
 async def test_workflows_page_pages(client: httpx.AsyncClient) -> None:
-    first = await _page(client, "/apps/orders/workflows", params={"limit": 20, "name": "bulk"})
+    first = await page(client, "/apps/orders/workflows", params={"limit": 20, "name": "bulk"})
     assert len(_row_statuses(first)) == 20
     [next_href] = re.findall(r'href="([^"]*)" data-testid="next-page"', first)
     assert sorted(next_href.lstrip("?").split("&amp;")) == ["limit=20", "name=bulk", "offset=20"]
     assert "1&ndash;20 of 30" in first
-    second = await _page(
+    second = await page(
         client, "/apps/orders/workflows", params={"limit": 20, "name": "bulk", "offset": 20}
     )
     assert len(_row_statuses(second)) == 10
@@ -72,7 +62,7 @@ async def test_workflows_page_pages(client: httpx.AsyncClient) -> None:
 
 
 async def test_workflows_page_keeps_the_form_values(client: httpx.AsyncClient) -> None:
-    html = await _page(
+    html = await page(
         client, "/apps/orders/workflows", params={"queue": 'ship"ping', "sort": "created_asc"}
     )
     assert 'value="ship&#34;ping"' in html
@@ -81,7 +71,7 @@ async def test_workflows_page_keeps_the_form_values(client: httpx.AsyncClient) -
 
 
 async def test_detail_page_escapes_untrusted_text(client: httpx.AsyncClient) -> None:
-    html = await _page(client, "/apps/orders/workflows/wf-002")
+    html = await page(client, "/apps/orders/workflows/wf-002")
     assert XSS not in html
     assert "<script>alert" not in html
     assert html.count(ESCAPED_XSS) >= 3  # input, error, step error
@@ -91,13 +81,13 @@ async def test_detail_page_escapes_untrusted_text(client: httpx.AsyncClient) -> 
 
 
 async def test_list_page_escapes_untrusted_text(client: httpx.AsyncClient) -> None:
-    html = await _page(client, "/apps/orders/workflows", params={"status": "ERROR"})
+    html = await page(client, "/apps/orders/workflows", params={"status": "ERROR"})
     assert XSS not in html
     assert ESCAPED_XSS in html
 
 
 async def test_detail_page_shows_steps_children_and_payloads(client: httpx.AsyncClient) -> None:
-    html = await _page(client, "/apps/orders/workflows/wf-001")
+    html = await page(client, "/apps/orders/workflows/wf-001")
     assert _testids(html, "step") == 3
     assert "reserve_stock" in html
     assert 'href="/apps/orders/workflows/wf-006"' in html  # child link (step and children)
@@ -111,30 +101,30 @@ async def test_detail_page_live_has_no_stale_banner(make_client: ClientFactory) 
     stored = next(w for w in WORKFLOWS if w.workflow_id == "wf-003")
     live = FakeLive(workflows={"wf-003": replace(stored, status="PENDING")})
     async with make_client(live) as client:
-        html = await _page(client, "/apps/orders/workflows/wf-003")
+        html = await page(client, "/apps/orders/workflows/wf-003")
     assert 'data-testid="stale-banner"' not in html
     assert "Live from an executor" in html
     assert 'data-refresh-ms="5000"' in html  # active: polls
 
 
 async def test_detail_page_of_odd_ids_links_them_encoded(client: httpx.AsyncClient) -> None:
-    html = await _page(client, "/apps/orders/workflows", params={"name": "odd"})
+    html = await page(client, "/apps/orders/workflows", params={"name": "odd"})
     assert 'href="/apps/orders/workflows/dir%2Fwith%3Fodd%23id"' in html
-    detail = await _page(client, "/apps/orders/workflows/dir%2Fwith%3Fodd%23id")
+    detail = await page(client, "/apps/orders/workflows/dir%2Fwith%3Fodd%23id")
     assert "dir/with?odd#id" in detail
 
 
 async def test_queues_page(client: httpx.AsyncClient) -> None:
-    html = await _page(client, "/apps/orders/queues")
+    html = await page(client, "/apps/orders/queues")
     assert 'data-queue="shipping"' in html
     assert _testids(html, "queued-row") == 3
-    only = await _page(client, "/apps/orders/queues", params={"queue": "shipping", "limit": 2})
+    only = await page(client, "/apps/orders/queues", params={"queue": "shipping", "limit": 2})
     assert _testids(only, "queued-row") == 2
     assert 'data-testid="next-page"' in only
 
 
 async def test_recoveries_page(client: httpx.AsyncClient) -> None:
-    html = await _page(client, "/apps/orders/recoveries")
+    html = await page(client, "/apps/orders/recoveries")
     assert _testids(html, "recovery-row") == 1
     assert "e1 runs v1" in html
 
@@ -157,7 +147,7 @@ async def test_partial_request_renders_the_live_region_alone(client: httpx.Async
     "path", ["/", "/apps/orders", "/apps/orders/queues", "/apps/orders/recoveries"]
 )
 async def test_every_page_has_a_live_region(client: httpx.AsyncClient, path: str) -> None:
-    html = await _page(client, path)
+    html = await page(client, path)
     assert 'id="live" data-refresh-ms="5000"' in html
     assert 'id="refresh-toggle"' in html
     partial = await client.get(path, headers={"X-Baton-Partial": "live"})
@@ -169,9 +159,9 @@ async def test_refresh_interval_is_configurable_and_can_be_off(
     make_client: ClientFactory,
 ) -> None:
     async with make_client(refresh_interval_s=2.5) as client:
-        assert 'data-refresh-ms="2500"' in await _page(client, "/apps/orders/workflows")
+        assert 'data-refresh-ms="2500"' in await page(client, "/apps/orders/workflows")
     async with make_client(refresh_interval_s=0) as client:
-        html = await _page(client, "/apps/orders/workflows")
+        html = await page(client, "/apps/orders/workflows")
     assert 'data-refresh-ms="0"' in html
     assert 'id="refresh-toggle"' not in html
 
@@ -206,3 +196,11 @@ async def test_static_assets_are_served(client: httpx.AsyncClient) -> None:
     assert css.headers["content-type"].startswith("text/css")
     assert js.status_code == 200
     assert "X-Baton-Partial" in js.text
+
+
+async def test_navigation_links_every_section(console: Console) -> None:
+    html = await page(console.client, "/apps/orders/workflows")
+    for href in ("bulk", "schedules", "versions"):
+        assert f'href="/apps/orders/{href}" data-testid="tab-{href}"' in html
+    assert 'href="/audit?app=orders" data-testid="tab-audit"' in html
+    assert 'href="/audit" data-testid="audit-link"' in html

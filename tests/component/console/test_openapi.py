@@ -9,7 +9,7 @@ import httpx
 import pytest
 from starlette.routing import Route
 
-from console.api.openapi import json_schema
+from console.api.openapi import error_responses, json_schema, with_errors
 from console.app import create_app
 from management.params import QUEUED_PARAMS, WORKFLOW_PARAMS
 from store.database import Store
@@ -126,3 +126,36 @@ def test_json_schema_of_nullable_and_nested_types() -> None:
     assert json_schema(str | None, components) == {"anyOf": [{"type": "string"}, {"type": "null"}]}
     with pytest.raises(TypeError):
         json_schema(set[int], components)
+
+
+async def test_action_endpoints_document_their_errors(document: dict[str, Any]) -> None:
+    operation = document["paths"]["/api/v1/apps/{app}/workflows/{workflow_id}/cancel"]["post"]
+    assert "errors" not in operation
+    assert list(operation["responses"]) == ["200", "400", "401", "404", "409", "502", "503", "504"]
+    assert operation["responses"]["409"] == {"$ref": "#/components/responses/ActionError"}
+    listing = document["paths"]["/api/v1/apps/{app}/schedules"]["get"]["responses"]
+    assert list(listing) == ["200", "400", "502", "503", "504"]
+    assert listing["400"] == {"$ref": "#/components/responses/BadRequest"}
+    for operations in document["paths"].values():
+        assert all("errors" not in operation for operation in operations.values())
+
+
+def test_error_kinds_become_responses_in_status_order() -> None:
+    ok = {"description": "Done."}
+    parsed = {"summary": "s", "errors": ["invalid", "store"], "responses": {"200": ok}}
+    operation = with_errors(parsed)
+    assert operation == {
+        "summary": "s",
+        "responses": {
+            "200": ok,
+            "400": {"$ref": "#/components/responses/BadRequest"},
+            "500": {"$ref": "#/components/responses/InternalError"},
+        },
+    }
+    assert with_errors({"responses": {"200": ok}}) == {"responses": {"200": ok}}
+    with pytest.raises(ValueError, match="unknown kind of errors 'nope'"):
+        with_errors({"errors": ["nope"]})
+    with pytest.raises(ValueError, match="400"):
+        error_responses(["invalid", "audited"])
+    with pytest.raises(ValueError, match="status 503"):
+        with_errors({"errors": ["live"], "responses": {"503": ok}})
