@@ -1,7 +1,7 @@
 """Operator actions in headless Chromium: cancel a workflow through its confirmation, by mouse and
 by keyboard alone; act on ticked rows in bulk and watch the job finish; see a refused action's
 error. The console runs for real (uvicorn on a free loopback port) over a seeded SQLite store, with
-a fake executor behind its ``CommandChannel`` (``tests.component.console.test_dashboard_actions``).
+a fake executor behind its ``CommandChannel`` (``tests.component.console.dashboard_client``).
 """
 
 from __future__ import annotations
