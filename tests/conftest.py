@@ -1,4 +1,5 @@
-"""Shared fixtures: one embedded Tansu broker per session, a fresh topic prefix per test.
+"""Shared fixtures: one embedded Tansu broker per session, a fresh topic prefix per test; every
+test that uses the broker is marked ``broker``; Hypothesis runs without per-example deadlines.
 
 The broker never skips: if the Tansu binary is missing or does not come up, the session fails with
 the broker's own error message.
@@ -10,8 +11,15 @@ from collections.abc import AsyncIterator
 from uuid import uuid4
 
 import pytest
+from hypothesis import settings
 
 from baton.embedded_broker import EmbeddedBroker, EmbeddedBrokerError
+
+# Hypothesis's default per-example deadline (200 ms) measures the machine as much as the code: on
+# a shared 2-core machine a loaded moment fails a correct property test ("Unreliable test
+# timings"). No deadline by default; a test that needs a time bound asserts it.
+settings.register_profile("baton", deadline=None)
+settings.load_profile("baton")
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +46,11 @@ def kafka_bootstrap(embedded_broker: EmbeddedBroker) -> str:
 def unique_topic_prefix() -> str:
     """A topic (and consumer group) prefix no other test uses, e.g. ``t1a2b3c4d.``."""
     return f"t{uuid4().hex[:8]}."
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``broker`` each test that starts the embedded broker (``make test-fast`` omits them)."""
+    for item in items:
+        if "embedded_broker" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.broker)
