@@ -10,9 +10,10 @@ RUNTIME := $(VENV)/.installed-runtime
 TEST_EXTRAS := $(VENV)/.installed-test
 PACKAGES := baton broker capture console gateway management recovery runtime store streams
 
-# Coverage floor of the whole suite (branch coverage of the in-process code): a point or two
-# under the measured total, so a change that drops coverage fails `make test` and CI.
-COVERAGE_FLOOR := 80
+# Coverage floor of the whole suite (branch coverage of the code in the test process): two points
+# under the measured total (92.3 % when it was set), so a change that drops coverage fails
+# `make test` and so CI.
+COVERAGE_FLOOR := 90
 # The test PostgreSQL server: BATON_TEST_PG_URL if set, else deploy/local/postgres's throwaway
 # cluster (created and started on first use; it prints its URL).
 WITH_TEST_PG = url="$${BATON_TEST_PG_URL:-}"; \
