@@ -28,8 +28,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, this file's directory leads sys.path, where `console` and `recovery` would
-# resolve to the sibling benchmarks instead of Baton's packages; the repository root goes there.
+# Run as a script, this file's directory leads sys.path: put the repository root there instead.
 if sys.path and Path(sys.path[0] or ".").resolve() == ROOT / "bench":
     sys.path[0] = str(ROOT)
 elif str(ROOT) not in sys.path:
@@ -48,7 +47,7 @@ from typing import Any, TypeVar  # noqa: E402
 from urllib.parse import quote, urlencode  # noqa: E402
 
 from bench.embedded import on_embedded_broker  # noqa: E402
-from bench.recovery import BenchError, nearest_rank, wait_for  # noqa: E402
+from bench.recovery_latency import BenchError, nearest_rank, wait_for  # noqa: E402
 from tests.baton_cluster import BatonCluster  # noqa: E402
 from tests.conformance.scenario import ExecutorPool  # noqa: E402
 from tests.dbos_app.harness import (  # noqa: E402

@@ -1,4 +1,6 @@
-"""Shared fixtures: one embedded Tansu broker per session, a fresh topic prefix per test.
+"""Shared fixtures: one embedded Tansu broker per session, a fresh topic prefix per test; every
+test that uses the broker is marked ``broker``; Hypothesis runs without per-example deadlines; a
+session refuses to start when two test modules would import under the same name.
 
 The broker never skips: if the Tansu binary is missing or does not come up, the session fails with
 the broker's own error message.
@@ -6,12 +8,21 @@ the broker's own error message.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import AsyncIterator
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from hypothesis import settings
 
 from baton.embedded_broker import EmbeddedBroker, EmbeddedBrokerError
+
+# Hypothesis's default per-example deadline (200 ms) measures the machine as much as the code: on
+# a shared 2-core machine a loaded moment fails a correct property test ("Unreliable test
+# timings"). No deadline by default; a test that needs a time bound asserts it.
+settings.register_profile("baton", deadline=None)
+settings.load_profile("baton")
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +49,33 @@ def kafka_bootstrap(embedded_broker: EmbeddedBroker) -> str:
 def unique_topic_prefix() -> str:
     """A topic (and consumer group) prefix no other test uses, e.g. ``t1a2b3c4d.``."""
     return f"t{uuid4().hex[:8]}."
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``broker`` each test that starts the embedded broker (``make test-fast`` omits them)."""
+    for item in items:
+        if "embedded_broker" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.broker)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Test modules outside packages are imported by basename (most test directories have no
+    ``__init__.py``): two of the same name fail the whole suite's collection, so name them at
+    once, whichever tier runs."""
+    paths: defaultdict[str, list[str]] = defaultdict(list)
+    for path in Path(__file__).parent.rglob("test_*.py"):
+        paths[_module_name(path)].append(str(path))
+    clashes = sorted(", ".join(sorted(found)) for found in paths.values() if len(found) > 1)
+    if clashes:
+        raise pytest.UsageError(f"test module names must be unique: {'; '.join(clashes)}")
+
+
+def _module_name(path: Path) -> str:
+    """The name pytest imports ``path`` under: dotted through the packages that contain it."""
+    parts = [path.stem]
+    directory = path.parent
+    while (directory / "__init__.py").exists():
+        parts.insert(0, directory.name)
+        directory = directory.parent
+    return ".".join(parts)

@@ -1,4 +1,9 @@
-"""Direct access to DBOS system databases on the test PostgreSQL (127.0.0.1:5432).
+"""Direct access to DBOS system databases on the test PostgreSQL server.
+
+The server is ``BATON_TEST_PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432``): a URL
+without a database name, where user ``postgres`` logs in without a password and a database ``test``
+exists. ``deploy/local/postgres`` sets such a server up and prints its URL; ``make test`` and
+``.ci/run`` export it. Every test and bench script reads the server from here.
 
 Owns: creating and dropping a fresh system database per test, and reading DBOS's own tables
 (``dbos.workflow_status``, ``dbos.operation_outputs``) so assertions do not depend on any
@@ -10,6 +15,7 @@ Imports nothing from Baton and nothing from pytest: bench scripts use it too.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from dataclasses import dataclass
 
@@ -18,8 +24,9 @@ from psycopg import sql
 
 logger = logging.getLogger(__name__)
 
-PG_SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
-"""Test server, trust auth as ``postgres``."""
+DEFAULT_PG_SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
+PG_SERVER_URL = (os.environ.get("BATON_TEST_PG_URL") or DEFAULT_PG_SERVER_URL).rstrip("/")
+"""Test server (no database in the URL), trust auth as ``postgres``."""
 ADMIN_DB_URL = f"{PG_SERVER_URL}/test"
 """Maintenance database used to create and drop per-test databases."""
 

@@ -28,9 +28,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     name = f"baton_up{uuid4().hex[:8]}"
-    create_database(name)
+    url = create_database(name)
     try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        yield url
     finally:
         drop_database(name)
 

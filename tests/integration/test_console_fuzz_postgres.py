@@ -5,9 +5,10 @@ bad parameter that the SQLite run answers cleanly may be a 500 here. The tests a
 module's own, imported: every operation fuzzed against its document, and the hostile-parameter
 tests, with the same assertions (no 5xx, every 4xx is JSON ``{"error": "<message>"}``).
 
-One throwaway database per module on the test PostgreSQL (127.0.0.1:5432, user ``postgres``,
-trust auth), migrated and seeded once by ``seeded_database`` and dropped after the module. The
-tests only read, so each Schemathesis lifespan just opens a store on it, on Schemathesis's loop.
+One throwaway database per module on the test PostgreSQL (``BATON_TEST_PG_URL``, user
+``postgres``, trust auth), migrated and seeded once by ``seeded_database`` and dropped after the
+module. The tests only read, so each Schemathesis lifespan just opens a store on it, on
+Schemathesis's loop.
 """
 
 from __future__ import annotations
@@ -34,7 +35,12 @@ from tests.component.console.test_api_fuzz import (
     test_nul_in_a_workflow_id_or_its_cursor_is_a_bad_parameter,
     test_the_largest_documented_offset_is_accepted,
 )
-from tests.dbos_app.system_db import create_database, drop_database, unique_database_name
+from tests.dbos_app.system_db import (
+    create_database,
+    database_url,
+    drop_database,
+    unique_database_name,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +61,7 @@ __all__ = [
 ]
 
 DATABASE = unique_database_name("baton_fuzz")
-STORE_URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DATABASE}"
+STORE_URL = database_url(DATABASE).replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
 @pytest.fixture(scope="module", autouse=True)

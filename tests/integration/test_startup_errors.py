@@ -14,10 +14,12 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.baton_cluster import free_port
+from tests.dbos_app.system_db import database_url
 
 pytestmark = pytest.mark.integration
 
@@ -136,7 +138,10 @@ def test_a_database_that_refuses_connections(up_args: list[str], closed_port: in
 
 
 def test_a_database_that_does_not_exist(up_args: list[str]) -> None:
-    url = "postgresql://postgres:hunter2@127.0.0.1:5432/baton_no_such_database"
+    # The test server trusts its clients: any password is accepted, and must not be printed.
+    server = urlsplit(database_url("baton_no_such_database"))
+    netloc = f"{server.username}:hunter2@{server.hostname}:{server.port}"
+    url = server._replace(netloc=netloc).geturl()
     failure = baton(*up_args, "--database-url", url)
 
     assert 'database "baton_no_such_database" does not exist' in failure.line

@@ -1,7 +1,7 @@
 """The store on the real PostgreSQL: keys and projections round-trip, in a fresh database per test.
 
-PostgreSQL is required (127.0.0.1:5432, user ``postgres``, trust auth, database ``test`` to connect
-to): if it is unreachable the test fails with a clear message; it never skips.
+PostgreSQL is required (``BATON_TEST_PG_URL``, user ``postgres``, trust auth, database ``test`` to
+connect to): if it is unreachable the test fails with a clear message; it never skips.
 """
 
 from __future__ import annotations
@@ -59,21 +59,21 @@ from streams.records import (
     WorkflowStatus,
     WorkflowSteps,
 )
+from tests.dbos_app.system_db import ADMIN_DB_URL, database_url
 
 pytestmark = pytest.mark.integration
 
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 T0 = 1_700_000_000_000
 
 
 async def _admin() -> psycopg.AsyncConnection[tuple[object, ...]]:
     try:
         return await psycopg.AsyncConnection.connect(
-            PG_ADMIN_DSN, autocommit=True, connect_timeout=10
+            ADMIN_DB_URL, autocommit=True, connect_timeout=10
         )
     except psycopg.OperationalError as exc:
         pytest.fail(
-            f"PostgreSQL is required for integration tests and is unreachable at {PG_ADMIN_DSN}: "
+            f"PostgreSQL is required for integration tests and is unreachable at {ADMIN_DB_URL}: "
             f"{exc!r}"
         )
 
@@ -88,7 +88,7 @@ async def _fresh_database(options: sql.Composable = DEFAULT_LOCALE) -> AsyncIter
     try:
         await admin.execute(sql.SQL("CREATE DATABASE {} {}").format(sql.Identifier(name), options))
         try:
-            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+            yield database_url(name)
         finally:
             await admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))

@@ -17,7 +17,7 @@ does not change the exit code: 0 when the benchmark ran, 1 on an error, 130 when
 
 Run from the repository root::
 
-    .venv/bin/python bench/recovery.py [--kills 10] [--step-seconds 0.5]
+    .venv/bin/python bench/recovery_latency.py [--kills 10] [--step-seconds 0.5]
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, this file's directory leads sys.path, where `recovery` would resolve to this
-# very file instead of Baton's `recovery` package; the repository root (for `tests`) goes there.
+# Run as a script, this file's directory leads sys.path: put the repository root there instead.
 if sys.path and Path(sys.path[0] or ".").resolve() == ROOT / "bench":
     sys.path[0] = str(ROOT)
 elif str(ROOT) not in sys.path:

@@ -1,10 +1,11 @@
 """Console query benchmark: how fast do the workflows page's queries answer over N workflows?
 
-Creates a store (a SQLite file in a temporary directory, and/or a throwaway PostgreSQL
-database ``baton_bench_<pid>`` on 127.0.0.1:5432 that is dropped at the end), migrates it as
-``Store.start()`` does, and bulk-loads N synthetic workflows of one app (plain bulk inserts, COPY
-on PostgreSQL, with ``workflow_counts`` filled to match; not through ``upsert_workflows``). Then
-it times, each ``--runs`` times in its own transaction as the console runs it:
+Creates a store (a SQLite file in a temporary directory, and/or a throwaway database
+``baton_bench_<pid>`` on the test PostgreSQL server, ``BATON_TEST_PG_URL``, that is dropped at the
+end), migrates it as ``Store.start()`` does, and bulk-loads N synthetic workflows of one app
+(plain bulk inserts, COPY on PostgreSQL, with ``workflow_counts`` filled to match; not through
+``upsert_workflows``). Then it times, each ``--runs`` times in its own transaction as the console
+runs it:
 
 - ``list_workflows`` with a status filter (limit 50): the first page, a deep page reached
   through cursors, and with a name filter; a two-status filter and an id prefix;
@@ -19,7 +20,7 @@ the exit code: 0 when the benchmark ran, 1 on an error, 130 when interrupted.
 
 Run from the repository root::
 
-    .venv/bin/python bench/console.py [--rows 1000000] [--dialect sqlite|postgresql|both]
+    .venv/bin/python bench/console_queries.py [--rows 1000000] [--dialect sqlite|postgresql|both]
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from store.workflow_projection import workflow_values  # noqa: E402
 from store.workflow_queries import WorkflowFilter, count_by_status, list_workflows  # noqa: E402
 from streams.ids import AppName, WorkflowId  # noqa: E402
 from streams.records import ACTIVE_STATES, WorkflowState, WorkflowStatus  # noqa: E402
+from tests.dbos_app.system_db import ADMIN_DB_URL, database_url  # noqa: E402
 
 TARGET_P95_MS = 50.0
 APP = "bench"
@@ -70,7 +72,7 @@ PROGRESS_ROWS = 100_000
 RECENT_ROWS = 10_000
 """A time-range filter matching this many of the newest workflows."""
 T0_MS = 1_700_000_000_000
-PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+PG_ADMIN_URL = ADMIN_DB_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
 PG_BENCH_DB = "baton_bench_{pid}"
 """The throwaway database, per process: two runs at once do not drop each other's."""
 
@@ -316,7 +318,7 @@ async def postgres_store() -> AsyncIterator[Store]:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             await conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:
-            async with Store(f"postgresql://postgres@127.0.0.1:5432/{name}") as store:
+            async with Store(database_url(name)) as store:
                 yield store
         finally:
             async with admin.connect() as conn:
