@@ -23,7 +23,7 @@ from baton.settings import Settings, environment
 from runtime.private_files import use_private_umask
 from streams.exceptions import ConductorError, StartupError
 
-ADMIN_COMMANDS = ("keys", "tokens", "executors")
+ADMIN_COMMANDS = ("keys", "tokens", "apps", "executors")
 """Commands over the store that ``baton.admin.run_admin`` runs. A command group ``G`` keeps its
 subcommand in ``args.G_command``."""
 QUIET_COMMANDS = (*ADMIN_COMMANDS, "replay", "workflows", "audit")
@@ -73,6 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     ).add_argument("name", help="1 to 64 of [A-Za-z0-9_.-]; the console's actor is token:NAME")
     common(tokens.add_parser("list", help="list the tokens"))
     common(tokens.add_parser("revoke", help="revoke a token")).add_argument("name")
+
+    apps = group(sub, "apps", "list apps and change their settings")
+    common(apps.add_parser("list", help="list the apps and their payload privacy"))
+    privacy = common(
+        apps.add_parser(
+            "privacy",
+            help="payload privacy: never ask for, keep or show an app's workflow inputs, outputs "
+            "and errors (on erases those stored)",
+        )
+    )
+    privacy.add_argument("app")
+    privacy.add_argument("setting", choices=("on", "off"))
 
     executors = common(sub.add_parser("executors", help="show an app's executors"))
     executors.add_argument("app")

@@ -24,6 +24,7 @@ from management.audit_outbox import AuditOutbox
 from management.channel import CommandChannel, LiveUnavailable
 from management.targets import Target, connected_executors
 from runtime.clock import wall_ms
+from store.app_settings import payloads_private
 from store.audit import find_action, record_audit
 from store.database import Store
 from store.workflow_queries import get_workflow
@@ -63,6 +64,8 @@ class FailureReason(StrEnum):
     VANISHED = "vanished"
     UNAVAILABLE = "unavailable"
     KEY_REUSED = "key_reused"
+    PAYLOAD_PRIVACY = "payload_privacy"
+    """The action would carry a private app's payloads (export, import, a workflow's events)."""
 
     @property
     def http_status(self) -> int:
@@ -78,7 +81,19 @@ _HTTP_STATUS = {
     FailureReason.VANISHED: 503,
     FailureReason.UNAVAILABLE: 503,
     FailureReason.KEY_REUSED: 409,
+    FailureReason.PAYLOAD_PRIVACY: 409,
 }
+
+PAYLOAD_KINDS: Mapping[RequestKind, str] = {
+    RequestKind.EXPORT_WORKFLOW: "exporting a workflow",
+    RequestKind.IMPORT_WORKFLOW: "importing a workflow",
+    RequestKind.GET_EVENTS: "reading a workflow's events",
+    RequestKind.GET_NOTIFICATIONS: "reading a workflow's notifications",
+    RequestKind.GET_STREAMS: "reading a workflow's streams",
+}
+"""Requests whose very point is a workflow's payloads, and what each is: an export carries the
+workflow's inputs and outputs, an import writes them, events, notifications and streams are values
+the workflow exchanged. Refused for an app with payload privacy on (``store.app_settings``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -324,6 +339,16 @@ class Actions:
             request_base: request ids are ``{request_base}#{attempt}``; a fork retried after its
                 executor vanished first checks whether the new workflow already exists.
         """
+        if operation.kind in PAYLOAD_KINDS and await self._private(app):
+            return Execution(
+                ok=False,
+                reason=FailureReason.PAYLOAD_PRIVACY,
+                error=(
+                    f"{PAYLOAD_KINDS[operation.kind]} carries "
+                    f"workflow payloads, and payload privacy is on for app {app}: Baton never "
+                    f"asks for them (`baton apps privacy {app} off` allows it)"
+                ),
+            )
         if self._channel is None:
             return Execution(
                 ok=False,
@@ -467,6 +492,10 @@ class Actions:
         if not untried:
             raise ActionFailed("every suitable executor was tried", reason=FailureReason.VANISHED)
         return untried[0]
+
+    async def _private(self, app: AppName) -> bool:
+        async with self._store.sessionmaker() as session:
+            return await payloads_private(session, app)
 
     async def _connected(self, app: AppName, executor_id: str) -> bool:
         return any(

@@ -44,6 +44,7 @@ from management.params import (
     unknown_workflow,
 )
 from runtime.clock import wall_ms
+from store.app_settings import PAYLOADS_HIDDEN
 from store.database import Store
 from streams.ids import AppName, WorkflowId
 from streams.records import ACTIVE_STATES, RequestKind, StepInfo
@@ -212,6 +213,7 @@ class Dashboard:
             "communication": talk_task.result(),
             "buttons": workflow_buttons(view.status.status),
             "flash": flash_task.result(),
+            "payloads_hidden_note": PAYLOADS_HIDDEN,
         }
         # A finished workflow does not change: refreshing it would only cost executors requests.
         refresh = view.status.status in ACTIVE_STATES
