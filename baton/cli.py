@@ -15,6 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from baton.exposure import warn_if_exposed
 from baton.logs import configure_logging
 from baton.preflight import Listener, bind_errors_as_port_in_use, check_data_dir, check_port_free
 from baton.remote import add_parsers as add_remote_parsers
@@ -47,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--broker-port", type=int, help="port of the embedded broker (free port)")
     up.add_argument("--gateway-port", type=int, help="executors' WebSocket port (8090)")
     up.add_argument("--console-port", type=int, help="HTTP console port (8080)")
+    up.add_argument(
+        "--host",
+        help="interface the gateway and the console listen on (127.0.0.1); beyond loopback, "
+        "put TLS in front (README: TLS)",
+    )
     for role, default_port in (("gateway", 8090), ("console", 8080)):
         p = common(sub.add_parser(role, help=f"run the {role} role alone"))
         p.add_argument("--kafka", dest="kafka_bootstrap", help="Kafka bootstrap HOST:PORT")
@@ -120,6 +126,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if args.command == "up":
         overrides["gateway_port"] = args.gateway_port
         overrides["console_port"] = args.console_port
+        overrides["gateway_host"] = overrides["console_host"] = args.host
     return Settings.from_env(environment(), **overrides)
 
 
@@ -208,11 +215,13 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "gateway":
             from baton.roles import run_gateway
 
+            warn_if_exposed("gateway", settings.gateway_host, settings.gateway_port)
             with bind_errors_as_port_in_use(*listeners("gateway", settings)):
                 return run_until_signal(lambda stop: run_gateway(settings, stop))
         case "console":
             from baton.roles import run_console_role
 
+            warn_if_exposed("console", settings.console_host, settings.console_port)
             with bind_errors_as_port_in_use(*listeners("console", settings)):
                 return run_until_signal(lambda stop: run_console_role(settings, stop))
         case "worker":
