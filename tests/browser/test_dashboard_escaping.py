@@ -241,11 +241,13 @@ CLEAN = {
 }
 
 
-async def check(page: Page, watch: Watch, url: str, shown: list[str], name: str) -> None:
+async def check(
+    page: Page, watch: Watch, url: str, shown: list[str], name: str, status: int = 200
+) -> None:
     """Open ``url``: every text of ``shown`` is on it literally, and nothing ran or was made."""
     response = await page.goto(url)
     assert response is not None
-    assert response.status == 200, (url, response.status)
+    assert response.status == status, (url, response.status)
     text = await page.locator("body").text_content() or ""
     missing = [s for s in shown if s not in text]
     assert missing == [], (url, missing)
@@ -335,3 +337,14 @@ async def test_script_payloads_are_shown_as_text_on_every_page(
     # The audit entry's parameters and result are shown as JSON text too.
     await page.get_by_text("Parameters and result").click()
     assert await page.evaluate(INJECTED) == CLEAN
+
+    # An error page names what was asked for, as text.
+    unknown = payload("unknown")
+    await check(
+        page,
+        watch,
+        f"{base}/workflows/{quote(unknown, safe='')}",
+        [f"no workflow {unknown[:128]!r} in app {APP!r}"],
+        "not-found",
+        status=404,
+    )
