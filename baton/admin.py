@@ -1,4 +1,5 @@
-"""Admin commands over the store: ``baton keys ...``, ``baton tokens ...``, ``baton executors APP``.
+"""Admin commands over the store: ``baton keys ...``, ``baton tokens ...``, ``baton apps ...``,
+``baton executors APP``.
 
 One ``match`` arm per subcommand (the group's is in ``args.<group>_command``), each arm one call.
 """
@@ -15,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from baton.data_dir import prepare_data_dir
 from baton.settings import Settings
 from console.serialize import executor_json
+from store.app_settings import list_app_settings, set_payload_privacy
 from store.database import Store
 from store.keys import create_key, key_state, list_keys, revoke_key
-from store.projection import list_executors
+from store.projection import AppSummary, list_apps, list_executors
 from store.tokens import create_token, list_tokens, revoke_token
 
 EXECUTOR_COLUMNS = (
@@ -37,6 +39,7 @@ KEY_COLUMNS = (
     "last_used_at",
     "revoked_at",
 )
+APP_COLUMNS = ("app", "payload_privacy", "connected", "changed_at", "changed_by")
 _DURATION = re.compile(r"(\d{1,5})([smhdw])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
 
@@ -71,6 +74,10 @@ async def _dispatch(session: AsyncSession, args: argparse.Namespace) -> int:
             return await _list_tokens(session)
         case "tokens", "revoke":
             return await _revoke_token(session, args.name)
+        case "apps", "list":
+            return await _list_apps(session)
+        case "apps", "privacy":
+            return await _set_privacy(session, args.app, args.setting == "on")
         case "executors", _:
             return await _list_executors(session, args.app)
         case _:
@@ -172,6 +179,45 @@ async def _revoke_token(session: AsyncSession, name: str) -> int:
         print(f"baton: no active operator token {name}")
         return 1
     print(f"Revoked operator token {name}; the console refuses it from now on.")
+    return 0
+
+
+async def _list_apps(session: AsyncSession) -> int:
+    settings = {row.app: row for row in await list_app_settings(session)}
+    executors: dict[str, AppSummary] = {s.app: s for s in await list_apps(session)}
+    rows: list[tuple[object, ...]] = []
+    for app in sorted(settings.keys() | executors.keys()):
+        setting = settings.get(app)
+        summary = executors.get(app)
+        rows.append(
+            (
+                app,
+                "on" if setting is not None and setting.payload_privacy else "off",
+                0 if summary is None else summary.executors_by_state.get("connected", 0),
+                "" if setting is None else _when(setting.updated_at),
+                "" if setting is None else setting.updated_by,
+            )
+        )
+    print_table(APP_COLUMNS, rows)
+    return 0
+
+
+async def _set_privacy(session: AsyncSession, app: str, on: bool) -> int:
+    change = await set_payload_privacy(session, app, on)
+    if not on:
+        print(
+            f"Payload privacy is off for app {app}"
+            + ("" if change.changed else " (it was)")
+            + ": Baton asks for and keeps its workflows' inputs, outputs and errors again "
+            "(those of workflows already finished only when someone views them)."
+        )
+        return 0
+    print(
+        f"Payload privacy is on for app {app}" + ("" if change.changed else " (it was)") + ": "
+        f"erased the inputs, outputs and errors of {change.workflows_erased} stored workflows "
+        f"and {change.steps_erased} steps. Within seconds Baton stops asking its executors for "
+        "them; exports, imports and workflow events of the app are refused."
+    )
     return 0
 
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from baton.exposure import warn_if_exposed
 from baton.logs import configure_logging
 from baton.preflight import Listener, bind_errors_as_port_in_use, check_data_dir, check_port_free
 from baton.remote import add_parsers as add_remote_parsers
@@ -23,7 +24,7 @@ from baton.settings import Settings, environment
 from runtime.private_files import use_private_umask
 from streams.exceptions import ConductorError, StartupError
 
-ADMIN_COMMANDS = ("keys", "tokens", "executors")
+ADMIN_COMMANDS = ("keys", "tokens", "apps", "executors")
 """Commands over the store that ``baton.admin.run_admin`` runs. A command group ``G`` keeps its
 subcommand in ``args.G_command``."""
 QUIET_COMMANDS = (*ADMIN_COMMANDS, "replay", "workflows", "audit")
@@ -47,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--broker-port", type=int, help="port of the embedded broker (free port)")
     up.add_argument("--gateway-port", type=int, help="executors' WebSocket port (8090)")
     up.add_argument("--console-port", type=int, help="HTTP console port (8080)")
+    up.add_argument(
+        "--host",
+        help="interface the gateway and the console listen on (127.0.0.1); beyond loopback, "
+        "put TLS in front (README: TLS)",
+    )
     for role, default_port in (("gateway", 8090), ("console", 8080)):
         p = common(sub.add_parser(role, help=f"run the {role} role alone"))
         p.add_argument("--kafka", dest="kafka_bootstrap", help="Kafka bootstrap HOST:PORT")
@@ -73,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     ).add_argument("name", help="1 to 64 of [A-Za-z0-9_.-]; the console's actor is token:NAME")
     common(tokens.add_parser("list", help="list the tokens"))
     common(tokens.add_parser("revoke", help="revoke a token")).add_argument("name")
+
+    apps = group(sub, "apps", "list apps and change their settings")
+    common(apps.add_parser("list", help="list the apps and their payload privacy"))
+    privacy = common(
+        apps.add_parser(
+            "privacy",
+            help="payload privacy: never ask for, keep or show an app's workflow inputs, outputs "
+            "and errors (on erases those stored)",
+        )
+    )
+    privacy.add_argument("app")
+    privacy.add_argument("setting", choices=("on", "off"))
 
     executors = common(sub.add_parser("executors", help="show an app's executors"))
     executors.add_argument("app")
@@ -108,6 +126,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if args.command == "up":
         overrides["gateway_port"] = args.gateway_port
         overrides["console_port"] = args.console_port
+        overrides["gateway_host"] = overrides["console_host"] = args.host
     return Settings.from_env(environment(), **overrides)
 
 
@@ -196,11 +215,13 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "gateway":
             from baton.roles import run_gateway
 
+            warn_if_exposed("gateway", settings.gateway_host, settings.gateway_port)
             with bind_errors_as_port_in_use(*listeners("gateway", settings)):
                 return run_until_signal(lambda stop: run_gateway(settings, stop))
         case "console":
             from baton.roles import run_console_role
 
+            warn_if_exposed("console", settings.console_host, settings.console_port)
             with bind_errors_as_port_in_use(*listeners("console", settings)):
                 return run_until_signal(lambda stop: run_console_role(settings, stop))
         case "worker":

@@ -22,6 +22,7 @@ from capture.workflow_agent import WorkflowAgent
 from recovery.agent import RecoveryAgent
 from recovery.state import AppState
 from runtime.lifecycle import Service, run_until
+from store.app_settings import StorePrivateApps
 from store.audit import record_audit
 from store.database import Store
 from store.projection import project_app_state
@@ -92,6 +93,7 @@ class Worker(Service):
                 interval_ms=settings.capture_interval_ms,
                 steps_budget=settings.capture_steps_per_poll,
             ),
+            StorePrivateApps(store),  # which apps have payload privacy on
         )
         WorkflowAgent(worker_app, projection)
         self._app = worker_app.app

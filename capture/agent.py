@@ -9,7 +9,13 @@ written to the ``capture-cursors`` table from the agent (Faust only lets an agen
 when a result advances it, so a worker that restarts or takes over the partition goes on from
 there. A rebalance drops the in-memory states; the cursors are then read from the table again.
 
-Must not import ``recovery``: the view is a seam (``LivenessView``), wired in ``baton.worker``.
+Payload privacy: the apps with it on come from the store (``PrivateApps``), read again every
+``privacy_refresh_ms``; their polls ask for no inputs, outputs or errors. Until the set was read
+once no poll is issued (one might ask for what it must not); when a later read fails, the last set
+read stands.
+
+Must not import ``recovery`` or ``store``: the view and the settings are seams (``LivenessView``,
+``PrivateApps``), wired in ``baton.worker``.
 """
 
 from __future__ import annotations
@@ -51,6 +57,22 @@ class LivenessView(Protocol):
         ...
 
 
+class PrivateApps(Protocol):
+    """Which apps have payload privacy on (``store.app_settings`` keeps the setting)."""
+
+    async def private_apps(self) -> frozenset[AppName]:
+        """Every app with payload privacy on.
+
+        Raises:
+            Exception: the setting could not be read (the store is unreachable).
+        """
+        ...
+
+
+PRIVACY_REFRESH_MS = 2_000
+"""How often the set of private apps is read again: a switch takes effect within this."""
+
+
 class CaptureAgent:
     """Wires ``capture.cursor`` into the Faust worker."""
 
@@ -59,11 +81,19 @@ class CaptureAgent:
         worker: WorkerApp,
         liveness: LivenessView,
         timings: CaptureTimings,
+        privacy: PrivateApps,
         tick_interval_s: float = 0.1,
+        privacy_refresh_ms: int = PRIVACY_REFRESH_MS,
     ) -> None:
         self._worker = worker
         self._liveness = liveness
         self._timings = timings
+        self._privacy = privacy
+        self._privacy_refresh_ms = privacy_refresh_ms
+        self._private: frozenset[AppName] | None = None
+        """``None`` until the set of private apps was read once."""
+        self._private_read_ms: int | None = None
+        """When the set was last read (or tried); ``None``: never."""
         self._captures: dict[AppName, AppCapture] = {}
         self._warnings = LogThrottle()
         self._lock = asyncio.Lock()
@@ -122,12 +152,47 @@ class CaptureAgent:
                 extra={"app": result.app, "executor_id": result.executor_id},
             )
 
+    async def _refresh_private(self, now_ms: int) -> frozenset[AppName] | None:
+        """The apps with payload privacy on, read again once ``privacy_refresh_ms`` passed."""
+        last = self._private_read_ms
+        if last is not None and now_ms - last < self._privacy_refresh_ms:
+            return self._private
+        self._private_read_ms = now_ms
+        try:
+            private = await self._privacy.private_apps()
+        # Whatever the store's driver raises (the seam hides which): the poller goes on with
+        # the last set read, and logs the cause once a minute.
+        except Exception as exc:  # noqa: BLE001
+            if self._warnings.should_log("payload privacy", now_ms):
+                logger.warning(
+                    "could not read which apps have payload privacy on (%s)%s; logged once a "
+                    "minute",
+                    exc,
+                    "" if self._private is not None else ": no capture poll until it can",
+                )
+            return self._private
+        for app in sorted(private ^ (self._private or frozenset())):
+            logger.info(
+                "payload privacy %s for app %s: its capture polls ask for %s payloads",
+                "on" if app in private else "off",
+                app,
+                "no" if app in private else "the",
+                extra={"app": app},
+            )
+        self._private = private
+        return private
+
     async def _tick(self) -> None:
+        private = await self._refresh_private(wall_ms())
+        if private is None:
+            return  # not known yet: a poll might ask for payloads it must not
         async with self._lock:
             now = wall_ms()
             for capture in self._followed():
                 live = self._liveness.live_executors(capture.app)
-                state, command = plan_poll(capture, live, now, self._timings)
+                state, command = plan_poll(
+                    capture, live, now, self._timings, payloads_private=capture.app in private
+                )
                 if command is None:
                     continue
                 self._captures[capture.app] = state

@@ -95,8 +95,18 @@ def plan_poll(
     live: Sequence[LiveExecutor],
     now_ms: int,
     timings: CaptureTimings,
+    *,
+    payloads_private: bool = False,
 ) -> tuple[AppCapture, PollWorkflows | None]:
     """Issue the next poll if one is due and an executor is live.
+
+    Args:
+        capture: the app's capture state.
+        live: the app's connected executors.
+        now_ms: the time now.
+        timings: how often and how much to ask.
+        payloads_private: payload privacy is on for the app: the poll asks for no inputs,
+            outputs or errors (``PollWorkflows.payloads_private``).
 
     Returns:
         The new state and the command to send (``None`` when nothing is due).
@@ -121,6 +131,7 @@ def plan_poll(
         steps_budget=timings.steps_budget,
         issued_at_ms=now_ms,
         timeout_ms=timings.timeout_ms,
+        payloads_private=payloads_private,
     )
     state = replace(
         capture,

@@ -4,6 +4,10 @@ Owns the fallback rule and the live call's time budget. A live answer is fresh (
 is None); a stored one says when the store last observed it, so the console can show it as stale
 while the app's executors are offline. Must not import the gateway, Faust or Kafka: the live side
 is the ``LiveExecutors`` seam.
+
+Payload privacy (``store.app_settings``): for an app with it on, the live call asks for no
+payloads, and whatever input, output or error comes back anyway (an older gateway, a store row
+written before the switch) is dropped here; the views say the payloads are hidden.
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TypeVar
 
 from management.channel import LiveExecutors
+from store.app_settings import payloads_private
 from store.database import Store
 from store.models import StepRow
 from store.workflow_queries import get_workflow, list_children, list_steps
@@ -59,6 +64,8 @@ class WorkflowView:
     source: Source
     stale_as_of_ms: int | None
     """None when live; else when the store last observed the workflow (epoch ms)."""
+    payloads_hidden: bool = False
+    """Payload privacy is on for the app: ``status`` carries no input, output or error."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +77,8 @@ class StepsView:
     stale_as_of_ms: int | None
     """None when live; else when the store last observed the steps (or the workflow, if no
     steps were captured)."""
+    payloads_hidden: bool = False
+    """Payload privacy is on for the app: the steps carry no outputs or errors."""
 
 
 class WorkflowLookup:
@@ -94,9 +103,11 @@ class WorkflowLookup:
 
     async def workflow(self, app: AppName, workflow_id: WorkflowId) -> WorkflowView | None:
         """The workflow's detail, or None when neither a live executor nor the store knows it."""
+        private = await self._private(app)
         status = None
         if self._live is not None:
-            status = await self._ask(self._live.get_workflow(app, workflow_id), app, workflow_id)
+            asked = self._live.get_workflow(app, workflow_id, payloads_private=private)
+            status = await self._ask(asked, app, workflow_id)
         async with self._store.sessionmaker.begin() as session:
             children = tuple(
                 ChildRef(workflow_id=row.workflow_id, status=row.status)
@@ -104,36 +115,58 @@ class WorkflowLookup:
             )
             if status is not None:
                 return WorkflowView(
-                    status=status, children=children, source=Source.LIVE, stale_as_of_ms=None
+                    status=_shown(status, private),
+                    children=children,
+                    source=Source.LIVE,
+                    stale_as_of_ms=None,
+                    payloads_hidden=private,
                 )
             row = await get_workflow(session, app, workflow_id)
         if row is None:
             return None
         return WorkflowView(
-            status=status_from_row(row),
+            status=_shown(status_from_row(row), private),
             children=children,
             source=Source.STORE,
             stale_as_of_ms=row.observed_at_ms,
+            payloads_hidden=private,
         )
 
     async def steps(self, app: AppName, workflow_id: WorkflowId) -> StepsView | None:
         """The workflow's steps, or None when neither a live executor nor the store knows it."""
+        private = await self._private(app)
         if self._live is not None:
-            live = await self._ask(self._live.list_steps(app, workflow_id), app, workflow_id)
+            asked = self._live.list_steps(app, workflow_id, payloads_private=private)
+            live = await self._ask(asked, app, workflow_id)
             if live is not None:
-                return StepsView(steps=live, source=Source.LIVE, stale_as_of_ms=None)
+                return StepsView(
+                    steps=_shown_steps(live, private),
+                    source=Source.LIVE,
+                    stale_as_of_ms=None,
+                    payloads_hidden=private,
+                )
         async with self._store.sessionmaker.begin() as session:
             rows = await list_steps(session, app, workflow_id)
             if rows:
                 return StepsView(
-                    steps=tuple(_step(row) for row in rows),
+                    steps=_shown_steps(tuple(_step(row) for row in rows), private),
                     source=Source.STORE,
                     stale_as_of_ms=max(row.observed_at_ms for row in rows),
+                    payloads_hidden=private,
                 )
             workflow = await get_workflow(session, app, workflow_id)
         if workflow is None:
             return None
-        return StepsView(steps=(), source=Source.STORE, stale_as_of_ms=workflow.observed_at_ms)
+        return StepsView(
+            steps=(),
+            source=Source.STORE,
+            stale_as_of_ms=workflow.observed_at_ms,
+            payloads_hidden=private,
+        )
+
+    async def _private(self, app: AppName) -> bool:
+        async with self._store.sessionmaker() as session:
+            return await payloads_private(session, app)
 
     async def _ask(self, call: Awaitable[T | None], app: str, workflow_id: str) -> T | None:
         """The live answer, or None when there is none (the caller then reads the store)."""
@@ -161,3 +194,17 @@ def _step(row: StepRow) -> StepInfo:
         started_at_ms=row.started_at_ms,
         completed_at_ms=row.completed_at_ms,
     )
+
+
+def _shown(status: WorkflowStatus, private: bool) -> WorkflowStatus:
+    """The status as the console may show it: no input, output or error of a private app."""
+    if not private:
+        return status
+    return replace(status, input=None, output=None, error=None, has_input=False, has_output=False)
+
+
+def _shown_steps(steps: tuple[StepInfo, ...], private: bool) -> tuple[StepInfo, ...]:
+    """The steps as the console may show them: no output or error of a private app's."""
+    if not private:
+        return steps
+    return tuple(replace(step, output=None, error=None) for step in steps)

@@ -22,6 +22,7 @@ _HTTP_STATUS = {
     FailureReason.VANISHED: 503,
     FailureReason.UNAVAILABLE: 503,
     FailureReason.KEY_REUSED: 409,
+    FailureReason.PAYLOAD_PRIVACY: 409,
 }
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypedDict, cast
 
 from console.detail import StepsView, WorkflowView
+from store.app_settings import PAYLOADS_HIDDEN
 from store.models import ExecutorRow, RecoveryRow, utc_from_ms
 from store.projection import AppSummary
 from store.workflow_queries import QueueSummary
@@ -134,6 +135,9 @@ class WorkflowDetailJson(TypedDict):
     source: Literal["live", "store"]
     stale_as_of: str | None
     """None when live; else when the store last observed the workflow."""
+    payloads_hidden: str | None
+    """``"hidden (payload privacy on for this app)"`` when payload privacy is on for the app
+    (``input``, ``output`` and ``error`` are then null whatever the workflow holds); else null."""
 
 
 class StepJson(TypedDict):
@@ -151,6 +155,8 @@ class StepsJson(TypedDict):
     steps: list[StepJson]
     source: Literal["live", "store"]
     stale_as_of: str | None
+    payloads_hidden: str | None
+    """As in a workflow's detail: the steps' outputs and errors are then null."""
 
 
 class QueueJson(TypedDict):
@@ -288,6 +294,7 @@ def workflow_detail_json(view: WorkflowView) -> WorkflowDetailJson:
     ]
     values["source"] = view.source.value
     values["stale_as_of"] = iso_from_ms(view.stale_as_of_ms)
+    values["payloads_hidden"] = PAYLOADS_HIDDEN if view.payloads_hidden else None
     return cast(WorkflowDetailJson, values)
 
 
@@ -318,6 +325,7 @@ def steps_json(view: StepsView) -> StepsJson:
         steps=[step_json(step) for step in view.steps],
         source=view.source.value,
         stale_as_of=iso_from_ms(view.stale_as_of_ms),
+        payloads_hidden=PAYLOADS_HIDDEN if view.payloads_hidden else None,
     )
 
 

@@ -1,6 +1,8 @@
 """The console's live lookups: ``get_workflow`` and ``list_steps`` ``ExecutorRequest``s answered
 from this pod's executors with an ``ExecutorReply``; what a lookup learned is also published to the
-workflow events topic, so the store gets fresher.
+workflow events topic, so the store gets fresher. A request about an app with payload privacy
+(``payloads_private``) asks the executor for no inputs, outputs or errors, and what the executor
+sends anyway is dropped before anything is answered or published.
 
 Also home of ``ask``, the one way the gateway puts a DBOS observability verb to an executor
 (``gateway.polling`` runs its capture queries through it). The DBOS frames are in
@@ -63,15 +65,19 @@ class WorkflowLookups:
             return self.failed_answer(request, str(exc), failure_of(exc))
 
     async def _get_workflow(self, conn: Connection, request: ExecutorRequest) -> ExecutorReply:
-        reply = await ask(conn, get_workflow_request(request.workflow_id), timeout_s(request))
-        workflow = read_get_workflow(reply, request.app, wall_ms())
+        payloads = not request.payloads_private
+        asked = get_workflow_request(request.workflow_id, payloads=payloads)
+        reply = await ask(conn, asked, timeout_s(request))
+        workflow = read_get_workflow(reply, request.app, wall_ms(), payloads=payloads)
         if workflow is not None:
             await self._sink.publish_batch(self._topics.workflow_events, [workflow])
         return reply_to(request, self._gateway_id, ok=True, workflow=workflow)
 
     async def _list_steps(self, conn: Connection, request: ExecutorRequest) -> ExecutorReply:
-        reply = await ask(conn, list_steps_request(request.workflow_id), timeout_s(request))
-        steps = read_steps(reply)
+        payloads = not request.payloads_private
+        asked = list_steps_request(request.workflow_id, payloads=payloads)
+        reply = await ask(conn, asked, timeout_s(request))
+        steps = read_steps(reply, payloads=payloads)
         if steps is not None:
             listing = WorkflowSteps(
                 app=request.app,

@@ -8,6 +8,10 @@ to poll whom, and the cursor's home) is ``capture``.
 
 The cursor arithmetic is pure (``capture.cursor``); the DBOS frames are in ``gateway.queries``,
 and every query goes through ``gateway.lookups.ask``.
+
+A poll of an app with payload privacy (``PollWorkflows.payloads_private``) asks with DBOS's
+``load_input``/``load_output`` false throughout, steps included, and drops any input, output or
+error an executor sends anyway: nothing of them is published.
 """
 
 from __future__ import annotations
@@ -80,6 +84,11 @@ class _Poll:
     completed: list[WorkflowStatus] = field(default_factory=list)
 
 
+def _payloads(command: PollWorkflows) -> bool:
+    """Whether the poll may ask for and publish inputs, outputs and errors (payload privacy)."""
+    return not command.payloads_private
+
+
 class CapturePoller:
     """Runs capture polls on this pod's executors."""
 
@@ -113,8 +122,8 @@ class CapturePoller:
                 created_from_ms=run.cursor.created_from_ms,
                 offset=run.cursor.created_skip,
                 limit=command.page_size,
-                load_input=True,
-                load_output=True,
+                load_input=_payloads(command),
+                load_output=_payloads(command),
             )
             page = await self._list(conn, command, query, run)
             created = [s.created_at_ms for s in page if s.created_at_ms is not None]
@@ -148,8 +157,8 @@ class CapturePoller:
                 WorkflowQuery(
                     workflow_ids=tuple(unknown[: command.page_size]),
                     limit=command.page_size,
-                    load_input=True,
-                    load_output=True,
+                    load_input=_payloads(command),
+                    load_output=_payloads(command),
                 ),
                 run,
             )
@@ -219,7 +228,7 @@ class CapturePoller:
                 completed_before_ms=end,
                 offset=page_index * command.page_size,
                 limit=command.page_size + (1 if last else 0),
-                load_output=True,
+                load_output=_payloads(command),
             )
             page = await self._list(conn, command, query, run)
             times.extend(s.completed_at_ms for s in page if s.completed_at_ms is not None)
@@ -276,8 +285,9 @@ class CapturePoller:
         records: list[Record] = []
         for status in done[: command.steps_budget]:
             run.requests += 1
-            reply = await ask(conn, list_steps_request(status.workflow_id), self._request_timeout_s)
-            steps = read_steps(reply)
+            asked = list_steps_request(status.workflow_id, payloads=_payloads(command))
+            reply = await ask(conn, asked, self._request_timeout_s)
+            steps = read_steps(reply, payloads=_payloads(command))
             if steps is not None:
                 records.append(
                     WorkflowSteps(

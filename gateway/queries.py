@@ -80,19 +80,21 @@ def list_workflows_request(query: WorkflowQuery) -> Request:
     return Request(type=MessageType.LIST_WORKFLOWS, fields={"body": body})
 
 
-def get_workflow_request(workflow_id: str) -> Request:
-    """DBOS conductor ``get_workflow`` verb, with inputs and outputs."""
+def get_workflow_request(workflow_id: str, *, payloads: bool = True) -> Request:
+    """DBOS conductor ``get_workflow`` verb, with inputs and outputs unless ``payloads`` is
+    false (payload privacy: DBOS then loads neither, nor the error)."""
     return Request(
         type=MessageType.GET_WORKFLOW,
-        fields={"workflow_id": workflow_id, "load_input": True, "load_output": True},
+        fields={"workflow_id": workflow_id, "load_input": payloads, "load_output": payloads},
     )
 
 
-def list_steps_request(workflow_id: str) -> Request:
-    """DBOS conductor ``list_steps`` verb, with outputs, at most ``MAX_STEPS`` steps."""
+def list_steps_request(workflow_id: str, *, payloads: bool = True) -> Request:
+    """DBOS conductor ``list_steps`` verb, at most ``MAX_STEPS`` steps, with their outputs
+    unless ``payloads`` is false (DBOS then loads neither outputs nor errors)."""
     return Request(
         type=MessageType.LIST_STEPS,
-        fields={"workflow_id": workflow_id, "load_output": True, "limit": MAX_STEPS},
+        fields={"workflow_id": workflow_id, "load_output": payloads, "limit": MAX_STEPS},
     )
 
 
@@ -113,19 +115,26 @@ def read_workflows(
     return out
 
 
-def read_get_workflow(reply: Reply, app: AppName, observed_at_ms: int) -> WorkflowStatus | None:
-    """The workflow of a ``get_workflow`` reply; ``None`` when the executor does not know it."""
+def read_get_workflow(
+    reply: Reply, app: AppName, observed_at_ms: int, *, payloads: bool = True
+) -> WorkflowStatus | None:
+    """The workflow of a ``get_workflow`` reply; ``None`` when the executor does not know it.
+
+    Without ``payloads`` its input, output and error are dropped whatever the executor sent (an
+    older DBOS may ignore ``load_input``/``load_output``)."""
     return read_workflow(
-        reply.data.get("output"), app, observed_at_ms, has_input=True, has_output=True
+        reply.data.get("output"), app, observed_at_ms, has_input=payloads, has_output=payloads
     )
 
 
-def read_steps(reply: Reply) -> tuple[StepInfo, ...] | None:
-    """The steps of a ``list_steps`` reply; ``None`` when the executor does not know them."""
+def read_steps(reply: Reply, *, payloads: bool = True) -> tuple[StepInfo, ...] | None:
+    """The steps of a ``list_steps`` reply; ``None`` when the executor does not know them.
+
+    Without ``payloads`` their outputs and errors are dropped whatever the executor sent."""
     items = reply.data.get("output")
     if not isinstance(items, list):
         return None
-    steps = (_step(item) for item in items[:MAX_STEPS] if isinstance(item, Mapping))
+    steps = (_step(item, payloads) for item in items[:MAX_STEPS] if isinstance(item, Mapping))
     return tuple(step for step in steps if step is not None)
 
 
@@ -212,15 +221,15 @@ def read_workflow(
     )
 
 
-def _step(item: Mapping[str, Any]) -> StepInfo | None:
+def _step(item: Mapping[str, Any], payloads: bool) -> StepInfo | None:
     function_id = replies.integer(item.get("function_id"))
     if function_id is None:
         return None
     return StepInfo(
         function_id=function_id,
         function_name=replies.text(item.get("function_name"), LABEL) or "",
-        output=replies.text(item.get("output"), PAYLOAD),
-        error=replies.text(item.get("error"), TEXT),
+        output=replies.text(item.get("output"), PAYLOAD) if payloads else None,
+        error=replies.text(item.get("error"), TEXT) if payloads else None,
         child_workflow_id=replies.workflow_id(item.get("child_workflow_id")),
         started_at_ms=replies.integer(item.get("started_at_epoch_ms")),
         completed_at_ms=replies.integer(item.get("completed_at_epoch_ms")),

@@ -21,10 +21,11 @@ from typing import Any
 from management.audit_outbox import AuditOutbox
 from management.channel import CommandChannel, LiveUnavailable
 from management.idempotency import check_idempotency_key, derived_workflow_id, replayed
-from management.operations import Operation
+from management.operations import PAYLOAD_KINDS, Operation
 from management.outcomes import ActionFailed, ActionResult, Execution, FailureReason
 from management.targets import Target, connected_executors
 from runtime.clock import wall_ms
+from store.app_settings import payloads_private
 from store.audit import find_action, record_audit
 from store.database import Store
 from store.workflow_queries import get_workflow
@@ -196,6 +197,16 @@ class Actions:
             request_base: request ids are ``{request_base}#{attempt}``; a fork retried after its
                 executor vanished first checks whether the new workflow already exists.
         """
+        if operation.kind in PAYLOAD_KINDS and await self._private(app):
+            return Execution(
+                ok=False,
+                reason=FailureReason.PAYLOAD_PRIVACY,
+                error=(
+                    f"{PAYLOAD_KINDS[operation.kind]} carries "
+                    f"workflow payloads, and payload privacy is on for app {app}: Baton never "
+                    f"asks for them (`baton apps privacy {app} off` allows it)"
+                ),
+            )
         if self._channel is None:
             return Execution(
                 ok=False,
@@ -339,6 +350,10 @@ class Actions:
         if not untried:
             raise ActionFailed("every suitable executor was tried", reason=FailureReason.VANISHED)
         return untried[0]
+
+    async def _private(self, app: AppName) -> bool:
+        async with self._store.sessionmaker() as session:
+            return await payloads_private(session, app)
 
     async def _connected(self, app: AppName, executor_id: str) -> bool:
         return any(

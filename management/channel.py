@@ -38,9 +38,12 @@ class NoLiveExecutor(LiveUnavailable):
 class LiveExecutors(Protocol):
     """Questions the console may ask a live executor of an app."""
 
-    async def get_workflow(self, app: AppName, workflow_id: WorkflowId) -> WorkflowStatus | None:
-        """DBOS ``get_workflow`` (inputs and outputs loaded); ``None`` when the executor's system
-        database does not know the workflow.
+    async def get_workflow(
+        self, app: AppName, workflow_id: WorkflowId, *, payloads_private: bool
+    ) -> WorkflowStatus | None:
+        """DBOS ``get_workflow``, inputs and outputs loaded unless ``payloads_private`` (payload
+        privacy is on for the app); ``None`` when the executor's system database does not know
+        the workflow.
 
         Raises:
             NoLiveExecutor: no executor of ``app`` is connected.
@@ -49,9 +52,10 @@ class LiveExecutors(Protocol):
         ...
 
     async def list_steps(
-        self, app: AppName, workflow_id: WorkflowId
+        self, app: AppName, workflow_id: WorkflowId, *, payloads_private: bool
     ) -> tuple[StepInfo, ...] | None:
-        """DBOS ``list_steps`` (outputs loaded, at most ``MAX_STEPS``); ``None`` when unknown.
+        """DBOS ``list_steps`` (at most ``MAX_STEPS``), outputs loaded unless
+        ``payloads_private``; ``None`` when unknown.
 
         Raises:
             NoLiveExecutor: no executor of ``app`` is connected.

@@ -77,14 +77,16 @@ class KafkaLiveExecutors(Service):
         await self._consumer.seek_to_end(*assigned)
         self.tasks.loop("replies", self._read_replies())
 
-    async def get_workflow(self, app: AppName, workflow_id: WorkflowId) -> WorkflowStatus | None:
-        reply = await self._ask(app, RequestKind.GET_WORKFLOW, workflow_id)
+    async def get_workflow(
+        self, app: AppName, workflow_id: WorkflowId, *, payloads_private: bool
+    ) -> WorkflowStatus | None:
+        reply = await self._ask(app, RequestKind.GET_WORKFLOW, workflow_id, payloads_private)
         return reply.workflow
 
     async def list_steps(
-        self, app: AppName, workflow_id: WorkflowId
+        self, app: AppName, workflow_id: WorkflowId, *, payloads_private: bool
     ) -> tuple[StepInfo, ...] | None:
-        reply = await self._ask(app, RequestKind.LIST_STEPS, workflow_id)
+        reply = await self._ask(app, RequestKind.LIST_STEPS, workflow_id, payloads_private)
         return reply.steps
 
     async def send(self, request: ExecutorRequest, wait_s: float) -> ExecutorReply | None:
@@ -120,7 +122,9 @@ class KafkaLiveExecutors(Service):
         except KafkaError as exc:
             raise LiveUnavailable(f"the broker is unreachable: {exc}") from exc
 
-    async def _ask(self, app: AppName, kind: RequestKind, workflow_id: WorkflowId) -> ExecutorReply:
+    async def _ask(
+        self, app: AppName, kind: RequestKind, workflow_id: WorkflowId, payloads_private: bool
+    ) -> ExecutorReply:
         target, gateway = await self._target(app)
         request = ExecutorRequest(
             request_id=RequestId(uuid.uuid4().hex),
@@ -131,6 +135,7 @@ class KafkaLiveExecutors(Service):
             workflow_id=workflow_id,
             issued_at_ms=wall_ms(),
             timeout_ms=int(self._timeout_s * 1000),
+            payloads_private=payloads_private,
         )
         # The gateway gives the executor the same timeout: wait a little longer for its word.
         reply = await self.send(request, self._timeout_s + 0.25)

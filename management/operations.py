@@ -259,3 +259,15 @@ def import_operation(body: JsonBody) -> Operation:
 
 def _without_none(params: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in params.items() if value is not None}
+
+
+PAYLOAD_KINDS: Mapping[RequestKind, str] = {
+    RequestKind.EXPORT_WORKFLOW: "exporting a workflow",
+    RequestKind.IMPORT_WORKFLOW: "importing a workflow",
+    RequestKind.GET_EVENTS: "reading a workflow's events",
+    RequestKind.GET_NOTIFICATIONS: "reading a workflow's notifications",
+    RequestKind.GET_STREAMS: "reading a workflow's streams",
+}
+"""Requests whose very point is a workflow's payloads, and what each is: an export carries the
+workflow's inputs and outputs, an import writes them, events, notifications and streams are values
+the workflow exchanged. Refused for an app with payload privacy on (``store.app_settings``)."""

@@ -28,6 +28,8 @@ class FailureReason(StrEnum):
     VANISHED = "vanished"
     UNAVAILABLE = "unavailable"
     KEY_REUSED = "key_reused"
+    PAYLOAD_PRIVACY = "payload_privacy"
+    """The action would carry a private app's payloads (export, import, a workflow's events)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

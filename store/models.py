@@ -1,8 +1,8 @@
 """The store's schema: SQLAlchemy declarative models, the UTC timestamp type and app-name rules.
 
 Owns table and column definitions only; queries live in ``store.keys``, ``store.tokens``,
-``store.projection``, ``store.audit``, ``store.workflow_projection``, ``store.workflow_queries``
-and ``store.bulk_jobs``. The migrations
+``store.projection``, ``store.audit``, ``store.workflow_projection``, ``store.workflow_queries``,
+``store.bulk_jobs`` and ``store.app_settings``. The migrations
 in ``store/migrations`` create exactly this schema (a test compares them). Must not import the
 gateway, the console, Faust or Kafka.
 """
@@ -24,6 +24,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -404,6 +405,20 @@ class BulkJobItemRow(Base):
     """The workflow a restart or fork made."""
     updated_at: Mapped[datetime | None]
     """When the item got its outcome; ``None`` while pending."""
+
+
+class AppSettingRow(Base):
+    """An app's settings (``store.app_settings``); an app without a row has the defaults."""
+
+    __tablename__ = "app_settings"
+
+    app: Mapped[str] = mapped_column(String(APP_NAME_MAX_CHARS), primary_key=True)
+    payload_privacy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Baton never asks for, publishes or keeps the app's workflow inputs, outputs and errors,
+    nor its steps' outputs and errors (DBOS's metadata-only view)."""
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(ACTOR_MAX_CHARS))
+    """Who changed the settings last (``cli``, ``token:<name>``...)."""
 
 
 class OperatorToken(Base):

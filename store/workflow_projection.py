@@ -12,20 +12,25 @@ Latest wins, whatever the arrival order: a row holds the fields of the record wi
 queue and status) moves with the rows in the same transaction, so the console can count a
 million workflows from a few rows. The console's reads are ``store.workflow_queries``.
 
+Payload privacy (``store.app_settings``): for an app with it on, the projection keeps no input,
+output or error of a workflow or a step, whatever the records carry (the gateways should have sent
+none: this is the last line). It reads the setting under the app's lock, after any switch that
+erased the app's payloads committed.
+
 Must not import Faust, Kafka, the gateway or the console.
 """
 
 from __future__ import annotations
 
 import logging
-import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete, false, func, select, update
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.app_settings import payloads_private
 from store.models import (
     APP_NAME_MAX_CHARS,
     INT64_MIN,
@@ -38,7 +43,17 @@ from store.models import (
     WorkflowRow,
 )
 from store.projection import upsert_for
-from store.workflow_rows import chunks, cut, int64, record_values, with_ids
+from store.workflow_rows import (
+    INPUT_COLUMNS,
+    OUTPUT_COLUMNS,
+    PAYLOAD_COLUMNS,
+    chunks,
+    cut,
+    int64,
+    lock_app,
+    record_values,
+    with_ids,
+)
 from streams.records import StepInfo, WorkflowDeleted, WorkflowStatus, WorkflowSteps
 
 logger = logging.getLogger(__name__)
@@ -48,10 +63,7 @@ _STEPS: Table = StepRow.__table__  # type: ignore[assignment]
 _COUNTS: Table = WorkflowCountRow.__table__  # type: ignore[assignment]
 
 _KEY_COLUMNS = ("app", "workflow_id")
-_INPUT_COLUMNS = ("input", "input_updated_at_ms", "input_observed_at_ms")
-_OUTPUT_COLUMNS = ("output", "error", "output_updated_at_ms", "output_observed_at_ms")
 _INT32_MAX = 2**31 - 1
-_LOCK_CLASS = 0x62746E77  # "btnw": PostgreSQL advisory lock class of the workflow projection
 
 Version = tuple[int, int]
 """``(updated_at_ms or 0, observed_at_ms)``: the order of a workflow's records."""
@@ -101,8 +113,8 @@ def merge_workflow(stored: Mapping[str, Any] | None, incoming: Mapping[str, Any]
     newer = incoming if _row_version(incoming) >= _row_version(stored) else stored
     merged = dict(newer)
     for columns, updated, observed in (
-        (_INPUT_COLUMNS, "input_updated_at_ms", "input_observed_at_ms"),
-        (_OUTPUT_COLUMNS, "output_updated_at_ms", "output_observed_at_ms"),
+        (INPUT_COLUMNS, "input_updated_at_ms", "input_observed_at_ms"),
+        (OUTPUT_COLUMNS, "output_updated_at_ms", "output_observed_at_ms"),
     ):
         part = incoming
         if _part_version(incoming, updated, observed) < _part_version(stored, updated, observed):
@@ -135,9 +147,9 @@ def _count_key(values: Mapping[str, Any]) -> tuple[str, str, str]:
 async def upsert_workflows(session: AsyncSession, records: Sequence[WorkflowStatus]) -> int:
     """Project workflow statuses: insert new workflows, merge newer records into stored ones.
 
-    Per app: one lock (see ``_lock_app``), one ``SELECT`` of the batch's stored rows, one
-    upsert of the rows that change, one update of ``workflow_counts`` by status transition; all
-    in the caller's transaction, so counts and rows change together.
+    Per app: one lock (``store.workflow_rows.lock_app``), one ``SELECT`` of the batch's stored
+    rows, one upsert of the rows that change, one update of ``workflow_counts`` by status
+    transition; all in the caller's transaction, so counts and rows change together.
 
     Args:
         session: the caller's session; the caller commits.
@@ -161,8 +173,16 @@ async def upsert_workflows(session: AsyncSession, records: Sequence[WorkflowStat
     return changed
 
 
+def withheld(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A workflow's row values without payloads: as if no record had carried any (payload
+    privacy), so a merge keeps the stored parts, which privacy keeps empty."""
+    return {**values, **dict.fromkeys(PAYLOAD_COLUMNS)}
+
+
 async def _upsert_app(session: AsyncSession, app: str, batch: dict[str, dict[str, Any]]) -> int:
-    await _lock_app(session, app)
+    await lock_app(session, app)
+    if await payloads_private(session, app):
+        batch = {workflow_id: withheld(values) for workflow_id, values in batch.items()}
     stored = await _stored_workflows(session, app, list(batch))
     rows: list[dict[str, Any]] = []
     deltas: Counter[tuple[str, str, str]] = Counter()
@@ -218,23 +238,6 @@ async def _add_counts(
     await session.execute(stmt, rows)
 
 
-async def _lock_app(session: AsyncSession, app: str) -> None:
-    """Serialise the projection of one app's workflows until the transaction ends.
-
-    The batch's stored rows are read before they are written, and the counters move by the
-    difference: a concurrent writer in between (two workers while a partition changes hands)
-    would skew them. PostgreSQL: an advisory lock per app. SQLite: an empty ``UPDATE`` makes
-    Python's sqlite3 open the transaction and SQLite take its one write lock (waiting up to the
-    busy timeout) before the ``SELECT``, which would otherwise run outside any transaction.
-    """
-    match session.get_bind().dialect.name:
-        case "postgresql":
-            key = zlib.crc32(app.encode()) - 2**31  # int4, as the two-key lock takes
-            await session.execute(select(func.pg_advisory_xact_lock(_LOCK_CLASS, key)))
-        case _:
-            await session.execute(update(_COUNTS).where(false()).values(n=_COUNTS.c.n))
-
-
 async def apply_workflow_events(
     session: AsyncSession,
     statuses: Sequence[WorkflowStatus],
@@ -268,7 +271,7 @@ async def delete_workflows(session: AsyncSession, records: Sequence[WorkflowDele
     removed = 0
     for app in sorted({record.app for record in records}):
         of_app = [r for r in records if r.app == app]
-        await _lock_app(session, app)
+        await lock_app(session, app)
         ids: set[str] = {r.workflow_id for r in of_app}
         parents: list[str] = [r.workflow_id for r in of_app if r.with_children]
         for _ in range(MAX_DELETED_DEPTH):
@@ -329,7 +332,8 @@ async def replace_steps(session: AsyncSession, records: Sequence[WorkflowSteps])
 async def _replace_app_steps(
     session: AsyncSession, app: str, batch: dict[str, WorkflowSteps]
 ) -> None:
-    await _lock_app(session, app)
+    await lock_app(session, app)
+    private = await payloads_private(session, app)
     stored: dict[str, int] = {}
     for chunk in chunks(list(batch)):
         result = await session.execute(
@@ -347,11 +351,12 @@ async def _replace_app_steps(
         await session.execute(
             delete(_STEPS).where(_STEPS.c.app == app, _STEPS.c.workflow_id.in_(ids))
         )
-    for rows in chunks([row for record in fresh for row in _step_values(record)]):
+    for rows in chunks([row for record in fresh for row in _step_values(record, private)]):
         await session.execute(_STEPS.insert(), rows)
 
 
-def _step_values(record: WorkflowSteps) -> list[dict[str, Any]]:
+def _step_values(record: WorkflowSteps, private: bool = False) -> list[dict[str, Any]]:
+    """The rows of a listing's steps; without outputs and errors under payload privacy."""
     steps: dict[int, StepInfo] = {}
     for step in record.steps:
         if 0 <= step.function_id <= _INT32_MAX:
@@ -362,8 +367,8 @@ def _step_values(record: WorkflowSteps) -> list[dict[str, Any]]:
             "workflow_id": record.workflow_id,
             "function_id": step.function_id,
             "function_name": cut(step.function_name, NAME_MAX_CHARS),
-            "output": step.output,
-            "error": step.error,
+            "output": None if private else step.output,
+            "error": None if private else step.error,
             "child_workflow_id": cut(step.child_workflow_id, WORKFLOW_ID_MAX_CHARS),
             "started_at_ms": int64(step.started_at_ms),
             "completed_at_ms": int64(step.completed_at_ms),

@@ -8,22 +8,37 @@ cut to the column's length, integers clamped to 64 bits); ``status_from_row`` re
 a record. The columns themselves are declared in ``store.models`` and stay explicit, as the
 migrations do; a test checks that they agree with the record's fields.
 
-Shared by the projection (the worker's writes) and the queries (the console's reads): ``chunks``
-and ``with_ids`` address many rows by workflow id, ``int64`` keeps an integer within ``BIGINT``.
+Shared by the projection (the worker's writes), the queries (the console's reads) and the app
+settings (payload privacy): ``chunks`` and ``with_ids`` address many rows by workflow id, ``int64``
+keeps an integer within ``BIGINT``, ``lock_app`` serialises the writers of one app's rows, and
+``PAYLOAD_COLUMNS`` name what payload privacy keeps empty.
 
 Must not import Faust, Kafka, the gateway or the console.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import fields
 from typing import Any, TypeVar, TypeVarTuple
 
-from sqlalchemy import ARRAY, BigInteger, Column, Select, String, Table, func, literal
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Column,
+    Select,
+    String,
+    Table,
+    false,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import INT64_MAX, INT64_MIN, WorkflowRow
+from store.models import INT64_MAX, INT64_MIN, WorkflowCountRow, WorkflowRow
 from streams.records import WorkflowStatus
 
 CHUNK_ROWS = 500
@@ -35,7 +50,18 @@ NOT_COLUMNS = frozenset({"has_input", "has_output"})
 RECORD_COLUMNS = tuple(f.name for f in fields(WorkflowStatus) if f.name not in NOT_COLUMNS)
 """The ``workflows`` columns that hold a record field of the same name, in the record's order."""
 
+INPUT_COLUMNS = ("input", "input_updated_at_ms", "input_observed_at_ms")
+"""A workflow's input and the version of the record it came from (latest-wins on their own)."""
+OUTPUT_COLUMNS = ("output", "error", "output_updated_at_ms", "output_observed_at_ms")
+"""A workflow's output and error, and the version of the record they came from."""
+PAYLOAD_COLUMNS = INPUT_COLUMNS + OUTPUT_COLUMNS
+"""What a workflow row holds of its payloads: empty (NULL) under payload privacy."""
+STEP_PAYLOAD_COLUMNS = ("output", "error")
+"""What a step row holds of its payloads: empty (NULL) under payload privacy."""
+
 _WORKFLOWS: Table = WorkflowRow.__table__  # type: ignore[assignment]
+_COUNTS: Table = WorkflowCountRow.__table__  # type: ignore[assignment]
+_LOCK_CLASS = 0x62746E77  # "btnw": PostgreSQL advisory lock class of the workflow projection
 _RECORD_FIELDS = tuple(f.name for f in fields(WorkflowStatus))
 _T = TypeVar("_T")
 _Ts = TypeVarTuple("_Ts")
@@ -104,3 +130,22 @@ def with_ids(session: AsyncSession, stmt: Select[*_Ts], workflow_ids: list[str])
     ids = func.unnest(literal(workflow_ids, ARRAY(String()))).table_valued("workflow_id")
     ids = ids.render_derived()
     return stmt.join(ids, column == ids.c.workflow_id)
+
+
+async def lock_app(session: AsyncSession, app: str) -> None:
+    """Serialise the writers of one app's workflow rows until the transaction ends.
+
+    The projection reads the batch's stored rows before it writes them, and the counters move by
+    the difference: a concurrent writer in between (two workers while a partition changes hands)
+    would skew them; and switching payload privacy on must not interleave with a projection that
+    read the setting before the switch. PostgreSQL: an advisory lock per app. SQLite: an empty
+    ``UPDATE`` makes Python's sqlite3 open the transaction and SQLite take its one write lock
+    (waiting up to the busy timeout) before the ``SELECT``, which would otherwise run outside any
+    transaction.
+    """
+    match session.get_bind().dialect.name:
+        case "postgresql":
+            key = zlib.crc32(app.encode()) - 2**31  # int4, as the two-key lock takes
+            await session.execute(select(func.pg_advisory_xact_lock(_LOCK_CLASS, key)))
+        case _:
+            await session.execute(update(_COUNTS).where(false()).values(n=_COUNTS.c.n))

@@ -277,6 +277,7 @@ def _poll(f: Fields) -> PollWorkflows:
         issued_at_ms=f.integer("issued_at_ms"),
         timeout_ms=f.integer("timeout_ms"),
         recheck_created=f.opt_flag("recheck_created"),
+        payloads_private=f.opt_flag("payloads_private"),
     )
 
 
@@ -309,6 +310,7 @@ def _request(f: Fields) -> ExecutorRequest:
         issued_at_ms=f.integer("issued_at_ms"),
         timeout_ms=f.integer("timeout_ms"),
         params=f.opt_mapping("params") or {},
+        payloads_private=f.opt_flag("payloads_private"),
     )
 
 

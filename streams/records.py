@@ -363,6 +363,10 @@ class PollWorkflows:
     recheck_created: bool = False
     """Also list again the creations of the last seconds before the cursor (statuses only), for
     rows committed after the cursor passed their creation time (concurrent inserts)."""
+    payloads_private: bool = False
+    """Payload privacy is on for the app: list without inputs, outputs and errors (DBOS
+    ``load_input``/``load_output`` false), and publish none of them, nor steps' outputs. Absent
+    in a record of an older worker: false, as before."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -404,6 +408,9 @@ class ExecutorRequest:
     timeout_ms: int
     params: Mapping[str, Any] = field(default_factory=dict)
     """The kind's arguments (JSON object), e.g. ``{"workflow_ids": [...]}`` for a bulk cancel."""
+    payloads_private: bool = False
+    """Payload privacy is on for the app: a lookup (get_workflow, list_steps) asks for no inputs,
+    outputs or errors and answers and publishes none. Absent in an older console's record: false."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

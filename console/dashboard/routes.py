@@ -49,6 +49,7 @@ from management.params import (
     parse_workflow_query,
 )
 from runtime.clock import wall_ms
+from store.app_settings import PAYLOADS_HIDDEN
 from store.database import Store
 from streams.ids import WorkflowId
 from streams.records import ACTIVE_STATES, StepInfo
@@ -214,6 +215,7 @@ class Dashboard:
             "communication": talk_task.result(),
             "buttons": workflow_buttons(view.status.status),
             "flash": flash_task.result(),
+            "payloads_hidden_note": PAYLOADS_HIDDEN,
         }
         # A finished workflow does not change: refreshing it would only cost executors requests.
         refresh = view.status.status in ACTIVE_STATES

@@ -226,17 +226,24 @@ class FakeLive:
     workflows: dict[str, WorkflowStatus] = field(default_factory=dict)
     steps: dict[str, tuple[StepInfo, ...]] = field(default_factory=dict)
     calls: list[tuple[str, str, str]] = field(default_factory=list)
+    asked_private: list[bool] = field(default_factory=list)
+    """Each call's ``payloads_private``. The answers carry payloads whatever it says (as an
+    executor behind an older gateway might): the console must not show them."""
 
-    async def get_workflow(self, app: AppName, workflow_id: WorkflowId) -> WorkflowStatus | None:
+    async def get_workflow(
+        self, app: AppName, workflow_id: WorkflowId, *, payloads_private: bool
+    ) -> WorkflowStatus | None:
         self.calls.append(("get_workflow", app, workflow_id))
+        self.asked_private.append(payloads_private)
         if app != ORDERS:
             raise NoLiveExecutor(f"no executor of {app}")
         return self.workflows.get(workflow_id)
 
     async def list_steps(
-        self, app: AppName, workflow_id: WorkflowId
+        self, app: AppName, workflow_id: WorkflowId, *, payloads_private: bool
     ) -> tuple[StepInfo, ...] | None:
         self.calls.append(("list_steps", app, workflow_id))
+        self.asked_private.append(payloads_private)
         if app != ORDERS:
             raise NoLiveExecutor(f"no executor of {app}")
         return self.steps.get(workflow_id)
@@ -245,11 +252,13 @@ class FakeLive:
 class OfflineLive:
     """No executor is connected."""
 
-    async def get_workflow(self, app: AppName, workflow_id: WorkflowId) -> WorkflowStatus | None:
+    async def get_workflow(
+        self, app: AppName, workflow_id: WorkflowId, *, payloads_private: bool
+    ) -> WorkflowStatus | None:
         raise NoLiveExecutor(f"no executor of {app} is connected")
 
     async def list_steps(
-        self, app: AppName, workflow_id: WorkflowId
+        self, app: AppName, workflow_id: WorkflowId, *, payloads_private: bool
     ) -> tuple[StepInfo, ...] | None:
         raise NoLiveExecutor(f"no executor of {app} is connected")
 
@@ -257,11 +266,13 @@ class OfflineLive:
 class TimingOutLive:
     """The executor's gateway reports a timeout (a ``RequestError``, not a ``LiveUnavailable``)."""
 
-    async def get_workflow(self, app: AppName, workflow_id: WorkflowId) -> WorkflowStatus | None:
+    async def get_workflow(
+        self, app: AppName, workflow_id: WorkflowId, *, payloads_private: bool
+    ) -> WorkflowStatus | None:
         raise RequestTimeout("no reply within 5000 ms")
 
     async def list_steps(
-        self, app: AppName, workflow_id: WorkflowId
+        self, app: AppName, workflow_id: WorkflowId, *, payloads_private: bool
     ) -> tuple[StepInfo, ...] | None:
         raise RequestTimeout("no reply within 5000 ms")
 
@@ -272,12 +283,14 @@ class HangingLive:
     def __init__(self) -> None:
         self.cancelled = 0
 
-    async def get_workflow(self, app: AppName, workflow_id: WorkflowId) -> WorkflowStatus | None:
+    async def get_workflow(
+        self, app: AppName, workflow_id: WorkflowId, *, payloads_private: bool
+    ) -> WorkflowStatus | None:
         await self._hang()
         return None
 
     async def list_steps(
-        self, app: AppName, workflow_id: WorkflowId
+        self, app: AppName, workflow_id: WorkflowId, *, payloads_private: bool
     ) -> tuple[StepInfo, ...] | None:
         await self._hang()
         return None

@@ -288,7 +288,12 @@ async def test_a_workflow_only_a_live_executor_knows(make_client: ClientFactory)
         steps = await client.get(f"{WORKFLOWS_URL}/brand-new/steps")
     assert detail.json()["source"] == "live"
     assert detail.json()["children"] == []
-    assert steps.json() == {"steps": [], "source": "live", "stale_as_of": None}
+    assert steps.json() == {
+        "steps": [],
+        "source": "live",
+        "stale_as_of": None,
+        "payloads_hidden": None,
+    }
 
 
 async def test_steps_from_the_store(client: httpx.AsyncClient) -> None:
@@ -311,7 +316,12 @@ async def test_steps_from_the_store(client: httpx.AsyncClient) -> None:
 
 async def test_steps_of_a_workflow_without_stored_steps(client: httpx.AsyncClient) -> None:
     body = (await client.get(f"{WORKFLOWS_URL}/wf-003/steps")).json()
-    assert body == {"steps": [], "source": "store", "stale_as_of": "2023-11-14T22:14:20.000Z"}
+    assert body == {
+        "steps": [],
+        "source": "store",
+        "stale_as_of": "2023-11-14T22:14:20.000Z",
+        "payloads_hidden": None,
+    }
 
 
 async def test_steps_live_first(make_client: ClientFactory) -> None:

@@ -82,9 +82,34 @@ def result_of(poll: PollWorkflows, cursor: CaptureCursor) -> PollResult:
     )
 
 
-def wire(worker: WorkerApp) -> tuple[RecoveryAgent, CaptureAgent]:
+class SettablePrivateApps:
+    """``PrivateApps`` over a set the test changes; unreadable (raises) while ``down``."""
+
+    def __init__(self, *apps: AppName, down: bool = False) -> None:
+        self.apps = frozenset(apps)
+        self.down = down
+        self.reads = 0
+
+    async def private_apps(self) -> frozenset[AppName]:
+        self.reads += 1
+        if self.down:
+            raise ConnectionError("the store is unreachable")
+        return self.apps
+
+
+def wire(
+    worker: WorkerApp, privacy: SettablePrivateApps | None = None
+) -> tuple[RecoveryAgent, CaptureAgent]:
     recovery = RecoveryAgent(worker, RecoveryTimings(), RecordingProjection())
-    return recovery, CaptureAgent(worker, recovery, TIMINGS, tick_interval_s=0.05)
+    capture = CaptureAgent(
+        worker,
+        recovery,
+        TIMINGS,
+        privacy or SettablePrivateApps(),
+        tick_interval_s=0.05,
+        privacy_refresh_ms=100,
+    )
+    return recovery, capture
 
 
 def polls(log: EventLog, since: int = 0) -> list[PollWorkflows]:
@@ -148,3 +173,26 @@ async def test_a_worker_that_takes_over_goes_on_from_the_stored_cursor(
         await executor_events.send(beat)
         resumed = await eventually(lambda: polls(commands, issued), "the successor's poll")
         assert (resumed[0].target, resumed[0].cursor) == (ONE, ADVANCED)
+
+
+async def test_polls_of_a_private_app_ask_for_no_payloads_and_none_before_the_setting_is_read(
+    worker: WorkerApp, executor_events: CommandSender, commands: EventLog
+) -> None:
+    privacy = SettablePrivateApps(APP, down=True)
+    wire(worker, privacy)
+    async with started(worker):
+        await executor_events.send(connected(ONE, GW1, wall_ms()))
+        # The store cannot say which apps are private yet: no poll (it might ask for payloads).
+        await eventually(lambda: privacy.reads >= 3, "the setting read again and again")
+        assert polls(commands) == []
+
+        privacy.down = False
+        (first,) = await eventually(lambda: polls(commands), "the first poll, once it is known")
+        assert first.payloads_private is True
+
+        # Privacy switched off: a later poll asks for payloads again (the store stays up or not:
+        # the last set read stands while it is down).
+        privacy.apps = frozenset()
+        await executor_events.send(result_of(first, ADVANCED))
+        (second,) = await eventually(lambda: polls(commands, 1), "the next poll")
+        assert second.payloads_private is False

@@ -1,5 +1,6 @@
 """``baton keys``: create with a name and an expiry, list (name, state, times), revoke; bad
-expiries are the operator's input errors (exit 2, nothing written)."""
+expiries are the operator's input errors (exit 2, nothing written). ``baton apps``: payload
+privacy switched on (erasing what was stored) and off, audited, and listed per app."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from baton.admin import key_expiry
+from baton.admin import APP_COLUMNS, key_expiry
 from baton.cli import build_parser, dispatch, settings_from
+from store.audit import AuditFilter, list_audit
 from store.database import Store, sqlite_url
-from store.keys import list_keys, record_key_use, verify_key
+from store.keys import create_key, list_keys, record_key_use, verify_key
 from store.models import ApiKey
+from store.workflow_projection import upsert_workflows
+from store.workflow_queries import get_workflow
+from streams.ids import AppName, WorkflowId
+from streams.records import WorkflowStatus
 
 NOW = datetime(2030, 1, 31, 12, 0, tzinfo=UTC)
 
@@ -147,3 +153,75 @@ def test_key_expiry(
     expires_in: str | None, expires_at: str | None, expected: datetime | None
 ) -> None:
     assert key_expiry(expires_in, expires_at, NOW) == expected
+
+
+# -- baton apps ------------------------------------------------------------------------------------
+
+
+async def seed_payloads(tmp_path: Path) -> None:
+    record = WorkflowStatus(
+        app=AppName("orders"),
+        workflow_id=WorkflowId("wf-1"),
+        status="SUCCESS",
+        observed_at_ms=1,
+        input='{"card": "4111"}',
+        output='"ok"',
+        has_input=True,
+        has_output=True,
+    )
+    url = sqlite_url(tmp_path / "baton.db")
+    async with Store(url) as store, store.sessionmaker.begin() as session:
+        await upsert_workflows(session, [record])
+        await create_key(session, "billing")
+
+
+async def stored_input(tmp_path: Path) -> str | None:
+    async with Store(sqlite_url(tmp_path / "baton.db")) as store, store.sessionmaker() as session:
+        row = await get_workflow(session, "orders", "wf-1")
+        assert row is not None
+        return row.input
+
+
+async def privacy_audit(tmp_path: Path) -> list[tuple[str, str, str]]:
+    async with Store(sqlite_url(tmp_path / "baton.db")) as store, store.sessionmaker() as session:
+        page = await list_audit(session, AuditFilter(action="app."))
+        return [(e.action, e.subject, e.actor) for e in reversed(page.entries)]
+
+
+def test_apps_privacy_on_erases_then_off_and_list_shows_each_apps_setting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(seed_payloads(tmp_path))
+    assert baton(tmp_path, "apps", "privacy", "orders", "on") == 0
+    assert capsys.readouterr().out.startswith(
+        "Payload privacy is on for app orders: erased the inputs, outputs and errors of 1 "
+        "stored workflows and 0 steps."
+    )
+    assert asyncio.run(stored_input(tmp_path)) is None
+
+    assert baton(tmp_path, "apps", "list") == 0
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.split() == list(APP_COLUMNS)
+    billing, orders = (line.split() for line in lines)
+    assert billing == ["billing", "off", "0"]  # known by its key, never switched
+    assert orders[:3] == ["orders", "on", "0"]
+    assert orders[3].endswith("Z")
+    assert orders[4] == "cli"
+
+    assert baton(tmp_path, "apps", "privacy", "orders", "on") == 0
+    assert "(it was)" in capsys.readouterr().out
+    assert baton(tmp_path, "apps", "privacy", "orders", "off") == 0
+    assert capsys.readouterr().out.startswith("Payload privacy is off for app orders: ")
+    assert asyncio.run(privacy_audit(tmp_path)) == [
+        ("app.payload_privacy_on", "orders", "cli"),
+        ("app.payload_privacy_off", "orders", "cli"),
+    ]
+
+
+def test_apps_privacy_refuses_a_bad_app_name_and_setting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert baton(tmp_path, "apps", "privacy", "no/such", "on") == 2
+    assert "invalid app name" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        baton(tmp_path, "apps", "privacy", "orders", "maybe")

@@ -130,6 +130,17 @@ def test_the_first_poll_starts_from_the_beginning_of_the_app_history() -> None:
     )
 
 
+def test_a_poll_of_a_private_app_says_so_and_is_otherwise_the_same() -> None:
+    capture = AppCapture(app=APP)
+    state, public = plan_poll(capture, live("exec-a"), T0, TIMINGS)
+    private_state, private = plan_poll(capture, live("exec-a"), T0, TIMINGS, payloads_private=True)
+    assert public is not None
+    assert private is not None
+    assert (public.payloads_private, private.payloads_private) == (False, True)
+    assert replace(private, payloads_private=False) == public
+    assert private_state == state
+
+
 def test_nothing_is_planned_before_the_next_due_time() -> None:
     capture = AppCapture(app=APP, cursor=CaptureCursor(), next_due_ms=T0 + 500)
     assert plan_poll(capture, live("exec-a"), T0 + 499, TIMINGS) == (capture, None)

@@ -7,20 +7,22 @@ from dataclasses import fields
 
 import orjson
 
-from console.detail import ChildRef, Source, WorkflowView
+from console.detail import ChildRef, Source, StepsView, WorkflowView
 from console.serialize import (
     LIST_ERROR_CHARS,
+    StepsJson,
     WorkflowDetailJson,
     WorkflowSummaryJson,
     json_key,
+    steps_json,
     workflow_detail_json,
     workflow_summary_json,
 )
 from streams.ids import AppName, WorkflowId
-from streams.records import WorkflowStatus
+from streams.records import StepInfo, WorkflowStatus
 
 T0 = 1_700_000_000_000
-VIEW_KEYS = ["children", "source", "stale_as_of"]
+VIEW_KEYS = ["children", "source", "stale_as_of", "payloads_hidden"]
 """Keys of the detail that are the view's, not the record's."""
 NOT_SHOWN = {"app", "observed_at_ms"}
 """Record fields the JSON leaves out: the app is in the URL; the observation time is
@@ -79,3 +81,26 @@ def test_a_workflows_json_in_key_order_with_iso_times() -> None:
         {"workflow_id": "wf-2", "status": "SUCCESS"}
     ]
     assert (detail["source"], detail["stale_as_of"]) == ("store", "2023-11-14T22:13:20.000Z")
+    assert detail["payloads_hidden"] is None
+
+
+def test_a_private_apps_detail_and_steps_say_their_payloads_are_hidden() -> None:
+    status = WorkflowStatus(
+        app=AppName("orders"), workflow_id=WorkflowId("wf-1"), status="ERROR", observed_at_ms=T0
+    )
+    view = WorkflowView(
+        status=status, children=(), source=Source.LIVE, stale_as_of_ms=None, payloads_hidden=True
+    )
+    detail = workflow_detail_json(view)
+    assert detail["payloads_hidden"] == "hidden (payload privacy on for this app)"
+    assert (detail["input"], detail["output"], detail["error"]) == (None, None, None)
+    steps = steps_json(
+        StepsView(
+            steps=(StepInfo(function_id=0, function_name="charge"),),
+            source=Source.STORE,
+            stale_as_of_ms=T0,
+            payloads_hidden=True,
+        )
+    )
+    assert steps["payloads_hidden"] == detail["payloads_hidden"]
+    assert list(steps) == list(StepsJson.__annotations__)

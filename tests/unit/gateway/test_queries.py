@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from dataclasses import replace
 from typing import Any, cast
 
 import pytest
@@ -200,6 +201,13 @@ def test_get_workflow_and_list_steps_requests_parse_as_dbos_requests() -> None:
         MAX_STEPS,
         None,
     )
+
+
+def test_without_payloads_the_lookups_ask_dbos_to_load_none() -> None:
+    get = p.GetWorkflowRequest.from_json(frame_of(get_workflow_request("wf-9", payloads=False)))
+    assert (get.load_input, get.load_output) == (False, False)
+    steps = p.ListStepsRequest.from_json(frame_of(list_steps_request("wf-9", payloads=False)))
+    assert (steps.load_output, steps.limit) == (False, MAX_STEPS)
 
 
 # -- list_workflows / get_workflow replies -------------------------------------------------------
@@ -513,6 +521,35 @@ def test_a_get_workflow_reply_with_the_workflow() -> None:
     assert status.input == '{"args": [1, 2], "kwargs": {}}'
 
 
+def test_a_get_workflow_reply_read_without_payloads_drops_what_the_executor_sent() -> None:
+    """An executor that ignores ``load_input``/``load_output`` (an older DBOS) still sends them:
+    read without payloads, they are gone, and the status says it carried none."""
+    sent = dbos_status(error=ValueError("card 4111"), output={"receipt": 1})
+    reply = dbos_reply(
+        p.GetWorkflowResponse(
+            type=p.MessageType.GET_WORKFLOW,
+            request_id="conn-1",
+            output=p.WorkflowsOutput.from_workflow_information(sent),
+        )
+    )
+    assert reply.data["output"]["Input"]
+    assert reply.data["output"]["Output"]
+    status = read_get_workflow(reply, APP, T0, payloads=False)
+    full = read_get_workflow(reply, APP, T0)
+    assert status is not None
+    assert full is not None
+    assert (status.input, status.output, status.error) == (None, None, None)
+    assert (status.has_input, status.has_output) == (False, False)
+    assert status == replace(
+        full,
+        input=None,
+        output=None,
+        error=None,
+        has_input=False,
+        has_output=False,
+    )
+
+
 def test_a_get_workflow_reply_with_output_null_is_none() -> None:
     reply = dbos_reply(
         p.GetWorkflowResponse(type=p.MessageType.GET_WORKFLOW, request_id="conn-1", output=None)
@@ -578,6 +615,22 @@ def test_read_steps_of_dbos_workflow_steps() -> None:
             completed_at_ms=T0 + 2,
         ),
         StepInfo(function_id=2, function_name="step_2"),
+    )
+
+
+def test_read_steps_without_payloads_drops_outputs_and_errors_sent_anyway() -> None:
+    reply = steps_reply(
+        [dbos_step(0), dbos_step(1, error=KeyError("4111"), child_workflow_id="wf-child")]
+    )
+    assert read_steps(reply, payloads=False) == (
+        StepInfo(function_id=0, function_name="step_0", started_at_ms=T0, completed_at_ms=T0 + 1),
+        StepInfo(
+            function_id=1,
+            function_name="step_1",
+            child_workflow_id="wf-child",
+            started_at_ms=T0 + 1,
+            completed_at_ms=T0 + 2,
+        ),
     )
 
 

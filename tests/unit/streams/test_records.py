@@ -268,6 +268,7 @@ RECORDS: list[Record] = [
         steps_budget=0,
         issued_at_ms=T0,
         timeout_ms=1,
+        payloads_private=True,
     ),
     PollResult(
         command_id=CommandId("poll:orders:1:7"),
@@ -324,6 +325,17 @@ RECORDS: list[Record] = [
         issued_at_ms=T0,
         timeout_ms=10_000,
         params={"start_step": 3, "new_workflow_id": "wf-1-fork", "queue_name": None},
+    ),
+    ExecutorRequest(
+        request_id=RequestId("req-private"),
+        app=APP,
+        target=ExecutorId("exec-b"),
+        target_gateway=GW,
+        kind=RequestKind.GET_WORKFLOW,
+        workflow_id=WorkflowId("wf-1"),
+        issued_at_ms=T0,
+        timeout_ms=5_000,
+        payloads_private=True,
     ),
     ExecutorReply(
         request_id=RequestId("req-get_workflow"),
@@ -473,6 +485,27 @@ def test_decode_of_a_disconnect_without_revoked_defaults_to_false() -> None:
     assert decoded.revoked is False
     with pytest.raises(RecordError):
         decode(orjson.dumps({**raw, "revoked": "yes"}))
+
+
+PRIVATE_COMMANDS = [
+    r for r in RECORDS if isinstance(r, PollWorkflows | ExecutorRequest) and r.payloads_private
+]
+
+
+@pytest.mark.parametrize("sample", PRIVATE_COMMANDS, ids=lambda r: r.type.value)
+def test_a_command_of_an_older_baton_asks_for_payloads_as_before(
+    sample: PollWorkflows | ExecutorRequest,
+) -> None:
+    """``payloads_private`` is absent from the commands of a worker or console that predates
+    payload privacy: they read as not private (what those Batons did), and a wrong type fails."""
+    assert len(PRIVATE_COMMANDS) == 2
+    raw = orjson.loads(encode(sample))
+    del raw["payloads_private"]
+    decoded = decode(orjson.dumps(raw))
+    assert isinstance(decoded, PollWorkflows | ExecutorRequest)
+    assert decoded.payloads_private is False
+    with pytest.raises(RecordError):
+        decode(orjson.dumps({**raw, "payloads_private": "yes"}))
 
 
 def test_decode_bounds_progress_error_text() -> None:
