@@ -22,8 +22,13 @@ up: $(STAMP)
 	$(BIN)/baton up
 
 ## Run the whole test suite (needs PostgreSQL on 127.0.0.1:5432; .ci/run starts it if needed).
-test: $(STAMP)
+test: $(STAMP) oidc-deps
 	$(BIN)/pytest
+
+## The real OIDC provider the single sign-on tests start (oidc-provider from npm; needs Node.js).
+oidc-deps:
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20+ and npm"; exit 1; }
+	cd tests/oidc_provider && npm ci --no-audit --no-fund
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
