@@ -8,6 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 TEST_EXTRAS := $(VENV)/.installed-test
+OIDC_DEPS := tests/oidc_provider/node_modules/.installed
 PACKAGES := baton broker capture console gateway management recovery runtime store streams
 
 # Coverage floor of the whole suite (branch coverage of the code in the test process): two points
@@ -20,7 +21,7 @@ WITH_TEST_PG = url="$${BATON_TEST_PG_URL:-}"; \
 	[ -n "$$url" ] || url="$$(deploy/local/postgres)" || exit 1; \
 	BATON_TEST_PG_URL="$$url"
 
-.PHONY: up test test-fast test-db check lint lint-imports typecheck install clean
+.PHONY: up test test-fast test-db oidc-deps check lint lint-imports typecheck install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,13 +44,21 @@ up: $(RUNTIME)
 
 ## The whole suite, with branch coverage (report and floor); needs PostgreSQL (see test-db),
 ## the embedded broker and Chromium.
-test: $(TEST_EXTRAS)
+test: $(TEST_EXTRAS) oidc-deps
 	$(WITH_TEST_PG) $(BIN)/pytest --cov --cov-report=term:skip-covered \
 		--cov-fail-under=$(COVERAGE_FLOOR)
 
 ## Unit and component tests that need no broker, database server or browser (under 3 minutes).
 test-fast: $(TEST_EXTRAS)
 	$(BIN)/pytest tests/unit tests/component -m "not broker" -q
+
+## The real OIDC provider the single sign-on tests start (oidc-provider from npm; needs Node.js).
+oidc-deps: $(OIDC_DEPS)
+
+$(OIDC_DEPS): tests/oidc_provider/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20+ and npm"; exit 1; }
+	cd tests/oidc_provider && npm ci --no-audit --no-fund
+	touch $@
 
 ## The test PostgreSQL: a throwaway cluster trusting 127.0.0.1 (installed and started if needed).
 test-db:

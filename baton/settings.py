@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from console.oidc.config import OidcConfig, oidc_config_from_env
 from gateway.config import GatewayLimits
 from recovery.policy import RecoveryTimings
 from streams.exceptions import ConfigError
@@ -74,6 +75,9 @@ class Settings:
     """A header a trusted auth proxy sets to the signed-in user (audited as ``user:<name>``)."""
     console_require_token: bool = False
     """Refuse actions that carry neither an API token nor a proxy user (401)."""
+    oidc: OidcConfig | None = None
+    """Single sign-on with OpenID Connect, on when ``BATON_OIDC_ISSUER`` is set; the other
+    ``BATON_OIDC_*`` variables are in ``console.oidc.config``."""
     log_level: str = "INFO"
 
     @property
@@ -109,6 +113,7 @@ class Settings:
                 values[name] = _convert(name, f"BATON_{name.upper()}", raw, converter)
         timings = _timings_from_env(env)
         values["gateway_limits"] = _gateway_limits(env)
+        values["oidc"] = oidc_config_from_env(env)
         values.update({k: v for k, v in overrides.items() if v is not None and k != "timings"})
         timing_overrides = overrides.get("timings")
         if isinstance(timing_overrides, dict):

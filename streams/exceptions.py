@@ -21,6 +21,8 @@ one place.
     * BadParameter               -- [management.params] a malformed request parameter -> 400
                                     (also a ``ValueError``)
     * ConsoleUnreachable         -- [baton.remote] the CLI found no console at its URL
+    * OidcError                  -- [console.oidc.flow] a single sign-on did not succeed
+                                    -> 400/403/502 (refused sign-in, no role, provider failed)
     * StartupError               -- a cause the user can fix, found at start-up: the CLI prints
                                     one line (cause and fix) and exits with code 2
         * ConfigError            -- a setting has a bad value (or the store is another Baton's)

@@ -66,10 +66,10 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: ASGIApp) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn (which runs its lifespan) on a free loopback port; yields its
-    base URL."""
-    sock = socket.create_server(("127.0.0.1", 0))
+async def serving(app: ASGIApp, sock: socket.socket | None = None) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn (which runs its lifespan) on a free loopback port (or on the
+    listening ``sock`` given); yields its base URL."""
+    sock = sock or socket.create_server(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
