@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
-from gateway.admission import AdmissionLimits
+from runtime.admission import AdmissionLimits
 from streams.exceptions import ConfigError
 from streams.ids import GatewayId
 from streams.topics import Topics
@@ -100,7 +100,7 @@ class GatewayConfig:
     client_address_header: str | None = None
     """Behind a proxy: the header it puts the client's address in (e.g. ``X-Forwarded-For``),
     which then names the source that failed handshakes are limited by. Set it only when executors
-    reach the gateway through that proxy alone (see ``gateway.admission``); None: the peer's
+    reach the gateway through that proxy alone (see ``runtime.admission``); None: the peer's
     address."""
     refusal_log_interval_s: float = 60.0
     """Refused handshakes are logged once per interval per source, with their count."""

@@ -21,7 +21,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
-from gateway.admission import HandshakeAdmission, Verdict, forwarded_client, source_of
+from runtime.admission import HandshakeAdmission, Verdict, forwarded_client, source_of
 from gateway.auth import Credentials, KeyVerifier, parse_path
 from gateway.config import GatewayConfig
 from gateway.connection import Connection
@@ -170,7 +170,7 @@ class Gateway(Service):
         return None
 
     def _source(self, ws: ServerConnection, request: HttpRequest) -> str:
-        """Who failed handshakes are counted against (``gateway.admission``)."""
+        """Who failed handshakes are counted against (``runtime.admission``)."""
         header = self.config.client_address_header
         forwarded = None if header is None else forwarded_client(request.headers.get_all(header))
         peer = ws.remote_address[0] if ws.remote_address else ""

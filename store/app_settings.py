@@ -16,14 +16,13 @@ console, Faust or Kafka.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Table, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.audit import admin_action, unpublished_row
+from store.audit import admin_action, repeatable_row
 from store.database import Store
 from store.models import AppSettingRow, AuditRow, StepRow, WorkflowRow, validate_app_name
 from store.projection import upsert_for
@@ -168,10 +167,7 @@ def _privacy_audit(
         if on
         else {},
     )
-    # An app is switched many times: each switch is its own event (``admin_action``'s id is
-    # ``{action}/{target}``, made for things switched once).
-    unique = f"{record.action_id}/{record.finished_at_ms}-{secrets.token_hex(4)}"
-    return unpublished_row(replace(record, action_id=unique))
+    return repeatable_row(record)
 
 
 class StorePrivateApps:

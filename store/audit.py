@@ -16,8 +16,9 @@ it. Must not import Faust, Kafka, the gateway or the console.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -202,6 +203,14 @@ def unpublished_row(record: OperatorAction) -> AuditRow:
     if values is None:
         raise ValueError(f"audit record too long to store: {record.action_id[:200]!r}")
     return AuditRow(**values, published=False)
+
+
+def repeatable_row(record: OperatorAction) -> AuditRow:
+    """``unpublished_row`` of an event that happens to one target many times (an app's privacy
+    switched, a user's failed sign-ins): ``admin_action``'s ``{action}/{target}`` id, made for
+    things done once, gets the time and a random suffix."""
+    unique = f"{record.action_id}/{record.finished_at_ms}-{secrets.token_hex(4)}"
+    return unpublished_row(replace(record, action_id=unique))
 
 
 async def unpublished_actions(

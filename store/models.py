@@ -433,3 +433,44 @@ class OperatorToken(Base):
     """SHA-256 hex digest of the full plaintext token (``store.keys.hash_key``)."""
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    role: Mapped[str] = mapped_column(String(16), default="operator", server_default="operator")
+    """What the token may do: ``viewer``, ``operator`` or ``admin`` (``store.roles``); tokens
+    made before roles existed are operators."""
+
+
+class ConsoleUser(Base):
+    """Someone who signs in to the console with a name and a password (``store.users``)."""
+
+    __tablename__ = "console_users"
+
+    name: Mapped[str] = mapped_column(String(TOKEN_NAME_MAX_CHARS), primary_key=True)
+    """1 to 64 characters of ``[A-Za-z0-9_.@-]``; the actor is ``user:<name>``."""
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    """An argon2id hash (``store.passwords``); None: no password yet (sign-in links only)."""
+    role: Mapped[str] = mapped_column(String(16))
+    """A ``store.roles.Role`` value."""
+    created_at: Mapped[datetime]
+    sessions_valid_after: Mapped[datetime]
+    """Sessions started before this are refused: signing out ends every session of the user."""
+
+
+class SignInCode(Base):
+    """A one-time sign-in link's code (``baton up``'s first admin, ``baton users link``): only
+    its SHA-256 is kept; it works once, before it expires."""
+
+    __tablename__ = "console_signin_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(TOKEN_NAME_MAX_CHARS), index=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class ConsoleSecret(Base):
+    """A secret every console process of a deployment shares (``store.console_secret``): the
+    key that signs session and CSRF cookies."""
+
+    __tablename__ = "console_secrets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))

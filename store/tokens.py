@@ -20,6 +20,7 @@ from store.audit import admin_action, unpublished_row
 from store.keys import hash_key
 from store.models import NO_APP, TOKEN_NAME_MAX_CHARS, AuditRow, OperatorToken
 from store.projection import upsert_for
+from store.roles import Role
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +44,15 @@ def validate_token_name(name: str) -> str:
     return name
 
 
-async def create_token(session: AsyncSession, name: str, *, actor: str = "cli") -> str:
-    """Create an operator token.
+async def create_token(
+    session: AsyncSession, name: str, *, role: Role = Role.OPERATOR, actor: str = "cli"
+) -> str:
+    """Create an API token.
 
     Args:
         session: the caller's session; the caller commits.
         name: the token's name (the console's actor is ``token:<name>``).
+        role: what the token may do.
         actor: who creates it, for the audit row.
 
     Returns:
@@ -65,7 +69,11 @@ async def create_token(session: AsyncSession, name: str, *, actor: str = "cli") 
     stmt = upsert_for(session, _TOKENS).on_conflict_do_nothing(index_elements=["name"])
     inserted = await session.scalar(
         stmt.values(
-            name=name, token_hash=hash_key(plaintext), created_at=now, revoked_at=None
+            name=name,
+            token_hash=hash_key(plaintext),
+            created_at=now,
+            revoked_at=None,
+            role=role.value,
         ).returning(_TOKENS.c.name)
     )
     if inserted is None:
@@ -73,30 +81,30 @@ async def create_token(session: AsyncSession, name: str, *, actor: str = "cli") 
             f"an operator token named {name!r} already exists (a revoked token keeps its name): "
             "choose another name"
         )
-    session.add(_token_audit(name, "token.created", actor, now))
+    session.add(_token_audit(name, "token.created", actor, now, {"role": role.value}))
     await session.flush()
     logger.info("operator token %s created", name)
     return plaintext
 
 
-async def verify_token(session: AsyncSession, token: str) -> str | None:
-    """The name of a presented token's holder.
+async def verify_token(session: AsyncSession, token: str) -> tuple[str, Role] | None:
+    """The name and role of a presented token.
 
     Returns:
-        The token's name; ``None`` when the token is unknown or revoked (the caller answers 401
-        either way, without saying which).
+        The token's name and role; ``None`` when the token is unknown or revoked (the caller
+        answers 401 either way, without saying which).
     """
     # The lookup is by the hash of the whole token: its timing says nothing about the secret.
     result = await session.execute(
-        select(OperatorToken.name, OperatorToken.revoked_at).where(
+        select(OperatorToken.name, OperatorToken.revoked_at, OperatorToken.role).where(
             OperatorToken.token_hash == hash_key(token)
         )
     )
     found = result.one_or_none()
     if found is None:
         return None
-    name, revoked_at = found
-    return name if revoked_at is None else None
+    name, revoked_at, role = found
+    return (name, Role(role)) if revoked_at is None else None
 
 
 async def list_tokens(session: AsyncSession) -> list[OperatorToken]:
@@ -127,8 +135,10 @@ async def revoke_token(session: AsyncSession, name: str, *, actor: str = "cli") 
     return True
 
 
-def _token_audit(name: str, action: str, actor: str, now: datetime) -> AuditRow:
+def _token_audit(
+    name: str, action: str, actor: str, now: datetime, params: dict[str, str] | None = None
+) -> AuditRow:
     # A name is never reused (revoked tokens keep theirs), so name and action identify the event.
     return unpublished_row(
-        admin_action(app=NO_APP, actor=actor, action=action, target=name, now=now)
+        admin_action(app=NO_APP, actor=actor, action=action, target=name, now=now, params=params)
     )

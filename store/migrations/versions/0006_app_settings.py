@@ -1,11 +1,8 @@
 """App settings: one row per app that has any (payload privacy, who set it and when).
 
 Frozen, like the earlier revisions: the types are spelled out rather than imported from the models.
-Numbered 0006 because 0005 is taken by a revision made alongside it; until both are merged this
-one revises 0004 (then it revises 0005, and nothing else changes).
-
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -20,7 +20,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from gateway.admission import AdmissionLimits
+from runtime.admission import AdmissionLimits
 from gateway.config import GatewayConfig
 from gateway.keys import StoreKeys
 from gateway.server import Gateway

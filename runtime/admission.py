@@ -1,4 +1,5 @@
-"""Handshake admission control: failed handshakes are rate-limited per source address.
+"""Admission control: failed attempts (gateway handshakes, console sign-ins) are rate-limited per
+source address.
 
 Pure (HOUSE_STYLE §1): no I/O and no clock; the gateway's shell (``gateway/server.py``) asks
 ``HandshakeAdmission.begin`` before it checks a key against the store and reports the outcome

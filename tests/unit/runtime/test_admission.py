@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.admission import (
+from runtime.admission import (
     AdmissionLimits,
     HandshakeAdmission,
     Verdict,
