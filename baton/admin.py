@@ -1,5 +1,5 @@
-"""Admin commands over the store: ``baton keys ...``, ``baton tokens ...``, ``baton apps ...``,
-``baton executors APP``.
+"""Admin commands over the store: ``baton keys ...``, ``baton tokens ...``, ``baton users ...``,
+``baton apps ...``, ``baton executors APP``.
 
 One ``match`` arm per subcommand (the group's is in ``args.<group>_command``), each arm one call.
 """
@@ -15,11 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from baton.data_dir import prepare_data_dir
 from baton.settings import Settings
+from baton.tables import print_table, when
+from baton.users import run_users_command
 from console.serialize import executor_json
 from store.app_settings import list_app_settings, set_payload_privacy
 from store.database import Store
 from store.keys import create_key, key_state, list_keys, revoke_key
 from store.projection import AppSummary, list_apps, list_executors
+from store.roles import Role
 from store.tokens import create_token, list_tokens, revoke_token
 
 EXECUTOR_COLUMNS = (
@@ -53,13 +56,13 @@ async def run_admin(args: argparse.Namespace, settings: Settings) -> int:
     prepare_data_dir(settings.data_dir)
     try:
         async with Store(settings.store_url()) as store, store.sessionmaker.begin() as session:
-            return await _dispatch(session, args)
+            return await _dispatch(session, args, settings)
     except ValueError as exc:
         print(f"baton: {exc}", file=sys.stderr)
         return 2
 
 
-async def _dispatch(session: AsyncSession, args: argparse.Namespace) -> int:
+async def _dispatch(session: AsyncSession, args: argparse.Namespace, settings: Settings) -> int:
     subcommand = getattr(args, f"{args.command}_command", None)
     match args.command, subcommand:
         case "keys", "create":
@@ -69,11 +72,13 @@ async def _dispatch(session: AsyncSession, args: argparse.Namespace) -> int:
         case "keys", "revoke":
             return await _revoke_key(session, args.app, args.key_id)
         case "tokens", "create":
-            return await _create_token(session, args.name)
+            return await _create_token(session, args.name, Role.parse(args.role))
         case "tokens", "list":
             return await _list_tokens(session)
         case "tokens", "revoke":
             return await _revoke_token(session, args.name)
+        case "users", _:
+            return await run_users_command(session, str(subcommand), args, settings)
         case "apps", "list":
             return await _list_apps(session)
         case "apps", "privacy":
@@ -87,7 +92,7 @@ async def _dispatch(session: AsyncSession, args: argparse.Namespace) -> int:
 async def _create_key(session: AsyncSession, args: argparse.Namespace) -> int:
     expires_at = key_expiry(args.expires_in, args.expires_at, datetime.now(UTC))
     row, plaintext = await create_key(session, args.app, args.name, expires_at=expires_at)
-    until = "" if expires_at is None else f", valid until {_when(expires_at)}"
+    until = "" if expires_at is None else f", valid until {when(expires_at)}"
     print(f"Created key {row.key_id} for app {args.app}{until}. It is shown once; store it now.")
     print(plaintext)  # the last line: scripts take the key from it
     return 0
@@ -103,10 +108,10 @@ async def _list_keys(session: AsyncSession, app: str) -> int:
                 r.key_id,
                 r.name or "",
                 key_state(r, now).value,
-                _when(r.created_at),
-                _when(r.expires_at),
-                _when(r.last_used_at),
-                _when(r.revoked_at),
+                when(r.created_at),
+                when(r.expires_at),
+                when(r.last_used_at),
+                when(r.revoked_at),
             )
             for r in rows
         ],
@@ -140,13 +145,6 @@ def key_expiry(expires_in: str | None, expires_at: str | None, now: datetime) ->
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-def _when(at: datetime | None) -> str:
-    """A stored time for a table: UTC to the second (``2030-01-31T12:00:00Z``), or blank."""
-    if at is None:
-        return ""
-    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 async def _revoke_key(session: AsyncSession, app: str, key_id: str) -> int:
     if not await revoke_key(session, app, key_id):
         print(f"baton: no active key {key_id} for app {app}")
@@ -155,10 +153,10 @@ async def _revoke_key(session: AsyncSession, app: str, key_id: str) -> int:
     return 0
 
 
-async def _create_token(session: AsyncSession, name: str) -> int:
-    plaintext = await create_token(session, name)
+async def _create_token(session: AsyncSession, name: str, role: Role) -> int:
+    plaintext = await create_token(session, name, role=role)
     print(
-        f"Created operator token {name} (the console's actor token:{name}). "
+        f"Created {role.value} token {name} (the console's actor token:{name}). "
         "It is shown once; store it now."
     )
     print(plaintext)  # the last line: scripts take the token from it
@@ -168,8 +166,8 @@ async def _create_token(session: AsyncSession, name: str) -> int:
 async def _list_tokens(session: AsyncSession) -> int:
     rows = await list_tokens(session)
     print_table(
-        ("name", "created_at", "revoked_at"),
-        [(r.name, r.created_at, r.revoked_at or "") for r in rows],
+        ("name", "role", "created_at", "revoked_at"),
+        [(r.name, r.role, when(r.created_at), when(r.revoked_at)) for r in rows],
     )
     return 0
 
@@ -194,7 +192,7 @@ async def _list_apps(session: AsyncSession) -> int:
                 app,
                 "on" if setting is not None and setting.payload_privacy else "off",
                 0 if summary is None else summary.executors_by_state.get("connected", 0),
-                "" if setting is None else _when(setting.updated_at),
+                "" if setting is None else when(setting.updated_at),
                 "" if setting is None else setting.updated_by,
             )
         )
@@ -227,13 +225,6 @@ async def _list_executors(session: AsyncSession, app: str) -> int:
         EXECUTOR_COLUMNS, [tuple(e.get(c) or "" for c in EXECUTOR_COLUMNS) for e in executors]
     )
     return 0
-
-
-def print_table(headers: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
-    cells = [tuple(str(c) for c in headers), *[tuple(str(c) for c in row) for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 async def run_replay(settings: Settings) -> int:

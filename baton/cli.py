@@ -24,7 +24,7 @@ from baton.settings import Settings, environment
 from runtime.private_files import use_private_umask
 from streams.exceptions import ConductorError, StartupError
 
-ADMIN_COMMANDS = ("keys", "tokens", "apps", "executors")
+ADMIN_COMMANDS = ("keys", "tokens", "users", "apps", "executors")
 """Commands over the store that ``baton.admin.run_admin`` runs. A command group ``G`` keeps its
 subcommand in ``args.G_command``."""
 QUIET_COMMANDS = (*ADMIN_COMMANDS, "replay", "workflows", "audit")
@@ -73,12 +73,33 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("app")
     revoke.add_argument("key_id")
 
-    tokens = group(sub, "tokens", "manage operators' API tokens for the console")
-    common(
+    role_help = "viewer (read), operator (read and act on workflows) or admin (everything)"
+    tokens = group(sub, "tokens", "manage API tokens for the console")
+    token = common(
         tokens.add_parser("create", help="create a token (printed once, on the last line)")
-    ).add_argument("name", help="1 to 64 of [A-Za-z0-9_.-]; the console's actor is token:NAME")
+    )
+    token.add_argument("name", help="1 to 64 of [A-Za-z0-9_.-]; the console's actor is token:NAME")
+    token.add_argument("--role", default="operator", help=f"{role_help}; default operator")
     common(tokens.add_parser("list", help="list the tokens"))
     common(tokens.add_parser("revoke", help="revoke a token")).add_argument("name")
+
+    users = group(sub, "users", "manage the console's users")
+    user = common(users.add_parser("create", help="create a user (their password is printed once)"))
+    user.add_argument("name", help="1 to 64 of [A-Za-z0-9_.@-]; the console's actor is user:NAME")
+    user.add_argument("--role", default="viewer", help=f"{role_help}; default viewer")
+    common(users.add_parser("list", help="list the users"))
+    set_role = common(users.add_parser("role", help="change a user's role"))
+    set_role.add_argument("name")
+    set_role.add_argument("role", help=role_help)
+    common(
+        users.add_parser("password", help="give a user a new password (printed once)")
+    ).add_argument("name")
+    common(
+        users.add_parser("link", help="print a one-time sign-in link for a user (24 h)")
+    ).add_argument("name")
+    common(users.add_parser("delete", help="delete a user; their sessions end")).add_argument(
+        "name"
+    )
 
     apps = group(sub, "apps", "list apps and change their settings")
     common(apps.add_parser("list", help="list the apps and their payload privacy"))

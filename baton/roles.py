@@ -8,14 +8,17 @@ import logging
 
 from baton.settings import Settings
 from broker.admin import ensure_topics
-from console.actors import ActorPolicy
+from console.access.guard import AccessPolicy
 from console.server import run_console
 from gateway.config import GatewayConfig
 from gateway.keys import StoreKeys
 from gateway.server import Gateway
 from management.kafka_channel import KafkaLiveExecutors
 from runtime.lifecycle import run_until
+from store.console_secret import cookie_secret
 from store.database import Store
+from store.roles import Role
+from store.users import FIRST_ADMIN, first_admin_code
 from streams.ids import GatewayId
 
 logger = logging.getLogger(__name__)
@@ -44,6 +47,33 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
         await run_until(stop, gateway)
 
 
+async def console_access(store: Store, settings: Settings) -> AccessPolicy:
+    """The console's access policy, with the deployment's cookie secret; on a console with no
+    users yet, also makes the first admin and logs, once, a one-time sign-in link for them."""
+    async with store.sessionmaker.begin() as session:
+        secret = await cookie_secret(session)
+        code = await first_admin_code(session)
+    if code is not None:
+        host = (
+            "127.0.0.1" if settings.console_host in ("0.0.0.0", "::", "") else settings.console_host
+        )
+        logger.warning(
+            "first start: sign in as %s with this one-time link (valid 24 h; `baton users link "
+            "%s` makes another): http://%s:%d/signin?code=%s",
+            FIRST_ADMIN,
+            FIRST_ADMIN,
+            host,
+            settings.console_port,
+            code,
+        )
+    return AccessPolicy(
+        cookie_secret=secret,
+        session_lifetime_s=settings.console_session_hours * 3_600,
+        proxy_user_header=settings.console_user_header,
+        proxy_user_role=Role.parse(settings.console_user_header_role),
+    )
+
+
 async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
     """Serve the HTTP API and the dashboard until ``stop`` is set.
 
@@ -70,10 +100,8 @@ async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
             live=live,
             channel=live,
             services=() if live is None else (live,),
-            actor_policy=ActorPolicy(
-                user_header=settings.console_user_header,
-                require_token=settings.console_require_token,
-            ),
+            access=await console_access(store, settings),
+            oidc=settings.oidc,
             action_timeout_s=settings.console_action_timeout_s,
             refresh_interval_s=settings.console_refresh_s,
             # A little past the request's own timeout, so the executor's answer (or the

@@ -17,6 +17,7 @@ from pathlib import Path
 from console.oidc.config import OidcConfig, oidc_config_from_env
 from gateway.config import GatewayLimits
 from recovery.policy import RecoveryTimings
+from store.roles import Role
 from streams.exceptions import ConfigError
 from streams.topics import Topics
 
@@ -72,9 +73,12 @@ class Settings:
     console_action_timeout_s: float = 10.0
     """How long one attempt of an operator's action waits for the executor."""
     console_user_header: str | None = None
-    """A header a trusted auth proxy sets to the signed-in user (audited as ``user:<name>``)."""
-    console_require_token: bool = False
-    """Refuse actions that carry neither an API token nor a proxy user (401)."""
+    """A header a trusted auth proxy sets to the signed-in user (audited as ``user:<name>``);
+    set it only when the console is reachable through that proxy alone."""
+    console_user_header_role: str = "operator"
+    """The role of users named by ``console_user_header``: viewer, operator or admin."""
+    console_session_hours: float = 12.0
+    """A console session ends this long after sign-in."""
     oidc: OidcConfig | None = None
     """Single sign-on with OpenID Connect, on when ``BATON_OIDC_ISSUER`` is set; the other
     ``BATON_OIDC_*`` variables are in ``console.oidc.config``."""
@@ -143,6 +147,7 @@ class Settings:
             "heartbeat_interval_s",
             "console_live_timeout_s",
             "console_action_timeout_s",
+            "console_session_hours",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
@@ -155,6 +160,14 @@ class Settings:
             raise _bad(
                 "console_refresh_s", self.console_refresh_s, "0 (off) or a number of seconds"
             )
+        try:
+            Role.parse(self.console_user_header_role)
+        except ValueError:
+            raise _bad(
+                "console_user_header_role",
+                self.console_user_header_role,
+                "viewer, operator or admin",
+            ) from None
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise _bad("log_level", self.log_level, "DEBUG, INFO, WARNING or ERROR")
 
@@ -180,7 +193,8 @@ _ENV_FIELDS: dict[str, type] = {
     "console_live_timeout_s": float,
     "console_action_timeout_s": float,
     "console_user_header": str,
-    "console_require_token": bool,
+    "console_user_header_role": str,
+    "console_session_hours": float,
     "log_level": str,
 }
 

@@ -1,77 +1,34 @@
-"""Who is acting: the audit log's ``actor`` of every action taken through the console.
+"""Who is acting: the audit log's ``actor`` of every action taken through the console, and the
+dashboard's same-origin rule for form posts.
 
-Owns the rules (docs/management-design.md): an API token (``Authorization: Bearer ...``, made with
-``baton tokens create``) is ``token:<name>``; else the user a trusted auth proxy names in a
-configured header is ``user:<name>``; else ``local``, which ``require_token`` refuses. Also the
-dashboard's same-origin rule for form posts. Must not import the gateway, Faust or Kafka.
+The caller was identified (and their role checked) by ``console.access.guard`` before any route
+ran; this reads the result for the routes that record actions. Must not import the gateway, Faust
+or Kafka.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from store.database import Store
-from store.tokens import verify_token
-
-LOCAL_ACTOR = "local"
-_PROXY_USER = re.compile(r"[^\x00-\x1f\x7f]{1,120}")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ActorPolicy:
-    """How the console tells who acts.
-
-    Attributes:
-        user_header: the header a trusted auth proxy sets to the signed-in user (None: not used).
-        require_token: refuse actions without a token (or proxy user) with 401.
-    """
-
-    user_header: str | None = None
-    require_token: bool = False
+from console.access.guard import NO_CREDENTIALS
+from console.access.identity import identity_of
 
 
 class ActorResolver:
-    """Resolves a request's actor, or refuses it (401)."""
-
-    def __init__(self, store: Store, policy: ActorPolicy) -> None:
-        self._store = store
-        self._policy = policy
+    """Names a request's caller for the audit log."""
 
     async def actor(self, request: Request) -> str:
-        """The actor of an action request.
+        """The actor of an action request (``user:alice``, ``token:ci``...).
 
         Raises:
-            HTTPException: 401 for an unknown or revoked token, or no identity when one is required.
+            HTTPException: 401 when nobody is signed in (the guard lets no such request reach an
+                action's route; this holds if a route is ever mounted around it).
         """
-        authorization = request.headers.get("authorization")
-        if authorization is not None:
-            scheme, _, token = authorization.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise HTTPException(
-                    401, "use 'Authorization: Bearer <token>' (baton tokens create)"
-                )
-            async with self._store.sessionmaker.begin() as session:
-                name = await verify_token(session, token.strip())
-            if name is None:
-                raise HTTPException(
-                    401, "unknown or revoked API token: create one with `baton tokens create NAME`"
-                )
-            return f"token:{name}"
-        if self._policy.user_header is not None:
-            user = request.headers.get(self._policy.user_header)
-            if user is not None and _PROXY_USER.fullmatch(user):
-                return f"user:{user}"
-        if self._policy.require_token:
-            raise HTTPException(
-                401,
-                "this console requires an API token for actions: send 'Authorization: Bearer "
-                "<token>' (create one with `baton tokens create NAME`)",
-            )
-        return LOCAL_ACTOR
+        identity = identity_of(request)
+        if identity is None:
+            raise HTTPException(401, NO_CREDENTIALS)
+        return identity.actor
 
 
 def refuse_cross_site(request: Request) -> None:

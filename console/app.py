@@ -15,6 +15,7 @@ does). Whoever serves the app runs its lifespan: ``console.server`` around uvico
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -22,17 +23,26 @@ from pathlib import Path
 import jinja2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import Message, Scope, Send
 
-from console.actors import ActorPolicy, ActorResolver
+from console.access.csrf import csrf_protection
+from console.access.guard import AccessGuard, AccessPolicy
+from console.access.sessions import SESSION_COOKIE
+from console.access.signin import SignIn
+from console.actors import ActorResolver
 from console.api.management import ManagementApi
 from console.api.reads import Api
 from console.dashboard.routes import Dashboard, error_page
 from console.dashboard.templating import build_environment
 from console.detail import DEFAULT_LIVE_TIMEOUT_S, WorkflowLookup
+from console.oidc.config import OidcConfig
+from console.oidc.routes import oidc_routes
 from management.actions import DEFAULT_ACTION_TIMEOUT_S, Actions
 from management.bulk import BulkJobs
 from management.channel import CommandChannel, LiveExecutors
@@ -53,7 +63,8 @@ def create_app(
     refresh_interval_s: float = DEFAULT_REFRESH_INTERVAL_S,
     live_timeout_s: float = DEFAULT_LIVE_TIMEOUT_S,
     channel: CommandChannel | None = None,
-    actor_policy: ActorPolicy | None = None,
+    access: AccessPolicy,
+    oidc: OidcConfig | None = None,
     action_timeout_s: float = DEFAULT_ACTION_TIMEOUT_S,
     services: Sequence[Service] = (),
 ) -> Starlette:
@@ -65,7 +76,9 @@ def create_app(
         refresh_interval_s: how often dashboard pages refresh their data; ``<= 0`` turns it off.
         live_timeout_s: how long a request waits for a live executor before using the store.
         channel: carries operators' actions to executors; None: actions are refused (503).
-        actor_policy: how the actor of an action is told (default: tokens optional).
+        access: who may call what (``console.access``): every route but the health check,
+            static files and sign-in needs a signed-in user or an API token.
+        oidc: single sign-on, mounted at ``/auth/oidc`` (None: off).
         action_timeout_s: how long one attempt of an action waits for the executor.
         services: what the app's lifespan starts first and stops last, e.g. the
             ``KafkaLiveExecutors`` given as ``live`` and ``channel``.
@@ -77,7 +90,7 @@ def create_app(
     lookup = WorkflowLookup(store, live, live_timeout_s=live_timeout_s)
     actions = Actions(store, channel, timeout_s=action_timeout_s)
     bulk = BulkJobs(store, actions)
-    actors = ActorResolver(store, actor_policy or ActorPolicy())
+    actors = ActorResolver()
     env = build_environment()
     dashboard = Dashboard(
         store,
@@ -90,6 +103,8 @@ def create_app(
         live_timeout_s=live_timeout_s,
     )
     errors = _Errors(env)
+    signin = SignIn(store, dashboard.pages, single_sign_on=oidc is not None)
+    sso = [] if oidc is None else oidc_routes(oidc, signin.on_single_sign_on)
     management = ManagementApi(store, actions, bulk, actors)
     background = ServiceGroup("console", _background(services, actions, bulk))
 
@@ -101,10 +116,13 @@ def create_app(
     app = Starlette(
         lifespan=lifespan,
         routes=[
+            *signin.routes(),
+            *sso,
             *Api(store, lookup).routes(first=management.routes()),
             *dashboard.routes(),
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         ],
+        middleware=_access_middleware(store, access, errors),
         exception_handlers={
             HTTPException: errors.http,
             BadParameter: errors.bad_parameter,
@@ -116,6 +134,39 @@ def create_app(
     app.state.actions = actions
     app.state.actors = actors
     return app
+
+
+def _access_middleware(store: Store, access: AccessPolicy, errors: _Errors) -> list[Middleware]:
+    """Outermost first: CSRF checks, the signed session, then who the caller is and whether the
+    route lets them in (``console.access``)."""
+
+    async def refuse(scope: Scope, send: Send, message: str) -> None:
+        response = errors.answer(Request(scope), 403, message)
+        await response(scope, _nothing_to_receive, send)
+
+    return [
+        Middleware(
+            csrf_protection,
+            secret=access.cookie_secret,
+            refuse=refuse,
+            secure=access.secure_cookies,
+        ),
+        Middleware(
+            SessionMiddleware,
+            secret_key=access.cookie_secret,
+            session_cookie=SESSION_COOKIE,
+            max_age=max(1, math.ceil(access.session_lifetime_s)),
+            same_site="lax",
+            https_only=access.secure_cookies,
+        ),
+        Middleware(
+            AccessGuard, store=store, policy=access, answer=errors.answer, wants_html=wants_html
+        ),
+    ]
+
+
+async def _nothing_to_receive() -> Message:
+    return {"type": "http.disconnect"}
 
 
 def _background(
@@ -135,31 +186,33 @@ class _Errors:
     def __init__(self, env: jinja2.Environment) -> None:
         self._env = env
 
-    def _answer(
+    def answer(
         self,
         request: Request,
         status_code: int,
         message: str,
         headers: Mapping[str, str] | None = None,
     ) -> Response:
-        if _wants_html(request):
+        """An error: an HTML page for a browser on the dashboard, else ``{"error": ...}``."""
+        if wants_html(request):
             return error_page(self._env, status_code, message)
         return JSONResponse({"error": message}, status_code=status_code, headers=headers)
 
     async def http(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return self._answer(request, exc.status_code, exc.detail, exc.headers)
+        return self.answer(request, exc.status_code, exc.detail, exc.headers)
 
     async def bad_parameter(self, request: Request, exc: Exception) -> Response:
-        return self._answer(request, 400, str(exc))
+        return self.answer(request, 400, str(exc))
 
     async def internal(self, request: Request, exc: Exception) -> Response:
         # The exception text may name tables, hosts or credentials: log it, never send it.
         logger.error("console: %s %s failed", request.method, request.url.path, exc_info=exc)
-        return self._answer(request, 500, "internal error")
+        return self.answer(request, 500, "internal error")
 
 
-def _wants_html(request: Request) -> bool:
+def wants_html(request: Request) -> bool:
+    """Whether the caller is a browser on a dashboard page (not the API, not a script)."""
     path = request.url.path
     if path.startswith("/api/") or path == "/healthz":
         return False

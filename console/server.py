@@ -17,8 +17,9 @@ from collections.abc import Iterator, Sequence
 
 import uvicorn
 
-from console.actors import ActorPolicy
+from console.access.guard import AccessPolicy
 from console.app import create_app
+from console.oidc.config import OidcConfig
 from management.channel import CommandChannel, LiveExecutors
 from runtime.lifecycle import Service, first_of
 from store.database import Store
@@ -48,7 +49,8 @@ async def run_console(
     refresh_interval_s: float = 5.0,
     live_timeout_s: float = 3.0,
     channel: CommandChannel | None = None,
-    actor_policy: ActorPolicy | None = None,
+    access: AccessPolicy,
+    oidc: OidcConfig | None = None,
     action_timeout_s: float = 10.0,
     access_log: bool = False,
     services: Sequence[Service] = (),
@@ -64,7 +66,8 @@ async def run_console(
         refresh_interval_s: how often dashboard pages refresh themselves (0: never).
         live_timeout_s: how long a page waits for ``live`` before answering from the store.
         channel: carries operators' actions to executors (None: actions are refused).
-        actor_policy: how the console tells who acts.
+        access: who may call what (sign-in, tokens, roles).
+        oidc: single sign-on (None: off).
         action_timeout_s: how long one attempt of an action waits for the executor.
         access_log: log one line per request (off by default).
         services: started by the app's lifespan before it serves, stopped after (e.g. the
@@ -84,7 +87,8 @@ async def run_console(
         refresh_interval_s=refresh_interval_s,
         live_timeout_s=live_timeout_s,
         channel=channel,
-        actor_policy=actor_policy,
+        access=access,
+        oidc=oidc,
         action_timeout_s=action_timeout_s,
         services=services,
     )

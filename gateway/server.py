@@ -21,7 +21,6 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
-from runtime.admission import HandshakeAdmission, Verdict, forwarded_client, source_of
 from gateway.auth import Credentials, KeyVerifier, parse_path
 from gateway.config import GatewayConfig
 from gateway.connection import Connection
@@ -32,6 +31,7 @@ from gateway.operations import RequestAnswerer, WorkflowOperator
 from gateway.polling import CapturePoller
 from gateway.protocol import recovery_request, recovery_succeeded
 from gateway.registry import SessionRegistry
+from runtime.admission import HandshakeAdmission, Verdict, forwarded_client, source_of
 from runtime.clock import wall_ms
 from runtime.lifecycle import Service
 from runtime.log_throttle import LogThrottle

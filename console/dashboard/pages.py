@@ -19,8 +19,11 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from console.access.csrf import csrf_token
+from console.access.identity import identity_of
 from console.dashboard.templating import render_page, render_region
 from management.params import BadParameter
+from store.roles import Role
 
 PARTIAL_HEADER = "X-Baton-Partial"
 """Header naming the block to render alone (``live``)."""
@@ -74,7 +77,14 @@ class Pages:
             refresh: whether the page refreshes its live region (when the console does).
             status_code: the answer's status.
         """
-        full = {**context, "refresh_ms": self._refresh_ms if refresh else 0}
+        identity = identity_of(request)
+        full = {
+            **context,
+            "refresh_ms": self._refresh_ms if refresh else 0,
+            "identity": identity,
+            "can_act": identity is not None and identity.role.allows(Role.OPERATOR),
+            "csrftoken": csrf_token(request),
+        }
         if request.headers.get(PARTIAL_HEADER) == LIVE_BLOCK:
             body = render_region(self._env, name, LIVE_BLOCK, full)
         else:

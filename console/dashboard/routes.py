@@ -109,6 +109,11 @@ class Dashboard:
         self._bulk = BulkPages(self._pages, bulk, actors)
         self._audit = AuditPages(store, self._pages)
 
+    @property
+    def pages(self) -> Pages:
+        """The page renderer, for other page routes (sign-in)."""
+        return self._pages
+
     def routes(self) -> list[BaseRoute]:
         """The pages' routes; none of them is in the OpenAPI document."""
         pages = [

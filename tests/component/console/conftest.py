@@ -18,6 +18,7 @@ from store.database import Store, sqlite_url
 from tests.component.console.channel import FakeChannel
 from tests.component.console.dashboard_client import Console, FakeExecutor, serve
 from tests.component.console.seed import ClientFactory, seed
+from tests.console_access import TEST_ACCESS, bearer
 
 
 @pytest.fixture
@@ -36,10 +37,13 @@ def make_client(seeded_store: Store) -> ClientFactory:
     async def factory(
         live: LiveExecutors | None = None, **kwargs: object
     ) -> AsyncIterator[httpx.AsyncClient]:
-        app = create_app(seeded_store, live, **kwargs)  # type: ignore[arg-type]
+        app = create_app(seeded_store, live, access=TEST_ACCESS, **kwargs)  # type: ignore[arg-type]
+        headers = await bearer(seeded_store)
         async with LifespanManager(app) as running:
             transport = httpx.ASGITransport(app=running.app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://console", headers=headers
+            ) as client:
                 yield client
 
     return factory
@@ -59,10 +63,13 @@ def channel() -> FakeChannel:
 
 @pytest.fixture
 async def api(seeded_store: Store, channel: FakeChannel) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(seeded_store, channel=channel, action_timeout_s=0.3)
+    app = create_app(seeded_store, channel=channel, action_timeout_s=0.3, access=TEST_ACCESS)
+    headers = await bearer(seeded_store)
     async with LifespanManager(app) as running:
         transport = httpx.ASGITransport(app=running.app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://console", headers=headers
+        ) as client:
             yield client
 
 

@@ -30,6 +30,7 @@ from streams.records import (
     WorkflowDeleted,
 )
 from tests.component.console.seed import ORDERS, WORKFLOWS
+from tests.console_access import TEST_ACCESS, bearer
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 SAME_ORIGIN = {**HTML, "Origin": "http://console"}
@@ -164,12 +165,18 @@ class Console:
 
 @asynccontextmanager
 async def serve(
-    store: Store, channel: CommandChannel | None, **kwargs: Any
+    store: Store, channel: CommandChannel | None, *, authorize: bool = True, **kwargs: Any
 ) -> AsyncIterator[Console]:
+    """The console over ``store`` through httpx, its lifespan running; every request carries the
+    admin token ``tester`` unless ``authorize`` is False."""
+    kwargs.setdefault("access", TEST_ACCESS)
     app = create_app(store, channel=channel, **kwargs)
+    headers = await bearer(store) if authorize else {}
     async with LifespanManager(app) as running:
         transport = httpx.ASGITransport(app=running.app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://console", headers=headers
+        ) as client:
             yield Console(client=client, app=app, store=store)
 
 

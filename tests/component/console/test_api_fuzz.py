@@ -48,6 +48,7 @@ from management.params import MAX_LIMIT, QUEUED_PARAMS, SORT_VALUES, WORKFLOW_PA
 from store.database import Store, sqlite_url
 from tests.component.console.channel import FakeChannel
 from tests.component.console.seed import ORDERS, seed
+from tests.console_access import TEST_ACCESS, bearer, with_headers
 
 FUZZ_SETTINGS = settings(
     max_examples=40,
@@ -98,9 +99,14 @@ class SeededConsole:
             try:
                 store = await stack.enter_async_context(self._open_store())
                 # Executors played in memory: actions on the seeded app reach one and succeed.
-                app = create_app(store, channel=FakeChannel(), action_timeout_s=0.2)
+                app = create_app(
+                    store, channel=FakeChannel(), action_timeout_s=0.2, access=TEST_ACCESS
+                )
                 # The console's own lifespan (its background work) runs inside this one.
-                self._app = (await stack.enter_async_context(LifespanManager(app))).app
+                running = (await stack.enter_async_context(LifespanManager(app))).app
+                # Every fuzzed call carries an admin token: the fuzzer explores the API, not
+                # sign-in (tests/component/console/test_access.py does).
+                self._app = with_headers(running, await bearer(store))
             except Exception as exc:
                 await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                 raise
@@ -113,7 +119,7 @@ class SeededConsole:
 
 def console_document() -> dict[str, Any]:
     """The console's OpenAPI document, from an app over a store that is never opened."""
-    app = create_app(Store(sqlite_url(Path("never-opened.db"))))
+    app = create_app(Store(sqlite_url(Path("never-opened.db"))), access=TEST_ACCESS)
     return openapi_document(app.routes)
 
 

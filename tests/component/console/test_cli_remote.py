@@ -16,6 +16,7 @@ from baton.remote import ConsoleUnreachable, run_remote
 from console.server import run_console
 from store.database import Store
 from tests.component.console.channel import FakeChannel
+from tests.console_access import TEST_ACCESS, token_for
 
 
 def _free_port() -> int:
@@ -30,9 +31,18 @@ async def console_url(seeded_store: Store, channel: FakeChannel) -> AsyncIterato
     port = _free_port()
     stop = asyncio.Event()
     server = asyncio.create_task(
-        run_console(seeded_store, "127.0.0.1", port, stop, channel=channel, action_timeout_s=0.5)
+        run_console(
+            seeded_store,
+            "127.0.0.1",
+            port,
+            access=TEST_ACCESS,
+            stop=stop,
+            channel=channel,
+            action_timeout_s=0.5,
+        )
     )
     url = f"http://127.0.0.1:{port}"
+    _signed_in["token"] = await token_for(seeded_store)
     async with httpx.AsyncClient() as client:
         for _ in range(200):
             with contextlib.suppress(httpx.ConnectError):
@@ -49,10 +59,16 @@ def channel() -> FakeChannel:
     return FakeChannel()
 
 
+_signed_in: dict[str, str] = {}
+"""The test console's admin token (``console_url`` makes it): what ``BATON_TOKEN`` would give."""
+
+
 async def baton(*argv: str, token: str | None = None) -> int:
-    """Run a ``baton`` remote command in a thread (its HTTP client blocks)."""
+    """Run a ``baton`` remote command in a thread (its HTTP client blocks), with the test
+    console's token unless one is given."""
     args = build_parser().parse_args(list(argv))
-    return await asyncio.to_thread(run_remote, args, "http://127.0.0.1:1", token)
+    chosen = token or _signed_in.get("token")
+    return await asyncio.to_thread(run_remote, args, "http://127.0.0.1:1", chosen)
 
 
 async def test_cancel_prints_the_outcome(

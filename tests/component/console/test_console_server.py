@@ -19,6 +19,7 @@ from store.database import Store, sqlite_url
 from store.tokens import create_token
 from streams.exceptions import RoleFailed
 from tests.component.console.channel import FakeChannel
+from tests.console_access import TEST_ACCESS, bearer
 from tests.eventually import eventually
 
 
@@ -45,7 +46,9 @@ async def test_serves_until_stopped(tmp_path: Path) -> None:
     port = _free_port()
     stop = asyncio.Event()
     async with Store(sqlite_url(tmp_path / "baton.db")) as store:
-        server = asyncio.create_task(run_console(store, "127.0.0.1", port, stop))
+        server = asyncio.create_task(
+            run_console(store, "127.0.0.1", port, access=TEST_ACCESS, stop=stop)
+        )
         response = await _get_eventually(f"http://127.0.0.1:{port}/healthz")
         assert response.json() == {"status": "ok"}
         stop.set()
@@ -60,7 +63,9 @@ async def test_busy_port_raises_os_error(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         async with Store(sqlite_url(tmp_path / "baton.db")) as store:
             with pytest.raises(OSError):  # noqa: PT011 - the errno differs by platform
-                await run_console(store, "127.0.0.1", port, asyncio.Event())
+                await run_console(
+                    store, "127.0.0.1", port, access=TEST_ACCESS, stop=asyncio.Event()
+                )
 
 
 class Dies(Service):
@@ -93,7 +98,9 @@ async def test_the_lifespan_runs_the_background_work(tmp_path: Path) -> None:
     async with Store(sqlite_url(tmp_path / "baton.db")) as store:
         async with store.sessionmaker.begin() as session:
             await create_token(session, "ops")
-        server = asyncio.create_task(run_console(store, "127.0.0.1", port, stop, channel=channel))
+        server = asyncio.create_task(
+            run_console(store, "127.0.0.1", port, access=TEST_ACCESS, stop=stop, channel=channel)
+        )
         await eventually(lambda: channel.audit, "the outbox published the pending row")
         assert [(r.action, r.target) for r in channel.audit] == [("token.created", "ops")]
         stop.set()
@@ -107,7 +114,15 @@ async def test_dead_background_work_stops_the_console(tmp_path: Path) -> None:
     async with Store(sqlite_url(tmp_path / "baton.db")) as store:
         with pytest.raises(RoleFailed, match="console failed: ConnectionError") as failed:
             await asyncio.wait_for(
-                run_console(store, "127.0.0.1", port, asyncio.Event(), services=(doomed,)), 10
+                run_console(
+                    store,
+                    "127.0.0.1",
+                    port,
+                    access=TEST_ACCESS,
+                    stop=asyncio.Event(),
+                    services=(doomed,),
+                ),
+                10,
             )
     assert isinstance(failed.value.__cause__, ConnectionError)
     assert doomed.started
@@ -126,7 +141,8 @@ async def test_background_work_that_cannot_start_fails_the_console(tmp_path: Pat
                     store,
                     "127.0.0.1",
                     port,
-                    asyncio.Event(),
+                    stop=asyncio.Event(),
+                    access=TEST_ACCESS,
                     services=(Dies(fail_start=True),),
                 ),
                 10,
@@ -135,9 +151,11 @@ async def test_background_work_that_cannot_start_fails_the_console(tmp_path: Pat
 
 async def test_without_its_lifespan_the_app_refuses_bulk_jobs(seeded_store: Store) -> None:
     """Nothing runs in the background unless the lifespan runs: a bulk job is refused."""
-    app = create_app(seeded_store, channel=FakeChannel())
+    app = create_app(seeded_store, channel=FakeChannel(), access=TEST_ACCESS)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://console", headers=await bearer(seeded_store)
+    ) as client:
         response = await client.post(
             "/api/v1/apps/orders/bulk", json={"action": "cancel", "workflow_ids": ["wf-001"]}
         )

@@ -4,10 +4,10 @@ the dashboard showing up in it."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
-from console.actors import ActorPolicy
 from store.audit import record_audit
 from store.database import Store
 from streams.records import ActionOutcome, OperatorAction
@@ -20,6 +20,7 @@ from tests.component.console.dashboard_client import (
     serve,
 )
 from tests.component.console.seed import BILLING, ORDERS, XSS
+from tests.console_access import TEST_ACCESS
 
 
 async def _seed_actions(store: Store, count: int) -> None:
@@ -100,8 +101,9 @@ async def test_audit_page_refuses_bad_parameters(
 
 
 async def test_actions_show_up_in_the_audit_page(console: Console, seeded_store: Store) -> None:
-    policy = ActorPolicy(user_header="X-User")
-    async with serve(seeded_store, FakeExecutor(store=seeded_store), actor_policy=policy) as c:
+    access = replace(TEST_ACCESS, proxy_user_header="X-User")
+    executor = FakeExecutor(store=seeded_store)
+    async with serve(seeded_store, executor, access=access, authorize=False) as c:
         response = await post(
             c.client,
             "/apps/orders/workflows/wf-003/actions/cancel",

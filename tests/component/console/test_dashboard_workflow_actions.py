@@ -9,7 +9,6 @@ import re
 
 import pytest
 
-from console.actors import ActorPolicy
 from management.idempotency import derived_workflow_id
 from store.database import Store
 from streams.records import RequestKind
@@ -226,11 +225,12 @@ async def test_delete_goes_back_to_the_list_with_the_outcome(
     assert 'data-testid="flash" data-outcome="succeeded"' in html
 
 
-async def test_an_actor_is_required_when_the_console_says_so(seeded_store: Store) -> None:
-    policy = ActorPolicy(require_token=True)
-    async with serve(seeded_store, FakeExecutor(store=seeded_store), actor_policy=policy) as c:
+async def test_an_anonymous_action_is_refused_and_changes_nothing(seeded_store: Store) -> None:
+    executor = FakeExecutor(store=seeded_store)
+    async with serve(seeded_store, executor, authorize=False) as c:
         response = await post(
             c.client, "/apps/orders/workflows/wf-003/actions/cancel", {"idempotency_key": "k"}
         )
     assert response.status_code == 401
-    assert "requires an API token" in response.text
+    assert "sign in" in response.text
+    assert executor.requests == []

@@ -13,6 +13,7 @@ from console.api.openapi import error_responses, json_schema, with_errors
 from console.app import create_app
 from management.params import QUEUED_PARAMS, WORKFLOW_PARAMS
 from store.database import Store
+from tests.console_access import TEST_ACCESS
 
 _PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 
@@ -20,7 +21,7 @@ _PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 def _api_routes(store: Store) -> list[tuple[str, str]]:
     """(path as documented, method) of every API route the app serves."""
     found: list[tuple[str, str]] = []
-    for route in create_app(store).routes:
+    for route in create_app(store, access=TEST_ACCESS).routes:
         if not isinstance(route, Route) or not route.path.startswith(("/api/v1", "/healthz")):
             continue
         path = _PATH_PARAM.sub(r"{\1}", route.path)

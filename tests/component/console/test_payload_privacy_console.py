@@ -25,6 +25,7 @@ from tests.component.console.seed import (
     FakeLive,
     OfflineLive,
 )
+from tests.console_access import TEST_ACCESS, bearer
 
 WF = "/api/v1/apps/orders/workflows"
 
@@ -99,10 +100,12 @@ async def test_the_dashboard_says_the_payloads_are_hidden(
 @pytest.fixture
 async def api(seeded_store: Store) -> AsyncIterator[tuple[httpx.AsyncClient, FakeChannel]]:
     channel = FakeChannel()
-    app = create_app(seeded_store, channel=channel, action_timeout_s=0.3)
+    app = create_app(seeded_store, channel=channel, action_timeout_s=0.3, access=TEST_ACCESS)
     async with LifespanManager(app) as running:
         transport = httpx.ASGITransport(app=running.app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://console", headers=await bearer(seeded_store)
+        ) as client:
             yield client, channel
 
 

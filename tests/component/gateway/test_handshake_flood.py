@@ -20,10 +20,10 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from runtime.admission import AdmissionLimits
 from gateway.config import GatewayConfig
 from gateway.keys import StoreKeys
 from gateway.server import Gateway
+from runtime.admission import AdmissionLimits
 from store.database import Store
 from streams.ids import GatewayId
 from streams.topics import Topics

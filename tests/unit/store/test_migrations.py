@@ -37,7 +37,14 @@ def create_all_baseline(connection: Connection, tables: frozenset[str] = BASELIN
 
 def test_revisions_form_one_line() -> None:
     script = ScriptDirectory.from_config(alembic_config())
-    assert [r.revision for r in script.walk_revisions()] == ["0006", "0005", "0004", "0003", "0002", "0001"]
+    assert [r.revision for r in script.walk_revisions()] == [
+        "0006",
+        "0005",
+        "0004",
+        "0003",
+        "0002",
+        "0001",
+    ]
     assert HEAD == "0006"
 
 
