@@ -148,6 +148,11 @@ async def test_a_fork_retried_after_a_disconnect_does_not_fork_twice(
     # e2 dropped the fork; e1 was first asked whether the new workflow exists, then forked.
     assert kinds == [RequestKind.FORK, RequestKind.GET_WORKFLOW, RequestKind.FORK]
     assert len(channel.forks) == 1
+    # The probe needs no payload: the gateway asks DBOS with load_input/load_output false.
+    probe = channel.requests[1]
+    assert probe.payloads_private is True
+    assert probe.workflow_id == channel.requests[0].params["new_workflow_id"]
+    assert not any(r.payloads_private for r in (channel.requests[0], channel.requests[2]))
 
 
 async def test_executor_errors_and_timeouts_are_reported(
