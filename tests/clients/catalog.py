@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from tests.clients.client import CACHE_DIR, Client, PythonClient, TypeScriptClient
 
-PYTHON_2_31 = PythonClient(language="python", sdk_version="2.31.1")
+PYTHON_2_31 = PythonClient(sdk_version="2.31.1")
 """The test interpreter's own dbos (pinned by the test extras): the harness's default."""
-PYTHON_3_2 = PythonClient(language="python", sdk_version="3.2.0", venv=CACHE_DIR / "dbos-3.2.0")
+PYTHON_3_2 = PythonClient(sdk_version="3.2.0", venv=CACHE_DIR / "dbos-3.2.0")
 """dbos 3.2.0 in a virtual environment of its own (3.3 moved the Conductor client out)."""
-TYPESCRIPT_5_2 = TypeScriptClient(language="typescript", sdk_version="5.2.11")
+TYPESCRIPT_5_2 = TypeScriptClient(sdk_version="5.2.11")
 """@dbos-inc/dbos-sdk 5.2.11 (5.3 moved the Conductor client out)."""
 
 ALL: tuple[Client, ...] = (PYTHON_2_31, PYTHON_3_2, TYPESCRIPT_5_2)

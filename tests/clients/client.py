@@ -38,6 +38,14 @@ class Client(ABC):
     """As the SDK reports it in ``executor_info`` (``python``, ``typescript``)."""
     sdk_version: str
     """As the SDK reports it in ``executor_info`` (``dbos_version``)."""
+    first_function_id: int
+    """The DBOS function id of a workflow's first step (Python counts from 1, TypeScript from 0):
+    ``multi_step``'s step ``k`` is function id ``first_function_id + k - 1``, the number a fork's
+    ``start_step`` names."""
+
+    def function_id_of_step(self, step_no: int) -> int:
+        """The function id of ``multi_step``'s step ``step_no`` (counted from 1)."""
+        return self.first_function_id + step_no - 1
 
     @property
     def label(self) -> str:
@@ -60,6 +68,9 @@ class Client(ABC):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PythonClient(Client):
     """``tests/dbos_app/executor_app.py`` on a Python environment with ``dbos==sdk_version``."""
+
+    language: str = "python"
+    first_function_id: int = 1
 
     venv: Path | None = None
     """A virtual environment of its own, created by ``prepare``; ``None``: the interpreter running
@@ -113,6 +124,9 @@ class PythonClient(Client):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TypeScriptClient(Client):
     """``tests/clients/typescript`` on Node.js; its lockfile pins ``@dbos-inc/dbos-sdk``."""
+
+    language: str = "typescript"
+    first_function_id: int = 0
 
     app_dir: Path = TYPESCRIPT_DIR
 
