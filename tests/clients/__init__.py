@@ -15,10 +15,12 @@ Environment (read once at start): ``BATON_TEST_APP_NAME``, ``BATON_TEST_SYSTEM_D
 stdout: one line ``READY <executor_id> <control_port>`` once DBOS launched and the control server
 listens on 127.0.0.1; logs go to stderr. SIGTERM stops promptly, SIGKILL is a crash.
 
-Workflows: ``multi_step(n, step_seconds)`` (step ``k`` is DBOS function id ``k``: it appends
-``"<workflow_id> <k> <executor_id>"`` to ``<marker_dir>/<workflow_id>.steps``, fsynced, then
-sleeps), ``quick(x)`` (returns ``x * 2``), ``failing(message)`` (one step, then an error carrying
-``message``); the queue ``serial`` runs one workflow at a time across the app.
+Workflows: ``multi_step(n, step_seconds)`` (step ``k`` is DBOS function id
+``client.function_id_of_step(k)``: it appends ``"<workflow_id> <k> <executor_id>"`` to
+``<marker_dir>/<workflow_id>.steps``, fsynced, then sleeps), ``quick(x)`` (returns ``x * 2``),
+``failing(message)`` (one step, then an error carrying ``message``), ``parent(n, step_seconds)``
+(runs ``multi_step`` as the child workflow ``<workflow_id>-child``, returns ``"parent of
+<its result>"``); the queue ``serial`` runs one workflow at a time across the app.
 
 Control endpoints (JSON answers; an endpoint a client does not implement answers 501):
 
@@ -30,12 +32,11 @@ endpoint                                    Python  TypeScript
 ``GET /status?id=``                         yes     yes
 ``POST /cancel?id=``                        yes     yes
 ``GET /forks?id=``                          yes     yes
-``POST /send?id=&message=[&topic=]``        yes     501
+``POST /send?id=&message=[&topic=]``        yes     yes
 ``GET /events?id=``                         yes     501
 ``GET /schedules``                          yes     501
 ==========================================  ======  ==========
 
-Workflows per client: Python has also ``big`` and ``chatty`` and the schedule ``yearly-tick``
-(see ``executor_app.py``); TypeScript has also ``parent(n, step_seconds)``, which runs
-``multi_step`` as a child workflow ``<workflow_id>-child`` and returns its result.
+Python has also the workflows ``big`` and ``chatty`` and the schedule ``yearly-tick`` (see
+``executor_app.py``).
 """

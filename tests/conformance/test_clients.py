@@ -3,9 +3,10 @@
 
 Each test runs once per client, on its own app and system database: the client connects with a
 key and is listed with what it sends; a SIGKILL mid-workflow is recovered on a survivor of the same
-client, exactly once, without running checkpointed steps again; the workflows list, the detail
+client, exactly once, without running checkpointed steps again (a parent and its child workflow
+too); the workflows list, the detail
 (inputs, outputs and errors as the SDK writes them) and the steps are captured; cancel, resume,
-fork from a step, delete and a bulk cancel act through the console API.
+restart, fork from a step, delete and a bulk cancel act through the console API.
 
 Step numbering: ``multi_step``'s step ``k`` is DBOS function id ``client.function_id_of_step(k)``
 (Python counts from 1, TypeScript from 0); a fork from ``start_step=f`` copies the checkpoints of
@@ -118,6 +119,30 @@ def test_a_killed_executors_workflow_finishes_once_on_a_survivor(
     assert states[b.executor_id]["state"] == "connected"
 
 
+def test_a_parent_and_its_child_killed_mid_child_both_finish_on_a_survivor(
+    fleet: ExecutorPool, system_db: str
+) -> None:
+    a, b = fleet.start_connected(2)
+    a.start_workflow("parent", "wf-parent", n=4, step_seconds=0.7)
+    assert_eventually(
+        lambda: len(recorded_step_ids(system_db, "wf-parent-child")) >= 1,
+        timeout_s=20,
+        message="the child checkpointed a step on A",
+    )
+    a.kill()
+
+    assert fleet.wait_success("wf-parent-child").executor_id == b.executor_id
+    assert fleet.wait_success("wf-parent").executor_id == b.executor_id
+    steps = a.steps_of("wf-parent-child")
+    assert {number for number, _ in steps} == {1, 2, 3, 4}, steps
+    assert [number for number, _ in steps].count(1) == 1, f"checkpointed step 1 re-run: {steps}"
+    described = b.workflow_status("wf-parent")
+    assert described is not None
+    assert "parent of wf-parent-child ran 4 steps" in described["output"], described
+    wait_captured(fleet.cluster, fleet.app, "wf-parent", "SUCCESS")
+    wait_captured(fleet.cluster, fleet.app, "wf-parent-child", "SUCCESS")
+
+
 def test_workflows_are_listed_with_their_detail_and_steps(fleet: ExecutorPool) -> None:
     cluster, app = fleet.cluster, fleet.app
     (a,) = fleet.start_connected(1)
@@ -207,6 +232,20 @@ def test_fork_from_a_step_runs_only_the_steps_from_there(fleet: ExecutorPool) ->
     described = a.workflow_status("wf-fork-3")
     assert described is not None
     assert "ran 5 steps" in described["output"], described
+
+
+def test_restart_runs_every_step_of_a_finished_workflow_again(fleet: ExecutorPool) -> None:
+    """Baton restarts by forking from step 0, before the first step of either SDK: from 1, a
+    TypeScript workflow's first step (function id 0) would be reused, not run again."""
+    cluster, app = fleet.cluster, fleet.app
+    (a,) = fleet.start_connected(1)
+    a.start_workflow("multi_step", "wf-restart", n=2, step_seconds=0.05)
+    wait_captured(cluster, app, "wf-restart", "SUCCESS")
+
+    new_id = act_ok(cluster, app, "wf-restart", "restart")["result"]["new_workflow_id"]
+    wait_dbos_status(a, new_id, "SUCCESS")
+    assert step_numbers(a, new_id) == [1, 2], "a restart runs every step again"
+    assert a.forks_of("wf-restart") == [new_id]
 
 
 def test_delete_removes_a_workflow_from_the_executor_and_the_console(

@@ -33,8 +33,10 @@ Workflows: ``multi_step(n, step_seconds)`` appends ``"<workflow_id> <step_no> <e
 to ``<marker_dir>/<workflow_id>.steps`` in each step and then sleeps. Step ``k`` is DBOS
 function_id ``k`` (the workflow does nothing else), so a fork from ``start_step=k`` copies
 steps ``1..k-1`` and re-runs ``k..n``: the fork's own marker file (it has a new workflow id)
-holds steps ``k..n`` only. ``quick(x)`` returns ``x * 2``; ``failing(message)`` runs one step
-and raises ``RuntimeError(message)``; ``big(size)`` returns ``size`` characters.
+holds steps ``k..n`` only. ``parent(n, step_seconds)`` runs ``multi_step`` as the child workflow
+``<workflow_id>-child`` and returns ``"parent of <its result>"``. ``quick(x)`` returns ``x * 2``;
+``failing(message)`` runs one step and raises ``RuntimeError(message)``; ``big(size)`` returns
+``size`` characters.
 
 ``chatty(topic, timeout_s)`` uses every DBOS communication primitive: it sets the events
 ``stage`` = ``"waiting"``, writes ``"started"`` to the stream ``log``, waits up to
@@ -154,6 +156,14 @@ def multi_step(n: int, step_seconds: float) -> str:
 
 
 @DBOS.workflow()
+def parent(n: int, step_seconds: float) -> str:
+    """Run ``multi_step`` as the child workflow ``<workflow_id>-child``; return its result."""
+    with SetWorkflowID(f"{DBOS.workflow_id}-child"):
+        child = DBOS.start_workflow(multi_step, n, step_seconds)
+    return f"parent of {child.get_result()}"
+
+
+@DBOS.workflow()
 def quick(x: int) -> int:
     """Return ``x * 2``: the cheapest possible workflow."""
     return x * 2
@@ -224,6 +234,7 @@ def register_queues() -> None:
 WORKFLOWS: dict[str, tuple[Callable[..., Any], dict[str, Callable[[str], Any]]]] = {
     "multi_step": (multi_step, {"n": int, "step_seconds": float}),
     "quick": (quick, {"x": int}),
+    "parent": (parent, {"n": int, "step_seconds": float}),
     "failing": (failing, {"message": str}),
     "big": (big, {"size": int}),
     "chatty": (chatty, {"topic": str, "timeout_s": float}),
