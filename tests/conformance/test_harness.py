@@ -1,4 +1,4 @@
-"""Self-test of the DBOS executor harness, without Baton.
+"""Self-test of the DBOS executor harness, without Baton, for every client in the catalog.
 
 One real DBOS executor runs against a fresh system database while its conductor URL points
 at a loopback port where nothing listens: the DBOS conductor client retries every second,
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.clients.catalog import ALL
+from tests.clients.client import Client
 from tests.dbos_app.harness import (
     ExecutorProcess,
     WorkflowRow,
@@ -30,6 +32,12 @@ from tests.eventually import assert_eventually
 logger = logging.getLogger(__name__)
 
 pytestmark = pytest.mark.conformance
+
+
+@pytest.fixture(params=ALL, ids=[client.label for client in ALL])
+def client(request: pytest.FixtureRequest) -> Client:
+    chosen: Client = request.param
+    return chosen
 
 
 @pytest.fixture
@@ -50,6 +58,7 @@ def dead_conductor_url() -> str:
 
 
 def test_executor_runs_multi_step_workflow(
+    client: Client,
     system_db_url: str,
     dead_conductor_url: str,
     tmp_path: Path,
@@ -64,6 +73,7 @@ def test_executor_runs_multi_step_workflow(
         conductor_url=dead_conductor_url,
         conductor_key="test-key",
         app_version="harness-v1",
+        client=client,
     )
     with executor:
         record_property("executor_ready_s", executor.ready_after_s)
@@ -90,12 +100,13 @@ def test_executor_runs_multi_step_workflow(
         assert executor.returncode == -9
 
 
-def test_quick_workflow_and_sigterm(system_db_url: str, tmp_path: Path) -> None:
+def test_quick_workflow_and_sigterm(client: Client, system_db_url: str, tmp_path: Path) -> None:
     executor = ExecutorProcess(
         app_name="baton-harness",
         system_db_url=system_db_url,
         marker_dir=tmp_path / "markers",
         log_dir=tmp_path / "executor",
+        client=client,
     )
     with executor:
         executor.start_workflow("quick", "quick-1", x=21)
