@@ -4,7 +4,7 @@
 Each test runs once per client, on its own app and system database: the client connects with a
 key and is listed with what it sends; a SIGKILL mid-workflow is recovered on a survivor of the same
 client, exactly once, without running checkpointed steps again (a parent and its child workflow
-too); the workflows list, the detail
+too), and so is one a graceful shutdown left PENDING; the workflows list, the detail
 (inputs, outputs and errors as the SDK writes them) and the steps are captured; cancel, resume,
 restart, fork from a step, delete and a bulk cancel act through the console API.
 
@@ -117,6 +117,22 @@ def test_a_killed_executors_workflow_finishes_once_on_a_survivor(
     states = fleet.cluster.executors(fleet.app)
     assert states[a.executor_id]["state"] == "recovered"
     assert states[b.executor_id]["state"] == "connected"
+
+
+def test_a_gracefully_stopped_executors_pending_workflow_is_still_recovered(
+    fleet: ExecutorPool,
+) -> None:
+    """SIGTERM: Python closes its session with 1000, TypeScript with no close code (1005); in both
+    cases the workflow it left PENDING finishes on the survivor, never lost."""
+    a, b = fleet.start_connected(2)
+    fleet.run(a, "wf-term", n=5, step_s=1.0)
+    assert a.terminate() == 0
+
+    assert fleet.wait_success("wf-term").executor_id == b.executor_id
+    row = fleet.cluster.executors(fleet.app)[a.executor_id]
+    assert row["close_code"] == {"python": 1000, "typescript": 1005}[fleet.client.language], row
+    assert row["state"] == "recovered", row
+    assert {number for number, _ in a.steps_of("wf-term")} == {1, 2, 3, 4, 5}
 
 
 def test_a_parent_and_its_child_killed_mid_child_both_finish_on_a_survivor(
