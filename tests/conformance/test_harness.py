@@ -8,16 +8,18 @@ and that must not disturb the application.
 from __future__ import annotations
 
 import logging
+import shutil
 import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from tests.clients.catalog import ALL
-from tests.clients.client import Client
+from tests.clients.catalog import ALL, TYPESCRIPT_5_2
+from tests.clients.client import Client, ClientPrepareError
 from tests.dbos_app.harness import (
     ExecutorProcess,
     WorkflowRow,
@@ -130,3 +132,19 @@ def _row_with_status(db_url: str, workflow_id: str, status: str) -> WorkflowRow:
     assert row is not None, "no status row yet"
     assert row.status == status, f"status is {row.status}"
     return row
+
+
+def test_a_client_without_its_toolchain_fails_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TypeScript client never prepared, on a machine without Node.js: a clear error."""
+    app_dir = tmp_path / "typescript"
+    app_dir.mkdir()
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy(TYPESCRIPT_5_2.app_dir / name, app_dir / name)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))
+    client = replace(TYPESCRIPT_5_2, app_dir=app_dir)
+
+    with pytest.raises(ClientPrepareError, match=r"`node` is missing.*make client-deps"):
+        client.prepare()
+    assert not (app_dir / "node_modules").exists()
