@@ -21,7 +21,7 @@ WITH_TEST_PG = url="$${BATON_TEST_PG_URL:-}"; \
 	[ -n "$$url" ] || url="$$(deploy/local/postgres)" || exit 1; \
 	BATON_TEST_PG_URL="$$url"
 
-.PHONY: up test test-fast test-db oidc-deps check lint lint-imports typecheck install clean
+.PHONY: up test test-fast test-db oidc-deps client-deps check lint lint-imports typecheck install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,7 @@ up: $(RUNTIME)
 
 ## The whole suite, with branch coverage (report and floor); needs PostgreSQL (see test-db),
 ## the embedded broker and Chromium.
-test: $(TEST_EXTRAS) oidc-deps
+test: $(TEST_EXTRAS) oidc-deps client-deps
 	$(WITH_TEST_PG) $(BIN)/pytest --cov --cov-report=term:skip-covered \
 		--cov-fail-under=$(COVERAGE_FLOOR)
 
@@ -59,6 +59,12 @@ $(OIDC_DEPS): tests/oidc_provider/package-lock.json
 	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20+ and npm"; exit 1; }
 	cd tests/oidc_provider && npm ci --no-audit --no-fund
 	touch $@
+
+## The DBOS clients the conformance tier runs besides the test extras' dbos (tests/clients):
+## dbos 3.2.0 in .venv-clients/dbos-3.2.0 and the TypeScript app's npm ci (needs Node.js).
+## `python -m tests.clients` skips a client whose stamp is current, so this is quick once done.
+client-deps: $(TEST_EXTRAS)
+	$(BIN)/python -m tests.clients
 
 ## The test PostgreSQL: a throwaway cluster trusting 127.0.0.1 (installed and started if needed).
 test-db:
@@ -79,4 +85,4 @@ typecheck: $(TEST_EXTRAS)
 check: lint typecheck test
 
 clean:
-	rm -rf $(VENV) .baton .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .venv-clients .baton .pytest_cache .mypy_cache .ruff_cache .coverage

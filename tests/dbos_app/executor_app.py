@@ -5,6 +5,9 @@ environment (see ``AppSettings.from_env``) and is driven through a tiny HTTP con
 so that a test can start a workflow *on this executor*: the PENDING row then carries this
 process's executor id, which is what a Conductor ``recovery`` request later names.
 
+It is the application of every Python client in ``tests/clients/catalog.py`` (dbos 2.31.1 and
+3.2.0), whose shared contract ``tests/clients/__init__.py`` documents; the details follow.
+
 Control contract (the harness in ``harness.py`` is the only client):
 
 * stdout line ``READY <executor_id> <control_port>`` once ``DBOS.launch()`` returned and the
@@ -199,10 +202,23 @@ def ticking(scheduled_at: datetime, context: Any) -> None:
     tick_step(str(DBOS.workflow_id))
 
 
-serial_queue = Queue("serial", concurrency=1)
+SERIAL_QUEUE = "serial"
 """One workflow at a time across the app: the ones behind it stay ENQUEUED."""
 
-QUEUES = {"serial": serial_queue}
+_register_queue: Callable[..., Queue] | None = getattr(DBOS, "register_queue", None)
+"""dbos 3.x keeps queues in the system database: ``DBOS.register_queue`` after launch (its
+``Queue`` refuses direct construction). dbos 2.x declares ``Queue`` objects before launch."""
+
+QUEUES: dict[str, Queue] = (
+    {} if _register_queue is not None else {SERIAL_QUEUE: Queue(SERIAL_QUEUE, concurrency=1)}
+)
+
+
+def register_queues() -> None:
+    """After launch, on dbos 3.x: register the queues (an idempotent upsert per executor)."""
+    if _register_queue is not None:
+        QUEUES[SERIAL_QUEUE] = _register_queue(SERIAL_QUEUE, global_concurrency=1)
+
 
 # Workflow name -> (function, {query parameter: converter}).
 WORKFLOWS: dict[str, tuple[Callable[..., Any], dict[str, Callable[[str], Any]]]] = {
@@ -389,6 +405,7 @@ def main() -> None:
 
     DBOS(config=dbos_config(settings))
     DBOS.launch()
+    register_queues()
     apply_schedules()
     server = ThreadingHTTPServer(("127.0.0.1", settings.control_port), ControlHandler)
     server.daemon_threads = True
