@@ -1,5 +1,5 @@
 """Every DBOS client besides the default one, for real against Baton's processes: Python
-``dbos==3.2.0`` and TypeScript ``@dbos-inc/dbos-sdk@5.2.11`` (``tests/clients/catalog.py``).
+``dbos==3.2.0``, TypeScript ``@dbos-inc/dbos-sdk@5.2.11`` and Go ``dbos-transact-golang v1.6.0`` (``tests/clients/catalog.py``).
 
 Each test runs once per client, on its own app and system database: the client connects with a
 key and is listed with what it sends; a SIGKILL mid-workflow is recovered on a survivor of the same
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.baton_cluster import BatonCluster
-from tests.clients.catalog import PYTHON_3_2, TYPESCRIPT_5_2
+from tests.clients.catalog import GO_1_6, PYTHON_3_2, TYPESCRIPT_5_2
 from tests.clients.client import Client
 from tests.conformance.scenario import ExecutorPool
 from tests.conformance.test_management import (
@@ -40,7 +40,7 @@ from tests.eventually import assert_eventually
 
 pytestmark = pytest.mark.conformance
 
-CLIENTS = [PYTHON_3_2, TYPESCRIPT_5_2]
+CLIENTS = [PYTHON_3_2, TYPESCRIPT_5_2, GO_1_6]
 
 
 @pytest.fixture(params=CLIENTS, ids=[client.label for client in CLIENTS])
