@@ -1,5 +1,6 @@
 """Every DBOS client besides the default one, for real against Baton's processes: Python
-``dbos==3.2.0``, TypeScript ``@dbos-inc/dbos-sdk@5.2.11`` and Go ``dbos-transact-golang v1.6.0`` (``tests/clients/catalog.py``).
+``dbos==3.2.0``, TypeScript ``@dbos-inc/dbos-sdk@5.2.11`` and Go ``dbos-transact-golang v1.6.0``
+(``tests/clients/catalog.py``).
 
 Each test runs once per client, on its own app and system database: the client connects with a
 key and is listed with what it sends; a SIGKILL mid-workflow is recovered on a survivor of the same
