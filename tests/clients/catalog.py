@@ -5,7 +5,14 @@ Owns the list; ``client`` says what a client is. Imports nothing from Baton or p
 
 from __future__ import annotations
 
-from tests.clients.client import CACHE_DIR, Client, GoClient, PythonClient, TypeScriptClient
+from tests.clients.client import (
+    CACHE_DIR,
+    Client,
+    GoClient,
+    JavaClient,
+    PythonClient,
+    TypeScriptClient,
+)
 
 PYTHON_2_31 = PythonClient(sdk_version="2.31.1")
 """The test interpreter's own dbos (pinned by the test extras): the harness's default."""
@@ -18,7 +25,11 @@ GO_1_6 = GoClient(sdk_version="v1.6.0")
 """github.com/dbos-inc/dbos-transact-golang v1.6.0 (1.7 moved the Conductor client behind
 ``dbos.RegisterConductorFactory``, filled by a proprietary module)."""
 
-ALL: tuple[Client, ...] = (PYTHON_2_31, PYTHON_3_2, TYPESCRIPT_5_2, GO_1_6)
+JAVA_1_1 = JavaClient(sdk_version="1.1.0-m6")
+"""dev.dbos:transact 1.1.0-m6, the only release the Maven registry serves; its jar holds the
+Conductor client (``dev.dbos.transact.conductor``)."""
+
+ALL: tuple[Client, ...] = (PYTHON_2_31, PYTHON_3_2, TYPESCRIPT_5_2, GO_1_6, JAVA_1_1)
 
 
 def by_label(label: str) -> Client:

@@ -1,7 +1,7 @@
 """What a DBOS client under test is: a language and an SDK version, the command that starts one
 executor of it, and the one-time preparation of its dependencies.
 
-Owns: the ``Client`` base, the Python, TypeScript and Go clients, and the stamp files that make
+Owns: the ``Client`` base, the Python, TypeScript, Go and Java clients, and the stamp files that make
 ``prepare`` run its installation once per pinned input. Imports nothing from Baton or pytest.
 """
 
@@ -24,6 +24,7 @@ PYTHON_APP = REPO_ROOT / "tests" / "dbos_app" / "executor_app.py"
 TYPESCRIPT_DIR = Path(__file__).resolve().parent / "typescript"
 GO_DIR = Path(__file__).resolve().parent / "go"
 GO_MODULE = "github.com/dbos-inc/dbos-transact-golang"
+JAVA_DIR = Path(__file__).resolve().parent / "java"
 INSTALL_TIMEOUT_S = 600.0
 STAMP_NAME = ".baton-prepared"
 
@@ -196,6 +197,56 @@ class GoClient(Client):
             what="go build",
         )
         _stamp(out_dir, inputs)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JavaClient(Client):
+    """``tests/clients/java`` built with Maven on a JDK 17+; its ``pom.xml`` pins
+    ``dev.dbos:transact``. The build (classes and the copied dependencies) goes to ``build_dir``."""
+
+    language: str = "java"
+    first_function_id: int = 0
+
+    app_dir: Path = JAVA_DIR
+    build_dir: Path = CACHE_DIR / "java"
+
+    def command(self) -> list[str]:
+        classpath = f"{self.build_dir / 'classes'}:{self.build_dir / 'dependency'}/*"
+        return ["java", "-cp", classpath, "baton.ExecutorApp"]
+
+    def prepare(self) -> None:
+        pom = (self.app_dir / "pom.xml").read_text()
+        if f"<version>{self.sdk_version}</version>" not in pom:
+            raise ClientPrepareError(
+                f"{self.app_dir / 'pom.xml'} does not pin dev.dbos:transact {self.sdk_version}"
+            )
+        digest = hashlib.sha256(pom.encode())
+        for source in sorted((self.app_dir / "src").rglob("*.java")):
+            digest.update(source.read_bytes())
+        inputs = digest.hexdigest()
+        if _stamped(self.build_dir, inputs):
+            return
+        for tool in ("java", "mvn"):
+            if shutil.which(tool) is None:
+                raise ClientPrepareError(
+                    f"{self.label} is a Java program and `{tool}` is missing: install a JDK 17+ "
+                    "and Maven (`apt-get install openjdk-17-jdk-headless maven`), then run "
+                    "`make client-deps`"
+                )
+        _progress(f"preparing {self.label}: mvn compile in {self.app_dir} -> {self.build_dir}")
+        _run(
+            [
+                "mvn",
+                "-q",
+                "-B",
+                f"-DbuildDir={self.build_dir}",
+                "compile",
+                "dependency:copy-dependencies",
+            ],
+            cwd=self.app_dir,
+            what="mvn compile dependency:copy-dependencies",
+        )
+        _stamp(self.build_dir, inputs)
 
 
 def _stamped(directory: Path, content: str) -> bool:
