@@ -1,5 +1,6 @@
 """Every DBOS client besides the default one, for real against Baton's processes: Python
-``dbos==3.2.0``, TypeScript ``@dbos-inc/dbos-sdk@5.2.11`` and Go ``dbos-transact-golang v1.6.0``
+``dbos==3.2.0``, TypeScript ``@dbos-inc/dbos-sdk@5.2.11``, Go ``dbos-transact-golang v1.6.0`` and
+Java ``dev.dbos:transact 1.1.0-m6``
 (``tests/clients/catalog.py``).
 
 Each test runs once per client, on its own app and system database: the client connects with a
@@ -23,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests.baton_cluster import BatonCluster
-from tests.clients.catalog import GO_1_6, PYTHON_3_2, TYPESCRIPT_5_2
+from tests.clients.catalog import GO_1_6, JAVA_1_1, PYTHON_3_2, TYPESCRIPT_5_2
 from tests.clients.client import Client
 from tests.conformance.scenario import ExecutorPool
 from tests.conformance.test_management import (
@@ -42,7 +43,7 @@ from tests.eventually import assert_eventually
 
 pytestmark = pytest.mark.conformance
 
-CLIENTS = [PYTHON_3_2, TYPESCRIPT_5_2, GO_1_6]
+CLIENTS = [PYTHON_3_2, TYPESCRIPT_5_2, GO_1_6, JAVA_1_1]
 
 
 @pytest.fixture(params=CLIENTS, ids=[client.label for client in CLIENTS])

@@ -6,6 +6,7 @@ import dev.dbos.transact.DBOS;
 import dev.dbos.transact.StartWorkflowOptions;
 import dev.dbos.transact.config.DBOSConfig;
 import dev.dbos.transact.execution.DBOSExecutor;
+import dev.dbos.transact.workflow.ListWorkflowsInput;
 import dev.dbos.transact.workflow.Queue;
 import dev.dbos.transact.workflow.Step;
 import dev.dbos.transact.workflow.Workflow;
@@ -33,7 +34,7 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <p>It implements the environment and HTTP control contract documented at the top of
  * tests/dbos_app/executor_app.py: a READY line on stdout, GET /executor, POST /start,
- * GET /status, POST /cancel; every other control endpoint answers 501. Workflows: multi_step,
+ * GET /status, GET /forks, POST /cancel; every other control endpoint answers 501. Workflows: multi_step,
  * quick, failing, parent (runs quick as a child workflow); the queue "serial" runs one workflow
  * at a time across the app.
  */
@@ -230,6 +231,13 @@ public final class ExecutorApp {
       }
       return out.append("}").toString();
     }
+    if (value instanceof java.util.List<?> list) {
+      StringBuilder out = new StringBuilder("[");
+      for (Object item : list) {
+        out.append(out.length() == 1 ? "" : ",").append(json(item));
+      }
+      return out.append("]").toString();
+    }
     StringBuilder out = new StringBuilder("\"");
     for (char c : value.toString().toCharArray()) {
       switch (c) {
@@ -300,6 +308,19 @@ public final class ExecutorApp {
               status.error() == null
                   ? null
                   : status.error().className() + ": " + status.error().message());
+          reply(exchange, 200, body);
+        }
+        case "GET /forks" -> {
+          java.util.List<String> ids = new java.util.ArrayList<>();
+          for (WorkflowStatus fork :
+              dbos.listWorkflows(
+                  new ListWorkflowsInput()
+                      .withForkedFrom(params.getOrDefault("id", ""))
+                      .withSortDesc(false)
+                      .withLoadInput(false))) {
+            ids.add(fork.workflowId());
+          }
+          body.put("workflow_ids", ids);
           reply(exchange, 200, body);
         }
         case "POST /cancel" -> {
