@@ -62,7 +62,8 @@ $(OIDC_DEPS): tests/oidc_provider/package-lock.json
 
 ## The DBOS clients the conformance tier runs besides the test extras' dbos (tests/clients):
 ## dbos 3.2.0 in .venv-clients/dbos-3.2.0, the TypeScript app's npm ci (needs Node.js) and the Go
-## app's go build into .venv-clients/go (needs Go 1.25+; modules from the Go module proxy).
+## app's go build into .venv-clients/go (needs Go 1.25+) and the Java app's Maven build into
+## .venv-clients/java (needs a JDK 17+ and Maven).
 ## `python -m tests.clients` skips a client whose stamp is current, so this is quick once done.
 client-deps: $(TEST_EXTRAS)
 	$(BIN)/python -m tests.clients
