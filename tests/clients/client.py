@@ -1,8 +1,8 @@
 """What a DBOS client under test is: a language and an SDK version, the command that starts one
 executor of it, and the one-time preparation of its dependencies.
 
-Owns: the ``Client`` base, the Python, TypeScript, Go and Java clients, and the stamp files that make
-``prepare`` run its installation once per pinned input. Imports nothing from Baton or pytest.
+Owns: the ``Client`` base, the Python, TypeScript, Go and Java clients, and the stamp files that
+make ``prepare`` run its installation once per pinned input. Imports nothing from Baton or pytest.
 """
 
 from __future__ import annotations
