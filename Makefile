@@ -67,7 +67,9 @@ kafka-jars:
 	deploy/local/kafka fetch
 
 ## The DBOS clients the conformance tier runs besides the test extras' dbos (tests/clients):
-## dbos 3.2.0 in .venv-clients/dbos-3.2.0 and the TypeScript app's npm ci (needs Node.js).
+## dbos 3.2.0 in .venv-clients/dbos-3.2.0, the TypeScript app's npm ci (needs Node.js) and the Go
+## app's go build into .venv-clients/go (needs Go 1.25+) and the Java app's Maven build into
+## .venv-clients/java (needs a JDK 17+ and Maven).
 ## `python -m tests.clients` skips a client whose stamp is current, so this is quick once done.
 client-deps: $(TEST_EXTRAS)
 	$(BIN)/python -m tests.clients

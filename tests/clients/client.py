@@ -1,8 +1,8 @@
 """What a DBOS client under test is: a language and an SDK version, the command that starts one
 executor of it, and the one-time preparation of its dependencies.
 
-Owns: the ``Client`` base, the Python and TypeScript clients, and the stamp files that make
-``prepare`` run its installation once per pinned input. Imports nothing from Baton or pytest.
+Owns: the ``Client`` base, the Python, TypeScript, Go and Java clients, and the stamp files that
+make ``prepare`` run its installation once per pinned input. Imports nothing from Baton or pytest.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ CACHE_DIR = REPO_ROOT / ".venv-clients"
 """Where clients that need an environment of their own get it (ignored by git)."""
 PYTHON_APP = REPO_ROOT / "tests" / "dbos_app" / "executor_app.py"
 TYPESCRIPT_DIR = Path(__file__).resolve().parent / "typescript"
+GO_DIR = Path(__file__).resolve().parent / "go"
+GO_MODULE = "github.com/dbos-inc/dbos-transact-golang"
+JAVA_DIR = Path(__file__).resolve().parent / "java"
 INSTALL_TIMEOUT_S = 600.0
 STAMP_NAME = ".baton-prepared"
 
@@ -153,6 +156,97 @@ class TypeScriptClient(Client):
         _progress(f"preparing {self.label}: npm ci in {self.app_dir}")
         _run(["npm", "ci", "--no-audit", "--no-fund"], cwd=self.app_dir, what="npm ci")
         _stamp(modules, lock)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GoClient(Client):
+    """``tests/clients/go`` built with the Go toolchain; its ``go.mod``/``go.sum`` pin the SDK."""
+
+    language: str = "go"
+    first_function_id: int = 0
+
+    app_dir: Path = GO_DIR
+    binary: Path = CACHE_DIR / "go" / "executor-app"
+
+    def command(self) -> list[str]:
+        return [str(self.binary)]
+
+    def prepare(self) -> None:
+        go_mod = (self.app_dir / "go.mod").read_text()
+        if f"{GO_MODULE} {self.sdk_version}" not in go_mod:
+            raise ClientPrepareError(
+                f"{self.app_dir / 'go.mod'} does not pin {GO_MODULE} {self.sdk_version}"
+            )
+        digest = hashlib.sha256()
+        for name in ("go.mod", "go.sum", "main.go"):
+            digest.update((self.app_dir / name).read_bytes())
+        inputs = digest.hexdigest()
+        out_dir = self.binary.parent
+        if self.binary.exists() and _stamped(out_dir, inputs):
+            return
+        if shutil.which("go") is None:
+            raise ClientPrepareError(
+                f"{self.label} is a Go program and `go` is missing: install Go 1.25+ "
+                "(`apt-get install golang-go` if recent enough), then run `make client-deps`"
+            )
+        _progress(f"preparing {self.label}: go build in {self.app_dir} -> {self.binary}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _run(
+            ["go", "build", "-mod=readonly", "-o", str(self.binary), "."],
+            cwd=self.app_dir,
+            what="go build",
+        )
+        _stamp(out_dir, inputs)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JavaClient(Client):
+    """``tests/clients/java`` built with Maven on a JDK 17+; its ``pom.xml`` pins
+    ``dev.dbos:transact``. The build (classes and the copied dependencies) goes to ``build_dir``."""
+
+    language: str = "java"
+    first_function_id: int = 0
+
+    app_dir: Path = JAVA_DIR
+    build_dir: Path = CACHE_DIR / "java"
+
+    def command(self) -> list[str]:
+        classpath = f"{self.build_dir / 'classes'}:{self.build_dir / 'dependency'}/*"
+        return ["java", "-cp", classpath, "baton.ExecutorApp"]
+
+    def prepare(self) -> None:
+        pom = (self.app_dir / "pom.xml").read_text()
+        if f"<version>{self.sdk_version}</version>" not in pom:
+            raise ClientPrepareError(
+                f"{self.app_dir / 'pom.xml'} does not pin dev.dbos:transact {self.sdk_version}"
+            )
+        digest = hashlib.sha256(pom.encode())
+        for source in sorted((self.app_dir / "src").rglob("*.java")):
+            digest.update(source.read_bytes())
+        inputs = digest.hexdigest()
+        if _stamped(self.build_dir, inputs):
+            return
+        for tool in ("java", "mvn"):
+            if shutil.which(tool) is None:
+                raise ClientPrepareError(
+                    f"{self.label} is a Java program and `{tool}` is missing: install a JDK 17+ "
+                    "and Maven (`apt-get install openjdk-17-jdk-headless maven`), then run "
+                    "`make client-deps`"
+                )
+        _progress(f"preparing {self.label}: mvn compile in {self.app_dir} -> {self.build_dir}")
+        _run(
+            [
+                "mvn",
+                "-q",
+                "-B",
+                f"-DbuildDir={self.build_dir}",
+                "compile",
+                "dependency:copy-dependencies",
+            ],
+            cwd=self.app_dir,
+            what="mvn compile dependency:copy-dependencies",
+        )
+        _stamp(self.build_dir, inputs)
 
 
 def _stamped(directory: Path, content: str) -> bool:
