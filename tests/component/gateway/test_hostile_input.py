@@ -11,11 +11,11 @@ gets a recovery command per example.
 
 What must hold, example by example: the hostile session is closed with the close code its first
 offending frame calls for (1002, 1003, 1007, 1008, 1009), with our fixed reason and never our
-exception text, or its frames are ignored (a well-formed frame of a type DBOS does not have gets
-an error reply and the session goes on: HOUSE_STYLE §2). "Ignored" is observed, not waited for:
-after its frames the session sends one binary frame, which alone closes it with 1003. And at the end: ``exec-good``
-never noticed (still connected, every command delivered and answered correctly), every hostile
-session that became an executor has its connect and disconnect records with the code it saw,
+exception text, or its frames are ignored (a well-formed frame of a type DBOS does not have gets an
+error reply and the session goes on: HOUSE_STYLE §2). "Ignored" is observed, not waited for: after
+its frames the session sends one binary frame, which alone closes it with 1003. And at the end:
+``exec-good`` never noticed (still connected, every command delivered and answered correctly), every
+hostile session that became an executor has its connect and disconnect records with the code it saw,
 heartbeats still flow, the gateway never failed and nothing logged an error.
 
 Each property keeps one gateway for all its examples (hypothesis through pytest-asyncio; the loop
