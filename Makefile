@@ -21,7 +21,7 @@ WITH_TEST_PG = url="$${BATON_TEST_PG_URL:-}"; \
 	[ -n "$$url" ] || url="$$(deploy/local/postgres)" || exit 1; \
 	BATON_TEST_PG_URL="$$url"
 
-.PHONY: up test test-fast test-db oidc-deps check lint lint-imports typecheck install clean
+.PHONY: up test test-fast test-db oidc-deps kafka-jars client-deps check lint lint-imports typecheck install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,9 @@ up: $(RUNTIME)
 	$(BIN)/baton up
 
 ## The whole suite, with branch coverage (report and floor); needs PostgreSQL (see test-db),
-## the embedded broker and Chromium.
-test: $(TEST_EXTRAS) oidc-deps
+## the embedded broker, Apache Kafka's jars (see kafka-jars), the DBOS clients (see client-deps)
+## and Chromium.
+test: $(TEST_EXTRAS) oidc-deps kafka-jars client-deps
 	$(WITH_TEST_PG) $(BIN)/pytest --cov --cov-report=term:skip-covered \
 		--cov-fail-under=$(COVERAGE_FLOOR)
 
@@ -59,6 +60,19 @@ $(OIDC_DEPS): tests/oidc_provider/package-lock.json
 	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20+ and npm"; exit 1; }
 	cd tests/oidc_provider && npm ci --no-audit --no-fund
 	touch $@
+
+## Apache Kafka's jars for deploy/local/kafka (the Apache Kafka tests' cluster), fetched once with
+## Maven into its cache (BATON_KAFKA_CACHE, default ~/.cache/baton/kafka-VERSION); needs a JDK 17+.
+kafka-jars:
+	deploy/local/kafka fetch
+
+## The DBOS clients the conformance tier runs besides the test extras' dbos (tests/clients):
+## dbos 3.2.0 in .venv-clients/dbos-3.2.0, the TypeScript app's npm ci (needs Node.js) and the Go
+## app's go build into .venv-clients/go (needs Go 1.25+) and the Java app's Maven build into
+## .venv-clients/java (needs a JDK 17+ and Maven).
+## `python -m tests.clients` skips a client whose stamp is current, so this is quick once done.
+client-deps: $(TEST_EXTRAS)
+	$(BIN)/python -m tests.clients
 
 ## The test PostgreSQL: a throwaway cluster trusting 127.0.0.1 (installed and started if needed).
 test-db:
@@ -79,4 +93,4 @@ typecheck: $(TEST_EXTRAS)
 check: lint typecheck test
 
 clean:
-	rm -rf $(VENV) .baton .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .venv-clients .baton .pytest_cache .mypy_cache .ruff_cache .coverage

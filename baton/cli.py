@@ -37,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="baton", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def tls(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--tls-cert", type=Path, help="serve TLS (wss://, https://) with this PEM certificate"
+        )
+        p.add_argument("--tls-key", type=Path, help="the certificate's unencrypted PEM key")
+
     def common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--data-dir", type=Path, help="where the SQLite store lives (./.baton)")
         p.add_argument("--database-url", help="SQLAlchemy URL of the store (PostgreSQL)")
@@ -51,13 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--host",
         help="interface the gateway and the console listen on (127.0.0.1); beyond loopback, "
-        "put TLS in front (README: TLS)",
+        "put TLS in front or give --tls-cert/--tls-key (README: TLS)",
     )
+    tls(up)
     for role, default_port in (("gateway", 8090), ("console", 8080)):
         p = common(sub.add_parser(role, help=f"run the {role} role alone"))
         p.add_argument("--kafka", dest="kafka_bootstrap", help="Kafka bootstrap HOST:PORT")
         p.add_argument("--host", help="interface to listen on (127.0.0.1)")
         p.add_argument("--port", type=int, help=f"port to listen on ({default_port})")
+        tls(p)
     worker = common(sub.add_parser("worker", help="run a Faust worker (recovery agent) alone"))
     worker.add_argument("--kafka", dest="kafka_bootstrap", help="Kafka bootstrap HOST:PORT")
 
@@ -137,7 +145,15 @@ def group(
 def settings_from(args: argparse.Namespace) -> Settings:
     overrides = {
         name: getattr(args, name, None)
-        for name in ("data_dir", "database_url", "kafka_bootstrap", "broker_port", "log_level")
+        for name in (
+            "data_dir",
+            "database_url",
+            "kafka_bootstrap",
+            "broker_port",
+            "log_level",
+            "tls_cert",
+            "tls_key",
+        )
     }
     role_ports = {"gateway": "gateway", "console": "console"}
     if args.command in role_ports:
@@ -183,6 +199,9 @@ def preflight(command: str, settings: Settings) -> None:
         check_data_dir(settings.data_dir)
     for listener in listeners(command, settings):
         check_port_free(listener)
+    tls = settings.tls
+    if tls is not None and command in ("up", "gateway", "console"):
+        tls.server_context()  # reads both files: a bad one stops the start here, in one line
 
 
 def listeners(command: str, settings: Settings) -> list[Listener]:
@@ -236,13 +255,15 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "gateway":
             from baton.roles import run_gateway
 
-            warn_if_exposed("gateway", settings.gateway_host, settings.gateway_port)
+            tls = settings.tls is not None
+            warn_if_exposed("gateway", settings.gateway_host, settings.gateway_port, tls=tls)
             with bind_errors_as_port_in_use(*listeners("gateway", settings)):
                 return run_until_signal(lambda stop: run_gateway(settings, stop))
         case "console":
             from baton.roles import run_console_role
 
-            warn_if_exposed("console", settings.console_host, settings.console_port)
+            tls = settings.tls is not None
+            warn_if_exposed("console", settings.console_host, settings.console_port, tls=tls)
             with bind_errors_as_port_in_use(*listeners("console", settings)):
                 return run_until_signal(lambda stop: run_console_role(settings, stop))
         case "worker":

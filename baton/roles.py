@@ -33,6 +33,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         port=settings.gateway_port,
         ping_interval_s=settings.ping_interval_s,
         ping_timeout_s=settings.ping_timeout_s,
+        tls=settings.tls,
         heartbeat_interval_s=settings.heartbeat_interval_s,
         limits=settings.gateway_limits,
         client_address_header=settings.gateway_client_address_header,
@@ -59,9 +60,10 @@ async def console_access(store: Store, settings: Settings) -> AccessPolicy:
         )
         logger.warning(
             "first start: sign in as %s with this one-time link (valid 24 h; `baton users link "
-            "%s` makes another): http://%s:%d/signin?code=%s",
+            "%s` makes another): %s://%s:%d/signin?code=%s",
             FIRST_ADMIN,
             FIRST_ADMIN,
+            "http" if settings.tls is None else "https",
             host,
             settings.console_port,
             code,
@@ -69,6 +71,7 @@ async def console_access(store: Store, settings: Settings) -> AccessPolicy:
     return AccessPolicy(
         cookie_secret=secret,
         session_lifetime_s=settings.console_session_hours * 3_600,
+        secure_cookies=settings.tls is not None,
         proxy_user_header=settings.console_user_header,
         proxy_user_role=Role.parse(settings.console_user_header_role),
     )
@@ -97,6 +100,7 @@ async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
             settings.console_host,
             settings.console_port,
             stop,
+            tls=settings.tls,
             live=live,
             channel=live,
             services=() if live is None else (live,),

@@ -17,6 +17,7 @@ from pathlib import Path
 from console.oidc.config import OidcConfig, oidc_config_from_env
 from gateway.config import GatewayLimits
 from recovery.policy import RecoveryTimings
+from runtime.tls import TlsFiles
 from store.roles import Role
 from streams.exceptions import ConfigError
 from streams.topics import Topics
@@ -52,6 +53,11 @@ class Settings:
     handshakes are rate-limited; only if executors reach the gateway through that proxy alone."""
     console_host: str = "127.0.0.1"
     console_port: int = 8080
+    tls_cert: Path | None = None
+    """The PEM certificate (chain) the gateway (``wss://``) and the console (``https://``) serve;
+    with ``tls_key``, or neither (``runtime.tls``)."""
+    tls_key: Path | None = None
+    """The certificate's unencrypted PEM private key."""
     topic_prefix: str = "baton."
     partitions: int = 8
     gateway_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
@@ -83,6 +89,15 @@ class Settings:
     """Single sign-on with OpenID Connect, on when ``BATON_OIDC_ISSUER`` is set; the other
     ``BATON_OIDC_*`` variables are in ``console.oidc.config``."""
     log_level: str = "INFO"
+
+    @property
+    def tls(self) -> TlsFiles | None:
+        """The files the roles serve TLS with, ``None``: in clear.
+
+        Raises:
+            ConfigError: only one of ``tls_cert`` and ``tls_key`` is set.
+        """
+        return TlsFiles.from_paths(self.tls_cert, self.tls_key)
 
     @property
     def topics(self) -> Topics:
@@ -168,6 +183,7 @@ class Settings:
                 self.console_user_header_role,
                 "viewer, operator or admin",
             ) from None
+        _ = self.tls  # both files or neither; they are read by the roles' preflight
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise _bad("log_level", self.log_level, "DEBUG, INFO, WARNING or ERROR")
 
@@ -182,6 +198,8 @@ _ENV_FIELDS: dict[str, type] = {
     "gateway_client_address_header": str,
     "console_host": str,
     "console_port": int,
+    "tls_cert": Path,
+    "tls_key": Path,
     "topic_prefix": str,
     "gateway_id": str,
     "ping_interval_s": float,
@@ -207,6 +225,8 @@ _FLAGS = {
     "gateway_port": "--gateway-port",
     "console_port": "--console-port",
     "log_level": "--log-level",
+    "tls_cert": "--tls-cert",
+    "tls_key": "--tls-key",
 }
 """Settings the command line sets too (``baton gateway`` and ``console`` call theirs --port)."""
 

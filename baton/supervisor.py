@@ -107,6 +107,9 @@ async def _spawn(role: str, settings: Settings, bootstrap: str) -> asyncio.subpr
         args += ["--host", settings.gateway_host, "--port", str(settings.gateway_port)]
     if role == "console":
         args += ["--host", settings.console_host, "--port", str(settings.console_port)]
+    tls = settings.tls
+    if tls is not None and role in ("gateway", "console"):
+        args += ["--tls-cert", str(tls.cert.resolve()), "--tls-key", str(tls.key.resolve())]
     # The store URL may carry a password: every user of the machine can read a command line
     # (ps), only this one its environment.
     env = {**environment(), "BATON_DATABASE_URL": settings.store_url()}
@@ -141,11 +144,14 @@ async def _listening(settings: Settings, timeout_s: float = 60.0) -> bool:
 
 
 def _announce(settings: Settings, bootstrap: str) -> None:
+    secure = "s" if settings.tls is not None else ""
     logger.info(
-        "Baton is up: executors connect to ws://%s:%d (conductor_url), console at http://%s:%d; "
-        "create a key with `baton keys create APP --data-dir %s`",
+        "Baton is up: executors connect to ws%s://%s:%d (conductor_url), console at "
+        "http%s://%s:%d; create a key with `baton keys create APP --data-dir %s`",
+        secure,
         settings.gateway_host,
         settings.gateway_port,
+        secure,
         settings.console_host,
         settings.console_port,
         settings.data_dir,

@@ -1,6 +1,7 @@
 """Topic administration: the one place ``streams`` talks to the Kafka admin API.
 
-Owns the creation of Baton's topics at start-up. Tansu (the embedded broker) implements
+Owns the creation of Baton's topics at start-up, and reading a topic's partitions for the
+consumers that assign them by hand (no consumer group). Tansu (the embedded broker) implements
 CreateTopics but not CreatePartitions or AlterConfigs, so topics are created once with their final
 partition count and configuration, and an existing topic is left exactly as it is.
 
@@ -21,6 +22,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError, for_code
 
@@ -76,6 +78,32 @@ async def ensure_topics(
         await asyncio.sleep(_RETRY_BACKOFF_S)
 
 
+async def topic_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    """Every partition of ``topic`` (sorted), or none if the topic does not exist.
+
+    Asks Metadata for all topics: asking by name would auto-create a missing topic. A consumer's
+    own cached metadata cannot answer this: aiokafka bootstraps with a Metadata request for no
+    topic, which Tansu answers with every topic and Apache Kafka (v4+) with none.
+
+    Args:
+        bootstrap: ``host:port`` of a broker (or a comma-separated list of them).
+        topic: Full topic name.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        await admin.start()
+        described = await admin.describe_topics()
+    finally:
+        await admin.close()
+    numbers = [
+        partition["partition"]
+        for found in described
+        if found["topic"] == topic and found["error_code"] == _NO_ERROR
+        for partition in found["partitions"]
+    ]
+    return [TopicPartition(topic, number) for number in sorted(numbers)]
+
+
 def _unreachable(bootstrap: str, reason: str) -> BrokerUnreachable:
     return BrokerUnreachable(
         bootstrap,
@@ -120,9 +148,30 @@ async def _create_missing(bootstrap: str, specs: Sequence[TopicSpec]) -> None:
             return
         response = await admin.create_topics([_new_topic(spec) for spec in missing])
         _raise_for_errors(response.topic_errors)
+        await _await_leaders(admin, missing)
         logger.info("created topics %s", ", ".join(spec.name for spec in missing))
     finally:
         await admin.close()
+
+
+async def _await_leaders(admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec]) -> None:
+    """Wait until Metadata shows every partition of ``specs`` with a leader.
+
+    Apache Kafka answers CreateTopics once its controller has committed the topics; the brokers
+    learn them a moment later, and a role that asks Metadata meanwhile finds no partitions (Tansu
+    answers only when they exist). The caller's deadline bounds the wait.
+    """
+    wanted = {spec.name: spec.partitions for spec in specs}
+    while True:
+        described = await admin.describe_topics(list(wanted))
+        led = {
+            topic["topic"]: sum(1 for p in topic["partitions"] if p["leader"] >= 0)
+            for topic in described
+            if topic["error_code"] == _NO_ERROR
+        }
+        if all(led.get(name, 0) >= count for name, count in wanted.items()):
+            return
+        await asyncio.sleep(_RETRY_BACKOFF_S / 4)
 
 
 def _new_topic(spec: TopicSpec) -> NewTopic:

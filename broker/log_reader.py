@@ -11,8 +11,9 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
+from broker.admin import topic_partitions
 from streams.codec import decode
 from streams.exceptions import RecordError
 from streams.records import Record
@@ -44,8 +45,7 @@ async def read_log(
     )
     await consumer.start()
     try:
-        await consumer.topics()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        partitions = await topic_partitions(bootstrap, topic)
         if not partitions:
             return
         consumer.assign(partitions)

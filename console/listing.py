@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from management.params import BadParameter, QueuedQuery, WorkflowQuery
+from store.app_settings import payloads_private
 from store.database import Store
 from store.models import ExecutorRow, RecoveryRow
 from store.projection import AppSummary, list_apps, list_executors, list_recoveries
@@ -42,6 +43,8 @@ class WorkflowListing:
     workflows: tuple[WorkflowStatus, ...]
     counts: dict[str, int] = field(default_factory=dict)
     next_cursor: str | None = None
+    payloads_hidden: bool = False
+    """Payload privacy is on for the app: the rows' errors are hidden (and null)."""
 
 
 async def read_apps(store: Store) -> list[AppOverview]:
@@ -81,10 +84,12 @@ async def read_workflows(store: Store, app: AppName, query: WorkflowQuery) -> Wo
                 "cursor", "malformed; pass a previous page's next_cursor unchanged"
             ) from None
         counts = await count_by_status(session, app, query.flt)
+        private = await payloads_private(session, app)
     return WorkflowListing(
         workflows=tuple(status_from_row(row) for row in page.rows),
         counts=counts,
         next_cursor=page.next_cursor,
+        payloads_hidden=private,
     )
 
 

@@ -86,6 +86,10 @@ class WorkflowPageJson(TypedDict):
     limit: int
     offset: int
     next_cursor: str | None
+    payloads_hidden: str | None
+    """``"hidden (payload privacy on for this app)"`` when payload privacy is on for the app (every
+    row's ``error`` is then null whatever the workflow holds, as in a workflow's detail); else
+    null."""
 
 
 class QueuedPageJson(TypedDict):
@@ -275,14 +279,21 @@ def workflow_page_json(
     limit: int,
     offset: int,
     next_cursor: str | None,
+    payloads_hidden: bool = False,
 ) -> WorkflowPageJson:
-    """One page of the workflow list, with the counts per status."""
+    """One page of the workflow list, with the counts per status; with ``payloads_hidden`` (payload
+    privacy on for the app) the rows' errors are null and the page says they are hidden."""
+    rows = [workflow_summary_json(status) for status in statuses]
+    if payloads_hidden:
+        for row in rows:
+            row["error"] = None
     return WorkflowPageJson(
-        workflows=[workflow_summary_json(status) for status in statuses],
+        workflows=rows,
         counts=status_counts(counts),
         limit=limit,
         offset=offset,
         next_cursor=next_cursor,
+        payloads_hidden=PAYLOADS_HIDDEN if payloads_hidden else None,
     )
 
 

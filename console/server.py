@@ -22,6 +22,7 @@ from console.app import create_app
 from console.oidc.config import OidcConfig
 from management.channel import CommandChannel, LiveExecutors
 from runtime.lifecycle import Service, first_of
+from runtime.tls import TlsFiles
 from store.database import Store
 from streams.exceptions import RoleFailed
 
@@ -45,6 +46,7 @@ async def run_console(
     port: int,
     stop: asyncio.Event,
     *,
+    tls: TlsFiles | None = None,
     live: LiveExecutors | None = None,
     refresh_interval_s: float = 5.0,
     live_timeout_s: float = 3.0,
@@ -62,6 +64,8 @@ async def run_console(
         host: the interface to bind, e.g. ``127.0.0.1``.
         port: the TCP port.
         stop: set it to shut the server down.
+        tls: serve https:// with this certificate (checked by the caller: ``server_context``);
+            ``None``: http://.
         live: asks connected executors (workflow detail and steps); ``None``: the store only.
         refresh_interval_s: how often dashboard pages refresh themselves (0: never).
         live_timeout_s: how long a page waits for ``live`` before answering from the store.
@@ -98,6 +102,8 @@ async def run_console(
         access_log=access_log,
         lifespan="off",  # entered below
         timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_S),
+        ssl_certfile=None if tls is None else str(tls.cert),
+        ssl_keyfile=None if tls is None else str(tls.key),
     )
     server = _Server(config)
     background: Service = app.state.background
@@ -107,7 +113,8 @@ async def run_console(
         # the caller. A TaskGroup owns the server: it has drained before the lifespan ends.
         async with app.router.lifespan_context(app), asyncio.TaskGroup() as tasks:
             serving = tasks.create_task(server.serve(sockets=[sock]))
-            logger.info("console listening on http://%s:%d", host, sock.getsockname()[1])
+            scheme = "http" if tls is None else "https"
+            logger.info("console listening on %s://%s:%d", scheme, host, sock.getsockname()[1])
             await first_of(stop.wait(), background.failed.wait(), asyncio.wait({serving}))
             server.should_exit = True
     finally:

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field, fields
 
 from runtime.admission import AdmissionLimits
+from runtime.tls import TlsFiles
 from streams.exceptions import ConfigError
 from streams.ids import GatewayId
 from streams.topics import Topics
@@ -89,6 +90,9 @@ class GatewayConfig:
     """WebSocket pings to each executor. A frozen or cut-off executor is detected within
     interval + timeout + close timeout: 15 s with the defaults."""
     ping_timeout_s: float = 8.0
+    tls: TlsFiles | None = None
+    """Serve ``wss://`` with this certificate; ``None``: ``ws://`` (TLS, if any, ends at a
+    proxy in front)."""
     limits: GatewayLimits = field(default_factory=GatewayLimits)
     heartbeat_interval_s: float = 2.0
     """One heartbeat record per app held, per interval: the liveness signal and the snapshot."""

@@ -136,6 +136,7 @@ class Connection:
                 else:
                     self.session.receive_text(message)
                 self._dispatch()
+                await self._flush()  # an error reply to a message of an unknown type
         except ProtocolError as exc:
             logger.warning(
                 "closing executor session: %s",
@@ -143,7 +144,7 @@ class Connection:
                 extra={"conn_id": self.conn_id, "app": self.app, "close_code": exc.close_code},
             )
             await self._close_discarding(exc.close_code, close_reason(exc.close_code))
-        except ConnectionClosed:
+        except (ConnectionClosed, SessionClosed):
             pass
         finally:
             self._ended.set()

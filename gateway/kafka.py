@@ -6,9 +6,10 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from broker.admin import topic_partitions
 from streams.codec import decode, encode, record_key
 from streams.exceptions import PublishError, RecordError
 from streams.records import Command, ExecutorRequest, PollWorkflows, Record, RecoverExecutor
@@ -74,6 +75,7 @@ class CommandFeed:
     """
 
     def __init__(self, bootstrap: str, topic: str, client_id: str) -> None:
+        self._bootstrap = bootstrap
         self._topic = topic
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
@@ -88,12 +90,10 @@ class CommandFeed:
     async def __aenter__(self) -> CommandFeed:
         await self._consumer.start()
         self._started = True
-        await self._consumer.topics()  # loads cluster metadata for partitions_for_topic
-        partitions = self._consumer.partitions_for_topic(self._topic)
-        if not partitions:
+        assigned = await topic_partitions(self._bootstrap, self._topic)
+        if not assigned:
             await self._consumer.stop()
             raise PublishError(f"topic {self._topic} has no partitions: was it created?")
-        assigned = [TopicPartition(self._topic, p) for p in sorted(partitions)]
         self._consumer.assign(assigned)
         await self._consumer.seek_to_end(*assigned)
         return self

@@ -227,8 +227,9 @@ def _delete(kind: RequestKind, workflow_id: str, f: Fields) -> ManagementCall:
 def _fork(kind: RequestKind, workflow_id: str, f: Fields) -> ManagementCall:
     """DBOS conductor ``fork_workflow`` verb (``ForkWorkflowBody``: DBOS reads every key)."""
     start_step = f.integer("start_step")
-    if start_step < 1:
-        raise ValueError("start_step must be at least 1")
+    # DBOS counts a workflow's steps from 1 in Python and from 0 in TypeScript: 0 is a real step.
+    if start_step < 0:
+        raise ValueError("start_step must be at least 0")
     body = {
         "workflow_id": _workflow(workflow_id),
         "start_step": start_step,

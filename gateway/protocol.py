@@ -152,8 +152,40 @@ def decode_reply(text: str) -> Reply:
     try:
         message_type = MessageType(type_)
     except ValueError as exc:
-        raise ProtocolError("unknown message type", close_code=CLOSE_POLICY_VIOLATION) from exc
+        if len(type_) > MAX_ID_CHARS or len(request_id) > MAX_ID_CHARS:
+            raise ProtocolError(
+                "unknown message type, too long to answer", close_code=CLOSE_POLICY_VIOLATION
+            ) from exc
+        raise UnknownMessageType(type_, RequestId(request_id)) from exc
     return Reply(type=message_type, request_id=RequestId(request_id), data=data)
+
+
+class UnknownMessageType(ProtocolError):
+    """A well-formed message of a type this gateway does not know (HOUSE_STYLE §2: it gets an
+    error reply, not a dropped connection). ``ExecutorSession`` answers it; the close code is
+    only for a caller of ``decode_reply`` that does not.
+
+    Attributes:
+        message_type: the type the executor sent (at most ``MAX_ID_CHARS``).
+        request_id: its request id (at most ``MAX_ID_CHARS``).
+    """
+
+    def __init__(self, message_type: str, request_id: RequestId) -> None:
+        super().__init__("unknown message type", close_code=CLOSE_POLICY_VIOLATION)
+        self.message_type = message_type
+        self.request_id = request_id
+
+
+def unknown_type_reply(unknown: UnknownMessageType) -> str:
+    """The DBOS-shaped answer (``BaseResponse``: the same ``type`` and ``request_id``, and an
+    ``error_message``) to a message of an unknown type."""
+    shown = _CONTROL_CHARS.sub("", unknown.message_type)
+    frame = {
+        "type": unknown.message_type,
+        "request_id": unknown.request_id,
+        "error_message": f"unknown message type {shown!r}: this conductor does not handle it",
+    }
+    return orjson.dumps(frame).decode()
 
 
 def decode_executor_info(reply: Reply) -> ExecutorInfo:
@@ -262,8 +294,15 @@ class ExecutorSession:
         return list(self._pending)
 
     def receive_text(self, text: str) -> None:
-        """Take one text frame from the executor; raises ``ProtocolError`` on a violation."""
-        reply = decode_reply(text)
+        """Take one text frame from the executor; raises ``ProtocolError`` on a violation.
+
+        A well-formed message of an unknown type is answered with an error reply (queued in
+        ``data_to_send``); the session goes on."""
+        try:
+            reply = decode_reply(text)
+        except UnknownMessageType as unknown:
+            self._outgoing.append(unknown_type_reply(unknown))
+            return
         expected = self._pending.pop(reply.request_id, None)
         if expected is None:
             return  # the reply to a request we gave up on: harmless

@@ -105,6 +105,7 @@ class Gateway(Service):
         await stack.enter_async_context(self._sink)
         await stack.enter_async_context(self._feed)
         limits = self.config.limits
+        tls = self.config.tls
         self._server = await serve(
             self._handle,
             self.config.host,
@@ -118,13 +119,15 @@ class Gateway(Service):
             max_queue=limits.max_queue_frames,
             write_limit=limits.write_limit_bytes,
             compression="deflate" if limits.compression else None,
+            ssl=None if tls is None else tls.server_context(),
         )
         self.tasks.loop("heartbeats", self._heartbeat_loop())
         self.tasks.loop("commands", self._command_loop())
         self.tasks.loop("revocations", self._revocation_loop())
         logger.info(
-            "gateway %s listening on %s:%d",
+            "gateway %s listening on %s://%s:%d",
             self.config.gateway_id,
+            "ws" if tls is None else "wss",
             self.config.host,
             self.port,
             extra={"gateway": self.config.gateway_id},

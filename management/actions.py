@@ -292,7 +292,13 @@ class Actions:
             logger.warning("deleted workflows stay in the store's lists: %s", exc)
 
     async def _send(
-        self, app: AppName, operation: Operation, target: Target, request_id: RequestId
+        self,
+        app: AppName,
+        operation: Operation,
+        target: Target,
+        request_id: RequestId,
+        *,
+        payloads_private: bool = False,
     ) -> ExecutorReply | None:
         assert self._channel is not None
         request = ExecutorRequest(
@@ -305,13 +311,17 @@ class Actions:
             issued_at_ms=wall_ms(),
             timeout_ms=int(self._timeout_s * 1000),
             params=dict(operation.params),
+            payloads_private=payloads_private,
         )
         return await self._channel.send(request, self._timeout_s + REPLY_GRACE_S)
 
     async def _fork_already_done(
         self, app: AppName, operation: Operation, target: Target, request_id: RequestId
     ) -> Execution | None:
-        """After a fork's executor vanished mid-request: did the fork happen anyway?"""
+        """After a fork's executor vanished mid-request: did the fork happen anyway?
+
+        Only the new workflow's existence matters: the probe asks DBOS for no input and no
+        output (``load_input``/``load_output`` false), whatever the app's payload privacy."""
         new_id = str(operation.params["new_workflow_id"])
         probe = Operation(
             action="probe",
@@ -320,7 +330,9 @@ class Actions:
             workflow_id=new_id,
         )
         try:
-            reply = await self._send(app, probe, target, RequestId(f"{request_id}.probe"))
+            reply = await self._send(
+                app, probe, target, RequestId(f"{request_id}.probe"), payloads_private=True
+            )
         except LiveUnavailable:
             return None
         if reply is not None and reply.ok and reply.workflow is not None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from management.actions import Actions
 from management.idempotency import check_idempotency_key, derived_workflow_id
-from management.operations import JsonBody, Operation
+from management.operations import RESTART_START_STEP, JsonBody, Operation
 from management.outcomes import ActionFailed, Execution, FailureReason
 from management.params import WORKFLOW_PARAMS, BadParameter, parse_workflow_id, parse_workflow_query
 from runtime.clock import wall_ms
@@ -429,7 +429,7 @@ class BulkJobs:
                 kind=RequestKind.FORK,
                 target=workflow_id,
                 workflow_id=workflow_id,
-                params={"start_step": 1, "new_workflow_id": new_id},
+                params={"start_step": RESTART_START_STEP, "new_workflow_id": new_id},
                 version=version,
             )
             async with limit:

@@ -18,9 +18,10 @@ import uuid
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from broker.admin import topic_partitions
 from management.channel import LiveUnavailable, NoLiveExecutor
 from management.targets import connected_executors
 from runtime.clock import wall_ms
@@ -49,6 +50,7 @@ class KafkaLiveExecutors(Service):
 
     def __init__(self, bootstrap: str, topics: Topics, store: Store, *, timeout_s: float) -> None:
         super().__init__("console channel")
+        self._bootstrap = bootstrap
         self._topics = topics
         self._store = store
         self._timeout_s = timeout_s
@@ -70,9 +72,7 @@ class KafkaLiveExecutors(Service):
         stack.push_async_callback(self._producer.stop)
         stack.push_async_callback(self._consumer.stop)  # also after a failed start
         await self._consumer.start()
-        await self._consumer.topics()
-        partitions = self._consumer.partitions_for_topic(self._topics.replies) or set()
-        assigned = [TopicPartition(self._topics.replies, p) for p in sorted(partitions)]
+        assigned = await topic_partitions(self._bootstrap, self._topics.replies)
         self._consumer.assign(assigned)
         await self._consumer.seek_to_end(*assigned)
         self.tasks.loop("replies", self._read_replies())

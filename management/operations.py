@@ -21,6 +21,10 @@ from streams.records import RequestKind
 MAX_IMPORT_CHARS = 900_000
 """An imported workflow travels in one Kafka record; larger ones are refused."""
 MAX_START_STEP = 1_000_000
+RESTART_START_STEP = 0
+"""A restart is a fork from before the first step: DBOS numbers a workflow's first step 1 in Python
+and 0 in TypeScript, and a fork copies the checkpoints of the steps numbered below ``start_step``,
+so 0 copies none in either (1 would reuse a TypeScript workflow's first step)."""
 
 
 class WorkflowAction(StrEnum):
@@ -167,12 +171,12 @@ def workflow_operation(
             params = _without_none({"queue_name": body.text("queue_name")})
             kind, version = RequestKind.RESUME, stored_version
         case WorkflowAction.RESTART:
-            params = {"start_step": 1}
+            params = {"start_step": RESTART_START_STEP}
             kind, version = RequestKind.FORK, stored_version
         case WorkflowAction.FORK:
-            start_step = body.integer("start_step", low=1, high=MAX_START_STEP)
+            start_step = body.integer("start_step", low=0, high=MAX_START_STEP)
             if start_step is None:
-                raise BadParameter("start_step", "is required: the first step to run again (≥ 1)")
+                raise BadParameter("start_step", "is required: the first step to run again (≥ 0)")
             new_id = body.text("new_workflow_id")
             to_version = body.text("application_version")
             params = _without_none(

@@ -7,6 +7,8 @@ one place.
 * ConductorError                 -- root of everything Baton raises on purpose
     * RecordError                -- a Kafka record that is not a Baton record
     * ProtocolError              -- bad executor input (DBOS frame) -> close code, never a crash
+        * UnknownMessageType     -- [gateway.protocol] a well-formed frame of an unknown type
+                                    -> an error reply, the session stays open
     * PublishError               -- a Kafka write failed (retriable)
     * AuthError                  -- unknown, revoked or other-app API key
     * RoleFailed                 -- a part of a role died: the process exits non-zero

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import IO, Any
 from uuid import uuid4
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from baton.children import die_with_parent
+from broker.admin import topic_partitions
 from streams.codec import decode, encode, record_key
 from streams.records import Record
 from tests.eventually import assert_eventually
@@ -141,6 +142,30 @@ class BatonCluster:
             self.roles[name].start()
         for name in self._role_args:
             self.wait_for_log(name, _READY_TEXT[name.rstrip("0123456789")])
+        return self
+
+    def start_up(self) -> BatonCluster:
+        """Run every role under one ``baton up --kafka`` supervisor process (role ``up``) instead
+        of one process per role; ``stop()`` sends it SIGTERM like the others."""
+        args = [
+            sys.executable,
+            "-m",
+            "baton",
+            "up",
+            "--kafka",
+            self.kafka_bootstrap,
+            "--database-url",
+            self.database_url,
+            "--data-dir",
+            str(self.workdir),
+            "--gateway-port",
+            str(self.gateway_port),
+            "--console-port",
+            str(self.console_port),
+        ]
+        self.roles["up"] = RoleProcess("up", args, self.env, self.workdir / "up.log")
+        self.roles["up"].start()
+        self.wait_for_log("up", "Baton is up")
         return self
 
     @property
@@ -299,8 +324,7 @@ async def read_topic(bootstrap: str, topic: str, app: str) -> list[Record]:
     )
     await consumer.start()
     try:
-        await consumer.topics()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        partitions = await topic_partitions(bootstrap, topic)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)

@@ -1,4 +1,5 @@
-"""Shared fixtures: one embedded Tansu broker per session, a fresh topic prefix per test; every
+"""Shared fixtures: one embedded Tansu broker per session (and, for the tests that ask, one
+1-node Apache Kafka from ``deploy/local/kafka``), a fresh topic prefix per test; every
 test that uses the broker is marked ``broker``; Hypothesis runs without per-example deadlines; a
 session refuses to start when two test modules would import under the same name.
 
@@ -9,7 +10,7 @@ the broker's own error message.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from uuid import uuid4
 
@@ -17,6 +18,7 @@ import pytest
 from hypothesis import settings
 
 from baton.embedded_broker import EmbeddedBroker, EmbeddedBrokerError
+from tests.local_kafka import LocalKafka, LocalKafkaError
 
 # Hypothesis's default per-example deadline (200 ms) measures the machine as much as the code: on
 # a shared 2-core machine a loaded moment fails a correct property test ("Unreliable test
@@ -43,6 +45,27 @@ async def embedded_broker() -> AsyncIterator[EmbeddedBroker]:
 def kafka_bootstrap(embedded_broker: EmbeddedBroker) -> str:
     """``host:port`` of the session's embedded broker."""
     return embedded_broker.bootstrap
+
+
+@pytest.fixture(scope="session")
+def apache_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    """The session's 1-node Apache Kafka (KRaft, loopback), stopped at the end of the session."""
+    kafka = LocalKafka(tmp_path_factory.mktemp("apache-kafka"))
+    try:
+        kafka.start(nodes=1)
+    except LocalKafkaError as exc:
+        kafka.stop()
+        pytest.fail(f"Apache Kafka (deploy/local/kafka; a JDK 17+ and Maven) is required: {exc}")
+    try:
+        yield kafka
+    finally:
+        kafka.stop()
+
+
+@pytest.fixture(scope="session")
+def apache_kafka_bootstrap(apache_kafka: LocalKafka) -> str:
+    """``127.0.0.1:port`` of the session's Apache Kafka."""
+    return apache_kafka.bootstrap
 
 
 @pytest.fixture

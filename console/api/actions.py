@@ -121,7 +121,7 @@ _WORKFLOW_ACTION_DOCS = {
         "A new workflow runs it from start_step (earlier steps' results are reused), optionally "
         "on another application version or queue.",
         "{type: object, required: [start_step], properties: {start_step: {type: integer, "
-        "minimum: 1}, application_version: {type: string}, new_workflow_id: {type: string}, "
+        "minimum: 0}, application_version: {type: string}, new_workflow_id: {type: string}, "
         "queue_name: {type: string}}}",
     ),
     WorkflowAction.DELETE: _action_doc(

@@ -214,6 +214,7 @@ class Api:
                 limit=query.limit,
                 offset=query.offset,
                 next_cursor=result.next_cursor,
+                payloads_hidden=result.payloads_hidden,
             )
         )
 

@@ -110,7 +110,7 @@ def workflow_fields(action: WorkflowAction) -> list[FormField]:
                     name="start_step",
                     label="Start step",
                     kind="number",
-                    hint="The first step to run again (1: all of them).",
+                    hint="The first step to run again (all of them: 1 in Python, 0 in TypeScript).",
                     required=True,
                     default="1",
                 ),

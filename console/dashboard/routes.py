@@ -176,6 +176,8 @@ class Dashboard:
             "total": total,
             "query": query,
             "workflows": result.workflows,
+            "payloads_hidden": result.payloads_hidden,
+            "payloads_hidden_note": PAYLOADS_HIDDEN,
             "tabs": _status_tabs(form, selected, counts),
             "paging": {
                 **_paging(form, selected, query.limit, query.offset, query.cursor, result),

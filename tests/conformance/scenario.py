@@ -7,16 +7,27 @@ from pathlib import Path
 
 from streams.records import RecoveryDecision, RecoveryStep
 from tests.baton_cluster import BatonCluster
+from tests.clients.catalog import PYTHON_2_31
+from tests.clients.client import Client
 from tests.dbos_app.harness import ExecutorProcess, read_workflow, recorded_step_ids
 from tests.dbos_app.system_db import WorkflowRow
 from tests.eventually import assert_eventually
 
 
 class ExecutorPool:
-    """Real DBOS executors of one app, connected to a cluster's gateways with one key."""
+    """Real DBOS executors of one app and one client, connected to a cluster's gateways with one
+    key."""
 
-    def __init__(self, cluster: BatonCluster, app: str, system_db: str, workdir: Path) -> None:
+    def __init__(
+        self,
+        cluster: BatonCluster,
+        app: str,
+        system_db: str,
+        workdir: Path,
+        client: Client = PYTHON_2_31,
+    ) -> None:
         self.cluster = cluster
+        self.client = client
         self.app = app
         self.system_db = system_db
         self.workdir = workdir
@@ -34,6 +45,7 @@ class ExecutorPool:
             "conductor_key": self.key,
             "app_version": app_version,
             "log_dir": self.workdir / f"executor{len(self.started)}",
+            "client": self.client,
             **overrides,
         }
         executor = ExecutorProcess(**params)  # type: ignore[arg-type]

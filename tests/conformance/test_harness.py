@@ -1,4 +1,4 @@
-"""Self-test of the DBOS executor harness, without Baton.
+"""Self-test of the DBOS executor harness, without Baton, for every client in the catalog.
 
 One real DBOS executor runs against a fresh system database while its conductor URL points
 at a loopback port where nothing listens: the DBOS conductor client retries every second,
@@ -8,14 +8,18 @@ and that must not disturb the application.
 from __future__ import annotations
 
 import logging
+import shutil
 import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from tests.clients.catalog import ALL, TYPESCRIPT_5_2
+from tests.clients.client import Client, ClientPrepareError
 from tests.dbos_app.harness import (
     ExecutorProcess,
     WorkflowRow,
@@ -30,6 +34,12 @@ from tests.eventually import assert_eventually
 logger = logging.getLogger(__name__)
 
 pytestmark = pytest.mark.conformance
+
+
+@pytest.fixture(params=ALL, ids=[client.label for client in ALL])
+def client(request: pytest.FixtureRequest) -> Client:
+    chosen: Client = request.param
+    return chosen
 
 
 @pytest.fixture
@@ -50,6 +60,7 @@ def dead_conductor_url() -> str:
 
 
 def test_executor_runs_multi_step_workflow(
+    client: Client,
     system_db_url: str,
     dead_conductor_url: str,
     tmp_path: Path,
@@ -64,6 +75,7 @@ def test_executor_runs_multi_step_workflow(
         conductor_url=dead_conductor_url,
         conductor_key="test-key",
         app_version="harness-v1",
+        client=client,
     )
     with executor:
         record_property("executor_ready_s", executor.ready_after_s)
@@ -90,12 +102,13 @@ def test_executor_runs_multi_step_workflow(
         assert executor.returncode == -9
 
 
-def test_quick_workflow_and_sigterm(system_db_url: str, tmp_path: Path) -> None:
+def test_quick_workflow_and_sigterm(client: Client, system_db_url: str, tmp_path: Path) -> None:
     executor = ExecutorProcess(
         app_name="baton-harness",
         system_db_url=system_db_url,
         marker_dir=tmp_path / "markers",
         log_dir=tmp_path / "executor",
+        client=client,
     )
     with executor:
         executor.start_workflow("quick", "quick-1", x=21)
@@ -119,3 +132,19 @@ def _row_with_status(db_url: str, workflow_id: str, status: str) -> WorkflowRow:
     assert row is not None, "no status row yet"
     assert row.status == status, f"status is {row.status}"
     return row
+
+
+def test_a_client_without_its_toolchain_fails_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TypeScript client never prepared, on a machine without Node.js: a clear error."""
+    app_dir = tmp_path / "typescript"
+    app_dir.mkdir()
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy(TYPESCRIPT_5_2.app_dir / name, app_dir / name)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))
+    client = replace(TYPESCRIPT_5_2, app_dir=app_dir)
+
+    with pytest.raises(ClientPrepareError, match=r"`node` is missing.*make client-deps"):
+        client.prepare()
+    assert not (app_dir / "node_modules").exists()

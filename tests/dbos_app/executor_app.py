@@ -5,6 +5,9 @@ environment (see ``AppSettings.from_env``) and is driven through a tiny HTTP con
 so that a test can start a workflow *on this executor*: the PENDING row then carries this
 process's executor id, which is what a Conductor ``recovery`` request later names.
 
+It is the application of every Python client in ``tests/clients/catalog.py`` (dbos 2.31.1 and
+3.2.0), whose shared contract ``tests/clients/__init__.py`` documents; the details follow.
+
 Control contract (the harness in ``harness.py`` is the only client):
 
 * stdout line ``READY <executor_id> <control_port>`` once ``DBOS.launch()`` returned and the
@@ -30,8 +33,10 @@ Workflows: ``multi_step(n, step_seconds)`` appends ``"<workflow_id> <step_no> <e
 to ``<marker_dir>/<workflow_id>.steps`` in each step and then sleeps. Step ``k`` is DBOS
 function_id ``k`` (the workflow does nothing else), so a fork from ``start_step=k`` copies
 steps ``1..k-1`` and re-runs ``k..n``: the fork's own marker file (it has a new workflow id)
-holds steps ``k..n`` only. ``quick(x)`` returns ``x * 2``; ``failing(message)`` runs one step
-and raises ``RuntimeError(message)``; ``big(size)`` returns ``size`` characters.
+holds steps ``k..n`` only. ``parent(n, step_seconds)`` runs ``multi_step`` as the child workflow
+``<workflow_id>-child`` and returns ``"parent of <its result>"``. ``quick(x)`` returns ``x * 2``;
+``failing(message)`` runs one step and raises ``RuntimeError(message)``; ``big(size)`` returns
+``size`` characters.
 
 ``chatty(topic, timeout_s)`` uses every DBOS communication primitive: it sets the events
 ``stage`` = ``"waiting"``, writes ``"started"`` to the stream ``log``, waits up to
@@ -151,6 +156,14 @@ def multi_step(n: int, step_seconds: float) -> str:
 
 
 @DBOS.workflow()
+def parent(n: int, step_seconds: float) -> str:
+    """Run ``multi_step`` as the child workflow ``<workflow_id>-child``; return its result."""
+    with SetWorkflowID(f"{DBOS.workflow_id}-child"):
+        child = DBOS.start_workflow(multi_step, n, step_seconds)
+    return f"parent of {child.get_result()}"
+
+
+@DBOS.workflow()
 def quick(x: int) -> int:
     """Return ``x * 2``: the cheapest possible workflow."""
     return x * 2
@@ -199,15 +212,29 @@ def ticking(scheduled_at: datetime, context: Any) -> None:
     tick_step(str(DBOS.workflow_id))
 
 
-serial_queue = Queue("serial", concurrency=1)
+SERIAL_QUEUE = "serial"
 """One workflow at a time across the app: the ones behind it stay ENQUEUED."""
 
-QUEUES = {"serial": serial_queue}
+_register_queue: Callable[..., Queue] | None = getattr(DBOS, "register_queue", None)
+"""dbos 3.x keeps queues in the system database: ``DBOS.register_queue`` after launch (its
+``Queue`` refuses direct construction). dbos 2.x declares ``Queue`` objects before launch."""
+
+QUEUES: dict[str, Queue] = (
+    {} if _register_queue is not None else {SERIAL_QUEUE: Queue(SERIAL_QUEUE, concurrency=1)}
+)
+
+
+def register_queues() -> None:
+    """After launch, on dbos 3.x: register the queues (an idempotent upsert per executor)."""
+    if _register_queue is not None:
+        QUEUES[SERIAL_QUEUE] = _register_queue(SERIAL_QUEUE, global_concurrency=1)
+
 
 # Workflow name -> (function, {query parameter: converter}).
 WORKFLOWS: dict[str, tuple[Callable[..., Any], dict[str, Callable[[str], Any]]]] = {
     "multi_step": (multi_step, {"n": int, "step_seconds": float}),
     "quick": (quick, {"x": int}),
+    "parent": (parent, {"n": int, "step_seconds": float}),
     "failing": (failing, {"message": str}),
     "big": (big, {"size": int}),
     "chatty": (chatty, {"topic": str, "timeout_s": float}),
@@ -389,6 +416,7 @@ def main() -> None:
 
     DBOS(config=dbos_config(settings))
     DBOS.launch()
+    register_queues()
     apply_schedules()
     server = ThreadingHTTPServer(("127.0.0.1", settings.control_port), ControlHandler)
     server.daemon_threads = True

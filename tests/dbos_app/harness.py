@@ -1,8 +1,9 @@
-"""Run real DBOS executors (``executor_app.py``) in subprocesses for tests and benchmarks.
+"""Run real DBOS executors in subprocesses for tests and benchmarks, of any client in
+``tests.clients.catalog`` (by default Python ``dbos==2.31.1``: ``executor_app.py``).
 
 Owns: spawning, waiting for READY, driving through the control server, killing and
 terminating executor processes, and reading the step markers they write. The control
-contract itself is documented in ``executor_app.py`` (which cannot import this package).
+contract every client application keeps is documented in ``tests/clients/__init__.py``.
 
 Database helpers live in ``system_db`` and are re-exported here for convenience.
 Imports nothing from Baton and nothing from pytest: bench scripts use it too. Everything
@@ -16,7 +17,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -27,6 +27,8 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import urlencode
 
+from tests.clients.catalog import PYTHON_2_31
+from tests.clients.client import Client
 from tests.dbos_app.system_db import (
     WorkflowRow,
     create_database,
@@ -44,6 +46,7 @@ __all__ = [
     "SCHEDULE_NAME",
     "ExecutorProcess",
     "ExecutorStartError",
+    "NotSupportedByClient",
     "WorkflowRow",
     "create_database",
     "database_url",
@@ -58,7 +61,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 EXECUTOR_APP = Path(__file__).with_name("executor_app.py")
-"""The DBOS application script every ``ExecutorProcess`` runs."""
+"""The Python clients' DBOS application script."""
 
 SCHEDULE_NAME = "yearly-tick"
 """The schedule every executor applies at launch (``executor_app.SCHEDULE_NAME``; that script
@@ -128,8 +131,12 @@ class ExecutorConfig:
         return env
 
 
+class NotSupportedByClient(RuntimeError):
+    """The client's application answered 501: it does not implement that control endpoint."""
+
+
 class ExecutorProcess:
-    """One ``executor_app.py`` subprocess; a context manager that always reaps it.
+    """One executor subprocess of ``client``; a context manager that always reaps it.
 
     stdout and stderr go to files in ``log_dir`` (no pipe can fill up and stall the
     executor). Pass a pytest ``tmp_path`` subdirectory to let pytest manage retention; the
@@ -147,7 +154,7 @@ class ExecutorProcess:
         app_version: str | None = "v1",
         log_level: str = "INFO",
         ready_timeout_s: float = 60.0,
-        python: str = sys.executable,
+        client: Client = PYTHON_2_31,
         log_dir: Path | None = None,
     ) -> None:
         self.config = ExecutorConfig(
@@ -160,7 +167,7 @@ class ExecutorProcess:
             log_level=log_level,
         )
         self.ready_timeout_s = ready_timeout_s
-        self.python = python
+        self.client = client
         if log_dir is None:
             log_dir = Path(tempfile.mkdtemp(prefix="baton-executor-"))
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -177,25 +184,27 @@ class ExecutorProcess:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> Self:
-        """Spawn the executor and block until it prints READY.
+        """Prepare the client (once: see ``Client.prepare``), spawn the executor and block until
+        it prints READY.
 
         Raises:
+            ClientPrepareError: the client's toolchain is missing or its installation failed.
             ExecutorStartError: it exited first or ``ready_timeout_s`` passed (then it is
                 killed).
         """
         if self._proc is not None:
             raise RuntimeError("executor already started")
+        self.client.prepare()
         env = {**os.environ, **self.config.to_env(), "PYTHONUNBUFFERED": "1"}
         started = time.monotonic()
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
-            self._proc = subprocess.Popen(
-                [self.python, str(EXECUTOR_APP)], stdout=out, stderr=err, env=env
-            )
+            self._proc = subprocess.Popen(self.client.command(), stdout=out, stderr=err, env=env)
         self._await_ready(started)
         self.ready_after_s = time.monotonic() - started
         self._app_version = str(self._get("/executor")["app_version"])
         logger.info(
-            "executor %s ready in %.2fs (pid %d, control port %d)",
+            "%s executor %s ready in %.2fs (pid %d, control port %d)",
+            self.client.label,
             self._executor_id,
             self.ready_after_s,
             self.pid,
@@ -371,6 +380,10 @@ class ExecutorProcess:
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 raise _NotFound(path) from exc
+            if exc.code == 501:
+                raise NotSupportedByClient(
+                    f"{self.client.label} does not implement {method} {path.split('?')[0]}"
+                ) from exc
             detail = exc.read().decode(errors="replace")
             raise RuntimeError(f"{method} {path} -> {exc.code}: {detail}") from exc
         return body
@@ -386,7 +399,8 @@ class ExecutorProcess:
         return value
 
     def __repr__(self) -> str:
-        return f"<ExecutorProcess {self._executor_id} pid={self._proc and self._proc.pid}>"
+        pid = self._proc and self._proc.pid
+        return f"<ExecutorProcess {self.client.label} {self._executor_id} pid={pid}>"
 
 
 class _NotFound(Exception):

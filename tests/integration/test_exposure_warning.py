@@ -14,6 +14,7 @@ import pytest
 
 from tests.baton_cluster import free_port
 from tests.eventually import assert_eventually
+from tests.self_signed import self_signed
 
 pytestmark = pytest.mark.integration
 
@@ -50,3 +51,15 @@ def test_beyond_loopback_the_console_warns_once_and_on_loopback_not(tmp_path: Pa
 
     _, quiet = run_console(tmp_path)
     assert "without TLS" not in quiet, quiet
+
+
+def test_beyond_loopback_with_its_own_tls_the_console_serves_https_and_does_not_warn(
+    tmp_path: Path,
+) -> None:
+    tls = self_signed(tmp_path)
+    args = ("--host", "0.0.0.0", "--tls-cert", str(tls.cert), "--tls-key", str(tls.key))
+    port, output = run_console(tmp_path, *args)
+
+    assert f"console listening on https://0.0.0.0:{port}" in output, output
+    assert "without TLS" not in output, output
+    assert "in clear" not in output, output

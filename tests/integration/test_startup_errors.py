@@ -20,6 +20,7 @@ import pytest
 
 from tests.baton_cluster import free_port
 from tests.dbos_app.system_db import database_url
+from tests.self_signed import self_signed, stray_key
 
 pytestmark = pytest.mark.integration
 
@@ -164,3 +165,45 @@ def test_a_data_dir_that_cannot_be_written(tmp_path: Path) -> None:
 
     assert f"the data directory {data_dir} is not writable" in line
     assert "--data-dir" in line
+
+
+def test_a_tls_key_of_another_certificate(up_args: list[str], tmp_path: Path) -> None:
+    tls = self_signed(tmp_path)
+    other = stray_key(tmp_path)
+
+    line = baton(*up_args, "--tls-cert", str(tls.cert), "--tls-key", str(other)).line
+
+    assert f"the TLS key {other} does not belong to the certificate {tls.cert}" in line
+    assert "(key values mismatch)" in line
+    assert "--tls-cert PATH --tls-key PATH" in line
+
+
+@pytest.mark.parametrize("role", ["gateway", "console"])
+def test_a_role_given_a_tls_certificate_without_its_key(
+    tmp_path: Path, closed_port: int, role: str
+) -> None:
+    tls = self_signed(tmp_path)
+
+    line = baton(
+        role,
+        "--port",
+        str(free_port()),
+        "--kafka",
+        f"127.0.0.1:{closed_port}",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--tls-cert",
+        str(tls.cert),
+    ).line
+
+    assert "a TLS certificate (--tls-cert) is given without its key (--tls-key)" in line
+    assert "give both --tls-cert PATH --tls-key PATH" in line
+
+
+def test_an_unreadable_tls_certificate(up_args: list[str], tmp_path: Path) -> None:
+    tls = self_signed(tmp_path)
+    missing = tmp_path / "no-such-cert.pem"
+
+    line = baton(*up_args, env={"BATON_TLS_CERT": str(missing), "BATON_TLS_KEY": str(tls.key)}).line
+
+    assert f"cannot read the TLS certificate {missing} (No such file or directory)" in line

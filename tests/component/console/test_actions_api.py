@@ -81,14 +81,15 @@ async def test_concurrent_duplicates_act_once(api: httpx.AsyncClient, channel: F
     assert channel.acted == [("cancel", "wf-001")]
 
 
-async def test_restart_forks_from_step_one_on_the_workflows_version(
+async def test_restart_forks_from_before_the_first_step_on_the_workflows_version(
     api: httpx.AsyncClient, channel: FakeChannel
 ) -> None:
     response = await api.post(f"{WF}/wf-002/restart")
     assert response.status_code == 200, response.text
     new_id = response.json()["result"]["new_workflow_id"]
     assert new_id != "wf-002"
-    assert channel.forks[new_id] == ("wf-002", 1)
+    # Step 0: before the first step in Python (1) and in TypeScript (0) alike.
+    assert channel.forks[new_id] == ("wf-002", 0)
 
 
 async def test_no_executor_connected_is_a_clear_rejected_action(
@@ -148,6 +149,11 @@ async def test_a_fork_retried_after_a_disconnect_does_not_fork_twice(
     # e2 dropped the fork; e1 was first asked whether the new workflow exists, then forked.
     assert kinds == [RequestKind.FORK, RequestKind.GET_WORKFLOW, RequestKind.FORK]
     assert len(channel.forks) == 1
+    # The probe needs no payload: the gateway asks DBOS with load_input/load_output false.
+    probe = channel.requests[1]
+    assert probe.payloads_private is True
+    assert probe.workflow_id == channel.requests[0].params["new_workflow_id"]
+    assert not any(r.payloads_private for r in (channel.requests[0], channel.requests[2]))
 
 
 async def test_executor_errors_and_timeouts_are_reported(
@@ -168,7 +174,7 @@ async def test_executor_errors_and_timeouts_are_reported(
     ("path", "body", "parameter"),
     [
         ("wf-001/fork", {}, "start_step"),
-        ("wf-001/fork", {"start_step": 0}, "start_step"),
+        ("wf-001/fork", {"start_step": -1}, "start_step"),
         ("wf-001/fork", {"start_step": "3"}, "start_step"),
         ("wf-001/cancel", {"cancel_childs": True}, "cancel_childs"),
         ("wf-001/cancel", {"cancel_children": "yes"}, "cancel_children"),

@@ -188,7 +188,7 @@ async def test_a_bad_option_shows_the_confirmation_again_with_a_400(
     response = await post(
         console.client,
         "/apps/orders/workflows/wf-001/actions/fork",
-        {"idempotency_key": "k-fork", "start_step": "0", "application_version": "v9"},
+        {"idempotency_key": "k-fork", "start_step": "-1", "application_version": "v9"},
     )
     assert response.status_code == 400
     assert "start_step" in response.text

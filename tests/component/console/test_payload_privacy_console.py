@@ -81,6 +81,7 @@ async def test_a_private_apps_detail_and_steps_show_no_payload_live_or_stored(
     assert stored_steps["payloads_hidden"] == PAYLOADS_HIDDEN
     assert all(s["output"] is None and s["error"] is None for s in stored_steps["steps"])
     assert [w["error"] for w in listed["workflows"]] == [None]
+    assert listed["payloads_hidden"] == PAYLOADS_HIDDEN
 
 
 async def test_the_dashboard_says_the_payloads_are_hidden(
@@ -145,3 +146,28 @@ async def test_export_import_and_a_workflows_events_are_refused_and_audited(
     allowed = await client.get(f"{WF}/wf-001/export")
     assert allowed.status_code != 409, allowed.text
     assert [r.kind.value for r in channel.requests] == ["export_workflow"]
+
+
+async def test_a_private_apps_workflow_list_marks_errors_hidden(
+    make_client: ClientFactory, seeded_store: Store
+) -> None:
+    async with make_client(OfflineLive()) as client:
+        shown = (await client.get(WF, params={"status": "ERROR"})).json()
+        page = await client.get("/apps/orders/workflows", headers={"accept": "text/html"})
+    assert shown["payloads_hidden"] is None
+    assert [w["error"] for w in shown["workflows"]] != [None]
+    assert 'data-testid="error-hidden"' not in page.text
+
+    await private(seeded_store)
+    async with make_client(OfflineLive()) as client:
+        listed = (await client.get(WF)).json()
+        failed = (await client.get(WF, params={"status": "ERROR"})).json()
+        page = await client.get("/apps/orders/workflows", headers={"accept": "text/html"})
+    for body in (listed, failed):
+        assert body["payloads_hidden"] == PAYLOADS_HIDDEN
+        assert all(w["error"] is None for w in body["workflows"])
+    assert [w["status"] for w in failed["workflows"]] == ["ERROR"]
+    assert page.status_code == 200
+    assert 'data-testid="payloads-hidden"' in page.text
+    assert page.text.count('data-testid="error-hidden"') == len(listed["workflows"])
+    assert PAYLOADS_HIDDEN in page.text

@@ -19,11 +19,12 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal, TypeVar
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
+from broker.admin import topic_partitions
 from gateway.server import Gateway
 from runtime.clock import wall_ms
 from store.database import Store
@@ -45,6 +46,7 @@ class EventLog:
     """Every record on a topic, from its first offset, collected in the background."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
+        self._bootstrap = bootstrap
         self._topic = topic
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
@@ -58,10 +60,8 @@ class EventLog:
 
     async def start(self) -> None:
         await self._consumer.start()
-        await self._consumer.topics()
-        partitions = self._consumer.partitions_for_topic(self._topic)
-        assert partitions, f"topic {self._topic} has no partitions"
-        assigned = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+        assigned = await topic_partitions(self._bootstrap, self._topic)
+        assert assigned, f"topic {self._topic} has no partitions"
         self._consumer.assign(assigned)
         await self._consumer.seek_to_beginning(*assigned)
         self._task = asyncio.create_task(self._collect(), name=f"events {self._topic}")

@@ -360,7 +360,11 @@ BAD_INPUT: dict[str, tuple[str | bytes, bool, int]] = {
     "not JSON": ("{this is not json", True, 1007),
     "invalid UTF-8 text": (b'{"type": "recovery", "x": "\xff"}', True, 1007),
     "binary frame": (b'{"type": "recovery"}', False, 1003),
-    "unknown type": ('{"type": "teleport", "request_id": "r-1"}', True, 1008),
+    "unknown type, too long to answer": (
+        orjson.dumps({"type": "t" * 257, "request_id": "r-1"}).decode(),
+        True,
+        1008,
+    ),
     "reply without request_id": ('{"type": "recovery", "success": true}', True, 1002),
     "oversized": (
         orjson.dumps({"type": "recovery", "request_id": "r-1", "pad": "x" * 2048}).decode(),
@@ -368,6 +372,43 @@ BAD_INPUT: dict[str, tuple[str | bytes, bool, int]] = {
         1009,
     ),
 }
+
+
+async def test_an_unknown_message_type_gets_an_error_reply_and_the_session_stays(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog, commands: CommandSender
+) -> None:
+    _, key = await keys.create(APP)
+    async with make_gateway() as gateway:
+        url = executor_url(gateway, APP, key)
+        async with connect(url, open_timeout=5) as raw:
+            info_request = orjson.loads(await raw.recv())
+            await raw.send(_info_reply(info_request["request_id"], "exec-curious"))
+            await eventually(lambda: connected_record(events, "exec-curious"), "it connects")
+
+            for request_id, type_ in (("r-1", "teleport"), ("r-2", "<script>x</script>")):
+                await raw.send(orjson.dumps({"type": type_, "request_id": request_id}).decode())
+                answer = orjson.loads(await asyncio.wait_for(raw.recv(), timeout=5))
+                assert answer == {
+                    "type": type_,
+                    "request_id": request_id,
+                    "error_message": f"unknown message type {type_!r}: this conductor does not "
+                    "handle it",
+                }
+
+            # Still its session: a command reaches it and its answer counts.
+            command = recover("exec-curious", gateway)
+            await commands.send(command)
+            asked = orjson.loads(await asyncio.wait_for(raw.recv(), timeout=10))
+            assert asked["type"] == "recovery"
+            await raw.send(
+                orjson.dumps(
+                    {"type": "recovery", "request_id": asked["request_id"], "success": True}
+                ).decode()
+            )
+            done = await eventually(lambda: finished(events, command.command_id), "command done")
+            assert done.status is CommandStatus.SUCCEEDED
+            assert raw.close_code is None
+            assert disconnected_record(events, "exec-curious") is None
 
 
 @pytest.mark.parametrize(

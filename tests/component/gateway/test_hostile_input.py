@@ -11,10 +11,11 @@ gets a recovery command per example.
 
 What must hold, example by example: the hostile session is closed with the close code its first
 offending frame calls for (1002, 1003, 1007, 1008, 1009), with our fixed reason and never our
-exception text, or its frames are ignored. "Ignored" is observed, not waited for: after its frames
-the session sends one binary frame, which alone closes it with 1003. And at the end: ``exec-good``
-never noticed (still connected, every command delivered and answered correctly), every hostile
-session that became an executor has its connect and disconnect records with the code it saw,
+exception text, or its frames are ignored (a well-formed frame of a type DBOS does not have gets an
+error reply and the session goes on: HOUSE_STYLE §2). "Ignored" is observed, not waited for: after
+its frames the session sends one binary frame, which alone closes it with 1003. And at the end:
+``exec-good`` never noticed (still connected, every command delivered and answered correctly), every
+hostile session that became an executor has its connect and disconnect records with the code it saw,
 heartbeats still flow, the gateway never failed and nothing logged an error.
 
 Each property keeps one gateway for all its examples (hypothesis through pytest-asyncio; the loop
@@ -260,8 +261,9 @@ def close_for(frame: Frame) -> tuple[int, bool] | None:
     checks (not websockets') decide it; None: it must ignore the frame.
 
     The protocol, restated: too big, 1009; binary, 1003; not UTF-8 or not a JSON object, 1007;
-    no string ``type`` and ``request_id``, 1002; a type DBOS does not have, 1008; else a reply to a
-    request never made (the gateway's request ids are random per session), ignored.
+    no string ``type`` and ``request_id``, 1002; a type DBOS does not have, an error reply (the
+    session stays open), unless the type or the request id is over ``MAX_ID_CHARS``, 1008; else a
+    reply to a request never made (the gateway's request ids are random per session), ignored.
     """
     payload, text = frame
     data = payload.encode() if isinstance(payload, str) else payload
@@ -282,7 +284,10 @@ def close_for(frame: Frame) -> tuple[int, bool] | None:
     type_, request_id = message.get("type"), message.get("request_id")
     if not isinstance(type_, str) or not isinstance(request_id, str):
         return CLOSE_PROTOCOL_ERROR, True
-    return None if type_ in MESSAGE_TYPES else (CLOSE_POLICY_VIOLATION, True)
+    if type_ in MESSAGE_TYPES:
+        return None
+    too_long = len(type_) > MAX_ID_CHARS or len(request_id) > MAX_ID_CHARS
+    return (CLOSE_POLICY_VIOLATION, True) if too_long else None
 
 
 def assert_closed_as_expected(frames: list[Frame], code: int, reason: str) -> None:

@@ -304,7 +304,7 @@ def test_a_single_workflow_is_sent_without_workflow_ids() -> None:
         (RequestKind.FORK, "wf-1", {"start_step": 2}, "fork: new_workflow_id is required"),
         (RequestKind.FORK, "wf-1", {"start_step": "2", "new_workflow_id": "n"}, "an integer"),
         (RequestKind.FORK, "wf-1", {"start_step": True, "new_workflow_id": "n"}, "an integer"),
-        (RequestKind.FORK, "wf-1", {"start_step": 0, "new_workflow_id": "n"}, "at least 1"),
+        (RequestKind.FORK, "wf-1", {"start_step": -1, "new_workflow_id": "n"}, "at least 0"),
         (RequestKind.FORK, "wf-1", {"start_step": 1, "new_workflow_id": ""}, "must not be empty"),
         (RequestKind.FORK, "", {"start_step": 1, "new_workflow_id": "n"}, "names no workflow"),
         (RequestKind.FORK_FROM_FAILURE, "wf-1", {}, "workflow_ids is required"),

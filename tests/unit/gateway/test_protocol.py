@@ -31,6 +31,7 @@ from gateway.protocol import (
     Request,
     SessionPhase,
     SessionReady,
+    UnknownMessageType,
     close_reason,
     decode_executor_info,
     decode_reply,
@@ -397,7 +398,8 @@ def test_a_reply_of_the_wrong_type_is_a_protocol_error() -> None:
         ('{"request_id": "r"}', CLOSE_PROTOCOL_ERROR),
         ('{"type": 1, "request_id": "r"}', CLOSE_PROTOCOL_ERROR),
         ('{"type": "recovery", "request_id": 1}', CLOSE_PROTOCOL_ERROR),
-        ('{"type": "teleport", "request_id": "r"}', CLOSE_POLICY_VIOLATION),
+        (json.dumps({"type": "t" * 257, "request_id": "r"}), CLOSE_POLICY_VIOLATION),
+        (json.dumps({"type": "teleport", "request_id": "r" * 257}), CLOSE_POLICY_VIOLATION),
     ],
 )
 def test_malformed_frames_close_with_the_right_code(text: str, close_code: int) -> None:
@@ -405,6 +407,32 @@ def test_malformed_frames_close_with_the_right_code(text: str, close_code: int) 
     with pytest.raises(ProtocolError) as caught:
         session.receive_text(text)
     assert caught.value.close_code == close_code
+
+
+def test_an_unknown_type_gets_an_error_reply_and_the_session_goes_on() -> None:
+    session = ready_session()
+    pending = session.request(Request(type=MessageType.RECOVERY, fields={"executor_ids": []}))
+    sent_frames(session)
+    session.receive_text('{"type": "teleport", "request_id": "r-9", "to": "mars"}')
+    assert sent_frames(session) == [
+        {
+            "type": "teleport",
+            "request_id": "r-9",
+            "error_message": "unknown message type 'teleport': this conductor does not handle it",
+        }
+    ]
+    assert session.events_received() == []
+    assert session.pending_requests() == [pending]
+    session.receive_text(json.dumps({"type": "recovery", "request_id": pending, "success": True}))
+    (event,) = session.events_received()
+    assert isinstance(event, ReplyReceived)
+
+
+def test_decode_reply_raises_unknown_message_type_with_its_type_and_id() -> None:
+    with pytest.raises(UnknownMessageType) as caught:
+        decode_reply('{"type": "teleport", "request_id": "r"}')
+    assert (caught.value.message_type, caught.value.request_id) == ("teleport", "r")
+    assert caught.value.close_code == CLOSE_POLICY_VIOLATION
 
 
 def test_binary_frames_are_unsupported_data() -> None:

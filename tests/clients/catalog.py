@@ -1,0 +1,44 @@
+"""The DBOS clients under test, each the newest of its line whose Conductor client is open (MIT).
+
+Owns the list; ``client`` says what a client is. Imports nothing from Baton or pytest.
+"""
+
+from __future__ import annotations
+
+from tests.clients.client import (
+    CACHE_DIR,
+    Client,
+    GoClient,
+    JavaClient,
+    PythonClient,
+    TypeScriptClient,
+)
+
+PYTHON_2_31 = PythonClient(sdk_version="2.31.1")
+"""The test interpreter's own dbos (pinned by the test extras): the harness's default."""
+PYTHON_3_2 = PythonClient(sdk_version="3.2.0", venv=CACHE_DIR / "dbos-3.2.0")
+"""dbos 3.2.0 in a virtual environment of its own (3.3 moved the Conductor client out)."""
+TYPESCRIPT_5_2 = TypeScriptClient(sdk_version="5.2.11")
+"""@dbos-inc/dbos-sdk 5.2.11 (5.3 moved the Conductor client out)."""
+
+GO_1_6 = GoClient(sdk_version="v1.6.0")
+"""github.com/dbos-inc/dbos-transact-golang v1.6.0 (1.7 moved the Conductor client behind
+``dbos.RegisterConductorFactory``, filled by a proprietary module)."""
+
+JAVA_1_1 = JavaClient(sdk_version="1.1.0-m6")
+"""dev.dbos:transact 1.1.0-m6, the only release the Maven registry serves; its jar holds the
+Conductor client (``dev.dbos.transact.conductor``)."""
+
+ALL: tuple[Client, ...] = (PYTHON_2_31, PYTHON_3_2, TYPESCRIPT_5_2, GO_1_6, JAVA_1_1)
+
+
+def by_label(label: str) -> Client:
+    """The client labelled ``label`` (``python-3.2.0``).
+
+    Raises:
+        KeyError: no such client; the message lists the known labels.
+    """
+    for client in ALL:
+        if client.label == label:
+            return client
+    raise KeyError(f"unknown client {label!r}; known: {', '.join(c.label for c in ALL)}")

@@ -1,0 +1,274 @@
+"""What a DBOS client under test is: a language and an SDK version, the command that starts one
+executor of it, and the one-time preparation of its dependencies.
+
+Owns: the ``Client`` base, the Python, TypeScript, Go and Java clients, and the stamp files that
+make ``prepare`` run its installation once per pinned input. Imports nothing from Baton or pytest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import shutil
+import subprocess
+import sys
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CACHE_DIR = REPO_ROOT / ".venv-clients"
+"""Where clients that need an environment of their own get it (ignored by git)."""
+PYTHON_APP = REPO_ROOT / "tests" / "dbos_app" / "executor_app.py"
+TYPESCRIPT_DIR = Path(__file__).resolve().parent / "typescript"
+GO_DIR = Path(__file__).resolve().parent / "go"
+GO_MODULE = "github.com/dbos-inc/dbos-transact-golang"
+JAVA_DIR = Path(__file__).resolve().parent / "java"
+INSTALL_TIMEOUT_S = 600.0
+STAMP_NAME = ".baton-prepared"
+
+
+class ClientPrepareError(RuntimeError):
+    """A client's toolchain is missing or its installation failed; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Client(ABC):
+    """One DBOS SDK release, as the conformance tier runs it."""
+
+    language: str
+    """As the SDK reports it in ``executor_info`` (``python``, ``typescript``)."""
+    sdk_version: str
+    """As the SDK reports it in ``executor_info`` (``dbos_version``)."""
+    first_function_id: int
+    """The DBOS function id of a workflow's first step (Python counts from 1, TypeScript from 0):
+    ``multi_step``'s step ``k`` is function id ``first_function_id + k - 1``, the number a fork's
+    ``start_step`` names."""
+
+    def function_id_of_step(self, step_no: int) -> int:
+        """The function id of ``multi_step``'s step ``step_no`` (counted from 1)."""
+        return self.first_function_id + step_no - 1
+
+    @property
+    def label(self) -> str:
+        """``<language>-<sdk_version>``: test ids, log directories, the prepare command line."""
+        return f"{self.language}-{self.sdk_version}"
+
+    @abstractmethod
+    def command(self) -> list[str]:
+        """The command line that starts one executor (configured by the environment)."""
+
+    @abstractmethod
+    def prepare(self) -> None:
+        """Install the client's dependencies unless its stamp says they are there.
+
+        Raises:
+            ClientPrepareError: a toolchain is missing or the installation failed.
+        """
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PythonClient(Client):
+    """``tests/dbos_app/executor_app.py`` on a Python environment with ``dbos==sdk_version``."""
+
+    language: str = "python"
+    first_function_id: int = 1
+
+    venv: Path | None = None
+    """A virtual environment of its own, created by ``prepare``; ``None``: the interpreter running
+    the tests, whose ``dbos`` the project's test extras pin."""
+
+    def python(self) -> Path:
+        return Path(sys.executable) if self.venv is None else self.venv / "bin" / "python"
+
+    def command(self) -> list[str]:
+        return [str(self.python()), str(PYTHON_APP)]
+
+    def prepare(self) -> None:
+        if self.venv is None:
+            self._check_running_interpreter()
+            return
+        wanted = f"dbos=={self.sdk_version}"
+        if _stamped(self.venv, wanted):
+            return
+        _progress(f"preparing {self.label}: a virtual environment in {self.venv} with {wanted}")
+        if not self.python().exists():
+            _run(
+                [sys.executable, "-m", "venv", str(self.venv)], cwd=REPO_ROOT, what="python -m venv"
+            )
+        _run(
+            [
+                str(self.python()),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                wanted,
+            ],
+            cwd=REPO_ROOT,
+            what=f"pip install {wanted}",
+        )
+        _stamp(self.venv, wanted)
+
+    def _check_running_interpreter(self) -> None:
+        try:
+            installed = importlib.metadata.version("dbos")
+        except importlib.metadata.PackageNotFoundError:
+            installed = None
+        if installed != self.sdk_version:
+            raise ClientPrepareError(
+                f"{self.label} runs on the test interpreter {sys.executable}, which has dbos "
+                f"{installed or 'not installed'}: install the test extras (`make install`)"
+            )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TypeScriptClient(Client):
+    """``tests/clients/typescript`` on Node.js; its lockfile pins ``@dbos-inc/dbos-sdk``."""
+
+    language: str = "typescript"
+    first_function_id: int = 0
+
+    app_dir: Path = TYPESCRIPT_DIR
+
+    def command(self) -> list[str]:
+        return ["node", str(self.app_dir / "executor_app.js")]
+
+    def prepare(self) -> None:
+        pinned = json.loads((self.app_dir / "package.json").read_text())["dependencies"]
+        if pinned.get("@dbos-inc/dbos-sdk") != self.sdk_version:
+            raise ClientPrepareError(
+                f"{self.app_dir / 'package.json'} pins @dbos-inc/dbos-sdk "
+                f"{pinned.get('@dbos-inc/dbos-sdk')}, not {self.sdk_version}"
+            )
+        lock = hashlib.sha256((self.app_dir / "package-lock.json").read_bytes()).hexdigest()
+        modules = self.app_dir / "node_modules"
+        if _stamped(modules, lock):
+            return
+        for tool in ("node", "npm"):
+            if shutil.which(tool) is None:
+                raise ClientPrepareError(
+                    f"{self.label} runs on Node.js and `{tool}` is missing: install Node.js 20+ "
+                    "with npm (`apt-get install nodejs npm`), then run `make client-deps`"
+                )
+        _progress(f"preparing {self.label}: npm ci in {self.app_dir}")
+        _run(["npm", "ci", "--no-audit", "--no-fund"], cwd=self.app_dir, what="npm ci")
+        _stamp(modules, lock)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GoClient(Client):
+    """``tests/clients/go`` built with the Go toolchain; its ``go.mod``/``go.sum`` pin the SDK."""
+
+    language: str = "go"
+    first_function_id: int = 0
+
+    app_dir: Path = GO_DIR
+    binary: Path = CACHE_DIR / "go" / "executor-app"
+
+    def command(self) -> list[str]:
+        return [str(self.binary)]
+
+    def prepare(self) -> None:
+        go_mod = (self.app_dir / "go.mod").read_text()
+        if f"{GO_MODULE} {self.sdk_version}" not in go_mod:
+            raise ClientPrepareError(
+                f"{self.app_dir / 'go.mod'} does not pin {GO_MODULE} {self.sdk_version}"
+            )
+        digest = hashlib.sha256()
+        for name in ("go.mod", "go.sum", "main.go"):
+            digest.update((self.app_dir / name).read_bytes())
+        inputs = digest.hexdigest()
+        out_dir = self.binary.parent
+        if self.binary.exists() and _stamped(out_dir, inputs):
+            return
+        if shutil.which("go") is None:
+            raise ClientPrepareError(
+                f"{self.label} is a Go program and `go` is missing: install Go 1.25+ "
+                "(`apt-get install golang-go` if recent enough), then run `make client-deps`"
+            )
+        _progress(f"preparing {self.label}: go build in {self.app_dir} -> {self.binary}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _run(
+            ["go", "build", "-mod=readonly", "-o", str(self.binary), "."],
+            cwd=self.app_dir,
+            what="go build",
+        )
+        _stamp(out_dir, inputs)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JavaClient(Client):
+    """``tests/clients/java`` built with Maven on a JDK 17+; its ``pom.xml`` pins
+    ``dev.dbos:transact``. The build (classes and the copied dependencies) goes to ``build_dir``."""
+
+    language: str = "java"
+    first_function_id: int = 0
+
+    app_dir: Path = JAVA_DIR
+    build_dir: Path = CACHE_DIR / "java"
+
+    def command(self) -> list[str]:
+        classpath = f"{self.build_dir / 'classes'}:{self.build_dir / 'dependency'}/*"
+        return ["java", "-cp", classpath, "baton.ExecutorApp"]
+
+    def prepare(self) -> None:
+        pom = (self.app_dir / "pom.xml").read_text()
+        if f"<version>{self.sdk_version}</version>" not in pom:
+            raise ClientPrepareError(
+                f"{self.app_dir / 'pom.xml'} does not pin dev.dbos:transact {self.sdk_version}"
+            )
+        digest = hashlib.sha256(pom.encode())
+        for source in sorted((self.app_dir / "src").rglob("*.java")):
+            digest.update(source.read_bytes())
+        inputs = digest.hexdigest()
+        if _stamped(self.build_dir, inputs):
+            return
+        for tool in ("java", "mvn"):
+            if shutil.which(tool) is None:
+                raise ClientPrepareError(
+                    f"{self.label} is a Java program and `{tool}` is missing: install a JDK 17+ "
+                    "and Maven (`apt-get install openjdk-17-jdk-headless maven`), then run "
+                    "`make client-deps`"
+                )
+        _progress(f"preparing {self.label}: mvn compile in {self.app_dir} -> {self.build_dir}")
+        _run(
+            [
+                "mvn",
+                "-q",
+                "-B",
+                f"-DbuildDir={self.build_dir}",
+                "compile",
+                "dependency:copy-dependencies",
+            ],
+            cwd=self.app_dir,
+            what="mvn compile dependency:copy-dependencies",
+        )
+        _stamp(self.build_dir, inputs)
+
+
+def _stamped(directory: Path, content: str) -> bool:
+    stamp = directory / STAMP_NAME
+    return stamp.exists() and stamp.read_text() == content
+
+
+def _stamp(directory: Path, content: str) -> None:
+    (directory / STAMP_NAME).write_text(content)
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _run(args: list[str], *, cwd: Path, what: str) -> None:
+    try:
+        result = subprocess.run(
+            args, cwd=cwd, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ClientPrepareError(f"{what} failed: {exc}") from exc
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+        raise ClientPrepareError(f"{what} failed with exit code {result.returncode}:\n{tail}")

@@ -1,0 +1,62 @@
+"""Apache Kafka for tests and benchmarks: ``deploy/local/kafka`` (Kafka's own jars on the JDK, a
+KRaft cluster on loopback) driven from Python.
+
+No pytest imports here: benchmarks use it too. Everything blocks.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "deploy" / "local" / "kafka"
+"""The script every Apache Kafka cluster of the tests comes from."""
+START_TIMEOUT_S = 600.0
+"""The first start fetches the jars with Maven."""
+STOP_TIMEOUT_S = 150.0
+
+
+class LocalKafkaError(RuntimeError):
+    """``deploy/local/kafka`` failed; carries its stderr tail."""
+
+
+@dataclass
+class LocalKafka:
+    """One cluster of ``deploy/local/kafka`` living in ``directory``."""
+
+    directory: Path
+    bootstrap: str = field(default="", init=False)
+    """``127.0.0.1:P1,...`` once started."""
+
+    def start(self, nodes: int = 1) -> str:
+        """Start every node (creating the cluster on first use); returns the bootstrap servers."""
+        self.bootstrap = self._run("start", "--nodes", str(nodes), timeout_s=START_TIMEOUT_S)
+        return self.bootstrap
+
+    def start_node(self, node: int) -> None:
+        """Start node ``node`` (1-based) again, on its ports and storage."""
+        self._run("start", "--node", str(node), timeout_s=START_TIMEOUT_S)
+
+    def stop_node(self, node: int) -> None:
+        """Stop node ``node`` (SIGTERM: a controlled shutdown) and wait for its exit."""
+        self._run("stop", "--node", str(node), timeout_s=STOP_TIMEOUT_S)
+
+    def stop(self) -> None:
+        """Stop every node that runs and wait for their exit."""
+        if (self.directory / "cluster.json").exists():
+            self._run("stop", timeout_s=STOP_TIMEOUT_S)
+
+    def _run(self, *args: str, timeout_s: float) -> str:
+        result = subprocess.run(
+            [str(SCRIPT), *args, "--dir", str(self.directory)],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        if result.returncode != 0:
+            tail = "\n".join(result.stderr.splitlines()[-30:])
+            raise LocalKafkaError(f"deploy/local/kafka {' '.join(args)} failed:\n{tail}")
+        lines = result.stdout.strip().splitlines()
+        return lines[-1] if lines else ""
