@@ -217,6 +217,10 @@ def parse_statuses(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(statuses)
 
 
+MAX_TIME_MS = 253_402_300_799_999
+"""9999-12-31T23:59:59.999Z, the last instant a datetime holds."""
+
+
 def parse_time_ms(name: str, value: str) -> int:
     """An instant as epoch milliseconds, from epoch ms or ISO 8601 (no zone means UTC).
 
@@ -224,6 +228,8 @@ def parse_time_ms(name: str, value: str) -> int:
         BadParameter: the value is neither.
     """
     if _EPOCH_MS.fullmatch(value):
+        if int(value) > MAX_TIME_MS:
+            raise BadParameter(name, "expected a time before the year 10000")
         return int(value)
     try:
         moment = datetime.fromisoformat(value)

@@ -57,9 +57,9 @@ class SignIn:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/signin", self.page, methods=["GET"]),
-            Route("/signin", self.submit, methods=["POST"]),
-            Route("/signout", self.sign_out, methods=["POST"]),
+            Route("/signin", self.page, methods=["GET"], include_in_schema=False),
+            Route("/signin", self.submit, methods=["POST"], include_in_schema=False),
+            Route("/signout", self.sign_out, methods=["POST"], include_in_schema=False),
         ]
 
     async def page(self, request: Request) -> Response:

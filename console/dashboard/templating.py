@@ -39,6 +39,9 @@ def build_environment(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
         }
     )
     env.globals["qs"] = query_string
+    # Who is signed in, and the form token: ``Pages.render`` sets them per request; a page
+    # rendered without a request (an error page) shows no user and no forms.
+    env.globals.update({"identity": None, "can_act": False, "csrftoken": ""})
     return env
 
 

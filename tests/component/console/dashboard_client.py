@@ -181,7 +181,7 @@ async def serve(
 
 
 async def page(client: httpx.AsyncClient, path: str, status: int = 200, **kw: Any) -> str:
-    response = await client.get(path, headers=HTML, **kw)
+    response = await client.get(path, headers={**HTML, **kw.pop("headers", {})}, **kw)
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("text/html")
     assert "script-src 'self'" in response.headers["content-security-policy"]

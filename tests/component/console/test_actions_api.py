@@ -25,6 +25,7 @@ from tests.component.console.seed import (
     executor,
     on_version,
 )
+from tests.console_access import TESTER_ACTOR
 
 WF = "/api/v1/apps/orders/workflows"
 
@@ -37,7 +38,7 @@ async def test_cancel_reaches_the_connected_executor_and_is_audited(
     body = response.json()
     assert body["outcome"] == "succeeded"
     assert body["executor_id"] == "e1"
-    assert body["actor"] == "local"
+    assert body["actor"] == TESTER_ACTOR
     assert body["replayed"] is False
     assert channel.statuses["wf-001"] == "CANCELLED"
     [request] = channel.requests
@@ -48,7 +49,7 @@ async def test_cancel_reaches_the_connected_executor_and_is_audited(
     assert record.action == "workflow.cancel"
     assert record.outcome is ActionOutcome.SUCCEEDED
     [row] = await audit_rows(seeded_store, action="workflow.cancel")
-    assert (row.actor, row.subject, row.outcome) == ("local", "wf-001", "succeeded")
+    assert (row.actor, row.subject, row.outcome) == (TESTER_ACTOR, "wf-001", "succeeded")
 
 
 async def test_the_same_idempotency_key_acts_once(

@@ -128,7 +128,7 @@ async def test_audit_lists_the_actions(
     code = await baton("audit", "--app", "orders", "--console", console_url)
     assert code == 0
     [line] = capsys.readouterr().out.strip().splitlines()
-    assert "orders  local  workflow.delete  wf-002  succeeded" in line
+    assert "orders  token:tester  workflow.delete  wf-002  succeeded" in line
 
 
 async def test_an_unreachable_console_says_what_to_do() -> None:

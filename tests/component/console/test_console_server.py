@@ -163,7 +163,9 @@ async def test_without_its_lifespan_the_app_refuses_bulk_jobs(seeded_store: Stor
     assert app.state.bulk is not None
     async with LifespanManager(app) as running:
         transport = httpx.ASGITransport(app=running.app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://console", headers=await bearer(seeded_store)
+        ) as client:
             response = await client.post(
                 "/api/v1/apps/orders/bulk", json={"action": "cancel", "workflow_ids": ["wf-001"]}
             )

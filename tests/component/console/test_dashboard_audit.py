@@ -111,5 +111,7 @@ async def test_actions_show_up_in_the_audit_page(console: Console, seeded_store:
             **{"X-User": "alice"},
         )
         assert response.status_code == 303
-        html = await page(c.client, "/audit", params={"actor": "user:alice"})
+        html = await page(
+            c.client, "/audit", params={"actor": "user:alice"}, headers={"X-User": "alice"}
+        )
     assert _audit_rows(html) == [("workflow.cancel", "succeeded")]

@@ -23,6 +23,7 @@ from tests.component.console.dashboard_client import (
     serve,
 )
 from tests.component.console.seed import BILLING, ORDERS, XSS, audit_rows
+from tests.console_access import TESTER_ACTOR
 
 
 async def test_confirmation_page_asks_and_carries_a_fresh_key(console: Console) -> None:
@@ -118,7 +119,7 @@ async def test_cancel_redirects_to_the_workflow_with_its_audited_outcome(
     [row] = await audit_rows(console.store)
     assert (row.app, row.actor, row.action, row.subject, row.outcome) == (
         "orders",
-        "local",
+        TESTER_ACTOR,
         "workflow.cancel",
         "wf-003",
         "succeeded",
