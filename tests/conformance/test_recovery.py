@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import orjson
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -139,11 +140,10 @@ def test_revoked_key_closes_sessions_and_wrong_key_never_connects(pool: Executor
     [
         ("this is not json", 1007),
         (b"\x00\x01binary", 1003),
-        ('{"type": "no_such_type", "request_id": "1"}', 1008),
         ('{"type": "executor_info"}', 1002),
         ("x" * (65 * 1024 * 1024), 1009),
     ],
-    ids=["non-json", "binary", "unknown-type", "no-request-id", "oversized"],
+    ids=["non-json", "binary", "no-request-id", "oversized"],
 )
 def test_bad_frames_from_a_raw_client_close_only_that_session(
     pool: ExecutorPool, frame: str | bytes, close_code: int
@@ -160,6 +160,32 @@ def test_bad_frames_from_a_raw_client_close_only_that_session(
             raw.recv(timeout=15)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == close_code
+
+    time.sleep(1)
+    after = pool.wait_connected(real)[real.executor_id]
+    assert after["connected_at"] == before["connected_at"]  # never dropped
+    assert pool.decisions() == []
+
+
+def test_an_unknown_message_type_gets_an_error_reply_and_changes_nothing(
+    pool: ExecutorPool,
+) -> None:
+    """A well-formed frame of a type the gateway does not know is answered with a DBOS-shaped
+    error (same type and request id) and the raw session stays open; the real executor of the
+    app is untouched."""
+    real = pool.start("v1")
+    before = pool.wait_connected(real)[real.executor_id]
+    key = pool.cluster.create_key(pool.app)
+    url = f"{pool.cluster.conductor_url}/websocket/{pool.app}/{key}"
+    with connect(url, max_size=None, open_timeout=10) as raw:
+        request = raw.recv(timeout=10)  # the gateway asks executor_info first
+        assert '"executor_info"' in str(request)
+        raw.send('{"type": "no_such_type", "request_id": "r-1"}')
+        answer = orjson.loads(raw.recv(timeout=15))
+        assert answer["type"] == "no_such_type"
+        assert answer["request_id"] == "r-1"
+        assert "unknown message type" in answer["error_message"]
+        raw.ping().wait(timeout=10)  # still open after the error reply
 
     time.sleep(1)
     after = pool.wait_connected(real)[real.executor_id]

@@ -384,29 +384,27 @@ public final class ExecutorApp {
     System.out.println("READY " + app.executorId + " " + server.getAddress().getPort());
     System.out.flush();
 
+    // SIGTERM is a graceful stop that exits 0, as the other clients' apps do (the JVM's default
+    // would run shutdown hooks and exit 143).
     CountDownLatch stop = new CountDownLatch(1);
-    Runtime.getRuntime()
-        .addShutdownHook(
-            new Thread(
-                () -> {
-                  // Stop promptly: workflows in flight are abandoned, as after a crash.
-                  Thread watchdog =
-                      new Thread(
-                          () -> {
-                            try {
-                              Thread.sleep(5000);
-                            } catch (InterruptedException ignored) {
-                              return;
-                            }
-                            Runtime.getRuntime().halt(3);
-                          });
-                  watchdog.setDaemon(true);
-                  watchdog.start();
-                  server.stop(0);
-                  dbos.shutdown();
-                  stop.countDown();
-                }));
+    sun.misc.Signal.handle(new sun.misc.Signal("TERM"), signal -> stop.countDown());
     stop.await();
+    // Stop promptly: workflows in flight are abandoned, as after a crash.
+    Thread watchdog =
+        new Thread(
+            () -> {
+              try {
+                Thread.sleep(5000);
+              } catch (InterruptedException ignored) {
+                return;
+              }
+              Runtime.getRuntime().halt(3);
+            });
+    watchdog.setDaemon(true);
+    watchdog.start();
+    server.stop(0);
+    dbos.shutdown();
+    System.exit(0);
   }
 
   /** postgresql://user[:password]@host:port/db -> the JDBC URL DBOS Java takes. */
