@@ -1,0 +1,254 @@
+"""Login and roles on the console, through its real ASGI app and a real SQLite store: who may call
+what, sign-in with a password or a one-time link, sign-out, expiry, failed sign-ins limited and
+audited, CSRF on forms, and a viewer's refused action (403 and an audit row, nothing done)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from starlette.routing import Mount, Route
+
+from console.access.rules import required_role
+from console.app import create_app
+from store.database import Store
+from store.roles import Role
+from store.users import create_signin_code, create_user
+from tests.component.console.channel import FakeChannel
+from tests.component.console.seed import audit_rows
+from tests.console_access import TEST_ACCESS, bearer
+
+ORIGIN = {"Origin": "http://console"}
+HTML = {"Accept": "text/html"}
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+async def browser(seeded_store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    """A cookie-keeping client with no credentials, like a browser that has not signed in."""
+    async with _client(seeded_store) as client:
+        yield client
+
+
+def _client(store: Store, **access: object) -> _Running:
+    return _Running(store, replace(TEST_ACCESS, **access))  # type: ignore[arg-type]
+
+
+class _Running:
+    def __init__(self, store: Store, access: object) -> None:
+        self.app = create_app(store, channel=FakeChannel(), action_timeout_s=0.3, access=access)  # type: ignore[arg-type]
+        self._manager = LifespanManager(self.app)
+        self._client: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> httpx.AsyncClient:
+        running = await self._manager.__aenter__()
+        transport = httpx.ASGITransport(app=running.app, raise_app_exceptions=False)
+        self._client = httpx.AsyncClient(transport=transport, base_url="http://console")
+        return self._client
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._client is not None
+        await self._client.aclose()
+        await self._manager.__aexit__(*exc)
+
+
+async def _user(store: Store, name: str, role: Role) -> None:
+    async with store.sessionmaker.begin() as session:
+        await create_user(session, name, role, password=PASSWORD)
+
+
+def _csrf(html: str) -> str:
+    [token] = set(re.findall(r'name="csrftoken" value="([^"]+)"', html))
+    return str(token)
+
+
+async def _sign_in(
+    client: httpx.AsyncClient, name: str, password: str = PASSWORD
+) -> httpx.Response:
+    form = await client.get("/signin", headers=HTML)
+    assert form.status_code == 200
+    return await client.post(
+        "/signin",
+        data={"name": name, "password": password, "csrftoken": _csrf(form.text), "next": "/audit"},
+        headers=ORIGIN,
+    )
+
+
+def _routes(store: Store) -> list[tuple[str, str]]:
+    app = create_app(store, access=TEST_ACCESS)
+    found = []
+    for route in app.routes:
+        if isinstance(route, Route):
+            for method in sorted(route.methods or {"POST"}):
+                found.append((method, route.path))
+        elif isinstance(route, Mount):
+            found.append(("GET", f"{route.path}/console.css"))
+    return found
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"{(\w+)(:\w+)?}", lambda m: "orders" if m[1] == "app" else "x", path)
+
+
+async def test_only_health_static_and_sign_in_are_anonymous(seeded_store: Store) -> None:
+    anonymous = {
+        (method, path)
+        for method, path in _routes(seeded_store)
+        if required_role(method, _concrete(path)) is None
+    }
+    assert anonymous == {
+        ("GET", "/healthz"),
+        ("HEAD", "/healthz"),
+        ("GET", "/signin"),
+        ("HEAD", "/signin"),
+        ("POST", "/signin"),
+        ("POST", "/signout"),
+        ("GET", "/static/console.css"),
+    }
+
+
+async def test_every_other_route_refuses_an_anonymous_caller(
+    seeded_store: Store, browser: httpx.AsyncClient
+) -> None:
+    for method, path in _routes(seeded_store):
+        concrete = _concrete(path)
+        if method == "HEAD" or required_role(method, concrete) is None:
+            continue
+        api = await browser.request(method, concrete)
+        assert api.status_code == 401, (method, path, api.text)
+        assert "Authorization: Bearer" in api.json()["error"]
+        assert api.headers["www-authenticate"].startswith("Bearer")
+        if method == "GET" and not path.startswith("/api/"):
+            page = await browser.get(concrete, headers=HTML)
+            assert page.status_code == 303, (path, page.text)
+            assert page.headers["location"].startswith("/signin?next=%2F")
+
+
+async def test_a_bad_token_is_a_401_naming_what_to_do(browser: httpx.AsyncClient) -> None:
+    for header in ("Bearer btn_nope", "Basic abc", "Bearer "):
+        response = await browser.get("/api/v1/apps", headers={"Authorization": header})
+        assert response.status_code == 401
+        assert "baton tokens create" in response.json()["error"]
+
+
+async def test_tokens_act_with_their_role_and_a_viewers_action_is_refused_and_audited(
+    seeded_store: Store, browser: httpx.AsyncClient
+) -> None:
+    viewer = await bearer(seeded_store, "watcher", Role.VIEWER)
+    listed = await browser.get("/api/v1/apps", headers=viewer)
+    assert listed.status_code == 200
+    refused = await browser.post("/api/v1/apps/orders/workflows/wf-001/cancel", headers=viewer)
+    assert refused.status_code == 403
+    assert (
+        "token:watcher has the viewer role; this needs the operator role"
+        in (refused.json()["error"])
+    )
+    [row] = await audit_rows(seeded_store, action="access.denied")
+    assert (row.actor, row.app, row.outcome) == ("token:watcher", "orders", "rejected")
+    assert await audit_rows(seeded_store, action="workflow.cancel") == []
+
+    operator = await bearer(seeded_store, "deployer", Role.OPERATOR)
+    done = await browser.post("/api/v1/apps/orders/workflows/wf-001/cancel", headers=operator)
+    assert done.status_code == 200, done.text
+    assert done.json()["actor"] == "token:deployer"
+
+
+async def test_sign_in_sign_out_and_a_session_that_outlived_sign_out(
+    seeded_store: Store, browser: httpx.AsyncClient
+) -> None:
+    await _user(seeded_store, "alice", Role.OPERATOR)
+    signed_in = await _sign_in(browser, "alice")
+    assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/audit")
+    page = await browser.get("/audit", headers=HTML)
+    assert page.status_code == 200
+    assert 'data-testid="whoami">alice · operator<' in page.text
+    stolen = dict(browser.cookies)
+
+    out = await browser.post("/signout", data={"csrftoken": _csrf(page.text)}, headers=ORIGIN)
+    assert (out.status_code, out.headers["location"]) == (303, "/signin")
+    assert (await browser.get("/api/v1/apps")).status_code == 401
+    # A copy of the cookie taken before signing out is dead too.
+    await asyncio.sleep(0.01)
+    replayed = await browser.get("/api/v1/apps", cookies=stolen)
+    assert replayed.status_code == 401
+
+
+async def test_a_wrong_password_is_refused_audited_and_limited(
+    seeded_store: Store, browser: httpx.AsyncClient
+) -> None:
+    await _user(seeded_store, "alice", Role.ADMIN)
+    wrong = await _sign_in(browser, "alice", "not the password at all")
+    assert wrong.status_code == 401
+    assert "wrong name or password" in wrong.text
+    assert (await browser.get("/api/v1/apps")).status_code == 401
+    [row] = await audit_rows(seeded_store, action="user.signin_failed")
+    assert (row.subject, row.outcome) == ("alice", "rejected")
+
+    for _ in range(9):
+        assert (await _sign_in(browser, "nobody", "guess guess guess")).status_code == 401
+    blocked = await _sign_in(browser, "alice")
+    assert blocked.status_code == 429
+    assert "too many failed sign-ins" in blocked.text
+    assert (await browser.get("/api/v1/apps")).status_code == 401
+
+
+async def test_a_one_time_link_signs_in_once(
+    seeded_store: Store, browser: httpx.AsyncClient
+) -> None:
+    await _user(seeded_store, "root", Role.ADMIN)
+    async with seeded_store.sessionmaker.begin() as session:
+        code = await create_signin_code(session, "root")
+    first = await browser.get(f"/signin?code={code}&next=/apps/orders", headers=HTML)
+    assert (first.status_code, first.headers["location"]) == (303, "/apps/orders")
+    assert (await browser.get("/api/v1/apps")).status_code == 200
+    browser.cookies.clear()
+    again = await browser.get(f"/signin?code={code}", headers=HTML)
+    assert again.status_code == 401
+    assert "used up or expired" in again.text
+
+
+async def test_a_form_without_its_csrf_token_is_refused(
+    seeded_store: Store, browser: httpx.AsyncClient
+) -> None:
+    await _user(seeded_store, "alice", Role.OPERATOR)
+    await _sign_in(browser, "alice")
+    forged = await browser.post(
+        "/apps/orders/workflows/wf-003/actions/cancel",
+        data={"idempotency_key": "k", "csrftoken": "forged"},
+        headers=ORIGIN,
+    )
+    assert forged.status_code == 403
+    assert "reload the page" in forged.text
+    assert await audit_rows(seeded_store, action="workflow.cancel") == []
+    no_cookie = httpx.AsyncClient(transport=browser._transport, base_url="http://console")
+    login_csrf = await no_cookie.post(
+        "/signin", data={"name": "alice", "password": PASSWORD}, headers=ORIGIN
+    )
+    assert login_csrf.status_code == 403
+
+
+async def test_a_session_expires(seeded_store: Store) -> None:
+    await _user(seeded_store, "alice", Role.VIEWER)
+    async with _client(seeded_store, session_lifetime_s=1.0) as client:
+        assert (await _sign_in(client, "alice")).status_code == 303
+        assert (await client.get("/api/v1/apps")).status_code == 200
+        await asyncio.sleep(2.2)
+        assert (await client.get("/api/v1/apps")).status_code == 401
+
+
+async def test_a_viewer_sees_no_action_buttons_and_cannot_open_a_confirmation(
+    seeded_store: Store, browser: httpx.AsyncClient
+) -> None:
+    await _user(seeded_store, "vera", Role.VIEWER)
+    await _sign_in(browser, "vera")
+    page = await browser.get("/apps/orders/workflows/wf-003", headers=HTML)
+    assert page.status_code == 200
+    assert 'data-testid="action-cancel"' not in page.text
+    confirm = await browser.get("/apps/orders/workflows/wf-003/confirm?action=cancel", headers=HTML)
+    assert confirm.status_code == 403
+    assert "user:vera has the viewer role" in confirm.text
