@@ -14,6 +14,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from starlette.routing import Mount, Route
 
+from console.access.guard import AccessPolicy
 from console.access.rules import required_role
 from console.app import create_app
 from store.database import Store
@@ -35,13 +36,15 @@ async def browser(seeded_store: Store) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def _client(store: Store, **access: object) -> _Running:
-    return _Running(store, replace(TEST_ACCESS, **access))  # type: ignore[arg-type]
+def _client(store: Store, access: AccessPolicy = TEST_ACCESS) -> _Running:
+    """A cookie-keeping client of a console on ``store`` (another console of the same deployment
+    when called again: the same cookie secret)."""
+    return _Running(store, access)
 
 
 class _Running:
-    def __init__(self, store: Store, access: object) -> None:
-        self.app = create_app(store, channel=FakeChannel(), action_timeout_s=0.3, access=access)  # type: ignore[arg-type]
+    def __init__(self, store: Store, access: AccessPolicy) -> None:
+        self.app = create_app(store, channel=FakeChannel(), action_timeout_s=0.3, access=access)
         self._manager = LifespanManager(self.app)
         self._client: httpx.AsyncClient | None = None
 
@@ -173,9 +176,9 @@ async def test_sign_in_sign_out_and_a_session_that_outlived_sign_out(
     assert (out.status_code, out.headers["location"]) == (303, "/signin")
     assert (await browser.get("/api/v1/apps")).status_code == 401
     # A copy of the cookie taken before signing out is dead too.
-    await asyncio.sleep(0.01)
-    replayed = await browser.get("/api/v1/apps", cookies=stolen)
-    assert replayed.status_code == 401
+    async with _client(seeded_store) as thief:
+        thief.cookies.update(stolen)
+        assert (await thief.get("/api/v1/apps")).status_code == 401
 
 
 async def test_a_wrong_password_is_refused_audited_and_limited(
@@ -225,16 +228,17 @@ async def test_a_form_without_its_csrf_token_is_refused(
     assert forged.status_code == 403
     assert "reload the page" in forged.text
     assert await audit_rows(seeded_store, action="workflow.cancel") == []
-    no_cookie = httpx.AsyncClient(transport=browser._transport, base_url="http://console")
-    login_csrf = await no_cookie.post(
-        "/signin", data={"name": "alice", "password": PASSWORD}, headers=ORIGIN
-    )
+    async with _client(seeded_store) as no_cookie:
+        login_csrf = await no_cookie.post(
+            "/signin", data={"name": "alice", "password": PASSWORD}, headers=ORIGIN
+        )
     assert login_csrf.status_code == 403
+    assert "baton_session" not in login_csrf.cookies  # not signed in
 
 
 async def test_a_session_expires(seeded_store: Store) -> None:
     await _user(seeded_store, "alice", Role.VIEWER)
-    async with _client(seeded_store, session_lifetime_s=1.0) as client:
+    async with _client(seeded_store, replace(TEST_ACCESS, session_lifetime_s=1.0)) as client:
         assert (await _sign_in(client, "alice")).status_code == 303
         assert (await client.get("/api/v1/apps")).status_code == 200
         await asyncio.sleep(2.2)
