@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import httpx
@@ -36,28 +37,17 @@ async def browser(seeded_store: Store) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def _client(store: Store, access: AccessPolicy = TEST_ACCESS) -> _Running:
+@asynccontextmanager
+async def _client(
+    store: Store, access: AccessPolicy = TEST_ACCESS
+) -> AsyncIterator[httpx.AsyncClient]:
     """A cookie-keeping client of a console on ``store`` (another console of the same deployment
     when called again: the same cookie secret)."""
-    return _Running(store, access)
-
-
-class _Running:
-    def __init__(self, store: Store, access: AccessPolicy) -> None:
-        self.app = create_app(store, channel=FakeChannel(), action_timeout_s=0.3, access=access)
-        self._manager = LifespanManager(self.app)
-        self._client: httpx.AsyncClient | None = None
-
-    async def __aenter__(self) -> httpx.AsyncClient:
-        running = await self._manager.__aenter__()
+    app = create_app(store, channel=FakeChannel(), action_timeout_s=0.3, access=access)
+    async with LifespanManager(app) as running:
         transport = httpx.ASGITransport(app=running.app, raise_app_exceptions=False)
-        self._client = httpx.AsyncClient(transport=transport, base_url="http://console")
-        return self._client
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._client is not None
-        await self._client.aclose()
-        await self._manager.__aexit__(*exc)
+        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+            yield client
 
 
 async def _user(store: Store, name: str, role: Role) -> None:
