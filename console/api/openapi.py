@@ -11,6 +11,7 @@ generator: no store, no I/O.
 
 from __future__ import annotations
 
+import re
 import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
@@ -19,8 +20,11 @@ from starlette.routing import BaseRoute
 from starlette.schemas import SchemaGenerator
 
 from console import serialize
+from console.access.rules import required_role
+from console.access.sessions import SESSION_COOKIE
 from console.api import management_json
 from management.params import DEFAULT_LIMIT, MAX_LIMIT, SORT_VALUES, STATUS_VALUES
+from store.roles import Role
 
 OPENAPI_VERSION = "3.1.0"
 
@@ -149,7 +153,14 @@ RESPONSES: dict[str, dict[str, Any]] = {
             }
         },
     },
-    "Unauthorized": _error("Unknown or revoked API token, or a token is required."),
+    "Unauthorized": _error(
+        "No credentials, or an unknown, revoked or expired token or session: send "
+        "Authorization: Bearer <token> (`baton tokens create NAME --role ROLE`) or sign in."
+    ),
+    "Forbidden": _error(
+        "The token's or user's role is below the operation's x-required-role; the attempt is "
+        "audited (access.denied)."
+    ),
     "BadRequest": _error("A parameter is invalid; the message names it and what is allowed."),
     "NotFound": _error("No such workflow (neither a live executor nor the store knows it)."),
     "InternalError": _error("The console failed; the error text is logged, never sent."),
@@ -159,7 +170,7 @@ ERRORS: dict[str, dict[str, str]] = {
     "invalid": {"400": "BadRequest"},
     "unknown": {"404": "NotFound"},
     "store": {"500": "InternalError"},
-    "audited": {"400": "ActionError", "401": "Unauthorized", "409": "ActionError"},
+    "audited": {"400": "ActionError", "409": "ActionError"},
     "live": {"502": "ActionError", "503": "ActionError", "504": "ActionError"},
 }
 """The error responses of each kind of endpoint, by status (names in ``RESPONSES``).
@@ -320,10 +331,51 @@ def base_schema() -> dict[str, Any]:
             "schemas": dict(sorted(schemas.items())),
             "parameters": PARAMETERS,
             "responses": RESPONSES,
+            "securitySchemes": SECURITY_SCHEMES,
         },
+        "security": [{name: []} for name in SECURITY_SCHEMES],
     }
+
+
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    "bearerToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token (`baton tokens create NAME --role viewer|operator|admin`).",
+    },
+    "sessionCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": SESSION_COOKIE,
+        "description": "A signed-in user's session (the dashboard's sign-in page).",
+    },
+}
+
+_PATH_PARAMETER = re.compile(r"{[^}]+}")
+
+
+def with_access(path: str, method: str, operation: Mapping[str, Any]) -> dict[str, Any]:
+    """An operation with who may call it (``console.access.rules``): anonymous ones have no
+    security; the others state ``x-required-role`` and answer 401, and 403 when a signed-in
+    caller's role may be too low."""
+    role = required_role(method.upper(), _PATH_PARAMETER.sub("x", path))
+    own = dict(operation)
+    if role is None:
+        own["security"] = []
+        return own
+    own["x-required-role"] = role.value
+    responses = {**own.get("responses", {}), "401": {"$ref": "#/components/responses/Unauthorized"}}
+    if role is not Role.VIEWER:
+        responses["403"] = {"$ref": "#/components/responses/Forbidden"}
+    own["responses"] = dict(sorted(responses.items()))
+    return own
 
 
 def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     """The OpenAPI document of ``routes`` (those whose endpoint docstring has a YAML part)."""
-    return _Generator(base_schema()).get_schema(routes=list(routes))
+    document = _Generator(base_schema()).get_schema(routes=list(routes))
+    document["paths"] = {
+        path: {method: with_access(path, method, op) for method, op in operations.items()}
+        for path, operations in document.get("paths", {}).items()
+    }
+    return document

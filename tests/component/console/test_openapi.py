@@ -132,10 +132,12 @@ def test_json_schema_of_nullable_and_nested_types() -> None:
 async def test_action_endpoints_document_their_errors(document: dict[str, Any]) -> None:
     operation = document["paths"]["/api/v1/apps/{app}/workflows/{workflow_id}/cancel"]["post"]
     assert "errors" not in operation
-    assert list(operation["responses"]) == ["200", "400", "401", "404", "409", "502", "503", "504"]
+    assert list(operation["responses"]) == [
+        *("200", "400", "401", "403", "404", "409", "502", "503", "504")
+    ]
     assert operation["responses"]["409"] == {"$ref": "#/components/responses/ActionError"}
     listing = document["paths"]["/api/v1/apps/{app}/schedules"]["get"]["responses"]
-    assert list(listing) == ["200", "400", "502", "503", "504"]
+    assert list(listing) == ["200", "400", "401", "502", "503", "504"]
     assert listing["400"] == {"$ref": "#/components/responses/BadRequest"}
     for operations in document["paths"].values():
         assert all("errors" not in operation for operation in operations.values())
@@ -160,3 +162,26 @@ def test_error_kinds_become_responses_in_status_order() -> None:
         error_responses(["invalid", "audited"])
     with pytest.raises(ValueError, match="status 503"):
         with_errors({"errors": ["live"], "responses": {"503": ok}})
+
+
+async def test_every_operation_says_who_may_call_it(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerToken"] == {**schemes["bearerToken"], "type": "http", "scheme": "bearer"}
+    assert schemes["sessionCookie"]["name"] == "baton_session"
+    assert document["security"] == [{"bearerToken": []}, {"sessionCookie": []}]
+    roles: dict[tuple[str, str], str] = {}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if operation.get("security") == []:
+                assert "x-required-role" not in operation
+                roles[path, method] = "anonymous"
+                continue
+            role = operation["x-required-role"]
+            roles[path, method] = role
+            responses = operation["responses"]
+            assert responses["401"] == {"$ref": "#/components/responses/Unauthorized"}
+            assert ("403" in responses) == (role != "viewer"), (path, method)
+    assert roles["/healthz", "get"] == "anonymous"
+    assert roles["/api/v1/apps", "get"] == "viewer"
+    assert roles["/api/v1/apps/{app}/workflows/{workflow_id}/cancel", "post"] == "operator"
+    assert roles["/api/v1/apps/{app}/workflows/{workflow_id}/export", "get"] == "operator"
