@@ -176,7 +176,7 @@ async def _revoke_token(session: AsyncSession, name: str) -> int:
     if not await revoke_token(session, name):
         print(f"baton: no active operator token {name}")
         return 1
-    print(f"Revoked operator token {name}; the console refuses it from now on.")
+    print(f"Revoked API token {name}; the console refuses it from now on.")
     return 0
 
 

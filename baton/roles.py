@@ -74,6 +74,7 @@ async def console_access(store: Store, settings: Settings) -> AccessPolicy:
         secure_cookies=settings.tls is not None,
         proxy_user_header=settings.console_user_header,
         proxy_user_role=Role.parse(settings.console_user_header_role),
+        viewers_see_payloads=settings.console_viewer_payloads,
     )
 
 

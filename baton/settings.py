@@ -85,6 +85,8 @@ class Settings:
     """The role of users named by ``console_user_header``: viewer, operator or admin."""
     console_session_hours: float = 12.0
     """A console session ends this long after sign-in."""
+    console_viewer_payloads: bool = True
+    """False: viewers are shown no workflow inputs, outputs, errors or step outputs, in any app."""
     oidc: OidcConfig | None = None
     """Single sign-on with OpenID Connect, on when ``BATON_OIDC_ISSUER`` is set; the other
     ``BATON_OIDC_*`` variables are in ``console.oidc.config``."""
@@ -213,6 +215,7 @@ _ENV_FIELDS: dict[str, type] = {
     "console_user_header": str,
     "console_user_header_role": str,
     "console_session_hours": float,
+    "console_viewer_payloads": bool,
     "log_level": str,
 }
 

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from management.channel import LiveExecutors
-from store.app_settings import payloads_private
+from store.app_settings import PAYLOADS_HIDDEN, payloads_private
 from store.database import Store
 from store.models import StepRow
 from store.workflow_queries import get_workflow, list_children, list_steps
@@ -64,8 +64,8 @@ class WorkflowView:
     source: Source
     stale_as_of_ms: int | None
     """None when live; else when the store last observed the workflow (epoch ms)."""
-    payloads_hidden: bool = False
-    """Payload privacy is on for the app: ``status`` carries no input, output or error."""
+    payloads_hidden: str | None = None
+    """Why ``status`` carries no input, output or error (``hidden_payloads``); None: it does."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,8 +77,8 @@ class StepsView:
     stale_as_of_ms: int | None
     """None when live; else when the store last observed the steps (or the workflow, if no
     steps were captured)."""
-    payloads_hidden: bool = False
-    """Payload privacy is on for the app: the steps carry no outputs or errors."""
+    payloads_hidden: str | None = None
+    """Why the steps carry no outputs or errors (``hidden_payloads``); None: they do."""
 
 
 class WorkflowLookup:
@@ -101,9 +101,13 @@ class WorkflowLookup:
         self._live = live
         self._live_timeout_s = live_timeout_s
 
-    async def workflow(self, app: AppName, workflow_id: WorkflowId) -> WorkflowView | None:
-        """The workflow's detail, or None when neither a live executor nor the store knows it."""
-        private = await self._private(app)
+    async def workflow(
+        self, app: AppName, workflow_id: WorkflowId, *, withheld: bool = False
+    ) -> WorkflowView | None:
+        """The workflow's detail, or None when neither a live executor nor the store knows it;
+        ``withheld``: without payloads, whatever the app's setting."""
+        hidden = await self._hidden(app, withheld)
+        private = hidden is not None
         status = None
         if self._live is not None:
             asked = self._live.get_workflow(app, workflow_id, payloads_private=private)
@@ -119,7 +123,7 @@ class WorkflowLookup:
                     children=children,
                     source=Source.LIVE,
                     stale_as_of_ms=None,
-                    payloads_hidden=private,
+                    payloads_hidden=hidden,
                 )
             row = await get_workflow(session, app, workflow_id)
         if row is None:
@@ -129,12 +133,16 @@ class WorkflowLookup:
             children=children,
             source=Source.STORE,
             stale_as_of_ms=row.observed_at_ms,
-            payloads_hidden=private,
+            payloads_hidden=hidden,
         )
 
-    async def steps(self, app: AppName, workflow_id: WorkflowId) -> StepsView | None:
-        """The workflow's steps, or None when neither a live executor nor the store knows it."""
-        private = await self._private(app)
+    async def steps(
+        self, app: AppName, workflow_id: WorkflowId, *, withheld: bool = False
+    ) -> StepsView | None:
+        """The workflow's steps, or None when neither a live executor nor the store knows it;
+        ``withheld``: without payloads, whatever the app's setting."""
+        hidden = await self._hidden(app, withheld)
+        private = hidden is not None
         if self._live is not None:
             asked = self._live.list_steps(app, workflow_id, payloads_private=private)
             live = await self._ask(asked, app, workflow_id)
@@ -143,7 +151,7 @@ class WorkflowLookup:
                     steps=_shown_steps(live, private),
                     source=Source.LIVE,
                     stale_as_of_ms=None,
-                    payloads_hidden=private,
+                    payloads_hidden=hidden,
                 )
         async with self._store.sessionmaker.begin() as session:
             rows = await list_steps(session, app, workflow_id)
@@ -152,7 +160,7 @@ class WorkflowLookup:
                     steps=_shown_steps(tuple(_step(row) for row in rows), private),
                     source=Source.STORE,
                     stale_as_of_ms=max(row.observed_at_ms for row in rows),
-                    payloads_hidden=private,
+                    payloads_hidden=hidden,
                 )
             workflow = await get_workflow(session, app, workflow_id)
         if workflow is None:
@@ -161,12 +169,12 @@ class WorkflowLookup:
             steps=(),
             source=Source.STORE,
             stale_as_of_ms=workflow.observed_at_ms,
-            payloads_hidden=private,
+            payloads_hidden=hidden,
         )
 
-    async def _private(self, app: AppName) -> bool:
+    async def _hidden(self, app: AppName, withheld: bool) -> str | None:
         async with self._store.sessionmaker() as session:
-            return await payloads_private(session, app)
+            return hidden_payloads(await payloads_private(session, app), withheld=withheld)
 
     async def _ask(self, call: Awaitable[T | None], app: str, workflow_id: str) -> T | None:
         """The live answer, or None when there is none (the caller then reads the store)."""
@@ -194,6 +202,17 @@ def _step(row: StepRow) -> StepInfo:
         started_at_ms=row.started_at_ms,
         completed_at_ms=row.completed_at_ms,
     )
+
+
+WITHHELD_FROM_VIEWERS = "hidden (viewers are shown no payloads in this console)"
+
+
+def hidden_payloads(private: bool, *, withheld: bool) -> str | None:
+    """Why payloads are not shown: the app's payload privacy (``PAYLOADS_HIDDEN``), else the
+    caller's role (``WITHHELD_FROM_VIEWERS``); None: they are shown."""
+    if private:
+        return PAYLOADS_HIDDEN
+    return WITHHELD_FROM_VIEWERS if withheld else None
 
 
 def _shown(status: WorkflowStatus, private: bool) -> WorkflowStatus:

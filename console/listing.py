@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from console.detail import hidden_payloads
 from management.params import BadParameter, QueuedQuery, WorkflowQuery
 from store.app_settings import payloads_private
 from store.database import Store
@@ -43,8 +44,8 @@ class WorkflowListing:
     workflows: tuple[WorkflowStatus, ...]
     counts: dict[str, int] = field(default_factory=dict)
     next_cursor: str | None = None
-    payloads_hidden: bool = False
-    """Payload privacy is on for the app: the rows' errors are hidden (and null)."""
+    payloads_hidden: str | None = None
+    """Why the rows' errors are hidden (and null), as ``console.detail.hidden_payloads`` says."""
 
 
 async def read_apps(store: Store) -> list[AppOverview]:
@@ -60,8 +61,11 @@ async def read_apps(store: Store) -> list[AppOverview]:
     ]
 
 
-async def read_workflows(store: Store, app: AppName, query: WorkflowQuery) -> WorkflowListing:
-    """One page of an app's workflows and the status counts.
+async def read_workflows(
+    store: Store, app: AppName, query: WorkflowQuery, *, withheld: bool = False
+) -> WorkflowListing:
+    """One page of an app's workflows and the status counts (``withheld``: without errors,
+    whatever the app's setting).
 
     Raises:
         BadParameter: the query's cursor is malformed.
@@ -89,7 +93,7 @@ async def read_workflows(store: Store, app: AppName, query: WorkflowQuery) -> Wo
         workflows=tuple(status_from_row(row) for row in page.rows),
         counts=counts,
         next_cursor=page.next_cursor,
-        payloads_hidden=private,
+        payloads_hidden=hidden_payloads(private, withheld=withheld),
     )
 
 

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypedDict, cast
 
 from console.detail import StepsView, WorkflowView
-from store.app_settings import PAYLOADS_HIDDEN
 from store.models import ExecutorRow, RecoveryRow, utc_from_ms
 from store.projection import AppSummary
 from store.workflow_queries import QueueSummary
@@ -87,9 +86,9 @@ class WorkflowPageJson(TypedDict):
     offset: int
     next_cursor: str | None
     payloads_hidden: str | None
-    """``"hidden (payload privacy on for this app)"`` when payload privacy is on for the app (every
-    row's ``error`` is then null whatever the workflow holds, as in a workflow's detail); else
-    null."""
+    """Why errors are hidden: ``"hidden (payload privacy on for this app)"``, or ``"hidden
+    (viewers are shown no payloads in this console)"`` (every row's ``error`` is then null
+    whatever the workflow holds, as in a workflow's detail); else null."""
 
 
 class QueuedPageJson(TypedDict):
@@ -140,8 +139,9 @@ class WorkflowDetailJson(TypedDict):
     stale_as_of: str | None
     """None when live; else when the store last observed the workflow."""
     payloads_hidden: str | None
-    """``"hidden (payload privacy on for this app)"`` when payload privacy is on for the app
-    (``input``, ``output`` and ``error`` are then null whatever the workflow holds); else null."""
+    """Why payloads are hidden: ``"hidden (payload privacy on for this app)"``, or ``"hidden
+    (viewers are shown no payloads in this console)"`` (``input``, ``output`` and ``error`` are
+    then null whatever the workflow holds); else null."""
 
 
 class StepJson(TypedDict):
@@ -279,10 +279,10 @@ def workflow_page_json(
     limit: int,
     offset: int,
     next_cursor: str | None,
-    payloads_hidden: bool = False,
+    payloads_hidden: str | None = None,
 ) -> WorkflowPageJson:
-    """One page of the workflow list, with the counts per status; with ``payloads_hidden`` (payload
-    privacy on for the app) the rows' errors are null and the page says they are hidden."""
+    """One page of the workflow list, with the counts per status; with ``payloads_hidden`` (why
+    they are) the rows' errors are null and the page says so."""
     rows = [workflow_summary_json(status) for status in statuses]
     if payloads_hidden:
         for row in rows:
@@ -293,7 +293,7 @@ def workflow_page_json(
         limit=limit,
         offset=offset,
         next_cursor=next_cursor,
-        payloads_hidden=PAYLOADS_HIDDEN if payloads_hidden else None,
+        payloads_hidden=payloads_hidden,
     )
 
 
@@ -305,7 +305,7 @@ def workflow_detail_json(view: WorkflowView) -> WorkflowDetailJson:
     ]
     values["source"] = view.source.value
     values["stale_as_of"] = iso_from_ms(view.stale_as_of_ms)
-    values["payloads_hidden"] = PAYLOADS_HIDDEN if view.payloads_hidden else None
+    values["payloads_hidden"] = view.payloads_hidden
     return cast(WorkflowDetailJson, values)
 
 
@@ -336,7 +336,7 @@ def steps_json(view: StepsView) -> StepsJson:
         steps=[step_json(step) for step in view.steps],
         source=view.source.value,
         stale_as_of=iso_from_ms(view.stale_as_of_ms),
-        payloads_hidden=PAYLOADS_HIDDEN if view.payloads_hidden else None,
+        payloads_hidden=view.payloads_hidden,
     )
 
 

@@ -23,6 +23,8 @@ one place.
     * BadParameter               -- [management.params] a malformed request parameter -> 400
                                     (also a ``ValueError``)
     * ConsoleUnreachable         -- [baton.remote] the CLI found no console at its URL
+    * Unauthorized               -- [console.access.guard] a console request's credentials are
+                                    refused (malformed, unknown or revoked token) -> 401
     * OidcError                  -- [console.oidc.flow] a single sign-on did not succeed
                                     -> 400/403/502 (refused sign-in, no role, provider failed)
     * StartupError               -- a cause the user can fix, found at start-up: the CLI prints

@@ -27,7 +27,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from console.access.identity import SCOPE_KEY, Identity, IdentityKind
-from console.access.rules import READ_METHODS, required_role
+from console.access.rules import (
+    PAYLOADS_WITHHELD,
+    READ_METHODS,
+    carries_only_payloads,
+    required_role,
+)
 from console.access.sessions import (
     DEFAULT_SESSION_LIFETIME_S,
     SessionClaim,
@@ -40,6 +45,7 @@ from store.models import NO_APP, validate_app_name
 from store.roles import Role
 from store.tokens import verify_token
 from store.users import session_user
+from streams.exceptions import ConductorError
 from streams.records import ActionOutcome
 
 logger = logging.getLogger(__name__)
@@ -57,8 +63,8 @@ NO_CREDENTIALS = (
 )
 
 
-class Unauthorized(Exception):
-    """The request's credentials are refused (not merely absent)."""
+class Unauthorized(ConductorError):
+    """The request's credentials are refused (not merely absent): a 401."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +78,8 @@ class AccessPolicy:
         proxy_user_header: a header a trusted auth proxy sets to the signed-in user (None: not
             used); honoured only when configured.
         proxy_user_role: the role of users named by that header.
+        viewers_see_payloads: False: viewers are shown no workflow inputs, outputs, errors or
+            step outputs in any app, and are refused the routes that carry nothing else.
     """
 
     cookie_secret: str
@@ -79,6 +87,7 @@ class AccessPolicy:
     secure_cookies: bool = False
     proxy_user_header: str | None = None
     proxy_user_role: Role = Role.OPERATOR
+    viewers_see_payloads: bool = True
 
 
 class AccessGuard:
@@ -116,6 +125,12 @@ class AccessGuard:
             refusal = await self._refusal(request, identity, needed)
             if refusal is not None:
                 await refusal(scope, receive, send)
+                return
+        withheld = not self._policy.viewers_see_payloads
+        if withheld and identity is not None and identity.role is Role.VIEWER:
+            identity = replace(identity, sees_payloads=False)
+            if carries_only_payloads(request.url.path):
+                await self._answer(request, 403, PAYLOADS_WITHHELD, None)(scope, receive, send)
                 return
         scope[SCOPE_KEY] = identity
         await self._app(scope, receive, send)

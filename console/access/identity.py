@@ -32,6 +32,9 @@ class Identity:
     name: str
     kind: IdentityKind
     role: Role
+    sees_payloads: bool = True
+    """False for a viewer when the console withholds payloads from viewers
+    (``AccessPolicy.viewers_see_payloads``)."""
 
     @property
     def actor(self) -> str:
@@ -43,6 +46,12 @@ class Identity:
     def signs_out(self) -> bool:
         """Whether the caller has a console session to end (not a token or a proxy user)."""
         return self.kind in (IdentityKind.USER, IdentityKind.OIDC)
+
+
+def payloads_withheld(connection: HTTPConnection) -> bool:
+    """Whether the caller may not see workflow inputs, outputs, errors and step outputs."""
+    identity = identity_of(connection)
+    return identity is not None and not identity.sees_payloads
 
 
 def identity_of(connection: HTTPConnection) -> Identity | None:

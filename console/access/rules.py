@@ -53,6 +53,20 @@ RULES: tuple[_Rule, ...] = (
 )
 
 
+_PAYLOAD_ROUTES = re.compile(r"/api/v1/apps/[^/]+/workflows/.+/(events|notifications|streams)")
+
+PAYLOADS_WITHHELD = (
+    "viewers are shown no workflow payloads in this console (BATON_CONSOLE_VIEWER_PAYLOADS=0): "
+    "ask an admin for the operator role"
+)
+
+
+def carries_only_payloads(path: str) -> bool:
+    """Whether a route answers nothing but workflow payloads (a workflow's events,
+    notifications and streams): refused to viewers when payloads are withheld from them."""
+    return _PAYLOAD_ROUTES.fullmatch(path) is not None
+
+
 def required_role(method: str, path: str) -> Role | None:
     """The role a request needs; None: anonymous."""
     for rule in RULES:

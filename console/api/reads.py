@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from console import listing
+from console.access.identity import payloads_withheld
 from console.api.openapi import openapi_document
 from console.detail import WorkflowLookup
 from console.failures import unknown_workflow
@@ -206,7 +207,9 @@ class Api:
         """
         app = parse_app(request.path_params["app"])
         query = parse_workflow_query(request.query_params.multi_items())
-        result = await listing.read_workflows(self._store, app, query)
+        result = await listing.read_workflows(
+            self._store, app, query, withheld=payloads_withheld(request)
+        )
         return JSONResponse(
             workflow_page_json(
                 result.workflows,
@@ -239,7 +242,7 @@ class Api:
                 schema: {$ref: "#/components/schemas/WorkflowDetailJson"}
         """
         app, workflow_id = parse_workflow_path(request.path_params)
-        view = await self._lookup.workflow(app, workflow_id)
+        view = await self._lookup.workflow(app, workflow_id, withheld=payloads_withheld(request))
         if view is None:
             raise unknown_workflow(app, workflow_id)
         return JSONResponse(workflow_detail_json(view))
@@ -262,7 +265,7 @@ class Api:
                 schema: {$ref: "#/components/schemas/StepsJson"}
         """
         app, workflow_id = parse_workflow_path(request.path_params)
-        view = await self._lookup.steps(app, workflow_id)
+        view = await self._lookup.steps(app, workflow_id, withheld=payloads_withheld(request))
         if view is None:
             raise unknown_workflow(app, workflow_id)
         return JSONResponse(steps_json(view))

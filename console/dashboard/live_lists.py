@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.api.communication import COMMUNICATION
+from console.detail import WITHHELD_FROM_VIEWERS
 from management.actions import Actions
 from management.outcomes import ActionFailed
 from streams.ids import AppName, WorkflowId
@@ -60,8 +61,14 @@ class LiveLists:
             return LiveList(items=None, error=f"the executor's answer had no {key}")
         return LiveList(items=[item for item in items if isinstance(item, dict)], error=None)
 
-    async def communication(self, app: AppName, workflow_id: WorkflowId) -> dict[str, LiveList]:
-        """The workflow's events, notifications and streams, asked at once."""
+    async def communication(
+        self, app: AppName, workflow_id: WorkflowId, *, withheld: bool = False
+    ) -> dict[str, LiveList]:
+        """The workflow's events, notifications and streams, asked at once (``withheld``: not
+        asked, the caller may not see payloads)."""
+        if withheld:
+            shown = LiveList(items=None, error=WITHHELD_FROM_VIEWERS)
+            return dict.fromkeys(COMMUNICATION, shown)
         async with asyncio.TaskGroup() as tasks:
             asked = {
                 key: tasks.create_task(self.live_list(app, kind, key, workflow_id))

@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from console import listing
+from console.access.identity import payloads_withheld
 from console.actors import ActorResolver
 from console.dashboard.action_forms import workflow_buttons
 from console.dashboard.actions import CONFIRM_SUFFIX, WorkflowActionPages
@@ -49,7 +50,6 @@ from management.params import (
     parse_workflow_query,
 )
 from runtime.clock import wall_ms
-from store.app_settings import PAYLOADS_HIDDEN
 from store.database import Store
 from streams.ids import WorkflowId
 from streams.records import ACTIVE_STATES, StepInfo
@@ -162,7 +162,8 @@ class Dashboard:
         app = parse_app(request.path_params["app"])
         items = [(k, v) for k, v in request.query_params.multi_items() if k != _FLASH_PARAM]
         query = parse_workflow_query(items)
-        result = await listing.read_workflows(self._store, app, query)
+        withheld = payloads_withheld(request)
+        result = await listing.read_workflows(self._store, app, query, withheld=withheld)
         counts = status_counts(result.counts)
         selected = query.flt.statuses
         total = sum(counts[s] for s in selected) if selected else sum(counts.values())
@@ -176,8 +177,8 @@ class Dashboard:
             "total": total,
             "query": query,
             "workflows": result.workflows,
-            "payloads_hidden": result.payloads_hidden,
-            "payloads_hidden_note": PAYLOADS_HIDDEN,
+            "payloads_hidden": result.payloads_hidden is not None,
+            "payloads_hidden_note": result.payloads_hidden,
             "tabs": _status_tabs(form, selected, counts),
             "paging": {
                 **_paging(form, selected, query.limit, query.offset, query.cursor, result),
@@ -202,10 +203,15 @@ class Dashboard:
         if confirming and workflow_id.endswith(CONFIRM_SUFFIX):
             target = WorkflowId(workflow_id.removesuffix(CONFIRM_SUFFIX))
             return await self._workflow_actions.confirm_workflow(request, app, target)
+        withheld = payloads_withheld(request)
         async with asyncio.TaskGroup() as tasks:
-            workflow_task = tasks.create_task(self._lookup.workflow(app, workflow_id))
-            steps_task = tasks.create_task(self._lookup.steps(app, workflow_id))
-            talk_task = tasks.create_task(self._live.communication(app, workflow_id))
+            workflow_task = tasks.create_task(
+                self._lookup.workflow(app, workflow_id, withheld=withheld)
+            )
+            steps_task = tasks.create_task(self._lookup.steps(app, workflow_id, withheld=withheld))
+            talk_task = tasks.create_task(
+                self._live.communication(app, workflow_id, withheld=withheld)
+            )
             flash_task = tasks.create_task(
                 self._flow.flash(app, request.query_params.get(_FLASH_PARAM))
             )
@@ -222,7 +228,8 @@ class Dashboard:
             "communication": talk_task.result(),
             "buttons": workflow_buttons(view.status.status),
             "flash": flash_task.result(),
-            "payloads_hidden_note": PAYLOADS_HIDDEN,
+            "payloads_hidden_note": view.payloads_hidden
+            or (steps.payloads_hidden if steps else None),
         }
         # A finished workflow does not change: refreshing it would only cost executors requests.
         refresh = view.status.status in ACTIVE_STATES

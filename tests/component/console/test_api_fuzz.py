@@ -37,7 +37,7 @@ import schemathesis
 from asgi_lifespan import LifespanManager
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from schemathesis import Case, Response
+from schemathesis import AuthContext, Case, Response
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -48,7 +48,7 @@ from management.params import MAX_LIMIT, QUEUED_PARAMS, SORT_VALUES, WORKFLOW_PA
 from store.database import Store, sqlite_url
 from tests.component.console.channel import FakeChannel
 from tests.component.console.seed import ORDERS, seed
-from tests.console_access import TEST_ACCESS, bearer, with_headers
+from tests.console_access import TEST_ACCESS, token_for
 
 FUZZ_SETTINGS = settings(
     max_examples=40,
@@ -73,6 +73,11 @@ async def seeded_sqlite_store() -> AsyncIterator[Store]:
             yield store
 
 
+STAND_IN_TOKEN = "fuzzer-admin"
+"""What fuzzed calls send as their bearer token; ``SeededConsole`` swaps it for a real one."""
+STAND_IN_AUTHORIZATION = {"Authorization": f"Bearer {STAND_IN_TOKEN}"}
+
+
 class SeededConsole:
     """The console over a store ``open_store`` opens in the ASGI lifespan, and closes at its end.
 
@@ -83,13 +88,23 @@ class SeededConsole:
     def __init__(self, open_store: StoreOpener = seeded_sqlite_store) -> None:
         self._open_store = open_store
         self._app: ASGIApp | None = None
+        self._token: str | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        if self._app is None:
+        if self._app is None or self._token is None:
             raise RuntimeError("the console's lifespan has not started")
+        if scope["type"] == "http":
+            # The fuzzer's stand-in credential becomes the store's real admin token.
+            stand_in = f"Bearer {STAND_IN_TOKEN}".encode()
+            real = f"Bearer {self._token}".encode()
+            headers = [
+                (name, real if name == b"authorization" and value == stand_in else value)
+                for name, value in scope["headers"]
+            ]
+            scope = {**scope, "headers": headers}
         await self._app(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -104,9 +119,8 @@ class SeededConsole:
                 )
                 # The console's own lifespan (its background work) runs inside this one.
                 running = (await stack.enter_async_context(LifespanManager(app))).app
-                # Every fuzzed call carries an admin token: the fuzzer explores the API, not
-                # sign-in (tests/component/console/test_access.py does).
-                self._app = with_headers(running, await bearer(store))
+                self._token = await token_for(store)
+                self._app = running
             except Exception as exc:
                 await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                 raise
@@ -114,6 +128,7 @@ class SeededConsole:
             message = await receive()
             assert message["type"] == "lifespan.shutdown"
             self._app = None
+            self._token = None
         await send({"type": "lifespan.shutdown.complete"})
 
 
@@ -172,7 +187,22 @@ CONFIG = schemathesis.Config.from_dict(
 def console_schema(open_store: StoreOpener) -> OpenApiSchema:
     """The document to fuzz, sent to the console over the store ``open_store`` opens."""
     fuzzed = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
-    fuzzed.app = SeededConsole(open_store)
+    console = SeededConsole(open_store)
+    fuzzed.app = console
+
+    class AdminToken:
+        """Every fuzzed call carries the admin token of the console's store (as a stand-in the
+        console swaps for it): the fuzzer explores the API, not sign-in (``test_access.py``
+        does). Schemathesis's ``ignored_auth`` check also sends each operation without it and
+        expects a 401."""
+
+        def get(self, case: Case[Any], context: AuthContext) -> str:
+            return STAND_IN_TOKEN
+
+        def set(self, case: Case[Any], data: str, context: AuthContext) -> None:
+            case.headers["Authorization"] = f"Bearer {data}"
+
+    fuzzed.auth.auth(refresh_interval=None)(AdminToken)
     return fuzzed
 
 
@@ -234,7 +264,9 @@ def call(
     fuzzed: OpenApiSchema, path: str, path_parameters: dict[str, str], query: dict[str, list[str]]
 ) -> Response:
     """GET a documented operation with hand-made parameters; the answer must still conform."""
-    case = fuzzed[path]["GET"].Case(path_parameters=path_parameters, query=query)
+    case = fuzzed[path]["GET"].Case(
+        path_parameters=path_parameters, query=query, headers=STAND_IN_AUTHORIZATION
+    )
     response = case.call_and_validate()
     assert_sound(response)
     return response

@@ -6,15 +6,18 @@ with a 409 that is audited. Another app is unchanged."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
 from console.app import create_app
+from console.detail import WITHHELD_FROM_VIEWERS
 from store.app_settings import PAYLOADS_HIDDEN, set_payload_privacy
 from store.audit import AuditFilter, list_audit
 from store.database import Store
+from store.roles import Role
 from streams.records import ActionOutcome
 from tests.component.console.channel import FakeChannel
 from tests.component.console.seed import (
@@ -171,3 +174,42 @@ async def test_a_private_apps_workflow_list_marks_errors_hidden(
     assert 'data-testid="payloads-hidden"' in page.text
     assert page.text.count('data-testid="error-hidden"') == len(listed["workflows"])
     assert PAYLOADS_HIDDEN in page.text
+
+
+async def test_viewers_can_be_shown_no_payloads_in_any_app(seeded_store: Store) -> None:
+    """``BATON_CONSOLE_VIEWER_PAYLOADS=0``: a viewer sees every workflow of an app without payload
+    privacy, but none of its inputs, outputs, errors or step outputs, and is refused its events;
+    an operator still sees them all."""
+    access = replace(TEST_ACCESS, viewers_see_payloads=False)
+    live = loaded_live()
+    app = create_app(seeded_store, live, access=access)
+    viewer = await bearer(seeded_store, "watcher", Role.VIEWER)
+    operator = await bearer(seeded_store, "deployer", Role.OPERATOR)
+    async with LifespanManager(app) as running:
+        transport = httpx.ASGITransport(app=running.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+            detail = (await client.get(f"{WF}/wf-002", headers=viewer)).json()
+            steps = (await client.get(f"{WF}/wf-002/steps", headers=viewer)).json()
+            listed = (await client.get(WF, params={"status": "ERROR"}, headers=viewer)).json()
+            events = await client.get(f"{WF}/wf-002/events", headers=viewer)
+            page = await client.get(
+                "/apps/orders/workflows/wf-002", headers={**viewer, "accept": "text/html"}
+            )
+            shown = (await client.get(f"{WF}/wf-002", headers=operator)).json()
+    assert detail["payloads_hidden"] == WITHHELD_FROM_VIEWERS
+    assert (detail["input"], detail["output"], detail["error"]) == (None, None, None)
+    assert detail["status"] == "ERROR"
+    assert steps["payloads_hidden"] == WITHHELD_FROM_VIEWERS
+    assert [s["function_name"] for s in steps["steps"]] == ["validate"]
+    assert all(s["output"] is None and s["error"] is None for s in steps["steps"])
+    assert listed["payloads_hidden"] == WITHHELD_FROM_VIEWERS
+    assert [w["error"] for w in listed["workflows"]] == [None]
+    assert events.status_code == 403
+    assert "BATON_CONSOLE_VIEWER_PAYLOADS" in events.json()["error"]
+    assert page.status_code == 200
+    assert WITHHELD_FROM_VIEWERS in page.text
+    assert "bad cart" not in page.text
+    assert live.asked_private[:2] == [True, True]  # the executor was not asked for them either
+
+    assert shown["payloads_hidden"] is None
+    assert XSS in shown["input"]

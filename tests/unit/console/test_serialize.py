@@ -18,6 +18,7 @@ from console.serialize import (
     workflow_detail_json,
     workflow_summary_json,
 )
+from store.app_settings import PAYLOADS_HIDDEN
 from streams.ids import AppName, WorkflowId
 from streams.records import StepInfo, WorkflowStatus
 
@@ -89,7 +90,11 @@ def test_a_private_apps_detail_and_steps_say_their_payloads_are_hidden() -> None
         app=AppName("orders"), workflow_id=WorkflowId("wf-1"), status="ERROR", observed_at_ms=T0
     )
     view = WorkflowView(
-        status=status, children=(), source=Source.LIVE, stale_as_of_ms=None, payloads_hidden=True
+        status=status,
+        children=(),
+        source=Source.LIVE,
+        stale_as_of_ms=None,
+        payloads_hidden=PAYLOADS_HIDDEN,
     )
     detail = workflow_detail_json(view)
     assert detail["payloads_hidden"] == "hidden (payload privacy on for this app)"
@@ -99,7 +104,7 @@ def test_a_private_apps_detail_and_steps_say_their_payloads_are_hidden() -> None
             steps=(StepInfo(function_id=0, function_name="charge"),),
             source=Source.STORE,
             stale_as_of_ms=T0,
-            payloads_hidden=True,
+            payloads_hidden=PAYLOADS_HIDDEN,
         )
     )
     assert steps["payloads_hidden"] == detail["payloads_hidden"]

@@ -14,6 +14,7 @@ from baton.cli import build_parser, dispatch, settings_from
 from store.database import Store, sqlite_url
 from store.keys import hash_key
 from store.models import AuditRow, OperatorToken
+from store.roles import Role
 from store.tokens import create_token, list_tokens, revoke_token, verify_token
 
 
@@ -29,8 +30,10 @@ async def create(store: Store, name: str) -> str:
 
 
 async def verify(store: Store, token: str) -> str | None:
+    """The name a token verifies as (its role aside)."""
     async with store.sessionmaker() as session:
-        return await verify_token(session, token)
+        found = await verify_token(session, token)
+    return None if found is None else found[0]
 
 
 async def revoke(store: Store, name: str) -> bool:
@@ -50,6 +53,15 @@ async def test_a_created_token_verifies_as_its_name(store: Store) -> None:
     assert row.token_hash == hash_key(token)  # only the hash is stored
     assert token not in row.token_hash
     assert row.created_at.tzinfo is not None
+
+
+async def test_a_token_carries_its_role_and_operator_is_the_default(store: Store) -> None:
+    async with store.sessionmaker.begin() as session:
+        viewer = await create_token(session, "watcher", role=Role.VIEWER)
+        default = await create_token(session, "deployer")
+    async with store.sessionmaker() as session:
+        assert await verify_token(session, viewer) == ("watcher", Role.VIEWER)
+        assert await verify_token(session, default) == ("deployer", Role.OPERATOR)
 
 
 async def test_tokens_are_distinct_and_listed_by_name(store: Store) -> None:
@@ -129,12 +141,12 @@ def test_baton_tokens_create_list_revoke(
 
     assert baton(tmp_path, "tokens", "list") == 0
     listing = capsys.readouterr().out.splitlines()
-    assert listing[0].split() == ["name", "created_at", "revoked_at"]
-    assert listing[1].startswith("alice ")
+    assert listing[0].split() == ["name", "role", "created_at", "revoked_at"]
+    assert listing[1].split()[:2] == ["alice", "operator"]
     assert token not in "\n".join(listing)
 
     assert baton(tmp_path, "tokens", "revoke", "alice") == 0
-    assert "Revoked operator token alice" in capsys.readouterr().out
+    assert "Revoked API token alice" in capsys.readouterr().out
     assert asyncio.run(verify_in(tmp_path, token)) is None
     assert baton(tmp_path, "tokens", "revoke", "alice") == 1
     assert "no active operator token alice" in capsys.readouterr().out
@@ -161,6 +173,7 @@ async def verify_in(tmp_path: Path, token: str) -> str | None:
 async def test_a_token_row_has_no_plaintext_column() -> None:
     assert {c.name for c in OperatorToken.__table__.c} == {
         "name",
+        "role",
         "token_hash",
         "created_at",
         "revoked_at",
