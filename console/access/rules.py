@@ -42,9 +42,13 @@ RULES: tuple[_Rule, ...] = (
     _rule(None, r"/admin(/.*)?", Role.ADMIN),
     # An export carries a workflow's whole history, made to be imported elsewhere: an operator's.
     _rule("GET HEAD", r"/api/v1/apps/[^/]+/workflows/.+/export", Role.OPERATOR),
-    # Pages that only confirm an action before it is posted.
+    # Pages that only confirm an action before it is posted. A workflow's confirmation is
+    # ``/apps/A/workflows/ID/confirm?action=...`` (``console.dashboard.actions``); the rules see
+    # no query, so the page of a workflow whose own id ends in "/confirm" needs operator too.
     _rule(
-        "GET HEAD", r"/apps/[^/]+/(bulk/new|versions/confirm|schedules/.+/confirm)", Role.OPERATOR
+        "GET HEAD",
+        r"/apps/[^/]+/(bulk/new|versions/confirm|schedules/.+/confirm|workflows/.+/confirm)",
+        Role.OPERATOR,
     ),
 )
 
