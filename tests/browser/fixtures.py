@@ -59,6 +59,14 @@ async def browser(chromium: Path) -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
+    async with another_person(browser) as opened:
+        yield opened
+
+
+@contextlib.asynccontextmanager
+async def another_person(browser: Browser) -> AsyncIterator[Page]:
+    """A page in a browser context of its own (no cookies shared with any other), closed at the
+    end of the block; ``page`` is the test's first."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     opened = await context.new_page()
     opened.set_default_timeout(TIMEOUT_MS)

@@ -29,8 +29,8 @@ from streams.records import RequestKind
 from tests.browser.fixtures import (
     PASSWORD,
     SCREENSHOTS,
-    TIMEOUT_MS,
     add_user,
+    another_person,
     serving,
     sign_in,
     type_credentials,
@@ -69,14 +69,6 @@ async def console(tmp_path: Path, access: AccessPolicy = TEST_ACCESS) -> AsyncIt
         app = create_app(store, channel=executor, refresh_interval_s=0, access=access)
         async with serving(app) as url:
             yield Console(url, store, executor)
-
-
-async def new_page(browser: Browser) -> Page:
-    """A second person's page: a browser context of its own (no cookies shared)."""
-    context = await browser.new_context()
-    opened = await context.new_page()
-    opened.set_default_timeout(TIMEOUT_MS)
-    return opened
 
 
 async def test_an_unsigned_page_signs_in_and_comes_back(tmp_path: Path, page: Page) -> None:
@@ -138,8 +130,7 @@ async def test_a_sign_in_link_works_once(tmp_path: Path, page: Page, browser: Br
         await expect(page).to_have_url(c.url("/apps/orders"))
         await expect(page.get_by_test_id("whoami")).to_have_text(f"{FIRST_ADMIN} · admin")
 
-        other = await new_page(browser)
-        try:
+        async with another_person(browser) as other:
             await other.goto(c.url(f"/signin?code={lin}"))
             await expect(other).to_have_url(c.url("/"))
             await expect(other.get_by_test_id("whoami")).to_have_text("lin · viewer")
@@ -157,8 +148,6 @@ async def test_a_sign_in_link_works_once(tmp_path: Path, page: Page, browser: Br
                 await expect(who.get_by_test_id("whoami")).to_have_count(0)
             await other.goto(c.url("/apps/orders"))
             await expect(other).to_have_url(c.sign_in_url("/apps/orders"))
-        finally:
-            await other.context.close()
 
 
 async def test_a_viewer_reads_and_an_operator_acts(
@@ -197,8 +186,7 @@ async def test_a_viewer_reads_and_an_operator_acts(
             ("user:vera", "/apps/orders/workflows/wf-003/actions/cancel"),
         ]
 
-        operator = await new_page(browser)
-        try:
+        async with another_person(browser) as operator:
             await sign_in(operator, c.base, c.store, Role.OPERATOR, "otto")
             await operator.goto(c.url(PENDING))
             await operator.get_by_test_id("action-cancel").click()
@@ -206,8 +194,6 @@ async def test_a_viewer_reads_and_an_operator_acts(
             flash = operator.get_by_test_id("flash")
             await expect(flash).to_have_attribute("data-outcome", "succeeded")
             await expect(operator.get_by_test_id("status").first).to_have_text("CANCELLED")
-        finally:
-            await operator.context.close()
         [request] = c.executor.acts(RequestKind.CANCEL)
         assert request.workflow_id == "wf-003"
 
@@ -253,8 +239,7 @@ async def test_a_form_without_its_csrf_token_changes_nothing(
         await expect(page.get_by_test_id("whoami")).to_have_text("operator · operator")
 
         # The sign-in form is checked even before any cookie: a forged one signs nobody in.
-        stranger = await new_page(browser)
-        try:
+        async with another_person(browser) as stranger:
             await stranger.goto(c.url("/signin"))
             await stranger.locator('[data-testid="signin-form"] input[name="csrftoken"]').evaluate(
                 "field => field.remove()"
@@ -263,5 +248,3 @@ async def test_a_form_without_its_csrf_token_changes_nothing(
             await expect(stranger.get_by_test_id("error-message")).to_have_text(re.compile(FORGED))
             await stranger.goto(c.url(PENDING))
             await expect(stranger).to_have_url(c.sign_in_url(PENDING))
-        finally:
-            await stranger.context.close()
