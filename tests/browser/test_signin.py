@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from playwright.async_api import Browser, Page, expect
 
@@ -44,6 +44,7 @@ PENDING = "/apps/orders/workflows/wf-003"
 """A pending workflow: every action button shows for an operator."""
 CANCEL = f"{PENDING}/confirm?action=cancel"
 FORGED = "this form expired or did not come from the console"
+SESSION = "baton_session"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ async def test_an_unsigned_page_signs_in_and_comes_back(tmp_path: Path, page: Pa
         await expect(page.get_by_test_id("whoami")).to_have_text("olga · operator")
         await expect(page.get_by_test_id("workflow-row")).to_have_count(1)
         cookies = {c["name"]: c for c in await page.context.cookies(c.base)}
-        assert cookies["baton_session"]["httpOnly"] is True
+        assert cookies[SESSION]["httpOnly"] is True
         await page.screenshot(path=str(SCREENSHOTS / "signed-in.png"), full_page=True)
 
         await page.get_by_test_id("sign-out").click()
@@ -107,7 +108,7 @@ async def test_a_wrong_password_shows_why_and_signs_nobody_in(tmp_path: Path, pa
         await expect(page.get_by_test_id("signin-name")).to_have_value("olga")
         await expect(page.get_by_test_id("signin-password")).to_have_value("")
         await page.screenshot(path=str(SCREENSHOTS / "signin-wrong.png"), full_page=True)
-        assert "baton_session" not in {c["name"] for c in await page.context.cookies(c.base)}
+        assert SESSION not in {c["name"] for c in await page.context.cookies(c.base)}
         [row] = await audit_rows(c.store, action="user.signin_failed")
         assert (row.subject, row.outcome) == ("olga", "rejected")
 
@@ -116,6 +117,34 @@ async def test_a_wrong_password_shows_why_and_signs_nobody_in(tmp_path: Path, pa
         await page.get_by_test_id("signin-submit").click()
         await expect(page).to_have_url(c.url(WORKFLOWS))
         await expect(page.get_by_test_id("whoami")).to_have_text("olga · admin")
+
+
+async def test_what_the_sign_in_page_echoes_stays_inert(tmp_path: Path, page: Page) -> None:
+    """``next`` and the typed name come back on the page (the form keeps them): as text, and
+    ``next`` never leads off the console."""
+    hostile = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
+    async with console(tmp_path) as c:
+        await add_user(c.store, "olga", Role.VIEWER)
+        await page.goto(c.url(f"/signin?next={quote('/' + hostile, safe='')}"))
+        await type_credentials(page, hostile[:60], PASSWORD)
+        await expect(page.get_by_test_id("signin-name")).to_have_value(hostile[:60])
+        assert await page.locator("img, script:not([src])").count() == 0
+        await page.get_by_test_id("signin-name").fill("olga")
+        await page.get_by_test_id("signin-password").fill(PASSWORD)
+        await page.get_by_test_id("signin-submit").click()
+        # Back to the path asked for (no such page: a 404, as inert), signed in.
+        await expect(page.get_by_role("heading", name="Error 404")).to_be_visible()
+        assert unquote(page.url) == c.url("/" + hostile)
+        assert await page.locator("img, script:not([src])").count() == 0
+        await page.goto(c.url("/"))
+        await expect(page.get_by_test_id("whoami")).to_have_text("olga · viewer")
+
+        await page.get_by_test_id("sign-out").click()
+        for elsewhere in ("//elsewhere.example/", "https://elsewhere.example/", "/\\elsewhere"):
+            await page.goto(c.url(f"/signin?next={quote(elsewhere, safe='')}"))
+            await type_credentials(page, "olga", PASSWORD)
+            await expect(page).to_have_url(c.url("/"))
+            await page.get_by_test_id("sign-out").click()
 
 
 async def test_a_sign_in_link_works_once(tmp_path: Path, page: Page, browser: Browser) -> None:
@@ -204,7 +233,13 @@ async def test_a_session_past_its_lifetime_signs_in_again(tmp_path: Path, page: 
         await sign_in(page, c.base, c.store, Role.VIEWER)
         await page.goto(c.url(WORKFLOWS))
         await expect(page.get_by_test_id("workflow-row")).to_have_count(1)
+        [session] = [k for k in await page.context.cookies(c.base) if k["name"] == SESSION]
         await asyncio.sleep(lifetime_s + 0.5)
+        # The console refuses the cookie itself, not only the browser that dropped it.
+        replayed = await page.request.get(
+            c.url("/api/v1/apps"), headers={"Cookie": f"{SESSION}={session['value']}"}
+        )
+        assert replayed.status == 401
         await page.reload()
         await expect(page).to_have_url(c.sign_in_url(WORKFLOWS))
         await expect(page.get_by_test_id("whoami")).to_have_count(0)
