@@ -1,8 +1,9 @@
 """The dashboard in headless Chromium, clicking what an operator clicks.
 
 The console runs for real (uvicorn on a free loopback port, in this test's event loop) over a
-seeded SQLite store; Playwright drives the system's Chromium (``/usr/bin/chromium``; Playwright's
-own browser download is never used). Screenshots go to ``test-output/browser/`` under the repo.
+seeded SQLite store, and the page is signed in as a viewer through the sign-in page; Playwright
+drives the system's Chromium (``/usr/bin/chromium``; Playwright's own browser download is never
+used). Screenshots go to ``test-output/browser/`` under the repo.
 """
 
 from __future__ import annotations
@@ -16,20 +17,25 @@ from playwright.async_api import Page, expect
 
 from console.app import create_app
 from store.database import Store, sqlite_url
+from store.roles import Role
 from store.workflow_projection import upsert_workflows
 from streams.ids import WorkflowId
-from tests.browser.fixtures import SCREENSHOTS, serving
+from tests.browser.fixtures import SCREENSHOTS, serving, sign_in
 from tests.component.console.seed import T0, WORKFLOWS, XSS, seed
+from tests.console_access import TEST_ACCESS
 
 REFRESH_INTERVAL_S = 0.5
 
 
 @pytest.fixture
-async def console_url(tmp_path: Path) -> AsyncIterator[tuple[str, Store]]:
-    """The console's base URL, served by uvicorn until the test ends, and its store."""
+async def console_url(tmp_path: Path, page: Page) -> AsyncIterator[tuple[str, Store]]:
+    """The console's base URL, served by uvicorn until the test ends, and its store; ``page`` is
+    signed in as a viewer."""
     async with Store(sqlite_url(tmp_path / "baton.db")) as store:
         await seed(store)
-        async with serving(create_app(store, refresh_interval_s=REFRESH_INTERVAL_S)) as url:
+        app = create_app(store, refresh_interval_s=REFRESH_INTERVAL_S, access=TEST_ACCESS)
+        async with serving(app) as url:
+            await sign_in(page, url, store, Role.VIEWER)
             yield url, store
 
 

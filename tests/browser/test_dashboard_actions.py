@@ -1,7 +1,9 @@
 """Operator actions in headless Chromium: cancel a workflow through its confirmation, by mouse and
 by keyboard alone; act on ticked rows in bulk and watch the job finish; see a refused action's
 error. The console runs for real (uvicorn on a free loopback port) over a seeded SQLite store, with
-a fake executor behind its ``CommandChannel`` (``tests.component.console.dashboard_client``).
+a fake executor behind its ``CommandChannel`` (``tests.component.console.dashboard_client``); the
+page is signed in as an operator through the sign-in page, and the real forms post their CSRF
+tokens.
 """
 
 from __future__ import annotations
@@ -15,22 +17,28 @@ from playwright.async_api import Page, expect
 
 from console.app import create_app
 from store.database import Store, sqlite_url
+from store.roles import Role
 from streams.records import RequestKind
-from tests.browser.fixtures import SCREENSHOTS, serving
+from tests.browser.fixtures import SCREENSHOTS, serving, sign_in
 from tests.component.console.dashboard_client import FakeExecutor
 from tests.component.console.seed import seed
+from tests.console_access import TEST_ACCESS
 
 REFRESH_INTERVAL_S = 0.5
 
 
 @pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[tuple[str, FakeExecutor]]:
-    """The console's base URL, served by uvicorn until the test ends, and its fake executor."""
+async def served(tmp_path: Path, page: Page) -> AsyncIterator[tuple[str, FakeExecutor]]:
+    """The console's base URL, served by uvicorn until the test ends, and its fake executor;
+    ``page`` is signed in as an operator."""
     async with Store(sqlite_url(tmp_path / "baton.db")) as store:
         await seed(store)
         executor = FakeExecutor(store=store)
-        app = create_app(store, channel=executor, refresh_interval_s=REFRESH_INTERVAL_S)
+        app = create_app(
+            store, channel=executor, refresh_interval_s=REFRESH_INTERVAL_S, access=TEST_ACCESS
+        )
         async with serving(app) as url:
+            await sign_in(page, url, store, Role.OPERATOR)
             yield url, executor
 
 

@@ -26,6 +26,7 @@ from recovery.state import AppState, ExecutorRecord, ExecutorState, Recovery, Re
 from store.audit import record_audit
 from store.database import Store, sqlite_url
 from store.projection import project_app_state
+from store.roles import Role
 from store.workflow_projection import replace_steps, upsert_workflows
 from streams.ids import AppName, CommandId, ConnId, ExecutorId, GatewayId, WorkflowId
 from streams.records import (
@@ -36,7 +37,8 @@ from streams.records import (
     WorkflowStatus,
     WorkflowSteps,
 )
-from tests.browser.fixtures import SCREENSHOTS, serving
+from tests.browser.fixtures import SCREENSHOTS, serving, sign_in
+from tests.console_access import TEST_ACCESS
 
 APP = AppName("hostile")
 T0 = 1_700_000_000_000
@@ -198,10 +200,12 @@ async def seed(store: Store) -> None:
 
 
 @pytest.fixture
-async def console_url(tmp_path: Path) -> AsyncIterator[str]:
+async def console_url(tmp_path: Path, page: Page) -> AsyncIterator[str]:
+    """The console's base URL; ``page`` is signed in as an operator (it opens a confirmation)."""
     async with Store(sqlite_url(tmp_path / "baton.db")) as store:
         await seed(store)
-        async with serving(create_app(store, refresh_interval_s=0.3)) as url:
+        async with serving(create_app(store, refresh_interval_s=0.3, access=TEST_ACCESS)) as url:
+            await sign_in(page, url, store, Role.OPERATOR)
             yield url
 
 

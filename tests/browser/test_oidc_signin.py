@@ -1,109 +1,132 @@
-"""Single sign-on in headless Chromium against a real OpenID Connect provider.
+"""Single sign-on in headless Chromium: the real console against a real OpenID Connect provider.
 
-A person opens the app, presses "Sign in with single sign-on", types a login and a password on
-the provider's own sign-in page (oidc-provider's, from the ``oidc_provider`` session fixture),
-agrees on its consent page, and lands back on the page they asked for, signed in with the role
-their ``groups`` claim maps to. The app is a small Starlette app around the console's two routes,
-served by uvicorn on the port the provider knows as the client's callback; its ``on_signed_in``
-stands in for the login system (a cookie naming the identity).
+The console (``create_app`` with ``oidc=OidcConfig(...)``) is served by uvicorn on the port the
+provider knows as the client's callback (``oidc_provider.console_socket()``, from the
+``oidc_provider`` session fixture: panva's oidc-provider on Node.js). A person opens a dashboard
+page, is sent to the console's sign-in page, presses "Sign in with single sign-on", types a login
+and a password on the provider's own sign-in page, agrees on its consent page, and lands back on
+the page they asked for, signed in with the role their ``groups`` claim maps to: ``baton-admins``
+is admin, ``baton-operators`` is viewer here (so one provider's accounts show both), and a user
+in neither group is refused.
 """
 
 from __future__ import annotations
 
-import html
 import re
-import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
-from playwright.async_api import Page, expect
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Route
+from playwright.async_api import Browser, Page, expect
 
+from console.app import create_app
 from console.oidc.config import OidcConfig, parse_role_map
-from console.oidc.flow import OidcIdentity
-from console.oidc.routes import oidc_routes
-from tests.browser.fixtures import SCREENSHOTS, serving
+from store.database import Store, sqlite_url
+from streams.records import RequestKind
+from tests.browser.fixtures import SCREENSHOTS, another_person, serving
+from tests.component.console.dashboard_client import FakeExecutor
+from tests.component.console.seed import seed
+from tests.console_access import TEST_ACCESS
 from tests.oidc_provider.fixture import LocalProvider
 
-SESSION_COOKIE = "test_session"
-
-
-class SignedInApp:
-    """A home page with the sign-in button, and ``/me``, which shows who is signed in."""
-
-    def __init__(self, provider: LocalProvider) -> None:
-        self.sessions: dict[str, OidcIdentity] = {}
-        config = OidcConfig(
-            issuer=provider.issuer,
-            client_id=provider.client_id,
-            client_secret=provider.client_secret,
-            scopes=("openid", "profile", "email", "groups"),
-            role_map=parse_role_map("baton-admins=admin,baton-operators=operator"),
-        )
-        self.app = Starlette(
-            routes=[
-                Route("/", self.home),
-                Route("/me", self.me),
-                *oidc_routes(config, self.on_signed_in),
-            ]
-        )
-
-    async def home(self, request: Request) -> Response:
-        return HTMLResponse(
-            '<h1>Baton</h1><a href="/auth/oidc/login?next=/me">Sign in with single sign-on</a>'
-        )
-
-    async def on_signed_in(self, request: Request, identity: OidcIdentity) -> Response:
-        session = secrets.token_urlsafe(16)
-        self.sessions[session] = identity
-        response = RedirectResponse(identity.return_to, status_code=303)
-        response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="lax")
-        return response
-
-    async def me(self, request: Request) -> Response:
-        identity = self.sessions.get(request.cookies.get(SESSION_COOKIE, ""))
-        if identity is None:
-            return RedirectResponse("/", status_code=303)
-        return HTMLResponse(
-            f'<h1>Signed in</h1><p data-testid="name">{html.escape(identity.name)}</p>'
-            f'<p data-testid="role">{html.escape(identity.role)}</p>'
-            f'<p data-testid="subject">{html.escape(identity.subject)}</p>'
-        )
+PENDING = "/apps/orders/workflows/wf-003"
+"""A pending workflow: its action buttons show to whoever may act."""
+ROLES = "baton-admins=admin,baton-operators=viewer"
 
 
 @pytest.fixture
-async def app_url(oidc_provider: LocalProvider) -> AsyncIterator[tuple[str, SignedInApp]]:
-    signed_in = SignedInApp(oidc_provider)
-    async with serving(signed_in.app, oidc_provider.console_socket()) as url:
-        assert url == oidc_provider.console_origin
-        yield url, signed_in
+async def console(
+    tmp_path: Path, oidc_provider: LocalProvider
+) -> AsyncIterator[tuple[str, FakeExecutor]]:
+    """The console's base URL (the origin the provider sends browsers back to), served until the
+    test ends, and the fake executor behind its actions."""
+    config = OidcConfig(
+        issuer=oidc_provider.issuer,
+        client_id=oidc_provider.client_id,
+        client_secret=oidc_provider.client_secret,
+        scopes=("openid", "profile", "email", "groups"),
+        role_map=parse_role_map(ROLES),
+    )
+    async with Store(sqlite_url(tmp_path / "baton.db")) as store:
+        await seed(store)
+        executor = FakeExecutor(store=store)
+        app = create_app(
+            store, channel=executor, refresh_interval_s=0, access=TEST_ACCESS, oidc=config
+        )
+        async with serving(app, oidc_provider.console_socket()) as url:
+            assert url == oidc_provider.console_origin
+            yield url, executor
 
 
-async def test_sign_in_at_the_provider_and_land_back_with_the_mapped_role(
-    app_url: tuple[str, SignedInApp], oidc_provider: LocalProvider, page: Page
+async def sign_in_at_the_provider(
+    page: Page, base: str, provider: LocalProvider, login: str, *, screenshots: bool = False
 ) -> None:
-    base, signed_in = app_url
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-
-    await page.goto(base + "/")
+    """Open ``PENDING`` unsigned, and sign in as ``login`` through the provider's pages."""
+    await page.goto(base + PENDING)
+    await expect(page).to_have_url(f"{base}/signin?next={quote(PENDING, safe='')}")
+    if screenshots:
+        await page.screenshot(path=SCREENSHOTS / "oidc-console-sign-in.png")
     await page.get_by_role("link", name="Sign in with single sign-on").click()
-    await expect(page).to_have_url(re.compile(re.escape(f"{oidc_provider.issuer}/interaction/")))
-    await page.locator('input[name="login"]').fill("alice")
+    await expect(page).to_have_url(re.compile(re.escape(f"{provider.issuer}/interaction/")))
+    await page.locator('input[name="login"]').fill(login)
     await page.locator('input[name="password"]').fill("correct horse battery staple")
-    await page.screenshot(path=SCREENSHOTS / "oidc-provider-sign-in.png")
+    if screenshots:
+        await page.screenshot(path=SCREENSHOTS / "oidc-provider-sign-in.png")
     await page.get_by_role("button", name="Sign-in").click()
     await page.get_by_role("button", name="Continue").click()
 
-    await expect(page).to_have_url(f"{base}/me")
-    await expect(page.get_by_test_id("name")).to_have_text("Alice Operator")
-    await expect(page.get_by_test_id("role")).to_have_text("operator")
-    await expect(page.get_by_test_id("subject")).to_have_text("alice")
+
+async def test_sign_in_at_the_provider_and_land_back_with_the_mapped_role(
+    console: tuple[str, FakeExecutor], oidc_provider: LocalProvider, page: Page, browser: Browser
+) -> None:
+    base, executor = console
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    await sign_in_at_the_provider(page, base, oidc_provider, "ada", screenshots=True)
+    await expect(page).to_have_url(base + PENDING)
+    await expect(page.get_by_test_id("whoami")).to_have_text("Ada Admin · admin")
     await page.screenshot(path=SCREENSHOTS / "oidc-signed-in.png")
-    assert [(i.subject, i.role) for i in signed_in.sessions.values()] == [("alice", "operator")]
-    # The flow cookie was spent on the way back.
+    # The flow cookie was spent on the way back; the console's session holds the sign-in.
     cookies = {c["name"] for c in await page.context.cookies(base)}
     assert "baton_oidc_flow" not in cookies
-    assert SESSION_COOKIE in cookies
+    assert "baton_session" in cookies
+    # An admin may act.
+    await page.get_by_test_id("action-cancel").click()
+    await page.get_by_test_id("confirm-button").click()
+    await expect(page.get_by_test_id("flash")).to_have_attribute("data-outcome", "succeeded")
+    [request] = executor.acts(RequestKind.CANCEL)
+    assert request.workflow_id == "wf-003"
+
+    async with another_person(browser) as viewer:
+        await sign_in_at_the_provider(viewer, base, oidc_provider, "alice")
+        await expect(viewer).to_have_url(base + PENDING)
+        await expect(viewer.get_by_test_id("whoami")).to_have_text("Alice Operator · viewer")
+        await expect(viewer.get_by_test_id("workflow-id")).to_have_text("wf-003")
+        await expect(viewer.get_by_test_id("workflow-actions").locator("a.button")).to_have_count(0)
+        response = await viewer.goto(f"{base}{PENDING}/confirm?action=resume")
+        assert response is not None
+        assert response.status == 403
+        await expect(viewer.get_by_test_id("error-message")).to_contain_text(
+            "oidc:Alice Operator has the viewer role; this needs the operator role"
+        )
+
+    # Signing out ends the single sign-on session in the console.
+    await page.goto(base + "/")
+    await page.get_by_test_id("sign-out").click()
+    await expect(page).to_have_url(f"{base}/signin")
+    await page.goto(base + PENDING)
+    await expect(page).to_have_url(f"{base}/signin?next={quote(PENDING, safe='')}")
+
+
+async def test_a_user_in_no_mapped_group_is_refused(
+    console: tuple[str, FakeExecutor], oidc_provider: LocalProvider, page: Page
+) -> None:
+    base, _ = console
+    await sign_in_at_the_provider(page, base, oidc_provider, "eve")
+    await expect(page.locator("body")).to_contain_text(
+        "Single sign-on failed: eve signed in, but Baton gives no role"
+    )
+    assert "baton_session" not in {c["name"] for c in await page.context.cookies(base)}
+    await page.goto(base + PENDING)
+    await expect(page).to_have_url(f"{base}/signin?next={quote(PENDING, safe='')}")
