@@ -14,7 +14,7 @@ from contextlib import AsyncExitStack
 
 from baton.data_dir import WORKER_DIR, prepare_data_dir
 from baton.settings import Settings
-from broker.admin import ensure_topics
+from broker.admin import cluster_size, ensure_topics, replication_for
 from broker.faust_app import WorkerApp, create_worker_app
 from capture.agent import CaptureAgent
 from capture.cursor import CaptureTimings
@@ -68,7 +68,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     await ensure_topics(bootstrap, settings.topics.specs())
     prepare_data_dir(settings.data_dir)
     worker_app = create_worker_app(
-        bootstrap=bootstrap, topics=settings.topics, datadir=settings.data_dir / WORKER_DIR
+        bootstrap=bootstrap,
+        topics=settings.topics,
+        datadir=settings.data_dir / WORKER_DIR,
+        replication=replication_for(await cluster_size(bootstrap)),
     )
     async with Store(settings.store_url()) as store, Worker(worker_app, settings, store) as worker:
         logger.info("worker ready: consuming %s", settings.topics.executor_events)

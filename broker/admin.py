@@ -146,7 +146,8 @@ async def _create_missing(bootstrap: str, specs: Sequence[TopicSpec]) -> None:
         missing = [spec for spec in specs if spec.name not in existing]
         if not missing:
             return
-        response = await admin.create_topics([_new_topic(spec) for spec in missing])
+        brokers = len((await admin.describe_cluster())["brokers"])
+        response = await admin.create_topics([_new_topic(spec, brokers) for spec in missing])
         _raise_for_errors(response.topic_errors)
         await _await_leaders(admin, missing)
         logger.info("created topics %s", ", ".join(spec.name for spec in missing))
@@ -174,10 +175,32 @@ async def _await_leaders(admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec])
         await asyncio.sleep(_RETRY_BACKOFF_S / 4)
 
 
-def _new_topic(spec: TopicSpec) -> NewTopic:
+MAX_REPLICATION = 3
+"""Topics are replicated on up to three brokers; with three, two must be in sync for an acks=all
+write to succeed (one broker may be down without losing an acknowledged record)."""
+
+
+def replication_for(brokers: int) -> int:
+    """The replication factor of a new topic on a cluster of ``brokers`` (Tansu: one)."""
+    return max(1, min(MAX_REPLICATION, brokers))
+
+
+def _new_topic(spec: TopicSpec, brokers: int) -> NewTopic:
+    replication = replication_for(brokers)
     configs = {} if spec.retention_ms is None else {"retention.ms": str(spec.retention_ms)}
-    # Tansu is a single node: replication factor 1 is the only valid value.
-    return NewTopic(spec.name, spec.partitions, 1, topic_configs=configs)
+    if replication >= MAX_REPLICATION:
+        configs["min.insync.replicas"] = str(replication - 1)
+    return NewTopic(spec.name, spec.partitions, replication, topic_configs=configs)
+
+
+async def cluster_size(bootstrap: str) -> int:
+    """How many brokers the cluster at ``bootstrap`` has (for the worker's changelog topics)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        await admin.start()
+        return len((await admin.describe_cluster())["brokers"])
+    finally:
+        await admin.close()
 
 
 def _raise_for_errors(topic_errors: Sequence[tuple[Any, ...]]) -> None:

@@ -48,8 +48,11 @@ def create_worker_app(
     datadir: Path,
     app_id: str | None = None,
     fetch_max_wait_ms: int = 50,
+    replication: int = 1,
 ) -> WorkerApp:
-    """Declare the Faust app for one deployment (its id derives from the topic prefix)."""
+    """Declare the Faust app for one deployment (its id derives from the topic prefix); its
+    changelog and repartition topics are replicated ``replication`` times
+    (``broker.admin.replication_for``)."""
     app = faust.App(
         app_id or f"{topics.prefix}worker",
         broker=f"kafka://{bootstrap}",
@@ -60,7 +63,8 @@ def create_worker_app(
         topic_allow_declare=True,
         key_serializer="raw",
         value_serializer="raw",
-        producer_acks=1,
+        producer_acks=-1,  # all in-sync replicas (Tansu, one node: the same as 1)
+        topic_replication_factor=replication,
         consumer_auto_offset_reset="earliest",
         table_cleanup_interval=30.0,
         # Tansu completes a group join after session_timeout / 2: keep it short.

@@ -55,7 +55,7 @@ class KafkaLiveExecutors(Service):
         self._store = store
         self._timeout_s = timeout_s
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, client_id="baton-console", acks=1, linger_ms=0
+            bootstrap_servers=bootstrap, client_id="baton-console", acks="all", linger_ms=0
         )
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,

@@ -14,6 +14,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from broker.admin import cluster_size, ensure_topics, replication_for
+from streams.topics import Topics
 from tests.eventually import assert_eventually
 from tests.local_kafka import LocalKafka
 
@@ -116,3 +118,34 @@ def test_three_nodes_survive_one_stopped_node(three_nodes: LocalKafka) -> None:
     after = [f"after-{i}".encode() for i in range(5)]
     asyncio.run(produce(bootstrap, topic, after))
     assert asyncio.run(consume_all(bootstrap, topic, 25)) == set(before + during + after)
+
+
+async def topic_layout(bootstrap: str, topic: str) -> tuple[int, str]:
+    """(replication factor, min.insync.replicas) of ``topic``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+        replication = {len(p["replicas"]) for p in described["partitions"]}
+        (response,) = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic)]
+        )
+        entries = response.resources[0][4]
+        insync = next(str(entry[1]) for entry in entries if entry[0] == "min.insync.replicas")
+    finally:
+        await admin.close()
+    assert len(replication) == 1, replication
+    return replication.pop(), insync
+
+
+def test_baton_creates_its_topics_replicated_on_three_nodes(three_nodes: LocalKafka) -> None:
+    """On three brokers every topic of Baton's is on three replicas, two of which must hold an
+    acks=all write; the worker's Faust changelogs are replicated the same way."""
+    bootstrap = three_nodes.bootstrap
+    topics = Topics(prefix=f"rf{uuid4().hex[:6]}.", partitions=2)
+    asyncio.run(ensure_topics(bootstrap, topics.specs()))
+    for spec in topics.specs():
+        assert asyncio.run(topic_layout(bootstrap, spec.name)) == (3, "2"), spec.name
+    assert asyncio.run(cluster_size(bootstrap)) == 3
+    assert replication_for(asyncio.run(cluster_size(bootstrap))) == 3
+    assert replication_for(1) == 1
