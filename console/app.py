@@ -104,7 +104,13 @@ def create_app(
     )
     errors = _Errors(env)
     signin = SignIn(store, dashboard.pages, single_sign_on=oidc is not None)
-    sso = [] if oidc is None else oidc_routes(oidc, signin.on_single_sign_on)
+    sso = (
+        []
+        if oidc is None
+        else oidc_routes(
+            oidc, signin.on_single_sign_on, on_refused=signin.on_single_sign_on_refused
+        )
+    )
     management = ManagementApi(store, actions, bulk, actors)
     background = ServiceGroup("console", _background(services, actions, bulk))
 

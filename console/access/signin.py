@@ -22,7 +22,7 @@ from console.access.identity import IdentityKind, identity_of
 from console.access.sessions import end_session, start_session
 from console.actors import require_same_origin
 from console.dashboard.pages import PAGE_HEADERS, Pages, read_form
-from console.oidc.flow import OidcIdentity, safe_return_path
+from console.oidc.flow import OidcError, OidcIdentity, safe_return_path
 from runtime.admission import AdmissionLimits, HandshakeAdmission, Verdict, source_of
 from runtime.clock import wall_ms
 from store.database import Store
@@ -113,6 +113,17 @@ class SignIn:
         start_session(request, identity.name[:120], IdentityKind.OIDC, Role.parse(identity.role))
         logger.info("console: %s signed in through single sign-on", identity.name[:64])
         return _go(identity.return_to)
+
+    async def on_single_sign_on_refused(self, request: Request, error: OidcError) -> Response:
+        """A refused single sign-on (``console.oidc.routes``): audited like a wrong password, and
+        answered with the sign-in page saying why."""
+        source = self._source(request)
+        async with self._store.sessionmaker.begin() as session:
+            session.add(failed_signin_row("(single sign-on)", source, str(error)[:200]))
+        logger.info("console: single sign-on refused from %s: %s", source, str(error)[:200])
+        return self._form(
+            request, "/", error=f"single sign-on failed: {error}", status_code=error.status
+        )
 
     async def _redeem(self, request: Request, code: str, next_path: str) -> Response:
         source = self._source(request)

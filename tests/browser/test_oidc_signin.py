@@ -26,7 +26,7 @@ from store.database import Store, sqlite_url
 from streams.records import RequestKind
 from tests.browser.fixtures import SCREENSHOTS, another_person, serving
 from tests.component.console.dashboard_client import FakeExecutor
-from tests.component.console.seed import seed
+from tests.component.console.seed import audit_rows, seed
 from tests.console_access import TEST_ACCESS
 from tests.oidc_provider.fixture import LocalProvider
 
@@ -122,11 +122,15 @@ async def test_sign_in_at_the_provider_and_land_back_with_the_mapped_role(
 async def test_a_user_in_no_mapped_group_is_refused(
     console: tuple[str, FakeExecutor], oidc_provider: LocalProvider, page: Page
 ) -> None:
-    base, _ = console
+    base, executor = console
     await sign_in_at_the_provider(page, base, oidc_provider, "eve")
-    await expect(page.locator("body")).to_contain_text(
-        "Single sign-on failed: eve signed in, but Baton gives no role"
+    # Back on the console's own sign-in page, which says why.
+    await expect(page.get_by_test_id("signin-error")).to_contain_text(
+        "single sign-on failed: eve signed in, but Baton gives no role"
     )
+    await expect(page.get_by_test_id("signin-form")).to_be_visible()
+    [row] = await audit_rows(executor.store, action="user.signin_failed")
+    assert (row.subject, row.outcome) == ("(single sign-on)", "rejected")
     assert "baton_session" not in {c["name"] for c in await page.context.cookies(base)}
     await page.goto(base + PENDING)
     await expect(page).to_have_url(f"{base}/signin?next={quote(PENDING, safe='')}")
