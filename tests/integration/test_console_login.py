@@ -121,6 +121,12 @@ def test_without_credentials_the_api_answers_401_and_a_page_goes_to_sign_in(up: 
         health = anonymous.get("/healthz")
         assert health.status_code == 200, health.text
 
+    # The CLI without a token says what to give it.
+    cli_without = baton_with_token("", "audit", "--console", up.console_url)
+    assert cli_without.returncode == 1, cli_without.stdout
+    assert "audit failed (401): sign in, or send an API token" in cli_without.stderr
+    assert "pass --token TOKEN or set BATON_TOKEN" in cli_without.stderr
+
 
 def test_the_first_start_logs_one_link_that_signs_the_admin_in_once(tmp_path: Path) -> None:
     first = start(tmp_path)
@@ -211,6 +217,7 @@ def test_an_operator_token_acts_until_it_is_revoked(up: Up) -> None:
 
 
 def baton_with_token(token: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``baton ARGS`` with ``BATON_TOKEN`` set to ``token`` ("": none)."""
     return subprocess.run(
         [sys.executable, "-m", "baton", *args],
         env={**os.environ, "BATON_TOKEN": token},
