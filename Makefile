@@ -21,7 +21,10 @@ WITH_TEST_PG = url="$${BATON_TEST_PG_URL:-}"; \
 	[ -n "$$url" ] || url="$$(deploy/local/postgres)" || exit 1; \
 	BATON_TEST_PG_URL="$$url"
 
-.PHONY: up test test-fast test-db oidc-deps kafka-jars client-deps check lint lint-imports typecheck install clean
+# Go's official tarball installs under /usr/local/go without touching PATH.
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: up test test-fast test-db system-deps oidc-deps kafka-jars client-deps check lint lint-imports typecheck install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,15 +46,20 @@ up: $(RUNTIME)
 	$(BIN)/baton up
 
 ## The whole suite, with branch coverage (report and floor); needs PostgreSQL (see test-db),
-## the embedded broker, Apache Kafka's jars (see kafka-jars), the DBOS clients (see client-deps)
-## and Chromium.
-test: $(TEST_EXTRAS) oidc-deps kafka-jars client-deps
+## the embedded broker, Apache Kafka's jars (see kafka-jars), the DBOS clients (see client-deps),
+## Chromium and HAProxy (see system-deps).
+test: system-deps $(TEST_EXTRAS) oidc-deps kafka-jars client-deps
 	$(WITH_TEST_PG) $(BIN)/pytest --cov --cov-report=term:skip-covered \
 		--cov-fail-under=$(COVERAGE_FLOOR)
 
 ## Unit and component tests that need no broker, database server or browser (under 3 minutes).
 test-fast: $(TEST_EXTRAS)
 	$(BIN)/pytest tests/unit tests/component -m "not broker" -q
+
+## Debian's chromium, haproxy, Node.js and npm, a JDK and Maven, Go: installed if missing (root
+## or sudo).
+system-deps:
+	deploy/local/system-deps
 
 ## The real OIDC provider the single sign-on tests start (oidc-provider from npm; needs Node.js).
 oidc-deps: $(OIDC_DEPS)

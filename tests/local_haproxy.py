@@ -1,0 +1,133 @@
+"""HAProxy (Debian's package) in front of gateway pods, as a deployment puts it: executors use one
+URL, their WebSockets are proxied to a healthy pod, and a pod that stops answering is taken out.
+
+No pytest imports here: benchmarks use it too. Everything blocks.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HAPROXY = "haproxy"
+INSTALL_HINT = "install it with `apt-get install haproxy` (.ci/run does)"
+
+
+class HaproxyError(RuntimeError):
+    """HAProxy is missing, its configuration is refused, or it did not start."""
+
+
+def config_text(port: int, gateway_ports: Sequence[int]) -> str:
+    """One frontend on ``127.0.0.1:port`` balancing WebSocket sessions over the gateways.
+
+    Health checks every 250 ms take a dead pod out after one failure; a connection attempt to a
+    pod that is down is redispatched to another, so a reconnecting executor is not refused while
+    the check catches up.
+    """
+    servers = "\n".join(
+        f"    server gw{i} 127.0.0.1:{gw} check inter 250ms fall 1 rise 2"
+        for i, gw in enumerate(gateway_ports, 1)
+    )
+    return f"""global
+    maxconn 4096
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout client  60s
+    timeout server  60s
+    timeout tunnel  1h
+    retries 3
+    option redispatch
+
+frontend executors
+    bind 127.0.0.1:{port}
+    default_backend gateways
+
+backend gateways
+    balance roundrobin
+{servers}
+"""
+
+
+@dataclass
+class LocalHaproxy:
+    """One HAProxy process whose files live in ``directory``."""
+
+    directory: Path
+    gateway_ports: Sequence[int]
+    port: int = field(default=0, init=False)
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        """The executors' conductor URL."""
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> LocalHaproxy:
+        """Write the configuration (on a free port the first time), check it, start HAProxy and
+        wait until it accepts connections."""
+        if shutil.which(HAPROXY) is None:
+            raise HaproxyError(f"no {HAPROXY} on PATH: {INSTALL_HINT}")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if self.port == 0:
+            self.port = _free_port()
+        config = self.directory / "haproxy.cfg"
+        config.write_text(config_text(self.port, self.gateway_ports))
+        checked = subprocess.run(
+            [HAPROXY, "-c", "-q", "-f", str(config)], capture_output=True, text=True, check=False
+        )
+        if checked.returncode != 0:
+            raise HaproxyError(f"haproxy refused {config}:\n{checked.stderr}")
+        log = open(self.directory / "haproxy.log", "ab")  # noqa: SIM115 - owned by the process
+        self._process = subprocess.Popen(
+            [HAPROXY, "-db", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise HaproxyError(f"haproxy exited with {self._process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise HaproxyError(f"haproxy did not listen on {self.port} within 10 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop HAProxy (SIGTERM: at once, cutting every proxied session)."""
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.send_signal(sig)
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port."""
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> LocalHaproxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
