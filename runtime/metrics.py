@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
@@ -211,6 +211,8 @@ class Metrics:
     """
 
     def __init__(self, role: str = "test") -> None:
+        # No ``*_created`` series: they double the output and no dashboard here reads them.
+        disable_created_metrics()
         self.registry = CollectorRegistry(auto_describe=True)
         self.labels: dict[str, tuple[str, ...]] = {
             f.name: f.labels for f in (EXECUTORS_CONNECTED, CONSUMER_LAG, *APP_FAMILIES)
