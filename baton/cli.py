@@ -228,7 +228,7 @@ def listeners(command: str, settings: Settings) -> list[Listener]:
         port=settings.worker_port,
         flag="--port",
         variable="BATON_WORKER_PORT",
-        what="the worker's metrics",
+        what="the worker",
     )
     match command:
         case "gateway":

@@ -167,6 +167,7 @@ class Gateway(Service):
         request is an executor's handshake."""
         if request.path.split("?", 1)[0] == "/metrics":
             response = ws.respond(http.HTTPStatus.OK, self.metrics.exposition().decode())
+            del response.headers["Content-Type"]  # websockets' Headers add, never replace
             response.headers["Content-Type"] = CONTENT_TYPE
             return response
         return None

@@ -8,50 +8,29 @@ import os
 import signal
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.baton_cluster import free_port
 from tests.dbos_app.harness import ExecutorProcess, create_database, drop_database
 from tests.eventually import assert_eventually
+from tests.prometheus_text import Samples, scrape, value
 
 pytestmark = pytest.mark.integration
-
-Labels = frozenset[tuple[str, str]]
-
-
-def scrape(port: int) -> dict[str, dict[Labels, float]]:
-    """``GET /metrics`` parsed: sample name -> label set -> value."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        assert response.headers["Content-Type"].startswith("text/plain")
-        text = response.read().decode()
-    samples: dict[str, dict[Labels, float]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples.setdefault(sample.name, {})[frozenset(sample.labels.items())] = sample.value
-    return samples
-
-
-def value(samples: dict[str, dict[Labels, float]], name: str, **labels: str) -> float:
-    """The sum of ``name``'s samples whose labels include ``labels`` (0 when none)."""
-    wanted = set(labels.items())
-    return sum(v for k, v in samples.get(name, {}).items() if wanted <= k)
 
 
 def scrape_until(
     port: int,
-    check: Callable[[dict[str, dict[Labels, float]]], bool],
+    check: Callable[[Samples], bool],
     message: str,
     timeout_s: float,
-) -> dict[str, dict[Labels, float]]:
+) -> Samples:
     """Scrape ``port`` until ``check`` holds for the samples; returns those."""
 
-    def attempt() -> dict[str, dict[Labels, float]] | None:
+    def attempt() -> Samples | None:
         samples = scrape(port)
         return samples if check(samples) else None
 
