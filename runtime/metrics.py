@@ -212,7 +212,7 @@ class Metrics:
 
     def __init__(self, role: str = "test") -> None:
         # No ``*_created`` series: they double the output and no dashboard here reads them.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library
         self.registry = CollectorRegistry(auto_describe=True)
         self.labels: dict[str, tuple[str, ...]] = {
             f.name: f.labels for f in (EXECUTORS_CONNECTED, CONSUMER_LAG, *APP_FAMILIES)

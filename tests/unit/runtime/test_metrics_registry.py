@@ -59,7 +59,7 @@ def test_consumer_lag_sums_the_partitions_of_a_topic() -> None:
 
 def test_snapshot_families_are_computed_at_each_scrape() -> None:
     metrics = Metrics()
-    sessions = {("shop", "v1", "pod-a"): 2.0}
+    sessions: dict[tuple[str, ...], float] = {("shop", "v1", "pod-a"): 2.0}
     metrics.add_snapshot([EXECUTORS_CONNECTED], lambda: {EXECUTORS_CONNECTED.name: sessions})
     key = frozenset({("app", "shop"), ("version", "v1"), ("pod", "pod-a")})
     assert parsed(metrics)[EXECUTORS_CONNECTED.name] == {key: 2}
