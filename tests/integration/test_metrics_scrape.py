@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from uuid import uuid4
@@ -66,15 +67,25 @@ class Up:
 
         assert_eventually(ready, timeout_s=60, message="baton up started")
 
-    def create_key(self, app: str) -> str:
+    def baton(self, *args: str) -> str:
+        """``baton ARGS --data-dir DATA``, which must succeed; its last line."""
         result = subprocess.run(
-            [sys.executable, "-m", "baton", "keys", "create", app, "--data-dir", str(self.data)],
+            [sys.executable, "-m", "baton", *args, "--data-dir", str(self.data)],
             capture_output=True,
             text=True,
             timeout=60,
         )
         assert result.returncode == 0, result.stderr
         return result.stdout.strip().splitlines()[-1]
+
+    def read_workflow(self, token: str, app: str, workflow_id: str) -> None:
+        """The console's workflow detail, which it asks a live executor for."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.console}/api/v1/apps/{app}/workflows/{workflow_id}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200
 
     def tail(self) -> str:
         return self.log.read_text()[-3000:]
@@ -111,7 +122,8 @@ def system_db() -> Iterator[str]:
 
 def test_every_role_exports_metrics_that_move(up: Up, system_db: str, tmp_path: Path) -> None:
     app = f"app{uuid4().hex[:6]}"
-    key = up.create_key(app)
+    key = up.baton("keys", "create", app)
+    token = up.baton("tokens", "create", "prometheus", "--role", "viewer")
     gateway, worker, console = scrape(up.gateway), scrape(up.worker), scrape(up.console)
     for role, samples in (("gateway", gateway), ("worker", worker), ("console", console)):
         assert value(samples, "baton_info", role=role) == 1
@@ -150,7 +162,8 @@ def test_every_role_exports_metrics_that_move(up: Up, system_db: str, tmp_path: 
         )
 
         # A workflow run moves the store's started and succeeded counters.
-        survivor.start_workflow("quick", f"wf-{uuid4().hex[:8]}", x=3)
+        workflow_id = f"wf-{uuid4().hex[:8]}"
+        survivor.start_workflow("quick", workflow_id, x=3)
         console = scrape_until(
             up.console,
             lambda s: value(s, "baton_app_workflows_succeeded_total", app=app) >= 1,
@@ -165,6 +178,17 @@ def test_every_role_exports_metrics_that_move(up: Up, system_db: str, tmp_path: 
         assert value(worker, "baton_store_write_seconds_count", operation="workflows") >= 1
         polls = value(scrape(up.gateway), "baton_command_round_trip_seconds_count", kind="poll")
         assert polls >= 1
+        assert (("topic", events),) in {tuple(k) for k in worker["baton_consumer_lag_records"]}
+
+        # The console asks a live executor for a workflow's detail: a command round trip.
+        up.read_workflow(token, app, workflow_id)
+        console = scrape(up.console)
+        labels = {"kind": "get_workflow", "outcome": "ok"}
+        assert value(console, "baton_command_round_trip_seconds_count", **labels) == 1
+        commands = f"{up.prefix}commands"
+        assert value(console, "baton_events_published_total", topic=commands) >= 1
+        replies = f"{up.prefix}replies"
+        assert value(console, "baton_events_consumed_total", topic=replies) >= 1
 
         # A killed executor: its session closes, the worker declares it dead and sends its
         # recovery to the survivor.
