@@ -183,8 +183,8 @@ def test_every_role_exports_metrics_that_move(up: Up, system_db: str, tmp_path: 
         # The console asks a live executor for a workflow's detail: a command round trip.
         up.read_workflow(token, app, workflow_id)
         console = scrape(up.console)
-        labels = {"kind": "get_workflow", "outcome": "ok"}
-        assert value(console, "baton_command_round_trip_seconds_count", **labels) == 1
+        asked = {"kind": "get_workflow", "outcome": "ok"}
+        assert value(console, "baton_command_round_trip_seconds_count", **asked) == 1
         commands = f"{up.prefix}commands"
         assert value(console, "baton_events_published_total", topic=commands) >= 1
         replies = f"{up.prefix}replies"
