@@ -4,6 +4,9 @@ Runs the Faust app on our own event loop (``app.start()`` / ``app.stop()``) rath
 ``faust.Worker``, which installs its own signal handlers and writes terminal escapes: SIGTERM is
 handled once, in the CLI. The Faust app is one ``runtime.lifecycle`` service (``Worker``): when it
 stops on its own (Faust crashed), the worker has failed and the role exits non-zero.
+
+The worker serves no HTTP of its own: a small listener (``runtime.http_probe``) answers
+``/metrics`` on ``worker_host:worker_port`` (127.0.0.1:8091 by default).
 """
 
 from __future__ import annotations
