@@ -27,6 +27,7 @@ NOISY_LIBRARIES = (
     "kafka",
     "sqlalchemy",
     "broker.faust_transport",  # Faust's service start/stop lines, logged under our subclass
+    "broker.faust_metrics",  # the same, of the metrics sensor (a mode service)
 )
 
 

@@ -15,6 +15,7 @@ from gateway.keys import StoreKeys
 from gateway.server import Gateway
 from management.kafka_channel import KafkaLiveExecutors
 from runtime.lifecycle import run_until
+from runtime.metrics import Metrics
 from store.console_secret import cookie_secret
 from store.database import Store
 from store.roles import Role
@@ -44,7 +45,8 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     """Serve executors until ``stop`` is set, then drain."""
     await ensure_topics(settings.require_kafka(), settings.topics.specs())
     store = Store(settings.store_url())
-    async with store, Gateway(gateway_config(settings), StoreKeys(store)) as gateway:
+    gateway = Gateway(gateway_config(settings), StoreKeys(store), Metrics("gateway"))
+    async with store, gateway:
         await run_until(stop, gateway)
 
 
@@ -86,6 +88,7 @@ async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
     channel is started and stopped by the console app's lifespan, with the rest of its
     background work.
     """
+    metrics = Metrics("console")
     async with Store(settings.store_url()) as store:
         live: KafkaLiveExecutors | None = None
         if settings.kafka_bootstrap is not None:
@@ -95,6 +98,7 @@ async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
                 settings.topics,
                 store,
                 timeout_s=settings.console_live_timeout_s,
+                metrics=metrics,
             )
         await run_console(
             store,
@@ -112,4 +116,5 @@ async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
             # A little past the request's own timeout, so the executor's answer (or the
             # gateway's "timed out") wins the race against the page's fallback.
             live_timeout_s=settings.console_live_timeout_s + 0.5,
+            metrics=metrics,
         )

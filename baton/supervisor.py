@@ -107,6 +107,8 @@ async def _spawn(role: str, settings: Settings, bootstrap: str) -> asyncio.subpr
         args += ["--host", settings.gateway_host, "--port", str(settings.gateway_port)]
     if role == "console":
         args += ["--host", settings.console_host, "--port", str(settings.console_port)]
+    if role == "worker":
+        args += ["--port", str(settings.worker_port)]
     tls = settings.tls
     if tls is not None and role in ("gateway", "console"):
         args += ["--tls-cert", str(tls.cert.resolve()), "--tls-key", str(tls.key.resolve())]

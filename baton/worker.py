@@ -4,44 +4,73 @@ Runs the Faust app on our own event loop (``app.start()`` / ``app.stop()``) rath
 ``faust.Worker``, which installs its own signal handlers and writes terminal escapes: SIGTERM is
 handled once, in the CLI. The Faust app is one ``runtime.lifecycle`` service (``Worker``): when it
 stops on its own (Faust crashed), the worker has failed and the role exits non-zero.
+
+The worker serves no HTTP of its own: a small listener (``runtime.http_probe``) answers
+``/metrics`` on ``worker_host:worker_port`` (127.0.0.1:8091 by default).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import AsyncExitStack
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from baton.data_dir import WORKER_DIR, prepare_data_dir
 from baton.settings import Settings
 from broker.admin import cluster_size, ensure_topics, replication_for
 from broker.faust_app import WorkerApp, create_worker_app
+from broker.faust_metrics import add_faust_metrics
 from capture.agent import CaptureAgent
 from capture.cursor import CaptureTimings
 from capture.workflow_agent import WorkflowAgent
 from recovery.agent import RecoveryAgent
 from recovery.state import AppState
+from runtime.clock import wall_ms
+from runtime.http_probe import HttpProbe, metrics_page
 from runtime.lifecycle import Service, run_until
+from runtime.metrics import ErrorKind, Metrics
 from store.app_settings import StorePrivateApps
 from store.audit import record_audit
 from store.database import Store
 from store.projection import project_app_state
 from store.workflow_projection import apply_workflow_events
 from streams.exceptions import RoleFailed
-from streams.records import RecoveryDecision, WorkflowDeleted, WorkflowStatus, WorkflowSteps
+from streams.records import (
+    ACTIVE_STATES,
+    RecoveryDecision,
+    WorkflowDeleted,
+    WorkflowStatus,
+    WorkflowSteps,
+)
 
 logger = logging.getLogger(__name__)
 
 
 class StoreProjection:
     """Writes app states, recovery decisions and workflow news into the SQL store (idempotent
-    upserts: a replayed or duplicated batch changes nothing)."""
+    upserts: a replayed or duplicated batch changes nothing), timing each write and counting
+    its failures (``metrics``)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, metrics: Metrics) -> None:
         self._store = store
+        self._metrics = metrics
+
+    @asynccontextmanager
+    async def _measured(self, operation: str) -> AsyncIterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        except Exception:
+            self._metrics.error(ErrorKind.STORE)
+            raise
+        self._metrics.store_write_seconds.labels(operation=operation).observe(
+            time.monotonic() - started
+        )
 
     async def project(self, states: list[AppState], decisions: list[RecoveryDecision]) -> None:
-        async with self._store.sessionmaker.begin() as session:
+        async with self._measured("app_state"), self._store.sessionmaker.begin() as session:
             for state in states:
                 await project_app_state(session, state)
             if decisions:
@@ -53,8 +82,15 @@ class StoreProjection:
         steps: list[WorkflowSteps],
         deletions: list[WorkflowDeleted],
     ) -> None:
-        async with self._store.sessionmaker.begin() as session:
+        async with self._measured("workflows"), self._store.sessionmaker.begin() as session:
             await apply_workflow_events(session, statuses, steps, deletions)
+        now_ms = wall_ms()
+        for status in statuses:
+            # Listed as completed now; DBOS's updated_at is when it completed.
+            if status.status not in ACTIVE_STATES and status.updated_at_ms is not None:
+                self._metrics.capture_lag_seconds.observe(
+                    max(0, now_ms - status.updated_at_ms) / 1000
+                )
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
@@ -73,8 +109,21 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         datadir=settings.data_dir / WORKER_DIR,
         replication=replication_for(await cluster_size(bootstrap)),
     )
-    async with Store(settings.store_url()) as store, Worker(worker_app, settings, store) as worker:
-        logger.info("worker ready: consuming %s", settings.topics.executor_events)
+    metrics = Metrics("worker")
+    probe = HttpProbe(
+        "worker", settings.worker_host, settings.worker_port, {"/metrics": metrics_page(metrics)}
+    )
+    async with (
+        Store(settings.store_url()) as store,
+        probe,
+        Worker(worker_app, settings, store, metrics) as worker,
+    ):
+        logger.info(
+            "worker ready: consuming %s; metrics on http://%s:%d/metrics",
+            settings.topics.executor_events,
+            settings.worker_host,
+            probe.port,
+        )
         await run_until(stop, worker)
 
 
@@ -85,10 +134,13 @@ class Worker(Service):
     its own.
     """
 
-    def __init__(self, worker_app: WorkerApp, settings: Settings, store: Store) -> None:
+    def __init__(
+        self, worker_app: WorkerApp, settings: Settings, store: Store, metrics: Metrics
+    ) -> None:
         super().__init__("worker")
-        projection = StoreProjection(store)
-        recovery = RecoveryAgent(worker_app, settings.timings, projection)
+        add_faust_metrics(worker_app.app, metrics)
+        projection = StoreProjection(store, metrics)
+        recovery = RecoveryAgent(worker_app, settings.timings, projection, metrics=metrics)
         CaptureAgent(
             worker_app,
             recovery,  # the capture poller reads the recovery agent's liveness view

@@ -41,6 +41,7 @@ from console.api.reads import Api
 from console.dashboard.routes import Dashboard, error_page
 from console.dashboard.templating import build_environment
 from console.detail import DEFAULT_LIVE_TIMEOUT_S, WorkflowLookup
+from console.metrics import MetricsPage
 from console.oidc.config import OidcConfig
 from console.oidc.routes import oidc_routes
 from management.actions import DEFAULT_ACTION_TIMEOUT_S, Actions
@@ -48,6 +49,7 @@ from management.bulk import BulkJobs
 from management.channel import CommandChannel, LiveExecutors
 from management.params import BadParameter
 from runtime.lifecycle import Service, ServiceGroup
+from runtime.metrics import Metrics
 from store.database import Store
 
 logger = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ def create_app(
     oidc: OidcConfig | None = None,
     action_timeout_s: float = DEFAULT_ACTION_TIMEOUT_S,
     services: Sequence[Service] = (),
+    metrics: Metrics | None = None,
 ) -> Starlette:
     """The console's ASGI app over a started store.
 
@@ -82,6 +85,8 @@ def create_app(
         action_timeout_s: how long one attempt of an action waits for the executor.
         services: what the app's lifespan starts first and stops last, e.g. the
             ``KafkaLiveExecutors`` given as ``live`` and ``channel``.
+        metrics: what ``/metrics`` serves, with the store's per-app families (None: a fresh
+            registry).
 
     Returns:
         The Starlette app. Its lifespan starts and stops the background work (``services``, the
@@ -126,6 +131,7 @@ def create_app(
             *sso,
             *Api(store, lookup).routes(first=management.routes()),
             *dashboard.routes(),
+            *MetricsPage(store, Metrics("console") if metrics is None else metrics).routes(),
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=_access_middleware(store, access, errors),

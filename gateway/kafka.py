@@ -6,10 +6,11 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from broker.admin import topic_partitions
+from runtime.metrics import ErrorKind, Metrics
 from streams.codec import decode, encode, record_key
 from streams.exceptions import PublishError, RecordError
 from streams.records import Command, ExecutorRequest, PollWorkflows, Record, RecoverExecutor
@@ -20,7 +21,8 @@ logger = logging.getLogger(__name__)
 class KafkaSink:
     """Publishes Baton records (``EventSink``); ``stop()`` flushes and is idempotent."""
 
-    def __init__(self, bootstrap: str, client_id: str) -> None:
+    def __init__(self, bootstrap: str, client_id: str, metrics: Metrics) -> None:
+        self._metrics = metrics
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             client_id=client_id,
@@ -55,7 +57,9 @@ class KafkaSink:
         try:
             await self._producer.send_and_wait(topic, encode(record), key=record_key(record))
         except KafkaError as exc:
+            self._metrics.error(ErrorKind.PUBLISH)
             raise PublishError(f"publishing to {topic} failed: {exc}") from exc
+        self._metrics.events_published.labels(topic=topic).inc()
 
     async def publish_batch(self, topic: str, records: Sequence[Record]) -> None:
         """Write several records, waiting for all of them; raises ``PublishError``."""
@@ -66,7 +70,9 @@ class KafkaSink:
             for future in futures:
                 await future
         except KafkaError as exc:
+            self._metrics.error(ErrorKind.PUBLISH)
             raise PublishError(f"publishing to {topic} failed: {exc}") from exc
+        self._metrics.events_published.labels(topic=topic).inc(len(records))
 
 
 class CommandFeed:
@@ -76,7 +82,8 @@ class CommandFeed:
     the target executor may sit on any pod, and a command is small.
     """
 
-    def __init__(self, bootstrap: str, topic: str, client_id: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, client_id: str, metrics: Metrics) -> None:
+        self._metrics = metrics
         self._bootstrap = bootstrap
         self._topic = topic
         self._consumer = AIOKafkaConsumer(
@@ -113,9 +120,17 @@ class CommandFeed:
     async def commands(self) -> AsyncIterator[Command]:
         """Yield each command record; anything undecodable is logged and skipped."""
         async for message in self._consumer:
+            partition = TopicPartition(message.topic, message.partition)
+            self._metrics.consumed(
+                message.topic,
+                message.partition,
+                message.offset,
+                self._consumer.highwater(partition),
+            )
             try:
                 record = decode(message.value)
             except RecordError as exc:
+                self._metrics.error(ErrorKind.DECODE)
                 logger.warning("skipping undecodable command record: %s", exc)
                 continue
             if isinstance(record, RecoverExecutor | PollWorkflows | ExecutorRequest):

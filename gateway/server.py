@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import http
 import logging
+import time
 import uuid
 import weakref
 from collections import OrderedDict
@@ -35,6 +36,14 @@ from runtime.admission import HandshakeAdmission, Verdict, forwarded_client, sou
 from runtime.clock import wall_ms
 from runtime.lifecycle import Service
 from runtime.log_throttle import LogThrottle
+from runtime.metrics import (
+    CONTENT_TYPE,
+    EXECUTORS_CONNECTED,
+    ErrorKind,
+    Metrics,
+    Samples,
+    close_code_label,
+)
 from streams.exceptions import AuthError, ConductorError, PublishError, RequestError
 from streams.ids import AppName, CommandId, ConnId
 from streams.records import (
@@ -60,11 +69,19 @@ closed by then, so they fail at once and only publish) before cancelling them.""
 
 
 class Gateway(Service):
-    """One gateway pod: ``async with Gateway(config, keys) as gateway``."""
+    """One gateway pod: ``async with Gateway(config, keys) as gateway``.
 
-    def __init__(self, config: GatewayConfig, keys: KeyVerifier) -> None:
+    Besides executors' WebSocket upgrades, its port answers plain HTTP ``GET /metrics``
+    (``_http_answer``), anonymously: metrics name apps and versions, nothing secret.
+    """
+
+    def __init__(
+        self, config: GatewayConfig, keys: KeyVerifier, metrics: Metrics | None = None
+    ) -> None:
         super().__init__("gateway", drain_timeout_s=COMMAND_DRAIN_S)
         self.config = config
+        self.metrics = Metrics("gateway") if metrics is None else metrics
+        self.metrics.add_snapshot([EXECUTORS_CONNECTED], self._connected_samples)
         self._keys = keys
         self._registry = SessionRegistry()
         self._admission = HandshakeAdmission(config.admission)
@@ -76,12 +93,15 @@ class Gateway(Service):
         )
         self._seen_commands: OrderedDict[CommandId, None] = OrderedDict()
         self._sink = KafkaSink(
-            config.kafka_bootstrap, client_id=f"baton-gateway-{config.gateway_id}"
+            config.kafka_bootstrap,
+            client_id=f"baton-gateway-{config.gateway_id}",
+            metrics=self.metrics,
         )
         self._feed = CommandFeed(
             config.kafka_bootstrap,
             config.topics.commands,
             client_id=f"baton-gw-{config.gateway_id}",
+            metrics=self.metrics,
         )
         self._poller = CapturePoller(
             self._sink,
@@ -142,7 +162,28 @@ class Gateway(Service):
 
     # -- admission -------------------------------------------------------------------------
 
+    def _http_answer(self, ws: ServerConnection, request: HttpRequest) -> HttpResponse | None:
+        """The plain HTTP paths of the gateway's port (not WebSocket upgrades); ``None``: the
+        request is an executor's handshake."""
+        if request.path.split("?", 1)[0] == "/metrics":
+            response = ws.respond(http.HTTPStatus.OK, self.metrics.exposition().decode())
+            del response.headers["Content-Type"]  # websockets' Headers add, never replace
+            response.headers["Content-Type"] = CONTENT_TYPE
+            return response
+        return None
+
+    def _connected_samples(self) -> dict[str, Samples]:
+        """``baton_executors_connected``: this pod's sessions by app and version."""
+        counts: dict[tuple[str, ...], float] = {}
+        for conn in self._registry.all():
+            labels = (conn.app, conn.info.application_version, self.config.gateway_id)
+            counts[labels] = counts.get(labels, 0) + 1
+        return {EXECUTORS_CONNECTED.name: counts}
+
     async def _admit(self, ws: ServerConnection, request: HttpRequest) -> HttpResponse | None:
+        answer = self._http_answer(ws, request)
+        if answer is not None:
+            return answer
         if self.stopping:
             return ws.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Gateway is shutting down.\n")
         credentials = parse_path(request.path)
@@ -162,6 +203,7 @@ class Gateway(Service):
             return ws.respond(http.HTTPStatus.FORBIDDEN, "Invalid API key for this app.\n")
         except Exception:
             # The key store is unreachable: the executor retries every second, so say "later".
+            self.metrics.error(ErrorKind.STORE)
             if self._store_errors.should_log("key store", wall_ms()):
                 logger.exception(
                     "could not check an executor key; answering 503 (logged once a minute)"
@@ -233,6 +275,7 @@ class Gateway(Service):
             try:
                 await conn.handshake(self.config.limits.handshake_timeout_s)
             except ConductorError as exc:
+                self.metrics.error(ErrorKind.HANDSHAKE)
                 logger.warning("executor handshake failed: %s", exc, extra={"app": conn.app})
                 await conn.close(1008, "executor_info not answered")
                 return
@@ -251,10 +294,12 @@ class Gateway(Service):
         try:
             await self._keys.record_use(conn.key_id, wall_ms())
         except Exception:
+            self.metrics.error(ErrorKind.STORE)
             if self._store_errors.should_log("key use", wall_ms()):
                 logger.exception("could not record a key's use (logged once a minute)")
 
     async def _on_ready(self, conn: Connection) -> None:
+        self.metrics.sessions_opened.inc()
         replaced = self._registry.add(conn)
         if replaced is not None:
             await replaced.close(1008, "superseded by a newer session of this executor")
@@ -275,9 +320,10 @@ class Gateway(Service):
         )
 
     async def _on_closed(self, conn: Connection) -> None:
+        close_code, close_reason = conn.close_details()
+        self.metrics.sessions_closed.labels(code=close_code_label(close_code)).inc()
         if not self._registry.remove(conn, wall_ms()):
             return  # superseded: the newer session is the executor now
-        close_code, close_reason = conn.close_details()
         logger.info(
             "executor %s disconnected (close code %s)",
             conn.info.executor_id,
@@ -333,6 +379,7 @@ class Gateway(Service):
             try:
                 unusable = await self._keys.unusable({c.key_id for c in conns})
             except Exception:
+                self.metrics.error(ErrorKind.STORE)
                 if self._store_errors.should_log("key revocations", wall_ms()):
                     logger.exception("could not check key revocations (logged once a minute)")
                 continue
@@ -368,10 +415,11 @@ class Gateway(Service):
                 case RecoverExecutor():
                     await self._deliver(conn, command)
                 case PollWorkflows():
-                    await self._publish_event(await self._poller.poll(conn, command))
+                    await self._publish_event(await self._poll(conn, command))
                 case ExecutorRequest():
                     await self._publish_reply(await self._answerer(command).answer(conn, command))
         except Exception:
+            self.metrics.error(ErrorKind.COMMAND)
             logger.exception(
                 "command %s failed unexpectedly", _command_id(command), extra={"app": command.app}
             )
@@ -423,18 +471,34 @@ class Gateway(Service):
             extra={"command_id": command.command_id, "app": command.app},
         )
         await self._progress(command, CommandStatus.SENT, None)
+        sent = time.monotonic()
         try:
             reply = await conn.request(
                 recovery_request([command.dead_executor_id]), command.timeout_ms / 1000
             )
         except RequestError as exc:
+            self._round_trip("recover", "failed", sent)
             await self._progress(command, CommandStatus.FAILED, str(exc))
             return
-        if recovery_succeeded(reply):
+        succeeded = recovery_succeeded(reply)
+        self._round_trip("recover", "ok" if succeeded else "failed", sent)
+        if succeeded:
             await self._progress(command, CommandStatus.SUCCEEDED, None)
         else:
             error = reply.error_message or "the executor answered success=false"
             await self._progress(command, CommandStatus.FAILED, error)
+
+    async def _poll(self, conn: Connection, command: PollWorkflows) -> Record:
+        """A capture poll of ``conn``, timed (``baton_command_round_trip_seconds``)."""
+        sent = time.monotonic()
+        result = await self._poller.poll(conn, command)
+        self._round_trip("poll", "ok" if result.ok else "failed", sent)
+        return result
+
+    def _round_trip(self, kind: str, outcome: str, sent: float) -> None:
+        self.metrics.command_round_trip_seconds.labels(kind=kind, outcome=outcome).observe(
+            time.monotonic() - sent
+        )
 
     async def _progress(
         self, command: RecoverExecutor, status: CommandStatus, error: str | None

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from broker.admin import topic_partitions
@@ -26,6 +27,7 @@ from management.channel import LiveUnavailable, NoLiveExecutor
 from management.targets import connected_executors
 from runtime.clock import wall_ms
 from runtime.lifecycle import Service
+from runtime.metrics import ErrorKind, Metrics
 from store.database import Store
 from streams.codec import decode, encode, record_key
 from streams.exceptions import ExecutorFailed, RecordError, RequestTimeout
@@ -48,8 +50,17 @@ class KafkaLiveExecutors(Service):
     """``LiveExecutors`` and ``CommandChannel`` through Kafka and the gateways. A service: use it
     as an async context manager (or hand it to the console's lifespan)."""
 
-    def __init__(self, bootstrap: str, topics: Topics, store: Store, *, timeout_s: float) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Topics,
+        store: Store,
+        *,
+        timeout_s: float,
+        metrics: Metrics | None = None,
+    ) -> None:
         super().__init__("console channel")
+        self._metrics = Metrics("console") if metrics is None else metrics
         self._bootstrap = bootstrap
         self._topics = topics
         self._store = store
@@ -92,23 +103,37 @@ class KafkaLiveExecutors(Service):
     async def send(self, request: ExecutorRequest, wait_s: float) -> ExecutorReply | None:
         future: asyncio.Future[ExecutorReply] = asyncio.get_running_loop().create_future()
         self._waiting[request.request_id] = future
+        sent = time.monotonic()
+        outcome = "unavailable"
         try:
-            await self._producer.send_and_wait(
-                self._topics.commands, encode(request), key=record_key(request)
-            )
-            return await asyncio.wait_for(future, wait_s)
+            await self._publish(self._topics.commands, encode(request), record_key(request))
+            reply = await asyncio.wait_for(future, wait_s)
         except KafkaError as exc:
             raise LiveUnavailable(f"the broker is unreachable: {exc}") from exc
         except TimeoutError:
+            outcome = "timeout"
             return None
+        else:
+            outcome = "ok" if reply.ok else (reply.failure or "failed")
+            return reply
         finally:
             self._waiting.pop(request.request_id, None)
+            self._metrics.command_round_trip_seconds.labels(
+                kind=request.kind.value, outcome=outcome
+            ).observe(time.monotonic() - sent)
+
+    async def _publish(self, topic: str, value: bytes, key: bytes | None) -> None:
+        """Write one record and wait for the broker; counted (``baton_events_published``)."""
+        try:
+            await self._producer.send_and_wait(topic, value, key=key)
+        except KafkaError:
+            self._metrics.error(ErrorKind.PUBLISH)
+            raise
+        self._metrics.events_published.labels(topic=topic).inc()
 
     async def publish_audit(self, record: OperatorAction) -> None:
         try:
-            await self._producer.send_and_wait(
-                self._topics.audit, encode(record), key=record_key(record)
-            )
+            await self._publish(self._topics.audit, encode(record), record_key(record))
         except KafkaError as exc:
             raise LiveUnavailable(f"the broker is unreachable: {exc}") from exc
 
@@ -119,7 +144,11 @@ class KafkaLiveExecutors(Service):
                     self._topics.workflow_events, encode(record), key=record_key(record)
                 )
             await self._producer.flush()
+            self._metrics.events_published.labels(topic=self._topics.workflow_events).inc(
+                len(records)
+            )
         except KafkaError as exc:
+            self._metrics.error(ErrorKind.PUBLISH)
             raise LiveUnavailable(f"the broker is unreachable: {exc}") from exc
 
     async def _ask(
@@ -153,9 +182,16 @@ class KafkaLiveExecutors(Service):
 
     async def _read_replies(self) -> None:
         async for message in self._consumer:
+            self._metrics.consumed(
+                message.topic,
+                message.partition,
+                message.offset,
+                self._consumer.highwater(TopicPartition(message.topic, message.partition)),
+            )
             try:
                 record = decode(message.value)
             except RecordError:
+                self._metrics.error(ErrorKind.DECODE)
                 continue
             if not isinstance(record, ExecutorReply):
                 continue

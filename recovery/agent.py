@@ -27,6 +27,7 @@ from recovery.liveness import fold
 from recovery.policy import Plan, RecoveryTimings, event_clock, on_progress, plan
 from recovery.state import AppState, ExecutorRecord, decode_state, encode_state, material
 from runtime.clock import wall_ms
+from runtime.metrics import ErrorKind, Metrics
 from streams.codec import decode, encode, record_key
 from streams.exceptions import RecordError
 from streams.ids import AppName
@@ -38,6 +39,7 @@ from streams.records import (
     PollResult,
     Record,
     RecoveryDecision,
+    RecoveryStep,
 )
 
 logger = logging.getLogger(__name__)
@@ -61,7 +63,9 @@ class RecoveryAgent:
         projection: Projection,
         tick_interval_s: float = 0.25,
         projection_interval_s: float = 0.5,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = Metrics("worker") if metrics is None else metrics
         self._worker = worker
         self._timings = timings
         self._projection = projection
@@ -97,6 +101,7 @@ class RecoveryAgent:
             try:
                 record = decode(value)
             except RecordError as exc:
+                self._metrics.error(ErrorKind.DECODE)
                 logger.warning("skipping undecodable executor event: %s", exc)
                 continue
             async with self._lock:
@@ -165,10 +170,23 @@ class RecoveryAgent:
                 decision.reason,
                 extra={"app": decision.app, "target": decision.target, "attempt": decision.attempt},
             )
+            self._count(state, decision)
             await self._send(self._worker.audit, decision)
         for command in result.commands:
             await self._send(self._worker.commands, command)
         self._unprojected.extend(result.decisions)
+
+    def _count(self, state: AppState, decision: RecoveryDecision) -> None:
+        """``baton_recovery_decisions_total``, and for a request sent, how long after the dead
+        executor's disconnect (both on the gateways' clocks)."""
+        self._metrics.recovery_decisions.labels(outcome=decision.step.value).inc()
+        if decision.step is not RecoveryStep.SENT:
+            return
+        dead = state.executors.get(decision.dead_executor_id)
+        if dead is not None and dead.disconnected_at_ms is not None:
+            self._metrics.recovery_sent_seconds.observe(
+                max(0, decision.ts_ms - dead.disconnected_at_ms) / 1000
+            )
 
     async def _send(self, topic: Any, record: Record) -> None:
         await topic.send(key=record_key(record), value=encode(record))

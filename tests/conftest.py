@@ -9,6 +9,7 @@ the broker's own error message.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -72,6 +73,17 @@ def apache_kafka_bootstrap(apache_kafka: LocalKafka) -> str:
 def unique_topic_prefix() -> str:
     """A topic (and consumer group) prefix no other test uses, e.g. ``t1a2b3c4d.``."""
     return f"t{uuid4().hex[:8]}."
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _worker_port_any_free() -> Iterator[None]:
+    """A worker the tests start without a port (``baton up``, ``baton worker``) listens on any
+    free port rather than on 8091, which another run on this machine may hold. Flags win over
+    the variable: a test that scrapes a worker gives it its port."""
+    with pytest.MonkeyPatch.context() as patch:
+        if "BATON_WORKER_PORT" not in os.environ:
+            patch.setenv("BATON_WORKER_PORT", "0")
+        yield
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker

@@ -53,6 +53,8 @@ def baton_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
                 str(free_port()),
                 "--console-port",
                 str(free_port()),
+                "--worker-port",
+                str(free_port()),
             ],
             stdout=subprocess.DEVNULL,
             stderr=err,

@@ -76,6 +76,8 @@ def up_args(tmp_path: Path) -> list[str]:
         str(free_port()),
         "--console-port",
         str(free_port()),
+        "--worker-port",
+        str(free_port()),
     ]
 
 
@@ -84,6 +86,7 @@ def up_args(tmp_path: Path) -> list[str]:
     [
         ("--console-port", "the console"),
         ("--gateway-port", "the gateway"),
+        ("--worker-port", "the worker"),
         ("--broker-port", "the embedded broker"),
     ],
 )
@@ -96,7 +99,9 @@ def test_baton_up_on_a_taken_port(
     assert f"{flag} PORT" in line
 
 
-@pytest.mark.parametrize(("role", "variable"), [("gateway", "GATEWAY"), ("console", "CONSOLE")])
+@pytest.mark.parametrize(
+    ("role", "variable"), [("gateway", "GATEWAY"), ("console", "CONSOLE"), ("worker", "WORKER")]
+)
 def test_a_role_on_a_taken_port(
     tmp_path: Path, taken_port: int, closed_port: int, role: str, variable: str
 ) -> None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import pytest
 
 from broker.faust_app import WorkerApp
+from broker.faust_metrics import add_faust_metrics
 from recovery.agent import RecoveryAgent
 from recovery.policy import RecoveryTimings
 from recovery.state import ExecutorState, RecoveryState
 from runtime.clock import wall_ms
+from runtime.metrics import Metrics
 from streams.ids import AppName, ConnId, ExecutorId, GatewayId
 from streams.records import (
     CommandProgress,
@@ -30,6 +32,7 @@ from streams.records import (
 from tests.component.gateway.fakes import CommandSender, EventLog
 from tests.eventually import eventually
 from tests.integration.faust_worker import RecordingProjection, started
+from tests.prometheus_text import parse, value
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +142,54 @@ async def test_an_executor_back_within_the_grace_period_is_never_recovered(
         assert command.dead_executor_id == C
         await eventually(lambda: len(steps(audit)) >= 2, "C's decisions audited")
         assert {dead for dead, _ in steps(audit)} == {C}
+
+
+async def test_decisions_the_time_to_recovery_and_records_are_counted(
+    worker: WorkerApp, executor_events: CommandSender, commands: EventLog, audit: EventLog
+) -> None:
+    metrics = Metrics("worker")
+    add_faust_metrics(worker.app, metrics)
+    RecoveryAgent(
+        worker,
+        TIMINGS,
+        RecordingProjection(),
+        tick_interval_s=0.05,
+        projection_interval_s=0.05,
+        metrics=metrics,
+    )
+    async with started(worker):
+        now = wall_ms()
+        await executor_events.send(connected(A, "a1", now))
+        await executor_events.send(connected(B, "b1", now))
+        await executor_events.send(disconnected(A, "a1", now + 10))
+        (command,) = await eventually(
+            lambda: commands.of_type(RecoverExecutor), "a recovery command"
+        )
+        # B's gateway sent DBOS's recovery request 1.5 s (event time) after A's disconnect.
+        sent = CommandProgress(
+            app=APP,
+            command_id=command.command_id,
+            gateway=GATEWAY,
+            executor_id=B,
+            status=CommandStatus.SENT,
+            error=None,
+            ts_ms=now + 1_510,
+        )
+        await executor_events.send(sent)
+        await eventually(lambda: len(steps(audit)) >= 3, "the send audited")
+
+        samples = parse(metrics.exposition().decode())
+        for outcome in ("declared_dead", "target_chosen", "sent"):
+            assert value(samples, "baton_recovery_decisions_total", outcome=outcome) == 1
+        assert value(samples, "baton_recovery_decisions_total", outcome="succeeded") == 0
+        assert value(samples, "baton_recovery_sent_seconds_count") == 1
+        assert value(samples, "baton_recovery_sent_seconds_sum") == 1.5
+        assert value(samples, "baton_recovery_sent_seconds_bucket", le="1.0") == 0
+        assert value(samples, "baton_recovery_sent_seconds_bucket", le="2.0") == 1
+        topics = worker.topics
+        assert value(samples, "baton_events_consumed_total", topic=topics.executor_events) >= 4
+        assert value(samples, "baton_events_published_total", topic=topics.audit) >= 3
+        assert value(samples, "baton_events_published_total", topic=topics.commands) == 1
+        assert (("topic", topics.executor_events),) in {
+            tuple(k) for k in samples["baton_consumer_lag_records"]
+        }
