@@ -270,12 +270,12 @@ class JavaClient(Client):
 
 
 def _tree_digest(directory: Path) -> str:
-    """A digest of the package's sources and metadata (what a reinstall depends on)."""
+    """A digest of a package's ``pyproject.toml`` and ``src/**/*.py`` (what a reinstall depends
+    on; pip's in-tree ``build/`` and ``*.egg-info`` are not)."""
     digest = hashlib.sha256()
-    for path in sorted(directory.rglob("*")):
-        if path.is_file() and "egg-info" not in str(path) and "__pycache__" not in str(path):
-            digest.update(str(path.relative_to(directory)).encode())
-            digest.update(path.read_bytes())
+    for path in [directory / "pyproject.toml", *sorted((directory / "src").rglob("*.py"))]:
+        digest.update(str(path.relative_to(directory)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

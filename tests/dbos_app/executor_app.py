@@ -422,7 +422,8 @@ def connect(settings: AppSettings) -> Callable[[], None]:
     import baton_connector  # only the connector's environments have it
 
     handle = baton_connector.connect(settings.conductor_url, settings.conductor_key or "")
-    return handle.stop
+    stop: Callable[[], None] = handle.stop
+    return stop
 
 
 def main() -> None:
