@@ -12,7 +12,8 @@ contract ``tests/clients/__init__.py`` documents; the details follow.
 With ``BATON_TEST_CONNECTOR=1`` the app connects the way an application on dbos 3.3+ does: DBOS
 gets no conductor URL or key but a unique ``executor_id`` (a fresh uuid, as DBOS picks one when a
 key is set), and ``baton_connector.connect(url, key)`` runs after ``DBOS.launch()``; on SIGTERM
-``handle.stop()`` follows ``DBOS.destroy()``.
+``handle.stop()`` follows ``DBOS.destroy()``. ``BATON_TEST_CONNECTOR_RECOVERY`` (a
+``baton_connector.Strategy`` value) forces its recovery path.
 
 Control contract (the harness in ``harness.py`` is the only client):
 
@@ -113,6 +114,8 @@ class AppSettings:
     """DBOS log level."""
     use_connector: bool = False
     """Connect through ``baton_connector`` after launch instead of DBOS's own client."""
+    connector_recovery: str | None = None
+    """A ``baton_connector.Strategy`` value forcing the connector's recovery path."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AppSettings:
@@ -131,6 +134,7 @@ class AppSettings:
             control_port=int(env.get("BATON_TEST_CONTROL_PORT") or "0"),
             log_level=env.get("BATON_TEST_LOG_LEVEL") or "INFO",
             use_connector=env.get("BATON_TEST_CONNECTOR") == "1",
+            connector_recovery=env.get("BATON_TEST_CONNECTOR_RECOVERY") or None,
         )
 
 
@@ -421,7 +425,12 @@ def connect(settings: AppSettings) -> Callable[[], None]:
         return lambda: None
     import baton_connector  # only the connector's environments have it
 
-    handle = baton_connector.connect(settings.conductor_url, settings.conductor_key or "")
+    strategy = settings.connector_recovery
+    handle = baton_connector.connect(
+        settings.conductor_url,
+        settings.conductor_key or "",
+        recovery=None if strategy is None else baton_connector.Strategy(strategy),
+    )
     stop: Callable[[], None] = handle.stop
     return stop
 

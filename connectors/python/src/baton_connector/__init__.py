@@ -67,6 +67,7 @@ def connect(
     *,
     app_name: str | None = None,
     executor_metadata: Mapping[str, Any] | None = None,
+    recovery: Strategy | None = None,
 ) -> ConnectorHandle:
     """Connect this launched DBOS application to the conductor at ``conductor_url``.
 
@@ -74,14 +75,17 @@ def connect(
         conductor_url: ``ws://`` or ``wss://`` base URL of Baton's gateway.
         conductor_key: The application's conductor key.
         app_name: The application name in the URL; by default DBOS's configured ``name``.
-        executor_metadata: Sent in ``executor_info``.
+        executor_metadata: Sent in ``executor_info`` (with ``connector`` and ``recovery``).
+        recovery: Force a recovery strategy instead of the version table's choice (the public
+            path where the private call misbehaves; the private one only where it exists).
 
     Returns:
         The handle whose ``stop()`` ends the session.
 
     Raises:
         ConfigError: DBOS is not launched, the executor id is DBOS's shared default
-            (``"local"``), or the URL is not a websocket URL.
+            (``"local"``), the URL is not a websocket URL, or ``recovery`` names the private
+            call on a dbos without it.
     """
     scheme = urlsplit(conductor_url).scheme
     if scheme not in ("ws", "wss"):
@@ -95,7 +99,8 @@ def connect(
         executor_metadata={
             "connector": f"baton-connector {__version__}",
             **(executor_metadata or {}),
-        }
+        },
+        strategy=recovery,
     )
 
     def answer(request: protocol.Request) -> str:

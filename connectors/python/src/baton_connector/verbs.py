@@ -20,7 +20,7 @@ from typing import Any
 from dbos import DBOS, Queue, SetWorkflowID
 
 from baton_connector import protocol, recovery
-from baton_connector.exceptions import NotSupported, ProtocolError
+from baton_connector.exceptions import ConfigError, NotSupported, ProtocolError
 from baton_connector.protocol import MessageType, Request
 
 logger = logging.getLogger(__name__)
@@ -75,13 +75,19 @@ def dbos_version() -> str:
 class Verbs:
     """The DBOS side of every verb, for the launched DBOS of this process."""
 
-    def __init__(self, *, executor_metadata: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        executor_metadata: Mapping[str, Any] | None = None,
+        strategy: recovery.Strategy | None = None,
+    ) -> None:
         version = dbos_version()
-        self.strategy = recovery.choose(
-            version, has_private_call=callable(getattr(DBOS, "_recover_pending_workflows", None))
-        )
+        has_private_call = callable(getattr(DBOS, "_recover_pending_workflows", None))
+        if strategy is recovery.Strategy.PRIVATE_RECOVER and not has_private_call:
+            raise ConfigError(f"dbos {version} has no DBOS._recover_pending_workflows")
+        self.strategy = strategy or recovery.choose(version, has_private_call=has_private_call)
         self._dbos_version = version
-        self._metadata = dict(executor_metadata or {})
+        self._metadata = {**(executor_metadata or {}), "recovery": self.strategy.value}
 
     def answer(self, request: Request) -> dict[str, Any]:
         """The reply fields for ``request`` (an error's fields when it failed)."""
