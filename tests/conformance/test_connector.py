@@ -34,6 +34,8 @@ pytestmark = pytest.mark.conformance
 
 REPLY_TIMEOUT_S = 20.0
 KEY = "connector-test-key"
+RECONNECT_WITHIN_S = 5.0
+"""The connector reconnects 1 s after a close (DBOS's stock client's delay), plus a handshake."""
 
 
 class Session:
@@ -186,7 +188,7 @@ def test_the_verbs_baton_does_not_send_are_served_through_the_public_api(
     assert executor.workflow_status("wf-fail") is None
 
 
-def test_unsupported_and_unknown_verbs_are_refused_and_shutdown_closes_with_1000(
+def test_refusals_a_reconnect_and_a_shutdown_that_closes_with_1000(
     start: Callable[[], tuple[Session, ExecutorProcess]], peer: Peer, client: Client
 ) -> None:
     session, executor = start()
@@ -204,9 +206,17 @@ def test_unsupported_and_unknown_verbs_are_refused_and_shutdown_closes_with_1000
     still = session.request("executor_info")
     assert still["executor_id"] == executor.executor_id, "the session survives both"
 
+    closed_at = time.monotonic()
+    session.connection.close(1001)  # the conductor goes away: the connector comes back
+    again = peer.next_session()
+    assert time.monotonic() - closed_at < RECONNECT_WITHIN_S
+    assert again.request("executor_info")["executor_id"] == executor.executor_id
+
     assert executor.terminate() == 0
     assert_eventually(
-        lambda: peer.close_codes == [1000], timeout_s=10, message="the connector closed with 1000"
+        lambda: peer.close_codes == [1001, 1000],
+        timeout_s=10,
+        message="the connector closed its second session with 1000",
     )
 
 
