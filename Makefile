@@ -10,6 +10,9 @@ RUNTIME := $(VENV)/.installed-runtime
 TEST_EXTRAS := $(VENV)/.installed-test
 OIDC_DEPS := tests/oidc_provider/node_modules/.installed
 PACKAGES := baton broker capture console gateway management recovery runtime store streams
+# The Python connector's test clients (tests/clients/catalog.py CONNECTORS); each label's venv is
+# .venv-clients/dbos-<version>-connector.
+CONNECTOR_CLIENTS := python-3.3.0-connector python-3.4.0-connector
 
 # Coverage floor of the whole suite (branch coverage of the code in the test process): two points
 # under the measured total (92.3 % when it was set), so a change that drops coverage fails
@@ -75,7 +78,8 @@ kafka-jars:
 	deploy/local/kafka fetch
 
 ## The DBOS clients the conformance tier runs besides the test extras' dbos (tests/clients):
-## dbos 3.2.0 in .venv-clients/dbos-3.2.0, the TypeScript app's npm ci (needs Node.js) and the Go
+## dbos 3.2.0 in .venv-clients/dbos-3.2.0, dbos 3.3.0 and 3.4.0 each with the Python connector
+## (connectors/python) in .venv-clients/dbos-3.x.0-connector (one stamp per version), the TypeScript app's npm ci (needs Node.js) and the Go
 ## app's go build into .venv-clients/go (needs Go 1.25+) and the Java app's Maven build into
 ## .venv-clients/java (needs a JDK 17+ and Maven).
 ## `python -m tests.clients` skips a client whose stamp is current, so this is quick once done.
@@ -94,8 +98,15 @@ lint: $(TEST_EXTRAS) lint-imports
 lint-imports: $(TEST_EXTRAS)
 	$(BIN)/lint-imports
 
+## The connector (connectors/python) is checked in each of its clients' environments, against
+## the dbos release it runs on there (`python -m tests.clients` prepares them once).
 typecheck: $(TEST_EXTRAS)
 	$(BIN)/mypy $(PACKAGES) tests bench
+	$(BIN)/python -m tests.clients $(CONNECTOR_CLIENTS)
+	for client in $(CONNECTOR_CLIENTS); do \
+		MYPYPATH=connectors/python/src $(BIN)/mypy -p baton_connector \
+			--python-executable .venv-clients/dbos-$${client#python-}/bin/python || exit 1; \
+	done
 
 ## Exactly what CI runs after installing.
 check: lint typecheck test

@@ -2,7 +2,8 @@
 each started by the harness (``tests/dbos_app/harness.py``) and driven the same way.
 
 Owns: what a client is (``client``), the clients under test (``catalog``) and their applications
-(``tests/dbos_app/executor_app.py`` for Python, ``typescript/`` for TypeScript). Imports nothing
+(``tests/dbos_app/executor_app.py`` for Python, also through ``connectors/python`` on dbos 3.3 and
+3.4, ``typescript/`` for TypeScript). Imports nothing
 from Baton and nothing from pytest: bench scripts use it too. ``python -m tests.clients [LABEL...]``
 prepares clients (``make client-deps`` runs it for all).
 

@@ -18,6 +18,14 @@ PYTHON_2_31 = PythonClient(sdk_version="2.31.1")
 """The test interpreter's own dbos (pinned by the test extras): the harness's default."""
 PYTHON_3_2 = PythonClient(sdk_version="3.2.0", venv=CACHE_DIR / "dbos-3.2.0")
 """dbos 3.2.0 in a virtual environment of its own (3.3 moved the Conductor client out)."""
+PYTHON_3_3_CONNECTOR = PythonClient(
+    sdk_version="3.3.0", venv=CACHE_DIR / "dbos-3.3.0-connector", connector=True
+)
+"""dbos 3.3.0 (no open Conductor client) connected through ``connectors/python``."""
+PYTHON_3_4_CONNECTOR = PythonClient(
+    sdk_version="3.4.0", venv=CACHE_DIR / "dbos-3.4.0-connector", connector=True
+)
+"""dbos 3.4.0 connected through ``connectors/python``."""
 TYPESCRIPT_5_2 = TypeScriptClient(sdk_version="5.2.11")
 """@dbos-inc/dbos-sdk 5.2.11 (5.3 moved the Conductor client out)."""
 
@@ -29,7 +37,10 @@ JAVA_1_1 = JavaClient(sdk_version="1.1.0-m6")
 """dev.dbos:transact 1.1.0-m6, the only release the Maven registry serves; its jar holds the
 Conductor client (``dev.dbos.transact.conductor``)."""
 
-ALL: tuple[Client, ...] = (PYTHON_2_31, PYTHON_3_2, TYPESCRIPT_5_2, GO_1_6, JAVA_1_1)
+CONNECTORS: tuple[Client, ...] = (PYTHON_3_3_CONNECTOR, PYTHON_3_4_CONNECTOR)
+"""The DBOS releases each connector in ``connectors/`` declares, connected through it."""
+
+ALL: tuple[Client, ...] = (PYTHON_2_31, PYTHON_3_2, TYPESCRIPT_5_2, GO_1_6, JAVA_1_1, *CONNECTORS)
 
 
 def by_label(label: str) -> Client:

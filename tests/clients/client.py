@@ -21,6 +21,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = REPO_ROOT / ".venv-clients"
 """Where clients that need an environment of their own get it (ignored by git)."""
 PYTHON_APP = REPO_ROOT / "tests" / "dbos_app" / "executor_app.py"
+CONNECTOR_DIR = REPO_ROOT / "connectors" / "python"
+"""The Python connector package (``baton-connector``), installed into the connector clients'
+environments."""
 TYPESCRIPT_DIR = Path(__file__).resolve().parent / "typescript"
 GO_DIR = Path(__file__).resolve().parent / "go"
 GO_MODULE = "github.com/dbos-inc/dbos-transact-golang"
@@ -59,6 +62,10 @@ class Client(ABC):
     def command(self) -> list[str]:
         """The command line that starts one executor (configured by the environment)."""
 
+    def environment(self) -> dict[str, str]:
+        """Variables the client adds to the executor's environment (none by default)."""
+        return {}
+
     @abstractmethod
     def prepare(self) -> None:
         """Install the client's dependencies unless its stamp says they are there.
@@ -78,6 +85,15 @@ class PythonClient(Client):
     venv: Path | None = None
     """A virtual environment of its own, created by ``prepare``; ``None``: the interpreter running
     the tests, whose ``dbos`` the project's test extras pin."""
+    connector: bool = False
+    """The app connects through ``baton_connector`` (``connectors/python``, installed into
+    ``venv`` beside ``dbos``) instead of DBOS's own Conductor client (gone since dbos 3.3)."""
+
+    @property
+    def label(self) -> str:
+        """``python-<sdk_version>``, with ``-connector`` for a connector client."""
+        suffix = "-connector" if self.connector else ""
+        return f"{self.language}-{self.sdk_version}{suffix}"
 
     def python(self) -> Path:
         return Path(sys.executable) if self.venv is None else self.venv / "bin" / "python"
@@ -85,32 +101,36 @@ class PythonClient(Client):
     def command(self) -> list[str]:
         return [str(self.python()), str(PYTHON_APP)]
 
+    def environment(self) -> dict[str, str]:
+        return {"BATON_TEST_CONNECTOR": "1"} if self.connector else {}
+
     def prepare(self) -> None:
         if self.venv is None:
             self._check_running_interpreter()
             return
-        wanted = f"dbos=={self.sdk_version}"
-        if _stamped(self.venv, wanted):
+        wanted = [f"dbos=={self.sdk_version}"]
+        stamp = wanted[0]
+        if self.connector:
+            wanted.append(str(CONNECTOR_DIR))
+            stamp = f"{stamp} baton-connector {_tree_digest(CONNECTOR_DIR)}"
+        if _stamped(self.venv, stamp):
             return
         _progress(f"preparing {self.label}: a virtual environment in {self.venv} with {wanted}")
         if not self.python().exists():
             _run(
                 [sys.executable, "-m", "venv", str(self.venv)], cwd=REPO_ROOT, what="python -m venv"
             )
-        _run(
-            [
-                str(self.python()),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                wanted,
-            ],
-            cwd=REPO_ROOT,
-            what=f"pip install {wanted}",
-        )
-        _stamp(self.venv, wanted)
+        pip = [str(self.python()), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        # --force-reinstall --no-deps of the connector alone: a changed source tree of the same
+        # version is installed again (the first command resolved and installed its dependencies).
+        _run([*pip, *wanted], cwd=REPO_ROOT, what=f"pip install {' '.join(wanted)}")
+        if self.connector:
+            _run(
+                [*pip, "--force-reinstall", "--no-deps", str(CONNECTOR_DIR)],
+                cwd=REPO_ROOT,
+                what="pip install the connector",
+            )
+        _stamp(self.venv, stamp)
 
     def _check_running_interpreter(self) -> None:
         try:
@@ -247,6 +267,16 @@ class JavaClient(Client):
             what="mvn compile dependency:copy-dependencies",
         )
         _stamp(self.build_dir, inputs)
+
+
+def _tree_digest(directory: Path) -> str:
+    """A digest of a package's ``pyproject.toml`` and ``src/**/*.py`` (what a reinstall depends
+    on; pip's in-tree ``build/`` and ``*.egg-info`` are not)."""
+    digest = hashlib.sha256()
+    for path in [directory / "pyproject.toml", *sorted((directory / "src").rglob("*.py"))]:
+        digest.update(str(path.relative_to(directory)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _stamped(directory: Path, content: str) -> bool:

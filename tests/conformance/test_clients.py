@@ -1,6 +1,7 @@
 """Every DBOS client besides the default one, for real against Baton's processes: Python
-``dbos==3.2.0``, TypeScript ``@dbos-inc/dbos-sdk@5.2.11``, Go ``dbos-transact-golang v1.6.0`` and
-Java ``dev.dbos:transact 1.1.0-m6``
+``dbos==3.2.0``, TypeScript ``@dbos-inc/dbos-sdk@5.2.11``, Go ``dbos-transact-golang v1.6.0``,
+Java ``dev.dbos:transact 1.1.0-m6``, and Python ``dbos==3.3.0`` and ``3.4.0`` through Baton's own
+connector (``connectors/python``: no Conductor client in their open core)
 (``tests/clients/catalog.py``).
 
 Each test runs once per client, on its own app and system database: the client connects with a
@@ -25,7 +26,14 @@ from typing import Any
 import pytest
 
 from tests.baton_cluster import BatonCluster
-from tests.clients.catalog import GO_1_6, JAVA_1_1, PYTHON_3_2, TYPESCRIPT_5_2
+from tests.clients.catalog import (
+    GO_1_6,
+    JAVA_1_1,
+    PYTHON_3_2,
+    PYTHON_3_3_CONNECTOR,
+    PYTHON_3_4_CONNECTOR,
+    TYPESCRIPT_5_2,
+)
 from tests.clients.client import Client
 from tests.conformance.scenario import ExecutorPool
 from tests.conformance.test_management import (
@@ -44,8 +52,8 @@ from tests.eventually import assert_eventually
 
 pytestmark = pytest.mark.conformance
 
-CLIENTS = [PYTHON_3_2, TYPESCRIPT_5_2, GO_1_6, JAVA_1_1]
-SCRIPTED_CLIENTS = [PYTHON_3_2, TYPESCRIPT_5_2]
+CLIENTS = [PYTHON_3_2, TYPESCRIPT_5_2, GO_1_6, JAVA_1_1, PYTHON_3_3_CONNECTOR, PYTHON_3_4_CONNECTOR]
+SCRIPTED_CLIENTS = [PYTHON_3_2, TYPESCRIPT_5_2, PYTHON_3_3_CONNECTOR, PYTHON_3_4_CONNECTOR]
 """The clients whose apps run the parent/child scenario (``parent`` starts ``multi_step`` as
 ``<id>-child``). The Go and Java apps' ``parent`` starts ``quick``: not run for them yet."""
 CLOSE_CODE_ON_SIGTERM = {"python": 1000, "typescript": 1005, "go": 1000, "java": 1006}

@@ -6,7 +6,14 @@ so that a test can start a workflow *on this executor*: the PENDING row then car
 process's executor id, which is what a Conductor ``recovery`` request later names.
 
 It is the application of every Python client in ``tests/clients/catalog.py`` (dbos 2.31.1 and
-3.2.0), whose shared contract ``tests/clients/__init__.py`` documents; the details follow.
+3.2.0 with their own Conductor client; dbos 3.3 and 3.4 through ``baton_connector``), whose shared
+contract ``tests/clients/__init__.py`` documents; the details follow.
+
+With ``BATON_TEST_CONNECTOR=1`` the app connects the way an application on dbos 3.3+ does: DBOS
+gets no conductor URL or key but a unique ``executor_id`` (a fresh uuid, as DBOS picks one when a
+key is set), and ``baton_connector.connect(url, key)`` runs after ``DBOS.launch()``; on SIGTERM
+``handle.stop()`` follows ``DBOS.destroy()``. ``BATON_TEST_CONNECTOR_RECOVERY`` (a
+``baton_connector.Strategy`` value) forces its recovery path.
 
 Control contract (the harness in ``harness.py`` is the only client):
 
@@ -62,6 +69,7 @@ import os
 import signal
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,6 +112,10 @@ class AppSettings:
     """Port of the HTTP control server on 127.0.0.1; 0 picks a free one."""
     log_level: str
     """DBOS log level."""
+    use_connector: bool = False
+    """Connect through ``baton_connector`` after launch instead of DBOS's own client."""
+    connector_recovery: str | None = None
+    """A ``baton_connector.Strategy`` value forcing the connector's recovery path."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AppSettings:
@@ -121,6 +133,8 @@ class AppSettings:
             marker_dir=Path(env["BATON_TEST_MARKER_DIR"]),
             control_port=int(env.get("BATON_TEST_CONTROL_PORT") or "0"),
             log_level=env.get("BATON_TEST_LOG_LEVEL") or "INFO",
+            use_connector=env.get("BATON_TEST_CONNECTOR") == "1",
+            connector_recovery=env.get("BATON_TEST_CONNECTOR_RECOVERY") or None,
         )
 
 
@@ -395,11 +409,30 @@ def dbos_config(settings: AppSettings) -> DBOSConfig:
     }
     if settings.app_version is not None:
         config["application_version"] = settings.app_version
+    if settings.use_connector:
+        config["executor_id"] = str(uuid.uuid4())
+        return config
     if settings.conductor_url is not None:
         config["conductor_url"] = settings.conductor_url
     if settings.conductor_key is not None:
         config["conductor_key"] = settings.conductor_key
     return config
+
+
+def connect(settings: AppSettings) -> Callable[[], None]:
+    """With the connector: connect after launch; returns what stops it (a no-op without)."""
+    if not settings.use_connector or settings.conductor_url is None:
+        return lambda: None
+    import baton_connector  # only the connector's environments have it
+
+    strategy = settings.connector_recovery
+    handle = baton_connector.connect(
+        settings.conductor_url,
+        settings.conductor_key or "",
+        recovery=None if strategy is None else baton_connector.Strategy(strategy),
+    )
+    stop: Callable[[], None] = handle.stop
+    return stop
 
 
 def main() -> None:
@@ -418,6 +451,7 @@ def main() -> None:
     DBOS.launch()
     register_queues()
     apply_schedules()
+    stop_connector = connect(settings)
     server = ThreadingHTTPServer(("127.0.0.1", settings.control_port), ControlHandler)
     server.daemon_threads = True
     serve_thread = threading.Thread(target=server.serve_forever, name="control", daemon=True)
@@ -427,10 +461,10 @@ def main() -> None:
     # Signal handlers run in the main thread, so wait in short slices to stay responsive.
     while not stop.wait(0.2):
         pass
-    shutdown(server)
+    shutdown(server, stop_connector)
 
 
-def shutdown(server: ThreadingHTTPServer) -> None:
+def shutdown(server: ThreadingHTTPServer, stop_connector: Callable[[], None]) -> None:
     """Stop promptly: workflows in flight are abandoned, as after a crash."""
     # A watchdog guards against DBOS.destroy() blocking (its conductor join waits up to 10 s).
     watchdog = threading.Timer(SHUTDOWN_DEADLINE_S, os._exit, args=(3,))
@@ -439,6 +473,7 @@ def shutdown(server: ThreadingHTTPServer) -> None:
     server.shutdown()
     server.server_close()
     DBOS.destroy()
+    stop_connector()  # after destroy: the session stays open while DBOS drains
     sys.stdout.flush()
     sys.stderr.flush()
     # DBOS worker threads may still sleep inside a step; interpreter exit would join them.

@@ -195,7 +195,12 @@ class ExecutorProcess:
         if self._proc is not None:
             raise RuntimeError("executor already started")
         self.client.prepare()
-        env = {**os.environ, **self.config.to_env(), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            **self.config.to_env(),
+            **self.client.environment(),
+            "PYTHONUNBUFFERED": "1",
+        }
         started = time.monotonic()
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self._proc = subprocess.Popen(self.client.command(), stdout=out, stderr=err, env=env)
