@@ -97,6 +97,8 @@ async def test_only_health_static_and_sign_in_are_anonymous(seeded_store: Store)
     assert anonymous == {
         ("GET", "/healthz"),
         ("HEAD", "/healthz"),
+        ("GET", "/metrics"),
+        ("HEAD", "/metrics"),
         ("GET", "/signin"),
         ("HEAD", "/signin"),
         ("POST", "/signin"),
