@@ -168,7 +168,7 @@ def test_recovery_round_trip_with_dbos_own_messages() -> None:
 
 
 NEWER_THAN_2_31 = {"rewind_workflow"}
-"""Types of dbos 3.2.0 (``dbos/_conductor/protocol.py``) that 2.31.1, the test extras' own, lacks."""
+"""Types of dbos 3.2.0 (``dbos/_conductor/protocol.py``) that 2.31.1 (the test extras') lacks."""
 
 
 def test_our_message_types_match_dbos() -> None:
