@@ -126,9 +126,10 @@ def test_rewind_on_a_client_without_it_answers_501_at_once_naming_the_client(
 
 
 def _wait_steps(executor: Any, workflow_id: str, expected: list[int]) -> None:
-    def done() -> None:
+    def done() -> bool:
         assert step_numbers(executor, workflow_id) == expected
         assert dbos_status(executor, workflow_id) == "SUCCESS"
+        return True
 
     assert_eventually(done, timeout_s=RUN_TIMEOUT_S, message=f"{workflow_id} ran {expected}")
 
