@@ -4,7 +4,8 @@ vanished, done once per idempotency key, and audited.
 Owns the path of one action (see docs/management-design.md): choose a connected executor (of the
 right application version), send an ``ExecutorRequest`` through the ``CommandChannel``, wait for
 the reply, retry on another executor when the reply says the target left (``not_connected``,
-``disconnected``) or no reply came and the target is gone; then one ``OperatorAction`` on the audit
+``disconnected``), its DBOS client lacks the verb (``unsupported``: 501 when no executor has it)
+or no reply came and the target is gone; then one ``OperatorAction`` on the audit
 topic and in the store. What an action *is* (its request kind, parameters, version rule) is built by
 ``management.operations``; how it ends is ``management.outcomes``; what a repeated key answers is
 ``management.idempotency``. Must not import the gateway, Faust or Kafka.

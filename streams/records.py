@@ -89,7 +89,8 @@ class RequestKind(StrEnum):
 
 
 class ReplyFailure(StrEnum):
-    """Why an ``ExecutorReply`` is not ok; the console retries the first two on another executor."""
+    """Why an ``ExecutorReply`` is not ok; the console retries the first two, and ``unsupported``,
+    on another executor."""
 
     NOT_CONNECTED = "not_connected"
     """The target is not connected to the pod that was asked: the request never reached it."""
