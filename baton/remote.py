@@ -21,8 +21,8 @@ from typing import Any, TextIO
 
 from streams.exceptions import ConductorError
 
-WORKFLOW_ACTIONS = ("cancel", "resume", "restart", "fork", "delete")
-BULK_ACTIONS = ("cancel", "resume", "restart", "delete", "fork_from_failure")
+WORKFLOW_ACTIONS = ("cancel", "resume", "restart", "fork", "rewind", "delete")
+BULK_ACTIONS = ("cancel", "resume", "restart", "rewind", "delete", "fork_from_failure")
 HTTP_TIMEOUT_S = 60.0
 BULK_POLL_S = 1.0
 TOKEN_HINT = "the CLI acts with an API token: pass --token TOKEN or set BATON_TOKEN"
@@ -54,6 +54,12 @@ def add_parsers(sub: Any, common: Any) -> None:
             p.add_argument("--application-version", help="run the fork on this version")
             p.add_argument("--new-workflow-id", help="the new workflow's id")
             p.add_argument("--queue", help="enqueue the fork on this queue")
+        if action == "rewind":
+            p.add_argument(
+                "--start-step", type=int, help="first step to re-run (default: the first)"
+            )
+            p.add_argument("--application-version", help="run it on this version")
+            p.add_argument("--queue", help="enqueue the rewound workflow on this queue")
         if action == "resume":
             p.add_argument("--queue", help="enqueue the resumed workflow on this queue")
         if action in ("cancel", "delete"):
@@ -65,6 +71,7 @@ def add_parsers(sub: Any, common: Any) -> None:
     bulk.add_argument("--status", action="append", help="filter: status (repeatable)")
     for name in ("name", "workflow-id-prefix", "queue", "application-version", "executor-id"):
         bulk.add_argument(f"--{name}", help=f"filter: {name.replace('-', ' ')}")
+    bulk.add_argument("--start-step", type=int, help="rewind: first step to re-run")
     bulk.add_argument("--dry-run", action="store_true", help="only count the selection")
     bulk.add_argument("--idempotency-key", help="acts once per key (default: a new key)")
 
@@ -150,6 +157,12 @@ def _workflow_action(
             "new_workflow_id": args.new_workflow_id,
             "queue_name": args.queue,
         }
+    elif action == "rewind":
+        body = {
+            "start_step": args.start_step,
+            "application_version": args.application_version,
+            "queue_name": args.queue,
+        }
     elif action == "resume":
         body = {"queue_name": args.queue}
     elif action == "cancel":
@@ -183,6 +196,8 @@ def _workflow_action(
 
 def _bulk(client: ConsoleClient, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     body: dict[str, Any] = {"action": args.action, "dry_run": args.dry_run}
+    if args.start_step is not None:
+        body["start_step"] = args.start_step
     if args.ids:
         body["workflow_ids"] = args.ids
     else:

@@ -23,6 +23,8 @@ _HTTP_STATUS = {
     FailureReason.UNAVAILABLE: 503,
     FailureReason.KEY_REUSED: 409,
     FailureReason.PAYLOAD_PRIVACY: 409,
+    FailureReason.UNSUPPORTED: 501,
+    FailureReason.METADATA_ONLY: 409,
 }
 
 

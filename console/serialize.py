@@ -20,6 +20,7 @@ from store.models import ExecutorRow, RecoveryRow, utc_from_ms
 from store.projection import AppSummary
 from store.workflow_queries import QueueSummary
 from streams.bounds import bound_text
+from streams.dbos_clients import compatibility_warning
 from streams.records import StepInfo, WorkflowState, WorkflowStatus
 
 LIST_ERROR_CHARS = 512
@@ -40,6 +41,8 @@ class ExecutorJson(TypedDict):
     disconnected_at: str | None
     close_code: int | None
     close_reason: str | None
+    compatibility_warning: str | None
+    """Why its DBOS client (language, version) is outside Baton's tested matrix; None inside."""
 
 
 class RecoveryJson(TypedDict):
@@ -209,6 +212,7 @@ def executor_json(row: ExecutorRow) -> ExecutorJson:
         disconnected_at=opt_iso_utc(row.disconnected_at),
         close_code=row.close_code,
         close_reason=row.close_reason,
+        compatibility_warning=compatibility_warning(row.language, row.dbos_version),
     )
 
 

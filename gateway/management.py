@@ -31,10 +31,12 @@ from gateway.protocol import MessageType, Reply, Request
 from streams.bounds import PAYLOAD, TEXT
 from streams.exceptions import (
     ConductorError,
+    DataRefused,
     ExecutorFailed,
     RecordError,
     RequestTimeout,
     SessionClosed,
+    VerbUnsupported,
 )
 from streams.fields import Fields
 from streams.records import ReplyFailure, RequestKind
@@ -135,6 +137,10 @@ def failure_of(exc: ConductorError) -> ReplyFailure:
             return ReplyFailure.DISCONNECTED
         case RequestTimeout():
             return ReplyFailure.TIMEOUT
+        case VerbUnsupported():
+            return ReplyFailure.UNSUPPORTED
+        case DataRefused():
+            return ReplyFailure.METADATA_ONLY
         case ExecutorFailed():
             return ReplyFailure.EXECUTOR_ERROR
         case _:
@@ -241,6 +247,23 @@ def _fork(kind: RequestKind, workflow_id: str, f: Fields) -> ManagementCall:
     return _call(kind, MessageType.FORK_WORKFLOW, body=body)
 
 
+def _rewind(kind: RequestKind, workflow_id: str, f: Fields) -> ManagementCall:
+    """DBOS conductor ``rewind_workflow`` verb (``RewindWorkflowBody``, every key optional but the
+    workflow): re-run a finished workflow from ``start_step``, keeping its id. Omitted, the
+    client's own first step (Python 1, TypeScript and Go 0)."""
+    start_step = f.opt_integer("start_step")
+    if start_step is not None and start_step < 0:
+        raise ValueError("start_step must be at least 0")
+    body = {
+        "workflow_id": _workflow(workflow_id),
+        "start_step": start_step,
+        "application_version": f.opt_text("application_version"),
+        "queue_name": f.opt_text("queue_name"),
+        "queue_partition_key": None,
+    }
+    return _call(kind, MessageType.REWIND_WORKFLOW, body=body)
+
+
 def _fork_from_failure(kind: RequestKind, workflow_id: str, f: Fields) -> ManagementCall:
     """DBOS conductor ``fork_from_failure`` verb: each workflow from its last failed step (DBOS
     needs exactly one of its ``from_*`` modes)."""
@@ -322,6 +345,7 @@ _BUILDERS: dict[RequestKind, _Builder] = {
     RequestKind.FORK: _fork,
     RequestKind.DELETE: _delete,
     RequestKind.FORK_FROM_FAILURE: _fork_from_failure,
+    RequestKind.REWIND: _rewind,
     RequestKind.LIST_SCHEDULES: _list_schedules,
     RequestKind.PAUSE_SCHEDULE: _pause_schedule,
     RequestKind.RESUME_SCHEDULE: _resume_schedule,
@@ -497,6 +521,7 @@ _READERS: dict[RequestKind, _Reader] = {
     RequestKind.FORK: _forked,
     RequestKind.DELETE: _acted_on,
     RequestKind.FORK_FROM_FAILURE: _forked_many,
+    RequestKind.REWIND: _done,
     RequestKind.LIST_SCHEDULES: _schedules,
     RequestKind.PAUSE_SCHEDULE: _done,
     RequestKind.RESUME_SCHEDULE: _done,

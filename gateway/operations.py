@@ -13,8 +13,9 @@ from typing import Any, Protocol
 
 from gateway.connection import Connection
 from gateway.management import READ_ONLY_KINDS, failure_of, management_call, read_result
+from gateway.support import missing_verb, unsupported_reply
 from runtime.clock import wall_ms
-from streams.exceptions import RecordError, RequestError
+from streams.exceptions import RecordError, RequestError, VerbUnsupported
 from streams.ids import GatewayId
 from streams.records import ExecutorReply, ExecutorRequest, ReplyFailure, StepInfo, WorkflowStatus
 
@@ -49,9 +50,11 @@ class WorkflowOperator:
     async def answer(self, conn: Connection, request: ExecutorRequest) -> ExecutorReply:
         """Carry out one management request.
 
-        Bad params fail with ``gateway_error`` before the executor is asked; a closed session
-        with ``disconnected``, no answer in time with ``timeout``, an executor error with
-        ``executor_error`` (its text bounded in ``error``).
+        Bad params fail with ``gateway_error`` before the executor is asked, a verb its client is
+        known to lack with ``unsupported`` (``gateway.clients``); a closed session with
+        ``disconnected``, no answer in time with ``timeout``, an "Unknown message type" answer
+        with ``unsupported``, a metadata-only refusal with ``metadata_only``, another executor
+        error with ``executor_error`` (its text bounded in ``error``).
         """
         try:
             call = management_call(request.kind, request.workflow_id, request.params)
@@ -64,6 +67,9 @@ class WorkflowOperator:
                 extra=_context(request),
             )
             return self.failed_answer(request, str(exc), ReplyFailure.GATEWAY_ERROR)
+        missing = missing_verb(conn.info, call.request.type)
+        if missing is not None:
+            return self.failed_answer(request, missing, ReplyFailure.UNSUPPORTED)
         if request.kind not in READ_ONLY_KINDS:
             logger.info(
                 "asking %s to %s (request %s)",
@@ -75,6 +81,9 @@ class WorkflowOperator:
         try:
             reply = await conn.request(call.request, timeout_s(request))
             result = read_result(call, reply)
+        except VerbUnsupported as exc:
+            reason = unsupported_reply(conn.info, call.request.type)
+            return self.failed_answer(request, reason, failure_of(exc))
         except RequestError as exc:
             return self.failed_answer(request, str(exc), failure_of(exc))
         return reply_to(request, self._gateway_id, ok=True, result=result)

@@ -78,6 +78,7 @@ class MessageType(StrEnum):
     EXIST_PENDING_WORKFLOWS = "exist_pending_workflows"
     LIST_STEPS = "list_steps"
     FORK_WORKFLOW = "fork_workflow"
+    REWIND_WORKFLOW = "rewind_workflow"
     RETENTION = "retention"
     GET_METRICS = "get_metrics"
     ALERT = "alert"

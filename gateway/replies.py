@@ -6,7 +6,10 @@ reads it by this rule:
 1. **An error first.** A reply with an ``error_message``, or with ``success: false``, failed:
    ``check`` raises ``ExecutorFailed`` saying ``"<verb> failed on the executor: <message>"`` (or
    ``"... (it answered success=false)"``), the whole text bounded to ``MAX_TEXT_CHARS`` (DBOS
-   sends a traceback). The executor's text is never more than that, and never parsed.
+   sends a traceback). The executor's text is never more than that, and never parsed, but for
+   two exact answers every open client gives: ``"Unknown message type"`` (its client does not
+   know the verb: ``VerbUnsupported``) and ``"<verb> is not allowed in conductor metadata-only
+   mode"`` (``DataRefused``).
 2. **Fields are read tolerantly.** A field that is absent, or of the wrong type, reads as absent
    (``None``); reading a field never raises:
 
@@ -31,7 +34,12 @@ import re
 
 from gateway.protocol import MessageType, Reply
 from streams.bounds import WORKFLOW_REF, Bound, bound_text
-from streams.exceptions import ExecutorFailed
+from streams.exceptions import DataRefused, ExecutorFailed, VerbUnsupported
+
+UNKNOWN_TYPE_ANSWER = "Unknown message type"
+"""What DBOS clients answer a type they do not know (Python, TypeScript and Go alike)."""
+METADATA_ONLY_ANSWER = " is not allowed in conductor metadata-only mode"
+"""The end of what a client in metadata-only mode answers a data request."""
 
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
 """DBOS's ``str(int)``: ASCII digits only (``str.isdigit`` also accepts ``²`` and ``①``)."""
@@ -41,8 +49,18 @@ def check(verb: MessageType, reply: Reply) -> None:
     """Raise if the executor answered ``verb`` with an error (rule 1).
 
     Raises:
+        VerbUnsupported: the executor does not know ``verb`` (an ``ExecutorFailed``).
+        DataRefused: the executor runs in metadata-only mode (an ``ExecutorFailed``).
         ExecutorFailed: the reply has an ``error_message`` or says ``success: false``.
     """
+    if reply.error_message == UNKNOWN_TYPE_ANSWER:
+        raise VerbUnsupported(f"the executor does not support {verb.value}")
+    if reply.error_message == f"{verb.value}{METADATA_ONLY_ANSWER}":
+        raise DataRefused(
+            f"the executor runs in DBOS's metadata-only Conductor mode and refuses {verb.value}:"
+            " it never sends a workflow's data (inputs, outputs, events, streams) to a conductor;"
+            " ask an executor started without metadata-only mode"
+        )
     if reply.error_message:
         raise ExecutorFailed(
             bound_text(f"{verb.value} failed on the executor: {reply.error_message}")

@@ -4,7 +4,8 @@ vanished, done once per idempotency key, and audited.
 Owns the path of one action (see docs/management-design.md): choose a connected executor (of the
 right application version), send an ``ExecutorRequest`` through the ``CommandChannel``, wait for
 the reply, retry on another executor when the reply says the target left (``not_connected``,
-``disconnected``) or no reply came and the target is gone; then one ``OperatorAction`` on the audit
+``disconnected``), its DBOS client lacks the verb (``unsupported``: 501 when no executor has it)
+or no reply came and the target is gone; then one ``OperatorAction`` on the audit
 topic and in the store. What an action *is* (its request kind, parameters, version rule) is built by
 ``management.operations``; how it ends is ``management.outcomes``; what a repeated key answers is
 ``management.idempotency``. Must not import the gateway, Faust or Kafka.
@@ -215,6 +216,7 @@ class Actions:
             )
         tried: set[str] = set()
         left: list[str] = []
+        unsupported: list[str] = []
         for attempt in range(MAX_ATTEMPTS):
             try:
                 target = await self._choose(app, operation.version, tried)
@@ -255,13 +257,20 @@ class Actions:
             if reply.failure in (ReplyFailure.NOT_CONNECTED, ReplyFailure.DISCONNECTED):
                 left.append(target.executor_id)
                 continue
+            if reply.failure is ReplyFailure.UNSUPPORTED:
+                unsupported.append(reply.error or f"executor {target.executor_id}")
+                continue
             return Execution(
                 ok=False,
-                reason=FailureReason.TIMEOUT
-                if reply.failure is ReplyFailure.TIMEOUT
-                else FailureReason.EXECUTOR_ERROR,
+                reason=_REPLY_REASONS.get(reply.failure, FailureReason.EXECUTOR_ERROR),
                 error=reply.error or "the executor could not carry out the request",
                 executor_id=target.executor_id,
+            )
+        if unsupported:
+            return Execution(
+                ok=False,
+                reason=FailureReason.UNSUPPORTED,
+                error="; ".join(unsupported),
             )
         return Execution(
             ok=False,
@@ -377,6 +386,14 @@ class Actions:
         async with self._store.sessionmaker.begin() as session:
             row = await get_workflow(session, app, workflow_id)
         return None if row is None else row.application_version
+
+
+_REPLY_REASONS: dict[ReplyFailure | None, FailureReason] = {
+    ReplyFailure.TIMEOUT: FailureReason.TIMEOUT,
+    ReplyFailure.METADATA_ONLY: FailureReason.METADATA_ONLY,
+}
+"""The reason of an action whose executor answered with a failure not retried elsewhere (any
+other: ``executor_error``)."""
 
 
 def _outcome(execution: Execution) -> ActionOutcome:

@@ -3,8 +3,8 @@
 Owns a bulk job's life: the selection (at most ``MAX_BULK_WORKFLOWS``; a dry run only counts it),
 the job and its items in the store, the run in the background in chunks (one DBOS request with
 ``workflow_ids`` per chunk and application version; per-workflow requests when a chunk fails, so
-each workflow gets its own outcome; restarts one by one), its progress, and one audit record when
-it ends. Must not import the gateway, Faust or Kafka.
+each workflow gets its own outcome; restarts and rewinds one by one, as DBOS does them), its
+progress, and one audit record when it ends. Must not import the gateway, Faust or Kafka.
 
 Jobs run as jobs of a ``runtime.lifecycle.Service`` that the console's lifespan starts and stops
 (``async with bulk_jobs``); a stop cancels the running jobs, which are reported interrupted later.
@@ -24,7 +24,7 @@ from typing import Any
 
 from management.actions import Actions
 from management.idempotency import check_idempotency_key, derived_workflow_id
-from management.operations import RESTART_START_STEP, JsonBody, Operation
+from management.operations import MAX_START_STEP, RESTART_START_STEP, JsonBody, Operation
 from management.outcomes import ActionFailed, Execution, FailureReason
 from management.params import WORKFLOW_PARAMS, BadParameter, parse_workflow_id, parse_workflow_query
 from runtime.clock import wall_ms
@@ -55,7 +55,8 @@ MAX_BULK_WORKFLOWS = 10_000
 """A larger selection is refused: narrow the filter."""
 CHUNK_SIZE = 100
 """Workflows per DBOS request."""
-RESTART_CONCURRENCY = 4
+ONE_BY_ONE_CONCURRENCY = 4
+"""Restarts and rewinds (one DBOS request per workflow) in flight at once."""
 SAMPLE_SIZE = 20
 STALE_AFTER = timedelta(minutes=2)
 """A running job not updated for this long was left by a console that stopped: interrupted."""
@@ -69,6 +70,7 @@ class BulkAction(StrEnum):
     CANCEL = "cancel"
     RESUME = "resume"
     RESTART = "restart"
+    REWIND = "rewind"
     DELETE = "delete"
     FORK_FROM_FAILURE = "fork_from_failure"
 
@@ -79,7 +81,13 @@ _KINDS = {
     BulkAction.DELETE: RequestKind.DELETE,
     BulkAction.FORK_FROM_FAILURE: RequestKind.FORK_FROM_FAILURE,
 }
-_NEEDS_VERSION = (BulkAction.RESUME, BulkAction.RESTART, BulkAction.FORK_FROM_FAILURE)
+_NEEDS_VERSION = (
+    BulkAction.RESUME,
+    BulkAction.RESTART,
+    BulkAction.REWIND,
+    BulkAction.FORK_FROM_FAILURE,
+)
+_ONE_BY_ONE = (BulkAction.RESTART, BulkAction.REWIND)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,7 +99,7 @@ class BulkSpec:
         workflow_ids: an explicit selection, or None.
         flt: a filter selection (the workflows list's), or None.
         options: the action's options (``cancel_children``, ``delete_children``, ``queue_name``,
-            ``application_version``).
+            ``application_version``, a rewind's ``start_step``).
         dry_run: only count the selection.
     """
 
@@ -157,6 +165,10 @@ def parse_bulk_body(body: JsonBody) -> BulkSpec:
         queue = body.text("queue_name")
         if queue is not None:
             options["queue_name"] = queue
+    if action is BulkAction.REWIND:
+        start_step = body.integer("start_step", low=0, high=MAX_START_STEP)
+        if start_step is not None:
+            options["start_step"] = start_step
     if action is BulkAction.FORK_FROM_FAILURE:
         version = body.text("application_version")
         if version is not None:
@@ -397,8 +409,8 @@ class BulkJobs:
         ids: list[str],
         chunk_no: int,
     ) -> list[ItemOutcome]:
-        if spec.action is BulkAction.RESTART:
-            return await self._restart_each(app, job_id, version, ids)
+        if spec.action in _ONE_BY_ONE:
+            return await self._one_by_one(app, job_id, spec, version, ids)
         execution = await self._actions.execute(
             app, self._operation(spec, version, ids), request_base=f"{job_id}.{chunk_no}"
         )
@@ -417,24 +429,36 @@ class BulkJobs:
             outcomes.extend(_all([workflow_id], one))
         return outcomes
 
-    async def _restart_each(
-        self, app: AppName, job_id: str, version: str | None, ids: list[str]
+    async def _one_by_one(
+        self, app: AppName, job_id: str, spec: BulkSpec, version: str | None, ids: list[str]
     ) -> list[ItemOutcome]:
-        limit = asyncio.Semaphore(RESTART_CONCURRENCY)
+        """Restarts (each a fork to a new id derived from the job) or rewinds (each keeps its id),
+        one DBOS request per workflow."""
+        limit = asyncio.Semaphore(ONE_BY_ONE_CONCURRENCY)
 
-        async def restart(workflow_id: str) -> ItemOutcome:
-            new_id = derived_workflow_id(app, f"{job_id}/{workflow_id}")
+        async def one(workflow_id: str) -> ItemOutcome:
+            ref = derived_workflow_id(app, f"{job_id}/{workflow_id}")
+            new_id: str | None = None
+            if spec.action is BulkAction.RESTART:
+                new_id = ref
+                kind = RequestKind.FORK
+                params: dict[str, Any] = {
+                    "start_step": RESTART_START_STEP,
+                    "new_workflow_id": new_id,
+                }
+            else:
+                kind, params = RequestKind.REWIND, dict(spec.options)
             operation = Operation(
-                action="workflow.restart",
-                kind=RequestKind.FORK,
+                action=f"workflow.{spec.action.value}",
+                kind=kind,
                 target=workflow_id,
                 workflow_id=workflow_id,
-                params={"start_step": RESTART_START_STEP, "new_workflow_id": new_id},
+                params=params,
                 version=version,
             )
             async with limit:
                 execution = await self._actions.execute(
-                    app, operation, request_base=f"{job_id}.{new_id}"
+                    app, operation, request_base=f"{job_id}.{ref}"
                 )
             return ItemOutcome(
                 workflow_id=workflow_id,
@@ -443,7 +467,7 @@ class BulkJobs:
                 new_workflow_id=new_id if execution.ok else None,
             )
 
-        return list(await asyncio.gather(*(restart(workflow_id) for workflow_id in ids)))
+        return list(await asyncio.gather(*(one(workflow_id) for workflow_id in ids)))
 
     @staticmethod
     def _operation(spec: BulkSpec, version: str | None, ids: Sequence[str]) -> Operation:

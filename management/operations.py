@@ -34,7 +34,18 @@ class WorkflowAction(StrEnum):
     RESUME = "resume"
     RESTART = "restart"
     FORK = "fork"
+    REWIND = "rewind"
     DELETE = "delete"
+
+
+VERSIONED_ACTIONS = (
+    WorkflowAction.RESUME,
+    WorkflowAction.RESTART,
+    WorkflowAction.FORK,
+    WorkflowAction.REWIND,
+)
+"""The actions that run the workflow's code again: the caller looks up its application version
+(``stored_version`` of ``workflow_operation``)."""
 
 
 class ScheduleAction(StrEnum):
@@ -161,7 +172,7 @@ def workflow_operation(
         workflow_id: the workflow.
         body: the request's fields (closed here).
         stored_version: the workflow's application version as the store knows it (None: unknown);
-            resume and restart need an executor of that version.
+            resume, restart and rewind need an executor of that version (``VERSIONED_ACTIONS``).
     """
     match action:
         case WorkflowAction.CANCEL:
@@ -188,6 +199,16 @@ def workflow_operation(
                 }
             )
             kind, version = RequestKind.FORK, to_version or stored_version
+        case WorkflowAction.REWIND:
+            params = _without_none(
+                {
+                    "start_step": body.integer("start_step", low=0, high=MAX_START_STEP),
+                    "application_version": body.text("application_version"),
+                    "queue_name": body.text("queue_name"),
+                }
+            )
+            kind = RequestKind.REWIND
+            version = params.get("application_version") or stored_version
         case WorkflowAction.DELETE:
             params = {"delete_children": body.flag("delete_children")}
             kind, version = RequestKind.DELETE, None

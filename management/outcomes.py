@@ -30,6 +30,10 @@ class FailureReason(StrEnum):
     KEY_REUSED = "key_reused"
     PAYLOAD_PRIVACY = "payload_privacy"
     """The action would carry a private app's payloads (export, import, a workflow's events)."""
+    UNSUPPORTED = "unsupported"
+    """No connected executor's DBOS client supports the request (the message names them)."""
+    METADATA_ONLY = "metadata_only"
+    """The executor runs in metadata-only mode and refuses requests for a workflow's data."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,6 +17,9 @@ one place.
         * RequestTimeout         -- no reply within the request's timeout (retriable)
         * SessionClosed          -- the session closed while the request was in flight (retriable)
         * ExecutorFailed         -- the executor replied with an error message
+            * VerbUnsupported    -- its client does not know the request's type (an
+                                    unknown-type reply, or a client known to lack it) -> 501
+            * DataRefused        -- it runs in metadata-only mode and refuses data requests
         * LiveUnavailable        -- [management.channel] no live answer: serve the store's
             * NoLiveExecutor     -- [management.channel] no executor of the app is connected
     * ActionFailed               -- [management.outcomes] an operator's action did not succeed
@@ -104,6 +107,16 @@ class SessionClosed(RequestError):
 
 class ExecutorFailed(RequestError):
     """The executor answered with an error (its text is untrusted and bounded)."""
+
+
+class VerbUnsupported(ExecutorFailed):
+    """The executor's DBOS client does not support the request's type: it answered "Unknown
+    message type", or its client is known to lack the verb (``gateway.clients``)."""
+
+
+class DataRefused(ExecutorFailed):
+    """The executor runs in DBOS's metadata-only Conductor mode and refuses requests whose point
+    is a workflow's data (export, import, events, notifications, streams)."""
 
 
 class StartupError(ConductorError):

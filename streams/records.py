@@ -70,6 +70,8 @@ class RequestKind(StrEnum):
     FORK = "fork"
     DELETE = "delete"
     FORK_FROM_FAILURE = "fork_from_failure"
+    REWIND = "rewind_workflow"
+    """Re-run a finished workflow from a step, keeping its id (newer DBOS clients only)."""
     # Schedules, application versions, export/import.
     LIST_SCHEDULES = "list_schedules"
     PAUSE_SCHEDULE = "pause_schedule"
@@ -87,7 +89,8 @@ class RequestKind(StrEnum):
 
 
 class ReplyFailure(StrEnum):
-    """Why an ``ExecutorReply`` is not ok; the console retries the first two on another executor."""
+    """Why an ``ExecutorReply`` is not ok; the console retries the first two, and ``unsupported``,
+    on another executor."""
 
     NOT_CONNECTED = "not_connected"
     """The target is not connected to the pod that was asked: the request never reached it."""
@@ -97,6 +100,11 @@ class ReplyFailure(StrEnum):
     EXECUTOR_ERROR = "executor_error"
     """The executor answered with an error (its text, bounded, is in ``error``)."""
     GATEWAY_ERROR = "gateway_error"
+    UNSUPPORTED = "unsupported"
+    """The executor's DBOS client does not support the request (``error`` names client and
+    version); another executor of the app may."""
+    METADATA_ONLY = "metadata_only"
+    """The executor runs in metadata-only mode and refuses requests for a workflow's data."""
 
 
 class ActionOutcome(StrEnum):

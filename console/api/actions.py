@@ -1,9 +1,10 @@
-"""The management API's actions on one workflow: cancel, resume, restart, fork and delete.
+"""The management API's actions on one workflow: cancel, resume, restart, fork, rewind and delete.
 
 Owns their routes (``POST .../workflows/{workflow_id}/{action}``) and OpenAPI operations: one
-template, since the five differ only in their summary, description and body. An action is carried
-out by a live executor of the app (``management.actions``); resume, restart and fork need one of
-the workflow's application version. Must not import the gateway, Faust or Kafka.
+template, since the six differ only in their summary, description and body. An action is carried
+out by a live executor of the app (``management.actions``); resume, restart, fork and rewind need
+one of the workflow's application version (unless a fork or rewind names another). Must not import
+the gateway, Faust or Kafka.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from console.actors import ActorResolver
 from console.api.answers import ActionAnswers
 from console.api.inputs import read_json_body
 from management.actions import Actions
-from management.operations import WorkflowAction, workflow_operation
+from management.operations import VERSIONED_ACTIONS, WorkflowAction, workflow_operation
 from management.params import parse_workflow_path
 
 WORKFLOW_PATH = "/api/v1/apps/{app}/workflows/{workflow_id:path}"
 """The path of one workflow; its management routes go before the read routes, whose
 ``{workflow_id:path}`` matches any tail."""
-_VERSIONED = (WorkflowAction.RESUME, WorkflowAction.RESTART, WorkflowAction.FORK)
 
 
 class WorkflowActionsApi:
@@ -59,7 +59,7 @@ class WorkflowActionsApi:
         body = await read_json_body(request)
         actor = await self._actors.actor(request)
         version = None
-        if action in _VERSIONED:
+        if action in VERSIONED_ACTIONS:
             version = await self._actions.version_of(app, workflow_id)
         operation = workflow_operation(action, workflow_id, body, stored_version=version)
         return await self._answers.run(request, app, operation, actor)
@@ -123,6 +123,17 @@ _WORKFLOW_ACTION_DOCS = {
         "{type: object, required: [start_step], properties: {start_step: {type: integer, "
         "minimum: 0}, application_version: {type: string}, new_workflow_id: {type: string}, "
         "queue_name: {type: string}}}",
+    ),
+    WorkflowAction.REWIND: _action_doc(
+        WorkflowAction.REWIND,
+        "Rewind a workflow",
+        "A finished workflow runs again from start_step under its own id (the steps before it "
+        "keep their results; omitted, from the client's first step), on an executor of its "
+        "application version unless application_version names another. Newer clients only "
+        "(Python 3.2, TypeScript 5.2, Go 1.6): an executor whose client lacks it answers 501 "
+        "naming the client and version.",
+        "{type: object, properties: {start_step: {type: integer, minimum: 0, maximum: 1000000}, "
+        "application_version: {type: string}, queue_name: {type: string}}}",
     ),
     WorkflowAction.DELETE: _action_doc(
         WorkflowAction.DELETE,

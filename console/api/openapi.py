@@ -139,8 +139,11 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "ActionError": {
         "description": (
             "The action did not succeed: 400 invalid, 409 no executor of a suitable version "
-            "(or the Idempotency-Key was used for another action), 502 the executor's error, 503 "
-            "no executor connected, 504 timed out. The audited record is in action."
+            "(or the Idempotency-Key was used for another action, or the executor runs in "
+            "metadata-only mode and refuses data requests), 501 the executors' DBOS client does "
+            "not support the request (the error names the client and version), 502 the "
+            "executor's error, 503 no executor connected, 504 timed out. The audited record is "
+            "in action."
         ),
         "content": {
             "application/json": {
@@ -171,7 +174,13 @@ ERRORS: dict[str, dict[str, str]] = {
     "unknown": {"404": "NotFound"},
     "store": {"500": "InternalError"},
     "audited": {"400": "ActionError", "409": "ActionError"},
-    "live": {"502": "ActionError", "503": "ActionError", "504": "ActionError"},
+    "live": {
+        "409": "ActionError",
+        "501": "ActionError",
+        "502": "ActionError",
+        "503": "ActionError",
+        "504": "ActionError",
+    },
 }
 """The error responses of each kind of endpoint, by status (names in ``RESPONSES``).
 
@@ -181,7 +190,12 @@ ERRORS: dict[str, dict[str, str]] = {
 - ``audited``: an audited action of an actor, under an Idempotency-Key (its 400 also covers
   invalid parameters and bodies; 409: the key was used for another action, or no executor of a
   suitable version).
-- ``live``: carried out or answered by a live executor (its error, none connected, timed out).
+- ``live``: carried out or answered by a live executor: 409 it runs in DBOS's metadata-only mode
+  and refuses a data request (export, import, events, notifications, streams); 501 no connected
+  executor's DBOS client supports the request (``gateway.clients``: a client known to lack the
+  verb is not asked, one that answers "Unknown message type" is taken at its word), and the
+  error names the client and version, e.g. "the Java client 1.1.0-m6 of executor X does not
+  support rewind_workflow; ..."; 502 its error; 503 none connected; 504 timed out.
 """
 
 
@@ -235,7 +249,7 @@ BULK_REQUEST: dict[str, Any] = {
     "properties": {
         "action": {
             "type": "string",
-            "enum": ["cancel", "resume", "restart", "delete", "fork_from_failure"],
+            "enum": ["cancel", "resume", "restart", "rewind", "delete", "fork_from_failure"],
         },
         "workflow_ids": {"type": "array", "items": {"type": "string"}, "maxItems": 10_000},
         "filter": {
@@ -261,6 +275,7 @@ BULK_REQUEST: dict[str, Any] = {
         "delete_children": {"type": "boolean"},
         "queue_name": {"type": "string"},
         "application_version": {"type": "string"},
+        "start_step": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
     },
     "additionalProperties": False,
 }

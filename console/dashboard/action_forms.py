@@ -65,6 +65,15 @@ WORKFLOW_VERBS = {
             "are reused."
         ),
     ),
+    WorkflowAction.REWIND: Verb(
+        label="Rewind",
+        explanation=(
+            "The finished workflow runs again from the chosen step under its own id; the results "
+            "of the earlier steps are kept, the later ones are run again. Its executor's DBOS "
+            "client must support rewinding (Python 3.2, TypeScript 5.2, Go 1.6 do)."
+        ),
+        danger=True,
+    ),
     WorkflowAction.DELETE: Verb(
         label="Delete",
         explanation=(
@@ -122,6 +131,23 @@ def workflow_fields(action: WorkflowAction) -> list[FormField]:
                 ),
                 _queue_field(),
             ]
+        case WorkflowAction.REWIND:
+            return [
+                FormField(
+                    name="start_step",
+                    label="Start step (optional)",
+                    kind="number",
+                    hint="The first step to run again; empty: from the first (1 in Python, 0 in "
+                    "TypeScript and Go).",
+                ),
+                FormField(
+                    name="application_version",
+                    label="Application version (optional)",
+                    kind="text",
+                    hint="Run it on this version; empty: the workflow's own.",
+                ),
+                _queue_field(),
+            ]
         case WorkflowAction.DELETE:
             return [
                 FormField(
@@ -165,8 +191,12 @@ def body_of(fields: list[FormField], form: Form) -> JsonBody:
 
 def workflow_buttons(status: str) -> list[WorkflowAction]:
     """The actions offered for a workflow in this status: cancel while it may still run, resume
-    unless it succeeded; restart, fork and delete always."""
-    buttons = [WorkflowAction.CANCEL] if status in ACTIVE_STATES else []
+    unless it succeeded; restart and fork always; rewind once it has finished; delete always."""
+    active = status in ACTIVE_STATES
+    buttons = [WorkflowAction.CANCEL] if active else []
     if status != "SUCCESS":
         buttons.append(WorkflowAction.RESUME)
-    return [*buttons, WorkflowAction.RESTART, WorkflowAction.FORK, WorkflowAction.DELETE]
+    buttons += [WorkflowAction.RESTART, WorkflowAction.FORK]
+    if not active:
+        buttons.append(WorkflowAction.REWIND)
+    return [*buttons, WorkflowAction.DELETE]

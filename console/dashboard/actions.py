@@ -1,10 +1,10 @@
-"""The dashboard's actions on one workflow: cancel, resume, restart, fork and delete.
+"""The dashboard's actions on one workflow: cancel, resume, restart, fork, rewind and delete.
 
 Owns their confirmation pages (``/apps/{app}/workflows/{id}/confirm?action=...``, reached through
 the workflow page's route, whose ``{workflow_id:path}`` would otherwise swallow it) and their form
 posts (``.../actions/{action}``), through the confirm-then-act flow of
-``console.dashboard.confirmation``. Resume, restart and fork run on an executor of the workflow's
-application version. Must not import the gateway, Faust or Kafka.
+``console.dashboard.confirmation``. Resume, restart, fork and rewind run on an executor of the
+workflow's application version. Must not import the gateway, Faust or Kafka.
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ from console.dashboard.confirmation import Confirmation, ConfirmFlow, choice
 from console.dashboard.pages import Form
 from console.dashboard.templating import path_segment
 from management.actions import Actions
-from management.operations import Operation, WorkflowAction, workflow_operation
+from management.operations import (
+    VERSIONED_ACTIONS,
+    Operation,
+    WorkflowAction,
+    workflow_operation,
+)
 from management.params import parse_workflow_path
 from store.database import Store
 from store.workflow_queries import get_workflow
@@ -27,7 +32,6 @@ from streams.ids import AppName, WorkflowId
 
 CONFIRM_SUFFIX = "/confirm"
 """``/apps/{app}/workflows/{id}/confirm?action=...`` is the confirmation of an action on ``id``."""
-_VERSIONED = (WorkflowAction.RESUME, WorkflowAction.RESTART, WorkflowAction.FORK)
 
 
 class WorkflowActionPages:
@@ -71,7 +75,7 @@ class WorkflowActionPages:
 
         async def operation(form: Form) -> Operation:
             version = None
-            if action in _VERSIONED:
+            if action in VERSIONED_ACTIONS:
                 version = await self._actions.version_of(app, workflow_id)
             body = body_of(workflow_fields(action), form)
             return workflow_operation(action, workflow_id, body, stored_version=version)

@@ -30,6 +30,7 @@ ACTION_HINTS = (
     "workflow.resume",
     "workflow.restart",
     "workflow.fork",
+    "workflow.rewind",
     "workflow.delete",
     "bulk.",
     "schedule.",

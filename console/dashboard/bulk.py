@@ -29,13 +29,20 @@ from management.outcomes import ActionFailed
 from management.params import BadParameter, parse_app
 from streams.ids import AppName
 
-DASHBOARD_ACTIONS = (BulkAction.CANCEL, BulkAction.RESUME, BulkAction.RESTART, BulkAction.DELETE)
+DASHBOARD_ACTIONS = (
+    BulkAction.CANCEL,
+    BulkAction.RESUME,
+    BulkAction.RESTART,
+    BulkAction.REWIND,
+    BulkAction.DELETE,
+)
 ITEMS_PER_PAGE = 100
 MAX_OFFSET_DIGITS = 9
 _LABELS: dict[str, str] = {
     BulkAction.CANCEL.value: "Cancel",
     BulkAction.RESUME.value: "Resume",
     BulkAction.RESTART.value: "Restart",
+    BulkAction.REWIND.value: "Rewind",
     BulkAction.DELETE.value: "Delete",
     BulkAction.FORK_FROM_FAILURE.value: "Fork from failure",
 }

@@ -77,6 +77,7 @@ def fleet(
         pool.terminate_all()
 
 
+@pytest.mark.compat("connect")
 def test_an_executor_connects_and_is_listed_with_what_it_sends(fleet: ExecutorPool) -> None:
     a = fleet.start("v1")
     b = fleet.start("v2")
@@ -95,6 +96,7 @@ def test_an_executor_connects_and_is_listed_with_what_it_sends(fleet: ExecutorPo
     assert b.executor_id in table
 
 
+@pytest.mark.compat("recovery")
 def test_a_killed_executors_workflow_finishes_once_on_a_survivor(
     fleet: ExecutorPool, system_db: str
 ) -> None:
@@ -134,6 +136,7 @@ def test_a_killed_executors_workflow_finishes_once_on_a_survivor(
     assert states[b.executor_id]["state"] == "connected"
 
 
+@pytest.mark.compat("graceful")
 def test_a_gracefully_stopped_executors_pending_workflow_is_still_recovered(
     fleet: ExecutorPool,
 ) -> None:
@@ -151,6 +154,7 @@ def test_a_gracefully_stopped_executors_pending_workflow_is_still_recovered(
 
 
 @pytest.mark.parametrize("client", SCRIPTED_CLIENTS, ids=[c.label for c in SCRIPTED_CLIENTS])
+@pytest.mark.compat("child")
 def test_a_parent_and_its_child_killed_mid_child_both_finish_on_a_survivor(
     fleet: ExecutorPool, system_db: str
 ) -> None:
@@ -175,6 +179,7 @@ def test_a_parent_and_its_child_killed_mid_child_both_finish_on_a_survivor(
     wait_captured(fleet.cluster, fleet.app, "wf-parent-child", "SUCCESS")
 
 
+@pytest.mark.compat("capture")
 def test_workflows_are_listed_with_their_detail_and_steps(fleet: ExecutorPool) -> None:
     cluster, app = fleet.cluster, fleet.app
     (a,) = fleet.start_connected(1)
@@ -212,6 +217,7 @@ def test_workflows_are_listed_with_their_detail_and_steps(fleet: ExecutorPool) -
     assert [s["function_name"].rsplit(".", 1)[-1] for s in failed_steps] == ["prepare"]
 
 
+@pytest.mark.compat("cancel_resume")
 def test_cancel_stops_a_workflow_and_resume_finishes_it(fleet: ExecutorPool) -> None:
     cluster, app = fleet.cluster, fleet.app
     (a,) = fleet.start_connected(1)
@@ -246,6 +252,7 @@ def test_cancel_stops_a_workflow_and_resume_finishes_it(fleet: ExecutorPool) -> 
     wait_captured(cluster, app, "wf-cancel", "SUCCESS")
 
 
+@pytest.mark.compat("fork")
 def test_fork_from_a_step_runs_only_the_steps_from_there(fleet: ExecutorPool) -> None:
     cluster, app = fleet.cluster, fleet.app
     (a,) = fleet.start_connected(1)
@@ -266,6 +273,7 @@ def test_fork_from_a_step_runs_only_the_steps_from_there(fleet: ExecutorPool) ->
     assert "ran 5 steps" in described["output"], described
 
 
+@pytest.mark.compat("restart")
 def test_restart_runs_every_step_of_a_finished_workflow_again(fleet: ExecutorPool) -> None:
     """Baton restarts by forking from step 0, before the first step of either SDK: from 1, a
     TypeScript workflow's first step (function id 0) would be reused, not run again."""
@@ -280,6 +288,7 @@ def test_restart_runs_every_step_of_a_finished_workflow_again(fleet: ExecutorPoo
     assert a.forks_of("wf-restart") == [new_id]
 
 
+@pytest.mark.compat("delete")
 def test_delete_removes_a_workflow_from_the_executor_and_the_console(
     fleet: ExecutorPool,
 ) -> None:
@@ -297,6 +306,7 @@ def test_delete_removes_a_workflow_from_the_executor_and_the_console(
     )
 
 
+@pytest.mark.compat("bulk")
 def test_a_bulk_cancel_cancels_the_enqueued_workflows_it_matches(fleet: ExecutorPool) -> None:
     cluster, app = fleet.cluster, fleet.app
     (a,) = fleet.start_connected(1)

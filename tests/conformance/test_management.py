@@ -168,6 +168,7 @@ def run_to_success(executor: ExecutorProcess, workflow_id: str, name: str, **par
 # -- one workflow ------------------------------------------------------------------------------
 
 
+@pytest.mark.compat("cancel_resume")
 def test_cancel_stops_a_running_workflow_and_resume_finishes_it(
     managed: ExecutorPool, executor: ExecutorProcess
 ) -> None:
@@ -203,6 +204,7 @@ def test_cancel_stops_a_running_workflow_and_resume_finishes_it(
     assert all(after.count(step) == 1 for step in finished_before), (ran, after)
 
 
+@pytest.mark.compat("restart")
 def test_restart_runs_a_finished_workflow_again_as_a_new_one(
     managed: ExecutorPool, executor: ExecutorProcess
 ) -> None:
@@ -220,6 +222,7 @@ def test_restart_runs_a_finished_workflow_again_as_a_new_one(
     assert executor.forks_of("wf-restart") == [new_id]
 
 
+@pytest.mark.compat("fork")
 def test_fork_from_step_3_does_not_run_steps_1_and_2_again(
     managed: ExecutorPool, executor: ExecutorProcess
 ) -> None:
@@ -240,6 +243,7 @@ def test_fork_from_step_3_does_not_run_steps_1_and_2_again(
     assert "ran 5 steps" in described["output"], "the copied steps' outputs are part of the result"
 
 
+@pytest.mark.compat("delete")
 def test_delete_removes_the_workflow_from_the_executor(
     managed: ExecutorPool, executor: ExecutorProcess
 ) -> None:
@@ -261,6 +265,7 @@ def test_delete_removes_the_workflow_from_the_executor(
 # -- many workflows ----------------------------------------------------------------------------
 
 
+@pytest.mark.compat("bulk")
 def test_bulk_cancel_by_filter_of_enqueued_workflows(
     managed: ExecutorPool, executor: ExecutorProcess
 ) -> None:

@@ -62,6 +62,7 @@ def produce_every_status(a: ExecutorProcess) -> dict[str, str]:
     }
 
 
+@pytest.mark.compat("capture")
 def test_every_status_is_captured_listed_filtered_and_detailed(pool: ExecutorPool) -> None:
     check_every_status(pool)
 

@@ -18,6 +18,7 @@ from tests.eventually import assert_eventually
 pytestmark = pytest.mark.conformance
 
 
+@pytest.mark.compat("connect")
 def test_executors_appear_with_their_executor_info(pool: ExecutorPool) -> None:
     a = pool.start("v1")
     b = pool.start("v2")
@@ -37,6 +38,7 @@ def test_executors_appear_with_their_executor_info(pool: ExecutorPool) -> None:
     assert "connected" in table
 
 
+@pytest.mark.compat("recovery")
 def test_killed_executor_workflow_finishes_on_survivor_without_rerunning_steps(
     pool: ExecutorPool, system_db: str
 ) -> None:

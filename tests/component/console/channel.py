@@ -31,7 +31,7 @@ class FakeChannel:
     statuses: dict[str, str] = field(default_factory=dict)
     behaviour: dict[str, str] = field(default_factory=dict)
     """executor id -> ``gone`` (not connected), ``drop`` (disconnected mid-request), ``silent``,
-    ``error``; absent: answers."""
+    ``error``, ``unsupported`` (its client lacks the verb), ``metadata_only``; absent: answers."""
     requests: list[ExecutorRequest] = field(default_factory=list)
     audit: list[OperatorAction] = field(default_factory=list)
     deletions: list[WorkflowDeleted] = field(default_factory=list)
@@ -53,6 +53,12 @@ class FakeChannel:
             return self._reply(request, failure=ReplyFailure.NOT_CONNECTED, error="not here")
         if behaviour == "drop":
             return self._reply(request, failure=ReplyFailure.DISCONNECTED, error="session closed")
+        if behaviour == "unsupported":
+            error = f"the Java client 1.1.0-m6 of executor {request.target} does not support it"
+            return self._reply(request, failure=ReplyFailure.UNSUPPORTED, error=error)
+        if behaviour == "metadata_only":
+            error = "the executor runs in DBOS's metadata-only Conductor mode and refuses it"
+            return self._reply(request, failure=ReplyFailure.METADATA_ONLY, error=error)
         if behaviour == "error":
             return self._reply(
                 request, failure=ReplyFailure.EXECUTOR_ERROR, error="Traceback: <b>boom</b>"
@@ -83,6 +89,10 @@ class FakeChannel:
                 self.forks[new_id] = (request.workflow_id, int(request.params["start_step"]))
                 self.statuses[new_id] = "ENQUEUED"
                 return {"new_workflow_id": new_id}
+            case RequestKind.REWIND:
+                self.acted.append((request.kind.value, request.workflow_id))
+                self.statuses[request.workflow_id] = "ENQUEUED"
+                return {}
             case RequestKind.GET_WORKFLOW:
                 return None
             case RequestKind.LIST_SCHEDULES:

@@ -113,7 +113,7 @@ class FakeExecutor:
                 return {}
             case RequestKind.LIST_VERSIONS:
                 return {"versions": self.versions}
-            case RequestKind.SET_LATEST_VERSION:
+            case RequestKind.SET_LATEST_VERSION | RequestKind.REWIND:
                 return {}
             case _:
                 raise AssertionError(f"unexpected request {request.kind}")

@@ -93,6 +93,67 @@ async def test_restart_forks_from_before_the_first_step_on_the_workflows_version
     assert channel.forks[new_id] == ("wf-002", 0)
 
 
+async def test_rewind_keeps_the_id_on_the_workflows_version_and_is_audited(
+    api: httpx.AsyncClient, channel: FakeChannel, seeded_store: Store
+) -> None:
+    response = await api.post(f"{WF}/wf-002/rewind", json={"start_step": 2})
+    assert response.status_code == 200, response.text
+    assert response.json()["action"] == "workflow.rewind"
+    assert response.json()["result"] == {}
+    [request] = channel.requests
+    assert (request.kind, request.workflow_id, request.params) == (
+        RequestKind.REWIND,
+        "wf-002",
+        {"start_step": 2},
+    )
+    assert channel.acted == [("rewind_workflow", "wf-002")]
+    assert channel.forks == {}
+    [row] = await audit_rows(seeded_store, action="workflow.rewind")
+    assert (row.subject, row.outcome) == ("wf-002", "succeeded")
+    # Without a start step: the client's own first step (the request carries none).
+    await api.post(f"{WF}/wf-002/rewind")
+    assert channel.requests[-1].params == {}
+
+
+async def test_a_verb_no_connected_client_supports_is_501_naming_it(
+    api: httpx.AsyncClient, channel: FakeChannel, seeded_store: Store
+) -> None:
+    channel.behaviour["e1"] = "unsupported"
+    response = await api.post(f"{WF}/wf-002/rewind", json={"start_step": 1})
+    assert response.status_code == 501
+    assert response.json()["error"] == "the Java client 1.1.0-m6 of executor e1 does not support it"
+    assert response.json()["action"]["outcome"] == "rejected"
+    assert response.json()["action"]["result"] == {"reason": "unsupported"}
+    [row] = await audit_rows(seeded_store, action="workflow.rewind")
+    assert row.outcome == "rejected"
+
+
+async def test_a_verb_one_client_lacks_is_carried_out_by_another_that_has_it(
+    api: httpx.AsyncClient, channel: FakeChannel, seeded_store: Store
+) -> None:
+    await add_executors(seeded_store, executor("e2", ExecutorState.CONNECTED))
+    channel.behaviour["e2"] = "unsupported"
+    channel.behaviour["e1"] = "unsupported"
+    both = await api.post(f"{WF}/wf-002/rewind")
+    assert both.status_code == 501
+    assert "executor e2" in both.json()["error"]
+    assert "executor e1" in both.json()["error"]
+    del channel.behaviour["e1"]
+    rewound = await api.post(f"{WF}/wf-002/rewind")
+    assert rewound.status_code == 200, rewound.text
+    assert rewound.json()["executor_id"] == "e1"
+    assert channel.acted == [("rewind_workflow", "wf-002")]
+
+
+async def test_a_metadata_only_executor_refusing_a_data_request_is_409(
+    api: httpx.AsyncClient, channel: FakeChannel
+) -> None:
+    channel.behaviour["e1"] = "metadata_only"
+    response = await api.get(f"{WF}/wf-001/events")
+    assert response.status_code == 409, response.text
+    assert "metadata-only Conductor mode" in response.json()["error"]
+
+
 async def test_no_executor_connected_is_a_clear_rejected_action(
     api: httpx.AsyncClient, channel: FakeChannel, seeded_store: Store
 ) -> None:
@@ -181,6 +242,9 @@ async def test_executor_errors_and_timeouts_are_reported(
         ("wf-001/cancel", {"cancel_children": "yes"}, "cancel_children"),
         ("wf-001/cancel", [1, 2], "body"),
         ("wf-001/resume", {"queue_name": "q\x00"}, "queue_name"),
+        ("wf-001/rewind", {"start_step": -1}, "start_step"),
+        ("wf-001/rewind", {"start_step": True}, "start_step"),
+        ("wf-001/rewind", {"new_workflow_id": "x"}, "new_workflow_id"),
     ],
 )
 async def test_bad_bodies_are_refused_and_change_nothing(

@@ -3,12 +3,16 @@ store seeded by the projections (``seed.py``), through httpx's ASGI transport.""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 import pytest
 from sqlalchemy import text
 
+from recovery.state import ExecutorState
 from store.database import Store
-from tests.component.console.seed import BULK, ClientFactory
+from streams.ids import ExecutorId
+from tests.component.console.seed import BULK, ClientFactory, add_executors, executor
 
 
 async def test_executors(client: httpx.AsyncClient) -> None:
@@ -29,6 +33,7 @@ async def test_executors(client: httpx.AsyncClient) -> None:
             "disconnected_at": "2023-11-14T22:13:21.000Z",
             "close_code": 1006,
             "close_reason": "abnormal closure",
+            "compatibility_warning": None,
         },
         {
             "executor_id": "e1",
@@ -44,8 +49,38 @@ async def test_executors(client: httpx.AsyncClient) -> None:
             "disconnected_at": None,
             "close_code": None,
             "close_reason": None,
+            "compatibility_warning": None,
         },
     ]
+
+
+async def test_an_executor_outside_the_tested_matrix_is_flagged(
+    client: httpx.AsyncClient, seeded_store: Store
+) -> None:
+    info = executor("e1", ExecutorState.CONNECTED).info
+    await add_executors(
+        seeded_store,
+        executor(
+            "e5",
+            ExecutorState.CONNECTED,
+            info=replace(info, executor_id=ExecutorId("e5"), language="rust"),
+        ),
+        executor(
+            "e6",
+            ExecutorState.CONNECTED,
+            info=replace(info, executor_id=ExecutorId("e6"), dbos_version="3.5.0"),
+        ),
+    )
+    rows = {
+        row["executor_id"]: row
+        for row in (await client.get("/api/v1/apps/orders/executors")).json()
+    }
+    assert rows["e1"]["compatibility_warning"] is None
+    assert rows["e5"]["compatibility_warning"].startswith("unknown client language 'rust'")
+    assert rows["e6"]["compatibility_warning"] == (
+        "Python client version 3.5.0 is outside the tested matrix (tested: 2.31.1, 3.2.0); some "
+        "actions may not be supported"
+    )
 
 
 async def test_recoveries(client: httpx.AsyncClient) -> None:

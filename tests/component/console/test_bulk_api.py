@@ -77,9 +77,57 @@ async def test_bulk_failures_are_per_workflow(api: httpx.AsyncClient, channel: F
     assert len(channel.requests) == 3
 
 
+async def test_a_bulk_rewind_asks_once_per_workflow_keeping_each_id(
+    api: httpx.AsyncClient, channel: FakeChannel, seeded_store: Store
+) -> None:
+    started = await api.post(
+        "/api/v1/apps/orders/bulk",
+        json={"action": "rewind", "workflow_ids": ["wf-001", "wf-002"], "start_step": 2},
+    )
+    assert started.status_code == 202, started.text
+    job = await _finished(api, started.json()["job_id"])
+    assert (job["state"], job["succeeded"]) == ("succeeded", 2), job
+    assert {(i["workflow_id"], i["new_workflow_id"]) for i in job["items"]} == {
+        ("wf-001", None),
+        ("wf-002", None),
+    }
+    assert sorted((r.kind, r.workflow_id, dict(r.params)) for r in channel.requests) == [
+        (RequestKind.REWIND, "wf-001", {"start_step": 2}),
+        (RequestKind.REWIND, "wf-002", {"start_step": 2}),
+    ]
+    [row] = await audit_rows(seeded_store, action="bulk.rewind")
+    assert row.outcome == "succeeded"
+
+
+async def test_a_bulk_rewind_on_a_client_without_it_fails_each_workflow_saying_why(
+    api: httpx.AsyncClient, channel: FakeChannel
+) -> None:
+    channel.behaviour["e1"] = "unsupported"
+    started = await api.post(
+        "/api/v1/apps/orders/bulk", json={"action": "rewind", "workflow_ids": ["wf-001"]}
+    )
+    job = await _finished(api, started.json()["job_id"])
+    assert job["state"] == "failed", job
+    [item] = job["items"]
+    assert item["outcome"] == "failed"
+    assert item["error"] == "the Java client 1.1.0-m6 of executor e1 does not support it"
+
+
+async def _finished(api: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
+    job: dict[str, Any] = {}
+    for _ in range(100):
+        job = (await api.get(f"/api/v1/apps/orders/bulk/{job_id}")).json()
+        if job["state"] != "running":
+            break
+        await asyncio.sleep(0.05)
+    return job
+
+
 @pytest.mark.parametrize(
     ("body", "parameter"),
     [
+        ({"action": "rewind", "workflow_ids": ["a"], "start_step": -1}, "start_step"),
+        ({"action": "cancel", "workflow_ids": ["a"], "start_step": 1}, "start_step"),
         ({"action": "explode", "workflow_ids": ["a"]}, "action"),
         ({"action": "cancel"}, "workflow_ids"),
         ({"action": "cancel", "workflow_ids": ["a"], "filter": {"name": "x"}}, "workflow_ids"),

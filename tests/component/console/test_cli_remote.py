@@ -91,6 +91,24 @@ async def test_fork_prints_the_new_workflow(
     assert f"new workflow: {new_id}" in capsys.readouterr().out
 
 
+async def test_rewind_sends_its_options_and_a_501_says_which_client_lacks_it(
+    console_url: str, channel: FakeChannel, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = await baton(
+        "workflows", "rewind", "orders", "wf-002", "--start-step", "2", "--queue", "q",
+        "--console", console_url,
+    )  # fmt: skip
+    assert code == 0
+    assert capsys.readouterr().out.strip() == "workflow.rewind wf-002: succeeded (executor e1)"
+    assert dict(channel.requests[-1].params) == {"start_step": 2, "queue_name": "q"}
+    channel.behaviour["e1"] = "unsupported"
+    refused = await baton("workflows", "rewind", "orders", "wf-002", "--console", console_url)
+    assert refused == 1
+    assert capsys.readouterr().err.strip() == (
+        "baton: rewind failed (501): the Java client 1.1.0-m6 of executor e1 does not support it"
+    )
+
+
 async def test_a_failed_action_exits_non_zero_with_the_reason(
     console_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -9,8 +9,18 @@ from dataclasses import replace
 import httpx
 import pytest
 
+from recovery.state import ExecutorState
+from store.database import Store
+from streams.ids import ExecutorId
 from tests.component.console.dashboard_client import ESCAPED_XSS, HTML, Console, page
-from tests.component.console.seed import WORKFLOWS, XSS, ClientFactory, FakeLive
+from tests.component.console.seed import (
+    WORKFLOWS,
+    XSS,
+    ClientFactory,
+    FakeLive,
+    add_executors,
+    executor,
+)
 
 
 def _testids(html: str, testid: str) -> int:
@@ -34,9 +44,22 @@ async def test_overview_lists_every_app(client: httpx.AsyncClient) -> None:
 async def test_executors_page(client: httpx.AsyncClient) -> None:
     html = await page(client, "/apps/orders")
     assert _testids(html, "executor-row") == 2
+    assert _testids(html, "compatibility-warning") == 0
     assert "abnormal closure" in html
     assert " ago</time>" in html
     assert 'data-testid="tab-executors" aria-current="page"' in html
+
+
+async def test_an_executor_outside_the_tested_matrix_is_flagged_escaped(
+    client: httpx.AsyncClient, seeded_store: Store
+) -> None:
+    info = executor("e1", ExecutorState.CONNECTED).info
+    odd = replace(info, executor_id=ExecutorId("e7"), language="<b>cobol</b>")
+    await add_executors(seeded_store, executor("e7", ExecutorState.CONNECTED, info=odd))
+    html = await page(client, "/apps/orders")
+    assert _testids(html, "compatibility-warning") == 1
+    assert "unknown client language &#39;&lt;b&gt;cobol&lt;/b&gt;&#39;" in html
+    assert "<b>cobol</b>" not in html
 
 
 async def test_workflows_page_filters_by_status(client: httpx.AsyncClient) -> None:

@@ -61,10 +61,12 @@ async def test_detail_page_offers_the_actions_of_its_status(console: Console) ->
     for action in ("cancel", "resume", "restart", "fork", "delete"):
         assert f'data-testid="action-{action}"' in pending
     assert 'href="/apps/orders/workflows/wf-003/confirm?action=cancel"' in pending
+    assert 'data-testid="action-rewind"' not in pending  # only a finished workflow rewinds
     done = await page(console.client, "/apps/orders/workflows/wf-001")
     assert 'data-testid="action-cancel"' not in done
     assert 'data-testid="action-resume"' not in done
     assert 'data-testid="action-restart"' in done
+    assert 'href="/apps/orders/workflows/wf-001/confirm?action=rewind"' in done
     # Each step offers a fork from it.
     assert 'href="/apps/orders/workflows/wf-001/confirm?action=fork&amp;start_step=2"' in done
 
@@ -209,6 +211,27 @@ async def test_fork_shows_the_new_workflow(console: Console, executor: FakeExecu
     assert dict(request.params) == {"start_step": 2, "new_workflow_id": new_id}
     html = await page(console.client, response.headers["location"])
     assert f'href="/apps/orders/workflows/{new_id}"' in html
+
+
+async def test_rewind_is_confirmed_then_keeps_the_workflow_id(
+    console: Console, executor: FakeExecutor, seeded_store: Store
+) -> None:
+    html = await page(console.client, "/apps/orders/workflows/wf-001/confirm?action=rewind")
+    assert "Rewind workflow" in html
+    assert "under its own id" in html
+    assert 'name="start_step"' in html
+    assert form_action(html) == "/apps/orders/workflows/wf-001/actions/rewind"
+    response = await post(
+        console.client,
+        "/apps/orders/workflows/wf-001/actions/rewind",
+        {"idempotency_key": "k-rewind-1", "start_step": "2"},
+    )
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/apps/orders/workflows/wf-001")
+    [request] = executor.acts(RequestKind.REWIND)
+    assert (request.workflow_id, dict(request.params)) == ("wf-001", {"start_step": 2})
+    [row] = await audit_rows(seeded_store, action="workflow.rewind")
+    assert (row.subject, row.outcome, row.actor) == ("wf-001", "succeeded", TESTER_ACTOR)
 
 
 async def test_delete_goes_back_to_the_list_with_the_outcome(

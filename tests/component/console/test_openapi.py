@@ -64,7 +64,7 @@ async def document(client: httpx.AsyncClient) -> dict[str, Any]:
 async def test_every_api_route_is_documented(document: dict[str, Any], seeded_store: Store) -> None:
     assert document["openapi"].startswith("3.")
     routes = _api_routes(seeded_store)
-    assert len(routes) == 27  # 9 observation routes, 18 management ones
+    assert len(routes) == 28  # 9 observation routes, 19 management ones
     for path, method in routes:
         operation = document["paths"].get(path, {}).get(method)
         assert operation is not None, f"{method.upper()} {path} is not documented"
@@ -133,11 +133,16 @@ async def test_action_endpoints_document_their_errors(document: dict[str, Any]) 
     operation = document["paths"]["/api/v1/apps/{app}/workflows/{workflow_id}/cancel"]["post"]
     assert "errors" not in operation
     assert list(operation["responses"]) == [
-        *("200", "400", "401", "403", "404", "409", "502", "503", "504")
+        *("200", "400", "401", "403", "404", "409", "501", "502", "503", "504")
     ]
     assert operation["responses"]["409"] == {"$ref": "#/components/responses/ActionError"}
+    assert operation["responses"]["501"] == {"$ref": "#/components/responses/ActionError"}
+    rewind = document["paths"]["/api/v1/apps/{app}/workflows/{workflow_id}/rewind"]["post"]
+    assert "501" in rewind["responses"]
+    body = rewind["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["properties"]) == {"start_step", "application_version", "queue_name"}
     listing = document["paths"]["/api/v1/apps/{app}/schedules"]["get"]["responses"]
-    assert list(listing) == ["200", "400", "401", "502", "503", "504"]
+    assert list(listing) == ["200", "400", "401", "409", "501", "502", "503", "504"]
     assert listing["400"] == {"$ref": "#/components/responses/BadRequest"}
     for operations in document["paths"].values():
         assert all("errors" not in operation for operation in operations.values())

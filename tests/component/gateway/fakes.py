@@ -157,9 +157,13 @@ class FakeExecutor:
         recovery: RecoveryBehaviour = "succeed",
         error_message: str = "Exception encountered when recovering workflows: boom",
         hold_recovery: asyncio.Event | None = None,
+        language: str = "python",
+        dbos_version: str = "2.31.1",
     ) -> None:
         self.url = url
         self.executor_id = executor_id
+        self.language = language
+        self.dbos_version = dbos_version
         self.application_version = application_version
         self.hostname = hostname
         self.recovery = recovery
@@ -213,8 +217,8 @@ class FakeExecutor:
                     "executor_id": self.executor_id,
                     "application_version": self.application_version,
                     "hostname": self.hostname,
-                    "language": "python",
-                    "dbos_version": "2.31.1",
+                    "language": self.language,
+                    "dbos_version": self.dbos_version,
                     "executor_metadata": None,
                 }
             )

@@ -6,7 +6,8 @@ replies topic (ok with a result, or not ok with its ``ReplyFailure``).
 and acts with the semantics of ``dbos/_sys_db.py`` (dbos 2.31.1): cancel leaves finished workflows
 alone, resume enqueues, fork makes a new enqueued workflow under the requested id, delete removes.
 Its replies are built with DBOS's own dataclasses, errors as ``conductor.py`` reports them (a
-traceback in ``error_message``).
+traceback in ``error_message``); a type it does not know is answered "Unknown message type", and
+in metadata-only mode a data request is refused, both as ``conductor.py`` does (2.31.1 and 3.2.0).
 """
 
 from __future__ import annotations
@@ -56,12 +57,27 @@ class Row:
     events: dict[str, object] = field(default_factory=dict)
 
 
+KNOWN_TYPES = frozenset(m.value for m in p.MessageType)
+"""What dbos 2.31.1's ``conductor.py`` has an arm for; anything else: "Unknown message type"."""
+DATA_MESSAGE_TYPES = frozenset(
+    {
+        "get_workflow_events",
+        "get_workflow_notifications",
+        "get_workflow_streams",
+        "export_workflow",
+        "import_workflow",
+    }
+)
+
+
 class ManagedExecutor(FakeExecutor):
     """``FakeExecutor`` plus DBOS's management verbs over an in-memory table."""
 
-    def __init__(self, url: str, executor_id: str, rows: list[Row]) -> None:
-        super().__init__(url, executor_id)
+    def __init__(self, url: str, executor_id: str, rows: list[Row], **info: Any) -> None:
+        super().__init__(url, executor_id, **info)
         self.rows = {row.workflow_id: row for row in rows}
+        self.metadata_only = False
+        """Refuse the data requests (``DATA_MESSAGE_TYPES`` of dbos 3.2.0's ``conductor.py``)."""
         self.fail_with: str | None = None
         """When set, every management verb fails with this ``error_message``."""
         self.disconnect_on: str | None = None
@@ -78,7 +94,17 @@ class ManagedExecutor(FakeExecutor):
             "get_workflow_events": self._events,
         }
         verb = verbs.get(message["type"])
-        if verb is None:
+        if self.metadata_only and message["type"] in DATA_MESSAGE_TYPES:
+            refusal = f"{message['type']} is not allowed in conductor metadata-only mode"
+            await self._send({**message, "error_message": refusal})
+        elif message["type"] not in KNOWN_TYPES:
+            unknown = p.BaseResponse(
+                type=message["type"],
+                request_id=message["request_id"],
+                error_message="Unknown message type",
+            )
+            await self.ws.send(unknown.to_json())
+        elif verb is None:
             await super()._answer(message)
         elif message["type"] == self.disconnect_on:
             await self.ws.close(1011, "crashed mid-request")
@@ -356,6 +382,76 @@ async def test_events_are_read_live(
 
 
 # -- failures --------------------------------------------------------------------------------------
+
+
+async def test_a_verb_the_client_is_known_to_lack_is_refused_without_asking_it(
+    make_gateway: MakeGateway,
+    keys: KeyBook,
+    events: EventLog,
+    replies: EventLog,
+    commands: CommandSender,
+) -> None:
+    _, key = await keys.create(APP)
+    async with make_gateway() as gateway:
+        url = executor_url(gateway, APP, key)
+        model = ManagedExecutor(url, EXECUTOR, table(), language="java", dbos_version="1.1.0-m6")
+        async with model:
+            await connected(events, EXECUTOR)
+            rewind = request(gateway, RequestKind.REWIND, "wf-3", start_step=1)
+            reply = await ask(commands, replies, rewind)
+            assert (reply.ok, reply.failure) == (False, Failure.UNSUPPORTED)
+            assert reply.error == (
+                "the Java client 1.1.0-m6 of executor exec-1 does not support rewind_workflow; "
+                "fork it from that step instead (a new workflow id)"
+            )
+            assert model.requests("rewind_workflow") == []
+
+
+async def test_an_unknown_type_answer_is_unsupported_naming_the_client(
+    make_gateway: MakeGateway,
+    keys: KeyBook,
+    events: EventLog,
+    replies: EventLog,
+    commands: CommandSender,
+) -> None:
+    """A release not known to lack the verb is asked; its "Unknown message type" says it does."""
+    _, key = await keys.create(APP)
+    async with make_gateway() as gateway:
+        url = executor_url(gateway, APP, key)
+        model = ManagedExecutor(url, EXECUTOR, table(), dbos_version="2.32.0")
+        async with model:
+            await connected(events, EXECUTOR)
+            rewind = request(gateway, RequestKind.REWIND, "wf-3", timeout_ms=30_000)
+            reply = await ask(commands, replies, rewind)
+            assert (reply.ok, reply.failure) == (False, Failure.UNSUPPORTED)
+            assert reply.error == (
+                "the Python client 2.32.0 of executor exec-1 does not support rewind_workflow "
+                "(it answered: unknown message type)"
+            )
+            [asked] = model.requests("rewind_workflow")
+            assert asked["body"]["workflow_id"] == "wf-3"
+            assert model.rows["wf-3"].status == "SUCCESS"
+
+
+async def test_a_metadata_only_executor_refuses_data_requests_clearly(
+    make_gateway: MakeGateway,
+    keys: KeyBook,
+    events: EventLog,
+    replies: EventLog,
+    commands: CommandSender,
+) -> None:
+    _, key = await keys.create(APP)
+    async with make_gateway() as gateway:
+        model = ManagedExecutor(executor_url(gateway, APP, key), EXECUTOR, table())
+        model.metadata_only = True
+        async with model:
+            await connected(events, EXECUTOR)
+            reply = await ask(commands, replies, request(gateway, RequestKind.GET_EVENTS, "wf-3"))
+            assert (reply.ok, reply.failure) == (False, Failure.METADATA_ONLY)
+            assert reply.error is not None
+            assert "metadata-only Conductor mode and refuses get_workflow_events" in reply.error
+            cancel = await ask(commands, replies, request(gateway, RequestKind.CANCEL, "wf-1"))
+            assert cancel.ok, cancel.error
 
 
 async def test_an_executor_error_is_an_executor_error_with_its_text_bounded(

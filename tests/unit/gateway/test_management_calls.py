@@ -1,12 +1,13 @@
 """DBOS management verbs: the requests DBOS's own parsers read, replies built with DBOS's own
-dataclasses (``dbos._conductor.protocol``, ``dbos==2.31.1``) read into the documented results, and
-what is refused (bad params, executor errors, results too large for a Kafka record)."""
+dataclasses (``dbos._conductor.protocol``, ``dbos==2.31.1``; ``rewind_workflow``, which 2.31.1
+lacks, through 3.2.0's request class copied here) read into the documented results, and what is
+refused (bad params, executor errors, results too large for a Kafka record)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 from dbos._conductor import protocol as p
@@ -29,11 +30,13 @@ from gateway.management import (
 from gateway.protocol import ExecutorSession, MessageType, Reply, decode_reply
 from streams.bounds import MAX_PAYLOAD_CHARS, MAX_TEXT_CHARS
 from streams.exceptions import (
+    DataRefused,
     ExecutorFailed,
     PublishError,
     RecordError,
     RequestTimeout,
     SessionClosed,
+    VerbUnsupported,
 )
 from streams.ids import RequestId
 from streams.records import ReplyFailure, RequestKind
@@ -61,6 +64,23 @@ def answer(kind: RequestKind, response: Any, workflow_id: str = "wf-1", **params
 
 def envelope(type_: p.MessageType) -> dict[str, Any]:
     return {"type": type_, "request_id": "conn-1"}
+
+
+class RewindWorkflowBody(TypedDict, total=False):
+    """``dbos/_conductor/protocol.py`` of dbos 3.2.0, verbatim (2.31.1 has no rewind)."""
+
+    workflow_id: str
+    start_step: int | None
+    application_version: str | None
+    queue_name: str | None
+    queue_partition_key: str | None
+
+
+@dataclass
+class RewindWorkflowRequest(p.BaseMessage):
+    """dbos 3.2.0's request, parsed by DBOS's own ``BaseMessage.from_json``."""
+
+    body: RewindWorkflowBody
 
 
 # -- which kinds -----------------------------------------------------------------------------------
@@ -247,6 +267,36 @@ CASES = [
         {"workflow_id": "wf-1"},
     ),
     Case(RequestKind.GET_STREAMS, "wf-1", {}, p.GetWorkflowStreamsRequest, {"workflow_id": "wf-1"}),
+    Case(
+        RequestKind.REWIND,
+        "wf-1",
+        {"start_step": 2, "queue_name": "q"},
+        RewindWorkflowRequest,
+        {
+            "body": {
+                "workflow_id": "wf-1",
+                "start_step": 2,
+                "application_version": None,
+                "queue_name": "q",
+                "queue_partition_key": None,
+            }
+        },
+    ),
+    Case(
+        RequestKind.REWIND,
+        "wf-1",
+        {},
+        RewindWorkflowRequest,
+        {
+            "body": {
+                "workflow_id": "wf-1",
+                "start_step": None,
+                "application_version": None,
+                "queue_name": None,
+                "queue_partition_key": None,
+            }
+        },
+    ),
 ]
 
 
@@ -331,6 +381,9 @@ def test_a_single_workflow_is_sent_without_workflow_ids() -> None:
         (RequestKind.EXPORT_WORKFLOW, "", {}, "names no workflow"),
         (RequestKind.IMPORT_WORKFLOW, "", {"serialized_workflow": 5}, "must be a string"),
         (RequestKind.GET_EVENTS, "", {}, "get_workflow_events: the request names no workflow"),
+        (RequestKind.REWIND, "", {}, "rewind_workflow: the request names no workflow"),
+        (RequestKind.REWIND, "wf-1", {"start_step": -1}, "start_step must be at least 0"),
+        (RequestKind.REWIND, "wf-1", {"start_step": "1"}, "an integer"),
     ],
 )
 def test_bad_params_are_refused_naming_the_param(
@@ -481,6 +534,15 @@ def test_acknowledged_kinds_answer_an_empty_result(
     type_ = management_call(kind, "", params).request.type.value
     reply = response(type=p.MessageType(type_), request_id="conn-1", success=True)
     assert answer(kind, reply, "", **params) == {}
+
+
+def test_a_rewind_answers_an_empty_result_and_its_failure_the_executors_text() -> None:
+    call = management_call(RequestKind.REWIND, "wf-1", {"start_step": 1})
+    done = {"type": "rewind_workflow", "request_id": "conn-1", "success": True}
+    assert read_result(call, decode_reply(json.dumps(done))) == {}
+    refused = {**done, "success": False, "error_message": "not in a terminal state"}
+    with pytest.raises(ExecutorFailed, match="rewind_workflow failed on the executor: not in"):
+        read_result(call, decode_reply(json.dumps(refused)))
 
 
 def test_trigger_schedule_result() -> None:
@@ -699,6 +761,8 @@ def test_any_reply_is_read_or_raises_executor_failed(case: Case, data: dict[str,
         (SessionClosed("gone"), ReplyFailure.DISCONNECTED),
         (RequestTimeout("late"), ReplyFailure.TIMEOUT),
         (ExecutorFailed("boom"), ReplyFailure.EXECUTOR_ERROR),
+        (VerbUnsupported("no rewind"), ReplyFailure.UNSUPPORTED),
+        (DataRefused("metadata-only"), ReplyFailure.METADATA_ONLY),
         (PublishError("kafka"), ReplyFailure.GATEWAY_ERROR),
         (RecordError("bad params"), ReplyFailure.GATEWAY_ERROR),
     ],

@@ -16,7 +16,7 @@ from gateway import replies
 from gateway.protocol import MessageType, Reply
 from gateway.queries import DBOS_KEYS, NOT_REPORTED
 from streams.bounds import LABEL, MAX_ID_CHARS, MAX_TEXT_CHARS, PAYLOAD, WORKFLOW_REF
-from streams.exceptions import ExecutorFailed
+from streams.exceptions import DataRefused, ExecutorFailed, VerbUnsupported
 from streams.ids import RequestId
 from streams.records import WorkflowStatus
 
@@ -31,6 +31,39 @@ def test_an_error_message_fails_the_verb_with_its_text_bounded() -> None:
     text = str(failed.value)
     assert text.startswith("get_workflow failed on the executor: boom")
     assert len(text) <= MAX_TEXT_CHARS
+
+
+def test_an_unknown_type_answer_means_the_verb_is_not_supported() -> None:
+    """What dbos 2.31.1 itself sends for a type it does not know (``conductor.py``)."""
+    unknown = p.BaseResponse(
+        type="rewind_workflow",  # type: ignore[arg-type]  # DBOS echoes the type it got
+        request_id="conn-1",
+        error_message="Unknown message type",
+    )
+    answer = Reply(
+        type=MessageType.REWIND_WORKFLOW, request_id=RequestId("conn-1"), data=unknown.__dict__
+    )
+    with pytest.raises(VerbUnsupported, match="does not support rewind_workflow"):
+        replies.check(MessageType.REWIND_WORKFLOW, answer)
+
+
+def test_a_metadata_only_refusal_says_so() -> None:
+    """What dbos 3.2.0, TypeScript 5.2 and Go 1.6 answer a data request in metadata-only mode."""
+    refusal = "get_workflow_events is not allowed in conductor metadata-only mode"
+    answer = Reply(
+        type=MessageType.GET_WORKFLOW_EVENTS,
+        request_id=RequestId("conn-1"),
+        data={"error_message": refusal},
+    )
+    with pytest.raises(DataRefused, match="metadata-only Conductor mode and refuses get_workflow"):
+        replies.check(MessageType.GET_WORKFLOW_EVENTS, answer)
+
+
+def test_an_error_that_only_mentions_those_words_is_an_ordinary_failure() -> None:
+    text = "Unknown message type in my app: boom"
+    with pytest.raises(ExecutorFailed) as failed:
+        replies.check(MessageType.CANCEL, reply(error_message=text))
+    assert type(failed.value) is ExecutorFailed
 
 
 def test_success_false_fails_the_verb() -> None:
