@@ -23,6 +23,8 @@ TESTED: frozenset[tuple[str, str]] = frozenset(
     {
         ("python", "2.31.1"),
         ("python", "3.2.0"),
+        ("python", "3.3.0"),  # through Baton's connector (connectors/python)
+        ("python", "3.4.0"),
         ("typescript", "5.2.11"),
         ("go", "v1.6.0"),
         ("java", "1.1.0-m6"),
