@@ -22,8 +22,8 @@ def test_a_tested_client_gets_no_warning(language: str, version: str) -> None:
 
 def test_an_untested_version_is_named_with_the_tested_ones() -> None:
     assert compatibility_warning("python", "3.5.0") == (
-        "Python client version 3.5.0 is outside the tested matrix (tested: 2.31.1, 3.2.0); some "
-        "actions may not be supported"
+        "Python client version 3.5.0 is outside the tested matrix "
+        "(tested: 2.31.1, 3.2.0, 3.3.0, 3.4.0); some actions may not be supported"
     )
     assert "version (none reported) is outside" in (compatibility_warning("go", None) or "")
 
