@@ -59,7 +59,7 @@ class RecoveryAgent:
         worker: WorkerApp,
         timings: RecoveryTimings,
         projection: Projection,
-        tick_interval_s: float = 0.25,
+        tick_interval_s: float = 0.1,
         projection_interval_s: float = 0.5,
     ) -> None:
         self._worker = worker
