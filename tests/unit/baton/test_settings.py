@@ -136,7 +136,7 @@ def test_recovery_timings_from_the_environment() -> None:
 
 def test_the_isolated_grace_and_crowd_window_from_the_environment() -> None:
     defaults = Settings.from_env({}).timings
-    assert (defaults.isolated_grace_ms, defaults.crowd_window_ms) == (1_500, 1_000)
+    assert (defaults.isolated_grace_ms, defaults.crowd_window_ms) == (1_800, 1_000)
     assert defaults.grace_ms == 3_000
     settings = Settings.from_env(
         {"BATON_RECOVERY_ISOLATED_GRACE_MS": "2000", "BATON_RECOVERY_CROWD_WINDOW_MS": "500"}

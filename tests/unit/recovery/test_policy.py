@@ -140,7 +140,7 @@ def in_flight_to_b() -> tuple[Plan, int]:
 
 def test_not_dead_within_the_grace_period() -> None:
     state, gone = a_dies_with_b_alive()
-    result = plan(state, gone + 1_400, TIMINGS)
+    result = plan(state, gone + 1_700, TIMINGS)
     assert result.decisions == ()
     assert result.commands == ()
     assert result.state.executors[A].state is ExecutorState.DISCONNECTED
@@ -149,7 +149,7 @@ def test_not_dead_within_the_grace_period() -> None:
 
 def test_dead_after_the_grace_period_and_recovered_by_a_live_executor() -> None:
     state, gone = a_dies_with_b_alive()
-    now = gone + 1_500
+    now = gone + 1_800
     result = plan(state, now, TIMINGS)
     assert steps(result) == [(A, RecoveryStep.DECLARED_DEAD), (A, RecoveryStep.TARGET_CHOSEN)]
     declared, chosen = result.decisions
@@ -157,7 +157,7 @@ def test_dead_after_the_grace_period_and_recovered_by_a_live_executor() -> None:
     assert declared.application_version == "v1"
     assert "1006" in declared.reason
     assert "alone" in declared.reason
-    assert "1.5 s" in declared.reason
+    assert "1.8 s" in declared.reason
     assert chosen.target == B
     assert chosen.attempt == 1
     assert result.state.executors[A].state is ExecutorState.DEAD
@@ -219,7 +219,7 @@ def first_dead_at(state: AppState, start: int, until: int, step: int = 10) -> in
 def test_a_lone_abnormal_close_gets_the_short_grace() -> None:
     state, gone = a_dies_with_b_alive()
     assert first_dead_at(state, gone, gone + 5_000, step=1) == gone + TIMINGS.isolated_grace_ms
-    assert TIMINGS.isolated_grace_ms == 1_500
+    assert TIMINGS.isolated_grace_ms == 1_800
     assert TIMINGS.crowd_window_ms == 1_000
 
 
