@@ -46,12 +46,15 @@ class RecoveryTimings:
     a close shared with other executors of the app, or one with a close frame."""
     isolated_grace_ms: int = 1_800
     """How long it has after an abnormal close (1006) no other executor of the app shared: a
-    killed process. DBOS reconnects 1 s after a close; Baton saw the new session 1.01-1.03 s
-    after the close on an idle machine, up to 1.58 s on an overloaded one (the delay is the
-    client's and the network's, before the socket is accepted), so 1.5 s was not safe. Never
-    longer than ``grace_ms``."""
+    killed process. DBOS's Python and TypeScript clients reconnect 1 s after a close (Go's
+    first try: 0.5-1.5 s, jittered); Baton saw the new session 1.01-1.03 s after the close on an
+    idle machine, up to 1.58 s on an overloaded one (the delay is the client's and the
+    network's, before the socket is accepted), so 1.5 s was not safe. Never longer than
+    ``grace_ms``."""
     crowd_window_ms: int = 1_000
-    """Closes of other executors of the app this close to one make it a crowd (``grace_ms``)."""
+    """Closes of other executors of the app this close to one make it a crowd (``grace_ms``).
+    Keep it well below ``isolated_grace_ms``: a crowd member closing after this one must be
+    seen before this one's grace ends."""
     drain_grace_ms: int = 30_000
     """Grace for executors whose gateway pod shut down: they reconnect to another pod."""
     liveness_timeout_ms: int = 15_000
