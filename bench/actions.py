@@ -47,7 +47,7 @@ from typing import Any, TypeVar  # noqa: E402
 from urllib.parse import quote, urlencode  # noqa: E402
 
 from bench.embedded import on_embedded_broker  # noqa: E402
-from bench.recovery_latency import BenchError, nearest_rank, wait_for  # noqa: E402
+from bench.recovery import BenchError, nearest_rank, wait_for  # noqa: E402
 from tests.baton_cluster import BatonCluster  # noqa: E402
 from tests.conformance.scenario import ExecutorPool  # noqa: E402
 from tests.dbos_app.harness import (  # noqa: E402

@@ -61,7 +61,7 @@ class RecoveryAgent:
         worker: WorkerApp,
         timings: RecoveryTimings,
         projection: Projection,
-        tick_interval_s: float = 0.25,
+        tick_interval_s: float = 0.1,
         projection_interval_s: float = 0.5,
         metrics: Metrics | None = None,
     ) -> None:

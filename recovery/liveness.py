@@ -47,7 +47,9 @@ def _with(
     return updated
 
 
-def _connected_record(gateway: GatewayId, session: SessionInfo, ts_ms: int) -> ExecutorRecord:
+def _connected_record(
+    gateway: GatewayId, session: SessionInfo, ts_ms: int, previous: ExecutorRecord | None
+) -> ExecutorRecord:
     return ExecutorRecord(
         info=session.info,
         gateway=gateway,
@@ -56,6 +58,7 @@ def _connected_record(gateway: GatewayId, session: SessionInfo, ts_ms: int) -> E
         connected_at_ms=session.connected_at_ms,
         last_seen_ms=ts_ms,
         updated_ms=ts_ms,
+        closed_at_ms=None if previous is None else previous.closed_at_ms,
     )
 
 
@@ -71,7 +74,7 @@ def _on_connected(
         and current.state is ExecutorState.CONNECTED
     ):
         return executors  # a duplicate
-    return _with(executors, _connected_record(event.gateway, event.session, event.ts_ms))
+    return _with(executors, _connected_record(event.gateway, event.session, event.ts_ms, current))
 
 
 def _on_disconnected(
@@ -92,6 +95,7 @@ def _on_disconnected(
             state=ExecutorState.DISCONNECTED,
             updated_ms=event.ts_ms,
             disconnected_at_ms=event.ts_ms,
+            closed_at_ms=event.ts_ms,
             close_code=event.close_code,
             close_reason=event.close_reason,
             draining=event.draining,
@@ -110,7 +114,7 @@ def _on_heartbeat(
         current = updated.get(session.info.executor_id)
         if current is None or _is_newer_session(current, session, event.ts_ms):
             updated[session.info.executor_id] = _connected_record(
-                event.gateway, session, event.ts_ms
+                event.gateway, session, event.ts_ms, current
             )
         elif current.conn_id == session.conn_id and current.state is ExecutorState.CONNECTED:
             updated[current.executor_id] = replace(
@@ -136,6 +140,7 @@ def _on_heartbeat(
                 state=ExecutorState.DISCONNECTED,
                 updated_ms=event.ts_ms,
                 disconnected_at_ms=event.ts_ms,
+                closed_at_ms=event.ts_ms,
                 close_reason="session missing from its gateway's snapshot",
             )
     return updated

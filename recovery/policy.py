@@ -4,8 +4,12 @@ Pure: takes an app's liveness state and the clock as arguments and returns decis
 records) and commands. It never imports asyncio, Faust, Kafka or ``time``.
 
 Rules (ARCHITECTURE.md invariants):
-- an executor is dead when it has been disconnected longer than the grace period (longer still
-  when its gateway pod was draining), or silent past the liveness timeout;
+- an executor is dead when it has been disconnected longer than its grace period, or silent past
+  the liveness timeout. The grace depends on how it left: a lone abnormal close (no close frame,
+  1006: what a killed process leaves) gets the short ``isolated_grace_ms``, since a live DBOS
+  client reconnects 1 s after any close and a restarted process comes back under a new executor
+  id; a close that other executors of the app shared within ``crowd_window_ms`` (a pod, the load
+  balancer, the network) or a clean close gets ``grace_ms``; a draining pod's, ``drain_grace_ms``;
 - its recovery goes to a live executor of the same app AND application version (DBOS answers
   success but recovers nothing on a version mismatch), preferring one not tried yet and the least
   busy; with none alive the recovery is stranded until one connects;
@@ -29,13 +33,28 @@ from streams.records import (
     RecoveryStep,
 )
 
+ABNORMAL_CLOSE = 1006
+"""No close frame: the TCP link dropped (RFC 6455 section 7.1.5). A killed process leaves it."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecoveryTimings:
     """The recovery agent's timers, all on event time (milliseconds)."""
 
     grace_ms: int = 3_000
-    """How long a disconnected executor has to reconnect (DBOS reconnects 1 s after a close)."""
+    """How long a disconnected executor has to reconnect when its close may be infrastructure:
+    a close shared with other executors of the app, or one with a close frame."""
+    isolated_grace_ms: int = 1_800
+    """How long it has after an abnormal close (1006) no other executor of the app shared: a
+    killed process. DBOS's Python and TypeScript clients reconnect 1 s after a close (Go's
+    first try: 0.5-1.5 s, jittered); Baton saw the new session 1.01-1.03 s after the close on an
+    idle machine, up to 1.58 s on an overloaded one (the delay is the client's and the
+    network's, before the socket is accepted), so 1.5 s was not safe. Never longer than
+    ``grace_ms``."""
+    crowd_window_ms: int = 1_000
+    """Closes of other executors of the app this close to one make it a crowd (``grace_ms``).
+    Keep it well below ``isolated_grace_ms``: a crowd member closing after this one must be
+    seen before this one's grace ends."""
     drain_grace_ms: int = 30_000
     """Grace for executors whose gateway pod shut down: they reconnect to another pod."""
     liveness_timeout_ms: int = 15_000
@@ -78,7 +97,7 @@ def plan(state: AppState, now_ms: int, timings: RecoveryTimings) -> Plan:
     """Declare the dead, then advance every open recovery by one step."""
     decisions: list[RecoveryDecision] = []
     for record in list(state.executors.values()):
-        reason = _death_reason(record, now_ms, timings)
+        reason = _death_reason(state, record, now_ms, timings)
         if reason is not None:
             decisions.append(_declared_dead(state, record, reason, now_ms))
     for decision in decisions:
@@ -111,7 +130,9 @@ def on_progress(state: AppState, progress: CommandProgress) -> Plan:
     return Plan(state=fold_decision(state, decision), decisions=(decision,))
 
 
-def _death_reason(record: ExecutorRecord, now_ms: int, timings: RecoveryTimings) -> str | None:
+def _death_reason(
+    state: AppState, record: ExecutorRecord, now_ms: int, timings: RecoveryTimings
+) -> str | None:
     match record.state:
         case ExecutorState.CONNECTED if now_ms - record.last_seen_ms >= timings.liveness_timeout_ms:
             silent_s = (now_ms - record.last_seen_ms) / 1000
@@ -124,17 +145,53 @@ def _death_reason(record: ExecutorRecord, now_ms: int, timings: RecoveryTimings)
             # and recovering them elsewhere would run in-flight steps twice.
             return None
         case ExecutorState.DISCONNECTED:
-            grace_ms = timings.drain_grace_ms if record.draining else timings.grace_ms
+            grace = disconnect_grace(state, record, timings)
             gone_ms = now_ms - (record.disconnected_at_ms or record.updated_ms)
-            if gone_ms < grace_ms:
+            if gone_ms < grace.ms:
                 return None
-            why = "its gateway drained" if record.draining else f"close code {record.close_code}"
             return (
-                f"disconnected ({why}: {record.close_reason or 'no reason'}) and not back "
-                f"within {grace_ms / 1000:.1f} s"
+                f"disconnected ({grace.why}: {record.close_reason or 'no reason'}) and not back "
+                f"within {grace.ms / 1000:.1f} s"
             )
         case _:
             return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Grace:
+    """How long a disconnected executor has to come back, and why that long."""
+
+    ms: int
+    why: str
+
+
+def disconnect_grace(state: AppState, record: ExecutorRecord, timings: RecoveryTimings) -> Grace:
+    """The grace period of ``record``'s latest disconnect, from how it closed and who else did."""
+    if record.draining:
+        return Grace(ms=timings.drain_grace_ms, why="its gateway drained")
+    code = f"close code {record.close_code}"
+    if record.close_code != ABNORMAL_CLOSE:
+        return Grace(ms=timings.grace_ms, why=code)
+    crowd = crowd_of(state, record, timings)
+    if crowd:
+        why = f"{code} with {crowd} other session(s) of the app within the crowd window"
+        return Grace(ms=timings.grace_ms, why=why)
+    return Grace(ms=min(timings.isolated_grace_ms, timings.grace_ms), why=f"{code}, alone")
+
+
+def crowd_of(state: AppState, record: ExecutorRecord, timings: RecoveryTimings) -> int:
+    """How many other executors of the app closed within ``crowd_window_ms`` of ``record``'s
+    latest close, before or after it (their reconnects since do not matter: they closed)."""
+    closed_at_ms = record.disconnected_at_ms
+    if closed_at_ms is None:
+        return 0
+    return sum(
+        1
+        for other in state.executors.values()
+        if other.executor_id != record.executor_id
+        and other.closed_at_ms is not None
+        and abs(other.closed_at_ms - closed_at_ms) <= timings.crowd_window_ms
+    )
 
 
 def _declared_dead(

@@ -59,6 +59,9 @@ class ExecutorRecord:
     """Disconnected because its gateway pod was shutting down: it will reconnect elsewhere."""
     revoked: bool = False
     """Disconnected because its API key was revoked: locked out, not known to be dead."""
+    closed_at_ms: int | None = None
+    """Event time of its latest close, kept across reconnects: the policy counts the closes of
+    an app's executors near one another to tell infrastructure (a crowd) from a death."""
 
     @property
     def executor_id(self) -> ExecutorId:

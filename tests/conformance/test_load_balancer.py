@@ -1,7 +1,9 @@
 """Gateway pods behind HAProxy, as deployed: executors of two application versions use one URL;
-a pod killed, every pod restarted in turn, or the load balancer itself restarted cuts sessions,
-and the executors come back through HAProxy to a pod that serves. No live executor is ever
-recovered, and every workflow running meanwhile finishes once.
+a pod killed, every pod restarted in turn, the load balancer itself restarted, or the network
+between executors and HAProxy stalled or reset (``tests.tcp_cut``) cuts sessions, and the
+executors come back through HAProxy to a pod that serves. No live executor is ever recovered
+(however short the grace of a lone abnormal close), and every workflow running meanwhile
+finishes once.
 
 Each scenario prints its timings (how long until every executor is listed connected again).
 """
@@ -14,11 +16,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from streams.records import ExecutorConnected, ExecutorDisconnected
 from tests.baton_cluster import BatonCluster
 from tests.conformance.scenario import ExecutorPool
 from tests.dbos_app.harness import ExecutorProcess
 from tests.eventually import assert_eventually
 from tests.local_haproxy import LocalHaproxy
+from tests.tcp_cut import TcpCut
 
 pytestmark = [pytest.mark.conformance, pytest.mark.timeout(600)]
 
@@ -26,6 +30,10 @@ EXECUTORS_PER_VERSION = 3
 """Six executors, two application versions (the machine has two cores)."""
 QUIET_AFTER_S = 6.0
 """Past the recovery grace period (3 s) and a heartbeat or two: a false recovery would show."""
+BLIP_S = 1.0
+"""The network blip: nothing gets through between executors and HAProxy for this long."""
+LONE_RESETS = 8
+"""How many times one executor's own link is reset while the others' stay up."""
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +62,28 @@ def fleet(
     ]
     pool.wait_connected(*executors)
     return pool, haproxy, executors
+
+
+@pytest.fixture
+def cut_fleet(
+    balanced: tuple[BatonCluster, LocalHaproxy],
+    pool_on: Callable[[BatonCluster], ExecutorPool],
+) -> Iterator[tuple[ExecutorPool, TcpCut, list[ExecutorProcess]]]:
+    """This test's app: executors of v1 and v2 reaching HAProxy through one TCP forwarder the
+    test controls (the network in between)."""
+    cluster, haproxy = balanced
+    with TcpCut(haproxy.port) as cut:
+        pool = pool_on(cluster)
+        executors = [
+            pool.start(version, conductor_url=cut.url)
+            for version in ("v1", "v2")
+            for _ in range(EXECUTORS_PER_VERSION)
+        ]
+        pool.wait_connected(*executors)
+        try:
+            yield pool, cut, executors
+        finally:
+            pool.terminate_all()  # before the forwarder goes: no reconnect storm into nothing
 
 
 def pods_of(pool: ExecutorPool, executors: list[ExecutorProcess]) -> dict[str, str]:
@@ -183,3 +213,97 @@ def test_restarting_the_load_balancer_recovers_nothing(
     print(f"HAProxy restart: every executor connected {took:.1f}s after it")
     assert_each_finished_once(pool, executors, ids)
     assert_no_recovery(pool)
+
+
+def closes_and_reopens(pool: ExecutorPool, executor_id: str) -> list[tuple[int, int | None]]:
+    """Each close of ``executor_id``'s sessions and its next connect, on the events' clocks."""
+    return [
+        (closed, None if opened is None else opened[1])
+        for closed, opened in reopens(pool, executor_id)
+    ]
+
+
+def reopens(pool: ExecutorPool, executor_id: str) -> list[tuple[int, tuple[int, int] | None]]:
+    """Each close of ``executor_id``'s sessions and the next session's (accepted, connected)
+    times: the socket accepted by a pod, then its executor_info answered."""
+    events = [
+        r
+        for r in pool.cluster.topic_records("executor-events", pool.app)
+        if (isinstance(r, ExecutorDisconnected) and r.executor_id == executor_id)
+        or (isinstance(r, ExecutorConnected) and r.session.info.executor_id == executor_id)
+    ]
+    closes = sorted(r.ts_ms for r in events if isinstance(r, ExecutorDisconnected))
+    opens = sorted(
+        (r.session.connected_at_ms, r.ts_ms) for r in events if isinstance(r, ExecutorConnected)
+    )
+    return [(c, next((o for o in opens if o[0] > c), None)) for c in closes]
+
+
+def test_a_one_second_network_stall_recovers_nothing(
+    cut_fleet: tuple[ExecutorPool, TcpCut, list[ExecutorProcess]],
+) -> None:
+    pool, cut, executors = cut_fleet
+    ids = run_workflows(pool, executors, "stall")
+    stalled = time.monotonic()
+    cut.stall(BLIP_S)  # nothing gets through; every socket stays open
+    took = seconds_until_all_connected(pool, executors, stalled)
+    closes = sum(len(closes_and_reopens(pool, e.executor_id)) for e in executors)
+    print(
+        f"{BLIP_S:g}s stall: {closes} sessions closed; every executor connected {took:.1f}s after"
+    )
+    assert_each_finished_once(pool, executors, ids)
+    assert_no_recovery(pool)
+
+
+def test_a_one_second_network_reset_of_every_link_recovers_nothing(
+    cut_fleet: tuple[ExecutorPool, TcpCut, list[ExecutorProcess]],
+) -> None:
+    pool, cut, executors = cut_fleet
+    ids = run_workflows(pool, executors, "reset")
+    cut_at = time.monotonic()
+    assert cut.reset() == len(executors)  # every link dies at once (abnormal closes, 1006) ...
+    cut.stall(BLIP_S)  # ... and nothing gets through for a second
+    took = seconds_until_all_connected(pool, executors, cut_at)
+    gaps = [
+        (reopened - closed) / 1000
+        for e in executors
+        for closed, reopened in closes_and_reopens(pool, e.executor_id)
+        if reopened is not None
+    ]
+    print(
+        f"reset + {BLIP_S:g}s stall: every executor connected {took:.1f}s after; close -> "
+        f"reconnect {min(gaps):.2f}-{max(gaps):.2f}s (the crowd's grace is 3 s)"
+    )
+    assert_each_finished_once(pool, executors, ids)
+    assert_no_recovery(pool)
+
+
+def test_a_lone_link_reset_is_back_within_the_short_grace(
+    fleet: tuple[ExecutorPool, LocalHaproxy, list[ExecutorProcess]],
+) -> None:
+    """The case the short grace (1.8 s) bets on: one live executor's link dies alone, and DBOS
+    reconnects a second later; Baton must see it back before declaring it dead."""
+    pool, haproxy, executors = fleet
+    with TcpCut(haproxy.port) as cut:
+        lone = pool.start("v1", conductor_url=cut.url)
+        pool.wait_connected(lone)
+        ids = run_workflows(pool, [*executors, lone], "lone")
+        for number in range(1, LONE_RESETS + 1):
+            assert cut.reset() == 1
+
+            def back(count: int = number) -> bool:
+                seen = closes_and_reopens(pool, lone.executor_id)
+                assert len(seen) == count, seen
+                assert seen[-1][1] is not None, seen
+                return True
+
+            assert_eventually(back, timeout_s=20, message="the lone executor back")
+        gaps = [
+            None if opened is None else ((opened[0] - closed) / 1000, (opened[1] - closed) / 1000)
+            for closed, opened in reopens(pool, lone.executor_id)
+        ]
+        print(f"{LONE_RESETS} lone resets: close -> (accepted, connected) again {gaps} s")
+        assert len(gaps) == LONE_RESETS, gaps
+        assert_each_finished_once(pool, [*executors, lone], ids)
+        assert_no_recovery(pool)
+        lone.terminate()

@@ -134,6 +134,18 @@ def test_recovery_timings_from_the_environment() -> None:
     assert settings.timings.liveness_timeout_ms == RecoveryTimings().liveness_timeout_ms
 
 
+def test_the_isolated_grace_and_crowd_window_from_the_environment() -> None:
+    defaults = Settings.from_env({}).timings
+    assert (defaults.isolated_grace_ms, defaults.crowd_window_ms) == (1_800, 1_000)
+    assert defaults.grace_ms == 3_000
+    settings = Settings.from_env(
+        {"BATON_RECOVERY_ISOLATED_GRACE_MS": "2000", "BATON_RECOVERY_CROWD_WINDOW_MS": "500"}
+    )
+    assert settings.timings.isolated_grace_ms == 2_000
+    assert settings.timings.crowd_window_ms == 500
+    assert settings.timings.grace_ms == 3_000
+
+
 def test_timing_overrides_win_over_the_environment() -> None:
     settings = Settings.from_env(
         {"BATON_RECOVERY_GRACE_MS": "5000"}, timings={"grace_ms": 7000, "retry_backoff_ms": 10}

@@ -77,12 +77,27 @@ def test_reconnect_after_disconnect_is_connected_again() -> None:
     assert record.updated_ms == T0 + 200
 
 
+def test_the_latest_close_is_kept_across_reconnects() -> None:
+    # The policy tells a crowd of closes from a lone one by these times, reconnected or not.
+    state = fold_all([connected(ts=T0)])
+    assert state.executors[A].closed_at_ms is None
+    state = fold_all([disconnected(ts=T0 + 100), connected(conn_id="c2", ts=T0 + 200)], state)
+    assert state.executors[A].closed_at_ms == T0 + 100
+    assert state.executors[A].disconnected_at_ms is None
+    adopted = fold(state, heartbeat(T0 + 3_000, session(conn_id="c3", connected_at=T0 + 2_000)))
+    assert adopted.executors[A].conn_id == "c3"
+    assert adopted.executors[A].closed_at_ms == T0 + 100
+    state = fold_all([disconnected(conn_id="c2", ts=T0 + 4_000)], state)
+    assert state.executors[A].closed_at_ms == T0 + 4_000
+
+
 def test_disconnect_marks_disconnected_with_close_details() -> None:
     state = fold_all([connected(ts=T0), disconnected(ts=T0 + 1_000, draining=True)])
     record = state.executors[A]
     assert record.state is ExecutorState.DISCONNECTED
     assert record.disconnected_at_ms == T0 + 1_000
     assert record.updated_ms == T0 + 1_000
+    assert record.closed_at_ms == T0 + 1_000
     assert record.close_code == 1006
     assert record.close_reason == "gone"
     assert record.draining is True

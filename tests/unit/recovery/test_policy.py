@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from recovery.liveness import fold
 from recovery.policy import Plan, RecoveryTimings, event_clock, on_progress, plan
-from recovery.state import AppState, ExecutorState, RecoveryState
+from recovery.state import AppState, ExecutorRecord, ExecutorState, RecoveryState
 from streams.ids import AppName, CommandId, ConnId, ExecutorId, GatewayId
 from streams.records import (
     CommandProgress,
@@ -66,13 +66,14 @@ def disconnected(
     draining: bool = False,
     gateway: str = "gw-1",
     revoked: bool = False,
+    close_code: int | None = 1006,
 ) -> ExecutorDisconnected:
     return ExecutorDisconnected(
         app=APP,
         gateway=GatewayId(gateway),
         executor_id=ExecutorId(executor_id),
         conn_id=ConnId(conn_id or f"{executor_id}-c"),
-        close_code=1006,
+        close_code=close_code,
         close_reason="lost",
         draining=draining,
         ts_ms=ts,
@@ -128,7 +129,7 @@ def a_dies_with_b_alive() -> tuple[AppState, int]:
 
 def in_flight_to_b() -> tuple[Plan, int]:
     state, gone = a_dies_with_b_alive()
-    now = gone + TIMINGS.grace_ms
+    now = gone + TIMINGS.isolated_grace_ms
     result = plan(state, now, TIMINGS)
     assert result.commands[0].target == B
     return result, now
@@ -139,22 +140,24 @@ def in_flight_to_b() -> tuple[Plan, int]:
 
 def test_not_dead_within_the_grace_period() -> None:
     state, gone = a_dies_with_b_alive()
-    result = plan(state, gone + 2_900, TIMINGS)
+    result = plan(state, gone + 1_700, TIMINGS)
     assert result.decisions == ()
     assert result.commands == ()
     assert result.state.executors[A].state is ExecutorState.DISCONNECTED
-    assert plan(state, gone + TIMINGS.grace_ms - 1, TIMINGS).decisions == ()
+    assert plan(state, gone + TIMINGS.isolated_grace_ms - 1, TIMINGS).decisions == ()
 
 
 def test_dead_after_the_grace_period_and_recovered_by_a_live_executor() -> None:
     state, gone = a_dies_with_b_alive()
-    now = gone + 3_000
+    now = gone + 1_800
     result = plan(state, now, TIMINGS)
     assert steps(result) == [(A, RecoveryStep.DECLARED_DEAD), (A, RecoveryStep.TARGET_CHOSEN)]
     declared, chosen = result.decisions
     assert declared.ts_ms == now
     assert declared.application_version == "v1"
     assert "1006" in declared.reason
+    assert "alone" in declared.reason
+    assert "1.8 s" in declared.reason
     assert chosen.target == B
     assert chosen.attempt == 1
     assert result.state.executors[A].state is ExecutorState.DEAD
@@ -200,6 +203,141 @@ def test_a_revoked_session_is_never_declared_dead() -> None:
         assert result.decisions == ()
         assert result.commands == ()
     assert A not in plan(state, gone + 3_600_000, TIMINGS).state.recoveries
+
+
+# --- isolated deaths and crowds ------------------------------------------------------------------
+
+
+def first_dead_at(state: AppState, start: int, until: int, step: int = 10) -> int | None:
+    """The first time from ``start`` (by ``step`` ms) at which the policy declares A dead."""
+    for now in range(start, until, step):
+        if (A, RecoveryStep.DECLARED_DEAD) in steps(plan(beat(state, now), now, TIMINGS)):
+            return now
+    return None
+
+
+def test_a_lone_abnormal_close_gets_the_short_grace() -> None:
+    state, gone = a_dies_with_b_alive()
+    assert first_dead_at(state, gone, gone + 5_000, step=1) == gone + TIMINGS.isolated_grace_ms
+    assert TIMINGS.isolated_grace_ms == 1_800
+    assert TIMINGS.crowd_window_ms == 1_000
+
+
+def test_a_reconnect_a_second_after_a_lone_close_is_never_recovered() -> None:
+    # DBOS reconnects 1 s after a close; Baton sees the new session well inside the short grace.
+    state, gone = a_dies_with_b_alive()
+    back = fold(state, connected("exec-a", gone + 1_400, conn_id="a-2"))
+    assert first_dead_at(back, gone, gone + 60_000, step=100) is None
+    assert back.executors[A].state is ExecutorState.CONNECTED
+
+
+def test_closes_of_several_executors_together_are_a_crowd_with_the_longer_grace() -> None:
+    gone = T0 + 1_000
+    state = fold_all(
+        [
+            connected("exec-a"),
+            connected("exec-b"),
+            connected("exec-c"),
+            disconnected("exec-a", gone),
+            disconnected("exec-b", gone + 20, gateway="gw-2"),
+        ]
+    )
+    dead_at = first_dead_at(state, gone, gone + 5_000, step=1)
+    assert dead_at == gone + TIMINGS.grace_ms
+    declared = plan(state, gone + TIMINGS.grace_ms, TIMINGS).decisions[0]
+    assert "1 other session(s)" in declared.reason
+    assert "3.0 s" in declared.reason
+
+
+def test_a_crowd_member_that_reconnected_still_makes_a_crowd() -> None:
+    # HAProxy restarts: A and B drop together, B is back at once, A's first try fails (the
+    # balancer is not up yet) and it comes back later: A still gets the crowd's grace.
+    gone = T0 + 1_000
+    state = fold_all(
+        [
+            connected("exec-a"),
+            connected("exec-b"),
+            connected("exec-c"),
+            disconnected("exec-a", gone),
+            disconnected("exec-b", gone + 5),
+            connected("exec-b", gone + 1_100, conn_id="b-2"),
+        ]
+    )
+    assert state.executors[B].state is ExecutorState.CONNECTED
+    assert state.executors[B].closed_at_ms == gone + 5
+    assert first_dead_at(state, gone, gone + 5_000) == gone + TIMINGS.grace_ms
+
+
+def test_the_crowd_window_counts_closes_before_and_after_up_to_its_edge() -> None:
+    gone = T0 + 10_000
+    window = TIMINGS.crowd_window_ms
+    for offset, crowd in (
+        (-window, True),
+        (window, True),
+        (-window - 1, False),
+        (window + 1, False),
+    ):
+        state = fold_all(
+            [
+                connected("exec-a"),
+                connected("exec-b"),
+                connected("exec-c"),
+                disconnected("exec-b", gone + offset),
+                disconnected("exec-a", gone),
+            ]
+        )
+        expected = TIMINGS.grace_ms if crowd else TIMINGS.isolated_grace_ms
+        assert first_dead_at(state, gone, gone + 5_000, step=1) == gone + expected, offset
+
+
+def test_a_clean_close_gets_the_longer_grace_even_alone() -> None:
+    # A close frame (1000) may be the client's own reconnect (DBOS closes after a lost pong).
+    gone = T0 + 1_000
+    state = fold_all(
+        [connected("exec-a"), connected("exec-b"), disconnected("exec-a", gone, close_code=1000)]
+    )
+    assert first_dead_at(state, gone, gone + 5_000) == gone + TIMINGS.grace_ms
+
+
+def test_a_close_healed_from_a_snapshot_gets_the_longer_grace() -> None:
+    # The disconnect record was lost; the pod's snapshot no longer lists A (no close code).
+    state = fold_all([connected("exec-a"), connected("exec-b")])
+    healed_at = T0 + 2_000
+    state = fold(
+        state,
+        GatewayHeartbeat(
+            app=APP,
+            gateway=GatewayId("gw-1"),
+            sessions=(session("exec-b", "exec-b-c", T0),),
+            ts_ms=healed_at,
+        ),
+    )
+    assert state.executors[A].state is ExecutorState.DISCONNECTED
+    assert first_dead_at(state, healed_at, healed_at + 5_000) == healed_at + TIMINGS.grace_ms
+
+
+def test_the_isolated_grace_never_exceeds_the_grace() -> None:
+    state, gone = a_dies_with_b_alive()
+    timings = RecoveryTimings(grace_ms=500, isolated_grace_ms=1_500)
+    assert plan(state, gone + 499, timings).decisions == ()
+    assert steps(plan(state, gone + 500, timings))[0] == (A, RecoveryStep.DECLARED_DEAD)
+    timings = RecoveryTimings(isolated_grace_ms=700)
+    assert plan(state, gone + 699, timings).decisions == ()
+    assert steps(plan(state, gone + 700, timings))[0] == (A, RecoveryStep.DECLARED_DEAD)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(min_value=-3_000, max_value=3_000), max_size=4))
+def test_more_closes_nearby_never_shorten_the_wait(offsets: list[int]) -> None:
+    gone = T0 + 10_000
+    others = [f"exec-x{i}" for i in range(len(offsets))]
+    events: list[ExecutorEvent] = [connected("exec-a"), connected("exec-b")]
+    events += [connected(x) for x in others]
+    events += [disconnected(x, gone + o) for x, o in zip(others, offsets, strict=True)]
+    state = fold_all([*events, disconnected("exec-a", gone)])
+    near = any(abs(o) <= TIMINGS.crowd_window_ms for o in offsets)
+    expected = TIMINGS.grace_ms if near else TIMINGS.isolated_grace_ms
+    assert first_dead_at(state, gone, gone + 5_000, step=50) == gone + expected
 
 
 def test_connected_but_silent_past_the_liveness_timeout_is_dead() -> None:
@@ -558,6 +696,7 @@ class Disconnect:
     revoked: bool
     stale_conn: bool
     skew: int
+    clean: bool = False
 
 
 @dataclass(frozen=True)
@@ -597,6 +736,7 @@ operations = st.one_of(
         st.booleans(),
         st.booleans(),
         skews,
+        st.booleans(),
     ),
     st.builds(Beat, st.sampled_from(GATEWAYS), st.frozensets(st.sampled_from(EXECUTORS)), skews),
     st.builds(
@@ -606,6 +746,23 @@ operations = st.one_of(
 steps_strategy = st.lists(
     st.tuples(operations, st.integers(min_value=0, max_value=20_000)), max_size=40
 )
+
+
+def expected_grace(state: AppState, record: ExecutorRecord, timings: RecoveryTimings) -> int:
+    """The grace the rules give (an oracle written apart from the policy)."""
+    if record.draining:
+        return timings.drain_grace_ms
+    assert record.disconnected_at_ms is not None
+    crowd = [
+        other
+        for other in state.executors.values()
+        if other.executor_id != record.executor_id
+        and other.closed_at_ms is not None
+        and abs(other.closed_at_ms - record.disconnected_at_ms) <= timings.crowd_window_ms
+    ]
+    if record.close_code == 1006 and not crowd:
+        return min(timings.isolated_grace_ms, timings.grace_ms)
+    return timings.grace_ms
 
 
 def check_plan(before: AppState, now: int, result: Plan, timings: RecoveryTimings) -> None:
@@ -628,9 +785,8 @@ def check_plan(before: AppState, now: int, result: Plan, timings: RecoveryTiming
         else:
             assert record.state is ExecutorState.DISCONNECTED
             assert not record.revoked
-            grace = timings.drain_grace_ms if record.draining else timings.grace_ms
             assert record.disconnected_at_ms is not None
-            assert now - record.disconnected_at_ms >= grace
+            assert now - record.disconnected_at_ms >= expected_grace(before, record, timings)
 
 
 @settings(max_examples=150, deadline=None)
@@ -641,6 +797,8 @@ def check_plan(before: AppState, now: int, result: Plan, timings: RecoveryTiming
             TIMINGS,
             RecoveryTimings(
                 grace_ms=1_000,
+                isolated_grace_ms=600,
+                crowd_window_ms=1_500,
                 drain_grace_ms=5_000,
                 liveness_timeout_ms=6_000,
                 command_timeout_ms=4_000,
@@ -668,7 +826,9 @@ def test_invariants_hold_for_any_history(
                     version=version,
                     gateway=gateway,
                 )
-            case Disconnect(executor, draining, revoked, stale_conn, skew) if executor in conns:
+            case Disconnect(executor, draining, revoked, stale_conn, skew, clean) if (
+                executor in conns
+            ):
                 n = conns[executor] - (1 if stale_conn else 0)
                 event = disconnected(
                     executor,
@@ -676,6 +836,7 @@ def test_invariants_hold_for_any_history(
                     conn_id=f"{executor}-{n}",
                     draining=draining,
                     revoked=revoked,
+                    close_code=1000 if clean else 1006,
                 )
             case Beat(gateway, drop, skew):
                 sessions = tuple(

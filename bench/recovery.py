@@ -1,4 +1,4 @@
-"""Recovery latency benchmark: how fast does Baton move a crashed executor's workflow?
+"""Recovery benchmark: how fast does Baton move a crashed executor's workflow?
 
 Runs Baton the way a user does by default (``baton up``: embedded broker, SQLite store, default
 recovery settings), connects real DBOS executors (``tests/dbos_app``) to it, and N times:
@@ -12,12 +12,13 @@ recovery settings), connects real DBOS executors (``tests/dbos_app``) to it, and
 4. starts a replacement executor and lets the recovered workflow finish before the next kill.
 
 At the end it prints the median, p99 (nearest rank: with fewer than 100 kills it is the maximum)
-and maximum of both figures against the target p99 <= 5 s, with a PASS/FAIL verdict. The verdict
-does not change the exit code: 0 when the benchmark ran, 1 on an error, 130 when interrupted.
+and maximum of both figures against the targets (kill -> PENDING median <= 2.5 s; p99 <= 5 s for
+both), with a PASS/FAIL verdict. The verdict does not change the exit code: 0 when the benchmark
+ran, 1 on an error, 130 when interrupted.
 
 Run from the repository root::
 
-    .venv/bin/python bench/recovery_latency.py [--kills 10] [--step-seconds 0.5]
+    .venv/bin/python bench/recovery.py [--kills 10] [--step-seconds 0.5]
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ T = TypeVar("T")
 
 MIN_KILLS = 10
 TARGET_P99_S = 5.0
+TARGET_PENDING_MEDIAN_S = 2.5
 WORKFLOW_STEPS = 20
 APP_VERSION = "v1"
 PENDING_POLL_S = 0.020
@@ -455,7 +457,9 @@ class Bench:
             f"step_seconds={self.step_seconds})"
         )
         print(
-            f"default settings: grace {timings.grace_ms / 1000:g} s, liveness timeout "
+            f"default settings: grace {timings.isolated_grace_ms / 1000:g} s after a lone abnormal "
+            f"close ({timings.grace_ms / 1000:g} s for a crowd within "
+            f"{timings.crowd_window_ms / 1000:g} s), liveness timeout "
             f"{timings.liveness_timeout_ms / 1000:g} s, command timeout "
             f"{timings.command_timeout_ms / 1000:g} s, retry backoff "
             f"{timings.retry_backoff_ms / 1000:g} s, gateway heartbeat "
@@ -464,25 +468,24 @@ class Bench:
         )
         print(f"{'':32}{'median':>9}{'p99':>9}{'max':>9}  missed")
         verdicts = []
-        for label, values in (
-            ("kill -> recovery request sent", sent),
-            ("kill -> PENDING on survivor", pending),
+        for label, values, median_target in (
+            ("kill -> recovery request sent", sent, math.inf),
+            ("kill -> PENDING on survivor", pending, TARGET_PENDING_MEDIAN_S),
         ):
             seen = [v for v in values if v is not None]
             missed = len(values) - len(seen)
             if seen:
                 p99 = nearest_rank(seen, 0.99)
-                print(
-                    f"{label:32}{statistics.median(seen):8.2f}s{p99:8.2f}s{max(seen):8.2f}s"
-                    f"  {missed}"
-                )
+                median = statistics.median(seen)
+                print(f"{label:32}{median:8.2f}s{p99:8.2f}s{max(seen):8.2f}s  {missed}")
             else:
-                p99 = math.inf
+                p99 = median = math.inf
                 print(f"{label:32}{'n/a':>9}{'n/a':>9}{'n/a':>9}  {missed}")
-            verdicts.append(missed == 0 and p99 <= TARGET_P99_S)
+            verdicts.append(missed == 0 and p99 <= TARGET_P99_S and median <= median_target)
         passed = all(verdicts)
         print(
-            f"target: p99 <= {TARGET_P99_S:g} s for both, every kill recovered "
+            f"target: kill -> PENDING median <= {TARGET_PENDING_MEDIAN_S:g} s, p99 <= "
+            f"{TARGET_P99_S:g} s for both, every kill recovered "
             f"(p99 by nearest rank: the max below 100 kills) -> {'PASS' if passed else 'FAIL'}"
         )
         return passed
