@@ -25,6 +25,7 @@ WORKFLOW_ACTIONS = ("cancel", "resume", "restart", "fork", "delete")
 BULK_ACTIONS = ("cancel", "resume", "restart", "delete", "fork_from_failure")
 HTTP_TIMEOUT_S = 60.0
 BULK_POLL_S = 1.0
+TOKEN_HINT = "the CLI acts with an API token: pass --token TOKEN or set BATON_TOKEN"
 
 
 class ConsoleUnreachable(ConductorError):
@@ -163,7 +164,7 @@ def _workflow_action(
         headers={"Idempotency-Key": args.idempotency_key or uuid.uuid4().hex},
     )
     if status != 200:
-        print(f"baton: {action} failed ({status}): {_error_of(answer)}", file=err)
+        print(f"baton: {action} failed ({status}): {_error_of(status, answer)}", file=err)
         return 1
     if args.json:
         print(json.dumps(answer, indent=2), file=out)
@@ -199,7 +200,7 @@ def _bulk(client: ConsoleClient, args: argparse.Namespace, out: TextIO, err: Tex
         "POST", path, body, headers={"Idempotency-Key": args.idempotency_key or uuid.uuid4().hex}
     )
     if status not in (200, 202):
-        print(f"baton: bulk {args.action} failed ({status}): {_error_of(answer)}", file=err)
+        print(f"baton: bulk {args.action} failed ({status}): {_error_of(status, answer)}", file=err)
         return 1
     if args.dry_run:
         print(
@@ -213,7 +214,7 @@ def _bulk(client: ConsoleClient, args: argparse.Namespace, out: TextIO, err: Tex
         time.sleep(BULK_POLL_S)
         status, answer = client.call("GET", f"{path}/{_quoted(job_id)}", query={"limit": 500})
         if status != 200:
-            print(f"baton: could not follow job {job_id}: {_error_of(answer)}", file=err)
+            print(f"baton: could not follow job {job_id}: {_error_of(status, answer)}", file=err)
             return 1
         print(f"  {answer['done']}/{answer['total']} done, {answer['failed']} failed", file=err)
     if args.json:
@@ -235,7 +236,7 @@ def _audit(client: ConsoleClient, args: argparse.Namespace, out: TextIO) -> int:
     query["limit"] = args.limit
     status, answer = client.call("GET", "/api/v1/audit", query=query)
     if status != 200:
-        print(f"baton: audit failed ({status}): {_error_of(answer)}", file=sys.stderr)
+        print(f"baton: audit failed ({status}): {_error_of(status, answer)}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(answer, indent=2), file=out)
@@ -258,7 +259,11 @@ def _audit(client: ConsoleClient, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _error_of(answer: Any) -> str:
+def _error_of(status: int, answer: Any) -> str:
     if isinstance(answer, dict) and isinstance(answer.get("error"), str):
-        return str(answer["error"])
-    return str(answer)[:500]
+        error = str(answer["error"])
+    else:
+        error = str(answer)[:500]
+    if status == 401:
+        error += f"; {TOKEN_HINT}"
+    return error

@@ -119,6 +119,7 @@ class BatonUp:
     process: subprocess.Popen[bytes] | None = None
     kafka_bootstrap: str | None = None
     _log: IO[bytes] | None = None
+    _token: str | None = None
 
     @property
     def log_path(self) -> Path:
@@ -177,10 +178,14 @@ class BatonUp:
 
     def executors(self, app: str) -> dict[str, dict[str, Any]]:
         self._check_alive()
+        if self._token is None:  # the console needs credentials: a viewer's token will do
+            self._token = self._admin("tokens", "create", "bench", "--role", "viewer")
+        request = urllib.request.Request(
+            self.console_url(f"/api/v1/apps/{app}/executors"),
+            headers={"Authorization": f"Bearer {self._token}"},
+        )
         try:
-            with urllib.request.urlopen(
-                self.console_url(f"/api/v1/apps/{app}/executors"), timeout=5
-            ) as response:
+            with urllib.request.urlopen(request, timeout=5) as response:
                 rows: list[dict[str, Any]] = json.loads(response.read())
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
@@ -189,17 +194,12 @@ class BatonUp:
         return {row["executor_id"]: row for row in rows}
 
     def create_key(self, app: str) -> str:
+        return self._admin("keys", "create", app)
+
+    def _admin(self, *args: str) -> str:
+        """``baton ARGS`` on this data directory; the last line it prints (a key, a token)."""
         result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "baton",
-                "keys",
-                "create",
-                app,
-                "--data-dir",
-                str(self.data_dir),
-            ],
+            [sys.executable, "-m", "baton", *args, "--data-dir", str(self.data_dir)],
             capture_output=True,
             text=True,
             env=baton_env(),
@@ -208,7 +208,9 @@ class BatonUp:
             check=False,
         )
         if result.returncode != 0 or not result.stdout.strip():
-            raise BenchError(f"baton keys create failed ({result.returncode}): {result.stderr}")
+            raise BenchError(
+                f"baton {args[0]} {args[1]} failed ({result.returncode}): {result.stderr}"
+            )
         return result.stdout.strip().splitlines()[-1].strip()
 
     def audit_decisions(self, app: str, dead_executor_id: str) -> list[RecoveryDecision]:
@@ -243,20 +245,18 @@ class BatonUp:
 
 
 def broker_address(log_text: str) -> str | None:
-    """HOST:PORT from baton.supervisor's "embedded broker listening on HOST:PORT" line."""
-    prefix = "embedded broker listening on "
+    """HOST:PORT of the broker, from baton.supervisor's "Baton is up" line (its ``kafka``)."""
     for line in log_text.splitlines():
         try:
             entry = json.loads(line)
         except ValueError:
             continue
-        event = entry.get("event") if isinstance(entry, dict) else None
         if (
-            isinstance(event, str)
+            isinstance(entry, dict)
             and entry.get("logger") == "baton.supervisor"
-            and event.startswith(prefix)
+            and isinstance(entry.get("kafka"), str)
         ):
-            return event.removeprefix(prefix).strip()
+            return str(entry["kafka"])
     return None
 
 

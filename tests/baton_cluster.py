@@ -1,6 +1,11 @@
 """Baton's roles as real processes for conformance tests and benchmarks: ``baton worker``,
 ``baton gateway`` and ``baton console`` on a given broker, exactly as a deployment runs them.
 
+Once started, the cluster has an admin API token, ``tests.console_access.TESTER``, made as a user
+makes one (``baton tokens create``): every console call made through the cluster sends it, and
+the ``baton`` commands it runs get it as ``BATON_TOKEN``, so the console's actor is
+``token:tester``.
+
 No pytest imports here: benchmarks use it too.
 """
 
@@ -24,8 +29,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from baton.children import die_with_parent
 from broker.admin import topic_partitions
+from store.roles import Role
 from streams.codec import decode, encode, record_key
 from streams.records import Record
+from tests.console_access import TESTER
 from tests.eventually import assert_eventually
 
 ROLE_START_TIMEOUT_S = 60.0
@@ -110,6 +117,8 @@ class BatonCluster:
             **(env or {}),
         }
         self.roles: dict[str, RoleProcess] = {}
+        self.token: str | None = None
+        """The plaintext of the admin token ``TESTER`` (made by ``start``)."""
         workdir.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -142,6 +151,7 @@ class BatonCluster:
             self.roles[name].start()
         for name in self._role_args:
             self.wait_for_log(name, _READY_TEXT[name.rstrip("0123456789")])
+        self._make_tester_token()
         return self
 
     def start_up(self) -> BatonCluster:
@@ -166,7 +176,12 @@ class BatonCluster:
         self.roles["up"] = RoleProcess("up", args, self.env, self.workdir / "up.log")
         self.roles["up"].start()
         self.wait_for_log("up", "Baton is up")
+        self._make_tester_token()
         return self
+
+    def _make_tester_token(self) -> None:
+        if self.token is None:
+            self.token = self.create_token(TESTER, Role.ADMIN)
 
     @property
     def _role_args(self) -> dict[str, tuple[str, ...]]:
@@ -229,7 +244,7 @@ class BatonCluster:
         """Run ``baton ARGS`` against this cluster's store; returns stdout."""
         result = subprocess.run(
             [sys.executable, "-m", "baton", *args, "--database-url", self.database_url],
-            env=self.env,
+            env=self.client_env,
             capture_output=True,
             text=True,
             timeout=60,
@@ -242,9 +257,31 @@ class BatonCluster:
     def create_key(self, app: str) -> str:
         return self.cli("keys", "create", app).strip().splitlines()[-1]
 
+    def create_token(self, name: str, role: Role) -> str:
+        """``baton tokens create NAME --role ROLE``; returns the plaintext (its last line)."""
+        return self.cli("tokens", "create", name, "--role", role.value).strip().splitlines()[-1]
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """The ``Authorization`` header of the admin token ``TESTER``."""
+        if self.token is None:
+            raise AssertionError("the cluster has no token yet: start it first")
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """The environment of the ``baton`` commands run against the cluster: ``BATON_TOKEN``
+        is the admin token once the cluster has one."""
+        return self.env if self.token is None else {**self.env, "BATON_TOKEN": self.token}
+
     def api(self, path: str) -> Any:
-        url = f"http://127.0.0.1:{self.console_port}{path}"
-        with urllib.request.urlopen(url, timeout=10) as response:
+        """GET ``path`` on the console as ``TESTER``; its JSON.
+
+        Raises:
+            urllib.error.HTTPError: an error status.
+        """
+        request = urllib.request.Request(f"{self.console_url}{path}", headers=self.auth_headers)
+        with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
     @property
@@ -252,14 +289,16 @@ class BatonCluster:
         return f"http://127.0.0.1:{self.console_port}"
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        """GET ``path`` on the console; returns ``(status, json)`` for error statuses too."""
+        """GET ``path`` on the console as ``TESTER`` (``headers`` override its ``Authorization``);
+        returns ``(status, json)`` for error statuses too."""
         return self._http("GET", path, None, headers)
 
     def post(
         self, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> tuple[int, Any]:
-        """POST ``body`` as JSON to ``path`` on the console; returns ``(status, json)`` for error
-        statuses too (a body that is not JSON comes back as ``{"text": ...}``)."""
+        """POST ``body`` as JSON to ``path`` on the console as ``TESTER`` (``headers`` override its
+        ``Authorization``); returns ``(status, json)`` for error statuses too (a body that is not
+        JSON comes back as ``{"text": ...}``)."""
         return self._http("POST", path, {} if body is None else body, headers)
 
     def _http(
@@ -270,7 +309,11 @@ class BatonCluster:
             f"{self.console_url}{path}",
             data=data,
             method=method,
-            headers={"Content-Type": "application/json", **(headers or {})},
+            headers={
+                "Content-Type": "application/json",
+                **self.auth_headers,
+                **(headers or {}),
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
@@ -279,10 +322,11 @@ class BatonCluster:
             return exc.code, _json_or_text(exc.read())
 
     def baton(self, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
-        """Run ``baton ARGS`` as given (no store option added); never raises on failure."""
+        """Run ``baton ARGS`` as given (no store option added, ``BATON_TOKEN`` set); never raises
+        on failure."""
         return subprocess.run(
             [sys.executable, "-m", "baton", *args],
-            env=self.env,
+            env=self.client_env,
             capture_output=True,
             text=True,
             timeout=timeout_s,

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from console.access.guard import AccessPolicy
 from store.database import Store
-from store.models import AuditRow
+from store.models import AuditRow, OperatorToken
 from store.roles import Role
 from store.tokens import create_token
 
@@ -24,10 +24,13 @@ _made: WeakKeyDictionary[Store, dict[str, str]] = WeakKeyDictionary()
 
 
 async def token_for(store: Store, name: str = TESTER, role: Role = Role.ADMIN) -> str:
-    """The plaintext of the token ``name`` in ``store``, made with ``role`` on first use."""
+    """The plaintext of the token ``name`` in ``store``, made with ``role`` on first use (a token
+    of that name made through another ``Store`` on the same database, whose plaintext is not
+    known here, is replaced)."""
     made = _made.setdefault(store, {})
     if name not in made:
         async with store.sessionmaker.begin() as session:
+            await session.execute(delete(OperatorToken).where(OperatorToken.name == name))
             made[name] = await create_token(session, name, role=role)
             # The test's own credential is set-up, not part of the scenario: its audit row
             # (``token.created``) would otherwise show in every audit log a test reads.

@@ -7,6 +7,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from playwright.async_api import Page
 
 from tests.baton_cluster import BatonCluster
 from tests.conformance.scenario import ExecutorPool
@@ -57,6 +58,14 @@ def pool_on(
 def pool(cluster: BatonCluster, pool_on: Callable[[BatonCluster], ExecutorPool]) -> ExecutorPool:
     """Executors of this test's app on the module's cluster."""
     return pool_on(cluster)
+
+
+@pytest.fixture
+async def page(page: Page, cluster: BatonCluster) -> Page:
+    """The browser page of ``tests.browser.fixtures``, sending the cluster's admin token on every
+    request (the console's actor is ``token:tester``, as for the cluster's other calls)."""
+    await page.context.set_extra_http_headers(cluster.auth_headers)
+    return page
 
 
 @pytest.fixture

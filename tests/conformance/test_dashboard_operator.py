@@ -9,6 +9,7 @@ from playwright.async_api import Page, expect
 
 from tests.browser.fixtures import SCREENSHOTS
 from tests.conformance.scenario import ExecutorPool
+from tests.console_access import TESTER_ACTOR
 from tests.dbos_app.harness import read_workflow
 from tests.eventually import assert_eventually_async
 
@@ -58,7 +59,7 @@ async def test_operator_cancels_a_running_workflow_from_its_page(
     def audited() -> bool:
         entries = cluster.api(f"/api/v1/audit?app={app}&action=workflow.cancel")["entries"]
         return [(e["target"], e["actor"], e["outcome"]) for e in entries] == [
-            ("wf-long", "local", "succeeded")
+            ("wf-long", TESTER_ACTOR, "succeeded")
         ]
 
     await assert_eventually_async(audited, timeout_s=10, message="the cancel audited")

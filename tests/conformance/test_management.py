@@ -31,6 +31,7 @@ from streams.ids import AppName, ExecutorId, GatewayId, RequestId, WorkflowId
 from streams.records import ExecutorReply, ExecutorRequest, RequestKind
 from tests.baton_cluster import BatonCluster
 from tests.conformance.scenario import ExecutorPool
+from tests.console_access import TESTER_ACTOR
 from tests.dbos_app.harness import (
     SCHEDULE_NAME,
     SCHEDULED_WORKFLOW,
@@ -99,7 +100,7 @@ def act_ok(
     assert answer["action"] == f"workflow.{verb}", answer
     assert answer["target"] == workflow_id, answer
     assert answer["app"] == app, answer
-    assert answer["actor"] == "local", answer
+    assert answer["actor"] == TESTER_ACTOR, answer
     assert answer["requested_at"], answer
     assert answer["finished_at"], answer
     result: dict[str, Any] = answer
@@ -512,7 +513,7 @@ def test_actions_are_audited_and_the_audit_log_replays(
         ("workflow.fork", "wf-audit", "succeeded"),
     ], mine
     for entry in mine:
-        assert entry["actor"] == "local", entry
+        assert entry["actor"] == TESTER_ACTOR, entry
         assert entry["app"] == app, entry
         assert entry["ts"].endswith("Z"), entry
         record = entry["record"]

@@ -5,11 +5,9 @@ SIGTERM stops everything, children included. Both the embedded default (own brok
 from __future__ import annotations
 
 import json
-import os
 import signal
 import stat
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +16,9 @@ from uuid import uuid4
 import psutil
 import pytest
 
-from tests.baton_cluster import free_port
+from store.roles import Role
+from tests.baton_up import cli, create_token, run_up, wait_until_up
 from tests.dbos_app.harness import create_database, drop_database
-from tests.eventually import assert_eventually
 
 pytestmark = pytest.mark.integration
 
@@ -35,40 +33,6 @@ def postgres_url() -> Iterator[str]:
         drop_database(name)
 
 
-def run_up(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int, Path]:
-    console_port = free_port()
-    log = tmp_path / "up.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "baton",
-                "up",
-                "--data-dir",
-                str(tmp_path / "data"),
-                "--gateway-port",
-                str(free_port()),
-                "--console-port",
-                str(console_port),
-                *extra,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "BATON_TOPIC_PREFIX": f"u{uuid4().hex[:6]}."},
-        )
-    return process, console_port, log
-
-
-def wait_until_up(process: subprocess.Popen[bytes], log: Path) -> None:
-    def ready() -> bool:
-        assert process.poll() is None, f"baton up exited:\n{log.read_text()[-3000:]}"
-        text = log.read_text()
-        return "worker ready" in text and "console listening" in text and "listening on" in text
-
-    assert_eventually(ready, timeout_s=60, message="every role of baton up started")
-
-
 def stop_and_check_children(process: subprocess.Popen[bytes], log: Path) -> None:
     children = psutil.Process(process.pid).children(recursive=True)
     assert len(children) >= 3, [c.cmdline() for c in children]
@@ -76,14 +40,6 @@ def stop_and_check_children(process: subprocess.Popen[bytes], log: Path) -> None
     assert process.wait(timeout=40) == 0, log.read_text()[-3000:]
     _gone, alive = psutil.wait_procs(children, timeout=10)
     assert alive == [], [p.cmdline() for p in alive]
-
-
-def cli(*args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "baton", *args], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def listening_ports(process: subprocess.Popen[bytes]) -> set[tuple[str, int]]:
@@ -108,9 +64,12 @@ def test_embedded_default_serves_and_stops_cleanly(tmp_path: Path) -> None:
         wait_until_up(process, log)
         key = cli("keys", "create", "shop", "--data-dir", str(tmp_path / "data"))
         assert key.strip().splitlines()[-1].startswith("bk_")
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{console_port}/api/v1/apps/shop/executors"
-        ) as r:
+        token = create_token("tester", Role.VIEWER, "--data-dir", str(tmp_path / "data"))
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{console_port}/api/v1/apps/shop/executors",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(request) as r:
             assert json.loads(r.read()) == []
         # Nothing Baton starts listens beyond loopback by default (Faust's web server included).
         assert {ip for ip, _ in listening_ports(process)} == {"127.0.0.1"}
