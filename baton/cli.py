@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--broker-port", type=int, help="port of the embedded broker (free port)")
     up.add_argument("--gateway-port", type=int, help="executors' WebSocket port (8090)")
     up.add_argument("--console-port", type=int, help="HTTP console port (8080)")
+    up.add_argument("--worker-port", type=int, help="the worker's /healthz and /readyz port (8091)")
     up.add_argument(
         "--host",
         help="interface the gateway and the console listen on (127.0.0.1); beyond loopback, "
@@ -68,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
         tls(p)
     worker = common(sub.add_parser("worker", help="run a Faust worker (recovery agent) alone"))
     worker.add_argument("--kafka", dest="kafka_bootstrap", help="Kafka bootstrap HOST:PORT")
+    worker.add_argument("--host", help="interface of /healthz and /readyz (127.0.0.1)")
+    worker.add_argument("--port", type=int, help="port of /healthz and /readyz (8091)")
 
     keys = group(sub, "keys", "manage executors' API keys")
     create = common(keys.add_parser("create", help="create a key (printed once)"))
@@ -155,7 +158,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
             "tls_key",
         )
     }
-    role_ports = {"gateway": "gateway", "console": "console"}
+    role_ports = {"gateway": "gateway", "console": "console", "worker": "worker"}
     if args.command in role_ports:
         prefix = role_ports[args.command]
         overrides[f"{prefix}_host"] = args.host
@@ -163,6 +166,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if args.command == "up":
         overrides["gateway_port"] = args.gateway_port
         overrides["console_port"] = args.console_port
+        overrides["worker_port"] = args.worker_port
         overrides["gateway_host"] = overrides["console_host"] = args.host
     return Settings.from_env(environment(), **overrides)
 
@@ -220,15 +224,25 @@ def listeners(command: str, settings: Settings) -> list[Listener]:
         variable="BATON_CONSOLE_PORT",
         what="the console",
     )
+    worker = Listener(
+        host=settings.worker_host,
+        port=settings.worker_port,
+        flag="--port",
+        variable="BATON_WORKER_PORT",
+        what="the worker's probes",
+    )
     match command:
         case "gateway":
             return [gateway]
         case "console":
             return [console]
+        case "worker":
+            return [worker]
         case "up":
             found = [
                 dataclasses.replace(gateway, flag="--gateway-port"),
                 dataclasses.replace(console, flag="--console-port"),
+                dataclasses.replace(worker, flag="--worker-port"),
             ]
             if settings.kafka_bootstrap is None and settings.broker_port is not None:
                 found.append(
@@ -269,7 +283,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "worker":
             from baton.worker import run_worker
 
-            return run_until_signal(lambda stop: run_worker(settings, stop))
+            with bind_errors_as_port_in_use(*listeners("worker", settings)):
+                return run_until_signal(lambda stop: run_worker(settings, stop))
         case "replay":
             from baton.admin import run_replay
 

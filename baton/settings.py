@@ -53,6 +53,10 @@ class Settings:
     handshakes are rate-limited; only if executors reach the gateway through that proxy alone."""
     console_host: str = "127.0.0.1"
     console_port: int = 8080
+    worker_host: str = "127.0.0.1"
+    """The interface of the worker's HTTP listener (``/healthz``, ``/readyz``)."""
+    worker_port: int = 8091
+    """The port of the worker's HTTP listener."""
     tls_cert: Path | None = None
     """The PEM certificate (chain) the gateway (``wss://``) and the console (``https://``) serve;
     with ``tls_key``, or neither (``runtime.tls``)."""
@@ -152,7 +156,7 @@ class Settings:
         Raises:
             ConfigError: the first bad value.
         """
-        for name in ("gateway_port", "console_port", "broker_port"):
+        for name in ("gateway_port", "console_port", "worker_port", "broker_port"):
             port = getattr(self, name)
             if port is not None and not 0 <= port <= 65535:
                 raise _bad(name, port, "a port number (0-65535)")
@@ -200,6 +204,8 @@ _ENV_FIELDS: dict[str, type] = {
     "gateway_client_address_header": str,
     "console_host": str,
     "console_port": int,
+    "worker_host": str,
+    "worker_port": int,
     "tls_cert": Path,
     "tls_key": Path,
     "topic_prefix": str,
@@ -227,6 +233,7 @@ _FLAGS = {
     "broker_port": "--broker-port",
     "gateway_port": "--gateway-port",
     "console_port": "--console-port",
+    "worker_port": "--worker-port",
     "log_level": "--log-level",
     "tls_cert": "--tls-cert",
     "tls_key": "--tls-key",

@@ -15,17 +15,22 @@ from contextlib import AsyncExitStack
 from baton.data_dir import WORKER_DIR, prepare_data_dir
 from baton.settings import Settings
 from broker.admin import ensure_topics
+from broker.auto_create import forbid_topic_auto_creation
 from broker.faust_app import WorkerApp, create_worker_app
+from broker.reachability import kafka_check
 from capture.agent import CaptureAgent
 from capture.cursor import CaptureTimings
 from capture.workflow_agent import WorkflowAgent
 from recovery.agent import RecoveryAgent
 from recovery.state import AppState
 from runtime.lifecycle import Service, run_until
+from runtime.probes_http import ProbeRoutes, ProbeServer
+from runtime.readiness import Readiness
 from store.app_settings import StorePrivateApps
 from store.audit import record_audit
 from store.database import Store
 from store.projection import project_app_state
+from store.reachability import store_check
 from store.workflow_projection import apply_workflow_events
 from streams.exceptions import RoleFailed
 from streams.records import RecoveryDecision, WorkflowDeleted, WorkflowStatus, WorkflowSteps
@@ -64,15 +69,26 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         RoleFailed: the Faust app stopped on its own.
     """
     bootstrap = settings.require_kafka()
+    forbid_topic_auto_creation()
     # Before Faust touches a topic: Tansu auto-creates unknown topics with 4 partitions.
     await ensure_topics(bootstrap, settings.topics.specs())
     prepare_data_dir(settings.data_dir)
     worker_app = create_worker_app(
         bootstrap=bootstrap, topics=settings.topics, datadir=settings.data_dir / WORKER_DIR
     )
-    async with Store(settings.store_url()) as store, Worker(worker_app, settings, store) as worker:
-        logger.info("worker ready: consuming %s", settings.topics.executor_events)
-        await run_until(stop, worker)
+    async with Store(settings.store_url()) as store:
+        readiness = Readiness(
+            "worker",
+            {
+                "kafka": kafka_check(bootstrap, [spec.name for spec in settings.topics.specs()]),
+                "store": store_check(store),
+            },
+        )
+        probes = ProbeServer(ProbeRoutes.of(readiness), settings.worker_host, settings.worker_port)
+        async with probes, readiness, Worker(worker_app, settings, store) as worker:
+            readiness.watch(worker.liveness)
+            logger.info("worker ready: consuming %s", settings.topics.executor_events)
+            await run_until(stop, worker)
 
 
 class Worker(Service):
@@ -103,6 +119,14 @@ class Worker(Service):
         await self._app.start()
         stack.push_async_callback(self._app.stop)
         self.tasks.loop("faust app", self._watch())
+
+    def liveness(self) -> str | None:
+        """``None`` while the Faust app runs, else what stopped (for ``/healthz``)."""
+        if self.failure is not None:
+            return f"the worker failed: {self.failure}"
+        if self.running and self._app.should_stop:
+            return "the Faust app is stopping"
+        return None
 
     async def _watch(self) -> None:
         await self._app.wait_until_stopped()

@@ -48,6 +48,7 @@ from management.bulk import BulkJobs
 from management.channel import CommandChannel, LiveExecutors
 from management.params import BadParameter
 from runtime.lifecycle import Service, ServiceGroup
+from runtime.readiness import Readiness
 from store.database import Store
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def create_app(
     oidc: OidcConfig | None = None,
     action_timeout_s: float = DEFAULT_ACTION_TIMEOUT_S,
     services: Sequence[Service] = (),
+    readiness: Readiness | None = None,
 ) -> Starlette:
     """The console's ASGI app over a started store.
 
@@ -82,6 +84,8 @@ def create_app(
         action_timeout_s: how long one attempt of an action waits for the executor.
         services: what the app's lifespan starts first and stops last, e.g. the
             ``KafkaLiveExecutors`` given as ``live`` and ``channel``.
+        readiness: what ``/healthz`` and ``/readyz`` answer (``runtime.readiness``); None:
+            the store alone is checked, on each call.
 
     Returns:
         The Starlette app. Its lifespan starts and stops the background work (``services``, the
@@ -118,7 +122,7 @@ def create_app(
         routes=[
             *signin.routes(),
             *sso,
-            *Api(store, lookup).routes(first=management.routes()),
+            *Api(store, lookup, readiness).routes(first=management.routes()),
             *dashboard.routes(),
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         ],
@@ -214,6 +218,6 @@ class _Errors:
 def wants_html(request: Request) -> bool:
     """Whether the caller is a browser on a dashboard page (not the API, not a script)."""
     path = request.url.path
-    if path.startswith("/api/") or path == "/healthz":
+    if path.startswith("/api/") or path in ("/healthz", "/readyz"):
         return False
     return "text/html" in request.headers.get("accept", "")

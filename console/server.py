@@ -22,6 +22,7 @@ from console.app import create_app
 from console.oidc.config import OidcConfig
 from management.channel import CommandChannel, LiveExecutors
 from runtime.lifecycle import Service, first_of
+from runtime.readiness import Readiness
 from runtime.tls import TlsFiles
 from store.database import Store
 from streams.exceptions import RoleFailed
@@ -56,6 +57,7 @@ async def run_console(
     action_timeout_s: float = 10.0,
     access_log: bool = False,
     services: Sequence[Service] = (),
+    readiness: Readiness | None = None,
 ) -> None:
     """Serve the console API on ``host:port`` until ``stop`` is set, then drain and return.
 
@@ -76,6 +78,7 @@ async def run_console(
         access_log: log one line per request (off by default).
         services: started by the app's lifespan before it serves, stopped after (e.g. the
             Kafka channel given as ``live`` and ``channel``).
+        readiness: what ``/healthz`` and ``/readyz`` answer (None: the store is checked).
 
     Raises:
         OSError: the address cannot be bound (in use, or not ours).
@@ -95,6 +98,7 @@ async def run_console(
         oidc=oidc,
         action_timeout_s=action_timeout_s,
         services=services,
+        readiness=readiness,
     )
     config = uvicorn.Config(
         app,

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from contextlib import AsyncExitStack
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
@@ -35,6 +36,7 @@ from runtime.admission import HandshakeAdmission, Verdict, forwarded_client, sou
 from runtime.clock import wall_ms
 from runtime.lifecycle import Service
 from runtime.log_throttle import LogThrottle
+from runtime.probes_http import ProbeRoutes
 from streams.exceptions import AuthError, ConductorError, PublishError, RequestError
 from streams.ids import AppName, CommandId, ConnId
 from streams.records import (
@@ -62,10 +64,13 @@ closed by then, so they fail at once and only publish) before cancelling them.""
 class Gateway(Service):
     """One gateway pod: ``async with Gateway(config, keys) as gateway``."""
 
-    def __init__(self, config: GatewayConfig, keys: KeyVerifier) -> None:
+    def __init__(
+        self, config: GatewayConfig, keys: KeyVerifier, probes: ProbeRoutes | None = None
+    ) -> None:
         super().__init__("gateway", drain_timeout_s=COMMAND_DRAIN_S)
         self.config = config
         self._keys = keys
+        self._probes = probes or ProbeRoutes()
         self._registry = SessionRegistry()
         self._admission = HandshakeAdmission(config.admission)
         self._refusals = LogThrottle(window_ms=int(config.refusal_log_interval_s * 1000))
@@ -140,9 +145,25 @@ class Gateway(Service):
             self._server.close(close_connections=True)
             await self._server.wait_closed()
 
+    def liveness(self) -> str | None:
+        """``None`` while the pod's loops run, else what failed (for ``/healthz``)."""
+        if self.failure is not None:
+            return f"the gateway failed: {self.failure}"
+        return None
+
     # -- admission -------------------------------------------------------------------------
 
     async def _admit(self, ws: ServerConnection, request: HttpRequest) -> HttpResponse | None:
+        probe = self._probes.route(request.path)
+        if probe is not None:
+            # Plain HTTP (health, readiness): answered before admission, never counted in it.
+            answer = await probe()
+            headers = Headers(
+                [("Content-Type", answer.content_type), ("Cache-Control", "no-store")]
+            )
+            headers["Content-Length"] = str(len(answer.body))
+            phrase = http.HTTPStatus(answer.status).phrase
+            return HttpResponse(answer.status, phrase, headers, answer.body)
         if self.stopping:
             return ws.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Gateway is shutting down.\n")
         credentials = parse_path(request.path)

@@ -107,6 +107,8 @@ class BatonCluster:
         self.gateway_ports = [free_port() for _ in range(gateways)]
         self.gateway_port = self.gateway_ports[0]
         self.workers = workers
+        self.worker_ports = [free_port() for _ in range(workers)]
+        """The workers' ``/healthz`` and ``/readyz`` ports."""
         self.console_port = free_port()
         self.database_url = database_url or f"sqlite+aiosqlite:///{workdir / 'baton.db'}"
         """The store: SQLite under ``workdir`` unless a (PostgreSQL) URL is given."""
@@ -172,6 +174,8 @@ class BatonCluster:
             str(self.gateway_port),
             "--console-port",
             str(self.console_port),
+            "--worker-port",
+            str(self.worker_ports[0]),
         ]
         self.roles["up"] = RoleProcess("up", args, self.env, self.workdir / "up.log")
         self.roles["up"].start()
@@ -189,10 +193,11 @@ class BatonCluster:
             f"gateway{i}": ("--port", str(port)) for i, port in enumerate(self.gateway_ports[1:], 2)
         }
         extra_workers: dict[str, tuple[str, ...]] = {
-            f"worker{i}": () for i in range(2, self.workers + 1)
+            f"worker{i}": ("--port", str(self.worker_ports[i - 1]))
+            for i in range(2, self.workers + 1)
         }
         return {
-            "worker": (),
+            "worker": ("--port", str(self.worker_ports[0])),
             **extra_workers,
             "gateway": ("--port", str(self.gateway_port)),
             **extra_gateways,
