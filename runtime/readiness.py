@@ -1,7 +1,8 @@
 """Liveness and readiness of one role: what ``/healthz`` and ``/readyz`` answer.
 
 ``Readiness`` runs the role's checks (can it reach Kafka? its store?) every ``interval_s`` in a
-background loop, keeps their last results, and logs a line when a dependency becomes unreachable
+background loop, keeps their last results (an answer runs them again if they are older than
+``FRESH_S``), and logs a line when a dependency becomes unreachable
 and one when it is back, never more. Each check is an async callable returning ``None`` when the
 dependency answers, or a short reason when it does not; ``broker.reachability`` and
 ``store.reachability`` make them.
@@ -39,6 +40,9 @@ Liveness = Callable[[], str | None]
 
 READY_INTERVAL_S = 2.0
 CHECK_TIMEOUT_S = 3.0
+FRESH_S = 0.5
+"""An answer older than this is checked again on the spot: a probe sees an outage shorter than
+``interval_s`` (a broker restarted within a second)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +80,7 @@ class Readiness(Service):
         self._timeout_s = timeout_s
         self._problems: dict[str, str] = {}
         self._last_round = 0.0
+        self._round_lock = asyncio.Lock()
         self._liveness: list[Liveness] = []
 
     def watch(self, liveness: Liveness) -> None:
@@ -112,7 +117,7 @@ class Readiness(Service):
             await self._round()
 
     async def _current(self) -> dict[str, str]:
-        if not self.running:
+        if not self.running or time.monotonic() - self._last_round > FRESH_S:
             await self._round()
         return self.problems
 
@@ -129,6 +134,15 @@ class Readiness(Service):
         return None
 
     async def _round(self) -> None:
+        """Run every check (once at a time: a caller that waited for a round in progress
+        takes its results)."""
+        waited_from = time.monotonic()
+        async with self._round_lock:
+            if self._last_round >= waited_from:
+                return
+            await self._run_round()
+
+    async def _run_round(self) -> None:
         names = list(self._checks)
         results = await asyncio.gather(*(self._run(name) for name in names))
         problems = {name: problem for name, problem in zip(names, results, strict=True) if problem}
