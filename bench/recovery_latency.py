@@ -116,6 +116,7 @@ class BatonUp:
     data_dir: Path
     gateway_port: int = field(default_factory=free_port)
     console_port: int = field(default_factory=free_port)
+    worker_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     kafka_bootstrap: str | None = None
     _log: IO[bytes] | None = None
@@ -143,6 +144,8 @@ class BatonUp:
                 str(self.gateway_port),
                 "--console-port",
                 str(self.console_port),
+                "--worker-port",
+                str(self.worker_port),
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -50,6 +50,8 @@ def test_baton_up_serves_wss_and_https_with_its_own_certificate(tmp_path: Path) 
                 str(gateway_port),
                 "--console-port",
                 str(console_port),
+                "--worker-port",
+                str(free_port()),
                 "--tls-cert",
                 str(tls.cert),
                 "--tls-key",

@@ -76,6 +76,8 @@ def up_args(tmp_path: Path) -> list[str]:
         str(free_port()),
         "--console-port",
         str(free_port()),
+        "--worker-port",
+        str(free_port()),
     ]
 
 
@@ -85,6 +87,7 @@ def up_args(tmp_path: Path) -> list[str]:
         ("--console-port", "the console"),
         ("--gateway-port", "the gateway"),
         ("--broker-port", "the embedded broker"),
+        ("--worker-port", "the worker's probes"),
     ],
 )
 def test_baton_up_on_a_taken_port(
@@ -96,9 +99,16 @@ def test_baton_up_on_a_taken_port(
     assert f"{flag} PORT" in line
 
 
-@pytest.mark.parametrize(("role", "variable"), [("gateway", "GATEWAY"), ("console", "CONSOLE")])
+@pytest.mark.parametrize(
+    ("role", "what", "variable"),
+    [
+        ("gateway", "the gateway", "GATEWAY"),
+        ("console", "the console", "CONSOLE"),
+        ("worker", "the worker's probes", "WORKER"),
+    ],
+)
 def test_a_role_on_a_taken_port(
-    tmp_path: Path, taken_port: int, closed_port: int, role: str, variable: str
+    tmp_path: Path, taken_port: int, closed_port: int, role: str, what: str, variable: str
 ) -> None:
     line = baton(
         role,
@@ -110,7 +120,7 @@ def test_a_role_on_a_taken_port(
         str(tmp_path),
     ).line
 
-    assert f"the {role} cannot listen on 127.0.0.1:{taken_port}" in line
+    assert f"{what} cannot listen on 127.0.0.1:{taken_port}" in line
     assert f"--port PORT (or BATON_{variable}_PORT)" in line
 
 
