@@ -80,6 +80,8 @@ class Readiness(Service):
         self._timeout_s = timeout_s
         self._problems: dict[str, str] = {}
         self._last_round = 0.0
+        self._ticked = 0.0
+        """When the loop last began a round (liveness: the loop runs)."""
         self._round_lock = asyncio.Lock()
         self._liveness: list[Liveness] = []
 
@@ -108,13 +110,15 @@ class Readiness(Service):
         return ProbeAnswer(status=200, body={"status": "ok"})
 
     async def _start(self, stack: AsyncExitStack) -> None:
-        await self._round()
+        # The first round runs in the loop: starting a role never waits for its checks.
+        self._ticked = time.monotonic()
         self.tasks.loop("checks", self._loop())
 
     async def _loop(self) -> None:
         while True:
-            await asyncio.sleep(self._interval_s)
+            self._ticked = time.monotonic()
             await self._round()
+            await asyncio.sleep(self._interval_s)
 
     async def _current(self) -> dict[str, str]:
         if not self.running or time.monotonic() - self._last_round > FRESH_S:
@@ -128,7 +132,7 @@ class Readiness(Service):
                 return reason
         if self.failure is not None:
             return f"the readiness checks failed: {self.failure}"
-        stale_s = time.monotonic() - self._last_round
+        stale_s = time.monotonic() - self._ticked
         if self.running and stale_s > 2 * self._interval_s + 2 * self._timeout_s:
             return f"the readiness checks have not run for {stale_s:.0f} s"
         return None
