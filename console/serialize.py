@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any, Literal, NotRequired, TypedDict, cast
+from typing import Any, Literal, TypedDict, cast
 
 from console.detail import StepsView, WorkflowView
 from store.models import ExecutorRow, RecoveryRow, utc_from_ms
@@ -174,15 +174,18 @@ class ErrorJson(TypedDict):
     error: str
 
 
-class HealthJson(TypedDict):
+class _HealthDetail(TypedDict, total=False):
+    unreachable: dict[str, str]
+    """Dependency (``kafka``, ``store``) -> why it cannot be reached."""
+    reason: str
+    """What failed (``failed`` only)."""
+
+
+class HealthJson(_HealthDetail):
     """``runtime.readiness``: ``/healthz`` says ok, degraded or failed; ``/readyz`` ready or
     unready."""
 
     status: Literal["ok", "degraded", "failed", "ready", "unready"]
-    unreachable: NotRequired[dict[str, str]]
-    """Dependency (``kafka``, ``store``) -> why it cannot be reached."""
-    reason: NotRequired[str]
-    """What failed (``failed`` only)."""
 
 
 def iso_utc(moment: datetime) -> str:

@@ -74,7 +74,6 @@ class Api:
         api_routes: list[BaseRoute] = [
             *first,
             Route("/healthz", self.healthz, methods=["GET"]),
-            Route("/readyz", self.readyz, methods=["GET"]),
             Route("/api/v1/apps", self.apps, methods=["GET"]),
             Route("/api/v1/apps/{app}/executors", self.executors, methods=["GET"]),
             Route("/api/v1/apps/{app}/recoveries", self.recoveries, methods=["GET"]),
@@ -90,7 +89,12 @@ class Api:
         async def openapi(request: Request) -> Response:
             return JSONResponse(document)
 
-        return [*api_routes, Route(OPENAPI_PATH, openapi, methods=["GET"])]
+        return [
+            *api_routes,
+            # Beside the API, not in its document: the probe of load balancers and orchestrators.
+            Route("/readyz", self.readyz, methods=["GET"]),
+            Route(OPENAPI_PATH, openapi, methods=["GET"]),
+        ]
 
     async def healthz(self, request: Request) -> Response:
         """Whether the console is alive: 503 once a part of it has failed; else 200, saying
@@ -101,12 +105,12 @@ class Api:
         tags: [health]
         responses:
           "200":
-            description: Alive; ``status`` is ``ok``, or ``degraded`` with ``unreachable``.
+            description: Alive; status ok, or degraded with what is unreachable.
             content:
               application/json:
                 schema: {$ref: "#/components/schemas/HealthJson"}
           "503":
-            description: A part of the console has failed (``reason``).
+            description: A part of the console has failed (reason says which).
             content:
               application/json:
                 schema: {$ref: "#/components/schemas/HealthJson"}
@@ -115,23 +119,9 @@ class Api:
         return JSONResponse(dict(answer.body), status_code=answer.status)
 
     async def readyz(self, request: Request) -> Response:
-        """Whether the console can serve: its store and its broker answer.
-
-        ---
-        summary: Readiness
-        tags: [health]
-        responses:
-          "200":
-            description: Ready.
-            content:
-              application/json:
-                schema: {$ref: "#/components/schemas/HealthJson"}
-          "503":
-            description: Not ready; ``unreachable`` says what cannot be reached, and why.
-            content:
-              application/json:
-                schema: {$ref: "#/components/schemas/HealthJson"}
-        """
+        """Whether the console can serve (``runtime.readiness``), 200 while its store and its
+        broker answer, else 503 naming what cannot be reached, and why. Not in the API's
+        document (it is not the API), so no OpenAPI operation here."""
         answer = await self._readiness.readyz()
         return JSONResponse(dict(answer.body), status_code=answer.status)
 

@@ -61,6 +61,7 @@ async def test_unready_while_a_dependency_is_unreachable_yet_alive(
     base_url: str, kafka: Dependency
 ) -> None:
     kafka.problem = "cannot connect to 127.0.0.1:9: connection refused"
+    await asyncio.sleep(0.2)  # a few rounds of the readiness loop
     async with httpx.AsyncClient() as client:
         ready = await client.get(f"{base_url}/readyz")
         health = await client.get(f"{base_url}/healthz")
