@@ -106,7 +106,7 @@ class ProbeServer(Service):
             self._serve, self._host, self._port, limit=MAX_HEAD_BYTES
         )
         stack.push_async_callback(self._close)
-        logger.info("probes listening on http://%s:%d (/healthz, /readyz)", self._host, self.port)
+        logger.info("probes served at http://%s:%d (/healthz, /readyz)", self._host, self.port)
 
     async def _close(self) -> None:
         if self._server is not None:
