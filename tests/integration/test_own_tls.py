@@ -65,7 +65,10 @@ def test_baton_up_serves_wss_and_https_with_its_own_certificate(tmp_path: Path) 
 
         def up() -> bool:
             assert process.poll() is None, f"baton up exited:\n{log.read_text()[-3000:]}"
-            return "Baton is up" in log.read_text()
+            text = log.read_text()
+            # The supervisor says it is up once the ports answer; the console may log its own
+            # line a moment later.
+            return "Baton is up" in text and "console listening" in text
 
         assert_eventually(up, timeout_s=90, message="baton up with TLS started")
         text = log.read_text()
