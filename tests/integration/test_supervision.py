@@ -7,6 +7,7 @@ executor is ever recovered; a crash after the restart is."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import time
 import urllib.error
@@ -22,6 +23,7 @@ import pytest
 
 from streams.records import RecoveryStep
 from tests.baton_cluster import BatonCluster, free_port
+from tests.baton_up import run_up, wait_until_up
 from tests.conformance.scenario import ExecutorPool
 from tests.dbos_app.harness import create_database, drop_database
 from tests.eventually import assert_eventually
@@ -200,3 +202,23 @@ def test_killed_role_is_restarted_and_baton_works(
     assert {d.dead_executor_id for d in pool.decisions(RecoveryStep.DECLARED_DEAD)} == {
         a.executor_id
     }
+
+
+def test_baton_up_exits_non_zero_only_when_it_cannot_go_on(tmp_path: Path) -> None:
+    """Its data directory gone, a role that dies cannot be restarted: ``baton up`` stops
+    everything and exits 1 (a signal is the only other way out, with 0)."""
+    process, _console_port, log = run_up(tmp_path)
+    try:
+        wait_until_up(process, log)
+        children = psutil.Process(process.pid).children(recursive=True)
+        shutil.rmtree(tmp_path / "data")
+        (console,) = [c for c in children if "baton console" in " ".join(c.cmdline()[:4])]
+        console.kill()
+
+        assert process.wait(timeout=60) == 1, log.read_text()[-3000:]
+        assert f"the data directory {tmp_path / 'data'} is gone" in log.read_text()
+        _gone, alive = psutil.wait_procs(children, timeout=10)
+        assert alive == [], [p.cmdline() for p in alive]
+    finally:
+        if process.poll() is None:
+            process.kill()
