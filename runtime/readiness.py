@@ -160,6 +160,9 @@ class Readiness(Service):
                 return await self._checks[name]()
         except TimeoutError:
             return f"no answer in {self._timeout_s:.0f} s"
+        except Exception as exc:  # a check that breaks: a dependency not known to answer
+            logger.debug("%s check %s raised", self.role, name, exc_info=True)
+            return f"the check failed: {type(exc).__name__}"
 
     def _log_changes(self, problems: Mapping[str, str]) -> None:
         for name, problem in problems.items():

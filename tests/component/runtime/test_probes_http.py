@@ -114,3 +114,15 @@ async def test_other_paths_methods_and_garbage_are_refused(base_url: str) -> Non
     answer = await reader.read()
     writer.close()
     assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+
+
+async def test_a_check_that_breaks_counts_as_unreachable() -> None:
+    async def breaks() -> str | None:
+        raise RuntimeError("a bug in a client library")
+
+    answer = await Readiness("worker", {"kafka": breaks}).readyz()
+    assert answer.status == 503
+    assert answer.body == {
+        "status": "unready",
+        "unreachable": {"kafka": "the check failed: RuntimeError"},
+    }
