@@ -212,8 +212,10 @@ class EmbeddedBroker:
             EmbeddedBrokerError: it is still running, or it could not start again (as
                 :meth:`start`; :class:`BrokerPortInUse` if something else took its port).
         """
-        if self._process is None or self._process.returncode is None:
+        if self.running:
             raise EmbeddedBrokerError("the embedded broker is running: stop it first")
+        if self._port is None:
+            raise EmbeddedBrokerError("the embedded broker has not been started")
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
