@@ -11,9 +11,10 @@ worker is held (stopped: its tables' changelogs die with the broker's memory sto
 is restarted on the same port (executors and roles keep their bootstrap address), comes back
 empty, and its topics are re-created before anything else can touch them (the roles' clients
 never create topics: ``broker.auto_create``); one line says it is back, and the worker starts
-afresh, rebuilding the executors' liveness from the gateways' heartbeat snapshots. The gateway
-and the console keep running: their Kafka clients reconnect by themselves, and their readiness
-(``/readyz``) is false meanwhile.
+afresh: each app from the executors the store last saw connected (``store.liveness_seed``), then
+the gateways' heartbeat snapshots confirm the live ones and expose the ones that died meanwhile.
+The gateway and the console keep running: their Kafka clients reconnect by themselves, and
+their readiness (``/readyz``) is false meanwhile.
 
 ``baton up`` exits 0 after a signal, and non-zero only on an error it cannot recover from (a
 role cannot be restarted because the data directory is gone).

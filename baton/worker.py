@@ -23,16 +23,19 @@ from capture.cursor import CaptureTimings
 from capture.workflow_agent import WorkflowAgent
 from recovery.agent import RecoveryAgent
 from recovery.state import AppState
+from runtime.clock import wall_ms
 from runtime.lifecycle import Service, run_until
 from runtime.probes_http import ProbeRoutes, ProbeServer
 from runtime.readiness import Readiness
 from store.app_settings import StorePrivateApps
 from store.audit import record_audit
 from store.database import Store
+from store.liveness_seed import liveness_seeds
 from store.projection import project_app_state
 from store.reachability import store_check
 from store.workflow_projection import apply_workflow_events
 from streams.exceptions import RoleFailed
+from streams.ids import AppName
 from streams.records import RecoveryDecision, WorkflowDeleted, WorkflowStatus, WorkflowSteps
 
 logger = logging.getLogger(__name__)
@@ -85,23 +88,33 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             },
         )
         probes = ProbeServer(ProbeRoutes.of(readiness), settings.worker_host, settings.worker_port)
-        async with probes, readiness, Worker(worker_app, settings, store) as worker:
+        async with store.sessionmaker.begin() as session:
+            seeds = await liveness_seeds(session, wall_ms())
+        worker = Worker(worker_app, settings, store, seeds)
+        async with probes, readiness, worker:
             readiness.watch(worker.liveness)
             logger.info("worker ready: consuming %s", settings.topics.executor_events)
             await run_until(stop, worker)
 
 
 class Worker(Service):
-    """The Faust app and its agents (recovery, capture, workflow table) over the store.
+    """The Faust app and its agents (recovery, capture, workflow table) over the store;
+    ``seeds``: the apps' liveness for those whose table is empty (``store.liveness_seed``).
 
     Its start returns after the group join and table recovery; it fails when the app stops on
     its own.
     """
 
-    def __init__(self, worker_app: WorkerApp, settings: Settings, store: Store) -> None:
+    def __init__(
+        self,
+        worker_app: WorkerApp,
+        settings: Settings,
+        store: Store,
+        seeds: dict[AppName, AppState] | None = None,
+    ) -> None:
         super().__init__("worker")
         projection = StoreProjection(store)
-        recovery = RecoveryAgent(worker_app, settings.timings, projection)
+        recovery = RecoveryAgent(worker_app, settings.timings, projection, seeds=seeds)
         CaptureAgent(
             worker_app,
             recovery,  # the capture poller reads the recovery agent's liveness view

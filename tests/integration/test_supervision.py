@@ -165,6 +165,25 @@ def test_killed_broker_is_restarted_and_baton_heals(up: BatonCluster, pool: Exec
     assert len(text.splitlines()) - lines_before < 120, text[-5000:]
 
 
+def test_an_executor_that_dies_while_the_broker_is_away_is_recovered(
+    up: BatonCluster, pool: ExecutorPool
+) -> None:
+    """The restarted worker's tables are empty: it starts from the executors the store last saw
+    connected, so the one that died meanwhile is recovered, and only that one."""
+    a, b = pool.start_connected(2)
+    pool.run(a, "wf-died-meanwhile", n=8, step_s=0.5)
+
+    child(up, "tansu").kill()
+    a.kill()
+    log = up.roles["up"]
+    assert_eventually(lambda: "embedded broker is back" in log.log_text(), timeout_s=30)
+
+    assert pool.wait_success("wf-died-meanwhile", timeout_s=90).executor_id == b.executor_id
+    dead = {d.dead_executor_id for d in pool.decisions(RecoveryStep.DECLARED_DEAD)}
+    assert dead == {a.executor_id}
+    assert pool.cluster.executors(pool.app)[b.executor_id]["state"] == "connected"
+
+
 @pytest.mark.parametrize("role", ["gateway", "console", "worker"])
 def test_killed_role_is_restarted_and_baton_works(
     up: BatonCluster, pool: ExecutorPool, role: str
