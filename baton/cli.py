@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--broker-port", type=int, help="port of the embedded broker (free port)")
     up.add_argument("--gateway-port", type=int, help="executors' WebSocket port (8090)")
     up.add_argument("--console-port", type=int, help="HTTP console port (8080)")
-    up.add_argument("--worker-port", type=int, help="the worker's HTTP port: /metrics (8091)")
+    up.add_argument(
+        "--worker-port", type=int, help="the worker's HTTP port: /metrics, /healthz, /readyz (8091)"
+    )
     up.add_argument(
         "--host",
         help="interface the gateway and the console listen on (127.0.0.1); beyond loopback, "
@@ -69,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         tls(p)
     worker = common(sub.add_parser("worker", help="run a Faust worker (recovery agent) alone"))
     worker.add_argument("--kafka", dest="kafka_bootstrap", help="Kafka bootstrap HOST:PORT")
-    worker.add_argument("--port", type=int, help="HTTP port: /metrics (8091)")
+    worker.add_argument("--host", help="interface of /metrics, /healthz and /readyz (127.0.0.1)")
+    worker.add_argument("--port", type=int, help="port of /metrics, /healthz and /readyz (8091)")
 
     keys = group(sub, "keys", "manage executors' API keys")
     create = common(keys.add_parser("create", help="create a key (printed once)"))
@@ -157,11 +160,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
             "tls_key",
         )
     }
-    if args.command in ("gateway", "console"):
-        overrides[f"{args.command}_host"] = args.host
-        overrides[f"{args.command}_port"] = args.port
-    if args.command == "worker":
-        overrides["worker_port"] = args.port
+    role_ports = {"gateway": "gateway", "console": "console", "worker": "worker"}
+    if args.command in role_ports:
+        prefix = role_ports[args.command]
+        overrides[f"{prefix}_host"] = args.host
+        overrides[f"{prefix}_port"] = args.port
     if args.command == "up":
         overrides["gateway_port"] = args.gateway_port
         overrides["console_port"] = args.console_port

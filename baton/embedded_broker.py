@@ -118,6 +118,7 @@ class EmbeddedBroker:
         self._startup_timeout_s = startup_timeout_s
         self._stop_timeout_s = stop_timeout_s
         self._process: asyncio.subprocess.Process | None = None
+        self._log_mode = "wb"
 
     @property
     def port(self) -> int:
@@ -190,6 +191,39 @@ class EmbeddedBroker:
             raise
         logger.info("embedded broker ready on %s (pid %d)", self.bootstrap, self._process.pid)
 
+    @property
+    def running(self) -> bool:
+        """Whether the broker's process runs."""
+        return self._process is not None and self._process.returncode is None
+
+    async def wait(self) -> int:
+        """Wait until the broker's process exits (on its own, or killed); its exit code."""
+        if self._process is None:
+            raise EmbeddedBrokerError("the embedded broker has not been started")
+        return await self._process.wait()
+
+    async def restart(self) -> None:
+        """Start the broker again, on the same port, after its process exited.
+
+        Memory storage: it comes back empty (no topics, no offsets). Its output is appended to
+        the same log.
+
+        Raises:
+            EmbeddedBrokerError: it is still running, or it could not start again (as
+                :meth:`start`; :class:`BrokerPortInUse` if something else took its port).
+        """
+        if self.running:
+            raise EmbeddedBrokerError("the embedded broker is running: stop it first")
+        if self._port is None:
+            raise EmbeddedBrokerError("the embedded broker has not been started")
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        self._requested_port = self.port
+        self._process = None
+        self._log_mode = "ab"
+        await self.start()
+
     async def stop(self) -> None:
         """Terminate the broker: SIGTERM, then SIGKILL after ``stop_timeout_s``. Idempotent."""
         process = self._process
@@ -228,6 +262,9 @@ class EmbeddedBroker:
         the readiness probe, which would hand the caller someone else's broker.
         """
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            # As the broker binds: connections of a broker that was just killed linger in
+            # TIME_WAIT on this port, which must not count as "taken".
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((self.host, port))
             except OSError as exc:
@@ -239,7 +276,7 @@ class EmbeddedBroker:
             os.close(fd)
             self._log_path = Path(name)
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
-        return self._log_path.open("wb")
+        return self._log_path.open(self._log_mode)
 
     async def _wait_ready(self) -> None:
         assert self._process is not None

@@ -79,7 +79,9 @@ class RepeatFilter(logging.Filter):
     Occurrences are the same when their logger, level and message template (the ``%``-format
     before its arguments) are: a broker that went away makes Kafka clients log "Unable connect to
     node with id %s: %s" many times a second. INFO and DEBUG lines are never held back: they
-    are lifecycle lines whose arguments matter.
+    are lifecycle lines whose arguments matter; nor are lines logged with
+    ``extra={"self_limited": True}``, whose source limits them already (``baton up``'s restarts,
+    which back off).
 
     A summary is printed by the next record the handler sees after the window (no timer thread):
     while a failure goes on, that is its own next occurrence.
@@ -100,8 +102,8 @@ class RepeatFilter(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if hasattr(record, "repeated"):
-            return True  # a summary of ours
+        if hasattr(record, "repeated") or getattr(record, "self_limited", False):
+            return True  # a summary of ours, or a line its source already rate-limits
         now_ms = int(record.created * 1000)
         key = f"{record.name}\0{record.levelno}\0{record.msg}"
         with self._lock:

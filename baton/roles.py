@@ -8,6 +8,8 @@ import logging
 
 from baton.settings import Settings
 from broker.admin import ensure_topics
+from broker.auto_create import forbid_topic_auto_creation
+from broker.reachability import kafka_check
 from console.access.guard import AccessPolicy
 from console.server import run_console
 from gateway.config import GatewayConfig
@@ -16,8 +18,11 @@ from gateway.server import Gateway
 from management.kafka_channel import KafkaLiveExecutors
 from runtime.lifecycle import run_until
 from runtime.metrics import Metrics
+from runtime.probes_http import ProbeRoutes
+from runtime.readiness import Check, Readiness
 from store.console_secret import cookie_secret
 from store.database import Store
+from store.reachability import store_check
 from store.roles import Role
 from store.users import FIRST_ADMIN, first_admin_code
 from streams.ids import GatewayId
@@ -41,13 +46,34 @@ def gateway_config(settings: Settings) -> GatewayConfig:
     )
 
 
+def role_checks(settings: Settings, store: Store) -> dict[str, Check]:
+    """What a role's readiness needs: its broker with Baton's topics (if it has one) and its
+    store."""
+    checks: dict[str, Check] = {}
+    if settings.kafka_bootstrap is not None:
+        names = [spec.name for spec in settings.topics.specs()]
+        checks["kafka"] = kafka_check(settings.kafka_bootstrap, names)
+    checks["store"] = store_check(store)
+    return checks
+
+
 async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
-    """Serve executors until ``stop`` is set, then drain."""
+    """Serve executors (and ``/healthz``, ``/readyz`` on the same port) until ``stop`` is set,
+    then drain."""
+    forbid_topic_auto_creation()
     await ensure_topics(settings.require_kafka(), settings.topics.specs())
     store = Store(settings.store_url())
-    gateway = Gateway(gateway_config(settings), StoreKeys(store), Metrics("gateway"))
-    async with store, gateway:
-        await run_until(stop, gateway)
+    async with store:
+        readiness = Readiness("gateway", role_checks(settings, store))
+        gateway = Gateway(
+            gateway_config(settings),
+            StoreKeys(store),
+            ProbeRoutes.of(readiness),
+            Metrics("gateway"),
+        )
+        readiness.watch(gateway.liveness)
+        async with readiness, gateway:
+            await run_until(stop, gateway)
 
 
 async def console_access(store: Store, settings: Settings) -> AccessPolicy:
@@ -88,9 +114,11 @@ async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
     channel is started and stopped by the console app's lifespan, with the rest of its
     background work.
     """
+    forbid_topic_auto_creation()
     metrics = Metrics("console")
     async with Store(settings.store_url()) as store:
         live: KafkaLiveExecutors | None = None
+        readiness = Readiness("console", role_checks(settings, store))
         if settings.kafka_bootstrap is not None:
             await ensure_topics(settings.kafka_bootstrap, settings.topics.specs())
             live = KafkaLiveExecutors(
@@ -108,7 +136,8 @@ async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
             tls=settings.tls,
             live=live,
             channel=live,
-            services=() if live is None else (live,),
+            services=(readiness,) if live is None else (live, readiness),
+            readiness=readiness,
             access=await console_access(store, settings),
             oidc=settings.oidc,
             action_timeout_s=settings.console_action_timeout_s,

@@ -54,7 +54,8 @@ class Settings:
     console_host: str = "127.0.0.1"
     console_port: int = 8080
     worker_host: str = "127.0.0.1"
-    """The interface the worker's HTTP listener (``/metrics``) binds; loopback by default."""
+    """The interface of the worker's HTTP listener (``/metrics``, ``/healthz``, ``/readyz``);
+    loopback by default."""
     worker_port: int = 8091
     """The worker's HTTP port (0: any free port, logged at start)."""
     tls_cert: Path | None = None

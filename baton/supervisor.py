@@ -1,52 +1,65 @@
-"""``baton up``: the embedded single-machine deployment, one process per role.
+"""``baton up``: the embedded single-machine deployment, one process per role, kept running.
 
 Creates the store schema, starts the embedded broker (unless ``--kafka`` names one; that one is
 checked first) and creates the topics, then runs ``baton worker``, ``baton gateway`` and
 ``baton console`` as child processes — the same roles a distributed deployment runs on separate
-machines. SIGINT/SIGTERM, or any child exiting, stops the rest in reverse order (the console,
-then the gateway, so executors see a drain, not a death, and the worker last). The children are
-one ``runtime.lifecycle`` service (``RoleProcesses``): a child that exits on its own fails it.
+machines — and supervises them (``baton.role_processes``): a role that dies is restarted with
+backoff. SIGINT/SIGTERM stops everything in reverse order.
+
+The embedded broker is supervised too (``BrokerKeeper``). When it dies, one line says so; the
+worker is held (stopped: its tables' changelogs die with the broker's memory storage), the broker
+is restarted on the same port (executors and roles keep their bootstrap address), comes back
+empty, and its topics are re-created before anything else can touch them (the roles' clients
+never create topics: ``broker.auto_create``); one line says it is back, and the worker starts
+afresh: each app from the executors the store last saw connected (``store.liveness_seed``), then
+the gateways' heartbeat snapshots confirm the live ones and expose the ones that died meanwhile.
+The gateway and the console keep running: their Kafka clients reconnect by themselves, and
+their readiness (``/readyz``) is false meanwhile.
+
+``baton up`` exits 0 after a signal, and non-zero only on an error it cannot recover from (a
+role cannot be restarted because the data directory is gone).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
-import sys
+import time
 from contextlib import AsyncExitStack
 
-from baton.children import die_with_parent
+from aiokafka.errors import KafkaError
+
 from baton.data_dir import prepare_data_dir
-from baton.embedded_broker import EmbeddedBroker
+from baton.embedded_broker import EmbeddedBroker, EmbeddedBrokerError
 from baton.probes import accepts_tcp
-from baton.settings import Settings, environment
+from baton.role_processes import SELF_LIMITED, RoleProcesses, exit_description
+from baton.settings import Settings
 from broker.admin import ensure_topics
+from runtime.backoff import RestartBackoff
 from runtime.lifecycle import Service, first_of
 from store.database import Store
-from streams.exceptions import RoleFailed
+from streams.exceptions import BrokerUnreachable
+from streams.topics import Topics
 
 logger = logging.getLogger(__name__)
 
-ROLES = ("worker", "gateway", "console")
-STOP_TIMEOUT_S = 15.0
-
 
 async def run_up(settings: Settings) -> int:
-    """Run every role until a signal or a child's exit; returns the process exit code."""
+    """Run every role until a signal (0) or an unrecoverable failure (1)."""
     prepare_data_dir(settings.data_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with contextlib.AsyncExitStack() as stack:
+    async with AsyncExitStack() as stack:
         bootstrap = settings.kafka_bootstrap
         if bootstrap is not None:
             # Before the store: an unreachable --kafka fails before anything is created.
             await ensure_topics(bootstrap, settings.topics.specs())
         async with Store(settings.store_url()):
             pass  # creates the schema once, before the roles race to do it
+        broker: EmbeddedBroker | None = None
         if bootstrap is None:
             broker = EmbeddedBroker(
                 port=settings.broker_port, log_path=settings.data_dir / "broker.log"
@@ -54,79 +67,77 @@ async def run_up(settings: Settings) -> int:
             await stack.enter_async_context(broker)
             bootstrap = broker.bootstrap
             await ensure_topics(bootstrap, settings.topics.specs())
-        async with RoleProcesses(settings, bootstrap) as roles:
-            if await _listening(settings):
-                _announce(settings, bootstrap)
-            await first_of(stop.wait(), roles.failed.wait())  # a failure is logged as it happens
-            exited = roles.exited()
-        return 1 if exited else 0
+        roles = await stack.enter_async_context(RoleProcesses(settings, bootstrap))
+        services: list[Service] = [roles]
+        if broker is not None:
+            keeper = BrokerKeeper(broker, settings.topics, roles)
+            services.append(await stack.enter_async_context(keeper))
+        if await _listening(settings):
+            _announce(settings, bootstrap)
+        await first_of(stop.wait(), *(service.failed.wait() for service in services))
+        return 1 if any(service.failure is not None for service in services) else 0
     return 0
 
 
-class RoleProcesses(Service):
-    """One child process per role, started in ``ROLES`` order and stopped in reverse (SIGTERM,
-    then SIGKILL after ``STOP_TIMEOUT_S``); a child that exits on its own fails the service."""
+class BrokerKeeper(Service):
+    """Restarts the embedded broker when it dies, on the same port, and re-creates its topics;
+    holds the worker meanwhile and starts it again once the topics are back."""
 
-    def __init__(self, settings: Settings, bootstrap: str) -> None:
-        super().__init__("roles")
-        self._settings = settings
-        self._bootstrap = bootstrap
-        self._children: dict[str, asyncio.subprocess.Process] = {}
-
-    def exited(self) -> list[str]:
-        """The roles whose process has exited."""
-        return [role for role, child in self._children.items() if child.returncode is not None]
+    def __init__(self, broker: EmbeddedBroker, topics: Topics, roles: RoleProcesses) -> None:
+        super().__init__("embedded broker keeper")
+        self._broker = broker
+        self._topics = topics
+        self._roles = roles
+        self._backoff = RestartBackoff()
+        self.restarts = 0
 
     async def _start(self, stack: AsyncExitStack) -> None:
-        for role in ROLES:
-            child = await _spawn(role, self._settings, self._bootstrap)
-            self._children[role] = child
-            stack.push_async_callback(_stop_child, child)
-            self.tasks.loop(role, self._watch(role, child))
+        self.tasks.loop("embedded broker", self._keep_alive())
 
-    @staticmethod
-    async def _watch(role: str, child: asyncio.subprocess.Process) -> None:
-        code = await child.wait()
-        raise RoleFailed(f"role {role} exited with code {code}; stopping Baton")
+    async def _keep_alive(self) -> None:
+        while True:
+            started = time.monotonic()
+            code = await self._broker.wait()
+            pause_s = self._backoff.after_death(time.monotonic() - started)
+            logger.warning(
+                "embedded broker on %s lost (%s); restarting it on the same port in %.1f s "
+                "(it comes back empty: the worker restarts with it)",
+                self._broker.bootstrap,
+                exit_description(code),
+                pause_s,
+                extra={"kafka": self._broker.bootstrap, "exit_code": code, **SELF_LIMITED},
+            )
+            worker = self._roles.roles["worker"]
+            # At once: its tables' changelogs died with the broker, and Faust cannot stop
+            # cleanly without one (it would hang, then trace back).
+            await worker.hold(stop_timeout_s=0)
+            created = await self._restart(pause_s)
+            self.restarts += 1
+            logger.info(
+                "embedded broker is back on %s; it came back empty: re-created %d topics",
+                self._broker.bootstrap,
+                len(created),
+                extra={"kafka": self._broker.bootstrap},
+            )
+            worker.release()
 
-
-async def _spawn(role: str, settings: Settings, bootstrap: str) -> asyncio.subprocess.Process:
-    args = [
-        sys.executable,
-        "-m",
-        "baton",
-        role,
-        "--kafka",
-        bootstrap,
-        "--data-dir",
-        str(settings.data_dir),
-        "--log-level",
-        settings.log_level,
-    ]
-    if role == "gateway":
-        args += ["--host", settings.gateway_host, "--port", str(settings.gateway_port)]
-    if role == "console":
-        args += ["--host", settings.console_host, "--port", str(settings.console_port)]
-    if role == "worker":
-        args += ["--port", str(settings.worker_port)]
-    tls = settings.tls
-    if tls is not None and role in ("gateway", "console"):
-        args += ["--tls-cert", str(tls.cert.resolve()), "--tls-key", str(tls.key.resolve())]
-    # The store URL may carry a password: every user of the machine can read a command line
-    # (ps), only this one its environment.
-    env = {**environment(), "BATON_DATABASE_URL": settings.store_url()}
-    return await asyncio.create_subprocess_exec(*args, env=env, preexec_fn=die_with_parent)
-
-
-async def _stop_child(child: asyncio.subprocess.Process) -> None:
-    if child.returncode is None:
-        child.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(child.wait(), STOP_TIMEOUT_S)
-        except TimeoutError:
-            logger.warning("child %d did not stop in %.0f s; killing it", child.pid, STOP_TIMEOUT_S)
-            child.kill()
-            await child.wait()
+    async def _restart(self, pause_s: float) -> list[str]:
+        """Restart the broker and re-create the topics, retrying with backoff until both
+        worked; the topics created."""
+        while True:
+            await asyncio.sleep(pause_s)
+            try:
+                if not self._broker.running:
+                    await self._broker.restart()
+                return await ensure_topics(self._broker.bootstrap, self._topics.specs())
+            except (EmbeddedBrokerError, BrokerUnreachable, KafkaError) as exc:
+                pause_s = self._backoff.after_death(0.0)
+                logger.error(  # noqa: TRY400 - the cause is one line; no traceback
+                    "could not restart the embedded broker: %s; retrying in %.1f s",
+                    getattr(exc, "line", exc),
+                    pause_s,
+                    extra={"kafka": self._broker.bootstrap},
+                )
 
 
 async def _listening(settings: Settings, timeout_s: float = 60.0) -> bool:

@@ -37,8 +37,8 @@ _RETRY_BACKOFF_S = 0.2
 
 async def ensure_topics(
     bootstrap: str, specs: Sequence[TopicSpec], *, timeout_s: float = 15.0
-) -> None:
-    """Create the topics in ``specs`` that do not exist yet.
+) -> list[str]:
+    """Create the topics in ``specs`` that do not exist yet; returns the names it created.
 
     An existing topic counts as done even if its partition count differs: the broker cannot change
     it, and start-up must not fail on a re-run. Connection errors and retriable broker errors (the
@@ -54,15 +54,15 @@ async def ensure_topics(
         KafkaError: A non-retriable broker error, or the last retriable one at the deadline.
     """
     if not specs:
-        return
+        return []
     deadline = time.monotonic() + timeout_s
     while True:
         # A plain TCP probe first: aiokafka logs every refused connection at ERROR.
-        problem = await _connect_problem(bootstrap)
+        problem = await connect_problem(bootstrap)
         if problem is None:
             try:
                 async with asyncio.timeout(max(deadline - time.monotonic(), 1.0)):
-                    await _create_missing(bootstrap, specs)
+                    created = await _create_missing(bootstrap, specs)
             except KafkaError as exc:
                 if not exc.retriable or time.monotonic() + _RETRY_BACKOFF_S >= deadline:
                     if isinstance(exc, KafkaConnectionError):
@@ -72,7 +72,7 @@ async def ensure_topics(
             except TimeoutError as exc:
                 raise _unreachable(bootstrap, "it does not answer as Kafka") from exc
             else:
-                return
+                return created
         elif time.monotonic() + _RETRY_BACKOFF_S >= deadline:
             raise _unreachable(bootstrap, problem)
         await asyncio.sleep(_RETRY_BACKOFF_S)
@@ -113,7 +113,7 @@ def _unreachable(bootstrap: str, reason: str) -> BrokerUnreachable:
     )
 
 
-async def _connect_problem(bootstrap: str, timeout_s: float = 2.0) -> str | None:
+async def connect_problem(bootstrap: str, timeout_s: float = 2.0) -> str | None:
     """``None`` if one of the bootstrap addresses accepts a TCP connection, else why not."""
     problem = "no address given"
     for address in bootstrap.split(","):
@@ -137,7 +137,7 @@ async def _connect_problem(bootstrap: str, timeout_s: float = 2.0) -> str | None
     return problem
 
 
-async def _create_missing(bootstrap: str, specs: Sequence[TopicSpec]) -> None:
+async def _create_missing(bootstrap: str, specs: Sequence[TopicSpec]) -> list[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         await admin.start()
@@ -145,12 +145,13 @@ async def _create_missing(bootstrap: str, specs: Sequence[TopicSpec]) -> None:
         existing = set(await admin.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]
         if not missing:
-            return
+            return []
         brokers = len((await admin.describe_cluster())["brokers"])
         response = await admin.create_topics([_new_topic(spec, brokers) for spec in missing])
         _raise_for_errors(response.topic_errors)
         await _await_leaders(admin, missing)
         logger.info("created topics %s", ", ".join(spec.name for spec in missing))
+        return [spec.name for spec in missing]
     finally:
         await admin.close()
 

@@ -50,6 +50,7 @@ from management.channel import CommandChannel, LiveExecutors
 from management.params import BadParameter
 from runtime.lifecycle import Service, ServiceGroup
 from runtime.metrics import Metrics
+from runtime.readiness import Readiness
 from store.database import Store
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def create_app(
     action_timeout_s: float = DEFAULT_ACTION_TIMEOUT_S,
     services: Sequence[Service] = (),
     metrics: Metrics | None = None,
+    readiness: Readiness | None = None,
 ) -> Starlette:
     """The console's ASGI app over a started store.
 
@@ -87,6 +89,8 @@ def create_app(
             ``KafkaLiveExecutors`` given as ``live`` and ``channel``.
         metrics: what ``/metrics`` serves, with the store's per-app families (None: a fresh
             registry).
+        readiness: what ``/healthz`` and ``/readyz`` answer (``runtime.readiness``); None:
+            the store alone is checked, on each call.
 
     Returns:
         The Starlette app. Its lifespan starts and stops the background work (``services``, the
@@ -129,7 +133,7 @@ def create_app(
         routes=[
             *signin.routes(),
             *sso,
-            *Api(store, lookup).routes(first=management.routes()),
+            *Api(store, lookup, readiness).routes(first=management.routes()),
             *dashboard.routes(),
             *MetricsPage(store, Metrics("console") if metrics is None else metrics).routes(),
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
@@ -226,6 +230,6 @@ class _Errors:
 def wants_html(request: Request) -> bool:
     """Whether the caller is a browser on a dashboard page (not the API, not a script)."""
     path = request.url.path
-    if path.startswith("/api/") or path == "/healthz":
+    if path.startswith("/api/") or path in ("/healthz", "/readyz"):
         return False
     return "text/html" in request.headers.get("accept", "")

@@ -177,8 +177,18 @@ class ErrorJson(TypedDict):
     error: str
 
 
-class HealthJson(TypedDict):
-    status: Literal["ok", "unavailable"]
+class _HealthDetail(TypedDict, total=False):
+    unreachable: dict[str, str]
+    """Dependency (``kafka``, ``store``) -> why it cannot be reached."""
+    reason: str
+    """What failed (``failed`` only)."""
+
+
+class HealthJson(_HealthDetail):
+    """``runtime.readiness``: ``/healthz`` says ok, degraded or failed; ``/readyz`` ready or
+    unready."""
+
+    status: Literal["ok", "degraded", "failed", "ready", "unready"]
 
 
 def iso_utc(moment: datetime) -> str:

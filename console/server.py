@@ -23,6 +23,7 @@ from console.oidc.config import OidcConfig
 from management.channel import CommandChannel, LiveExecutors
 from runtime.lifecycle import Service, first_of
 from runtime.metrics import Metrics
+from runtime.readiness import Readiness
 from runtime.tls import TlsFiles
 from store.database import Store
 from streams.exceptions import RoleFailed
@@ -58,6 +59,7 @@ async def run_console(
     access_log: bool = False,
     services: Sequence[Service] = (),
     metrics: Metrics | None = None,
+    readiness: Readiness | None = None,
 ) -> None:
     """Serve the console API on ``host:port`` until ``stop`` is set, then drain and return.
 
@@ -79,6 +81,7 @@ async def run_console(
         services: started by the app's lifespan before it serves, stopped after (e.g. the
             Kafka channel given as ``live`` and ``channel``).
         metrics: what ``/metrics`` serves (None: a fresh registry).
+        readiness: what ``/healthz`` and ``/readyz`` answer (None: the store is checked).
 
     Raises:
         OSError: the address cannot be bound (in use, or not ours).
@@ -99,6 +102,7 @@ async def run_console(
         action_timeout_s=action_timeout_s,
         services=services,
         metrics=metrics,
+        readiness=readiness,
     )
     config = uvicorn.Config(
         app,

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from contextlib import AsyncExitStack
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
@@ -37,13 +38,13 @@ from runtime.clock import wall_ms
 from runtime.lifecycle import Service
 from runtime.log_throttle import LogThrottle
 from runtime.metrics import (
-    CONTENT_TYPE,
     EXECUTORS_CONNECTED,
     ErrorKind,
     Metrics,
     Samples,
     close_code_label,
 )
+from runtime.probes_http import ProbeRoutes, metrics_route
 from streams.exceptions import AuthError, ConductorError, PublishError, RequestError
 from streams.ids import AppName, CommandId, ConnId
 from streams.records import (
@@ -71,18 +72,25 @@ closed by then, so they fail at once and only publish) before cancelling them.""
 class Gateway(Service):
     """One gateway pod: ``async with Gateway(config, keys) as gateway``.
 
-    Besides executors' WebSocket upgrades, its port answers plain HTTP ``GET /metrics``
-    (``_http_answer``), anonymously: metrics name apps and versions, nothing secret.
+    Besides executors' WebSocket upgrades, its port answers plain HTTP ``GET /metrics``,
+    ``/healthz`` and ``/readyz`` (``probes``), anonymously: metrics name apps and versions,
+    nothing secret.
     """
 
     def __init__(
-        self, config: GatewayConfig, keys: KeyVerifier, metrics: Metrics | None = None
+        self,
+        config: GatewayConfig,
+        keys: KeyVerifier,
+        probes: ProbeRoutes | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__("gateway", drain_timeout_s=COMMAND_DRAIN_S)
         self.config = config
         self.metrics = Metrics("gateway") if metrics is None else metrics
         self.metrics.add_snapshot([EXECUTORS_CONNECTED], self._connected_samples)
         self._keys = keys
+        self._probes = probes or ProbeRoutes()
+        self._probes.add("/metrics", metrics_route(self.metrics))
         self._registry = SessionRegistry()
         self._admission = HandshakeAdmission(config.admission)
         self._refusals = LogThrottle(window_ms=int(config.refusal_log_interval_s * 1000))
@@ -160,17 +168,13 @@ class Gateway(Service):
             self._server.close(close_connections=True)
             await self._server.wait_closed()
 
-    # -- admission -------------------------------------------------------------------------
-
-    def _http_answer(self, ws: ServerConnection, request: HttpRequest) -> HttpResponse | None:
-        """The plain HTTP paths of the gateway's port (not WebSocket upgrades); ``None``: the
-        request is an executor's handshake."""
-        if request.path.split("?", 1)[0] == "/metrics":
-            response = ws.respond(http.HTTPStatus.OK, self.metrics.exposition().decode())
-            del response.headers["Content-Type"]  # websockets' Headers add, never replace
-            response.headers["Content-Type"] = CONTENT_TYPE
-            return response
+    def liveness(self) -> str | None:
+        """``None`` while the pod's loops run, else what failed (for ``/healthz``)."""
+        if self.failure is not None:
+            return f"the gateway failed: {self.failure}"
         return None
+
+    # -- admission -------------------------------------------------------------------------
 
     def _connected_samples(self) -> dict[str, Samples]:
         """``baton_executors_connected``: this pod's sessions by app and version."""
@@ -181,9 +185,16 @@ class Gateway(Service):
         return {EXECUTORS_CONNECTED.name: counts}
 
     async def _admit(self, ws: ServerConnection, request: HttpRequest) -> HttpResponse | None:
-        answer = self._http_answer(ws, request)
-        if answer is not None:
-            return answer
+        probe = self._probes.route(request.path)
+        if probe is not None:
+            # Plain HTTP (health, readiness): answered before admission, never counted in it.
+            answer = await probe()
+            headers = Headers(
+                [("Content-Type", answer.content_type), ("Cache-Control", "no-store")]
+            )
+            headers["Content-Length"] = str(len(answer.body))
+            phrase = http.HTTPStatus(answer.status).phrase
+            return HttpResponse(answer.status, phrase, headers, answer.body)
         if self.stopping:
             return ws.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Gateway is shutting down.\n")
         credentials = parse_path(request.path)

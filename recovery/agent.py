@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from broker.faust_app import WorkerApp
@@ -64,9 +65,13 @@ class RecoveryAgent:
         tick_interval_s: float = 0.1,
         projection_interval_s: float = 0.5,
         metrics: Metrics | None = None,
+        seeds: Mapping[AppName, AppState] | None = None,
     ) -> None:
         self._metrics = Metrics("worker") if metrics is None else metrics
         self._worker = worker
+        # An app's state when its table has none (a broker that came back empty): the
+        # executors the store last saw connected (``store.liveness_seed``). Used once per app.
+        self._seeds = dict(seeds or {})
         self._timings = timings
         self._projection = projection
         self._states: dict[AppName, AppState] = {}
@@ -135,8 +140,21 @@ class RecoveryAgent:
         state = self._states.get(app)
         if state is None:
             raw = self._worker.app_state.get(app.encode())
-            state = AppState(app=app) if raw is None else decode_state(raw)
+            state = decode_state(raw) if raw is not None else self._seed(app)
         return state
+
+    def _seed(self, app: AppName) -> AppState:
+        seed = self._seeds.pop(app, None)
+        if seed is None:
+            return AppState(app=app)
+        logger.info(
+            "app %s has no liveness state: starting from the %d executors the store last saw "
+            "connected",
+            app,
+            len(seed.executors),
+            extra={"app": app},
+        )
+        return seed
 
     def _persist(self, app: AppName) -> None:
         """Write the cached state to the table; only valid inside the agent (current event).

@@ -108,7 +108,7 @@ class BatonCluster:
         self.gateway_port = self.gateway_ports[0]
         self.workers = workers
         self.worker_ports = [free_port() for _ in range(workers)]
-        """Each worker's HTTP port (``/metrics``)."""
+        """Each worker's HTTP port (``/metrics``, ``/healthz``, ``/readyz``)."""
         self.console_port = free_port()
         self.database_url = database_url or f"sqlite+aiosqlite:///{workdir / 'baton.db'}"
         """The store: SQLite under ``workdir`` unless a (PostgreSQL) URL is given."""
@@ -156,16 +156,25 @@ class BatonCluster:
         self._make_tester_token()
         return self
 
-    def start_up(self) -> BatonCluster:
-        """Run every role under one ``baton up --kafka`` supervisor process (role ``up``) instead
-        of one process per role; ``stop()`` sends it SIGTERM like the others."""
+    def start_up(self, *, embedded_broker: bool = False) -> BatonCluster:
+        """Run every role under one ``baton up`` supervisor process (role ``up``) instead of one
+        process per role; ``stop()`` sends it SIGTERM like the others.
+
+        Args:
+            embedded_broker: let ``baton up`` run its embedded broker, on the port of the
+                cluster's ``kafka_bootstrap`` (``--broker-port``), instead of ``--kafka``.
+        """
+        broker = (
+            ["--broker-port", self.kafka_bootstrap.rpartition(":")[2]]
+            if embedded_broker
+            else ["--kafka", self.kafka_bootstrap]
+        )
         args = [
             sys.executable,
             "-m",
             "baton",
             "up",
-            "--kafka",
-            self.kafka_bootstrap,
+            *broker,
             "--database-url",
             self.database_url,
             "--data-dir",

@@ -40,6 +40,8 @@ def run_up(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int, P
                 str(free_port()),
                 "--console-port",
                 str(console_port),
+                "--worker-port",
+                str(free_port()),
                 *extra,
             ],
             stdout=out,

@@ -298,7 +298,7 @@ def json_schema(tp: Any, components: dict[str, Any]) -> dict[str, Any]:
             components[name] = {
                 "type": "object",
                 "properties": {key: json_schema(hint, components) for key, hint in hints.items()},
-                "required": sorted(hints),
+                "required": sorted(tp.__required_keys__),  # total=False keys may be absent
                 "additionalProperties": False,
             }
         return {"$ref": f"#/components/schemas/{name}"}

@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -39,7 +37,9 @@ from management.params import (
     parse_workflow_path,
     parse_workflow_query,
 )
+from runtime.readiness import Readiness
 from store.database import Store
+from store.reachability import store_check
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +52,16 @@ class Api:
     Args:
         store: a started store.
         lookup: answers workflow detail and steps, live first.
+        readiness: what ``/healthz`` and ``/readyz`` answer; None: the store alone, checked on
+            each call.
     """
 
-    def __init__(self, store: Store, lookup: WorkflowLookup) -> None:
+    def __init__(
+        self, store: Store, lookup: WorkflowLookup, readiness: Readiness | None = None
+    ) -> None:
         self._store = store
         self._lookup = lookup
+        self._readiness = readiness or Readiness("console", {"store": store_check(store)})
 
     def routes(self, first: Sequence[BaseRoute] = ()) -> list[BaseRoute]:
         """The API's routes, the OpenAPI document's included.
@@ -84,33 +89,41 @@ class Api:
         async def openapi(request: Request) -> Response:
             return JSONResponse(document)
 
-        return [*api_routes, Route(OPENAPI_PATH, openapi, methods=["GET"])]
+        return [
+            *api_routes,
+            # Beside the API, not in its document: the probe of load balancers and orchestrators.
+            Route("/readyz", self.readyz, methods=["GET"]),
+            Route(OPENAPI_PATH, openapi, methods=["GET"]),
+        ]
 
     async def healthz(self, request: Request) -> Response:
-        """Whether the console can read its store.
+        """Whether the console is alive: 503 once a part of it has failed; else 200, saying
+        ``ok``, or ``degraded`` with what it cannot reach (its store, its broker).
 
         ---
-        summary: Health check
+        summary: Liveness
         tags: [health]
         responses:
           "200":
-            description: The store answers.
+            description: Alive; status ok, or degraded with what is unreachable.
             content:
               application/json:
                 schema: {$ref: "#/components/schemas/HealthJson"}
           "503":
-            description: The store is unreachable.
+            description: A part of the console has failed (reason says which).
             content:
               application/json:
                 schema: {$ref: "#/components/schemas/HealthJson"}
         """
-        try:
-            async with self._store.sessionmaker.begin() as session:
-                await session.execute(text("SELECT 1"))
-        except (SQLAlchemyError, OSError):
-            logger.warning("health check: the store is unreachable", exc_info=True)
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
+        answer = await self._readiness.healthz()
+        return JSONResponse(dict(answer.body), status_code=answer.status)
+
+    async def readyz(self, request: Request) -> Response:
+        """Whether the console can serve (``runtime.readiness``), 200 while its store and its
+        broker answer, else 503 naming what cannot be reached, and why. Not in the API's
+        document (it is not the API), so no OpenAPI operation here."""
+        answer = await self._readiness.readyz()
+        return JSONResponse(dict(answer.body), status_code=answer.status)
 
     async def apps(self, request: Request) -> Response:
         """Every app, with executor counts by state and stored workflow counts.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from baton.embedded_broker import EmbeddedBroker, EmbeddedBrokerError
-from broker.admin import ensure_topics
+from broker.admin import ensure_topics, topic_partitions
 from streams.topics import TopicSpec
 
 pytestmark = pytest.mark.integration
@@ -156,3 +157,48 @@ async def test_broker_that_exits_reports_its_log(
         await EmbeddedBroker(startup_timeout_s=10).start()
 
     assert "boom: storage unavailable" in str(info.value)
+
+
+async def test_a_killed_broker_restarts_on_its_port_empty(tmp_path: Path) -> None:
+    async with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
+        bootstrap = broker.bootstrap
+        await ensure_topics(bootstrap, [TopicSpec(name="kept", partitions=2)])
+        with pytest.raises(EmbeddedBrokerError, match="is running"):
+            await broker.restart()
+        assert broker.pid is not None
+        os.kill(broker.pid, 9)
+
+        assert await broker.wait() == -9
+        assert not broker.running
+        await broker.restart()
+
+        assert broker.running
+        assert broker.bootstrap == bootstrap
+        # Memory storage: empty (asked for every topic: asking by name would create it).
+        assert await topic_partitions(bootstrap, "kept") == []
+        assert created_again(await ensure_topics(bootstrap, [TopicSpec(name="kept", partitions=2)]))
+    log = (tmp_path / "broker.log").read_bytes()
+    assert log, "the restarted broker appends to the same log"
+
+
+def created_again(names: list[str]) -> bool:
+    return names == ["kept"]
+
+
+async def test_a_restart_onto_a_taken_port_fails_in_one_line(tmp_path: Path) -> None:
+    broker = EmbeddedBroker(log_path=tmp_path / "broker.log")
+    await broker.start()
+    try:
+        assert broker.pid is not None
+        os.kill(broker.pid, 9)
+        await broker.wait()
+        # Someone else takes the port meanwhile.
+        with (
+            socket.create_server(("127.0.0.1", broker.port)),
+            pytest.raises(EmbeddedBrokerError, match="already in use"),
+        ):
+            await broker.restart()
+        await broker.restart()  # and once it is free again, the restart works
+        assert broker.running
+    finally:
+        await broker.stop()

@@ -88,6 +88,7 @@ def up_args(tmp_path: Path) -> list[str]:
         ("--gateway-port", "the gateway"),
         ("--worker-port", "the worker"),
         ("--broker-port", "the embedded broker"),
+        ("--worker-port", "the worker's probes"),
     ],
 )
 def test_baton_up_on_a_taken_port(
@@ -100,10 +101,15 @@ def test_baton_up_on_a_taken_port(
 
 
 @pytest.mark.parametrize(
-    ("role", "variable"), [("gateway", "GATEWAY"), ("console", "CONSOLE"), ("worker", "WORKER")]
+    ("role", "what", "variable"),
+    [
+        ("gateway", "the gateway", "GATEWAY"),
+        ("console", "the console", "CONSOLE"),
+        ("worker", "the worker", "WORKER"),
+    ],
 )
 def test_a_role_on_a_taken_port(
-    tmp_path: Path, taken_port: int, closed_port: int, role: str, variable: str
+    tmp_path: Path, taken_port: int, closed_port: int, role: str, what: str, variable: str
 ) -> None:
     line = baton(
         role,
@@ -115,7 +121,7 @@ def test_a_role_on_a_taken_port(
         str(tmp_path),
     ).line
 
-    assert f"the {role} cannot listen on 127.0.0.1:{taken_port}" in line
+    assert f"{what} cannot listen on 127.0.0.1:{taken_port}" in line
     assert f"--port PORT (or BATON_{variable}_PORT)" in line
 
 

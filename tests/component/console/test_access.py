@@ -99,6 +99,8 @@ async def test_only_health_static_and_sign_in_are_anonymous(seeded_store: Store)
         ("HEAD", "/healthz"),
         ("GET", "/metrics"),
         ("HEAD", "/metrics"),
+        ("GET", "/readyz"),
+        ("HEAD", "/readyz"),
         ("GET", "/signin"),
         ("HEAD", "/signin"),
         ("POST", "/signin"),

@@ -20,6 +20,7 @@ from broker.admin import ensure_topics
 from gateway.config import GatewayConfig, GatewayLimits
 from gateway.keys import StoreKeys
 from gateway.server import Gateway
+from runtime.probes_http import ProbeRoutes
 from store.database import Store, sqlite_url
 from streams.ids import GatewayId
 from streams.topics import Topics
@@ -78,9 +79,9 @@ def keys(store: Store) -> KeyBook:
 @pytest.fixture
 def make_gateway(kafka_bootstrap: str, topics: Topics, store: Store) -> Callable[..., Gateway]:
     """Build a gateway on a free port with fast timers; ``overrides`` are ``GatewayConfig`` or
-    ``GatewayLimits`` fields."""
+    ``GatewayLimits`` fields; ``probes`` its plain-HTTP routes."""
 
-    def make(**overrides: Any) -> Gateway:
+    def make(probes: ProbeRoutes | None = None, **overrides: Any) -> Gateway:
         settings: dict[str, Any] = {
             "gateway_id": GatewayId(f"gw-{uuid.uuid4().hex[:8]}"),
             "kafka_bootstrap": kafka_bootstrap,
@@ -94,6 +95,6 @@ def make_gateway(kafka_bootstrap: str, topics: Topics, store: Store) -> Callable
         for name, value in overrides.items():
             (limits if name in _LIMIT_FIELDS else settings)[name] = value
         settings["limits"] = GatewayLimits(**limits)
-        return Gateway(GatewayConfig(**settings), StoreKeys(store))
+        return Gateway(GatewayConfig(**settings), StoreKeys(store), probes)
 
     return make

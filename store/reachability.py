@@ -1,0 +1,27 @@
+"""Whether a role can use its store: the ``store`` check of ``runtime.readiness``.
+
+Must not import the gateway, the console, Faust or Kafka.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from runtime.readiness import Check
+from store.database import Store
+
+
+def store_check(store: Store) -> Check:
+    """A check that ``store`` answers ``SELECT 1`` (the reason never carries the URL: it may hold
+    a password)."""
+
+    async def check() -> str | None:
+        try:
+            async with store.sessionmaker.begin() as session:
+                await session.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError) as exc:
+            return f"the store does not answer: {type(exc).__name__}"
+        return None
+
+    return check
