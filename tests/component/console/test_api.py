@@ -78,8 +78,8 @@ async def test_an_executor_outside_the_tested_matrix_is_flagged(
     assert rows["e1"]["compatibility_warning"] is None
     assert rows["e5"]["compatibility_warning"].startswith("unknown client language 'rust'")
     assert rows["e6"]["compatibility_warning"] == (
-        "Python client version 3.5.0 is outside the tested matrix (tested: 2.31.1, 3.2.0); some "
-        "actions may not be supported"
+        "Python client version 3.5.0 is outside the tested matrix "
+        "(tested: 2.31.1, 3.2.0, 3.3.0, 3.4.0); some actions may not be supported"
     )
 
 
