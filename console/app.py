@@ -36,6 +36,7 @@ from console.access.guard import AccessGuard, AccessPolicy
 from console.access.sessions import SESSION_COOKIE
 from console.access.signin import SignIn
 from console.actors import ActorResolver
+from console.api.admin import AdminApi
 from console.api.management import ManagementApi
 from console.api.reads import Api
 from console.dashboard.routes import Dashboard, error_page
@@ -133,7 +134,9 @@ def create_app(
         routes=[
             *signin.routes(),
             *sso,
-            *Api(store, lookup, readiness).routes(first=management.routes()),
+            *Api(store, lookup, readiness).routes(
+                first=[*management.routes(), *AdminApi(store).routes()]
+            ),
             *dashboard.routes(),
             *MetricsPage(store, Metrics("console") if metrics is None else metrics).routes(),
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),

@@ -22,7 +22,7 @@ from starlette.schemas import SchemaGenerator
 from console import serialize
 from console.access.rules import required_role
 from console.access.sessions import SESSION_COOKIE
-from console.api import management_json
+from console.api import admin, management_json
 from management.params import DEFAULT_LIMIT, MAX_LIMIT, SORT_VALUES, STATUS_VALUES
 from store.roles import Role
 
@@ -44,6 +44,9 @@ RESPONSE_TYPES: tuple[Any, ...] = (
     management_json.BulkPreviewJson,
     management_json.BulkJobJson,
     management_json.AuditPageJson,
+    admin.UserJson,
+    admin.TokenJson,
+    admin.KeyJson,
 )
 """Every top-level response shape; nested ``TypedDict``s are added as they are met."""
 

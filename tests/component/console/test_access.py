@@ -19,6 +19,7 @@ from console.access.guard import AccessPolicy
 from console.access.rules import required_role
 from console.app import create_app
 from store.database import Store
+from store.keys import create_key
 from store.roles import Role
 from store.users import create_signin_code, create_user
 from tests.component.console.channel import FakeChannel
@@ -250,3 +251,36 @@ async def test_a_viewer_sees_no_action_buttons_and_cannot_open_a_confirmation(
     confirm = await browser.get("/apps/orders/workflows/wf-003/confirm?action=cancel", headers=HTML)
     assert confirm.status_code == 403
     assert "user:vera has the viewer role" in confirm.text
+
+
+async def test_the_admin_api_lists_users_tokens_and_keys_to_admins_only(
+    seeded_store: Store, browser: httpx.AsyncClient
+) -> None:
+    await _user(seeded_store, "alice", Role.OPERATOR)
+    async with seeded_store.sessionmaker.begin() as session:
+        _, plaintext = await create_key(session, "orders", name="eu-prod")
+    admin = await bearer(seeded_store)
+    operator = await bearer(seeded_store, "deployer", Role.OPERATOR)
+
+    users = await browser.get("/api/v1/admin/users", headers=admin)
+    assert users.status_code == 200, users.text
+    assert {"name": "alice", "role": "operator", "password_set": True}.items() <= (
+        next(u for u in users.json() if u["name"] == "alice").items()
+    )
+    tokens = (await browser.get("/api/v1/admin/tokens", headers=admin)).json()
+    assert {(t["name"], t["role"]) for t in tokens} >= {
+        ("tester", "admin"),
+        ("deployer", "operator"),
+    }
+    keys = (await browser.get("/api/v1/admin/apps/orders/keys", headers=admin)).json()
+    assert [(k["app"], k["name"], k["revoked_at"]) for k in keys] == [("orders", "eu-prod", None)]
+    everything = users.text + str(tokens) + str(keys)
+    assert plaintext not in everything
+    assert "hash" not in everything
+    assert PASSWORD not in everything
+
+    refused = await browser.get("/api/v1/admin/users", headers=operator)
+    assert refused.status_code == 403
+    assert "needs the admin role" in refused.json()["error"]
+    bad = await browser.get("/api/v1/admin/apps/no such app/keys", headers=admin)
+    assert bad.status_code == 400

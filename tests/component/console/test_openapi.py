@@ -64,7 +64,7 @@ async def document(client: httpx.AsyncClient) -> dict[str, Any]:
 async def test_every_api_route_is_documented(document: dict[str, Any], seeded_store: Store) -> None:
     assert document["openapi"].startswith("3.")
     routes = _api_routes(seeded_store)
-    assert len(routes) == 28  # 9 observation routes, 19 management ones
+    assert len(routes) == 31  # 9 observation routes, 19 management ones, 3 admin ones
     for path, method in routes:
         operation = document["paths"].get(path, {}).get(method)
         assert operation is not None, f"{method.upper()} {path} is not documented"
@@ -190,3 +190,5 @@ async def test_every_operation_says_who_may_call_it(document: dict[str, Any]) ->
     assert roles["/api/v1/apps", "get"] == "viewer"
     assert roles["/api/v1/apps/{app}/workflows/{workflow_id}/cancel", "post"] == "operator"
     assert roles["/api/v1/apps/{app}/workflows/{workflow_id}/export", "get"] == "operator"
+    assert roles["/api/v1/admin/users", "get"] == "admin"
+    assert roles["/api/v1/admin/apps/{app}/keys", "get"] == "admin"
