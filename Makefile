@@ -53,7 +53,7 @@ up: $(RUNTIME)
 ## Chromium and HAProxy (see system-deps).
 test: system-deps $(TEST_EXTRAS) oidc-deps kafka-jars client-deps
 	$(WITH_TEST_PG) $(BIN)/pytest --cov --cov-report=term:skip-covered \
-		--cov-fail-under=$(COVERAGE_FLOOR)
+		--cov-fail-under=$(COVERAGE_FLOOR) --durations=25
 
 ## Unit and component tests that need no broker, database server or browser (under 3 minutes).
 test-fast: $(TEST_EXTRAS)
