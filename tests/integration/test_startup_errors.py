@@ -88,7 +88,6 @@ def up_args(tmp_path: Path) -> list[str]:
         ("--gateway-port", "the gateway"),
         ("--worker-port", "the worker"),
         ("--broker-port", "the embedded broker"),
-        ("--worker-port", "the worker"),
     ],
 )
 def test_baton_up_on_a_taken_port(
