@@ -2,8 +2,10 @@
 
 Registered as a pytest plugin for every tier (``-p tests.browser.fixtures`` in pyproject.toml),
 so conformance tests can open the dashboard too. Screenshots go to ``SCREENSHOTS``
-(``test-output/browser/``, git-ignored). ``sign_in`` makes a console user in the test's store and
-signs the page in through the console's own sign-in page, as a person would.
+(``test-output/browser/``, git-ignored). Signing in is ``tests.browser.signing``'s.
+
+Imports nothing of Baton's: a plugin loads before coverage starts, and what it imported would
+count as never run.
 """
 
 from __future__ import annotations
@@ -17,19 +19,13 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, async_playwright
 from starlette.types import ASGIApp
-
-from store.database import Store
-from store.roles import Role
-from store.users import create_user
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
 TIMEOUT_MS = 10_000
-PASSWORD = "a browser test's password"
-"""The password of every user ``add_user`` makes."""
 
 
 @pytest.fixture
@@ -99,27 +95,3 @@ async def serving(app: ASGIApp, sock: socket.socket | None = None) -> AsyncItera
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=10)
         sock.close()
-
-
-async def add_user(store: Store, name: str, role: Role) -> None:
-    """Make the console user ``name`` with ``role`` and the password ``PASSWORD``."""
-    async with store.sessionmaker.begin() as session:
-        await create_user(session, name, role, password=PASSWORD, actor="tests")
-
-
-async def type_credentials(page: Page, name: str, password: str) -> None:
-    """On the sign-in page: type a name and a password and press Sign in."""
-    await page.get_by_label("Name").fill(name)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_test_id("signin-submit").click()
-
-
-async def sign_in(page: Page, base: str, store: Store, role: Role, name: str = "") -> str:
-    """Make a user with ``role`` (named after it unless ``name`` is given) in ``store``, and sign
-    ``page`` in as it through the sign-in page of the console at ``base``; returns the name."""
-    name = name or role.value
-    await add_user(store, name, role)
-    await page.goto(f"{base}/signin")
-    await type_credentials(page, name, PASSWORD)
-    await expect(page.get_by_test_id("whoami")).to_contain_text(f"{name} · {role.value}")
-    return name

@@ -20,7 +20,8 @@ from store.database import Store, sqlite_url
 from store.roles import Role
 from store.workflow_projection import upsert_workflows
 from streams.ids import WorkflowId
-from tests.browser.fixtures import SCREENSHOTS, serving, sign_in
+from tests.browser.fixtures import SCREENSHOTS, serving
+from tests.browser.signing import sign_in
 from tests.component.console.seed import T0, WORKFLOWS, XSS, seed
 from tests.console_access import TEST_ACCESS
 

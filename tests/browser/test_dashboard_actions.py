@@ -19,7 +19,8 @@ from console.app import create_app
 from store.database import Store, sqlite_url
 from store.roles import Role
 from streams.records import RequestKind
-from tests.browser.fixtures import SCREENSHOTS, serving, sign_in
+from tests.browser.fixtures import SCREENSHOTS, serving
+from tests.browser.signing import sign_in
 from tests.component.console.dashboard_client import FakeExecutor
 from tests.component.console.seed import seed
 from tests.console_access import TEST_ACCESS

@@ -37,7 +37,8 @@ from streams.records import (
     WorkflowStatus,
     WorkflowSteps,
 )
-from tests.browser.fixtures import SCREENSHOTS, serving, sign_in
+from tests.browser.fixtures import SCREENSHOTS, serving
+from tests.browser.signing import sign_in
 from tests.console_access import TEST_ACCESS
 
 APP = AppName("hostile")

@@ -26,15 +26,8 @@ from store.database import Store, sqlite_url
 from store.roles import Role
 from store.users import FIRST_ADMIN, create_signin_code, create_user, first_admin_code
 from streams.records import RequestKind
-from tests.browser.fixtures import (
-    PASSWORD,
-    SCREENSHOTS,
-    add_user,
-    another_person,
-    serving,
-    sign_in,
-    type_credentials,
-)
+from tests.browser.fixtures import SCREENSHOTS, another_person, serving
+from tests.browser.signing import PASSWORD, add_user, sign_in, type_credentials
 from tests.component.console.dashboard_client import FakeExecutor
 from tests.component.console.seed import audit_rows, seed
 from tests.console_access import TEST_ACCESS
