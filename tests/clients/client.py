@@ -305,7 +305,9 @@ class JavaClient(Client):
         _stamp(self.build_dir, inputs)
 
 
-def _tree_digest(directory: Path, *, manifest: str = "pyproject.toml", sources: str = "*.py") -> str:
+def _tree_digest(
+    directory: Path, *, manifest: str = "pyproject.toml", sources: str = "*.py"
+) -> str:
     """A digest of a package's ``manifest`` and ``src/**/<sources>`` (what a reinstall depends
     on; pip's in-tree ``build/`` and ``*.egg-info`` are not)."""
     digest = hashlib.sha256()
