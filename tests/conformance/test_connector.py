@@ -9,13 +9,16 @@ covered through Baton itself in ``test_clients.py``; here: rewind, fork from fai
 ``exist_pending_workflows``, queues and schedules, the refusal of a verb the public API cannot
 serve, an unknown message type, the websocket path, the 1000 close after DBOS shuts down, and
 ``recovery`` on each of its two paths (the version table's private call, the public fallback)
-with a duplicate request.
+with a duplicate request. The TypeScript connector's own ``npm test`` (its pure parts) runs here
+too, on its client's install.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import queue
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,8 +29,8 @@ from uuid import uuid4
 import pytest
 from websockets.sync.server import Server, ServerConnection, serve
 
-from tests.clients.catalog import CONNECTORS
-from tests.clients.client import Client
+from tests.clients.catalog import CONNECTORS, TYPESCRIPT_5_3_CONNECTOR
+from tests.clients.client import TYPESCRIPT_CONNECTOR_DIR, Client
 from tests.conformance.test_management import step_numbers, wait_dbos_status
 from tests.dbos_app.harness import ExecutorProcess, recorded_step_ids
 from tests.eventually import assert_eventually
@@ -266,3 +269,21 @@ def test_recovery_takes_over_a_killed_executors_workflow_once(
         "exist_pending_workflows", executor_id=a.executor_id, application_version="v1"
     )
     assert pending["exist"] is False, pending
+
+
+def test_the_typescript_connectors_own_tests_pass() -> None:
+    """``connectors/typescript``'s ``npm test`` (``node:test``: frame decoding, reply shapes, the
+    recovery path per SDK version), on the packages its conformance client installs."""
+    TYPESCRIPT_5_3_CONNECTOR.prepare()
+    modules = TYPESCRIPT_5_3_CONNECTOR.packages_dir / "node_modules"
+    result = subprocess.run(
+        ["node", "--test", "test/"],
+        cwd=TYPESCRIPT_CONNECTOR_DIR,
+        env={**os.environ, "NODE_PATH": str(modules)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "# fail 0" in result.stdout, result.stdout
