@@ -91,7 +91,15 @@ class ConductorSocket {
     if (this.stopping) {
       return;
     }
-    const websocket = new WebSocket(this.url, { handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
+    let websocket;
+    try {
+      websocket = new WebSocket(this.url, { handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
+    } catch (error) {
+      // Never thrown out of a timer into the application: try again later.
+      this.logger.warn(`baton-connector: cannot connect to the conductor at ${this.shownUrl}: ${error.message}`);
+      this.reconnectTimer = setTimeout(() => this.open(), RECONNECT_DELAY_MS);
+      return;
+    }
     this.websocket = websocket;
     websocket.on('open', () => {
       this.connected = true;
@@ -161,17 +169,20 @@ class ConductorSocket {
     try {
       request = protocol.decode(frame);
     } catch (error) {
-      if (error instanceof ProtocolError) {
-        this.logger.warn(`baton-connector: ignored a frame from the conductor: ${error.message}`);
-        return;
-      }
-      throw error;
+      const why = error instanceof ProtocolError ? error.message : String(error);
+      this.logger.warn(`baton-connector: ignored a frame from the conductor: ${why}`);
+      return;
     }
-    this.answer(request).then((fields) => {
-      if (websocket.readyState === WebSocket.OPEN) {
-        websocket.send(protocol.encode(request, fields));
-      }
-    });
+    // Nothing here may reject unhandled: that would end the application's process.
+    this.answer(request)
+      .then((fields) => {
+        if (websocket.readyState === WebSocket.OPEN) {
+          websocket.send(protocol.encode(request, fields));
+        }
+      })
+      .catch((error) => {
+        this.logger.warn(`baton-connector: could not answer ${request.type}: ${error}`);
+      });
   }
 }
 

@@ -63,6 +63,7 @@ class Verbs {
     this.sdkVersion = sdkVersion;
     this.executor = executor;
     this.metadata = { ...(executorMetadata ?? {}), recovery: this.strategy };
+    this.retentionRound = undefined;
   }
 
   /** The reply fields for `request` (an error's fields when it failed); never rejects. */
@@ -118,7 +119,7 @@ class Verbs {
       case MessageType.REWIND_WORKFLOW:
         return rewind(r);
       case MessageType.RETENTION:
-        return retention(r);
+        return this.retention(r);
       case MessageType.LIST_SCHEDULES:
         return { output: await listSchedules(r) };
       case MessageType.GET_SCHEDULE: {
@@ -170,6 +171,21 @@ class Verbs {
       dbos_version: this.sdkVersion,
       executor_metadata: this.metadata,
     };
+  }
+
+  /** `retention`, one round at a time on this executor: a request while one runs is answered
+   * at once and skipped, as the stock client does. */
+  async retention(r) {
+    if (this.retentionRound !== undefined) {
+      DBOS.logger.warn('baton-connector: skipping retention: the previous round is still running');
+      return { success: true };
+    }
+    this.retentionRound = retention(r);
+    try {
+      return await this.retentionRound;
+    } finally {
+      this.retentionRound = undefined;
+    }
   }
 
   /** Take over the PENDING workflows of the named (dead) executors (`recovery`). */
