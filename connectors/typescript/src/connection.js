@@ -36,6 +36,7 @@ class ConductorSocket {
     this.pongTimer = undefined;
     this.connected = false;
     this.waiters = [];
+    this.warnedDown = false;
   }
 
   start() {
@@ -96,12 +97,15 @@ class ConductorSocket {
       websocket = new WebSocket(this.url, { handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
     } catch (error) {
       // Never thrown out of a timer into the application: try again later.
-      this.logger.warn(`baton-connector: cannot connect to the conductor at ${this.shownUrl}: ${error.message}`);
+      this.down(`cannot connect to the conductor at ${this.shownUrl}: ${error.message}`);
       this.reconnectTimer = setTimeout(() => this.open(), RECONNECT_DELAY_MS);
       return;
     }
     this.websocket = websocket;
+    let opened = false;
     websocket.on('open', () => {
+      opened = true;
+      this.warnedDown = false;
       this.connected = true;
       this.logger.info(`baton-connector: connected to the conductor at ${this.shownUrl}`);
       for (const waiter of this.waiters.splice(0)) {
@@ -119,13 +123,15 @@ class ConductorSocket {
       this.reply(websocket, data.toString('utf-8'));
     });
     websocket.on('unexpected-response', (_request, response) => {
-      this.logger.warn(
-        `baton-connector: the conductor at ${this.shownUrl} refused the connection: ${response.statusCode}`,
-      );
+      this.down(`the conductor at ${this.shownUrl} refused the connection: HTTP ${response.statusCode}`);
       websocket.terminate();
     });
     websocket.on('error', (error) => {
-      this.logger.warn(`baton-connector: cannot reach the conductor at ${this.shownUrl}: ${error.message}`);
+      if (opened) {
+        this.logger.warn(`baton-connector: conductor connection failed: ${error.message}`);
+      } else {
+        this.down(`cannot reach the conductor at ${this.shownUrl}: ${error.message}`);
+      }
     });
     websocket.on('close', (code) => {
       this.connected = false;
@@ -137,11 +143,24 @@ class ConductorSocket {
         this.logger.info('baton-connector: closed the conductor connection');
         return;
       }
-      this.logger.info(`baton-connector: conductor connection closed (code ${code}); reconnecting`);
+      if (opened) {
+        this.logger.info(`baton-connector: conductor connection closed (code ${code}); reconnecting`);
+      }
       if (this.reconnectTimer === undefined) {
         this.reconnectTimer = setTimeout(() => this.open(), RECONNECT_DELAY_MS);
       }
     });
+  }
+
+  /** A failed attempt: a warning for the first one since the last session, debug for the rest
+   * (an unreachable conductor is retried every second). */
+  down(message) {
+    if (this.warnedDown) {
+      this.logger.debug(`baton-connector: ${message}`);
+    } else {
+      this.warnedDown = true;
+      this.logger.warn(`baton-connector: ${message}; retrying every ${RECONNECT_DELAY_MS / 1000} s`);
+    }
   }
 
   armPing(websocket) {
