@@ -79,7 +79,8 @@ kafka-jars:
 
 ## The DBOS clients the conformance tier runs besides the test extras' dbos (tests/clients):
 ## dbos 3.2.0 in .venv-clients/dbos-3.2.0, dbos 3.3.0 and 3.4.0 each with the Python connector
-## (connectors/python) in .venv-clients/dbos-3.x.0-connector (one stamp per version), the TypeScript app's npm ci (needs Node.js) and the Go
+## (connectors/python) in .venv-clients/dbos-3.x.0-connector (one stamp per version), the TypeScript app's npm ci (needs Node.js)
+## and its 5.3.0 install with connectors/typescript (tests/clients/typescript-connector), and the Go
 ## app's go build into .venv-clients/go (needs Go 1.25+) and the Java app's Maven build into
 ## .venv-clients/java (needs a JDK 17+ and Maven).
 ## `python -m tests.clients` skips a client whose stamp is current, so this is quick once done.

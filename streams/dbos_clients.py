@@ -26,6 +26,7 @@ TESTED: frozenset[tuple[str, str]] = frozenset(
         ("python", "3.3.0"),  # through Baton's connector (connectors/python)
         ("python", "3.4.0"),
         ("typescript", "5.2.11"),
+        ("typescript", "5.3.0"),  # through Baton's connector (connectors/typescript)
         ("go", "v1.6.0"),
         ("java", "1.1.0-m6"),
     }

@@ -3,9 +3,10 @@ each started by the harness (``tests/dbos_app/harness.py``) and driven the same 
 
 Owns: what a client is (``client``), the clients under test (``catalog``) and their applications
 (``tests/dbos_app/executor_app.py`` for Python, also through ``connectors/python`` on dbos 3.3 and
-3.4, ``typescript/`` for TypeScript). Imports nothing
-from Baton and nothing from pytest: bench scripts use it too. ``python -m tests.clients [LABEL...]``
-prepares clients (``make client-deps`` runs it for all).
+3.4, ``typescript/`` for TypeScript, also through ``connectors/typescript`` on 5.3 with the
+install of ``typescript-connector/``). Imports nothing from Baton and nothing from pytest: bench
+scripts use it too. ``python -m tests.clients [LABEL...]`` prepares clients (``make client-deps``
+runs it for all).
 
 Every client application keeps the same contract, so a test does not care which one it drives.
 
@@ -38,6 +39,6 @@ endpoint                                    Python  TypeScript
 ``GET /schedules``                          yes     501
 ==========================================  ======  ==========
 
-Python has also the workflows ``big`` and ``chatty`` and the schedule ``yearly-tick`` (see
-``executor_app.py``).
+Python has also the workflows ``big`` and ``chatty`` (see ``executor_app.py``); Python and
+TypeScript store the schedule ``yearly-tick`` (yearly, so it never fires unless triggered).
 """

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tests.clients.client import (
     CACHE_DIR,
+    TYPESCRIPT_DIR,
     Client,
     GoClient,
     JavaClient,
@@ -28,6 +29,11 @@ PYTHON_3_4_CONNECTOR = PythonClient(
 """dbos 3.4.0 connected through ``connectors/python``."""
 TYPESCRIPT_5_2 = TypeScriptClient(sdk_version="5.2.11")
 """@dbos-inc/dbos-sdk 5.2.11 (5.3 moved the Conductor client out)."""
+TYPESCRIPT_5_3_CONNECTOR = TypeScriptClient(
+    sdk_version="5.3.0", install_dir=TYPESCRIPT_DIR.parent / "typescript-connector", connector=True
+)
+"""@dbos-inc/dbos-sdk 5.3.0 (no open Conductor client) connected through ``connectors/typescript``:
+the same app on the install of ``tests/clients/typescript-connector``."""
 
 GO_1_6 = GoClient(sdk_version="v1.6.0")
 """github.com/dbos-inc/dbos-transact-golang v1.6.0 (1.7 moved the Conductor client behind
@@ -37,7 +43,11 @@ JAVA_1_1 = JavaClient(sdk_version="1.1.0-m6")
 """dev.dbos:transact 1.1.0-m6, the only release the Maven registry serves; its jar holds the
 Conductor client (``dev.dbos.transact.conductor``)."""
 
-CONNECTORS: tuple[Client, ...] = (PYTHON_3_3_CONNECTOR, PYTHON_3_4_CONNECTOR)
+CONNECTORS: tuple[Client, ...] = (
+    PYTHON_3_3_CONNECTOR,
+    PYTHON_3_4_CONNECTOR,
+    TYPESCRIPT_5_3_CONNECTOR,
+)
 """The DBOS releases each connector in ``connectors/`` declares, connected through it."""
 
 ALL: tuple[Client, ...] = (PYTHON_2_31, PYTHON_3_2, TYPESCRIPT_5_2, GO_1_6, JAVA_1_1, *CONNECTORS)

@@ -25,6 +25,9 @@ CONNECTOR_DIR = REPO_ROOT / "connectors" / "python"
 """The Python connector package (``baton-connector``), installed into the connector clients'
 environments."""
 TYPESCRIPT_DIR = Path(__file__).resolve().parent / "typescript"
+TYPESCRIPT_CONNECTOR_DIR = REPO_ROOT / "connectors" / "typescript"
+"""The TypeScript connector package (``baton-connector`` on npm's side), installed into the
+TypeScript connector client's ``install_dir`` (copied, not linked: see its ``.npmrc``)."""
 GO_DIR = Path(__file__).resolve().parent / "go"
 GO_MODULE = "github.com/dbos-inc/dbos-transact-golang"
 JAVA_DIR = Path(__file__).resolve().parent / "java"
@@ -48,6 +51,9 @@ class Client(ABC):
     """The DBOS function id of a workflow's first step (Python counts from 1, TypeScript from 0):
     ``multi_step``'s step ``k`` is function id ``first_function_id + k - 1``, the number a fork's
     ``start_step`` names."""
+    connector: bool = False
+    """The app connects through Baton's connector for its language (``connectors/``) instead of
+    DBOS's own Conductor client; each client class says which."""
 
     def function_id_of_step(self, step_no: int) -> int:
         """The function id of ``multi_step``'s step ``step_no`` (counted from 1)."""
@@ -146,26 +152,56 @@ class PythonClient(Client):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TypeScriptClient(Client):
-    """``tests/clients/typescript`` on Node.js; its lockfile pins ``@dbos-inc/dbos-sdk``."""
+    """``tests/clients/typescript/executor_app.js`` on Node.js, on the install of ``install_dir``
+    (``app_dir`` itself by default), whose lockfile pins ``@dbos-inc/dbos-sdk``."""
 
     language: str = "typescript"
     first_function_id: int = 0
 
     app_dir: Path = TYPESCRIPT_DIR
+    install_dir: Path | None = None
+    """Another directory whose ``package.json``/``package-lock.json``/``node_modules`` the app
+    requires its packages from (``BATON_TEST_INSTALL_DIR``); ``None``: ``app_dir``'s own."""
+    connector: bool = False
+    """The app connects through ``baton-connector`` (``connectors/typescript``, installed into
+    ``install_dir`` beside the SDK) instead of DBOS's own Conductor client (gone since 5.3)."""
+
+    @property
+    def label(self) -> str:
+        """``typescript-<sdk_version>``, with ``-connector`` for a connector client."""
+        suffix = "-connector" if self.connector else ""
+        return f"{self.language}-{self.sdk_version}{suffix}"
+
+    @property
+    def packages_dir(self) -> Path:
+        """Where ``npm ci`` installs the app's packages."""
+        return self.app_dir if self.install_dir is None else self.install_dir
 
     def command(self) -> list[str]:
         return ["node", str(self.app_dir / "executor_app.js")]
 
+    def environment(self) -> dict[str, str]:
+        env = {} if self.install_dir is None else {"BATON_TEST_INSTALL_DIR": str(self.install_dir)}
+        if self.connector:
+            env["BATON_TEST_CONNECTOR"] = "1"
+        return env
+
     def prepare(self) -> None:
-        pinned = json.loads((self.app_dir / "package.json").read_text())["dependencies"]
+        packages = self.packages_dir
+        pinned = json.loads((packages / "package.json").read_text())["dependencies"]
         if pinned.get("@dbos-inc/dbos-sdk") != self.sdk_version:
             raise ClientPrepareError(
-                f"{self.app_dir / 'package.json'} pins @dbos-inc/dbos-sdk "
+                f"{packages / 'package.json'} pins @dbos-inc/dbos-sdk "
                 f"{pinned.get('@dbos-inc/dbos-sdk')}, not {self.sdk_version}"
             )
-        lock = hashlib.sha256((self.app_dir / "package-lock.json").read_bytes()).hexdigest()
-        modules = self.app_dir / "node_modules"
-        if _stamped(modules, lock):
+        stamp = hashlib.sha256((packages / "package-lock.json").read_bytes()).hexdigest()
+        if self.connector:
+            # npm ci copies the connector in: a changed source tree of the same version is
+            # installed again when its digest changes.
+            digest = _tree_digest(TYPESCRIPT_CONNECTOR_DIR, manifest="package.json", sources="*")
+            stamp = f"{stamp} baton-connector {digest}"
+        modules = packages / "node_modules"
+        if _stamped(modules, stamp):
             return
         for tool in ("node", "npm"):
             if shutil.which(tool) is None:
@@ -173,9 +209,9 @@ class TypeScriptClient(Client):
                     f"{self.label} runs on Node.js and `{tool}` is missing: install Node.js 20+ "
                     "with npm (`apt-get install nodejs npm`), then run `make client-deps`"
                 )
-        _progress(f"preparing {self.label}: npm ci in {self.app_dir}")
-        _run(["npm", "ci", "--no-audit", "--no-fund"], cwd=self.app_dir, what="npm ci")
-        _stamp(modules, lock)
+        _progress(f"preparing {self.label}: npm ci in {packages}")
+        _run(["npm", "ci", "--no-audit", "--no-fund"], cwd=packages, what="npm ci")
+        _stamp(modules, stamp)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -269,11 +305,14 @@ class JavaClient(Client):
         _stamp(self.build_dir, inputs)
 
 
-def _tree_digest(directory: Path) -> str:
-    """A digest of a package's ``pyproject.toml`` and ``src/**/*.py`` (what a reinstall depends
+def _tree_digest(
+    directory: Path, *, manifest: str = "pyproject.toml", sources: str = "*.py"
+) -> str:
+    """A digest of a package's ``manifest`` and ``src/**/<sources>`` (what a reinstall depends
     on; pip's in-tree ``build/`` and ``*.egg-info`` are not)."""
     digest = hashlib.sha256()
-    for path in [directory / "pyproject.toml", *sorted((directory / "src").rglob("*.py"))]:
+    files = sorted(path for path in (directory / "src").rglob(sources) if path.is_file())
+    for path in [directory / manifest, *files]:
         digest.update(str(path.relative_to(directory)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

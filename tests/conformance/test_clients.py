@@ -1,8 +1,8 @@
 """Every DBOS client besides the default one, for real against Baton's processes: Python
 ``dbos==3.2.0``, TypeScript ``@dbos-inc/dbos-sdk@5.2.11``, Go ``dbos-transact-golang v1.6.0``,
-Java ``dev.dbos:transact 1.1.0-m6``, and Python ``dbos==3.3.0`` and ``3.4.0`` through Baton's own
-connector (``connectors/python``: no Conductor client in their open core)
-(``tests/clients/catalog.py``).
+Java ``dev.dbos:transact 1.1.0-m6``, Python ``dbos==3.3.0`` and ``3.4.0`` through Baton's own
+connector (``connectors/python``: no Conductor client in their open core), and TypeScript
+``@dbos-inc/dbos-sdk@5.3.0`` through ``connectors/typescript`` (``tests/clients/catalog.py``).
 
 Each test runs once per client, on its own app and system database: the client connects with a
 key and is listed with what it sends; a SIGKILL mid-workflow is recovered on a survivor of the same
@@ -33,6 +33,7 @@ from tests.clients.catalog import (
     PYTHON_3_3_CONNECTOR,
     PYTHON_3_4_CONNECTOR,
     TYPESCRIPT_5_2,
+    TYPESCRIPT_5_3_CONNECTOR,
 )
 from tests.clients.client import Client
 from tests.conformance.scenario import ExecutorPool
@@ -52,11 +53,28 @@ from tests.eventually import assert_eventually
 
 pytestmark = pytest.mark.conformance
 
-CLIENTS = [PYTHON_3_2, TYPESCRIPT_5_2, GO_1_6, JAVA_1_1, PYTHON_3_3_CONNECTOR, PYTHON_3_4_CONNECTOR]
-SCRIPTED_CLIENTS = [PYTHON_3_2, TYPESCRIPT_5_2, PYTHON_3_3_CONNECTOR, PYTHON_3_4_CONNECTOR]
+CLIENTS = [
+    PYTHON_3_2,
+    TYPESCRIPT_5_2,
+    GO_1_6,
+    JAVA_1_1,
+    PYTHON_3_3_CONNECTOR,
+    PYTHON_3_4_CONNECTOR,
+    TYPESCRIPT_5_3_CONNECTOR,
+]
+SCRIPTED_CLIENTS = [
+    PYTHON_3_2,
+    TYPESCRIPT_5_2,
+    PYTHON_3_3_CONNECTOR,
+    PYTHON_3_4_CONNECTOR,
+    TYPESCRIPT_5_3_CONNECTOR,
+]
 """The clients whose apps run the parent/child scenario (``parent`` starts ``multi_step`` as
 ``<id>-child``). The Go and Java apps' ``parent`` starts ``quick``: not run for them yet."""
 CLOSE_CODE_ON_SIGTERM = {"python": 1000, "typescript": 1005, "go": 1000, "java": 1006}
+"""How each language's stock client closes its session on SIGTERM; Baton's connectors close with
+1000 (``CONNECTOR_CLOSE_CODE``)."""
+CONNECTOR_CLOSE_CODE = 1000
 
 
 @pytest.fixture(params=CLIENTS, ids=[client.label for client in CLIENTS])
@@ -148,7 +166,9 @@ def test_a_gracefully_stopped_executors_pending_workflow_is_still_recovered(
 
     assert fleet.wait_success("wf-term").executor_id == b.executor_id
     row = fleet.cluster.executors(fleet.app)[a.executor_id]
-    assert row["close_code"] == CLOSE_CODE_ON_SIGTERM[fleet.client.language], row
+    client = fleet.client
+    closing = CONNECTOR_CLOSE_CODE if client.connector else CLOSE_CODE_ON_SIGTERM[client.language]
+    assert row["close_code"] == closing, row
     assert row["state"] == "recovered", row
     assert {number for number, _ in a.steps_of("wf-term")} == {1, 2, 3, 4, 5}
 

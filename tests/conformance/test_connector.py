@@ -1,19 +1,24 @@
-"""The Python connector (``connectors/python``) on the verbs Baton does not send: a real DBOS
-executor (``dbos==3.3.0`` and ``3.4.0``, ``tests/dbos_app`` through ``baton_connector``) against a
-websocket peer in the test that speaks the Conductor protocol, frame by frame.
+"""Baton's connectors (``connectors/python``, ``connectors/typescript``) on the verbs Baton does
+not send: a real DBOS executor of each connector client (``dbos==3.3.0`` and ``3.4.0`` through
+``baton_connector``, ``@dbos-inc/dbos-sdk@5.3.0`` through ``baton-connector``;
+``tests/clients/catalog.py`` ``CONNECTORS``) against a websocket peer in the test that speaks the
+Conductor protocol, frame by frame.
 
 What Baton sends (connect, recovery, capture, cancel/resume/fork/restart/delete, shutdown) is
 covered through Baton itself in ``test_clients.py``; here: rewind, fork from failure, retention,
 ``exist_pending_workflows``, queues and schedules, the refusal of a verb the public API cannot
-serve, an unknown message type, the websocket path, the 1000 close after ``DBOS.destroy()``, and
+serve, an unknown message type, the websocket path, the 1000 close after DBOS shuts down, and
 ``recovery`` on each of its two paths (the version table's private call, the public fallback)
-with a duplicate request.
+with a duplicate request. The TypeScript connector's own ``npm test`` (its pure parts) runs here
+too, on its client's install.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import queue
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,8 +29,8 @@ from uuid import uuid4
 import pytest
 from websockets.sync.server import Server, ServerConnection, serve
 
-from tests.clients.catalog import CONNECTORS
-from tests.clients.client import Client
+from tests.clients.catalog import CONNECTORS, TYPESCRIPT_5_3_CONNECTOR
+from tests.clients.client import TYPESCRIPT_CONNECTOR_DIR, Client
 from tests.conformance.test_management import step_numbers, wait_dbos_status
 from tests.dbos_app.harness import ExecutorProcess, recorded_step_ids
 from tests.eventually import assert_eventually
@@ -139,14 +144,17 @@ def test_the_verbs_baton_does_not_send_are_served_through_the_public_api(
     info = session.request("executor_info")
     assert (info["executor_id"], info["language"], info["dbos_version"]) == (
         executor.executor_id,
-        "python",
+        client.language,
         client.sdk_version,
     ), info
     assert info["application_version"] == "v1", info
 
     executor.start_workflow("multi_step", "wf-rewind", n=3, step_seconds=0.05)
     wait_dbos_status(executor, "wf-rewind", "SUCCESS")
-    rewound = session.request("rewind_workflow", body={"workflow_id": "wf-rewind", "start_step": 2})
+    rewound = session.request(
+        "rewind_workflow",
+        body={"workflow_id": "wf-rewind", "start_step": client.function_id_of_step(2)},
+    )
     assert rewound["success"] is True, rewound
     assert_eventually(
         lambda: step_numbers(executor, "wf-rewind") == [1, 2, 3, 2, 3],
@@ -198,9 +206,11 @@ def test_refusals_a_reconnect_and_a_shutdown_that_closes_with_1000(
         end_time="2026-01-02T00:00:00Z",
         metric_class="workflow_step_count",
     )
-    assert metrics["error_message"].startswith(
-        f"get_metrics is not supported by this client (baton-connector on dbos {client.sdk_version}"
-    ), metrics
+    refusal = metrics["error_message"]
+    assert refusal.startswith("get_metrics is not supported by this client (baton-connector on "), (
+        metrics
+    )
+    assert f" {client.sdk_version}: " in refusal, metrics
     unknown = session.request("frobnicate")
     assert "Unknown message type" in unknown["error_message"], unknown
     still = session.request("executor_info")
@@ -259,3 +269,21 @@ def test_recovery_takes_over_a_killed_executors_workflow_once(
         "exist_pending_workflows", executor_id=a.executor_id, application_version="v1"
     )
     assert pending["exist"] is False, pending
+
+
+def test_the_typescript_connectors_own_tests_pass() -> None:
+    """``connectors/typescript``'s ``npm test`` (``node:test``: frame decoding, reply shapes, the
+    recovery path per SDK version), on the packages its conformance client installs."""
+    TYPESCRIPT_5_3_CONNECTOR.prepare()
+    modules = TYPESCRIPT_5_3_CONNECTOR.packages_dir / "node_modules"
+    result = subprocess.run(
+        ["node", "--test", "test/"],
+        cwd=TYPESCRIPT_CONNECTOR_DIR,
+        env={**os.environ, "NODE_PATH": str(modules)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "# fail 0" in result.stdout, result.stdout

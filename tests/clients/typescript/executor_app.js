@@ -11,7 +11,16 @@
 // sleeps. quick(x) returns x * 2; failing(message) runs one step and throws Error(message);
 // parent(n, step_seconds) starts multi_step as the child workflow "<workflow_id>-child" and
 // returns its result. The queue "serial" (registered in the system database after launch, as
-// the SDK requires) runs one workflow at a time across the app.
+// the SDK requires) runs one workflow at a time across the app. The schedule "yearly-tick" (cron
+// 0 0 0 1 1 *: it never fires during a test unless triggered) runs ticking, one marked step.
+//
+// The same file runs on two installs: this directory's (5.2.11, DBOS's own Conductor client) and,
+// with BATON_TEST_INSTALL_DIR=tests/clients/typescript-connector, 5.3.0 with Baton's connector
+// (connectors/typescript): the SDK and the connector are required from that directory. With
+// BATON_TEST_CONNECTOR=1 the app connects the way an application on 5.3+ does: no conductor key
+// to DBOS.launch, a fresh executorID, and `await connect(url, key)` after launch; on SIGTERM
+// `await handle.stop()` follows DBOS.shutdown(). BATON_TEST_CONNECTOR_RECOVERY (a Strategy value)
+// forces its recovery path.
 //
 // stdout carries only the READY line: everything else this process writes to stdout (the SDK's
 // logs) is sent to stderr.
@@ -21,10 +30,18 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const util = require('node:util');
-const { DBOS } = require('@dbos-inc/dbos-sdk');
+const { randomUUID } = require('node:crypto');
+const { createRequire } = require('node:module');
+
+const installRequire = process.env.BATON_TEST_INSTALL_DIR
+  ? createRequire(path.join(path.resolve(process.env.BATON_TEST_INSTALL_DIR), 'package.json'))
+  : require;
+const { DBOS } = installRequire('@dbos-inc/dbos-sdk');
 
 const SHUTDOWN_DEADLINE_MS = 5000;
 const SERIAL_QUEUE = 'serial';
+const SCHEDULE_NAME = 'yearly-tick';
+const SCHEDULE_CRON = '0 0 0 1 1 *';
 
 const writeStdout = process.stdout.write.bind(process.stdout);
 process.stdout.write = process.stderr.write.bind(process.stderr);
@@ -46,6 +63,8 @@ const settings = {
   appVersion: process.env.BATON_TEST_APP_VERSION || undefined,
   controlPort: Number(process.env.BATON_TEST_CONTROL_PORT || '0'),
   logLevel: (process.env.BATON_TEST_LOG_LEVEL || 'INFO').toLowerCase(),
+  useConnector: process.env.BATON_TEST_CONNECTOR === '1',
+  connectorRecovery: process.env.BATON_TEST_CONNECTOR_RECOVERY || undefined,
 };
 
 function sleepMs(ms) {
@@ -106,6 +125,15 @@ const parent = DBOS.registerWorkflow(
     return `parent of ${await child.getResult()}`;
   },
   { name: 'parent' },
+);
+
+const tickStep = DBOS.registerStep(async (workflowId) => appendMarker(workflowId, 1), { name: 'tick_step' });
+
+const ticking = DBOS.registerWorkflow(
+  async (_scheduledAt, _context) => {
+    await tickStep(DBOS.workflowID);
+  },
+  { name: 'ticking' },
 );
 
 // Workflow name -> [function, [[query parameter, converter], ...]] (positional arguments).
@@ -217,12 +245,25 @@ function serve(request, response) {
     });
 }
 
-async function shutdown(server) {
+// With the connector: connect after launch; resolves to what stops it (a no-op without).
+async function connect() {
+  if (!settings.useConnector || settings.conductorUrl === undefined) {
+    return async () => {};
+  }
+  const { connect: connectToBaton } = installRequire('baton-connector');
+  const handle = await connectToBaton(settings.conductorUrl, settings.conductorKey || '', {
+    recovery: settings.connectorRecovery,
+  });
+  return () => handle.stop();
+}
+
+async function shutdown(server, stopConnector) {
   // A watchdog guards against a shutdown that blocks; past it the process exits anyway.
   setTimeout(() => process.exit(3), SHUTDOWN_DEADLINE_MS).unref();
   server.close();
   server.closeAllConnections();
   await DBOS.shutdown();
+  await stopConnector(); // after shutdown: the session stays open while DBOS drains
   process.exit(0);
 }
 
@@ -234,16 +275,23 @@ async function main() {
     applicationVersion: settings.appVersion,
     logLevel: settings.logLevel,
     runAdminServer: false,
+    ...(settings.useConnector ? { executorID: randomUUID() } : {}),
   });
-  await DBOS.launch({ conductorURL: settings.conductorUrl, conductorKey: settings.conductorKey });
+  if (settings.useConnector) {
+    await DBOS.launch();
+  } else {
+    await DBOS.launch({ conductorURL: settings.conductorUrl, conductorKey: settings.conductorKey });
+  }
   await DBOS.registerQueue(SERIAL_QUEUE, { concurrency: 1 });
+  await DBOS.applySchedules([{ scheduleName: SCHEDULE_NAME, workflowFn: ticking, schedule: SCHEDULE_CRON }]);
+  const stopConnector = await connect();
   const server = http.createServer(serve);
   await new Promise((resolve) => server.listen(settings.controlPort, '127.0.0.1', resolve));
   let stopping = false;
   const stop = () => {
     if (!stopping) {
       stopping = true;
-      shutdown(server);
+      shutdown(server, stopConnector);
     }
   };
   process.on('SIGTERM', stop);
