@@ -94,7 +94,9 @@ class Verbs:
         try:
             verb = MessageType(request.type)
         except ValueError:
-            return {"error_message": f"Unknown message type: {request.type!r}"}
+            # DBOS's own clients answer exactly this; Baton reads it as "this client lacks it".
+            logger.warning("unknown message type %r from the conductor", request.type)
+            return {"error_message": "Unknown message type"}
         try:
             return self._dispatch(verb, request)
         except NotSupported as exc:
