@@ -33,11 +33,20 @@ GO_1_6 = GoClient(sdk_version="v1.6.0")
 """github.com/dbos-inc/dbos-transact-golang v1.6.0 (1.7 moved the Conductor client behind
 ``dbos.RegisterConductorFactory``, filled by a proprietary module)."""
 
+GO_1_9_CONNECTOR = GoClient(
+    sdk_version="v1.9.0", connector=True, binary=CACHE_DIR / "go-v1.9.0-connector" / "executor-app"
+)
+"""github.com/dbos-inc/dbos-transact-golang v1.9.0 connected through ``connectors/go``."""
+
 JAVA_1_1 = JavaClient(sdk_version="1.1.0-m6")
 """dev.dbos:transact 1.1.0-m6, the only release the Maven registry serves; its jar holds the
 Conductor client (``dev.dbos.transact.conductor``)."""
 
-CONNECTORS: tuple[Client, ...] = (PYTHON_3_3_CONNECTOR, PYTHON_3_4_CONNECTOR)
+PYTHON_CONNECTORS: tuple[Client, ...] = (PYTHON_3_3_CONNECTOR, PYTHON_3_4_CONNECTOR)
+"""The dbos releases ``connectors/python`` declares, connected through it."""
+GO_CONNECTORS: tuple[Client, ...] = (GO_1_9_CONNECTOR,)
+"""The dbos-transact-golang releases ``connectors/go`` declares, connected through it."""
+CONNECTORS: tuple[Client, ...] = (*PYTHON_CONNECTORS, *GO_CONNECTORS)
 """The DBOS releases each connector in ``connectors/`` declares, connected through it."""
 
 ALL: tuple[Client, ...] = (PYTHON_2_31, PYTHON_3_2, TYPESCRIPT_5_2, GO_1_6, JAVA_1_1, *CONNECTORS)

@@ -28,6 +28,7 @@ import pytest
 from tests.baton_cluster import BatonCluster
 from tests.clients.catalog import (
     GO_1_6,
+    GO_1_9_CONNECTOR,
     JAVA_1_1,
     PYTHON_3_2,
     PYTHON_3_3_CONNECTOR,
@@ -52,7 +53,15 @@ from tests.eventually import assert_eventually
 
 pytestmark = pytest.mark.conformance
 
-CLIENTS = [PYTHON_3_2, TYPESCRIPT_5_2, GO_1_6, JAVA_1_1, PYTHON_3_3_CONNECTOR, PYTHON_3_4_CONNECTOR]
+CLIENTS = [
+    PYTHON_3_2,
+    TYPESCRIPT_5_2,
+    GO_1_6,
+    JAVA_1_1,
+    PYTHON_3_3_CONNECTOR,
+    PYTHON_3_4_CONNECTOR,
+    GO_1_9_CONNECTOR,
+]
 SCRIPTED_CLIENTS = [PYTHON_3_2, TYPESCRIPT_5_2, PYTHON_3_3_CONNECTOR, PYTHON_3_4_CONNECTOR]
 """The clients whose apps run the parent/child scenario (``parent`` starts ``multi_step`` as
 ``<id>-child``). The Go and Java apps' ``parent`` starts ``quick``: not run for them yet."""

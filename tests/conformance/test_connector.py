@@ -24,7 +24,7 @@ from uuid import uuid4
 import pytest
 from websockets.sync.server import Server, ServerConnection, serve
 
-from tests.clients.catalog import CONNECTORS
+from tests.clients.catalog import PYTHON_CONNECTORS
 from tests.clients.client import Client
 from tests.conformance.test_management import step_numbers, wait_dbos_status
 from tests.dbos_app.harness import ExecutorProcess, recorded_step_ids
@@ -93,7 +93,7 @@ class Peer:
         return self._sessions.get(timeout=REPLY_TIMEOUT_S)
 
 
-@pytest.fixture(params=CONNECTORS, ids=[client.label for client in CONNECTORS])
+@pytest.fixture(params=PYTHON_CONNECTORS, ids=[client.label for client in PYTHON_CONNECTORS])
 def client(request: pytest.FixtureRequest) -> Client:
     chosen: Client = request.param
     return chosen
