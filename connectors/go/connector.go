@@ -28,6 +28,8 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+var errStopping = errors.New("the connector is stopping")
+
 // Version is this connector's release, reported in executor_metadata.
 const Version = "0.1.0"
 
@@ -171,6 +173,9 @@ func (c *Connection) run() {
 	wait := reconnectWait
 	for !c.stopped() {
 		conn, err := c.dial()
+		if errors.Is(err, errStopping) {
+			return
+		}
 		if err != nil {
 			c.logger.Warn("Failed to connect to Baton", "url", c.redactedURL(), "error", err)
 			// Jitter between 0.5 and 1.5 times the wait, as DBOS's stock client.
@@ -210,9 +215,12 @@ func (c *Connection) dial() (*websocket.Conn, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.stopping {
+	if c.stopping { // Shutdown came during the handshake: this session, too, ends with 1000
+		_ = conn.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseNormalClosure, "shutting down"),
+			time.Now().Add(writeDeadline))
 		_ = conn.Close()
-		return nil, errors.New("stopping")
+		return nil, errStopping
 	}
 	c.conn = conn
 	return conn, nil

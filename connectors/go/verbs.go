@@ -125,7 +125,12 @@ func (v *verbs) answer(data []byte) []byte {
 	reply["request_id"] = base.RequestID
 	if err != nil {
 		reply["error_message"] = v.errorText(base.Type, err)
-		v.logger.Warn("Request failed", "type", base.Type, "request_id", base.RequestID, "error", err)
+		var refused refusal
+		if errors.As(err, &refused) {
+			v.logger.Info("Request refused", "type", base.Type, "request_id", base.RequestID, "reason", err)
+		} else {
+			v.logger.Warn("Request failed", "type", base.Type, "request_id", base.RequestID, "error", err)
+		}
 	}
 	v.logger.Debug("Answered", "type", base.Type, "request_id", base.RequestID,
 		"latency_us", time.Since(started).Microseconds())
