@@ -27,6 +27,9 @@ TESTED: frozenset[tuple[str, str]] = frozenset(
         ("python", "3.4.0"),
         ("typescript", "5.2.11"),
         ("go", "v1.6.0"),
+        ("go", "v1.7.0"),  # through Baton's connector (connectors/go)
+        ("go", "v1.8.0"),
+        ("go", "v1.9.0"),
         ("java", "1.1.0-m6"),
     }
 )

@@ -248,9 +248,11 @@ func (c *Connection) serve(conn *websocket.Conn) {
 		kind, data, err := conn.ReadMessage()
 		if err != nil {
 			var closed *websocket.CloseError
-			if errors.As(err, &closed) {
+			if c.stopped() {
+				c.logger.Debug("Session closed", "error", err)
+			} else if errors.As(err, &closed) {
 				c.logger.Info("Baton closed the session", "code", closed.Code)
-			} else if !c.stopped() {
+			} else {
 				c.logger.Warn("Session with Baton lost", "error", err)
 			}
 			return

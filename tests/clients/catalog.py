@@ -34,7 +34,6 @@ GO_1_6 = GoClient(sdk_version="v1.6.0")
 ``dbos.RegisterConductorFactory``, filled by a proprietary module)."""
 
 
-
 def _go_connector(version: str) -> GoClient:
     return GoClient(
         sdk_version=version,

@@ -217,7 +217,8 @@ class GoClient(Client):
         if f"{GO_MODULE} {self.sdk_version}" not in self.modfile.read_text():
             raise ClientPrepareError(f"{self.modfile} does not pin {GO_MODULE} {self.sdk_version}")
         digest = hashlib.sha256()
-        sources = [self.modfile, self.modfile.with_suffix(".sum"), *sorted(self.app_dir.glob("*.go"))]
+        sources = [self.modfile, self.modfile.with_suffix(".sum")]
+        sources += sorted(self.app_dir.glob("*.go"))
         if self.connector:
             sources += [GO_CONNECTOR_DIR / "go.mod", GO_CONNECTOR_DIR / "go.sum"]
             sources += sorted(GO_CONNECTOR_DIR.glob("*.go"))

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 from tests.clients.catalog import ALL, PYTHON_2_31
-from tests.clients.client import REPO_ROOT, PythonClient
+from tests.clients.client import REPO_ROOT, GoClient, PythonClient
 
 Outcome = Literal["passed", "failed", "unsupported"]
 Results = dict[str, dict[str, Outcome]]
@@ -138,7 +138,7 @@ def render(results: Mapping[str, Mapping[str, Outcome]]) -> str:
         outcomes = results.get(client.label, {})
         cells = [CELLS[outcomes.get(feature, "")] for feature in FEATURES]
         language = LANGUAGES[client.language]
-        if isinstance(client, PythonClient) and client.connector:
+        if isinstance(client, PythonClient | GoClient) and client.connector:
             language += " via `baton-connector`"
         lines.append("| " + " | ".join([language, f"`{client.sdk_version}`", *cells]) + " |")
     return "\n".join([*lines, "", LEGEND])
