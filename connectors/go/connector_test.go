@@ -120,6 +120,15 @@ func TestSessionRepliesReconnectsAndClosesWith1000(t *testing.T) {
 	if err := conn.Shutdown(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+	// The peer reads the close frame in its own goroutine: give it a moment.
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		p.mu.Lock()
+		received := len(p.closes)
+		p.mu.Unlock()
+		if received > 0 {
+			break
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.paths) != 2 || p.paths[0] != "/websocket/shop/k3y" || p.paths[1] != p.paths[0] {
@@ -175,5 +184,19 @@ func TestAFilterIsAStringOrAList(t *testing.T) {
 	}
 	if len(body.WorkflowName) != 1 || body.WorkflowName[0] != "a" || len(body.Status) != 2 || body.QueueName != nil {
 		t.Fatalf("%+v", body)
+	}
+}
+
+func TestAnUnknownRecoveryStrategyIsRefused(t *testing.T) {
+	if err := UseRecovery("sideways"); err == nil {
+		t.Fatal("UseRecovery accepted an unknown strategy")
+	}
+	if err := UseRecovery(PublicResume); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = UseRecovery("") }()
+	v := newVerbs(nil, nil, dbos.ConductorOptions{ExecutorMetadata: map[string]any{"team": "a"}}, nil)
+	if v.strategy != PublicResume || v.metadata["recovery"] != "public_resume" || v.metadata["team"] != "a" {
+		t.Fatalf("strategy %q, metadata %v", v.strategy, v.metadata)
 	}
 }

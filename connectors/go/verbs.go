@@ -24,11 +24,16 @@ var (
 
 // UseRecovery makes the Connections created afterwards recover with strategy s instead of the
 // default (RuntimeRecover when the Context exposes the runtime view, else PublicResume); "" goes
-// back to the default. For tests and for a Context wrapped by the application.
-func UseRecovery(s Strategy) {
+// back to the default. For tests and for a Context wrapped by the application. An unknown
+// strategy is refused and changes nothing.
+func UseRecovery(s Strategy) error {
+	if s != "" && s != RuntimeRecover && s != PublicResume {
+		return fmt.Errorf("baton-connector: unknown recovery strategy %q (want %q or %q)", s, RuntimeRecover, PublicResume)
+	}
 	strategyMu.Lock()
 	defer strategyMu.Unlock()
 	strategyOverride = s
+	return nil
 }
 
 // unsupported names the verbs the connector refuses, and why.
@@ -68,7 +73,7 @@ func newVerbs(ctx dbos.Context, runtime internals.Runtime, opts dbos.ConductorOp
 		strategy = RuntimeRecover
 	}
 	strategyMu.Lock()
-	if strategyOverride != "" {
+	if strategyOverride == PublicResume || (strategyOverride == RuntimeRecover && runtime != nil) {
 		strategy = strategyOverride
 	}
 	strategyMu.Unlock()
