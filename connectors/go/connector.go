@@ -101,6 +101,7 @@ type Connection struct {
 
 	mu       sync.Mutex
 	conn     *websocket.Conn
+	launched bool
 	stopping bool
 	stop     chan struct{}
 	done     chan struct{}
@@ -109,6 +110,12 @@ type Connection struct {
 
 // Launch starts connecting; DBOS calls it at the end of Launch.
 func (c *Connection) Launch() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.launched || c.stopping {
+		return
+	}
+	c.launched = true
 	c.logger.Info("Launching the Baton connector", "recovery", string(c.verbs.strategy))
 	go c.run()
 }
@@ -120,9 +127,12 @@ func (c *Connection) Shutdown(timeout time.Duration) error {
 	c.stopOnce.Do(func() {
 		c.mu.Lock()
 		c.stopping = true
-		conn := c.conn
+		conn, launched := c.conn, c.launched
 		c.mu.Unlock()
 		close(c.stop)
+		if !launched { // a Launch that failed before reaching the connector
+			return
+		}
 		if conn != nil {
 			c.writeClose(conn)
 		}

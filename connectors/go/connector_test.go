@@ -200,3 +200,15 @@ func TestAnUnknownRecoveryStrategyIsRefused(t *testing.T) {
 		t.Fatalf("strategy %q, metadata %v", v.strategy, v.metadata)
 	}
 }
+
+func TestShutdownBeforeLaunchReturnsAtOnce(t *testing.T) {
+	conn, err := New(nil, dbos.ConductorOptions{AppName: "shop", URL: "ws://127.0.0.1:1", APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	if err := conn.Shutdown(5 * time.Second); err != nil || time.Since(started) > time.Second {
+		t.Fatalf("Shutdown before Launch: %v after %v", err, time.Since(started))
+	}
+	conn.Launch() // after Shutdown: nothing starts
+}
