@@ -28,6 +28,9 @@ TESTED: frozenset[tuple[str, str]] = frozenset(
         ("typescript", "5.2.11"),
         ("typescript", "5.3.0"),  # through Baton's connector (connectors/typescript)
         ("go", "v1.6.0"),
+        ("go", "v1.7.0"),  # through Baton's connector (connectors/go)
+        ("go", "v1.8.0"),
+        ("go", "v1.9.0"),
         ("java", "1.1.0-m6"),
     }
 )

@@ -39,15 +39,38 @@ GO_1_6 = GoClient(sdk_version="v1.6.0")
 """github.com/dbos-inc/dbos-transact-golang v1.6.0 (1.7 moved the Conductor client behind
 ``dbos.RegisterConductorFactory``, filled by a proprietary module)."""
 
+
+def _go_connector(version: str) -> GoClient:
+    return GoClient(
+        sdk_version=version,
+        connector=True,
+        binary=CACHE_DIR / f"go-{version}-connector" / "executor-app",
+    )
+
+
+GO_1_7_CONNECTOR = _go_connector("v1.7.0")
+"""github.com/dbos-inc/dbos-transact-golang v1.7.0 (the first without an open Conductor client)
+connected through ``connectors/go``: the seam's scenarios only (``GO_SEAM_ONLY``)."""
+GO_1_8_CONNECTOR = _go_connector("v1.8.0")
+"""v1.8.0 through ``connectors/go``: the seam's scenarios only."""
+GO_1_9_CONNECTOR = _go_connector("v1.9.0")
+"""v1.9.0 through ``connectors/go``: every scenario."""
+
 JAVA_1_1 = JavaClient(sdk_version="1.1.0-m6")
 """dev.dbos:transact 1.1.0-m6, the only release the Maven registry serves; its jar holds the
 Conductor client (``dev.dbos.transact.conductor``)."""
 
-CONNECTORS: tuple[Client, ...] = (
-    PYTHON_3_3_CONNECTOR,
-    PYTHON_3_4_CONNECTOR,
-    TYPESCRIPT_5_3_CONNECTOR,
-)
+PYTHON_CONNECTORS: tuple[Client, ...] = (PYTHON_3_3_CONNECTOR, PYTHON_3_4_CONNECTOR)
+"""The dbos releases ``connectors/python`` declares, connected through it."""
+GO_CONNECTORS: tuple[Client, ...] = (GO_1_7_CONNECTOR, GO_1_8_CONNECTOR, GO_1_9_CONNECTOR)
+"""The dbos-transact-golang releases ``connectors/go`` declares, connected through it."""
+GO_SEAM_ONLY: tuple[Client, ...] = (GO_1_7_CONNECTOR, GO_1_8_CONNECTOR)
+"""Connector clients run on the scenarios of the seam alone (connect, SIGKILL and SIGTERM
+recovery): the same ``dbos.RegisterConductorFactory`` contract and public calls as v1.9.0, which
+runs them all, so CI pays for the full set once."""
+TYPESCRIPT_CONNECTORS: tuple[Client, ...] = (TYPESCRIPT_5_3_CONNECTOR,)
+"""The @dbos-inc/dbos-sdk releases ``connectors/typescript`` declares, connected through it."""
+CONNECTORS: tuple[Client, ...] = (*PYTHON_CONNECTORS, *TYPESCRIPT_CONNECTORS, *GO_CONNECTORS)
 """The DBOS releases each connector in ``connectors/`` declares, connected through it."""
 
 ALL: tuple[Client, ...] = (PYTHON_2_31, PYTHON_3_2, TYPESCRIPT_5_2, GO_1_6, JAVA_1_1, *CONNECTORS)

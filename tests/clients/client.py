@@ -30,6 +30,8 @@ TYPESCRIPT_CONNECTOR_DIR = REPO_ROOT / "connectors" / "typescript"
 TypeScript connector client's ``install_dir`` (copied, not linked: see its ``.npmrc``)."""
 GO_DIR = Path(__file__).resolve().parent / "go"
 GO_MODULE = "github.com/dbos-inc/dbos-transact-golang"
+GO_CONNECTOR_DIR = REPO_ROOT / "connectors" / "go"
+"""Baton's Go connector module, which the Go connector clients build into the app."""
 JAVA_DIR = Path(__file__).resolve().parent / "java"
 INSTALL_TIMEOUT_S = 600.0
 STAMP_NAME = ".baton-prepared"
@@ -216,42 +218,64 @@ class TypeScriptClient(Client):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GoClient(Client):
-    """``tests/clients/go`` built with the Go toolchain; its ``go.mod``/``go.sum`` pin the SDK."""
+    """``tests/clients/go`` built with the Go toolchain; its ``go.mod``/``go.sum`` pin the SDK.
+
+    A connector client builds the same app with ``-tags baton_connector`` (``connector.go``: a
+    blank import of Baton's Go connector, ``connectors/go``) against the modfile
+    ``go.connector-<sdk_version>.mod``, which pins that SDK and replaces the connector's module
+    with the checkout's ``connectors/go``."""
 
     language: str = "go"
     first_function_id: int = 0
 
     app_dir: Path = GO_DIR
     binary: Path = CACHE_DIR / "go" / "executor-app"
+    connector: bool = False
+    """The app connects through ``connectors/go`` (the SDK since v1.7.0 has no open Conductor
+    client, only ``dbos.RegisterConductorFactory``)."""
+
+    @property
+    def label(self) -> str:
+        """``go-<sdk_version>``, with ``-connector`` for a connector client."""
+        suffix = "-connector" if self.connector else ""
+        return f"{self.language}-{self.sdk_version}{suffix}"
+
+    @property
+    def modfile(self) -> Path:
+        """The module file the build reads (``go.mod``, or the connector's per-version one)."""
+        name = f"go.connector-{self.sdk_version}.mod" if self.connector else "go.mod"
+        return self.app_dir / name
 
     def command(self) -> list[str]:
         return [str(self.binary)]
 
     def prepare(self) -> None:
-        go_mod = (self.app_dir / "go.mod").read_text()
-        if f"{GO_MODULE} {self.sdk_version}" not in go_mod:
-            raise ClientPrepareError(
-                f"{self.app_dir / 'go.mod'} does not pin {GO_MODULE} {self.sdk_version}"
-            )
+        if f"{GO_MODULE} {self.sdk_version}" not in self.modfile.read_text():
+            raise ClientPrepareError(f"{self.modfile} does not pin {GO_MODULE} {self.sdk_version}")
         digest = hashlib.sha256()
-        for name in ("go.mod", "go.sum", "main.go"):
-            digest.update((self.app_dir / name).read_bytes())
+        sources = [self.modfile, self.modfile.with_suffix(".sum")]
+        sources += sorted(self.app_dir.glob("*.go"))
+        if self.connector:
+            sources += [GO_CONNECTOR_DIR / "go.mod", GO_CONNECTOR_DIR / "go.sum"]
+            sources += sorted(GO_CONNECTOR_DIR.glob("*.go"))
+        for path in sources:
+            digest.update(str(path.relative_to(REPO_ROOT)).encode())
+            digest.update(path.read_bytes())
         inputs = digest.hexdigest()
         out_dir = self.binary.parent
         if self.binary.exists() and _stamped(out_dir, inputs):
             return
         if shutil.which("go") is None:
             raise ClientPrepareError(
-                f"{self.label} is a Go program and `go` is missing: install Go 1.25+ "
+                f"{self.label} is a Go program and `go` is missing: install Go 1.26+ "
                 "(`apt-get install golang-go` if recent enough), then run `make client-deps`"
             )
         _progress(f"preparing {self.label}: go build in {self.app_dir} -> {self.binary}")
         out_dir.mkdir(parents=True, exist_ok=True)
-        _run(
-            ["go", "build", "-mod=readonly", "-o", str(self.binary), "."],
-            cwd=self.app_dir,
-            what="go build",
-        )
+        build = ["go", "build", "-mod=readonly", f"-modfile={self.modfile.name}"]
+        if self.connector:
+            build.append("-tags=baton_connector")
+        _run([*build, "-o", str(self.binary), "."], cwd=self.app_dir, what="go build")
         _stamp(out_dir, inputs)
 
 

@@ -29,13 +29,17 @@ from uuid import uuid4
 import pytest
 from websockets.sync.server import Server, ServerConnection, serve
 
-from tests.clients.catalog import CONNECTORS, TYPESCRIPT_5_3_CONNECTOR
+from tests.clients.catalog import PYTHON_CONNECTORS, TYPESCRIPT_5_3_CONNECTOR, TYPESCRIPT_CONNECTORS
 from tests.clients.client import TYPESCRIPT_CONNECTOR_DIR, Client
 from tests.conformance.test_management import step_numbers, wait_dbos_status
 from tests.dbos_app.harness import ExecutorProcess, recorded_step_ids
 from tests.eventually import assert_eventually
 
 pytestmark = pytest.mark.conformance
+
+FRAME_CLIENTS = (*PYTHON_CONNECTORS, *TYPESCRIPT_CONNECTORS)
+"""The connectors this file drives frame by frame; the Go connector's frames are covered by its own
+``go test`` (``test_go_connector.py``)."""
 
 REPLY_TIMEOUT_S = 20.0
 KEY = "connector-test-key"
@@ -98,7 +102,7 @@ class Peer:
         return self._sessions.get(timeout=REPLY_TIMEOUT_S)
 
 
-@pytest.fixture(params=CONNECTORS, ids=[client.label for client in CONNECTORS])
+@pytest.fixture(params=FRAME_CLIENTS, ids=[client.label for client in FRAME_CLIENTS])
 def client(request: pytest.FixtureRequest) -> Client:
     chosen: Client = request.param
     return chosen
