@@ -14,7 +14,11 @@ Figures are indicative: the broker, the worker and this script share this machin
 
 Run from the repository root::
 
-    .venv/bin/python bench/pipeline.py [--records 50000] [--apps 50] [--executors 20]
+    .venv/bin/python bench/pipeline.py [--records 50000] [--apps 50] [--executors 20] \
+        [--py-spy /tmp/worker.raw]
+
+``--py-spy`` (py-spy installed: a dev tool) profiles the worker from its first record and prints
+the Baton functions it spent its samples in.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ elif str(ROOT) not in sys.path:
 import argparse  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
@@ -43,6 +49,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 
 from bench.embedded import on_embedded_broker  # noqa: E402
 from bench.gateway import on_own_loop  # noqa: E402
+from bench.profile import hot_functions  # noqa: E402
 from broker.admin import ensure_topics, topic_partitions  # noqa: E402
 from runtime.clock import wall_ms  # noqa: E402
 from streams.codec import encode, record_key  # noqa: E402
@@ -59,6 +66,15 @@ from streams.topics import Topics  # noqa: E402
 from tests.baton_cluster import RoleProcess, free_port  # noqa: E402
 
 TARGET_PER_S = 20_000
+BATON_PACKAGES = (
+    "baton/",
+    "broker/",
+    "capture/",
+    "recovery/",
+    "runtime/",
+    "store/",
+    "streams/",
+)
 GATEWAY = GatewayId("gw-bench")
 
 
@@ -165,9 +181,15 @@ def consumed(port: int, topic: str) -> int:
 
 
 def worker_run(
-    bootstrap: str, prefix: str, topics: dict[str, int], workdir: Path, timeout_s: float
+    bootstrap: str,
+    prefix: str,
+    topics: dict[str, int],
+    workdir: Path,
+    timeout_s: float,
+    py_spy: Path | None = None,
 ) -> dict[str, Run]:
-    """Start ``baton worker`` on the topics and time how it counts their records in."""
+    """Start ``baton worker`` on the topics and time how it counts their records in; with
+    ``py_spy``, profile it from its first record to its exit into that file (raw format)."""
     port = free_port()
     args = [
         sys.executable,
@@ -188,6 +210,7 @@ def worker_run(
     role.start()
     first: dict[str, tuple[float, int]] = {}
     last: dict[str, float] = {}
+    profiler: subprocess.Popen[bytes] | None = None
     try:
         deadline = time.monotonic() + timeout_s
         while len(last) < len(topics):
@@ -205,14 +228,35 @@ def worker_run(
                 now = time.monotonic()
                 if n > 0:
                     first.setdefault(topic, (now, n))
+                    if py_spy is not None and profiler is None:
+                        assert role.process is not None
+                        profiler = start_py_spy(role.process.pid, py_spy)
                 if n >= total:
                     last.setdefault(topic, now)
     finally:
         role.stop()
+        if profiler is not None:
+            profiler.wait(60)
     return {t: Run(topics[t] - first[t][1], last[t] - first[t][0]) for t in topics}
 
 
-def measure(bootstrap: str, records: int, apps: int, executors: int) -> None:
+def start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(exe).exists():
+        raise RuntimeError("--py-spy needs py-spy: pip install py-spy (a dev tool, not a dep)")
+    args = [exe, "record", "-p", str(pid), "-r", "100", "-f", "raw", "-o", str(out)]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def print_profile(path: Path) -> None:
+    with path.open() as lines:
+        hot = hot_functions(lines, BATON_PACKAGES)
+    print(f"\nworker profile ({path}): Baton functions by share of samples, callees included")
+    for name, share in hot[:25]:
+        print(f"{share * 100:6.1f}%  {name}")
+
+
+def measure(bootstrap: str, records: int, apps: int, executors: int, py_spy: Path | None) -> None:
     prefix = f"pipe{uuid.uuid4().hex[:6]}."
     topics = Topics(prefix=prefix)
     now_ms = wall_ms()
@@ -233,8 +277,12 @@ def measure(bootstrap: str, records: int, apps: int, executors: int) -> None:
     bare = {t: on_own_loop(bare_consume(bootstrap, [t], n)) for t, n in counts.items()}
     print("starting one baton worker on them ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="baton-pipeline-") as tmp:
-        worker = worker_run(bootstrap, prefix, counts, Path(tmp), timeout_s=60 + records / 500)
+        worker = worker_run(
+            bootstrap, prefix, counts, Path(tmp), timeout_s=60 + records / 100, py_spy=py_spy
+        )
     report(counts, bare, worker, topics, apps, executors)
+    if py_spy is not None:
+        print_profile(py_spy)
 
 
 def report(
@@ -267,9 +315,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=50_000, help="records of each kind")
     parser.add_argument("--apps", type=int, default=50)
     parser.add_argument("--executors", type=int, default=20, help="executors per app")
+    parser.add_argument(
+        "--py-spy", type=Path, default=None, help="profile the worker into this raw file"
+    )
     args = parser.parse_args(argv)
     try:
-        on_embedded_broker(lambda b: measure(b, args.records, args.apps, args.executors))
+        on_embedded_broker(
+            lambda b: measure(b, args.records, args.apps, args.executors, args.py_spy)
+        )
     except KeyboardInterrupt:
         return 130
     return 0
