@@ -430,7 +430,7 @@ def run(args: argparse.Namespace) -> None:
     on_embedded_broker(measure)
 
 
-def sizes(text: str) -> list[int]:
+def positive_ints(text: str) -> list[int]:
     values = [int(v) for v in text.split(",") if v.strip()]
     if not values or any(v <= 0 for v in values):
         raise argparse.ArgumentTypeError("sizes are positive integers, comma-separated")
@@ -439,7 +439,7 @@ def sizes(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--sizes", type=sizes, default=[1000, 5000, 10000])
+    parser.add_argument("--sizes", type=positive_ints, default=[1000, 5000, 10000])
     parser.add_argument("--per-app", type=int, default=2000, help="executors per app at most")
     parser.add_argument("--processes", type=int, default=4, help="client processes")
     parser.add_argument("--idle-seconds", type=float, default=20.0)
