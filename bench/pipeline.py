@@ -79,6 +79,7 @@ BATON_PACKAGES = (
     "streams/",
 )
 GATEWAY = GatewayId("gw-bench")
+KINDS = ("liveness", "workflows")
 SCRAPE_S = 0.5
 """How often the worker's ``/metrics`` is read (each read costs it a little CPU)."""
 
@@ -296,6 +297,8 @@ def measure(bootstrap: str, args: argparse.Namespace) -> None:
     }
     results = {}
     for kind, records in kinds.items():
+        if kind not in args.kinds:
+            continue
         profile = None if args.py_spy is None else args.py_spy.with_suffix(f".{kind}.raw")
         results[kind] = measure_kind(bootstrap, kind, records, profile)
     print()
@@ -315,9 +318,16 @@ def measure(bootstrap: str, args: argparse.Namespace) -> None:
     per_cpu = min(w.per_cpu_s for _, _, w in results.values())
     print(f"(per CPU-second of the worker, less sensitive to this machine's load: {per_cpu:.0f})")
     if args.py_spy is not None:
-        for kind in kinds:
+        for kind in results:
             print()
             print_profile(args.py_spy.with_suffix(f".{kind}.raw"))
+
+
+def kinds_of(text: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    if not kinds or any(k not in KINDS for k in kinds):
+        raise argparse.ArgumentTypeError(f"kinds are among {', '.join(KINDS)}")
+    return kinds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -325,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=50_000, help="records of each kind")
     parser.add_argument("--apps", type=int, default=50)
     parser.add_argument("--executors", type=int, default=20, help="executors per app")
+    parser.add_argument(
+        "--kinds", type=kinds_of, default=KINDS, help="liveness,workflows (both by default)"
+    )
     parser.add_argument(
         "--py-spy", type=Path, default=None, help="profile the worker into this raw file"
     )
