@@ -233,7 +233,7 @@ def measure_echo(n: int, processes: int, idle_s: float, round_trips: int) -> Fig
         # The echo server asks nothing: a session counts as connected once upgraded.
         specs = specs_for([n], ["x"])
         clients.start(f"ws://127.0.0.1:{port}", specs, processes)
-        connect_s = wait_rss_settled(server.pid, rss0, n, clients)
+        connect_s = wait_sockets(server.pid, n)
         rss1 = rss_bytes(server.pid)
         cpu = idle_cpu(server.pid, idle_s)
         trips = echo_round_trips(port, round_trips)
@@ -245,9 +245,9 @@ def measure_echo(n: int, processes: int, idle_s: float, round_trips: int) -> Fig
         server.wait(30)
 
 
-def wait_rss_settled(pid: int, rss0: int, n: int, clients: Clients) -> float:
-    """For the echo server, whose clients never get ``executor_info``: wait for the swarm's
-    sockets to be open (``count`` reports sessions), approximated by the server's open sockets."""
+def wait_sockets(pid: int, n: int) -> float:
+    """Seconds until the echo server holds ``n`` client sockets (its clients never get
+    ``executor_info``, so the swarm cannot count them), plus 2 s to settle."""
     start = time.monotonic()
     while _open_sockets(pid) < n:
         if time.monotonic() - start > 30 + n / 20:
