@@ -82,7 +82,9 @@ class Swarm:
     version: str
     prefix: str
     gate: asyncio.Semaphore
-    live: set[str] = field(default_factory=set)
+    live: dict[str, ClientConnection] = field(default_factory=dict)
+    """Each executor's handshaken session: an older session of the same executor closing late
+    (superseded) must not count the newer one out."""
     killed: set[str] = field(default_factory=set)
     sessions: dict[str, ClientConnection] = field(default_factory=dict)
     requests: int = 0
@@ -121,16 +123,18 @@ class Swarm:
             except ConnectionClosed:
                 pass
             finally:
-                self.sessions.pop(executor_id, None)
-                self.live.discard(executor_id)
-                self.report_count()
+                if self.sessions.get(executor_id) is ws:
+                    del self.sessions[executor_id]
+                if self.live.get(executor_id) is ws:
+                    del self.live[executor_id]
+                    self.report_count()
             await asyncio.sleep(RECONNECT_S)
 
     async def _serve(self, ws: ClientConnection, executor_id: str) -> None:
         async for text in ws:
             message = json.loads(text)
             if message.get("type") == "executor_info":
-                self.live.add(executor_id)
+                self.live[executor_id] = ws
                 self.report_count()
             elif message.get("type") == "recovery":
                 self.report(recovery=executor_id, dead=message.get("executor_ids", []))
