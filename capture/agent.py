@@ -37,10 +37,10 @@ from capture.cursor import (
 )
 from runtime.clock import wall_ms
 from runtime.log_throttle import LogThrottle
-from streams.codec import decode, encode, record_key
+from streams.codec import decode, encode, peek_type, record_key
 from streams.exceptions import RecordError
 from streams.ids import AppName
-from streams.records import PollResult
+from streams.records import PollResult, RecordType
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +112,8 @@ class CaptureAgent:
 
     async def _consume(self, stream: Any) -> None:
         async for value in stream:
+            if peek_type(value) not in (None, RecordType.POLL_RESULT):
+                continue  # liveness events (the recovery agent's), not worth decoding twice
             try:
                 record = decode(value)
             except RecordError:

@@ -30,7 +30,6 @@ from gateway.protocol import (
     SessionReady,
     close_reason,
 )
-from runtime.lifecycle import first_of
 from streams.exceptions import ProtocolError, RequestError, RequestTimeout, SessionClosed
 from streams.ids import AppName, ConnId, RequestId
 from streams.records import ExecutorInfo, SessionInfo
@@ -56,8 +55,10 @@ class Connection:
         self.conn_id = conn_id
         self.connected_at_ms = now_ms
         self.session = ExecutorSession(conn_id)
-        self.ready = asyncio.Event()
-        self._ended = asyncio.Event()
+        self._handshaken: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        """True once ``executor_info`` is answered, False if the receive loop ended first. A
+        future, not two ``asyncio.Event``s: an event holds a deque (~850 bytes), a future ~150,
+        and a gateway holds thousands of sessions."""
         self._futures: dict[RequestId, asyncio.Future[Reply]] = {}
         self._closed = False
         limits = limits or GatewayLimits()
@@ -90,12 +91,14 @@ class Connection:
         """
         self.session.start()
         await self._flush()
-        await first_of(self.ready.wait(), self._ended.wait(), timeout_s=timeout_s)
-        if self.ready.is_set():
-            return self.info
-        if self._ended.is_set():
+        try:
+            async with asyncio.timeout(timeout_s):
+                answered = await asyncio.shield(self._handshaken)
+        except TimeoutError as exc:
+            raise RequestTimeout(f"no executor_info reply within {timeout_s} s") from exc
+        if not answered:
             raise SessionClosed("the executor left before answering executor_info")
-        raise RequestTimeout(f"no executor_info reply within {timeout_s} s")
+        return self.info
 
     async def request(self, request: Request, timeout_s: float) -> Reply:
         """Send one request and wait for its reply.
@@ -147,7 +150,7 @@ class Connection:
         except (ConnectionClosed, SessionClosed):
             pass
         finally:
-            self._ended.set()
+            self._settle_handshake(answered=False)
             self.close_pending()
 
     async def _close_discarding(self, code: int, reason: str) -> None:
@@ -164,9 +167,13 @@ class Connection:
         for event in self.session.events_received():
             match event:
                 case SessionReady():
-                    self.ready.set()
+                    self._settle_handshake(answered=True)
                 case ReplyReceived():
                     self._resolve(event.reply)
+
+    def _settle_handshake(self, *, answered: bool) -> None:
+        if not self._handshaken.done():
+            self._handshaken.set_result(answered)
 
     def _resolve(self, reply: Reply) -> None:
         future = self._futures.get(reply.request_id)

@@ -83,6 +83,26 @@ def encode(record: Record) -> bytes:
     return b'{"type":"' + record.type.value.encode() + b'",' + body[1:]
 
 
+_TYPE_PREFIX = b'{"type":"'
+_LONGEST_TYPE = max(len(t.value) for t in RecordType)
+
+
+def peek_type(raw: bytes) -> RecordType | None:
+    """The type of a record as ``encode`` wrote it (``type`` first), without parsing the rest:
+    for a consumer that skips most types (a heartbeat holds every session of its app). ``None``
+    when ``raw`` does not start that way (another writer, or not a record): decode it to know.
+    """
+    if not raw.startswith(_TYPE_PREFIX):
+        return None
+    end = raw.find(b'"', len(_TYPE_PREFIX), len(_TYPE_PREFIX) + _LONGEST_TYPE + 1)
+    if end < 0:
+        return None
+    try:
+        return RecordType(raw[len(_TYPE_PREFIX) : end].decode())
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
 def decode(raw: bytes | str) -> Record:
     """Parse a record; raises ``RecordError`` (and nothing else) on anything malformed."""
     try:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.bounds import MAX_TEXT_CHARS, bound_text
-from streams.codec import decode, encode, record_key
+from streams.codec import decode, encode, peek_type, record_key
 from streams.exceptions import RecordError
 from streams.ids import AppName, CommandId, ConnId, ExecutorId, GatewayId, RequestId, WorkflowId
 from streams.records import (
@@ -784,3 +784,29 @@ def test_record_key_of_a_command_is_its_target_not_the_dead_executor() -> None:
     assert record_key(command) == b"exec-b"
     assert record_key(command) != command.dead_executor_id.encode()
     assert record_key(command) != command.app.encode()
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=lambda r: r.type.value)
+def test_peek_type_reads_the_type_encode_wrote_first(record: Record) -> None:
+    assert peek_type(encode(record)) is record.type
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"not json",
+        b'{"app":"a","type":"gateway_heartbeat"}',  # another writer's order: decode to know
+        b'{"type":"no_such_type","app":"a"}',
+        b'{"type":"gateway_heartbeat',  # cut short
+        b'{"type":"' + b"x" * 200,
+        b'{"type":"\xff\xfe"}',
+    ],
+)
+def test_peek_type_knows_nothing_of_other_bytes(raw: bytes) -> None:
+    assert peek_type(raw) is None
+
+
+@given(st.binary(max_size=64))
+def test_peek_type_never_raises(raw: bytes) -> None:
+    assert peek_type(b'{"type":"' + raw) in (None, *RecordType)

@@ -1,0 +1,353 @@
+"""Pipeline benchmark: liveness and workflow events per second through one Faust worker.
+
+For each kind of event in turn, on fresh topics of the embedded broker, it produces ``--records``
+records stamped now: executor events (per app: each executor's ``ExecutorConnected``, then
+heartbeats holding every session of the app), then workflow events (``WorkflowStatus``: each
+workflow ``PENDING`` then ``SUCCESS``). It reads them to their end with a bare aiokafka consumer
+(the baseline), then starts one ``baton worker`` (recovery agent, capture poller, workflow table
+and their SQLite store projections) on them: its throughput is the records it counted in
+(``baton_events_consumed_total``, scraped from its ``/metrics``) per second and per CPU-second of
+its process, from its first record to its last. Records counted in are handed to the agents'
+streams, so they run ahead of what was processed by at most Faust's stream buffer; with tens of
+thousands of records the difference is small.
+
+Figures are indicative: the broker, the worker and this script share this machine's cores.
+
+Run from the repository root::
+
+    .venv/bin/python bench/pipeline.py [--records 50000] [--apps 50] [--executors 20] \
+        [--py-spy /tmp/worker.raw]
+
+``--py-spy`` (py-spy installed: a dev tool) profiles each worker from its first record into
+``PATH.liveness.raw`` and ``PATH.workflows.raw`` and prints the Baton functions it spent its
+samples in.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, this file's directory leads sys.path: put the repository root there instead.
+if sys.path and Path(sys.path[0] or ".").resolve() == ROOT / "bench":
+    sys.path[0] = str(ROOT)
+elif str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
+
+from bench.embedded import on_embedded_broker  # noqa: E402
+from bench.gateway import on_own_loop  # noqa: E402
+from bench.procstat import cpu_s  # noqa: E402
+from bench.profile import hot_functions  # noqa: E402
+from broker.admin import ensure_topics, topic_partitions  # noqa: E402
+from runtime.clock import wall_ms  # noqa: E402
+from streams.codec import encode, record_key  # noqa: E402
+from streams.ids import AppName, ConnId, ExecutorId, GatewayId, WorkflowId  # noqa: E402
+from streams.records import (  # noqa: E402
+    ExecutorConnected,
+    ExecutorInfo,
+    GatewayHeartbeat,
+    Record,
+    SessionInfo,
+    WorkflowStatus,
+)
+from streams.topics import Topics  # noqa: E402
+from tests.baton_cluster import RoleProcess, free_port  # noqa: E402
+
+TARGET_PER_S = 20_000
+BATON_PACKAGES = (
+    "baton/",
+    "broker/",
+    "capture/",
+    "recovery/",
+    "runtime/",
+    "store/",
+    "streams/",
+)
+GATEWAY = GatewayId("gw-bench")
+KINDS = ("liveness", "workflows")
+SCRAPE_S = 0.5
+"""How often the worker's ``/metrics`` is read (each read costs it a little CPU)."""
+
+
+def liveness_records(count: int, apps: int, executors: int, now_ms: int) -> Iterator[Record]:
+    """``count`` executor events: each app's connects, then heartbeats of all its sessions."""
+    sessions = {
+        AppName(f"pipe{a}"): tuple(
+            SessionInfo(
+                info=ExecutorInfo(executor_id=ExecutorId(f"e{a}-{e}"), application_version="v1"),
+                conn_id=ConnId(f"c{a}-{e}"),
+                connected_at_ms=now_ms,
+            )
+            for e in range(executors)
+        )
+        for a in range(apps)
+    }
+    made = 0
+    for app, held in sessions.items():
+        for session in held:
+            if made == count:
+                return
+            yield ExecutorConnected(app=app, gateway=GATEWAY, session=session, ts_ms=now_ms)
+            made += 1
+    while made < count:
+        for app, held in sessions.items():
+            if made == count:
+                return
+            yield GatewayHeartbeat(app=app, gateway=GATEWAY, sessions=held, ts_ms=now_ms)
+            made += 1
+
+
+def workflow_records(count: int, apps: int, now_ms: int) -> Iterator[Record]:
+    """``count`` workflow events: workflows going ``PENDING`` then ``SUCCESS``."""
+    for i in range(count):
+        workflow, done = divmod(i, 2)
+        yield WorkflowStatus(
+            app=AppName(f"pipe{workflow % apps}"),
+            workflow_id=WorkflowId(f"wf-{workflow}"),
+            status="SUCCESS" if done else "PENDING",
+            observed_at_ms=now_ms,
+            name="bench_workflow",
+            created_at_ms=now_ms,
+            updated_at_ms=now_ms + done,
+        )
+
+
+async def produce(bootstrap: str, topic: str, records: Iterator[Record]) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks=1)
+    await producer.start()
+    sent = 0
+    try:
+        for record in records:
+            await producer.send(topic, encode(record), key=record_key(record))
+            sent += 1
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Records read, the wall seconds and the CPU seconds they took (timed from the first batch
+    or scrape that saw any: the records seen then are not counted)."""
+
+    records: int
+    seconds: float
+    cpu_s: float
+
+    @property
+    def per_s(self) -> float:
+        return self.records / self.seconds if self.seconds > 0 else float("inf")
+
+    @property
+    def per_cpu_s(self) -> float:
+        return self.records / self.cpu_s if self.cpu_s > 0 else float("inf")
+
+
+async def bare_consume(bootstrap: str, topic: str, total: int) -> Run:
+    """A bare aiokafka consumer reading ``total`` records of ``topic`` (every partition
+    assigned, no group to join); its CPU is this process's (the broker is another)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = await topic_partitions(bootstrap, topic)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        seen = 0
+        start: tuple[float, float, int] | None = None
+        while seen < total:
+            batches = await consumer.getmany(timeout_ms=500, max_records=1_000)
+            seen += sum(len(messages) for messages in batches.values())
+            if seen and start is None:
+                start = (time.perf_counter(), time.process_time(), seen)
+        assert start is not None
+        return Run(total - start[2], time.perf_counter() - start[0], time.process_time() - start[1])
+    finally:
+        await consumer.stop()
+
+
+def consumed(port: int, topic: str) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    pattern = rf'^baton_events_consumed_total\{{topic="{re.escape(topic)}"\}} ([0-9.e+]+)$'
+    match = re.search(pattern, text, re.MULTILINE)
+    return int(float(match.group(1))) if match else 0
+
+
+def worker_run(
+    bootstrap: str,
+    prefix: str,
+    topic: str,
+    total: int,
+    workdir: Path,
+    py_spy: Path | None = None,
+) -> Run:
+    """Start ``baton worker`` and time how it counts the ``total`` records of ``topic`` in;
+    with ``py_spy``, profile it from its first record to its exit into that file (raw)."""
+    port = free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "baton",
+        "worker",
+        "--kafka",
+        bootstrap,
+        "--database-url",
+        f"sqlite+aiosqlite:///{workdir / 'baton.db'}",
+        "--data-dir",
+        str(workdir),
+        "--port",
+        str(port),
+    ]
+    env = {**os.environ, "BATON_TOPIC_PREFIX": prefix, "BATON_LOG_LEVEL": "WARNING"}
+    role = RoleProcess("worker", args, env, workdir / "worker.log")
+    role.start()
+    assert role.process is not None
+    pid = role.process.pid
+    first: tuple[float, float, int] | None = None
+    profiler: subprocess.Popen[bytes] | None = None
+    try:
+        deadline = time.monotonic() + 120 + total / 50
+        while True:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not read every record:\n{role.tail()}")
+            if role.process.poll() is not None:
+                raise RuntimeError(f"the worker exited:\n{role.tail()}")
+            time.sleep(SCRAPE_S)
+            try:
+                n = consumed(port, topic)
+            except OSError:
+                continue  # not listening yet
+            now, cpu = time.monotonic(), cpu_s(pid)
+            if n > 0 and first is None:
+                first = (now, cpu, n)
+                if py_spy is not None:
+                    profiler = start_py_spy(pid, py_spy)
+            if first is not None and n >= total:
+                return Run(total - first[2], now - first[0], cpu - first[1])
+    finally:
+        role.stop()
+        if profiler is not None:
+            profiler.wait(60)
+
+
+def start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(exe).exists():
+        raise RuntimeError("--py-spy needs py-spy: pip install py-spy (a dev tool, not a dep)")
+    args = [exe, "record", "-p", str(pid), "-r", "100", "-f", "raw", "-o", str(out)]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def print_profile(path: Path) -> None:
+    with path.open() as lines:
+        hot = hot_functions(lines, BATON_PACKAGES)
+    print(f"worker profile ({path}): Baton functions by share of samples, callees included")
+    for name, share in hot[:25]:
+        print(f"{share * 100:6.1f}%  {name}")
+
+
+def measure_kind(
+    bootstrap: str, kind: str, records: Iterator[Record], py_spy: Path | None
+) -> tuple[int, Run, Run]:
+    """Fresh topics holding only ``records`` (on the topic of ``kind``); the bare consumer and
+    then one worker read them."""
+    prefix = f"pipe{uuid.uuid4().hex[:6]}."
+    topics = Topics(prefix=prefix)
+    topic = topics.executor_events if kind == "liveness" else topics.workflow_events
+
+    async def prepare() -> int:
+        await ensure_topics(bootstrap, topics.specs())
+        return await produce(bootstrap, topic, records)
+
+    count = on_own_loop(prepare())
+    bare = on_own_loop(bare_consume(bootstrap, topic, count))
+    print(f"{kind}: {count} records; starting one baton worker on them ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="baton-pipeline-") as tmp:
+        worker = worker_run(bootstrap, prefix, topic, count, Path(tmp), py_spy)
+    return count, bare, worker
+
+
+def measure(bootstrap: str, args: argparse.Namespace) -> None:
+    now_ms = wall_ms()
+    kinds = {
+        "liveness": liveness_records(args.records, args.apps, args.executors, now_ms),
+        "workflows": workflow_records(args.records, args.apps, now_ms),
+    }
+    names = {
+        "liveness": f"liveness ({args.apps} apps x {args.executors} executors)",
+        "workflows": "workflow statuses",
+    }
+    results = {}
+    for kind, records in kinds.items():
+        if kind not in args.kinds:
+            continue
+        profile = None if args.py_spy is None else args.py_spy.with_suffix(f".{kind}.raw")
+        results[kind] = measure_kind(bootstrap, kind, records, profile)
+    print()
+    print(
+        f"{'events':<38}{'records':>9}{'bare/s':>10}{'worker/s':>10}{'ratio':>8}"
+        f"{'bare/cpu-s':>12}{'worker/cpu-s':>14}{'ratio':>8}"
+    )
+    for kind, (count, bare, worker) in results.items():
+        print(
+            f"{names[kind]:<38}{count:>9}{bare.per_s:>10.0f}{worker.per_s:>10.0f}"
+            f"{worker.per_s / bare.per_s:>7.2f}x{bare.per_cpu_s:>12.0f}"
+            f"{worker.per_cpu_s:>14.0f}{worker.per_cpu_s / bare.per_cpu_s:>7.2f}x"
+        )
+    slowest = min(w.per_s for _, _, w in results.values())
+    verdict = "PASS" if slowest >= TARGET_PER_S else "FAIL"
+    print(f"target >= {TARGET_PER_S} events/s per worker: {slowest:.0f} -> {verdict}")
+    per_cpu = min(w.per_cpu_s for _, _, w in results.values())
+    print(f"(per CPU-second of the worker, less sensitive to this machine's load: {per_cpu:.0f})")
+    if args.py_spy is not None:
+        for kind in results:
+            print()
+            print_profile(args.py_spy.with_suffix(f".{kind}.raw"))
+
+
+def kinds_of(text: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    if not kinds or any(k not in KINDS for k in kinds):
+        raise argparse.ArgumentTypeError(f"kinds are among {', '.join(KINDS)}")
+    return kinds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--records", type=int, default=50_000, help="records of each kind")
+    parser.add_argument("--apps", type=int, default=50)
+    parser.add_argument("--executors", type=int, default=20, help="executors per app")
+    parser.add_argument(
+        "--kinds", type=kinds_of, default=KINDS, help="liveness,workflows (both by default)"
+    )
+    parser.add_argument(
+        "--py-spy", type=Path, default=None, help="profile the worker into this raw file"
+    )
+    args = parser.parse_args(argv)
+    try:
+        on_embedded_broker(lambda b: measure(b, args))
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
