@@ -72,6 +72,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
             Metrics("gateway"),
         )
         readiness.watch(gateway.liveness)
+        readiness.add_check("kafka_writes", gateway.watchdog.check)
         async with readiness, gateway:
             await run_until(stop, gateway)
 

@@ -6,7 +6,10 @@ No pytest imports here: benchmarks use it too. Everything blocks.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +45,17 @@ class LocalKafka:
         """Stop node ``node`` (SIGTERM: a controlled shutdown) and wait for its exit."""
         self._run("stop", "--node", str(node), timeout_s=STOP_TIMEOUT_S)
 
+    def kill_node(self, node: int) -> None:
+        """SIGKILL node ``node``'s JVM (a crash: no controlled shutdown) and wait for its exit."""
+        pid = int((self.directory / f"node{node}" / "pid").read_text().strip())
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                raise LocalKafkaError(f"node {node} (pid {pid}) outlived SIGKILL")
+            time.sleep(0.05)
+        self._run("stop", "--node", str(node), timeout_s=STOP_TIMEOUT_S)  # forgets its pid file
+
     def stop(self) -> None:
         """Stop every node that runs and wait for their exit."""
         if (self.directory / "cluster.json").exists():
@@ -60,3 +74,12 @@ class LocalKafka:
             raise LocalKafkaError(f"deploy/local/kafka {' '.join(args)} failed:\n{tail}")
         lines = result.stdout.strip().splitlines()
         return lines[-1] if lines else ""
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie has exited: its parent, not us, reaps it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False

@@ -1,0 +1,227 @@
+"""Faults on a 3-node Apache Kafka cluster (``deploy/local/kafka``, replication 3, min ISR 2) under
+Baton's roles as processes (two Faust workers, a gateway, the console) and real DBOS executors:
+
+- a Faust worker SIGKILLed: the other takes its partitions over, rebuilds its tables from their
+  changelogs, and an executor SIGKILLed right after the takeover is recovered, once;
+- a broker SIGKILLed, then started again: nothing is lost, no live executor is recovered, an
+  executor that crashes during the outage is recovered, and the audit topic holds every decision.
+
+One topology for the module (the tests run in order: the first leaves one worker). Each scenario
+prints its timings.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+from uuid import uuid4
+
+import pytest
+
+from streams.records import RecoveryStep
+from tests.baton_cluster import BatonCluster
+from tests.conformance.scenario import ExecutorPool
+from tests.dbos_app.harness import ExecutorProcess, recorded_step_ids
+from tests.eventually import assert_eventually
+from tests.local_kafka import LocalKafka, LocalKafkaError
+from tests.prometheus_text import scrape, value
+
+pytestmark = [pytest.mark.conformance, pytest.mark.timeout(600)]
+
+EXECUTORS = 4
+QUIET_AFTER_S = 6.0
+"""Past the recovery grace period (3 s) and a heartbeat or two: a false recovery would show."""
+KILLED_BROKER = 1
+"""The broker SIGKILLed: the first of the bootstrap list, leader of about a third of the
+partitions."""
+EVERY_STEP = (
+    RecoveryStep.DECLARED_DEAD,
+    RecoveryStep.TARGET_CHOSEN,
+    RecoveryStep.SENT,
+    RecoveryStep.SUCCEEDED,
+)
+
+
+@pytest.fixture(scope="module")
+def three_brokers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    kafka = LocalKafka(tmp_path_factory.mktemp("kafka3"))
+    try:
+        kafka.start(nodes=3)
+    except LocalKafkaError as exc:
+        kafka.stop()
+        pytest.fail(f"Apache Kafka (deploy/local/kafka; a JDK 17+ and Maven) is required: {exc}")
+    try:
+        yield kafka
+    finally:
+        kafka.stop()
+
+
+@pytest.fixture(scope="module")
+def faulty(
+    three_brokers: LocalKafka, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LocalKafka, BatonCluster]]:
+    """Two workers, a gateway and the console on the three brokers."""
+    workdir = tmp_path_factory.mktemp("faults")
+    with BatonCluster(three_brokers.bootstrap, workdir / "baton", workers=2) as cluster:
+        yield three_brokers, cluster
+
+
+def worker_port(cluster: BatonCluster, name: str) -> int:
+    return cluster.worker_ports[0 if name == "worker" else int(name.removeprefix("worker")) - 1]
+
+
+def events_consumed(cluster: BatonCluster, name: str) -> float:
+    """How many executor events worker ``name`` has read (it reads them only for the
+    partitions it owns)."""
+    events = f"{cluster.topic_prefix}executor-events"
+    return value(scrape(worker_port(cluster, name)), "baton_events_consumed_total", topic=events)
+
+
+def deciding_worker(cluster: BatonCluster) -> str:
+    """The worker that has logged a recovery decision (one app: one partition, one owner)."""
+    deciding = [
+        name
+        for name, role in cluster.roles.items()
+        if name.startswith("worker") and "recovery of" in role.log_text()
+    ]
+    assert len(deciding) == 1, deciding
+    return deciding[0]
+
+
+def assert_recovered_once(pool: ExecutorPool, dead: list[ExecutorProcess]) -> None:
+    """Each of ``dead`` went through every step of a recovery, and succeeded exactly once; nobody
+    else was declared dead."""
+    decisions = pool.decisions()
+    assert {d.dead_executor_id for d in decisions} == {e.executor_id for e in dead}, decisions
+    for executor in dead:
+        steps = [d.step for d in decisions if d.dead_executor_id == executor.executor_id]
+        for step in EVERY_STEP:
+            assert step in steps, (executor.executor_id, steps)
+        assert steps.count(RecoveryStep.SUCCEEDED) == 1, steps
+
+
+def checkpointed(pool: ExecutorPool, workflow_id: str) -> int:
+    return len(recorded_step_ids(pool.system_db, workflow_id))
+
+
+def assert_each_step_once(
+    executor: ExecutorProcess, workflow_id: str, steps: int, *, crashed_after: int | None = None
+) -> None:
+    """Every step ran, and once; with ``crashed_after`` (the steps checkpointed when its
+    executor was killed) the step that was running then may have run again (DBOS re-runs a step
+    that did not finish), no other."""
+    ran = sorted(number for number, _ in executor.steps_of(workflow_id))
+    assert set(ran) == set(range(1, steps + 1)), (workflow_id, ran)
+    again = [number for number in set(ran) if ran.count(number) > 1]
+    allowed = [] if crashed_after is None else [crashed_after + 1]
+    assert again in ([], allowed), (workflow_id, ran, crashed_after)
+
+
+def test_a_killed_worker_is_taken_over_and_a_crash_after_it_recovered_once(
+    faulty: tuple[LocalKafka, BatonCluster], pool_on: Callable[[BatonCluster], ExecutorPool]
+) -> None:
+    _, cluster = faulty
+    pool = pool_on(cluster)
+    first, second, *rest = pool.start_connected(EXECUTORS)
+    # Which worker owns this app's partition: the one that recovers a first crash.
+    pool.run(first, "wf-before", n=4, step_s=0.3)
+    first.kill()
+    first_done = checkpointed(pool, "wf-before")
+    pool.wait_success("wf-before")
+    owner = deciding_worker(cluster)
+    heir = next(name for name in ("worker", "worker2") if name != owner)
+    read_before = events_consumed(cluster, heir)
+
+    killed_at = time.monotonic()
+    cluster.roles[owner].stop(signal.SIGKILL)
+    assert_eventually(
+        lambda: events_consumed(cluster, heir) > read_before,
+        timeout_s=60,
+        interval_s=0.2,
+        message=f"{heir} reads the app's executor events",
+    )
+    takeover_s = time.monotonic() - killed_at
+    print(f"worker SIGKILL: {heir} reads the app's events {takeover_s:.1f}s after", flush=True)
+    pool.run(second, "wf-after", n=6, step_s=0.5)
+    second.kill()
+    crashed_at = time.monotonic()
+    second_done = checkpointed(pool, "wf-after")
+    row = pool.wait_success("wf-after", timeout_s=90)
+    recovered_s = time.monotonic() - crashed_at
+
+    assert row.executor_id in {e.executor_id for e in rest}, row
+    assert_each_step_once(second, "wf-after", 6, crashed_after=second_done)
+    assert_each_step_once(first, "wf-before", 4, crashed_after=first_done)
+    assert "recovery of" in cluster.roles[heir].log_text()  # the heir decided the second one
+    time.sleep(QUIET_AFTER_S)
+    assert_recovered_once(pool, [first, second])
+    states = cluster.executors(pool.app)
+    assert {states[e.executor_id]["state"] for e in rest} == {"connected"}, states
+    print(
+        f"worker SIGKILL: {heir} took the app's partition over {takeover_s:.1f}s after; an "
+        f"executor SIGKILLed then was recovered (workflow SUCCESS) {recovered_s:.1f}s after its "
+        "crash"
+    )
+
+
+def test_a_killed_broker_loses_nothing_and_a_crash_meanwhile_is_recovered(
+    faulty: tuple[LocalKafka, BatonCluster], pool_on: Callable[[BatonCluster], ExecutorPool]
+) -> None:
+    kafka, cluster = faulty
+    pool = pool_on(cluster)
+    executors = pool.start_connected(EXECUTORS)
+    tag = uuid4().hex[:4]
+    ids = [f"wf-{tag}-{number}" for number in range(EXECUTORS)]
+    for executor, workflow_id in zip(executors, ids, strict=True):
+        pool.run(executor, workflow_id, n=8, step_s=0.5)
+    crashed, *survivors = executors
+
+    killed_at = time.monotonic()
+    kafka.kill_node(KILLED_BROKER)
+    crashed.kill()  # during the outage
+    crashed_at = time.monotonic()
+    crashed_done = checkpointed(pool, ids[0])
+    row = pool.wait_success(ids[0], timeout_s=90)
+    recovered_s = time.monotonic() - crashed_at
+    assert row.executor_id in {e.executor_id for e in survivors}, row
+    print(f"broker SIGKILL: the crash recovered {recovered_s:.1f}s after", flush=True)
+
+    restarting = time.monotonic()
+    kafka.start_node(KILLED_BROKER)
+    back_s = time.monotonic() - restarting
+    outage_s = time.monotonic() - killed_at
+
+    for executor, workflow_id in zip(executors, ids, strict=True):
+        finished = pool.wait_success(workflow_id, timeout_s=90)
+        if executor is not crashed:
+            assert finished.executor_id == executor.executor_id, (workflow_id, finished)
+        crashed_after = crashed_done if executor is crashed else None
+        assert_each_step_once(executor, workflow_id, 8, crashed_after=crashed_after)
+
+    def every_workflow_listed() -> dict[str, str]:
+        status, body = cluster.get(f"/api/v1/apps/{pool.app}/workflows?limit=50")
+        assert status == 200, body
+        listed = {w["workflow_id"]: w["status"] for w in body["workflows"]}
+        assert listed == dict.fromkeys(ids, "SUCCESS"), listed
+        return listed
+
+    assert_eventually(every_workflow_listed, timeout_s=30, message="every workflow projected")
+    time.sleep(QUIET_AFTER_S)
+    assert_recovered_once(pool, [crashed])  # the audit topic holds every step of it
+
+    def recovery_listed() -> list[dict[str, object]]:
+        listed = cluster.recoveries(pool.app)
+        assert [(r["dead_executor_id"], r["state"]) for r in listed] == [
+            (crashed.executor_id, "succeeded")
+        ], listed
+        return listed
+
+    assert_eventually(recovery_listed, timeout_s=20, message="the recovery in the store")
+    states = cluster.executors(pool.app)
+    assert {states[e.executor_id]["state"] for e in survivors} == {"connected"}, states
+    print(
+        f"broker {KILLED_BROKER} SIGKILL: an executor crashed during the outage was recovered "
+        f"(workflow SUCCESS) {recovered_s:.1f}s after its crash; the broker served again "
+        f"{back_s:.1f}s after its start ({outage_s:.1f}s outage)"
+    )

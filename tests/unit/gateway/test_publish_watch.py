@@ -1,0 +1,57 @@
+"""``gateway.publish_watch``: Kafka counts as unwritable once a publish has failed, or hung, for
+``stall_ms``, and as writable again at the first publish that succeeds."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.publish_watch import PublishWatch
+
+
+def test_publishes_that_succeed_make_no_problem() -> None:
+    watch = PublishWatch(stall_ms=1_000)
+    for now_ms in range(0, 10_000, 500):
+        watch.succeeded(watch.began(now_ms))
+    assert watch.unwritable_ms(10_000) == 0
+    assert watch.problem(10_000) is None
+
+
+def test_a_hanging_publish_is_a_problem_once_it_is_older_than_the_stall() -> None:
+    watch = PublishWatch(stall_ms=1_000)
+    hanging = watch.began(0)
+    watch.succeeded(watch.began(100))  # a later one succeeding does not hide the hanging one
+    assert watch.problem(999) is None
+    assert watch.problem(1_000) == "writes to Kafka failing or stalled for 1.0 s"
+    watch.succeeded(hanging)
+    assert watch.problem(5_000) is None
+
+
+def test_failures_count_from_the_first_one_until_a_publish_succeeds() -> None:
+    watch = PublishWatch(stall_ms=1_000)
+    watch.failed(watch.began(0), 200)  # began at 0: unwritable since then
+    watch.failed(watch.began(600), 700)
+    assert watch.unwritable_ms(900) == 900
+    assert watch.problem(1_500) is not None
+    watch.succeeded(watch.began(1_600))
+    assert watch.unwritable_ms(1_700) == 0
+
+
+def test_an_abandoned_publish_says_nothing() -> None:
+    watch = PublishWatch(stall_ms=1_000)
+    watch.abandoned(watch.began(0))
+    assert watch.problem(60_000) is None
+
+
+def test_outcomes_of_unknown_tokens_change_nothing_they_should_not() -> None:
+    watch = PublishWatch(stall_ms=1_000)
+    watch.succeeded(42)
+    watch.abandoned(43)
+    assert watch.problem(10_000) is None
+    watch.failed(44, 5_000)  # unknown: counts from when it is reported
+    assert watch.unwritable_ms(5_500) == 500
+
+
+@pytest.mark.parametrize("stall_ms", [0, -1])
+def test_a_stall_must_be_positive(stall_ms: int) -> None:
+    with pytest.raises(ValueError, match="stall_ms must be positive"):
+        PublishWatch(stall_ms=stall_ms)
