@@ -6,6 +6,7 @@ No pytest imports here: benchmarks use it too. Everything blocks.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -32,10 +33,24 @@ class LocalKafka:
     bootstrap: str = field(default="", init=False)
     """``127.0.0.1:P1,...`` once started."""
 
-    def start(self, nodes: int = 1) -> str:
-        """Start every node (creating the cluster on first use); returns the bootstrap servers."""
-        self.bootstrap = self._run("start", "--nodes", str(nodes), timeout_s=START_TIMEOUT_S)
+    def start(self, nodes: int = 1, *, proxied: bool = False) -> str:
+        """Start every node (creating the cluster on first use; ``proxied``: with a PROXIED
+        listener per node, see :meth:`proxy_routes`); returns the bootstrap servers."""
+        flags = ("--proxied",) if proxied else ()
+        self.bootstrap = self._run(
+            "start", "--nodes", str(nodes), *flags, timeout_s=START_TIMEOUT_S
+        )
         return self.bootstrap
+
+    def proxy_routes(self) -> list[tuple[int, int]]:
+        """Per node of a ``proxied`` cluster, ``(proxy_port, proxied_port)``: a client
+        bootstrapped at the proxy ports reaches every broker through them, so a proxy from each
+        proxy port to its proxied port carries all of its traffic."""
+        state = json.loads((self.directory / "cluster.json").read_text())
+        routes = [(n["proxy_port"], n["proxied_port"]) for n in state["nodes"] if "proxy_port" in n]
+        if not routes:
+            raise LocalKafkaError(f"the cluster in {self.directory} was not started proxied")
+        return routes
 
     def start_node(self, node: int) -> None:
         """Start node ``node`` (1-based) again, on its ports and storage."""

@@ -1,20 +1,29 @@
 """Faults on a 3-node Apache Kafka cluster (``deploy/local/kafka``, replication 3, min ISR 2) under
-Baton's roles as processes (two Faust workers, a gateway, the console) and real DBOS executors:
+Baton's roles as processes (two Faust workers, two gateways behind HAProxy checking ``/readyz``,
+the console) and real DBOS executors:
 
+- the second gateway's Kafka traffic (through TCP proxies the test controls, ``tests.tcp_cut``)
+  stalled while its executors stay connected: it reports unready and sheds its sessions
+  (``gateway.kafka_watchdog``), which reconnect through HAProxy to the other pod before the
+  liveness timeout; no live executor is recovered;
 - a Faust worker SIGKILLed: the other takes its partitions over, rebuilds its tables from their
   changelogs, and an executor SIGKILLed right after the takeover is recovered, once;
 - a broker SIGKILLed, then started again: nothing is lost, no live executor is recovered, an
   executor that crashes during the outage is recovered, and the audit topic holds every decision.
 
-One topology for the module (the tests run in order: the first leaves one worker). Each scenario
-prints its timings.
+One topology for the module (the tests run in order: the worker test leaves one worker). Each
+scenario prints its timings.
 """
 
 from __future__ import annotations
 
 import signal
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from uuid import uuid4
 
 import pytest
@@ -24,8 +33,10 @@ from tests.baton_cluster import BatonCluster
 from tests.conformance.scenario import ExecutorPool
 from tests.dbos_app.harness import ExecutorProcess, recorded_step_ids
 from tests.eventually import assert_eventually
+from tests.local_haproxy import LocalHaproxy
 from tests.local_kafka import LocalKafka, LocalKafkaError
 from tests.prometheus_text import scrape, value
+from tests.tcp_cut import TcpCut
 
 pytestmark = [pytest.mark.conformance, pytest.mark.timeout(600)]
 
@@ -43,11 +54,28 @@ EVERY_STEP = (
 )
 
 
+LIVENESS_TIMEOUT_S = 15.0
+"""The workers' liveness timeout (``recovery.policy.Timings``): a pod's executors must be back
+on another pod before their last heartbeat is this old."""
+CUT_S = LIVENESS_TIMEOUT_S + 2
+"""How long the cut gateway stays cut off from Kafka: past the liveness timeout, so that a
+session it still held would be recovered."""
+
+
+@dataclass
+class Topology:
+    kafka: LocalKafka
+    cluster: BatonCluster
+    haproxy: LocalHaproxy
+    cuts: list[TcpCut]
+    """The second gateway's links to the brokers."""
+
+
 @pytest.fixture(scope="module")
 def three_brokers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     kafka = LocalKafka(tmp_path_factory.mktemp("kafka3"))
     try:
-        kafka.start(nodes=3)
+        kafka.start(nodes=3, proxied=True)
     except LocalKafkaError as exc:
         kafka.stop()
         pytest.fail(f"Apache Kafka (deploy/local/kafka; a JDK 17+ and Maven) is required: {exc}")
@@ -58,13 +86,56 @@ def three_brokers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKaf
 
 
 @pytest.fixture(scope="module")
-def faulty(
+def topology(
     three_brokers: LocalKafka, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[LocalKafka, BatonCluster]]:
-    """Two workers, a gateway and the console on the three brokers."""
+) -> Iterator[Topology]:
+    """Two workers, two gateways (the second reaching the brokers through ``cuts``) behind
+    HAProxy, and the console, on the three brokers."""
     workdir = tmp_path_factory.mktemp("faults")
-    with BatonCluster(three_brokers.bootstrap, workdir / "baton", workers=2) as cluster:
-        yield three_brokers, cluster
+    with ExitStack() as stack:
+        cuts = [
+            stack.enter_context(TcpCut(proxied_port, listen_port=proxy_port))
+            for proxy_port, proxied_port in three_brokers.proxy_routes()
+        ]
+        through_cuts = ",".join(f"127.0.0.1:{cut.port}" for cut in cuts)
+        cluster = BatonCluster(
+            three_brokers.bootstrap,
+            workdir / "baton",
+            workers=2,
+            gateways=2,
+            role_kafka={"gateway2": through_cuts},
+        )
+        stack.enter_context(cluster)
+        haproxy = LocalHaproxy(workdir / "haproxy", cluster.gateway_ports, check_path="/readyz")
+        stack.enter_context(haproxy)
+        yield Topology(three_brokers, cluster, haproxy, cuts)
+
+
+@pytest.fixture
+def faulty(topology: Topology) -> tuple[LocalKafka, BatonCluster]:
+    return topology.kafka, topology.cluster
+
+
+def pods_of(pool: ExecutorPool, executors: list[ExecutorProcess]) -> dict[str, str]:
+    """Executor id -> the gateway pod holding its session, as the console lists it."""
+    rows = pool.cluster.executors(pool.app)
+    return {e.executor_id: str(rows[e.executor_id]["gateway"]) for e in executors}
+
+
+def pod_id(pool: ExecutorPool, role: str) -> str:
+    """The pod id of gateway ``role`` among those holding sessions (it ends with its pid)."""
+    process = pool.cluster.roles[role].process
+    assert process is not None
+    pods = set(pods_of(pool, pool.started).values())
+    return next(pod for pod in pods if pod.endswith(f"-{process.pid}"))
+
+
+def readyz_status(port: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 def worker_port(cluster: BatonCluster, name: str) -> int:
@@ -116,6 +187,77 @@ def assert_each_step_once(
     again = [number for number in set(ran) if ran.count(number) > 1]
     allowed = [] if crashed_after is None else [crashed_after + 1]
     assert again in ([], allowed), (workflow_id, ran, crashed_after)
+
+
+def test_a_gateway_cut_off_from_kafka_sheds_its_sessions_to_the_other_pod(
+    topology: Topology, pool_on: Callable[[BatonCluster], ExecutorPool]
+) -> None:
+    cluster, haproxy = topology.cluster, topology.haproxy
+    pool = pool_on(cluster)
+    executors = [pool.start("v1", conductor_url=haproxy.url) for _ in range(EXECUTORS)]
+    pool.wait_connected(*executors)
+    cut_pod = pod_id(pool, "gateway2")
+    before = pods_of(pool, executors)
+    moved = [e for e in executors if before[e.executor_id] == cut_pod]
+    assert moved, before
+    assert len(moved) < len(executors), before  # the other pod holds some too
+    ids = [f"wf-cut-{number}" for number in range(EXECUTORS)]
+    for executor, workflow_id in zip(executors, ids, strict=True):
+        pool.run(executor, workflow_id, n=12, step_s=0.5)
+
+    cut_at = time.monotonic()
+    for cut in topology.cuts:
+        cut.hold()
+    try:
+        assert_eventually(
+            lambda: readyz_status(cluster.gateway_ports[1]) == 503,
+            timeout_s=LIVENESS_TIMEOUT_S,
+            interval_s=0.1,
+            message="the cut gateway unready",
+        )
+        unready_s = time.monotonic() - cut_at
+
+        def on_the_other_pod() -> bool:
+            pods = pods_of(pool, executors)
+            assert all(pods[e.executor_id] != cut_pod for e in moved), pods
+            return True
+
+        assert_eventually(
+            on_the_other_pod, timeout_s=LIVENESS_TIMEOUT_S, interval_s=0.1, message="moved"
+        )
+        pool.wait_connected(*executors)
+        moved_s = time.monotonic() - cut_at
+        time.sleep(max(0.0, CUT_S - (time.monotonic() - cut_at)))
+    finally:
+        for cut in topology.cuts:
+            cut.release()
+    released_at = time.monotonic()
+    assert_eventually(
+        lambda: readyz_status(cluster.gateway_ports[1]) == 200,
+        timeout_s=60,
+        interval_s=0.2,
+        message="the gateway ready again",
+    )
+    ready_again_s = time.monotonic() - released_at
+
+    assert moved_s < LIVENESS_TIMEOUT_S, moved_s
+    for executor, workflow_id in zip(executors, ids, strict=True):
+        row = pool.wait_success(workflow_id, timeout_s=90)
+        assert row.executor_id == executor.executor_id, (workflow_id, row)
+        assert_each_step_once(executor, workflow_id, 12)
+    time.sleep(QUIET_AFTER_S)
+    assert pool.decisions() == [], pool.decisions()
+    states = {row["state"] for row in cluster.executors(pool.app).values()}
+    assert states == {"connected"}, cluster.executors(pool.app)
+    assert "cannot reach Kafka" not in cluster.roles["gateway"].log_text()
+    assert "closing" in cluster.roles["gateway2"].log_text()
+    print(
+        f"gateway cut off from Kafka for {CUT_S:g}s: unready after {unready_s:.1f}s; its "
+        f"{len(moved)} executors on the other pod, every executor connected, {moved_s:.1f}s "
+        f"after the cut (liveness timeout {LIVENESS_TIMEOUT_S:g}s); ready again "
+        f"{ready_again_s:.1f}s after the cut ended; 0 recoveries"
+    )
+    pool.terminate_all()
 
 
 def test_a_killed_worker_is_taken_over_and_a_crash_after_it_recovered_once(
