@@ -114,5 +114,8 @@ class GatewayConfig:
     observation_request_timeout_s: float = 10.0
     """Timeout of each DBOS request a capture poll makes (``list_workflows``, ``list_steps``)."""
     kafka_stall_ms: int = STALL_MS
-    """Writes to Kafka failing or hanging this long make the pod unready and shed its sessions
-    (``gateway.kafka_watchdog``)."""
+    """Writes to Kafka failing or hanging this long make the pod unready and (with
+    ``shed_when_cut_off``) shed its sessions (``gateway.kafka_watchdog``)."""
+    shed_when_cut_off: bool = True
+    """Shed the sessions while Kafka does not take the pod's writes, so that they reconnect to
+    another pod; False where there is no other pod (``baton up``)."""

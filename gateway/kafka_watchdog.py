@@ -11,7 +11,9 @@ liveness timeout and recover them although they live. So, once writes have been 
    ("service restart", RFC 6455 §7.4.1 as registered by IANA): the executors reconnect, through
    the load balancer, to a pod that can write. Those closes are marked ``draining``, like a
    stopping pod's, so the workers wait for the reconnects;
-3. once writes work again, makes the pod ready and takes executors again.
+3. once writes work again, makes the pod ready and takes executors again; its heartbeat
+   snapshots stay quiet meanwhile and for ``READMIT_S`` after (``quiet``): a snapshot taken
+   before the shed executors are back would list them as gone, and they are not dead.
 
 Imports nothing of the gateway's but ``gateway.publish_watch``.
 """
@@ -31,6 +33,8 @@ CHECK_INTERVAL_S = 0.25
 SHED_DELAY_S = 1.0
 """Between unready and closing the sessions: a load balancer checking ``/readyz`` every 250 ms
 has taken the pod out by then, so the executors do not come straight back to it."""
+READMIT_S = 5.0
+"""After the pod is back: time for its shed executors to reconnect before its snapshots speak."""
 SHED_CODE = 1012
 SHED_REASON = "this gateway cannot reach Kafka; reconnect"
 
@@ -58,10 +62,19 @@ class KafkaWatchdog:
         """Whether the pod counts as cut off from Kafka (unready, refusing executors)."""
         self.sheds = 0
         """How many times the pod shed its sessions."""
+        self._back_at_ms: int | None = None
 
     async def check(self) -> str | None:
         """The ``kafka_writes`` readiness check (``runtime.readiness.Check``)."""
         return self.watch.problem(monotonic_ms())
+
+    def quiet(self) -> bool:
+        """Whether the pod's heartbeat snapshots must not be published now (cut off, or just
+        back: see the module docstring)."""
+        if self.cut_off:
+            return True
+        back = self._back_at_ms
+        return back is not None and monotonic_ms() - back < READMIT_S * 1000
 
     async def run(self) -> None:
         """Watch until cancelled (a loop of the pod's ``TaskOwner``)."""
@@ -72,6 +85,7 @@ class KafkaWatchdog:
                 await self._go_off(problem)
             elif problem is None and self.cut_off:
                 self.cut_off = False
+                self._back_at_ms = monotonic_ms()
                 logger.info("Kafka takes this gateway's writes again: taking executors again")
 
     async def _go_off(self, problem: str) -> None:

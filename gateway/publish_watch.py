@@ -30,6 +30,7 @@ class PublishWatch:
     _next_token: int = 0
     _failing_since_ms: int | None = None
     """When the first publish failed since the last one that succeeded."""
+    _last_failure_ms: int = 0
 
     def __post_init__(self) -> None:
         if self.stall_ms <= 0:
@@ -37,6 +38,8 @@ class PublishWatch:
 
     def began(self, now_ms: int) -> int:
         """A publish begins; returns its token for :meth:`succeeded` or :meth:`failed`."""
+        if not self._in_flight and not self._recent_failure(now_ms):
+            self._failing_since_ms = None  # old failures are no evidence: count afresh
         self._next_token += 1
         self._in_flight[self._next_token] = now_ms
         return self._next_token
@@ -51,17 +54,23 @@ class PublishWatch:
         began = self._in_flight.pop(token, now_ms)
         if self._failing_since_ms is None:
             self._failing_since_ms = min(began, now_ms)
+        self._last_failure_ms = now_ms
 
     def abandoned(self, token: int) -> None:
         """The publish was cancelled before an outcome (the pod stopping): it says nothing."""
         self._in_flight.pop(token, None)
 
     def unwritable_ms(self, now_ms: int) -> int:
-        """For how long writes have been failing or hanging (0: they work)."""
+        """For how long writes have been failing or hanging (0: they work, or nothing has been
+        tried for ``2 * stall_ms`` since the last failure: no evidence either way, and a pod that
+        sheds its sessions stops publishing; it must get a chance to take executors again)."""
         starts = list(self._in_flight.values())
-        if self._failing_since_ms is not None:
+        if self._failing_since_ms is not None and (self._recent_failure(now_ms) or starts):
             starts.append(self._failing_since_ms)
         return max(0, now_ms - min(starts)) if starts else 0
+
+    def _recent_failure(self, now_ms: int) -> bool:
+        return now_ms - self._last_failure_ms < 2 * self.stall_ms
 
     def problem(self, now_ms: int) -> str | None:
         """``None`` while Kafka takes writes, else why the pod counts as cut off."""

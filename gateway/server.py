@@ -156,7 +156,8 @@ class Gateway(Service):
         self.tasks.loop("heartbeats", self._heartbeat_loop())
         self.tasks.loop("commands", self._command_loop())
         self.tasks.loop("revocations", self._revocation_loop())
-        self.tasks.loop("kafka watchdog", self.watchdog.run())
+        if self.config.shed_when_cut_off:
+            self.tasks.loop("kafka watchdog", self.watchdog.run())
         logger.info(
             "gateway %s listening on %s://%s:%d",
             self.config.gateway_id,
@@ -382,7 +383,7 @@ class Gateway(Service):
                 )
                 for app, sessions in self._registry.snapshots_by_app(ts, window_ms).items()
             ]
-            if beats:
+            if beats and not self.watchdog.quiet():
                 try:
                     await self._sink.publish_batch(self.config.topics.executor_events, beats)
                 except PublishError as exc:

@@ -9,7 +9,11 @@ the console) and real DBOS executors:
 - a Faust worker SIGKILLed: the other takes its partitions over, rebuilds its tables from their
   changelogs, and an executor SIGKILLed right after the takeover is recovered, once;
 - a broker SIGKILLed, then started again: nothing is lost, no live executor is recovered, an
-  executor that crashes during the outage is recovered, and the audit topic holds every decision.
+  executor that crashes during the outage is recovered, and the audit topic holds every decision;
+- the store (a PostgreSQL server of the module's own, ``tests.local_postgres``) stopped for 30 s:
+  the console says it is degraded meanwhile (``/readyz`` 503, ``/healthz`` degraded, 503 pages
+  and API answers saying so), a crash meanwhile is still recovered, and once the store is back
+  the projections catch up: nothing is lost.
 
 One topology for the module (the tests run in order: the worker test leaves one worker). Each
 scenario prints its timings.
@@ -28,6 +32,7 @@ from uuid import uuid4
 
 import pytest
 
+from console.app import STORE_UNREACHABLE
 from streams.records import RecoveryStep
 from tests.baton_cluster import BatonCluster
 from tests.conformance.scenario import ExecutorPool
@@ -35,6 +40,7 @@ from tests.dbos_app.harness import ExecutorProcess, recorded_step_ids
 from tests.eventually import assert_eventually
 from tests.local_haproxy import LocalHaproxy
 from tests.local_kafka import LocalKafka, LocalKafkaError
+from tests.local_postgres import ThrowawayPostgres, ThrowawayPostgresError
 from tests.prometheus_text import scrape, value
 from tests.tcp_cut import TcpCut
 
@@ -60,6 +66,7 @@ on another pod before their last heartbeat is this old."""
 CUT_S = LIVENESS_TIMEOUT_S + 2
 """How long the cut gateway stays cut off from Kafka: past the liveness timeout, so that a
 session it still held would be recovered."""
+STORE_OUTAGE_S = 30.0
 
 
 @dataclass
@@ -69,6 +76,8 @@ class Topology:
     haproxy: LocalHaproxy
     cuts: list[TcpCut]
     """The second gateway's links to the brokers."""
+    postgres: ThrowawayPostgres
+    """The store's server."""
 
 
 @pytest.fixture(scope="module")
@@ -86,11 +95,26 @@ def three_brokers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKaf
 
 
 @pytest.fixture(scope="module")
+def store_server() -> Iterator[ThrowawayPostgres]:
+    postgres = ThrowawayPostgres()
+    try:
+        postgres.start()
+    except ThrowawayPostgresError as exc:
+        pytest.fail(f"a PostgreSQL server of the module's own is required: {exc}")
+    try:
+        yield postgres
+    finally:
+        postgres.stop_server()
+
+
+@pytest.fixture(scope="module")
 def topology(
-    three_brokers: LocalKafka, tmp_path_factory: pytest.TempPathFactory
+    three_brokers: LocalKafka,
+    store_server: ThrowawayPostgres,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Topology]:
     """Two workers, two gateways (the second reaching the brokers through ``cuts``) behind
-    HAProxy, and the console, on the three brokers."""
+    HAProxy, and the console, on the three brokers; the store on ``store_server``."""
     workdir = tmp_path_factory.mktemp("faults")
     with ExitStack() as stack:
         cuts = [
@@ -103,12 +127,13 @@ def topology(
             workdir / "baton",
             workers=2,
             gateways=2,
+            database_url=store_server.store_url,
             role_kafka={"gateway2": through_cuts},
         )
         stack.enter_context(cluster)
         haproxy = LocalHaproxy(workdir / "haproxy", cluster.gateway_ports, check_path="/readyz")
         stack.enter_context(haproxy)
-        yield Topology(three_brokers, cluster, haproxy, cuts)
+        yield Topology(three_brokers, cluster, haproxy, cuts, store_server)
 
 
 @pytest.fixture
@@ -366,4 +391,77 @@ def test_a_killed_broker_loses_nothing_and_a_crash_meanwhile_is_recovered(
         f"broker {KILLED_BROKER} SIGKILL: an executor crashed during the outage was recovered "
         f"(workflow SUCCESS) {recovered_s:.1f}s after its crash; the broker served again "
         f"{back_s:.1f}s after its start ({outage_s:.1f}s outage)"
+    )
+
+
+def test_the_store_away_for_30s_loses_nothing_and_the_console_says_degraded(
+    topology: Topology, pool_on: Callable[[BatonCluster], ExecutorPool]
+) -> None:
+    cluster, postgres = topology.cluster, topology.postgres
+    pool = pool_on(cluster)
+    executors = pool.start_connected(3)
+    ids = [f"wf-store-{number}" for number in range(len(executors))]
+    for executor, workflow_id in zip(executors, ids, strict=True):
+        pool.run(executor, workflow_id, n=6, step_s=0.5)
+    crashed, *survivors = executors
+
+    down_at = time.monotonic()
+    postgres.stop_server()
+
+    def unready() -> dict[str, str]:
+        status, body = cluster.get("/readyz")
+        assert status == 503, body
+        assert "store" in body["unreachable"], body
+        return dict(body["unreachable"])
+
+    assert_eventually(unready, timeout_s=15, interval_s=0.2, message="the console unready")
+    degraded_s = time.monotonic() - down_at
+    status, body = cluster.get("/healthz")
+    assert (status, body["status"]) == (200, "degraded"), body
+    status, body = cluster.get(f"/api/v1/apps/{pool.app}/workflows")
+    assert (status, body) == (503, {"error": STORE_UNREACHABLE}), body
+    status, page = cluster.get(f"/apps/{pool.app}", headers={"Accept": "text/html"})
+    assert status == 503, page
+    assert "Baton is degraded" in page["text"], page
+
+    crashed.kill()  # while the store is away: recovery needs only Kafka
+    crashed_at = time.monotonic()
+    crashed_done = checkpointed(pool, ids[0])
+    row = pool.wait_success(ids[0], timeout_s=60)
+    recovered_s = time.monotonic() - crashed_at
+    assert row.executor_id in {e.executor_id for e in survivors}, row
+    time.sleep(max(0.0, STORE_OUTAGE_S - (time.monotonic() - down_at)))
+    postgres.start_server()
+    up_at = time.monotonic()
+
+    def every_workflow_listed() -> dict[str, str]:
+        status, body = cluster.get(f"/api/v1/apps/{pool.app}/workflows?limit=50")
+        assert status == 200, body
+        listed = {w["workflow_id"]: w["status"] for w in body["workflows"]}
+        assert listed == dict.fromkeys(ids, "SUCCESS"), listed
+        return listed
+
+    assert_eventually(every_workflow_listed, timeout_s=60, message="the projections caught up")
+    caught_up_s = time.monotonic() - up_at
+    assert cluster.get("/readyz")[0] == 200
+
+    def recovery_listed() -> list[dict[str, object]]:
+        listed = cluster.recoveries(pool.app)
+        assert [(r["dead_executor_id"], r["state"]) for r in listed] == [
+            (crashed.executor_id, "succeeded")
+        ], listed
+        return listed
+
+    assert_eventually(recovery_listed, timeout_s=30, message="the recovery in the store")
+    states = cluster.executors(pool.app)
+    assert states[crashed.executor_id]["state"] == "recovered", states
+    assert {states[e.executor_id]["state"] for e in survivors} == {"connected"}, states
+    assert_recovered_once(pool, [crashed])
+    for executor, workflow_id in zip(executors, ids, strict=True):
+        crashed_after = crashed_done if executor is crashed else None
+        assert_each_step_once(executor, workflow_id, 6, crashed_after=crashed_after)
+    print(
+        f"store stopped for {STORE_OUTAGE_S:g}s: the console degraded {degraded_s:.1f}s after; a "
+        f"crash meanwhile recovered in {recovered_s:.1f}s; the projections caught up "
+        f"{caught_up_s:.1f}s after the store was back"
     )

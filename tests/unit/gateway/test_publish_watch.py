@@ -55,3 +55,17 @@ def test_outcomes_of_unknown_tokens_change_nothing_they_should_not() -> None:
 def test_a_stall_must_be_positive(stall_ms: int) -> None:
     with pytest.raises(ValueError, match="stall_ms must be positive"):
         PublishWatch(stall_ms=stall_ms)
+
+
+def test_old_failures_without_new_attempts_are_no_evidence() -> None:
+    """A pod that shed its sessions stops publishing: after ``2 * stall_ms`` without a publish,
+    its last failures no longer keep it cut off (it takes executors again, and sheds them again
+    if their heartbeats fail)."""
+    watch = PublishWatch(stall_ms=1_000)
+    watch.failed(watch.began(0), 500)
+    assert watch.problem(2_400) is not None
+    assert watch.problem(2_500) is None
+    hanging = watch.began(3_000)  # an attempt again: counted afresh
+    assert watch.unwritable_ms(3_100) == 100
+    watch.failed(hanging, 3_200)
+    assert watch.unwritable_ms(3_300) == 300
