@@ -76,7 +76,8 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
             Metrics("gateway"),
         )
         readiness.watch(gateway.liveness)
-        readiness.add_check("kafka_writes", gateway.watchdog.check)
+        if settings.gateway_shed_s > 0:
+            readiness.add_check("kafka_writes", gateway.watchdog.check)
         async with readiness, gateway:
             await run_until(stop, gateway)
 

@@ -3,7 +3,9 @@
 A pod whose writes to Kafka fail or hang (``gateway.publish_watch``) is useless to its
 executors: their heartbeats no longer reach the workers, which would declare them dead after the
 liveness timeout and recover them although they live. So, once writes have been failing for
-``stall_ms``, the watchdog
+``stall_ms`` and the cluster does not answer this pod either (``probe``, the ``kafka`` readiness
+check: a fresh connection asking Metadata; a broker failing over stalls the writes to the
+partitions it led for a while, but the others still answer, and nothing is shed), the watchdog
 
 1. makes the pod unready (its ``kafka_writes`` readiness check fails): the load balancer's
    ``/readyz`` check takes it out, and new handshakes are refused with 503;
@@ -26,6 +28,7 @@ from collections.abc import Awaitable, Callable
 
 from gateway.publish_watch import PublishWatch
 from runtime.clock import monotonic_ms
+from runtime.readiness import Check
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ class KafkaWatchdog:
 
     Args:
         shed: closes every session of the pod with the given code and reason.
+        probe: whether the cluster answers this pod (``None``) or why not; ``None``: writes
+            alone decide.
         stall_ms: see ``gateway.publish_watch.PublishWatch``.
         shed_delay_s: between going unready and shedding.
     """
@@ -52,11 +57,15 @@ class KafkaWatchdog:
         self,
         shed: Callable[[int, str], Awaitable[None]],
         *,
+        probe: Check | None = None,
         stall_ms: int | None = None,
         shed_delay_s: float = SHED_DELAY_S,
     ) -> None:
         self.watch = PublishWatch() if stall_ms is None else PublishWatch(stall_ms=stall_ms)
         self._shed = shed
+        self.probe = probe
+        """Whether the cluster answers this pod (see the module docstring)."""
+        self._reason: str | None = None
         self._shed_delay_s = shed_delay_s
         self.cut_off = False
         """Whether the pod counts as cut off from Kafka (unready, refusing executors)."""
@@ -65,8 +74,9 @@ class KafkaWatchdog:
         self._back_at_ms: int | None = None
 
     async def check(self) -> str | None:
-        """The ``kafka_writes`` readiness check (``runtime.readiness.Check``)."""
-        return self.watch.problem(monotonic_ms())
+        """The ``kafka_writes`` readiness check (``runtime.readiness.Check``): why the pod is cut
+        off, while it is."""
+        return self._reason if self.cut_off else None
 
     def quiet(self) -> bool:
         """Whether the pod's heartbeat snapshots must not be published now (cut off, or just
@@ -82,13 +92,16 @@ class KafkaWatchdog:
             await asyncio.sleep(CHECK_INTERVAL_S)
             problem = self.watch.problem(monotonic_ms())
             if problem is not None and not self.cut_off:
-                await self._go_off(problem)
+                unanswered = "no probe" if self.probe is None else await self.probe()
+                if unanswered is not None:
+                    await self._go_off(f"{problem} ({unanswered})")
             elif problem is None and self.cut_off:
                 self.cut_off = False
                 self._back_at_ms = monotonic_ms()
                 logger.info("Kafka takes this gateway's writes again: taking executors again")
 
     async def _go_off(self, problem: str) -> None:
+        self._reason = problem
         self.cut_off = True
         logger.warning(
             "%s: unready, and closing every session in %.1f s so that executors reconnect to "

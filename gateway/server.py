@@ -23,6 +23,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
+from broker.reachability import kafka_check
 from gateway.auth import Credentials, KeyVerifier, parse_path
 from gateway.config import GatewayConfig
 from gateway.connection import Connection
@@ -101,7 +102,11 @@ class Gateway(Service):
             weakref.WeakKeyDictionary()
         )
         self._seen_commands: OrderedDict[CommandId, None] = OrderedDict()
-        self.watchdog = KafkaWatchdog(self._shed, stall_ms=config.kafka_stall_ms)
+        self.watchdog = KafkaWatchdog(
+            self._shed,
+            probe=kafka_check(config.kafka_bootstrap, [t.name for t in config.topics.specs()]),
+            stall_ms=config.kafka_stall_ms,
+        )
         """Unready, and sheds the sessions, while Kafka does not take this pod's writes."""
         self._sink = KafkaSink(
             config.kafka_bootstrap,

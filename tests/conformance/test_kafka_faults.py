@@ -174,12 +174,13 @@ def events_consumed(cluster: BatonCluster, name: str) -> float:
     return value(scrape(worker_port(cluster, name)), "baton_events_consumed_total", topic=events)
 
 
-def deciding_worker(cluster: BatonCluster) -> str:
-    """The worker that has logged a recovery decision (one app: one partition, one owner)."""
+def deciding_worker(cluster: BatonCluster, dead: ExecutorProcess) -> str:
+    """The worker that has logged a decision about ``dead`` (one app: one partition, one
+    owner)."""
     deciding = [
         name
         for name, role in cluster.roles.items()
-        if name.startswith("worker") and "recovery of" in role.log_text()
+        if name.startswith("worker") and f"recovery of {dead.executor_id}" in role.log_text()
     ]
     assert len(deciding) == 1, deciding
     return deciding[0]
@@ -296,7 +297,7 @@ def test_a_killed_worker_is_taken_over_and_a_crash_after_it_recovered_once(
     first.kill()
     first_done = checkpointed(pool, "wf-before")
     pool.wait_success("wf-before")
-    owner = deciding_worker(cluster)
+    owner = deciding_worker(cluster, first)
     heir = next(name for name in ("worker", "worker2") if name != owner)
     read_before = events_consumed(cluster, heir)
 
@@ -320,7 +321,7 @@ def test_a_killed_worker_is_taken_over_and_a_crash_after_it_recovered_once(
     assert row.executor_id in {e.executor_id for e in rest}, row
     assert_each_step_once(second, "wf-after", 6, crashed_after=second_done)
     assert_each_step_once(first, "wf-before", 4, crashed_after=first_done)
-    assert "recovery of" in cluster.roles[heir].log_text()  # the heir decided the second one
+    assert deciding_worker(cluster, second) == heir
     time.sleep(QUIET_AFTER_S)
     assert_recovered_once(pool, [first, second])
     states = cluster.executors(pool.app)

@@ -1,8 +1,10 @@
-"""``gateway.kafka_watchdog`` on a real gateway: while the pod's writes to Kafka hang it reports
-unready (``kafka_writes``), closes every session with 1012 (marked ``draining``: the executors
-reconnect elsewhere) and refuses new handshakes with 503; once writes work, it takes executors
-again. The hanging write is the pod's own publish watch holding a publish that never ends; the
-cut on a real network is ``tests/conformance/test_kafka_cut_gateway.py``."""
+"""``gateway.kafka_watchdog`` on a real gateway: a hanging write alone sheds nothing (the cluster
+still answers: a broker failing over); while writes hang and the cluster does not answer the pod
+either, it reports unready (``kafka_writes``), closes every session with 1012 (marked
+``draining``: the executors reconnect elsewhere) and refuses new handshakes with 503; once writes
+work, it takes executors again. The hanging write is the pod's own publish watch holding a
+publish that never ends, and the cluster's answer a probe the test sets; the cut on a real
+network is in ``tests/conformance/test_kafka_faults.py``."""
 
 from __future__ import annotations
 
@@ -46,6 +48,12 @@ async def test_a_pod_that_cannot_write_sheds_its_sessions_and_comes_back(
     readiness = Readiness("gateway", {})
     gateway = make_gateway(probes=ProbeRoutes.of(readiness), kafka_stall_ms=300)
     readiness.add_check("kafka_writes", gateway.watchdog.check)
+    answers = True
+
+    async def probe() -> str | None:  # the cluster, as seen from the pod
+        return None if answers else "no answer in 3 s"
+
+    gateway.watchdog.probe = probe
     async with readiness, gateway:
         url = executor_url(gateway, APP, key)
         readyz = f"http://127.0.0.1:{gateway.port}/readyz"
@@ -54,6 +62,10 @@ async def test_a_pod_that_cannot_write_sheds_its_sessions_and_comes_back(
             assert (await client.get(readyz)).status_code == 200
 
             hanging = gateway.watchdog.watch.began(monotonic_ms())  # a write that never ends
+            await asyncio.sleep(0.6)  # past the stall: the cluster answers, nothing is shed
+            assert not gateway.watchdog.cut_off
+            assert fake.ws.close_code is None
+            answers = False  # now it does not answer this pod either: cut off
             await eventually(lambda: gateway.watchdog.cut_off, "the pod counts as cut off")
             unready = await answer_with(client, readyz, 503)
             assert "writes to Kafka" in unready.json()["unreachable"]["kafka_writes"]
@@ -65,6 +77,7 @@ async def test_a_pod_that_cannot_write_sheds_its_sessions_and_comes_back(
             assert (record.close_code, record.draining) == (SHED_CODE, True)
             assert gateway.watchdog.sheds == 1
 
+            answers = True
             gateway.watchdog.watch.succeeded(hanging)  # writes work again
             await eventually(lambda: not gateway.watchdog.cut_off, "the pod back")
             await answer_with(client, readyz, 200)
