@@ -63,11 +63,16 @@ class ThrowawayPostgres:
 
     def stop_server(self) -> None:
         """Stop the server (fast: every session is cut); the cluster and its data stay."""
-        self._ctl("stop", "-m", "fast")
+        if self.running():
+            self._ctl("stop", "-m", "fast")
 
     def start_server(self) -> None:
         """Start the stopped server again; returns once it accepts connections."""
-        self._ctl("start")
+        if not self.running():
+            self._ctl("start")
+
+    def running(self) -> bool:
+        return self._cluster_line()[3] == "online"
 
     def _ctl(self, *args: str) -> None:
         command = ["pg_ctlcluster", self._version(), self.cluster, *args]
@@ -78,11 +83,15 @@ class ThrowawayPostgres:
             raise ThrowawayPostgresError(f"{' '.join(command)} failed:\n{result.stderr}")
 
     def _version(self) -> str:
+        return self._cluster_line()[0]
+
+    def _cluster_line(self) -> list[str]:
+        """The cluster's line of ``pg_lsclusters``: version, name, port, status, ..."""
         listed = subprocess.run(
             ["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=True
         ).stdout
         for line in listed.splitlines():
-            version, name, *_ = line.split()
-            if name == self.cluster:
-                return version
+            fields = line.split()
+            if fields[1] == self.cluster:
+                return fields
         raise ThrowawayPostgresError(f"no PostgreSQL cluster {self.cluster!r}: start() it first")
