@@ -69,7 +69,7 @@ class Settings:
     ping_interval_s: float = 5.0
     ping_timeout_s: float = 8.0
     heartbeat_interval_s: float = 2.0
-    gateway_shed_s: float = 4.0
+    gateway_shed_s: float = 3.0
     """Writes to Kafka failing or hanging this long make a gateway unready and close its
     sessions, which reconnect to another gateway (``gateway.kafka_watchdog``); 0: never close
     them (``baton up`` runs one gateway: there is no other)."""

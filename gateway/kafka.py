@@ -95,7 +95,7 @@ class KafkaSink:
         if failed:
             self._watch.failed(token, monotonic_ms())
         else:
-            self._watch.succeeded(token)
+            self._watch.succeeded(token, monotonic_ms())
 
 
 class CommandFeed:

@@ -33,9 +33,12 @@ from runtime.readiness import Check
 logger = logging.getLogger(__name__)
 
 CHECK_INTERVAL_S = 0.25
-SHED_DELAY_S = 1.0
+SHED_DELAY_S = 0.75
 """Between unready and closing the sessions: a load balancer checking ``/readyz`` every 250 ms
-has taken the pod out by then, so the executors do not come straight back to it."""
+(two failures in a row) has taken the pod out by then, so the executors do not come straight
+back to it (if one does, the pod refuses it with 503 and it tries again)."""
+PROBE_PAUSE_MS = 1_000
+"""After a probe the cluster answered, while writes still stall: the next one no sooner."""
 READMIT_S = 5.0
 """After the pod is back: time for its shed executors to reconnect before its snapshots speak."""
 SHED_CODE = 1012
@@ -72,6 +75,7 @@ class KafkaWatchdog:
         self.sheds = 0
         """How many times the pod shed its sessions."""
         self._back_at_ms: int | None = None
+        self._probe_after_ms = 0
 
     async def check(self) -> str | None:
         """The ``kafka_writes`` readiness check (``runtime.readiness.Check``): why the pod is cut
@@ -90,11 +94,14 @@ class KafkaWatchdog:
         """Watch until cancelled (a loop of the pod's ``TaskOwner``)."""
         while True:
             await asyncio.sleep(CHECK_INTERVAL_S)
-            problem = self.watch.problem(monotonic_ms())
-            if problem is not None and not self.cut_off:
+            now_ms = monotonic_ms()
+            problem = self.watch.problem(now_ms)
+            if problem is not None and not self.cut_off and now_ms >= self._probe_after_ms:
                 unanswered = "no probe" if self.probe is None else await self.probe()
                 if unanswered is not None:
                     await self._go_off(f"{problem} ({unanswered})")
+                else:  # the cluster answers (a broker failing over): look again in a while
+                    self._probe_after_ms = monotonic_ms() + PROBE_PAUSE_MS
             elif problem is None and self.cut_off:
                 self.cut_off = False
                 self._back_at_ms = monotonic_ms()

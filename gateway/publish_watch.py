@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-STALL_MS = 4_000
+STALL_MS = 3_000
 """How long writes may fail or hang before the pod counts as cut off: well inside the workers'
-liveness timeout (15 s), so that its executors can reconnect to another pod before it."""
+liveness timeout (15 s), counted from the last heartbeat that got through (up to a heartbeat
+interval before the cut), to which the probe (up to ~3 s), the shed delay and the executors'
+reconnect add."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -31,6 +33,7 @@ class PublishWatch:
     _failing_since_ms: int | None = None
     """When the first publish failed since the last one that succeeded."""
     _last_failure_ms: int = 0
+    _last_success_ms: int | None = None
 
     def __post_init__(self) -> None:
         if self.stall_ms <= 0:
@@ -44,10 +47,11 @@ class PublishWatch:
         self._in_flight[self._next_token] = now_ms
         return self._next_token
 
-    def succeeded(self, token: int) -> None:
+    def succeeded(self, token: int, now_ms: int) -> None:
         """The broker took the publish: writes work."""
         self._in_flight.pop(token, None)
         self._failing_since_ms = None
+        self._last_success_ms = now_ms
 
     def failed(self, token: int, now_ms: int) -> None:
         """The publish failed (the producer gave up, or the broker refused it)."""
@@ -61,13 +65,19 @@ class PublishWatch:
         self._in_flight.pop(token, None)
 
     def unwritable_ms(self, now_ms: int) -> int:
-        """For how long writes have been failing or hanging (0: they work, or nothing has been
-        tried for ``2 * stall_ms`` since the last failure: no evidence either way, and a pod that
+        """For how long writes have been failing or hanging: while a publish hangs or the last
+        one failed, since the last one that succeeded (what the workers last heard from this pod
+        is that old), or since the trouble began if none has. 0: they work, or nothing has been
+        tried for ``2 * stall_ms`` since the last failure: no evidence either way (a pod that
         sheds its sessions stops publishing; it must get a chance to take executors again)."""
         starts = list(self._in_flight.values())
         if self._failing_since_ms is not None and (self._recent_failure(now_ms) or starts):
             starts.append(self._failing_since_ms)
-        return max(0, now_ms - min(starts)) if starts else 0
+        if not starts:
+            return 0
+        if self._last_success_ms is not None:
+            starts.append(self._last_success_ms)
+        return max(0, now_ms - min(starts))
 
     def _recent_failure(self, now_ms: int) -> bool:
         return now_ms - self._last_failure_ms < 2 * self.stall_ms

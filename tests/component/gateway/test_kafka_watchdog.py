@@ -78,7 +78,7 @@ async def test_a_pod_that_cannot_write_sheds_its_sessions_and_comes_back(
             assert gateway.watchdog.sheds == 1
 
             answers = True
-            gateway.watchdog.watch.succeeded(hanging)  # writes work again
+            gateway.watchdog.watch.succeeded(hanging, monotonic_ms())  # writes work again
             await eventually(lambda: not gateway.watchdog.cut_off, "the pod back")
             await answer_with(client, readyz, 200)
             assert await handshake_status(url, "exec-3") == 101

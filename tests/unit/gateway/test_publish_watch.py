@@ -11,7 +11,7 @@ from gateway.publish_watch import PublishWatch
 def test_publishes_that_succeed_make_no_problem() -> None:
     watch = PublishWatch(stall_ms=1_000)
     for now_ms in range(0, 10_000, 500):
-        watch.succeeded(watch.began(now_ms))
+        watch.succeeded(watch.began(now_ms), now_ms)
     assert watch.unwritable_ms(10_000) == 0
     assert watch.problem(10_000) is None
 
@@ -19,10 +19,10 @@ def test_publishes_that_succeed_make_no_problem() -> None:
 def test_a_hanging_publish_is_a_problem_once_it_is_older_than_the_stall() -> None:
     watch = PublishWatch(stall_ms=1_000)
     hanging = watch.began(0)
-    watch.succeeded(watch.began(100))  # a later one succeeding does not hide the hanging one
+    watch.succeeded(watch.began(100), 150)  # a later one succeeding does not hide the hanging one
     assert watch.problem(999) is None
     assert watch.problem(1_000) == "writes to Kafka failing or stalled for 1.0 s"
-    watch.succeeded(hanging)
+    watch.succeeded(hanging, 4_000)
     assert watch.problem(5_000) is None
 
 
@@ -32,7 +32,7 @@ def test_failures_count_from_the_first_one_until_a_publish_succeeds() -> None:
     watch.failed(watch.began(600), 700)
     assert watch.unwritable_ms(900) == 900
     assert watch.problem(1_500) is not None
-    watch.succeeded(watch.began(1_600))
+    watch.succeeded(watch.began(1_600), 1_650)
     assert watch.unwritable_ms(1_700) == 0
 
 
@@ -44,11 +44,11 @@ def test_an_abandoned_publish_says_nothing() -> None:
 
 def test_outcomes_of_unknown_tokens_change_nothing_they_should_not() -> None:
     watch = PublishWatch(stall_ms=1_000)
-    watch.succeeded(42)
+    watch.succeeded(42, 0)
     watch.abandoned(43)
     assert watch.problem(10_000) is None
-    watch.failed(44, 5_000)  # unknown: counts from when it is reported
-    assert watch.unwritable_ms(5_500) == 500
+    watch.failed(44, 5_000)  # unknown: a failure all the same, since the last success (0)
+    assert watch.unwritable_ms(5_500) == 5_500
 
 
 @pytest.mark.parametrize("stall_ms", [0, -1])
@@ -69,3 +69,14 @@ def test_old_failures_without_new_attempts_are_no_evidence() -> None:
     assert watch.unwritable_ms(3_100) == 100
     watch.failed(hanging, 3_200)
     assert watch.unwritable_ms(3_300) == 300
+
+
+def test_trouble_counts_from_the_last_publish_that_got_through() -> None:
+    """What the workers last heard from the pod is as old as its last successful publish: a
+    heartbeat hanging for 1 s, 2 s after the last one went through, is 3 s of silence."""
+    watch = PublishWatch(stall_ms=3_000)
+    watch.succeeded(watch.began(0), 10)
+    assert watch.unwritable_ms(2_000) == 0  # nothing hangs: all is well
+    watch.began(2_000)
+    assert watch.unwritable_ms(2_500) == 2_490
+    assert watch.problem(3_010) == "writes to Kafka failing or stalled for 3.0 s"
