@@ -193,6 +193,8 @@ async def spawn_role(role: str, settings: Settings, bootstrap: str) -> asyncio.s
     # The store URL may carry a password: every user of the machine can read a command line
     # (ps), only this one its environment.
     env = {**environment(), "BATON_DATABASE_URL": settings.store_url()}
+    if role == "gateway":
+        env["BATON_GATEWAY_SHED_S"] = "0"  # one gateway: no other pod to shed its sessions to
     return await asyncio.create_subprocess_exec(*args, env=env, preexec_fn=die_with_parent)
 
 

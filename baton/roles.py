@@ -14,6 +14,7 @@ from console.access.guard import AccessPolicy
 from console.server import run_console
 from gateway.config import GatewayConfig
 from gateway.keys import StoreKeys
+from gateway.publish_watch import STALL_MS
 from gateway.server import Gateway
 from management.kafka_channel import KafkaLiveExecutors
 from runtime.lifecycle import run_until
@@ -43,6 +44,9 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         heartbeat_interval_s=settings.heartbeat_interval_s,
         limits=settings.gateway_limits,
         client_address_header=settings.gateway_client_address_header,
+        shed_when_cut_off=settings.gateway_shed_s > 0,
+        # 0 (never shed): the pod still reports unready after the default stall.
+        kafka_stall_ms=int(settings.gateway_shed_s * 1000) or STALL_MS,
     )
 
 
@@ -72,6 +76,8 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
             Metrics("gateway"),
         )
         readiness.watch(gateway.liveness)
+        if settings.gateway_shed_s > 0:
+            readiness.add_check("kafka_writes", gateway.watchdog.check)
         async with readiness, gateway:
             await run_until(stop, gateway)
 

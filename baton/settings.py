@@ -69,6 +69,10 @@ class Settings:
     ping_interval_s: float = 5.0
     ping_timeout_s: float = 8.0
     heartbeat_interval_s: float = 2.0
+    gateway_shed_s: float = 3.0
+    """Writes to Kafka failing or hanging this long make a gateway unready and close its
+    sessions, which reconnect to another gateway (``gateway.kafka_watchdog``); 0: never close
+    them (``baton up`` runs one gateway: there is no other)."""
     gateway_limits: GatewayLimits = field(default_factory=GatewayLimits)
     """Every bound the gateway puts on a connection: ``BATON_GATEWAY_<FIELD>``, e.g.
     ``BATON_GATEWAY_WRITE_TIMEOUT_S`` (``gateway.config.GatewayLimits``)."""
@@ -178,6 +182,8 @@ class Settings:
             raise _bad("capture_interval_ms", self.capture_interval_ms, "at least 100 (ms)")
         if self.capture_steps_per_poll < 0:
             raise _bad("capture_steps_per_poll", self.capture_steps_per_poll, "0 or more")
+        if not (math.isfinite(self.gateway_shed_s) and self.gateway_shed_s >= 0):
+            raise _bad("gateway_shed_s", self.gateway_shed_s, "0 (never) or a number of seconds")
         if not (math.isfinite(self.console_refresh_s) and self.console_refresh_s >= 0):
             raise _bad(
                 "console_refresh_s", self.console_refresh_s, "0 (off) or a number of seconds"
@@ -214,6 +220,7 @@ _ENV_FIELDS: dict[str, type] = {
     "ping_interval_s": float,
     "ping_timeout_s": float,
     "heartbeat_interval_s": float,
+    "gateway_shed_s": float,
     "capture_interval_ms": int,
     "capture_steps_per_poll": int,
     "console_refresh_s": float,

@@ -14,7 +14,8 @@ never create topics: ``broker.auto_create``); one line says it is back, and the 
 afresh: each app from the executors the store last saw connected (``store.liveness_seed``), then
 the gateways' heartbeat snapshots confirm the live ones and expose the ones that died meanwhile.
 The gateway and the console keep running: their Kafka clients reconnect by themselves, and
-their readiness (``/readyz``) is false meanwhile.
+their readiness (``/readyz``) is false meanwhile. With ``--kafka``, ``baton.topic_keeper`` does
+the same for a broker that is not ours and comes back without Baton's topics.
 
 ``baton up`` exits 0 after a signal, and non-zero only on an error it cannot recover from (a
 role cannot be restarted because the data directory is gone).
@@ -35,6 +36,7 @@ from baton.embedded_broker import EmbeddedBroker, EmbeddedBrokerError
 from baton.probes import accepts_tcp
 from baton.role_processes import SELF_LIMITED, RoleProcesses, exit_description
 from baton.settings import Settings
+from baton.topic_keeper import TopicKeeper
 from broker.admin import ensure_topics
 from runtime.backoff import RestartBackoff
 from runtime.lifecycle import Service, first_of
@@ -69,9 +71,12 @@ async def run_up(settings: Settings) -> int:
             await ensure_topics(bootstrap, settings.topics.specs())
         roles = await stack.enter_async_context(RoleProcesses(settings, bootstrap))
         services: list[Service] = [roles]
-        if broker is not None:
-            keeper = BrokerKeeper(broker, settings.topics, roles)
-            services.append(await stack.enter_async_context(keeper))
+        keeper: Service = (
+            TopicKeeper(bootstrap, settings.topics, roles)
+            if broker is None
+            else BrokerKeeper(broker, settings.topics, roles)
+        )
+        services.append(await stack.enter_async_context(keeper))
         if await _listening(settings):
             _announce(settings, bootstrap)
         await first_of(stop.wait(), *(service.failed.wait() for service in services))

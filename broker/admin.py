@@ -78,6 +78,26 @@ async def ensure_topics(
         await asyncio.sleep(_RETRY_BACKOFF_S)
 
 
+async def missing_topics(bootstrap: str, specs: Sequence[TopicSpec]) -> list[str]:
+    """The names in ``specs`` the broker does not hold (all topics are listed, never asked for by
+    name: that would create them).
+
+    Raises:
+        BrokerUnreachable: nothing accepts a connection at ``bootstrap``.
+        KafkaError: the broker did not answer as Kafka.
+    """
+    problem = await connect_problem(bootstrap)
+    if problem is not None:
+        raise _unreachable(bootstrap, problem)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    return [spec.name for spec in specs if spec.name not in existing]
+
+
 async def topic_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
     """Every partition of ``topic`` (sorted), or none if the topic does not exist.
 

@@ -53,6 +53,7 @@ from runtime.lifecycle import Service, ServiceGroup
 from runtime.metrics import Metrics
 from runtime.readiness import Readiness
 from store.database import Store
+from store.reachability import store_unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +200,10 @@ def _background(
     return members
 
 
+STORE_UNREACHABLE = "the store is unreachable: Baton is degraded; try again shortly"
+"""What a request needing the store gets (503) while its database does not answer."""
+
+
 class _Errors:
     """Error answers: JSON, or an HTML page for a browser on the dashboard."""
 
@@ -225,6 +230,15 @@ class _Errors:
         return self.answer(request, 400, str(exc))
 
     async def internal(self, request: Request, exc: Exception) -> Response:
+        if store_unreachable(exc):
+            # Degraded, not broken: /healthz and /readyz say so too (runtime.readiness).
+            logger.warning(
+                "console: %s %s: the store is unreachable (%s)",
+                request.method,
+                request.url.path,
+                type(exc).__name__,
+            )
+            return self.answer(request, 503, STORE_UNREACHABLE, {"Retry-After": "5"})
         # The exception text may name tables, hosts or credentials: log it, never send it.
         logger.error("console: %s %s failed", request.method, request.url.path, exc_info=exc)
         return self.answer(request, 500, "internal error")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
+from gateway.publish_watch import STALL_MS
 from runtime.admission import AdmissionLimits
 from runtime.tls import TlsFiles
 from streams.exceptions import ConfigError
@@ -112,3 +113,9 @@ class GatewayConfig:
     """Keep heartbeating an app this long after its last session left (keeps its clock going)."""
     observation_request_timeout_s: float = 10.0
     """Timeout of each DBOS request a capture poll makes (``list_workflows``, ``list_steps``)."""
+    kafka_stall_ms: int = STALL_MS
+    """Writes to Kafka failing or hanging this long make the pod unready and (with
+    ``shed_when_cut_off``) shed its sessions (``gateway.kafka_watchdog``)."""
+    shed_when_cut_off: bool = True
+    """Shed the sessions while Kafka does not take the pod's writes, so that they reconnect to
+    another pod; False where there is no other pod (``baton up``)."""

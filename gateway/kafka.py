@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
@@ -10,6 +11,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from broker.admin import topic_partitions
+from gateway.publish_watch import PublishWatch
+from runtime.clock import monotonic_ms
 from runtime.metrics import ErrorKind, Metrics
 from streams.codec import decode, encode, record_key
 from streams.exceptions import PublishError, RecordError
@@ -19,10 +22,20 @@ logger = logging.getLogger(__name__)
 
 
 class KafkaSink:
-    """Publishes Baton records (``EventSink``); ``stop()`` flushes and is idempotent."""
+    """Publishes Baton records (``EventSink``); ``stop()`` flushes and is idempotent.
 
-    def __init__(self, bootstrap: str, client_id: str, metrics: Metrics) -> None:
+    Every publish's outcome is noted in ``watch`` (``gateway.kafka_watchdog``), if given.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        client_id: str,
+        metrics: Metrics,
+        watch: PublishWatch | None = None,
+    ) -> None:
         self._metrics = metrics
+        self._watch = watch
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             client_id=client_id,
@@ -54,15 +67,11 @@ class KafkaSink:
 
     async def publish(self, topic: str, record: Record) -> None:
         """Write one record, keyed by its app (or target executor); raises ``PublishError``."""
-        try:
-            await self._producer.send_and_wait(topic, encode(record), key=record_key(record))
-        except KafkaError as exc:
-            self._metrics.error(ErrorKind.PUBLISH)
-            raise PublishError(f"publishing to {topic} failed: {exc}") from exc
-        self._metrics.events_published.labels(topic=topic).inc()
+        await self.publish_batch(topic, (record,))
 
     async def publish_batch(self, topic: str, records: Sequence[Record]) -> None:
         """Write several records, waiting for all of them; raises ``PublishError``."""
+        token = None if self._watch is None else self._watch.began(monotonic_ms())
         try:
             futures = [
                 await self._producer.send(topic, encode(r), key=record_key(r)) for r in records
@@ -70,9 +79,23 @@ class KafkaSink:
             for future in futures:
                 await future
         except KafkaError as exc:
+            self._noted(token, failed=True)
             self._metrics.error(ErrorKind.PUBLISH)
             raise PublishError(f"publishing to {topic} failed: {exc}") from exc
+        except asyncio.CancelledError:
+            if self._watch is not None and token is not None:
+                self._watch.abandoned(token)
+            raise
+        self._noted(token, failed=False)
         self._metrics.events_published.labels(topic=topic).inc(len(records))
+
+    def _noted(self, token: int | None, *, failed: bool) -> None:
+        if self._watch is None or token is None:
+            return
+        if failed:
+            self._watch.failed(token, monotonic_ms())
+        else:
+            self._watch.succeeded(token, monotonic_ms())
 
 
 class CommandFeed:

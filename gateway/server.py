@@ -23,10 +23,12 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
+from broker.reachability import kafka_check
 from gateway.auth import Credentials, KeyVerifier, parse_path
 from gateway.config import GatewayConfig
 from gateway.connection import Connection
 from gateway.kafka import CommandFeed, KafkaSink
+from gateway.kafka_watchdog import KafkaWatchdog
 from gateway.lookups import WorkflowLookups
 from gateway.management import MANAGEMENT_KINDS
 from gateway.operations import RequestAnswerer, WorkflowOperator
@@ -100,10 +102,17 @@ class Gateway(Service):
             weakref.WeakKeyDictionary()
         )
         self._seen_commands: OrderedDict[CommandId, None] = OrderedDict()
+        self.watchdog = KafkaWatchdog(
+            self._shed,
+            probe=kafka_check(config.kafka_bootstrap, [t.name for t in config.topics.specs()]),
+            stall_ms=config.kafka_stall_ms,
+        )
+        """Unready, and sheds the sessions, while Kafka does not take this pod's writes."""
         self._sink = KafkaSink(
             config.kafka_bootstrap,
             client_id=f"baton-gateway-{config.gateway_id}",
             metrics=self.metrics,
+            watch=self.watchdog.watch,
         )
         self._feed = CommandFeed(
             config.kafka_bootstrap,
@@ -152,6 +161,8 @@ class Gateway(Service):
         self.tasks.loop("heartbeats", self._heartbeat_loop())
         self.tasks.loop("commands", self._command_loop())
         self.tasks.loop("revocations", self._revocation_loop())
+        if self.config.shed_when_cut_off:
+            self.tasks.loop("kafka watchdog", self.watchdog.run())
         logger.info(
             "gateway %s listening on %s://%s:%d",
             self.config.gateway_id,
@@ -197,6 +208,8 @@ class Gateway(Service):
             return HttpResponse(answer.status, phrase, headers, answer.body)
         if self.stopping:
             return ws.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Gateway is shutting down.\n")
+        if self.watchdog.cut_off:
+            return ws.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Gateway cannot reach Kafka.\n")
         credentials = parse_path(request.path)
         if credentials is None:
             return ws.respond(
@@ -349,7 +362,8 @@ class Gateway(Service):
                 conn_id=conn.conn_id,
                 close_code=close_code,
                 close_reason=close_reason[:256],
-                draining=self.stopping,
+                # A shed session reconnects elsewhere, as a stopping pod's does.
+                draining=self.stopping or self.watchdog.cut_off,
                 revoked=conn.revoked,
                 ts_ms=wall_ms(),
             )
@@ -374,7 +388,7 @@ class Gateway(Service):
                 )
                 for app, sessions in self._registry.snapshots_by_app(ts, window_ms).items()
             ]
-            if beats:
+            if beats and not self.watchdog.quiet():
                 try:
                     await self._sink.publish_batch(self.config.topics.executor_events, beats)
                 except PublishError as exc:
@@ -398,6 +412,13 @@ class Gateway(Service):
             await asyncio.gather(
                 *(self._lock_out(c, unusable[c.key_id]) for c in conns if c.key_id in unusable)
             )
+
+    async def _shed(self, code: int, reason: str) -> None:
+        """Close every session (``gateway.kafka_watchdog``): their executors reconnect to a pod
+        that reaches Kafka."""
+        conns = self._registry.all()
+        logger.warning("closing %d sessions with %d: %s", len(conns), code, reason)
+        await asyncio.gather(*(conn.close(code, reason) for conn in conns))
 
     async def _lock_out(self, conn: Connection, why: str) -> None:
         """Close a session whose key was revoked or has expired (a lock-out, not a death)."""

@@ -85,6 +85,17 @@ class Readiness(Service):
         self._round_lock = asyncio.Lock()
         self._liveness: list[Liveness] = []
 
+    def add_check(self, name: str, check: Check) -> None:
+        """Add the dependency check ``name`` (before the first round, e.g. a check the role's
+        own service provides).
+
+        Raises:
+            ValueError: a check of that name exists.
+        """
+        if name in self._checks:
+            raise ValueError(f"readiness of {self.role} already has a {name!r} check")
+        self._checks[name] = check
+
     def watch(self, liveness: Liveness) -> None:
         """Make ``liveness`` part of ``/healthz`` (e.g. "the Faust app has stopped")."""
         self._liveness.append(liveness)

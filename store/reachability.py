@@ -6,7 +6,7 @@ Must not import the gateway, the console, Faust or Kafka.
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from runtime.readiness import Check
 from store.database import Store
@@ -25,3 +25,12 @@ def store_check(store: Store) -> Check:
         return None
 
     return check
+
+
+def store_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (raised by a store query) says the database server cannot be reached or
+    dropped the connection, rather than a bug: the driver's refused or reset connection
+    (``OSError``, a time-out), or SQLAlchemy's wrapping of one."""
+    if isinstance(exc, OSError | TimeoutError | OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated

@@ -100,8 +100,12 @@ class BatonCluster:
         gateways: int = 1,
         workers: int = 1,
         database_url: str | None = None,
+        role_kafka: dict[str, str] | None = None,
     ):
         self.kafka_bootstrap = kafka_bootstrap
+        self.role_kafka = role_kafka or {}
+        """Role name (``gateway2``) -> the bootstrap it is given instead of ``kafka_bootstrap``
+        (e.g. through proxies the test controls)."""
         self.workdir = workdir
         self.topic_prefix = f"c{uuid4().hex[:8]}."
         self.gateway_ports = [free_port() for _ in range(gateways)]
@@ -138,7 +142,7 @@ class BatonCluster:
             "baton",
             role,
             "--kafka",
-            self.kafka_bootstrap,
+            self.role_kafka.get(name, self.kafka_bootstrap),
             "--database-url",
             self.database_url,
             "--data-dir",

@@ -23,15 +23,19 @@ class HaproxyError(RuntimeError):
     """HAProxy is missing, its configuration is refused, or it did not start."""
 
 
-def config_text(port: int, gateway_ports: Sequence[int]) -> str:
+def config_text(port: int, gateway_ports: Sequence[int], check_path: str | None = None) -> str:
     """One frontend on ``127.0.0.1:port`` balancing WebSocket sessions over the gateways.
 
     Health checks every 250 ms take a dead pod out after one failure; a connection attempt to a
     pod that is down is redispatched to another, so a reconnecting executor is not refused while
-    the check catches up.
+    the check catches up. The checks connect (TCP), or with ``check_path`` (``/readyz``) GET it
+    and want a 2xx or 3xx: an unready pod is taken out too.
     """
+    http_check = "" if check_path is None else f"    option httpchk GET {check_path}\n"
+    # Over HTTP, two failures: one slow answer on a loaded machine must not take a pod out.
+    fall = 1 if check_path is None else 2
     servers = "\n".join(
-        f"    server gw{i} 127.0.0.1:{gw} check inter 250ms fall 1 rise 2"
+        f"    server gw{i} 127.0.0.1:{gw} check inter 250ms fall {fall} rise 2"
         for i, gw in enumerate(gateway_ports, 1)
     )
     return f"""global
@@ -52,7 +56,7 @@ frontend executors
 
 backend gateways
     balance roundrobin
-{servers}
+{http_check}{servers}
 """
 
 
@@ -62,6 +66,8 @@ class LocalHaproxy:
 
     directory: Path
     gateway_ports: Sequence[int]
+    check_path: str | None = None
+    """GET this on each pod as its health check (``/readyz``); None: a TCP connect."""
     port: int = field(default=0, init=False)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -79,7 +85,7 @@ class LocalHaproxy:
         if self.port == 0:
             self.port = _free_port()
         config = self.directory / "haproxy.cfg"
-        config.write_text(config_text(self.port, self.gateway_ports))
+        config.write_text(config_text(self.port, self.gateway_ports, self.check_path))
         checked = subprocess.run(
             [HAPROXY, "-c", "-q", "-f", str(config)], capture_output=True, text=True, check=False
         )

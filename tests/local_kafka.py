@@ -6,7 +6,11 @@ No pytest imports here: benchmarks use it too. Everything blocks.
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,10 +33,24 @@ class LocalKafka:
     bootstrap: str = field(default="", init=False)
     """``127.0.0.1:P1,...`` once started."""
 
-    def start(self, nodes: int = 1) -> str:
-        """Start every node (creating the cluster on first use); returns the bootstrap servers."""
-        self.bootstrap = self._run("start", "--nodes", str(nodes), timeout_s=START_TIMEOUT_S)
+    def start(self, nodes: int = 1, *, proxied: bool = False) -> str:
+        """Start every node (creating the cluster on first use; ``proxied``: with a PROXIED
+        listener per node, see :meth:`proxy_routes`); returns the bootstrap servers."""
+        flags = ("--proxied",) if proxied else ()
+        self.bootstrap = self._run(
+            "start", "--nodes", str(nodes), *flags, timeout_s=START_TIMEOUT_S
+        )
         return self.bootstrap
+
+    def proxy_routes(self) -> list[tuple[int, int]]:
+        """Per node of a ``proxied`` cluster, ``(proxy_port, proxied_port)``: a client
+        bootstrapped at the proxy ports reaches every broker through them, so a proxy from each
+        proxy port to its proxied port carries all of its traffic."""
+        state = json.loads((self.directory / "cluster.json").read_text())
+        routes = [(n["proxy_port"], n["proxied_port"]) for n in state["nodes"] if "proxy_port" in n]
+        if not routes:
+            raise LocalKafkaError(f"the cluster in {self.directory} was not started proxied")
+        return routes
 
     def start_node(self, node: int) -> None:
         """Start node ``node`` (1-based) again, on its ports and storage."""
@@ -41,6 +59,17 @@ class LocalKafka:
     def stop_node(self, node: int) -> None:
         """Stop node ``node`` (SIGTERM: a controlled shutdown) and wait for its exit."""
         self._run("stop", "--node", str(node), timeout_s=STOP_TIMEOUT_S)
+
+    def kill_node(self, node: int) -> None:
+        """SIGKILL node ``node``'s JVM (a crash: no controlled shutdown) and wait for its exit."""
+        pid = int((self.directory / f"node{node}" / "pid").read_text().strip())
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                raise LocalKafkaError(f"node {node} (pid {pid}) outlived SIGKILL")
+            time.sleep(0.05)
+        self._run("stop", "--node", str(node), timeout_s=STOP_TIMEOUT_S)  # forgets its pid file
 
     def stop(self) -> None:
         """Stop every node that runs and wait for their exit."""
@@ -60,3 +89,12 @@ class LocalKafka:
             raise LocalKafkaError(f"deploy/local/kafka {' '.join(args)} failed:\n{tail}")
         lines = result.stdout.strip().splitlines()
         return lines[-1] if lines else ""
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie has exited: its parent, not us, reaps it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False

@@ -29,6 +29,8 @@ class TcpCut:
 
     target_port: int
     target_host: str = "127.0.0.1"
+    listen_port: int = 0
+    """The port to listen on (0: any free one); ``port`` is the one bound."""
     port: int = field(default=0, init=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
@@ -70,11 +72,19 @@ class TcpCut:
     def stall(self, seconds: float) -> None:
         """Forward nothing, either way, for ``seconds``; sockets stay open and new connections
         are accepted but not forwarded until the stall ends. Blocks for ``seconds``."""
-        self._call(self._set_flowing(False))
+        self.hold()
         try:
             time.sleep(seconds)
         finally:
-            self._call(self._set_flowing(True))
+            self.release()
+
+    def hold(self) -> None:
+        """Forward nothing from now on, either way, until :meth:`release` (sockets stay open)."""
+        self._call(self._set_flowing(False))
+
+    def release(self) -> None:
+        """Forward again what :meth:`hold` held, and what comes next."""
+        self._call(self._set_flowing(True))
 
     def reset(self) -> int:
         """Abort every connection on both sides with a TCP reset; returns how many there were."""
@@ -95,7 +105,7 @@ class TcpCut:
     async def _listen(self) -> None:
         self._flowing = asyncio.Event()
         self._flowing.set()
-        self._server = await asyncio.start_server(self._on_client, "127.0.0.1", self.port)
+        self._server = await asyncio.start_server(self._on_client, "127.0.0.1", self.listen_port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _set_flowing(self, flowing: bool) -> None:
