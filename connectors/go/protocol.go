@@ -82,17 +82,30 @@ func (s *stringOrList) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// timeBounds are the time filters that list_workflows, list_queued_workflows and
+// get_workflow_aggregates share.
+type timeBounds struct {
+	StartTime       *time.Time `json:"start_time"`
+	EndTime         *time.Time `json:"end_time"`
+	CompletedAfter  *time.Time `json:"completed_after"`
+	CompletedBefore *time.Time `json:"completed_before"`
+	DequeuedAfter   *time.Time `json:"dequeued_after"`
+	DequeuedBefore  *time.Time `json:"dequeued_before"`
+}
+
+// setIfPresent sets *into to the request's optional value when the request has one.
+func setIfPresent[T any](into *T, value *T) {
+	if value != nil {
+		*into = *value
+	}
+}
+
 // listBody is the filter of list_workflows and list_queued_workflows.
 type listBody struct {
-	WorkflowUUIDs      []string       `json:"workflow_uuids"`
-	WorkflowName       stringOrList   `json:"workflow_name"`
-	AuthenticatedUser  stringOrList   `json:"authenticated_user"`
-	StartTime          *time.Time     `json:"start_time"`
-	EndTime            *time.Time     `json:"end_time"`
-	CompletedAfter     *time.Time     `json:"completed_after"`
-	CompletedBefore    *time.Time     `json:"completed_before"`
-	DequeuedAfter      *time.Time     `json:"dequeued_after"`
-	DequeuedBefore     *time.Time     `json:"dequeued_before"`
+	WorkflowUUIDs     []string     `json:"workflow_uuids"`
+	WorkflowName      stringOrList `json:"workflow_name"`
+	AuthenticatedUser stringOrList `json:"authenticated_user"`
+	timeBounds
 	Status             stringOrList   `json:"status"`
 	ApplicationVersion stringOrList   `json:"application_version"`
 	ForkedFrom         stringOrList   `json:"forked_from"`
