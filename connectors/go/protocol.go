@@ -93,6 +93,16 @@ type timeBounds struct {
 	DequeuedBefore  *time.Time `json:"dequeued_before"`
 }
 
+// listReply is the {"output": [...]} reply of a list verb, each item rendered by render: an
+// empty list (never null) when there are none, and DBOS's error beside it.
+func listReply[Item, Output any](items []Item, render func(Item) Output, err error) (any, error) {
+	output := make([]Output, 0, len(items))
+	for _, item := range items {
+		output = append(output, render(item))
+	}
+	return map[string]any{"output": output}, err
+}
+
 // setIfPresent sets *into to the request's optional value when the request has one.
 func setIfPresent[T any](into *T, value *T) {
 	if value != nil {
@@ -361,4 +371,9 @@ type versionOutput struct {
 	Name      string `json:"version_name"`
 	Timestamp int64  `json:"version_timestamp"`
 	CreatedAt int64  `json:"created_at"`
+}
+
+func formatVersion(version dbos.VersionInfo) versionOutput {
+	return versionOutput{ID: version.ID, Name: version.Name, Timestamp: version.Timestamp,
+		CreatedAt: version.CreatedAt}
 }
