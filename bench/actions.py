@@ -47,14 +47,11 @@ from typing import Any, TypeVar  # noqa: E402
 from urllib.parse import quote, urlencode  # noqa: E402
 
 from bench.embedded import on_embedded_broker  # noqa: E402
+from bench.one_executor import one_executor_app  # noqa: E402
 from bench.recovery import BenchError, nearest_rank, wait_for  # noqa: E402
 from tests.baton_cluster import BatonCluster  # noqa: E402
-from tests.conformance.scenario import ExecutorPool  # noqa: E402
 from tests.dbos_app.harness import (  # noqa: E402
     ExecutorProcess,
-    create_database,
-    drop_database,
-    unique_database_name,
 )
 
 T = TypeVar("T")
@@ -335,21 +332,15 @@ def seconds_between(start_iso: str, end_iso: str) -> float:
 
 
 def measure(bootstrap: str, workdir: Path, actions: int, bulk: int) -> None:
-    database = unique_database_name("baton_bench_actions")
-    system_db = create_database(database)
-    try:
-        with BatonCluster(bootstrap, workdir / "baton") as cluster:
-            progress(f"baton roles up (console {cluster.console_url}); starting one executor")
-            pool = ExecutorPool(cluster, "actionbench", system_db, workdir)
-            try:
-                (executor,) = pool.start_connected(1)
-                detail, cancel = single_actions(cluster, pool.app, executor, actions)
-                result = bulk_cancel(cluster, pool.app, executor, bulk)
-                report(detail, cancel, result)
-            finally:
-                pool.terminate_all()
-    finally:
-        drop_database(database)
+    progress("starting baton's roles and one executor")
+    with one_executor_app(
+        bootstrap, "actionbench", workdir, database_prefix="baton_bench_actions"
+    ) as pool:
+        cluster, (executor,) = pool.cluster, pool.started
+        progress(f"baton roles up (console {cluster.console_url}); one executor connected")
+        detail, cancel = single_actions(cluster, pool.app, executor, actions)
+        result = bulk_cancel(cluster, pool.app, executor, bulk)
+        report(detail, cancel, result)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

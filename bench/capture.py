@@ -42,14 +42,12 @@ from datetime import datetime  # noqa: E402
 
 from bench.embedded import on_embedded_broker  # noqa: E402
 from bench.gateway import positive_ints  # noqa: E402
+from bench.one_executor import one_executor_app  # noqa: E402
 from bench.recovery import nearest_rank  # noqa: E402
 from tests.baton_cluster import BatonCluster  # noqa: E402
 from tests.conformance.scenario import ExecutorPool  # noqa: E402
 from tests.dbos_app.harness import (  # noqa: E402
     ExecutorProcess,
-    create_database,
-    drop_database,
-    unique_database_name,
 )
 
 TARGET_P99_S = 5.0
@@ -158,29 +156,19 @@ def run_step(
 
 
 def measure(bootstrap: str, rates: list[int], seconds: float) -> list[Step]:
-    database = unique_database_name()
-    system_db = create_database(database)
     steps: list[Step] = []
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="baton-capture-") as tmp,
-            BatonCluster(bootstrap, Path(tmp) / "baton") as cluster,
-        ):
-            pool = ExecutorPool(cluster, "capturelimit", system_db, Path(tmp))
-            try:
-                pool.start_connected(1)
-                print("executor connected; warming up 5 s", flush=True)
-                time.sleep(5)
-                for index, rate in enumerate(rates):
-                    step = run_step(cluster, pool, index, rate, seconds)
-                    print_step(step)
-                    steps.append(step)
-                    if not step.holds:
-                        break
-            finally:
-                pool.terminate_all()
-    finally:
-        drop_database(database)
+    with (
+        tempfile.TemporaryDirectory(prefix="baton-capture-") as tmp,
+        one_executor_app(bootstrap, "capturelimit", Path(tmp)) as pool,
+    ):
+        print("executor connected; warming up 5 s", flush=True)
+        time.sleep(5)
+        for index, rate in enumerate(rates):
+            step = run_step(pool.cluster, pool, index, rate, seconds)
+            print_step(step)
+            steps.append(step)
+            if not step.holds:
+                break
     return steps
 
 

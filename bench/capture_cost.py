@@ -36,14 +36,10 @@ from dataclasses import dataclass  # noqa: E402
 from datetime import datetime  # noqa: E402
 
 from bench.embedded import on_embedded_broker  # noqa: E402
+from bench.one_executor import one_executor_app  # noqa: E402
 from streams.records import PollResult  # noqa: E402
 from tests.baton_cluster import BatonCluster, read_topic  # noqa: E402
 from tests.conformance.scenario import ExecutorPool  # noqa: E402
-from tests.dbos_app.harness import (  # noqa: E402
-    create_database,
-    drop_database,
-    unique_database_name,
-)
 from tests.eventually import assert_eventually  # noqa: E402
 
 
@@ -120,38 +116,29 @@ def run(seconds: float, rate: float) -> None:
 
 
 def measure(bootstrap: str, seconds: float, rate: float) -> None:
-    database = unique_database_name()
-    system_db = create_database(database)
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="baton-capture-") as tmp,
-            BatonCluster(bootstrap, Path(tmp) / "baton") as cluster,
-        ):
-            pool = ExecutorPool(cluster, "capturebench", system_db, Path(tmp))
-            try:
-                pool.start_connected(1)
-                print("executor connected; warming up 5 s", flush=True)
-                time.sleep(5)
-                idle_start = int(time.time() * 1000)
-                print(f"idle window: {seconds:.0f} s", flush=True)
-                time.sleep(seconds)
-                load_start = int(time.time() * 1000)
-                print(f"load window: {seconds:.0f} s at {rate:g} workflows/s", flush=True)
-                ids = submit(pool, seconds, rate)
-                load_end = int(time.time() * 1000)
-                lags = capture_lags(cluster, pool, ids[-20:])
-                results = poll_results(cluster, pool.app)
-                report(
-                    [
-                        window("idle", results, idle_start, load_start),
-                        window(f"load ({rate:g} wf/s)", results, load_start, load_end),
-                    ],
-                    lags,
-                )
-            finally:
-                pool.terminate_all()
-    finally:
-        drop_database(database)
+    with (
+        tempfile.TemporaryDirectory(prefix="baton-capture-") as tmp,
+        one_executor_app(bootstrap, "capturebench", Path(tmp)) as pool,
+    ):
+        cluster = pool.cluster
+        print("executor connected; warming up 5 s", flush=True)
+        time.sleep(5)
+        idle_start = int(time.time() * 1000)
+        print(f"idle window: {seconds:.0f} s", flush=True)
+        time.sleep(seconds)
+        load_start = int(time.time() * 1000)
+        print(f"load window: {seconds:.0f} s at {rate:g} workflows/s", flush=True)
+        ids = submit(pool, seconds, rate)
+        load_end = int(time.time() * 1000)
+        lags = capture_lags(cluster, pool, ids[-20:])
+        results = poll_results(cluster, pool.app)
+        report(
+            [
+                window("idle", results, idle_start, load_start),
+                window(f"load ({rate:g} wf/s)", results, load_start, load_end),
+            ],
+            lags,
+        )
 
 
 def submit(pool: ExecutorPool, seconds: float, rate: float) -> list[str]:

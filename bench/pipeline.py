@@ -47,13 +47,14 @@ import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
+from aiokafka import AIOKafkaProducer  # noqa: E402
 
 from bench.embedded import on_embedded_broker  # noqa: E402
 from bench.gateway import on_own_loop  # noqa: E402
 from bench.procstat import cpu_s  # noqa: E402
 from bench.profile import hot_functions  # noqa: E402
-from broker.admin import ensure_topics, topic_partitions  # noqa: E402
+from broker.admin import ensure_topics  # noqa: E402
+from broker.log_reader import from_beginning  # noqa: E402
 from runtime.clock import wall_ms  # noqa: E402
 from streams.codec import encode, record_key  # noqa: E402
 from streams.ids import AppName, ConnId, ExecutorId, GatewayId, WorkflowId  # noqa: E402
@@ -162,14 +163,7 @@ class Run:
 async def bare_consume(bootstrap: str, topic: str, total: int) -> Run:
     """A bare aiokafka consumer reading ``total`` records of ``topic`` (every partition
     assigned, no group to join); its CPU is this process's (the broker is another)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = await topic_partitions(bootstrap, topic)
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+    async with from_beginning(bootstrap, topic) as (consumer, _):
         seen = 0
         start: tuple[float, float, int] | None = None
         while seen < total:
@@ -179,8 +173,6 @@ async def bare_consume(bootstrap: str, topic: str, total: int) -> Run:
                 start = (time.perf_counter(), time.process_time(), seen)
         assert start is not None
         return Run(total - start[2], time.perf_counter() - start[0], time.process_time() - start[1])
-    finally:
-        await consumer.stop()
 
 
 def consumed(port: int, topic: str) -> int:

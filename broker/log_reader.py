@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from broker.admin import topic_partitions
 from streams.codec import decode
@@ -32,24 +34,36 @@ class ReadProgress:
     """Records that did not decode."""
 
 
-async def read_log(
-    bootstrap: str, topic: str, progress: ReadProgress, *, batch_ms: int = 500
-) -> AsyncIterator[list[Record]]:
-    """Yield the topic's records in batches, oldest first within each partition."""
+@asynccontextmanager
+async def from_beginning(
+    bootstrap: str, topic: str, **config: Any
+) -> AsyncIterator[tuple[AIOKafkaConsumer, list[TopicPartition]]]:
+    """A started consumer outside any group (``config``: more of its settings), assigned every
+    partition of ``topic`` at its earliest offset; yields it with those partitions (none when the
+    topic has none) and stops it on exit."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        client_id="baton-replay",
-        group_id=None,
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=8 * 1024 * 1024,
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, **config
     )
     await consumer.start()
     try:
         partitions = await topic_partitions(bootstrap, topic)
+        if partitions:
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+        yield consumer, partitions
+    finally:
+        await consumer.stop()
+
+
+async def read_log(
+    bootstrap: str, topic: str, progress: ReadProgress, *, batch_ms: int = 500
+) -> AsyncIterator[list[Record]]:
+    """Yield the topic's records in batches, oldest first within each partition."""
+    async with from_beginning(
+        bootstrap, topic, client_id="baton-replay", max_partition_fetch_bytes=8 * 1024 * 1024
+    ) as (consumer, partitions):
         if not partitions:
             return
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
         start = await consumer.beginning_offsets(partitions)
         end = await consumer.end_offsets(partitions)
         progress.total = sum(end[tp] - start[tp] for tp in partitions)
@@ -69,5 +83,3 @@ async def read_log(
             if records:
                 yield records
             remaining = [tp for tp in remaining if await consumer.position(tp) < end[tp]]
-    finally:
-        await consumer.stop()

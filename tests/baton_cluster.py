@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import IO, Any
 from uuid import uuid4
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from baton.children import die_with_parent
-from broker.admin import topic_partitions
+from broker.log_reader import from_beginning
 from store.roles import Role
 from streams.codec import decode, encode, record_key
 from streams.records import Record
@@ -381,14 +381,7 @@ class BatonCluster:
 
 
 async def read_topic(bootstrap: str, topic: str, app: str) -> list[Record]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = await topic_partitions(bootstrap, topic)
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+    async with from_beginning(bootstrap, topic) as (consumer, partitions):
         end = await consumer.end_offsets(partitions)
         records: list[Record] = []
         while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
@@ -396,8 +389,6 @@ async def read_topic(bootstrap: str, topic: str, app: str) -> list[Record]:
             for messages in batch.values():
                 records.extend(decode(m.value) for m in messages)
         return [r for r in records if getattr(r, "app", None) == app]
-    finally:
-        await consumer.stop()
 
 
 async def publish_records(bootstrap: str, topic: str, records: list[Record]) -> None:

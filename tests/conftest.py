@@ -19,7 +19,7 @@ import pytest
 from hypothesis import settings
 
 from baton.embedded_broker import EmbeddedBroker, EmbeddedBrokerError
-from tests.local_kafka import LocalKafka, LocalKafkaError
+from tests.local_kafka import LocalKafka, running_kafka
 
 # Hypothesis's default per-example deadline (200 ms) measures the machine as much as the code: on
 # a shared 2-core machine a loaded moment fails a correct property test ("Unreliable test
@@ -51,16 +51,8 @@ def kafka_bootstrap(embedded_broker: EmbeddedBroker) -> str:
 @pytest.fixture(scope="session")
 def apache_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     """The session's 1-node Apache Kafka (KRaft, loopback), stopped at the end of the session."""
-    kafka = LocalKafka(tmp_path_factory.mktemp("apache-kafka"))
-    try:
-        kafka.start(nodes=1)
-    except LocalKafkaError as exc:
-        kafka.stop()
-        pytest.fail(f"Apache Kafka (deploy/local/kafka; a JDK 17+ and Maven) is required: {exc}")
-    try:
+    with running_kafka(tmp_path_factory.mktemp("apache-kafka"), nodes=1) as kafka:
         yield kafka
-    finally:
-        kafka.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +25,25 @@ STOP_TIMEOUT_S = 150.0
 
 class LocalKafkaError(RuntimeError):
     """``deploy/local/kafka`` failed; carries its stderr tail."""
+
+
+@contextmanager
+def running_kafka(
+    directory: Path, nodes: int = 1, *, proxied: bool = False
+) -> Iterator[LocalKafka]:
+    """A cluster of ``nodes`` started in ``directory`` (see :meth:`LocalKafka.start`), stopped on
+    exit, also when its start failed half-way; a failed start says what it requires."""
+    kafka = LocalKafka(directory)
+    try:
+        try:
+            kafka.start(nodes, proxied=proxied)
+        except LocalKafkaError as exc:
+            raise LocalKafkaError(
+                f"Apache Kafka (deploy/local/kafka; a JDK 17+ and Maven) is required: {exc}"
+            ) from exc
+        yield kafka
+    finally:
+        kafka.stop()
 
 
 @dataclass

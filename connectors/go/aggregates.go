@@ -10,52 +10,69 @@ import (
 	"github.com/dbos-inc/dbos-transact-golang/dbos"
 )
 
-var errBucket = badRequest{errors.New("time_bucket_size_ms must be > 0")}
+var (
+	errBucket    = badRequest{errors.New("time_bucket_size_ms must be > 0")}
+	noAggregates = map[string]any{"output": []any{}}
+)
+
+// bucketSize reads time_bucket_size_ms: absent means no buckets (zero), and it must be positive.
+func bucketSize(ms *int64) (time.Duration, error) {
+	if ms == nil {
+		return 0, nil
+	}
+	if *ms <= 0 {
+		return 0, errBucket
+	}
+	return time.Duration(*ms) * time.Millisecond, nil
+}
+
+// aggregatesReply answers with the rows, or with no rows when DBOS failed or found none.
+func aggregatesReply[Row any](rows []Row, err error) (any, error) {
+	if err != nil || rows == nil {
+		return noAggregates, err
+	}
+	return map[string]any{"output": rows}, nil
+}
 
 func (v *verbs) workflowAggregates(data []byte) (any, error) {
 	var req struct {
 		Body struct {
-			GroupByStatus             bool           `json:"group_by_status"`
-			GroupByName               bool           `json:"group_by_name"`
-			GroupByQueueName          bool           `json:"group_by_queue_name"`
-			GroupByExecutorID         bool           `json:"group_by_executor_id"`
-			GroupByApplicationVersion bool           `json:"group_by_application_version"`
-			GroupByApplicationName    bool           `json:"group_by_application_name"`
-			SelectCount               bool           `json:"select_count"`
-			SelectMinCreatedAt        bool           `json:"select_min_created_at"`
-			SelectMaxQueueWaitMs      bool           `json:"select_max_queue_wait_ms"`
-			SelectMaxTotalLatencyMs   bool           `json:"select_max_total_latency_ms"`
-			TimeBucketSizeMs          *int64         `json:"time_bucket_size_ms"`
-			Status                    stringOrList   `json:"status"`
-			StartTime                 *time.Time     `json:"start_time"`
-			EndTime                   *time.Time     `json:"end_time"`
-			CompletedAfter            *time.Time     `json:"completed_after"`
-			CompletedBefore           *time.Time     `json:"completed_before"`
-			DequeuedAfter             *time.Time     `json:"dequeued_after"`
-			DequeuedBefore            *time.Time     `json:"dequeued_before"`
-			Name                      stringOrList   `json:"name"`
-			AppVersion                stringOrList   `json:"app_version"`
-			ExecutorID                stringOrList   `json:"executor_id"`
-			QueueName                 stringOrList   `json:"queue_name"`
-			WorkflowIDPrefix          stringOrList   `json:"workflow_id_prefix"`
-			WorkflowIDs               stringOrList   `json:"workflow_ids"`
-			ForkedFrom                stringOrList   `json:"forked_from"`
-			ParentWorkflowID          stringOrList   `json:"parent_workflow_id"`
-			User                      stringOrList   `json:"user"`
-			ApplicationName           stringOrList   `json:"application_name"`
-			WasForkedFrom             *bool          `json:"was_forked_from"`
-			IsFork                    *bool          `json:"is_fork"`
-			HasParent                 *bool          `json:"has_parent"`
-			Attributes                map[string]any `json:"attributes"`
+			GroupByStatus             bool         `json:"group_by_status"`
+			GroupByName               bool         `json:"group_by_name"`
+			GroupByQueueName          bool         `json:"group_by_queue_name"`
+			GroupByExecutorID         bool         `json:"group_by_executor_id"`
+			GroupByApplicationVersion bool         `json:"group_by_application_version"`
+			GroupByApplicationName    bool         `json:"group_by_application_name"`
+			SelectCount               bool         `json:"select_count"`
+			SelectMinCreatedAt        bool         `json:"select_min_created_at"`
+			SelectMaxQueueWaitMs      bool         `json:"select_max_queue_wait_ms"`
+			SelectMaxTotalLatencyMs   bool         `json:"select_max_total_latency_ms"`
+			TimeBucketSizeMs          *int64       `json:"time_bucket_size_ms"`
+			Status                    stringOrList `json:"status"`
+			timeBounds
+			Name             stringOrList   `json:"name"`
+			AppVersion       stringOrList   `json:"app_version"`
+			ExecutorID       stringOrList   `json:"executor_id"`
+			QueueName        stringOrList   `json:"queue_name"`
+			WorkflowIDPrefix stringOrList   `json:"workflow_id_prefix"`
+			WorkflowIDs      stringOrList   `json:"workflow_ids"`
+			ForkedFrom       stringOrList   `json:"forked_from"`
+			ParentWorkflowID stringOrList   `json:"parent_workflow_id"`
+			User             stringOrList   `json:"user"`
+			ApplicationName  stringOrList   `json:"application_name"`
+			WasForkedFrom    *bool          `json:"was_forked_from"`
+			IsFork           *bool          `json:"is_fork"`
+			HasParent        *bool          `json:"has_parent"`
+			Attributes       map[string]any `json:"attributes"`
 		} `json:"body"`
 	}
-	empty := map[string]any{"output": []any{}}
 	if err := decode(data, &req); err != nil {
-		return empty, err
+		return noAggregates, err
 	}
 	b := req.Body
-	if b.TimeBucketSizeMs != nil && *b.TimeBucketSizeMs <= 0 {
-		return empty, errBucket
+	bucket, err := bucketSize(b.TimeBucketSizeMs)
+	if err != nil {
+		return noAggregates, err
 	}
 	input := dbos.GetWorkflowAggregatesInput{
 		GroupByStatus: b.GroupByStatus, GroupByName: b.GroupByName, GroupByQueueName: b.GroupByQueueName,
@@ -72,27 +89,18 @@ func (v *verbs) workflowAggregates(data []byte) (any, error) {
 	if !input.SelectCount && !input.SelectMinCreatedAt && !input.SelectMaxQueueWaitMs && !input.SelectMaxTotalLatencyMs {
 		input.SelectCount = true
 	}
-	if b.TimeBucketSizeMs != nil {
-		input.TimeBucketSize = time.Duration(*b.TimeBucketSizeMs) * time.Millisecond
-	}
+	input.TimeBucketSize = bucket
 	for _, status := range b.Status {
 		input.Status = append(input.Status, dbos.WorkflowStatusType(status))
 	}
-	for _, t := range []struct {
-		from *time.Time
-		to   *time.Time
-	}{{b.StartTime, &input.StartTime}, {b.EndTime, &input.EndTime},
-		{b.CompletedAfter, &input.CompletedAfter}, {b.CompletedBefore, &input.CompletedBefore},
-		{b.DequeuedAfter, &input.DequeuedAfter}, {b.DequeuedBefore, &input.DequeuedBefore}} {
-		if t.from != nil {
-			*t.to = *t.from
-		}
-	}
+	setIfPresent(&input.StartTime, b.StartTime)
+	setIfPresent(&input.EndTime, b.EndTime)
+	setIfPresent(&input.CompletedAfter, b.CompletedAfter)
+	setIfPresent(&input.CompletedBefore, b.CompletedBefore)
+	setIfPresent(&input.DequeuedAfter, b.DequeuedAfter)
+	setIfPresent(&input.DequeuedBefore, b.DequeuedBefore)
 	rows, err := dbos.GetWorkflowAggregates(v.ctx, input)
-	if err != nil || rows == nil {
-		return empty, err
-	}
-	return map[string]any{"output": rows}, nil
+	return aggregatesReply(rows, err)
 }
 
 func (v *verbs) stepAggregates(data []byte) (any, error) {
@@ -111,13 +119,13 @@ func (v *verbs) stepAggregates(data []byte) (any, error) {
 			ApplicationName     stringOrList `json:"application_name"`
 		} `json:"body"`
 	}
-	empty := map[string]any{"output": []any{}}
 	if err := decode(data, &req); err != nil {
-		return empty, err
+		return noAggregates, err
 	}
 	b := req.Body
-	if b.TimeBucketSizeMs != nil && *b.TimeBucketSizeMs <= 0 {
-		return empty, errBucket
+	bucket, err := bucketSize(b.TimeBucketSizeMs)
+	if err != nil {
+		return noAggregates, err
 	}
 	input := dbos.GetStepAggregatesInput{
 		GroupByFunctionName: b.GroupByFunctionName, GroupByStatus: b.GroupByStatus,
@@ -125,18 +133,9 @@ func (v *verbs) stepAggregates(data []byte) (any, error) {
 		Status: b.Status, FunctionName: b.FunctionName, WorkflowIDPrefix: b.WorkflowIDPrefix,
 		ApplicationName: b.ApplicationName,
 	}
-	if b.TimeBucketSizeMs != nil {
-		input.TimeBucketSize = time.Duration(*b.TimeBucketSizeMs) * time.Millisecond
-	}
-	if b.CompletedAfter != nil {
-		input.CompletedAfter = *b.CompletedAfter
-	}
-	if b.CompletedBefore != nil {
-		input.CompletedBefore = *b.CompletedBefore
-	}
+	input.TimeBucketSize = bucket
+	setIfPresent(&input.CompletedAfter, b.CompletedAfter)
+	setIfPresent(&input.CompletedBefore, b.CompletedBefore)
 	rows, err := dbos.GetStepAggregates(v.ctx, input)
-	if err != nil || rows == nil {
-		return empty, err
-	}
-	return map[string]any{"output": rows}, nil
+	return aggregatesReply(rows, err)
 }

@@ -39,18 +39,10 @@ func (v *verbs) fork(data []byte) (any, error) {
 		return map[string]any{}, err
 	}
 	input := dbos.ForkWorkflowInput{OriginalWorkflowID: req.Body.WorkflowID, StartStep: start}
-	if req.Body.NewWorkflowID != nil {
-		input.ForkedWorkflowID = *req.Body.NewWorkflowID
-	}
-	if req.Body.ApplicationVersion != nil {
-		input.ApplicationVersion = *req.Body.ApplicationVersion
-	}
-	if req.Body.QueueName != nil {
-		input.QueueName = *req.Body.QueueName
-	}
-	if req.Body.QueuePartitionKey != nil {
-		input.QueuePartitionKey = *req.Body.QueuePartitionKey
-	}
+	setIfPresent(&input.ForkedWorkflowID, req.Body.NewWorkflowID)
+	setIfPresent(&input.ApplicationVersion, req.Body.ApplicationVersion)
+	setIfPresent(&input.QueueName, req.Body.QueueName)
+	setIfPresent(&input.QueuePartitionKey, req.Body.QueuePartitionKey)
 	handle, err := dbos.ForkWorkflow[any](v.ctx, input)
 	if err != nil {
 		return map[string]any{}, err

@@ -82,17 +82,40 @@ func (s *stringOrList) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// timeBounds are the time filters that list_workflows, list_queued_workflows and
+// get_workflow_aggregates share.
+type timeBounds struct {
+	StartTime       *time.Time `json:"start_time"`
+	EndTime         *time.Time `json:"end_time"`
+	CompletedAfter  *time.Time `json:"completed_after"`
+	CompletedBefore *time.Time `json:"completed_before"`
+	DequeuedAfter   *time.Time `json:"dequeued_after"`
+	DequeuedBefore  *time.Time `json:"dequeued_before"`
+}
+
+// listReply is the {"output": [...]} reply of a list verb, each item rendered by render: an
+// empty list (never null) when there are none, and DBOS's error beside it.
+func listReply[Item, Output any](items []Item, render func(Item) Output, err error) (any, error) {
+	output := make([]Output, 0, len(items))
+	for _, item := range items {
+		output = append(output, render(item))
+	}
+	return map[string]any{"output": output}, err
+}
+
+// setIfPresent sets *into to the request's optional value when the request has one.
+func setIfPresent[T any](into *T, value *T) {
+	if value != nil {
+		*into = *value
+	}
+}
+
 // listBody is the filter of list_workflows and list_queued_workflows.
 type listBody struct {
-	WorkflowUUIDs      []string       `json:"workflow_uuids"`
-	WorkflowName       stringOrList   `json:"workflow_name"`
-	AuthenticatedUser  stringOrList   `json:"authenticated_user"`
-	StartTime          *time.Time     `json:"start_time"`
-	EndTime            *time.Time     `json:"end_time"`
-	CompletedAfter     *time.Time     `json:"completed_after"`
-	CompletedBefore    *time.Time     `json:"completed_before"`
-	DequeuedAfter      *time.Time     `json:"dequeued_after"`
-	DequeuedBefore     *time.Time     `json:"dequeued_before"`
+	WorkflowUUIDs     []string     `json:"workflow_uuids"`
+	WorkflowName      stringOrList `json:"workflow_name"`
+	AuthenticatedUser stringOrList `json:"authenticated_user"`
+	timeBounds
 	Status             stringOrList   `json:"status"`
 	ApplicationVersion stringOrList   `json:"application_version"`
 	ForkedFrom         stringOrList   `json:"forked_from"`
@@ -348,4 +371,9 @@ type versionOutput struct {
 	Name      string `json:"version_name"`
 	Timestamp int64  `json:"version_timestamp"`
 	CreatedAt int64  `json:"created_at"`
+}
+
+func formatVersion(version dbos.VersionInfo) versionOutput {
+	return versionOutput{ID: version.ID, Name: version.Name, Timestamp: version.Timestamp,
+		CreatedAt: version.CreatedAt}
 }

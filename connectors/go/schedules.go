@@ -48,11 +48,8 @@ func (v *verbs) schedules(verb string, data []byte) (any, error) {
 			opts = append(opts, dbos.WithScheduleApplicationNames(req.Body.ApplicationName...))
 		}
 		found, err := dbos.ListSchedules(v.ctx, opts...)
-		output := make([]scheduleOutput, 0, len(found))
-		for _, schedule := range found {
-			output = append(output, formatSchedule(schedule, loadContext(req.Body.LoadContext)))
-		}
-		return map[string]any{"output": output}, err
+		withContext := loadContext(req.Body.LoadContext)
+		return listReply(found, func(s dbos.WorkflowSchedule) scheduleOutput { return formatSchedule(s, withContext) }, err)
 	case msgGetSchedule:
 		schedule, err := dbos.GetSchedule(v.ctx, req.ScheduleName)
 		if errors.Is(err, dbos.ErrScheduleNotFound) {

@@ -240,11 +240,7 @@ func (v *verbs) listWorkflows(data []byte, queued bool) (any, error) {
 		return map[string]any{"output": []any{}}, err
 	}
 	found, err := dbos.ListWorkflows(v.ctx, v.listOptions(req.Body, queued)...)
-	output := make([]workflowOutput, 0, len(found))
-	for _, wf := range found {
-		output = append(output, formatWorkflow(wf))
-	}
-	return map[string]any{"output": output}, err
+	return listReply(found, formatWorkflow, err)
 }
 
 func (v *verbs) existPending(data []byte) (any, error) {
@@ -263,12 +259,7 @@ func (v *verbs) existPending(data []byte) (any, error) {
 
 func (v *verbs) listVersions() (any, error) {
 	versions, err := dbos.ListApplicationVersions(v.ctx)
-	output := make([]versionOutput, 0, len(versions))
-	for _, version := range versions {
-		output = append(output, versionOutput{ID: version.ID, Name: version.Name,
-			Timestamp: version.Timestamp, CreatedAt: version.CreatedAt})
-	}
-	return map[string]any{"output": output}, err
+	return listReply(versions, formatVersion, err)
 }
 
 func (v *verbs) setLatestVersion(data []byte) (any, error) {
@@ -295,11 +286,7 @@ func (v *verbs) listQueues(data []byte) (any, error) {
 		opts = append(opts, dbos.WithListQueuesApplicationNames(req.Body.ApplicationName...))
 	}
 	queues, err := dbos.ListQueues(v.ctx, opts...)
-	output := make([]queueOutput, 0, len(queues))
-	for _, queue := range queues {
-		output = append(output, formatQueue(queue))
-	}
-	return map[string]any{"output": output}, err
+	return listReply(queues, formatQueue, err)
 }
 
 func (v *verbs) getQueue(data []byte) (any, error) {
@@ -502,11 +489,8 @@ func (v *verbs) listSteps(data []byte) (any, error) {
 	if err != nil {
 		return map[string]any{"output": nil}, err
 	}
-	output := make([]stepOutput, 0, len(steps))
-	for _, step := range steps {
-		output = append(output, formatStep(step, !v.metadataOnly))
-	}
-	return map[string]any{"output": output}, nil
+	withError := !v.metadataOnly
+	return listReply(steps, func(step dbos.StepInfo) stepOutput { return formatStep(step, withError) }, nil)
 }
 
 // alert hands an alert to the handler the application registered with SetAlertHandler.

@@ -63,8 +63,10 @@ class Client(ABC):
 
     @property
     def label(self) -> str:
-        """``<language>-<sdk_version>``: test ids, log directories, the prepare command line."""
-        return f"{self.language}-{self.sdk_version}"
+        """``<language>-<sdk_version>``, with ``-connector`` for a connector client: test ids,
+        log directories, the prepare command line."""
+        suffix = "-connector" if self.connector else ""
+        return f"{self.language}-{self.sdk_version}{suffix}"
 
     @abstractmethod
     def command(self) -> list[str]:
@@ -96,12 +98,6 @@ class PythonClient(Client):
     connector: bool = False
     """The app connects through ``baton_connector`` (``connectors/python``, installed into
     ``venv`` beside ``dbos``) instead of DBOS's own Conductor client (gone since dbos 3.3)."""
-
-    @property
-    def label(self) -> str:
-        """``python-<sdk_version>``, with ``-connector`` for a connector client."""
-        suffix = "-connector" if self.connector else ""
-        return f"{self.language}-{self.sdk_version}{suffix}"
 
     def python(self) -> Path:
         return Path(sys.executable) if self.venv is None else self.venv / "bin" / "python"
@@ -169,12 +165,6 @@ class TypeScriptClient(Client):
     ``install_dir`` beside the SDK) instead of DBOS's own Conductor client (gone since 5.3)."""
 
     @property
-    def label(self) -> str:
-        """``typescript-<sdk_version>``, with ``-connector`` for a connector client."""
-        suffix = "-connector" if self.connector else ""
-        return f"{self.language}-{self.sdk_version}{suffix}"
-
-    @property
     def packages_dir(self) -> Path:
         """Where ``npm ci`` installs the app's packages."""
         return self.app_dir if self.install_dir is None else self.install_dir
@@ -233,12 +223,6 @@ class GoClient(Client):
     connector: bool = False
     """The app connects through ``connectors/go`` (the SDK since v1.7.0 has no open Conductor
     client, only ``dbos.RegisterConductorFactory``)."""
-
-    @property
-    def label(self) -> str:
-        """``go-<sdk_version>``, with ``-connector`` for a connector client."""
-        suffix = "-connector" if self.connector else ""
-        return f"{self.language}-{self.sdk_version}{suffix}"
 
     @property
     def modfile(self) -> Path:

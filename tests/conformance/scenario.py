@@ -96,3 +96,30 @@ class ExecutorPool:
     def terminate_all(self) -> None:
         for executor in self.started:
             executor.terminate()
+
+
+def crash_mid_workflow(
+    executor: ExecutorProcess, system_db: str, workflow_id: str, *, n: int, step_s: float
+) -> int:
+    """Start ``multi_step`` ``workflow_id`` (``n`` steps of ``step_s``) on ``executor`` and
+    SIGKILL it once two steps are checkpointed; returns the steps checkpointed at its death."""
+    executor.start_workflow("multi_step", workflow_id, n=n, step_seconds=step_s)
+    assert_eventually(
+        lambda: len(recorded_step_ids(system_db, workflow_id)) >= 2,
+        timeout_s=20,
+        message=f"two steps of {workflow_id} checkpointed on {executor.executor_id}",
+    )
+    executor.kill()
+    return len(recorded_step_ids(system_db, workflow_id))
+
+
+def assert_checkpointed_steps_kept(
+    dead: ExecutorProcess, workflow_id: str, checkpointed: int
+) -> list[tuple[int, str]]:
+    """The first ``checkpointed`` steps of ``workflow_id`` ran on ``dead`` alone (its recovery
+    did not run them again); returns every step run, as ``(number, executor_id)``."""
+    steps = dead.steps_of(workflow_id)
+    for step_no in range(1, checkpointed + 1):
+        runs = [executor for number, executor in steps if number == step_no]
+        assert runs == [dead.executor_id], f"checkpointed step {step_no} re-run: {runs}"
+    return steps

@@ -38,7 +38,11 @@ from tests.clients.catalog import (
     TYPESCRIPT_5_3_CONNECTOR,
 )
 from tests.clients.client import Client
-from tests.conformance.scenario import ExecutorPool
+from tests.conformance.scenario import (
+    ExecutorPool,
+    assert_checkpointed_steps_kept,
+    crash_mid_workflow,
+)
 from tests.conformance.test_management import (
     CAPTURE_TIMEOUT_S,
     RUN_TIMEOUT_S,
@@ -127,21 +131,11 @@ def test_a_killed_executors_workflow_finishes_once_on_a_survivor(
     fleet: ExecutorPool, system_db: str
 ) -> None:
     a, b = fleet.start_connected(2)
-    a.start_workflow("multi_step", "wf-crash", n=6, step_seconds=0.7)
-    assert_eventually(
-        lambda: len(recorded_step_ids(system_db, "wf-crash")) >= 2,
-        timeout_s=20,
-        message="two steps checkpointed on A",
-    )
-    a.kill()
-    checkpointed = len(recorded_step_ids(system_db, "wf-crash"))
+    checkpointed = crash_mid_workflow(a, system_db, "wf-crash", n=6, step_s=0.7)
 
     final = fleet.wait_success("wf-crash")
     assert final.executor_id == b.executor_id
-    steps = a.steps_of("wf-crash")
-    for step_no in range(1, checkpointed + 1):
-        runs = [executor for number, executor in steps if number == step_no]
-        assert runs == [a.executor_id], f"checkpointed step {step_no} re-run: {runs}"
+    steps = assert_checkpointed_steps_kept(a, "wf-crash", checkpointed)
     assert {number for number, _ in steps} == set(range(1, 7))
     assert [executor for number, executor in steps if number == 6] == [b.executor_id]
     described = b.workflow_status("wf-crash")

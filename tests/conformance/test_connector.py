@@ -31,8 +31,9 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from tests.clients.catalog import PYTHON_CONNECTORS, TYPESCRIPT_5_3_CONNECTOR, TYPESCRIPT_CONNECTORS
 from tests.clients.client import TYPESCRIPT_CONNECTOR_DIR, Client
+from tests.conformance.scenario import assert_checkpointed_steps_kept, crash_mid_workflow
 from tests.conformance.test_management import step_numbers, wait_dbos_status
-from tests.dbos_app.harness import ExecutorProcess, recorded_step_ids
+from tests.dbos_app.harness import ExecutorProcess
 from tests.eventually import assert_eventually
 
 pytestmark = pytest.mark.conformance
@@ -248,23 +249,13 @@ def test_recovery_takes_over_a_killed_executors_workflow_once(
     _, a = start()
     session, b = start()
     assert session.request("executor_info")["executor_metadata"]["recovery"] == strategy
-    a.start_workflow("multi_step", "wf-crash", n=5, step_seconds=0.5)
-    assert_eventually(
-        lambda: len(recorded_step_ids(system_db, "wf-crash")) >= 2,
-        timeout_s=20,
-        message="two steps checkpointed on A",
-    )
-    a.kill()
-    checkpointed = len(recorded_step_ids(system_db, "wf-crash"))
+    checkpointed = crash_mid_workflow(a, system_db, "wf-crash", n=5, step_s=0.5)
 
     for _ in range(2):
         reply = session.request("recovery", executor_ids=[a.executor_id])
         assert reply["success"] is True, reply
     wait_dbos_status(b, "wf-crash", "SUCCESS")
-    steps = a.steps_of("wf-crash")
-    for step_no in range(1, checkpointed + 1):
-        runs = [executor for number, executor in steps if number == step_no]
-        assert runs == [a.executor_id], f"checkpointed step {step_no} re-run: {runs}"
+    steps = assert_checkpointed_steps_kept(a, "wf-crash", checkpointed)
     assert [executor for number, executor in steps if number == 5] == [b.executor_id], steps
     described = b.workflow_status("wf-crash")
     assert described is not None

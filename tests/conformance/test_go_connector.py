@@ -19,9 +19,11 @@ import pytest
 from tests.baton_cluster import BatonCluster
 from tests.clients.catalog import GO_1_9_CONNECTOR
 from tests.clients.client import GO_CONNECTOR_DIR
-from tests.conformance.scenario import ExecutorPool
-from tests.dbos_app.harness import recorded_step_ids
-from tests.eventually import assert_eventually
+from tests.conformance.scenario import (
+    ExecutorPool,
+    assert_checkpointed_steps_kept,
+    crash_mid_workflow,
+)
 
 pytestmark = pytest.mark.conformance
 
@@ -58,20 +60,10 @@ def test_the_public_recovery_path_finishes_a_killed_executors_workflow_once(
     try:
         a, b = fleet.start_connected(2)
         assert "recovery=public_resume" in b.stderr_path.read_text(), b.stderr_tail()
-        a.start_workflow("multi_step", "wf-crash", n=5, step_seconds=0.5)
-        assert_eventually(
-            lambda: len(recorded_step_ids(system_db, "wf-crash")) >= 2,
-            timeout_s=20,
-            message="two steps checkpointed on A",
-        )
-        a.kill()
-        checkpointed = len(recorded_step_ids(system_db, "wf-crash"))
+        checkpointed = crash_mid_workflow(a, system_db, "wf-crash", n=5, step_s=0.5)
 
         assert fleet.wait_success("wf-crash").executor_id == b.executor_id
-        steps = a.steps_of("wf-crash")
-        for step_no in range(1, checkpointed + 1):
-            runs = [executor for number, executor in steps if number == step_no]
-            assert runs == [a.executor_id], f"checkpointed step {step_no} re-run: {runs}"
+        steps = assert_checkpointed_steps_kept(a, "wf-crash", checkpointed)
         assert [executor for number, executor in steps if number == 5] == [b.executor_id], steps
     finally:
         fleet.terminate_all()

@@ -41,7 +41,7 @@ from tests.conformance.scenario import ExecutorPool
 from tests.dbos_app.harness import ExecutorProcess, recorded_step_ids
 from tests.eventually import assert_eventually
 from tests.local_haproxy import LocalHaproxy
-from tests.local_kafka import LocalKafka, LocalKafkaError
+from tests.local_kafka import LocalKafka, running_kafka
 from tests.local_postgres import ThrowawayPostgres, ThrowawayPostgresError
 from tests.tcp_cut import TcpCut
 
@@ -83,16 +83,8 @@ class Topology:
 
 @pytest.fixture(scope="module")
 def three_brokers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
-    kafka = LocalKafka(tmp_path_factory.mktemp("kafka3"))
-    try:
-        kafka.start(nodes=3, proxied=True)
-    except LocalKafkaError as exc:
-        kafka.stop()
-        pytest.fail(f"Apache Kafka (deploy/local/kafka; a JDK 17+ and Maven) is required: {exc}")
-    try:
+    with running_kafka(tmp_path_factory.mktemp("kafka3"), nodes=3, proxied=True) as kafka:
         yield kafka
-    finally:
-        kafka.stop()
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +183,36 @@ def assert_recovered_once(pool: ExecutorPool, dead: list[ExecutorProcess]) -> No
         for step in EVERY_STEP:
             assert step in steps, (executor.executor_id, steps)
         assert steps.count(RecoveryStep.SUCCEEDED) == 1, steps
+
+
+def assert_listed_success(
+    cluster: BatonCluster, app: str, ids: list[str], *, timeout_s: float, message: str
+) -> None:
+    """The console lists exactly ``ids``, each SUCCESS, within ``timeout_s``."""
+
+    def every_workflow_listed() -> dict[str, str]:
+        status, body = cluster.get(f"/api/v1/apps/{app}/workflows?limit=50")
+        assert status == 200, body
+        listed = {w["workflow_id"]: w["status"] for w in body["workflows"]}
+        assert listed == dict.fromkeys(ids, "SUCCESS"), listed
+        return listed
+
+    assert_eventually(every_workflow_listed, timeout_s=timeout_s, message=message)
+
+
+def assert_one_recovery_stored(
+    cluster: BatonCluster, app: str, dead: ExecutorProcess, *, timeout_s: float
+) -> None:
+    """The store holds one recovery of ``app``: ``dead``'s, succeeded, within ``timeout_s``."""
+
+    def recovery_listed() -> list[dict[str, object]]:
+        listed = cluster.recoveries(app)
+        assert [(r["dead_executor_id"], r["state"]) for r in listed] == [
+            (dead.executor_id, "succeeded")
+        ], listed
+        return listed
+
+    assert_eventually(recovery_listed, timeout_s=timeout_s, message="the recovery in the store")
 
 
 def checkpointed(pool: ExecutorPool, workflow_id: str) -> int:
@@ -366,25 +388,11 @@ def test_a_killed_broker_loses_nothing_and_a_crash_meanwhile_is_recovered(
         crashed_after = crashed_done if executor is crashed else None
         assert_each_step_once(executor, workflow_id, 8, crashed_after=crashed_after)
 
-    def every_workflow_listed() -> dict[str, str]:
-        status, body = cluster.get(f"/api/v1/apps/{pool.app}/workflows?limit=50")
-        assert status == 200, body
-        listed = {w["workflow_id"]: w["status"] for w in body["workflows"]}
-        assert listed == dict.fromkeys(ids, "SUCCESS"), listed
-        return listed
-
-    assert_eventually(every_workflow_listed, timeout_s=30, message="every workflow projected")
+    assert_listed_success(cluster, pool.app, ids, timeout_s=30, message="every workflow projected")
     time.sleep(QUIET_AFTER_S)
     assert_recovered_once(pool, [crashed])  # the audit topic holds every step of it
 
-    def recovery_listed() -> list[dict[str, object]]:
-        listed = cluster.recoveries(pool.app)
-        assert [(r["dead_executor_id"], r["state"]) for r in listed] == [
-            (crashed.executor_id, "succeeded")
-        ], listed
-        return listed
-
-    assert_eventually(recovery_listed, timeout_s=20, message="the recovery in the store")
+    assert_one_recovery_stored(cluster, pool.app, crashed, timeout_s=20)
     states = cluster.executors(pool.app)
     assert {states[e.executor_id]["state"] for e in survivors} == {"connected"}, states
     print(
@@ -415,25 +423,11 @@ def test_the_store_away_for_30s_loses_nothing_and_the_console_says_degraded(
         postgres.start_server()
     up_at = time.monotonic()
 
-    def every_workflow_listed() -> dict[str, str]:
-        status, body = cluster.get(f"/api/v1/apps/{pool.app}/workflows?limit=50")
-        assert status == 200, body
-        listed = {w["workflow_id"]: w["status"] for w in body["workflows"]}
-        assert listed == dict.fromkeys(ids, "SUCCESS"), listed
-        return listed
-
-    assert_eventually(every_workflow_listed, timeout_s=60, message="the projections caught up")
+    assert_listed_success(cluster, pool.app, ids, timeout_s=60, message="the projections caught up")
     caught_up_s = time.monotonic() - up_at
     assert readyz_status(cluster.console_port) == 200
 
-    def recovery_listed() -> list[dict[str, object]]:
-        listed = cluster.recoveries(pool.app)
-        assert [(r["dead_executor_id"], r["state"]) for r in listed] == [
-            (crashed.executor_id, "succeeded")
-        ], listed
-        return listed
-
-    assert_eventually(recovery_listed, timeout_s=30, message="the recovery in the store")
+    assert_one_recovery_stored(cluster, pool.app, crashed, timeout_s=30)
     states = cluster.executors(pool.app)
     assert states[crashed.executor_id]["state"] == "recovered", states
     assert {states[e.executor_id]["state"] for e in survivors} == {"connected"}, states

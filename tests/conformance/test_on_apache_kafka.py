@@ -15,7 +15,7 @@ import pytest
 from tests.baton_cluster import BatonCluster
 from tests.conformance.scenario import ExecutorPool
 from tests.eventually import assert_eventually
-from tests.local_kafka import LocalKafka
+from tests.local_kafka import LocalKafka, running_kafka
 
 pytestmark = [pytest.mark.conformance, pytest.mark.timeout(300)]
 
@@ -58,12 +58,8 @@ def test_baton_up_serves_a_dbos_executor_on_apache_kafka(
 @pytest.fixture
 def own_kafka(tmp_path: Path) -> Iterator[LocalKafka]:
     """A 1-node Apache Kafka of this test's own: it is wiped."""
-    kafka = LocalKafka(tmp_path / "kafka")
-    try:
-        kafka.start(nodes=1)
+    with running_kafka(tmp_path / "kafka", nodes=1) as kafka:
         yield kafka
-    finally:
-        kafka.stop()
 
 
 def test_baton_up_re_creates_its_topics_on_a_broker_back_empty(

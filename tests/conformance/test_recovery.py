@@ -11,8 +11,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from streams.records import RecoveryStep
-from tests.conformance.scenario import ExecutorPool
-from tests.dbos_app.harness import read_workflow, recorded_step_ids
+from tests.conformance.scenario import (
+    ExecutorPool,
+    assert_checkpointed_steps_kept,
+    crash_mid_workflow,
+)
+from tests.dbos_app.harness import read_workflow
 from tests.eventually import assert_eventually
 
 pytestmark = pytest.mark.conformance
@@ -43,21 +47,11 @@ def test_killed_executor_workflow_finishes_on_survivor_without_rerunning_steps(
     pool: ExecutorPool, system_db: str
 ) -> None:
     a, b = pool.start_connected(2)
-    a.start_workflow("multi_step", "wf-crash", n=6, step_seconds=0.7)
-    assert_eventually(
-        lambda: len(recorded_step_ids(system_db, "wf-crash")) >= 2,
-        timeout_s=20,
-        message="two steps checkpointed on A",
-    )
-    a.kill()
-    checkpointed = len(recorded_step_ids(system_db, "wf-crash"))
+    checkpointed = crash_mid_workflow(a, system_db, "wf-crash", n=6, step_s=0.7)
 
     final = pool.wait_success("wf-crash")
     assert final.executor_id == b.executor_id
-    steps = a.steps_of("wf-crash")
-    for step_no in range(1, checkpointed + 1):
-        runs = [executor for number, executor in steps if number == step_no]
-        assert runs == [a.executor_id], f"checkpointed step {step_no} re-run: {runs}"
+    steps = assert_checkpointed_steps_kept(a, "wf-crash", checkpointed)
     assert {number for number, _ in steps} == set(range(1, 7))
 
     audited = [d.step for d in pool.decisions() if d.dead_executor_id == a.executor_id]

@@ -17,19 +17,15 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from broker.admin import cluster_size, ensure_topics, replication_for
 from streams.topics import Topics
 from tests.eventually import assert_eventually
-from tests.local_kafka import LocalKafka
+from tests.local_kafka import LocalKafka, running_kafka
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
 
 @pytest.fixture
 def three_nodes(tmp_path: Path) -> Iterator[LocalKafka]:
-    kafka = LocalKafka(tmp_path / "kafka")
-    try:
-        kafka.start(nodes=3)
+    with running_kafka(tmp_path / "kafka", nodes=3) as kafka:
         yield kafka
-    finally:
-        kafka.stop()
 
 
 async def create_topic(bootstrap: str, topic: str) -> None:
