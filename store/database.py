@@ -112,10 +112,12 @@ def _is_memory(url: URL) -> bool:
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the console read while the worker writes; the busy timeout makes a second writer
     # (CLI, gateway, worker: separate processes) wait for the lock instead of failing at once.
+    # The busy timeout first: switching to WAL takes the file's lock, and without a timeout a
+    # process starting while another holds it fails at once with "database is locked".
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS:d}")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
