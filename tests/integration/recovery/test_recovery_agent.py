@@ -114,10 +114,10 @@ async def test_a_dead_executor_is_recovered_by_a_live_one(
             lambda: projection.decisions == audit.of_type(RecoveryDecision), "decisions projected"
         )
         await eventually(
-            lambda: projection.states[-1].recoveries[A].state is RecoveryState.SUCCEEDED,
+            lambda: projection.latest[APP].recoveries[A].state is RecoveryState.SUCCEEDED,
             "the finished recovery projected",
         )
-        assert projection.states[-1].executors[A].state is ExecutorState.RECOVERED
+        assert projection.latest[APP].executors[A].state is ExecutorState.RECOVERED
         assert len(commands.of_type(RecoverExecutor)) == 1
 
 
