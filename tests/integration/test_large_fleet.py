@@ -45,7 +45,8 @@ def fleet(up: BatonCluster) -> Iterator[SimulatedFleet]:
 
 def worker_ready(up: BatonCluster) -> bool:
     with urllib.request.urlopen(f"http://127.0.0.1:{up.worker_ports[0]}/readyz", timeout=5) as r:
-        return r.status == 200
+        status: int = r.status
+    return status == 200
 
 
 def all_connected(up: BatonCluster, size: int) -> bool:
