@@ -1,10 +1,12 @@
 """The recovery agent: the Faust shell around ``recovery.liveness`` and ``recovery.policy``.
 
-Per executor event: decode, fold into the app's state, let the policy decide, write what changed
-to the table (``recovery.table``: one entry per executor and recovery, written as deltas),
-publish decisions (audit topic) and commands (command topic). A timer runs the policy on every app
-this worker has seen, so deadlines fire without waiting for the next event. What changed in the
-app states is projected into the SQL store in batches (deltas too: ``recovery.delta``).
+Per executor event: decode, fold into the app's state, write what changed to the table
+(``recovery.table``: one entry per executor and recovery, written as deltas); a gateway's report
+on a recovery command goes to the policy at once. A timer runs the policy on every app this worker
+has seen, every ``tick_interval_s``: deadlines fire without waiting for the next event, and a
+fleet's connects cost a fold each, not a plan over the whole fleet each. Decisions go to the audit
+topic, commands to the command topic. What changed in the app states is projected into the SQL
+store in batches (deltas too: ``recovery.delta``).
 
 Faust only lets a table be written from inside an agent (the changelog partition comes from the
 current event), so the states live in a cache owned by this worker's partitions: the timer updates
@@ -128,10 +130,9 @@ class RecoveryAgent:
     async def _on_record(self, record: Record) -> None:
         match record:
             case ExecutorConnected() | ExecutorDisconnected() | GatewayHeartbeat():
-                state = fold(self._load(record.app), record)
-                await self._decide(
-                    plan(state, event_clock(state, wall_ms(), self._timings), self._timings)
-                )
+                # Folded only: the tick plans every app each ``tick_interval_s``. Planning on
+                # every event too made the connects of a fleet quadratic in its size.
+                await self._decide(Plan(state=fold(self._load(record.app), record)))
             case CommandProgress():
                 state = fold(self._load(record.app), record)
                 await self._decide(on_progress(state, record))
