@@ -7,6 +7,7 @@ by another, and the worker stays up and ready throughout."""
 
 from __future__ import annotations
 
+import os
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,9 @@ from tests.simulated_fleet import SimulatedFleet
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
-FLEET_SIZE = 3_000
+FLEET_SIZE = int(os.environ.get("BATON_TEST_FLEET_SIZE", "3000"))
+"""3,000 in CI (about 30 s of connects on 2 busy cores); ``BATON_TEST_FLEET_SIZE=10000`` runs the
+issue's target by hand."""
 APP = "fleet"
 
 
@@ -65,7 +68,7 @@ def recovered(up: BatonCluster, dead: str) -> bool:
 def test_thousands_of_executors_in_one_app_are_listed_and_a_dead_one_is_recovered(
     up: BatonCluster, fleet: SimulatedFleet
 ) -> None:
-    fleet.start(FLEET_SIZE)
+    fleet.start(FLEET_SIZE, timeout_s=max(120, FLEET_SIZE / 25))
     assert len(fleet.connected) == FLEET_SIZE
     assert_eventually(
         lambda: all_connected(up, FLEET_SIZE),
@@ -73,7 +76,7 @@ def test_thousands_of_executors_in_one_app_are_listed_and_a_dead_one_is_recovere
         message=f"the executors view lists all {FLEET_SIZE} executors connected",
     )
 
-    dead = fleet.executor_id(1_234)
+    dead = fleet.executor_id(FLEET_SIZE // 2)
     fleet.kill(dead)
     assert_eventually(lambda: recovered(up, dead), timeout_s=60, message="the kill recovered")
     ((target, asked),) = [r for r in fleet.recovery_requests if dead in r[1]]
