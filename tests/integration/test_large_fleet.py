@@ -33,6 +33,9 @@ def up(tmp_path: Path) -> Iterator[BatonCluster]:
     try:
         yield cluster.start_up(embedded_broker=True)
     finally:
+        # Thousands of sessions closing make the roles' stop slow on 2 busy cores: give it time
+        # (killed, ``baton up`` leaves a worker whose stop waits forever for the dead broker).
+        cluster.roles["up"].stop(timeout_s=120)
         cluster.stop()
 
 
