@@ -46,4 +46,4 @@ async def test_a_crashing_agent_stops_the_faust_app(
         # worker role the process exits (``RoleFailed``).
         with contextlib.suppress(asyncio.CancelledError, RuntimeError):
             await worker.app.stop()
-        await worker.app.producer.on_stop()
+        await worker.app.producer.on_stop()  # type: ignore[attr-defined]
