@@ -1,4 +1,4 @@
-"""The Faust app: topics and the changelog-backed ``app-state`` table, declared in one place.
+"""The Faust app: topics and the changelog-backed tables, declared in one place.
 
 Agents live elsewhere (``recovery/agent.py`` folds executor events and runs the policy; it imports
 this module, never the reverse). Values are raw bytes with Baton's own codec, so records produced
@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from mode import CrashingSupervisor
 
 from broker.faust_transport import use_fetch_max_wait
 from streams.topics import Topics
 
-APP_STATE_TABLE = "app-state"
+LIVENESS_TABLE = "liveness"
 CAPTURE_CURSOR_TABLE = "capture-cursors"
 WORKFLOW_TABLE = "workflows"
 
@@ -31,8 +32,8 @@ class WorkerApp:
     """Faust topic of executor events (raw key and value)."""
     commands: Any
     audit: Any
-    app_state: Any
-    """Table: app name -> encoded ``recovery.state.AppState``."""
+    liveness: Any
+    """Table: one entry per executor and per recovery of each app (``recovery.table``)."""
     workflow_events: Any
     """Faust topic of workflow statuses and steps (keyed ``{app}/{workflow_id}``)."""
     capture_cursors: Any
@@ -70,6 +71,9 @@ def create_worker_app(
         # Tansu completes a group join after session_timeout / 2: keep it short.
         broker_session_timeout=6.0,
         broker_heartbeat_interval=1.0,
+        # An agent that crashes crashes the app: the worker role exits non-zero and is
+        # restarted, instead of living on at 0 % CPU with its agents gone (issue 12).
+        agent_supervisor=CrashingSupervisor,
     )
     use_fetch_max_wait(app, fetch_max_wait_ms=fetch_max_wait_ms)
 
@@ -94,7 +98,7 @@ def create_worker_app(
         executor_events=raw_topic(topics.executor_events),
         commands=raw_topic(topics.commands),
         audit=raw_topic(topics.audit),
-        app_state=raw_table(APP_STATE_TABLE),
+        liveness=raw_table(LIVENESS_TABLE),
         workflow_events=raw_topic(topics.workflow_events),
         capture_cursors=raw_table(CAPTURE_CURSOR_TABLE),
         workflows=raw_table(WORKFLOW_TABLE),

@@ -96,7 +96,11 @@ class GatewayConfig:
     proxy in front)."""
     limits: GatewayLimits = field(default_factory=GatewayLimits)
     heartbeat_interval_s: float = 2.0
-    """One heartbeat record per app held, per interval: the liveness signal and the snapshot."""
+    """One heartbeat per app held, per interval: the liveness signal, with the sessions' count
+    and digest (``streams.heartbeats``)."""
+    heartbeat_listing_interval_s: float = 60.0
+    """How often a heartbeat lists an app's sessions (in bounded chunks) when the pod holds more
+    than a few; also on the pod's first beat of the app and after a failed publish."""
     revocation_check_interval_s: float = 1.0
     """How often sessions' keys are re-checked: a revoked or expired key's sessions close within
     this interval plus a store query and a close handshake (well within 2 s)."""

@@ -52,7 +52,7 @@ MAX_TAG_CHARS = 64
 """``language`` and ``dbos_version`` (store columns hold 64)."""
 MAX_METADATA_BYTES = 2048
 """``executor_metadata`` serialised larger than this (or too deep for JSON records) is dropped: it
-rides in every heartbeat of its app, and one heartbeat holds every session of the app."""
+rides in the heartbeat listings of its app (``streams.heartbeats`` bounds their records)."""
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 """NUL and the other C0 controls: PostgreSQL text holds no NUL, and log lines no line breaks."""

@@ -48,6 +48,7 @@ from runtime.metrics import (
 )
 from runtime.probes_http import ProbeRoutes, metrics_route
 from streams.exceptions import AuthError, ConductorError, PublishError, RequestError
+from streams.heartbeats import heartbeats
 from streams.ids import AppName, CommandId, ConnId
 from streams.records import (
     Command,
@@ -57,7 +58,6 @@ from streams.records import (
     ExecutorDisconnected,
     ExecutorReply,
     ExecutorRequest,
-    GatewayHeartbeat,
     PollWorkflows,
     Record,
     RecoverExecutor,
@@ -108,6 +108,8 @@ class Gateway(Service):
             stall_ms=config.kafka_stall_ms,
         )
         """Unready, and sheds the sessions, while Kafka does not take this pod's writes."""
+        self._listed_at_ms: dict[AppName, int] = {}
+        """When each app's sessions were last listed in a heartbeat (``streams.heartbeats``)."""
         self._sink = KafkaSink(
             config.kafka_bootstrap,
             client_id=f"baton-gateway-{config.gateway_id}",
@@ -373,26 +375,38 @@ class Gateway(Service):
         try:
             await self._sink.publish(self.config.topics.executor_events, record)
         except PublishError as exc:
-            # Not in the executors' critical path: the next heartbeat snapshot heals the table.
+            # Not in the executors' critical path: the next heartbeat lists the app's sessions,
+            # which heals the table.
+            self._listed_at_ms.pop(record.app, None)
             logger.warning("could not publish %s: %s", record.type.value, exc)
 
     # -- background loops ------------------------------------------------------------------
 
     async def _heartbeat_loop(self) -> None:
         window_ms = int(self.config.empty_heartbeat_window_s * 1000)
+        listing_ms = int(self.config.heartbeat_listing_interval_s * 1000)
         while True:
             ts = wall_ms()
-            beats: list[Record] = [
-                GatewayHeartbeat(
-                    app=app, gateway=self.config.gateway_id, sessions=tuple(sessions), ts_ms=ts
-                )
-                for app, sessions in self._registry.snapshots_by_app(ts, window_ms).items()
-            ]
-            if beats and not self.watchdog.quiet():
+            beats: list[Record] = []
+            listed: list[AppName] = []
+            held = self._registry.snapshots_by_app(ts, window_ms)
+            for gone in self._listed_at_ms.keys() - held.keys():
+                del self._listed_at_ms[gone]
+            for app, sessions in held.items():
+                listing = ts - self._listed_at_ms.get(app, ts - listing_ms) >= listing_ms
+                beats.extend(heartbeats(app, self.config.gateway_id, sessions, ts, listing=listing))
+                if listing:
+                    listed.append(app)
+            if beats and self.watchdog.quiet():
+                self._listed_at_ms.clear()  # list everything once the pod may speak again
+            elif beats:
                 try:
                     await self._sink.publish_batch(self.config.topics.executor_events, beats)
                 except PublishError as exc:
+                    self._listed_at_ms.clear()  # list everything once the broker is back
                     logger.warning("could not publish heartbeats: %s", exc)
+                else:
+                    self._listed_at_ms.update(dict.fromkeys(listed, ts))
             await asyncio.sleep(self.config.heartbeat_interval_s)
 
     async def _revocation_loop(self) -> None:

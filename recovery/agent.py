@@ -1,14 +1,20 @@
 """The recovery agent: the Faust shell around ``recovery.liveness`` and ``recovery.policy``.
 
-Per executor event: decode, fold into the app's state, let the policy decide, write the table,
-publish decisions (audit topic) and commands (command topic). A timer runs the policy on every app
-this worker has seen, so deadlines fire without waiting for the next event. Changed app states are
-projected into the SQL store in batches.
+Per executor event: decode, fold into the app's state, write what changed to the table
+(``recovery.table``: one entry per executor and recovery, written as deltas); a gateway's report
+on a recovery command goes to the policy at once. A timer runs the policy on every app this worker
+has seen, every ``tick_interval_s``: deadlines fire without waiting for the next event, and a
+fleet's connects cost a fold each, not a plan over the whole fleet each. Decisions go to the audit
+topic, commands to the command topic. What changed in the app states is projected into the SQL
+store in batches (deltas too: ``recovery.delta``).
 
 Faust only lets a table be written from inside an agent (the changelog partition comes from the
 current event), so the states live in a cache owned by this worker's partitions: the timer updates
 the cache, and the next event of that app (a heartbeat within seconds) writes it to the table. A
 rebalance drops the cache; the table, rebuilt from its changelog, is then the truth again.
+
+An exception escaping the agent crashes the Faust app (``broker.faust_app``: agents are
+supervised by ``CrashingSupervisor``): the worker role then exits non-zero and is restarted.
 
 The only clock read is here, and the policy only acts on it through ``event_clock``.
 
@@ -21,12 +27,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from broker.faust_app import WorkerApp
+from recovery.delta import Cadence, Delta, Written, delta
 from recovery.liveness import fold
 from recovery.policy import Plan, RecoveryTimings, event_clock, on_progress, plan
-from recovery.state import AppState, ExecutorRecord, decode_state, encode_state, material
+from recovery.state import AppState, ExecutorRecord
+from recovery.table import LivenessTable
 from runtime.clock import wall_ms
 from runtime.metrics import ErrorKind, Metrics
 from streams.codec import decode, encode, record_key
@@ -45,7 +54,8 @@ from streams.records import (
 
 logger = logging.getLogger(__name__)
 
-PERSIST_CLOCKS_EVERY_MS = 30_000
+PROJECTION_CADENCE = Cadence(clock_every_ms=10_000, clock_budget=2_000)
+"""The store's last-seen times are at most about 10 s behind (the console shows them)."""
 
 
 class Projection(Protocol):
@@ -75,8 +85,9 @@ class RecoveryAgent:
         self._timings = timings
         self._projection = projection
         self._states: dict[AppName, AppState] = {}
-        self._persisted: dict[AppName, tuple[tuple[object, ...], int]] = {}
-        self._dirty: dict[AppName, AppState] = {}
+        self._table = LivenessTable(worker.liveness)
+        self._projected: dict[AppName, Written] = {}
+        self._dirty: set[AppName] = set()
         self._unprojected: list[RecoveryDecision] = []
         self._lock = asyncio.Lock()
         app = worker.app
@@ -99,7 +110,8 @@ class RecoveryAgent:
     async def _on_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         async with self._lock:
             self._states.clear()
-            self._persisted.clear()
+            self._table.forget()
+            self._projected.clear()
 
     async def _consume(self, stream: Any) -> None:
         async for value in stream:
@@ -111,15 +123,16 @@ class RecoveryAgent:
                 continue
             async with self._lock:
                 await self._on_record(record)
-                self._persist(record.app)
+                state = self._states.get(record.app)
+                if state is not None:
+                    self._table.write(state)
 
     async def _on_record(self, record: Record) -> None:
         match record:
             case ExecutorConnected() | ExecutorDisconnected() | GatewayHeartbeat():
-                state = fold(self._load(record.app), record)
-                await self._decide(
-                    plan(state, event_clock(state, wall_ms(), self._timings), self._timings)
-                )
+                # Folded only: the tick plans every app each ``tick_interval_s``. Planning on
+                # every event too made the connects of a fleet quadratic in its size.
+                await self._decide(Plan(state=fold(self._load(record.app), record)))
             case CommandProgress():
                 state = fold(self._load(record.app), record)
                 await self._decide(on_progress(state, record))
@@ -139,8 +152,7 @@ class RecoveryAgent:
     def _load(self, app: AppName) -> AppState:
         state = self._states.get(app)
         if state is None:
-            raw = self._worker.app_state.get(app.encode())
-            state = decode_state(raw) if raw is not None else self._seed(app)
+            state = self._table.load(app) or self._seed(app)
         return state
 
     def _seed(self, app: AppName) -> AppState:
@@ -156,30 +168,10 @@ class RecoveryAgent:
         )
         return seed
 
-    def _persist(self, app: AppName) -> None:
-        """Write the cached state to the table; only valid inside the agent (current event).
-
-        Only when something beyond clocks changed, or every ``PERSIST_CLOCKS_EVERY_MS``: each
-        write is a changelog record the broker keeps, and heartbeats arrive every 2 s.
-        """
-        state = self._states.get(app)
-        if state is None:
-            return
-        summary = material(state)
-        last = self._persisted.get(app)
-        if (
-            last is not None
-            and last[0] == summary
-            and state.watermark_ms - last[1] < (PERSIST_CLOCKS_EVERY_MS)
-        ):
-            return
-        self._worker.app_state[app.encode()] = encode_state(state)
-        self._persisted[app] = (summary, state.watermark_ms)
-
     async def _decide(self, result: Plan) -> None:
         state = result.state
         self._states[state.app] = state
-        self._dirty[state.app] = state
+        self._dirty.add(state.app)
         for decision in result.decisions:
             logger.info(
                 "recovery of %s: %s (%s)",
@@ -210,16 +202,39 @@ class RecoveryAgent:
         await topic.send(key=record_key(record), value=encode(record))
 
     async def _flush_projection(self) -> None:
+        """Project what changed in the dirty apps (and the new decisions) into the store."""
         if not self._dirty and not self._unprojected:
             return
-        states, self._dirty = list(self._dirty.values()), {}
+        changes: list[tuple[AppState, Delta]] = []
+        for app in self._dirty:
+            state = self._states.get(app)
+            if state is not None:
+                changed = delta(
+                    self._projected.setdefault(app, Written.empty()), state, PROJECTION_CADENCE
+                )
+                if changed:
+                    changes.append((state, changed))
+        self._dirty = set()
         decisions, self._unprojected = self._unprojected, []
+        if not changes and not decisions:
+            return
         try:
-            await self._projection.project(states, decisions)
+            await self._projection.project([changed_part(s, d) for s, d in changes], decisions)
         except Exception:
             logger.exception(
-                "projecting %d app states into the store failed; will retry", len(states)
+                "projecting %d app states into the store failed; will retry", len(changes)
             )
-            for state in states:
-                self._dirty.setdefault(state.app, state)
+            self._dirty.update(s.app for s, _ in changes)
             self._unprojected = decisions + self._unprojected
+            return
+        for state, changed in changes:
+            self._projected[state.app].apply(changed)
+
+
+def changed_part(state: AppState, changed: Delta) -> AppState:
+    """The part of ``state`` that ``changed`` writes (what the store's upserts need)."""
+    return replace(
+        state,
+        executors={e.executor_id: e for e in changed.executors},
+        recoveries={r.dead_executor_id: r for r in changed.recoveries},
+    )

@@ -110,6 +110,13 @@ def prune(state: AppState, now_ms: int, retention_ms: int) -> AppState:
     with every restart; the SQL store keeps the history."""
     horizon = now_ms - retention_ms
     finished = (RecoveryState.SUCCEEDED, RecoveryState.ABANDONED)
+    if not any(
+        r.state in finished and r.updated_ms < horizon for r in state.recoveries.values()
+    ) and not any(
+        e.state is ExecutorState.RECOVERED and e.updated_ms < horizon
+        for e in state.executors.values()
+    ):
+        return state  # the usual case, without copying thousands of executors
     recoveries = {
         k: r
         for k, r in state.recoveries.items()

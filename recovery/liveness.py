@@ -107,6 +107,8 @@ def _on_disconnected(
 def _on_heartbeat(
     executors: Mapping[ExecutorId, ExecutorRecord], event: GatewayHeartbeat
 ) -> Mapping[ExecutorId, ExecutorRecord]:
+    if not event.listed:
+        return _seen_on_gateway(executors, event)
     updated = dict(executors)
     listed = set()
     for session in event.sessions:
@@ -134,7 +136,7 @@ def _on_heartbeat(
             )
     for record in executors.values():
         if _lost_by_pod(record, event, listed):
-            # The pod no longer holds this session but its disconnect never reached us: heal.
+            # Its pod's listing of its range omits it, yet its disconnect never reached us: heal.
             updated[record.executor_id] = replace(
                 record,
                 state=ExecutorState.DISCONNECTED,
@@ -143,6 +145,22 @@ def _on_heartbeat(
                 closed_at_ms=event.ts_ms,
                 close_reason="session missing from its gateway's snapshot",
             )
+    return updated
+
+
+def _seen_on_gateway(
+    executors: Mapping[ExecutorId, ExecutorRecord], event: GatewayHeartbeat
+) -> Mapping[ExecutorId, ExecutorRecord]:
+    """A beat that lists nothing: the pod is alive, and so are the sessions this state says it
+    holds (a session it lost without its disconnect reaching us is found by its next listing)."""
+    updated = dict(executors)
+    for record in executors.values():
+        if (
+            record.gateway == event.gateway
+            and record.state is ExecutorState.CONNECTED
+            and record.last_seen_ms < event.ts_ms
+        ):
+            updated[record.executor_id] = replace(record, last_seen_ms=event.ts_ms)
     return updated
 
 
@@ -157,5 +175,6 @@ def _lost_by_pod(record: ExecutorRecord, event: GatewayHeartbeat, listed: set[Ex
         record.gateway == event.gateway
         and record.state is ExecutorState.CONNECTED
         and record.executor_id not in listed
+        and event.lists(record.executor_id)
         and event.ts_ms > record.updated_ms
     )

@@ -19,6 +19,7 @@ Rules (ARCHITECTURE.md invariants):
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass
 
@@ -96,8 +97,9 @@ def event_clock(state: AppState, wall_ms: int, timings: RecoveryTimings) -> int:
 def plan(state: AppState, now_ms: int, timings: RecoveryTimings) -> Plan:
     """Declare the dead, then advance every open recovery by one step."""
     decisions: list[RecoveryDecision] = []
+    closes = CloseTimes(state)
     for record in list(state.executors.values()):
-        reason = _death_reason(state, record, now_ms, timings)
+        reason = _death_reason(closes, record, now_ms, timings)
         if reason is not None:
             decisions.append(_declared_dead(state, record, reason, now_ms))
     for decision in decisions:
@@ -131,7 +133,7 @@ def on_progress(state: AppState, progress: CommandProgress) -> Plan:
 
 
 def _death_reason(
-    state: AppState, record: ExecutorRecord, now_ms: int, timings: RecoveryTimings
+    closes: CloseTimes, record: ExecutorRecord, now_ms: int, timings: RecoveryTimings
 ) -> str | None:
     match record.state:
         case ExecutorState.CONNECTED if now_ms - record.last_seen_ms >= timings.liveness_timeout_ms:
@@ -145,7 +147,7 @@ def _death_reason(
             # and recovering them elsewhere would run in-flight steps twice.
             return None
         case ExecutorState.DISCONNECTED:
-            grace = disconnect_grace(state, record, timings)
+            grace = disconnect_grace(closes, record, timings)
             gone_ms = now_ms - (record.disconnected_at_ms or record.updated_ms)
             if gone_ms < grace.ms:
                 return None
@@ -165,33 +167,45 @@ class Grace:
     why: str
 
 
-def disconnect_grace(state: AppState, record: ExecutorRecord, timings: RecoveryTimings) -> Grace:
+def disconnect_grace(closes: CloseTimes, record: ExecutorRecord, timings: RecoveryTimings) -> Grace:
     """The grace period of ``record``'s latest disconnect, from how it closed and who else did."""
     if record.draining:
         return Grace(ms=timings.drain_grace_ms, why="its gateway drained")
     code = f"close code {record.close_code}"
     if record.close_code != ABNORMAL_CLOSE:
         return Grace(ms=timings.grace_ms, why=code)
-    crowd = crowd_of(state, record, timings)
+    crowd = closes.crowd_of(record, timings)
     if crowd:
         why = f"{code} with {crowd} other session(s) of the app within the crowd window"
         return Grace(ms=timings.grace_ms, why=why)
     return Grace(ms=min(timings.isolated_grace_ms, timings.grace_ms), why=f"{code}, alone")
 
 
-def crowd_of(state: AppState, record: ExecutorRecord, timings: RecoveryTimings) -> int:
-    """How many other executors of the app closed within ``crowd_window_ms`` of ``record``'s
-    latest close, before or after it (their reconnects since do not matter: they closed)."""
-    closed_at_ms = record.disconnected_at_ms
-    if closed_at_ms is None:
-        return 0
-    return sum(
-        1
-        for other in state.executors.values()
-        if other.executor_id != record.executor_id
-        and other.closed_at_ms is not None
-        and abs(other.closed_at_ms - closed_at_ms) <= timings.crowd_window_ms
-    )
+class CloseTimes:
+    """The latest close of each executor of an app, sorted once (on first use) so that a crowd
+    is counted in log time: a pod's restart closes thousands of sessions at once."""
+
+    def __init__(self, state: AppState) -> None:
+        self._state = state
+        self._sorted: list[int] | None = None
+
+    def crowd_of(self, record: ExecutorRecord, timings: RecoveryTimings) -> int:
+        """How many other executors of the app closed within ``crowd_window_ms`` of
+        ``record``'s latest close, before or after it (their reconnects since do not matter:
+        they closed)."""
+        closed_at_ms = record.disconnected_at_ms
+        if closed_at_ms is None:
+            return 0
+        if self._sorted is None:
+            self._sorted = sorted(
+                e.closed_at_ms for e in self._state.executors.values() if e.closed_at_ms is not None
+            )
+        window = timings.crowd_window_ms
+        near = bisect_right(self._sorted, closed_at_ms + window) - bisect_left(
+            self._sorted, closed_at_ms - window
+        )
+        own = record.closed_at_ms
+        return near - (1 if own is not None and abs(own - closed_at_ms) <= window else 0)
 
 
 def _declared_dead(

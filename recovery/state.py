@@ -1,16 +1,17 @@
 """The recovery agent's state of one app: its executors, the recoveries of the dead, the codec.
 
-One ``AppState`` per app (the Faust ``app-state`` table is keyed by app, like the topics): each
-executor's liveness (``ExecutorRecord``, folded by ``recovery.liveness``) and each dead executor's
-recovery (``Recovery``, folded by ``recovery.decisions``). Values only, plus the table codec and
-``material`` (what a state says beyond clocks).
+One ``AppState`` per app: each executor's liveness (``ExecutorRecord``, folded by
+``recovery.liveness``) and each dead executor's recovery (``Recovery``, folded by
+``recovery.decisions``). Values only, plus the codec of one record (the Faust ``liveness`` table
+holds one entry per executor and per recovery: ``recovery.table``) and ``executor_material``
+(what an executor record says beyond its clock).
 
 Pure: no Faust, Kafka, asyncio or clock. Imports nothing of Baton's but ``streams``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -101,55 +102,62 @@ class AppState:
         return [e for e in self.executors.values() if e.state is ExecutorState.CONNECTED]
 
 
-def material(state: AppState) -> tuple[object, ...]:
-    """What a state says beyond clocks: two states with the same ``material`` differ only in
-    last-seen times and the watermark, which the next heartbeats restore."""
+def executor_material(record: ExecutorRecord) -> tuple[object, ...]:
+    """What an executor record says beyond its last-seen clock."""
     return (
-        tuple(
-            sorted(
-                (e.executor_id, e.state, e.conn_id, e.gateway, e.draining, e.revoked)
-                for e in state.executors.values()
-            )
-        ),
-        tuple(
-            sorted(
-                (r.dead_executor_id, r.state, r.attempt, r.target, r.command_id, r.sent_at_ms)
-                for r in state.recoveries.values()
-            )
-        ),
+        record.executor_id,
+        record.state,
+        record.conn_id,
+        record.gateway,
+        record.draining,
+        record.revoked,
+        record.updated_ms,
+        record.connected_at_ms,
+        record.info,
+        record.closed_at_ms,
     )
 
 
-def encode_state(state: AppState) -> bytes:
-    """Serialise an app's state for the Faust table (JSON)."""
-    return orjson.dumps(state)
+def encode_executor(record: ExecutorRecord) -> bytes:
+    """Serialise one executor record for the table (JSON)."""
+    return orjson.dumps(record)
 
 
-def decode_state(raw: bytes) -> AppState:
-    """Inverse of ``encode_state``; the table holds only what ``encode_state`` wrote."""
+def decode_executor(raw: bytes) -> ExecutorRecord:
+    """Inverse of ``encode_executor``; the table holds only what it wrote."""
     data: dict[str, Any] = orjson.loads(raw)
-    return AppState(
-        app=AppName(data["app"]),
-        executors={ExecutorId(k): _executor_from(v) for k, v in data.get("executors", {}).items()},
-        recoveries={
-            ExecutorId(k): _recovery_from(v) for k, v in data.get("recoveries", {}).items()
-        },
-        watermark_ms=data.get("watermark_ms", 0),
-    )
-
-
-def _executor_from(data: dict[str, Any]) -> ExecutorRecord:
-    info = data["info"]
     return ExecutorRecord(
         **{
             **data,
-            "info": ExecutorInfo(**info),
+            "info": ExecutorInfo(**data["info"]),
             "state": ExecutorState(data["state"]),
         }
     )
 
 
-def _recovery_from(data: dict[str, Any]) -> Recovery:
+def encode_recovery(recovery: Recovery) -> bytes:
+    """Serialise one recovery for the table (JSON)."""
+    return orjson.dumps(recovery)
+
+
+def decode_recovery(raw: bytes) -> Recovery:
+    """Inverse of ``encode_recovery``."""
+    data: dict[str, Any] = orjson.loads(raw)
     return Recovery(
         **{**data, "state": RecoveryState(data["state"]), "tried": tuple(data.get("tried", ()))}
     )
+
+
+def state_of(
+    app: AppName, executors: Iterable[ExecutorRecord], recoveries: Iterable[Recovery]
+) -> AppState:
+    """An app's state from its records (as the table holds them); its watermark is the newest
+    event time they carry."""
+    by_id = {e.executor_id: e for e in executors}
+    by_dead = {r.dead_executor_id: r for r in recoveries}
+    watermark = max(
+        [0]
+        + [max(e.last_seen_ms, e.updated_ms) for e in by_id.values()]
+        + [r.updated_ms for r in by_dead.values()]
+    )
+    return AppState(app=app, executors=by_id, recoveries=by_dead, watermark_ms=watermark)

@@ -1,5 +1,5 @@
 """The executors the store last saw connected, as recovery liveness records: what a worker whose
-``app-state`` table is empty starts an app from.
+``liveness`` table has no entry of an app starts it from.
 
 A broker that came back empty (``baton up``'s memory-storage broker, restarted) takes the
 worker's changelogs with it: the restarted worker would know only the executors the gateways

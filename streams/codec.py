@@ -170,7 +170,16 @@ def _heartbeat(f: Fields) -> GatewayHeartbeat:
         gateway=GatewayId(f.text("gateway")),
         sessions=tuple(_session(s) for s in f.objs("sessions")),
         ts_ms=f.integer("ts_ms"),
+        listed=f.opt_value("listed") is not False,  # absent in an older gateway's: it lists all
+        listed_after=_opt_executor(f.opt_text("listed_after")),
+        listed_through=_opt_executor(f.opt_text("listed_through")),
+        session_count=f.opt_integer("session_count"),
+        digest=f.opt_text("digest"),
     )
+
+
+def _opt_executor(text: str | None) -> ExecutorId | None:
+    return None if text is None else ExecutorId(text)
 
 
 def _progress(f: Fields) -> CommandProgress:

@@ -186,17 +186,42 @@ class ExecutorDisconnected:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GatewayHeartbeat:
-    """One record per gateway pod, app and heartbeat interval: the sessions it holds.
+    """A gateway pod's heartbeat for one app: the liveness heartbeat of the sessions it holds,
+    and sometimes a listing of them that heals a table that missed a connect or disconnect.
 
-    It is both the liveness heartbeat of those executors and a snapshot that heals a table that
-    missed a connect or disconnect.
+    Every interval, one record that counts the pod's sessions of the app and digests them
+    (``streams.heartbeats.session_digest``). A listing (``listed``) goes with it when the pod
+    holds few sessions, and otherwise on pod start, after a failed publish and at a slow cadence,
+    split in chunks of bounded size by executor id: each chunk lists the sessions whose executor
+    id is after ``listed_after`` and up to ``listed_through`` (``None``: unbounded), so a reader
+    can tell what the pod no longer holds from one chunk alone. A record without these fields
+    (an older gateway) lists every session of the app.
     """
 
     type: ClassVar[RecordType] = RecordType.GATEWAY_HEARTBEAT
     app: AppName
     gateway: GatewayId
     sessions: tuple[SessionInfo, ...]
+    """The listed sessions (empty in a beat that lists nothing)."""
     ts_ms: int
+    listed: bool = True
+    """``sessions`` lists every session of the range; else the beat lists nothing."""
+    listed_after: ExecutorId | None = None
+    """The range's lower bound, excluded (``None``: from the first executor id)."""
+    listed_through: ExecutorId | None = None
+    """The range's upper bound, included (``None``: to the last executor id)."""
+    session_count: int | None = None
+    """How many sessions of the app the pod holds (``None``: an older gateway's record)."""
+    digest: str | None = None
+    """``session_digest`` of those sessions (``None``: an older gateway's record)."""
+
+    def lists(self, executor_id: ExecutorId) -> bool:
+        """Whether this record's listing covers ``executor_id``'s range."""
+        return (
+            self.listed
+            and (self.listed_after is None or executor_id > self.listed_after)
+            and (self.listed_through is None or executor_id <= self.listed_through)
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

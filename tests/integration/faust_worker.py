@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 from broker.admin import ensure_topics
 from broker.faust_app import WorkerApp, create_worker_app
 from recovery.state import AppState
+from streams.ids import AppName
 from streams.records import RecoveryDecision, WorkflowDeleted, WorkflowStatus, WorkflowSteps
 from streams.topics import Topics
 
@@ -39,15 +41,24 @@ async def started(worker: WorkerApp) -> AsyncIterator[WorkerApp]:
 
 
 class RecordingProjection:
-    """The recovery agent's ``Projection``: keeps what it is given."""
+    """The recovery agent's ``Projection``: keeps what it is given (the changed part of each app
+    state, as the store's upserts get it) and the store's view of each app (``latest``)."""
 
     def __init__(self) -> None:
         self.states: list[AppState] = []
         self.decisions: list[RecoveryDecision] = []
+        self.latest: dict[AppName, AppState] = {}
 
     async def project(self, states: list[AppState], decisions: list[RecoveryDecision]) -> None:
         self.states.extend(states)
         self.decisions.extend(decisions)
+        for state in states:
+            known = self.latest.get(state.app, AppState(app=state.app))
+            self.latest[state.app] = replace(
+                state,
+                executors={**known.executors, **state.executors},
+                recoveries={**known.recoveries, **state.recoveries},
+            )
 
 
 class RecordingWorkflowProjection:

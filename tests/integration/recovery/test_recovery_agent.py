@@ -8,6 +8,8 @@ timers (the policy's tick, the projection's flush) only run in a started app.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from broker.faust_app import WorkerApp
@@ -24,6 +26,7 @@ from streams.records import (
     ExecutorConnected,
     ExecutorDisconnected,
     ExecutorInfo,
+    GatewayHeartbeat,
     RecoverExecutor,
     RecoveryDecision,
     RecoveryStep,
@@ -31,7 +34,7 @@ from streams.records import (
 )
 from tests.component.gateway.fakes import CommandSender, EventLog
 from tests.eventually import eventually
-from tests.integration.faust_worker import RecordingProjection, started
+from tests.integration.faust_worker import RecordingProjection, started, worker_app
 from tests.prometheus_text import parse, value
 
 pytestmark = pytest.mark.integration
@@ -39,6 +42,7 @@ pytestmark = pytest.mark.integration
 APP = AppName("orders")
 GATEWAY = GatewayId("gw-1")
 A, B, C = ExecutorId("exec-a"), ExecutorId("exec-b"), ExecutorId("exec-c")
+D = ExecutorId("exec-d")
 TIMINGS = RecoveryTimings(grace_ms=300, command_timeout_ms=60_000)
 
 
@@ -114,10 +118,10 @@ async def test_a_dead_executor_is_recovered_by_a_live_one(
             lambda: projection.decisions == audit.of_type(RecoveryDecision), "decisions projected"
         )
         await eventually(
-            lambda: projection.states[-1].recoveries[A].state is RecoveryState.SUCCEEDED,
+            lambda: projection.latest[APP].recoveries[A].state is RecoveryState.SUCCEEDED,
             "the finished recovery projected",
         )
-        assert projection.states[-1].executors[A].state is ExecutorState.RECOVERED
+        assert projection.latest[APP].executors[A].state is ExecutorState.RECOVERED
         assert len(commands.of_type(RecoverExecutor)) == 1
 
 
@@ -193,3 +197,65 @@ async def test_decisions_the_time_to_recovery_and_records_are_counted(
         assert (("topic", topics.executor_events),) in {
             tuple(k) for k in samples["baton_consumer_lag_records"]
         }
+
+
+async def test_a_successor_worker_rebuilds_the_app_from_its_table_entries(
+    worker: WorkerApp,
+    executor_events: CommandSender,
+    commands: EventLog,
+    kafka_bootstrap: str,
+    unique_topic_prefix: str,
+    tmp_path: Path,
+) -> None:
+    """The ``liveness`` table holds one entry per executor and recovery: the same deployment's
+    next worker knows the app's executors and finished recoveries from those entries alone (the
+    gateway's beat below lists no session)."""
+    agent_on(worker, RecordingProjection())
+    async with started(worker):
+        now = wall_ms()
+        for executor_id, conn in ((A, "a1"), (B, "b1"), (C, "c1")):
+            await executor_events.send(connected(executor_id, conn, now))
+        await executor_events.send(disconnected(A, "a1", now + 10))
+        (command,) = await eventually(
+            lambda: commands.of_type(RecoverExecutor), "a recovery command"
+        )
+        done = CommandProgress(
+            app=APP,
+            command_id=command.command_id,
+            gateway=GATEWAY,
+            executor_id=command.target,
+            status=CommandStatus.SUCCEEDED,
+            error=None,
+            ts_ms=wall_ms(),
+        )
+        await executor_events.send(done)
+        await eventually(
+            lambda: len(worker.liveness) == 4,  # three executors and A's recovery
+            "the table entries written",
+        )
+        # One more entry after them: a successor's table recovery (faust-streaming 0.15.3 on
+        # the embedded broker) was seen to leave out the changelog's very last record.
+        await executor_events.send(connected(D, "d1", wall_ms()))
+        await eventually(lambda: len(worker.liveness) == 5, "D's entry written")
+
+    successor = await worker_app(kafka_bootstrap, unique_topic_prefix, tmp_path / "successor")
+    projection = RecordingProjection()
+    agent = agent_on(successor, projection)
+    async with started(successor):
+        beat = GatewayHeartbeat(
+            app=APP,
+            gateway=GATEWAY,
+            sessions=(),
+            ts_ms=wall_ms(),
+            listed=False,
+            session_count=2,
+            digest="not checked here",
+        )
+        await executor_events.send(beat)
+        await eventually(lambda: agent.apps() == [APP], "the app loaded")
+        live = {e.executor_id for e in agent.live_executors(APP)}
+        assert {B, C} <= live <= {B, C, D}
+        latest = await eventually(lambda: projection.latest.get(APP), "the app projected")
+        assert latest.recoveries[A].state is RecoveryState.SUCCEEDED
+        assert latest.executors[A].state is ExecutorState.RECOVERED
+        assert len(commands.of_type(RecoverExecutor)) == 1  # nothing recovered twice

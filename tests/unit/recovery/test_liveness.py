@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recovery.liveness import fold
 from recovery.state import ExecutorState
-from streams.ids import CommandId, GatewayId
+from streams.ids import CommandId, ExecutorId, GatewayId
 from streams.records import CommandProgress, CommandStatus, ExecutorEvent
 from tests.unit.recovery.recovery_builders import (
     APP,
@@ -22,6 +24,8 @@ from tests.unit.recovery.recovery_builders import (
     heartbeat,
     session,
 )
+
+C = ExecutorId("exec-c")
 
 # --- executor events -----------------------------------------------------------------------------
 
@@ -212,6 +216,41 @@ def test_heartbeat_older_than_the_connect_does_not_disconnect_it() -> None:
     state = fold_all([connected("exec-a", "c1", T0 + 5_000)])
     after = fold(state, heartbeat(T0 + 1_000))  # snapshot taken before the connect
     assert after.executors[A].state is ExecutorState.CONNECTED
+
+
+def test_a_beat_that_lists_nothing_refreshes_the_sessions_of_its_gateway_only() -> None:
+    state = fold_all(
+        [
+            connected("exec-a", "c1", T0),
+            connected("exec-b", "c2", T0, gateway="gw-2"),
+            connected("exec-c", "c3", T0),
+            disconnected("exec-c", "c3", T0 + 100),
+        ]
+    )
+    beat = replace(heartbeat(T0 + 2_000), listed=False, session_count=1, digest="d")
+    after = fold(state, beat)
+    assert after.executors[A].last_seen_ms == T0 + 2_000
+    assert after.executors[B].last_seen_ms == T0  # another pod's
+    assert after.executors[C] == state.executors[C]  # not connected: nothing to refresh
+    assert after.executors[A].updated_ms == T0
+    assert after.executors[A].state is ExecutorState.CONNECTED
+
+
+def test_a_chunk_heals_only_the_executors_of_its_range() -> None:
+    state = fold_all([connected(e, f"c-{e}", T0) for e in ("exec-a", "exec-b", "exec-c")])
+    # The pod lost exec-a and exec-c without their disconnects: its chunk after exec-b lists
+    # nothing (so exec-c is gone), its chunk through exec-b lists exec-b alone.
+    last = replace(heartbeat(T0 + 2_000), listed_after=B, session_count=1, digest="d")
+    after = fold(state, last)
+    assert after.executors[C].state is ExecutorState.DISCONNECTED
+    assert after.executors[A].state is ExecutorState.CONNECTED  # not in that chunk's range
+    first = replace(
+        heartbeat(T0 + 2_000, session("exec-b", "c-exec-b", T0)), listed_through=B, session_count=1
+    )
+    after = fold(after, first)
+    assert after.executors[A].state is ExecutorState.DISCONNECTED
+    assert after.executors[B].state is ExecutorState.CONNECTED
+    assert after.executors[B].last_seen_ms == T0 + 2_000
 
 
 def test_command_progress_only_moves_the_clock() -> None:

@@ -903,3 +903,29 @@ def beat_only(state: AppState, gateway: str, ts: int) -> AppState:
     return fold(
         state, GatewayHeartbeat(app=APP, gateway=GatewayId(gateway), sessions=sessions, ts_ms=ts)
     )
+
+
+def test_a_crowd_of_thousands_gets_the_longer_grace_and_a_lone_close_the_short_one() -> None:
+    """A pod's restart closes thousands of sessions at once: each is counted in the crowd (log
+    time, ``CloseTimes``), and one that closed alone, later, is not."""
+    size = 3_000
+    events: list[ExecutorEvent] = []
+    for i in range(size):
+        events.append(connected(f"exec-{i:05}", T0))
+        events.append(disconnected(f"exec-{i:05}", T0 + 1_000 + i % 500))
+    events.append(connected("exec-lone", T0))
+    events.append(disconnected("exec-lone", T0 + 10_000))
+    state = reduce(fold, events, AppState(app=APP))
+
+    within_crowd_grace = plan(state, T0 + 1_000 + TIMINGS.grace_ms - 600, TIMINGS)
+    assert within_crowd_grace.decisions == ()
+    lone_gone = plan(state, T0 + 10_000 + TIMINGS.isolated_grace_ms, TIMINGS)
+    declared = {
+        d.dead_executor_id for d in lone_gone.decisions if d.step is RecoveryStep.DECLARED_DEAD
+    }
+    assert len(declared) == size + 1  # the crowd's grace is long over too
+    assert "alone" in next(
+        d.reason for d in lone_gone.decisions if d.dead_executor_id == "exec-lone"
+    )
+    crowd_reason = next(d.reason for d in lone_gone.decisions if d.dead_executor_id == "exec-00000")
+    assert f"with {size - 1} other session(s)" in crowd_reason

@@ -180,6 +180,19 @@ RECORDS: list[Record] = [
         sessions=(session("exec-a", "c1"), session("exec-b", "c2", T0 + 1)),
         ts_ms=T0 + 2_000,
     ),
+    GatewayHeartbeat(
+        app=APP,
+        gateway=GW,
+        sessions=(session("exec-b", "c2"),),
+        ts_ms=T0 + 2_000,
+        listed_after=ExecutorId("exec-a"),
+        listed_through=ExecutorId("exec-b"),
+        session_count=3,
+        digest="0f" * 16,
+    ),
+    GatewayHeartbeat(
+        app=APP, gateway=GW, sessions=(), ts_ms=T0, listed=False, session_count=3, digest="ab"
+    ),
     *(
         CommandProgress(
             app=APP,
