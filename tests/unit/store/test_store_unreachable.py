@@ -3,6 +3,8 @@ store's database is an outage (the console answers 503, degraded); anything else
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
@@ -18,6 +20,8 @@ from store.reachability import store_unreachable
         OperationalError("SELECT 1", {}, Exception("server closed the connection")),
         InterfaceError("SELECT 1", {}, Exception("connection is closed")),
         DBAPIError("SELECT 1", {}, Exception("gone"), connection_invalidated=True),
+        OperationalError("SELECT 1", {}, sqlite3.OperationalError("unable to open database file")),
+        OperationalError("SELECT 1", {}, sqlite3.OperationalError("database is locked")),
     ],
 )
 def test_lost_connections_are_outages(exc: BaseException) -> None:
@@ -29,6 +33,7 @@ def test_lost_connections_are_outages(exc: BaseException) -> None:
     [
         IntegrityError("INSERT", {}, Exception("duplicate key")),
         DBAPIError("SELECT 1", {}, Exception("syntax error")),
+        OperationalError("SELECT 1", {}, sqlite3.OperationalError("no such table: workflows")),
         ValueError("bad"),
         RuntimeError("the store is not started"),
     ],
