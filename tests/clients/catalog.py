@@ -50,11 +50,11 @@ def _go_connector(version: str) -> GoClient:
 
 GO_1_7_CONNECTOR = _go_connector("v1.7.0")
 """github.com/dbos-inc/dbos-transact-golang v1.7.0 (the first without an open Conductor client)
-connected through ``connectors/go``: the seam's scenarios only (``GO_SEAM_ONLY``)."""
+connected through ``connectors/go``."""
 GO_1_8_CONNECTOR = _go_connector("v1.8.0")
-"""v1.8.0 through ``connectors/go``: the seam's scenarios only."""
+"""v1.8.0 through ``connectors/go``."""
 GO_1_9_CONNECTOR = _go_connector("v1.9.0")
-"""v1.9.0 through ``connectors/go``: every scenario."""
+"""v1.9.0 through ``connectors/go``."""
 
 JAVA_1_1 = JavaClient(sdk_version="1.1.0-m6")
 """dev.dbos:transact 1.1.0-m6, the only release the Maven registry serves; its jar holds the
@@ -64,10 +64,6 @@ PYTHON_CONNECTORS: tuple[Client, ...] = (PYTHON_3_3_CONNECTOR, PYTHON_3_4_CONNEC
 """The dbos releases ``connectors/python`` declares, connected through it."""
 GO_CONNECTORS: tuple[Client, ...] = (GO_1_7_CONNECTOR, GO_1_8_CONNECTOR, GO_1_9_CONNECTOR)
 """The dbos-transact-golang releases ``connectors/go`` declares, connected through it."""
-GO_SEAM_ONLY: tuple[Client, ...] = (GO_1_7_CONNECTOR, GO_1_8_CONNECTOR)
-"""Connector clients run on the scenarios of the seam alone (connect, SIGKILL and SIGTERM
-recovery): the same ``dbos.RegisterConductorFactory`` contract and public calls as v1.9.0, which
-runs them all, so CI pays for the full set once."""
 TYPESCRIPT_CONNECTORS: tuple[Client, ...] = (TYPESCRIPT_5_3_CONNECTOR,)
 """The @dbos-inc/dbos-sdk releases ``connectors/typescript`` declares, connected through it."""
 CONNECTORS: tuple[Client, ...] = (*PYTHON_CONNECTORS, *TYPESCRIPT_CONNECTORS, *GO_CONNECTORS)

@@ -28,8 +28,9 @@ import pytest
 from tests.baton_cluster import BatonCluster
 from tests.clients.catalog import (
     GO_1_6,
+    GO_1_7_CONNECTOR,
+    GO_1_8_CONNECTOR,
     GO_1_9_CONNECTOR,
-    GO_SEAM_ONLY,
     JAVA_1_1,
     PYTHON_3_2,
     PYTHON_3_3_CONNECTOR,
@@ -67,6 +68,8 @@ CLIENTS = [
     PYTHON_3_3_CONNECTOR,
     PYTHON_3_4_CONNECTOR,
     TYPESCRIPT_5_3_CONNECTOR,
+    GO_1_7_CONNECTOR,
+    GO_1_8_CONNECTOR,
     GO_1_9_CONNECTOR,
 ]
 SCRIPTED_CLIENTS = [
@@ -78,9 +81,6 @@ SCRIPTED_CLIENTS = [
 ]
 """The clients whose apps run the parent/child scenario (``parent`` starts ``multi_step`` as
 ``<id>-child``). The Go and Java apps' ``parent`` starts ``quick``: not run for them yet."""
-SEAM_CLIENTS = [*CLIENTS, *GO_SEAM_ONLY]
-"""The clients of the scenarios that exercise how a client connects, closes and recovers; the
-connector releases in ``GO_SEAM_ONLY`` run these alone."""
 CLOSE_CODE_ON_SIGTERM = {"python": 1000, "typescript": 1005, "go": 1000, "java": 1006}
 """How each language's stock client closes its session on SIGTERM; Baton's connectors close with
 1000 (``CONNECTOR_CLOSE_CODE``)."""
@@ -106,7 +106,6 @@ def fleet(
 
 
 @pytest.mark.compat("connect")
-@pytest.mark.parametrize("client", SEAM_CLIENTS, ids=[c.label for c in SEAM_CLIENTS])
 def test_an_executor_connects_and_is_listed_with_what_it_sends(fleet: ExecutorPool) -> None:
     a = fleet.start("v1")
     b = fleet.start("v2")
@@ -126,7 +125,6 @@ def test_an_executor_connects_and_is_listed_with_what_it_sends(fleet: ExecutorPo
 
 
 @pytest.mark.compat("recovery")
-@pytest.mark.parametrize("client", SEAM_CLIENTS, ids=[c.label for c in SEAM_CLIENTS])
 def test_a_killed_executors_workflow_finishes_once_on_a_survivor(
     fleet: ExecutorPool, system_db: str
 ) -> None:
@@ -157,7 +155,6 @@ def test_a_killed_executors_workflow_finishes_once_on_a_survivor(
 
 
 @pytest.mark.compat("graceful")
-@pytest.mark.parametrize("client", SEAM_CLIENTS, ids=[c.label for c in SEAM_CLIENTS])
 def test_a_gracefully_stopped_executors_pending_workflow_is_still_recovered(
     fleet: ExecutorPool,
 ) -> None:

@@ -1,9 +1,9 @@
 """Rewind, and a verb a client lacks, against real DBOS clients.
 
 A rewind (DBOS ``rewind_workflow``) runs a finished workflow again from a step under its own id:
-the clients that have it (Python ``dbos==3.2.0``, TypeScript 5.2.11, Go v1.6.0, and Go v1.9.0
-through Baton's connector) do it from the
-API, a bulk job and the CLI. The clients that lack it (the default Python 2.31.1 harness, Java
+the clients that have it (Python ``dbos==3.2.0``, TypeScript 5.2.11, Go v1.6.0, and every
+release Baton's connectors declare: ``catalog.CONNECTORS``) do it from the API, a bulk job and the
+CLI. The clients that lack it (the default Python 2.31.1 harness, Java
 1.1.0-m6) are never sent it: the console answers 501 at once, naming the client and its version,
 audits the refusal, and the workflow and the session are untouched.
 
@@ -23,8 +23,8 @@ import pytest
 
 from tests.baton_cluster import BatonCluster
 from tests.clients.catalog import (
+    CONNECTORS,
     GO_1_6,
-    GO_1_9_CONNECTOR,
     JAVA_1_1,
     PYTHON_2_31,
     PYTHON_3_2,
@@ -45,7 +45,7 @@ from tests.eventually import assert_eventually
 
 pytestmark = pytest.mark.conformance
 
-REWINDING = [PYTHON_3_2, TYPESCRIPT_5_2, GO_1_6, GO_1_9_CONNECTOR]
+REWINDING = [PYTHON_3_2, TYPESCRIPT_5_2, GO_1_6, *CONNECTORS]
 WITHOUT_REWIND = [PYTHON_2_31, JAVA_1_1]
 NAMES = {"python": "Python", "typescript": "TypeScript", "go": "Go", "java": "Java"}
 QUICK_S = 3.0
