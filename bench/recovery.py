@@ -1,7 +1,16 @@
 """Recovery benchmark: how fast does Baton move a crashed executor's workflow?
 
-Runs Baton the way a user does by default (``baton up``: embedded broker, SQLite store, default
-recovery settings), connects real DBOS executors (``tests/dbos_app``) to it, and N times:
+Runs Baton in one of two topologies, on default recovery settings:
+
+- ``--topology up`` (the default): the way a user does by default, ``baton up`` (embedded broker,
+  SQLite store);
+- ``--topology cluster``: the production shape, a 3-node Apache Kafka cluster
+  (``deploy/local/kafka``; ``--broker tansu``: the embedded broker instead), two ``baton
+  gateway`` processes behind HAProxy (health check ``/readyz``), two ``baton worker`` processes
+  and ``baton console`` (a SQLite store), the executors connecting through HAProxy;
+
+connects real DBOS executors (``tests/dbos_app``) to it, and N times (the same measurement for
+both topologies):
 
 1. makes sure two executors of the app (version v1) are connected;
 2. starts ``multi_step(n=20, step_seconds)`` on one of them (the victim), waits until one step is
@@ -19,6 +28,7 @@ ran, 1 on an error, 130 when interrupted.
 Run from the repository root::
 
     .venv/bin/python bench/recovery.py [--kills 10] [--step-seconds 0.5]
+        [--topology up|cluster] [--broker kafka|tansu]
 """
 
 from __future__ import annotations
@@ -43,18 +53,21 @@ import signal  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 import urllib.error  # noqa: E402
 import urllib.request  # noqa: E402
 import uuid  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from contextlib import ExitStack, contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from types import FrameType  # noqa: E402
-from typing import IO, Any, TypeVar  # noqa: E402
+from typing import IO, Any, Protocol, TypeVar  # noqa: E402
 
+from baton.embedded_broker import EmbeddedBroker  # noqa: E402
 from baton.settings import Settings  # noqa: E402
-from streams.records import RecoveryDecision, RecoveryStep  # noqa: E402
-from tests.baton_cluster import free_port, read_topic  # noqa: E402
+from streams.records import Record, RecoveryDecision, RecoveryStep  # noqa: E402
+from tests.baton_cluster import BatonCluster, free_port, read_topic  # noqa: E402
 from tests.dbos_app.harness import (  # noqa: E402
     ExecutorProcess,
     create_database,
@@ -64,6 +77,8 @@ from tests.dbos_app.harness import (  # noqa: E402
     unique_database_name,
 )
 from tests.eventually import assert_eventually  # noqa: E402
+from tests.local_haproxy import LocalHaproxy  # noqa: E402
+from tests.local_kafka import running_kafka  # noqa: E402
 
 T = TypeVar("T")
 
@@ -78,6 +93,10 @@ CONNECT_TIMEOUT_S = 30.0
 RECOVERY_TIMEOUT_S = 60.0
 AUDIT_TIMEOUT_S = 20.0
 BATON_STOP_TIMEOUT_S = 45.0
+KAFKA_NODES = 3
+TANSU_TIMEOUT_S = 60.0
+TOPOLOGIES = ("up", "cluster")
+BROKERS = ("kafka", "tansu")
 
 
 class BenchError(Exception):
@@ -103,7 +122,42 @@ class KillResult:
     sent_attempts: int = 0
 
 
-# -- baton up -------------------------------------------------------------------------------------
+# -- topologies -----------------------------------------------------------------------------------
+
+
+class Topology(Protocol):
+    """What the measurement needs of a running Baton; only the set-up differs per topology."""
+
+    @property
+    def description(self) -> str:
+        """What runs, for the report (``baton up (embedded broker, SQLite store)``)."""
+        ...
+
+    @property
+    def conductor_url(self) -> str:
+        """The URL executors connect to."""
+        ...
+
+    def start(self) -> None: ...
+
+    def executors(self, app: str) -> dict[str, dict[str, Any]]: ...
+
+    def create_key(self, app: str) -> str: ...
+
+    def audit_decisions(self, app: str, dead_executor_id: str) -> list[RecoveryDecision]: ...
+
+    def tail(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+
+def decisions_about(records: list[Record], dead_executor_id: str) -> list[RecoveryDecision]:
+    """The audit's recovery decisions about the executor ``dead_executor_id``."""
+    return [
+        r
+        for r in records
+        if isinstance(r, RecoveryDecision) and r.dead_executor_id == dead_executor_id
+    ]
 
 
 def baton_env() -> dict[str, str]:
@@ -125,6 +179,10 @@ class BatonUp:
     _token: str | None = None
 
     @property
+    def description(self) -> str:
+        return "`baton up` (embedded broker, SQLite store)"
+
+    @property
     def log_path(self) -> Path:
         return self.data_dir / "baton-up.log"
 
@@ -133,6 +191,12 @@ class BatonUp:
         return f"ws://127.0.0.1:{self.gateway_port}"
 
     def start(self) -> None:
+        self.data_dir.mkdir(parents=True)
+        print(
+            f"starting baton up (gateway :{self.gateway_port}, console :{self.console_port}) "
+            f"in {self.data_dir}",
+            flush=True,
+        )
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
@@ -223,11 +287,7 @@ class BatonUp:
             raise BenchError("embedded broker address unknown")
         topic = f"{Settings().topic_prefix}audit"
         records = asyncio.run(read_topic(self.kafka_bootstrap, topic, app))
-        return [
-            r
-            for r in records
-            if isinstance(r, RecoveryDecision) and r.dead_executor_id == dead_executor_id
-        ]
+        return decisions_about(records, dead_executor_id)
 
     def tail(self, lines: int = 30) -> str:
         if not self.log_path.exists():
@@ -265,6 +325,112 @@ def broker_address(log_text: str) -> str | None:
     return None
 
 
+@contextmanager
+def tansu_broker(log_path: Path) -> Iterator[str]:
+    """The embedded (Tansu) broker, run by an event loop on a thread of its own; its bootstrap."""
+    broker = EmbeddedBroker(log_path=log_path)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="tansu", daemon=True)
+    thread.start()
+    try:
+        asyncio.run_coroutine_threadsafe(broker.start(), loop).result(TANSU_TIMEOUT_S)
+        yield broker.bootstrap
+    finally:
+        try:
+            asyncio.run_coroutine_threadsafe(broker.stop(), loop).result(TANSU_TIMEOUT_S)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
+
+
+class ClusterTopology:
+    """The production shape: brokers, two gateways behind HAProxy, two workers, the console.
+
+    Assembled from the conformance tests' helpers (``running_kafka``, ``BatonCluster``,
+    ``LocalHaproxy``) as ``tests/conformance/test_kafka_faults.py`` does.
+    """
+
+    def __init__(self, workdir: Path, broker: str) -> None:
+        if broker not in BROKERS:
+            raise BenchError(f"unknown broker {broker!r}: one of {', '.join(BROKERS)}")
+        self.workdir = workdir
+        self.broker = broker
+        self._stack = ExitStack()
+        self.cluster: BatonCluster | None = None
+        self.haproxy: LocalHaproxy | None = None
+
+    @property
+    def description(self) -> str:
+        brokers = (
+            f"{KAFKA_NODES}-node Apache Kafka" if self.broker == "kafka" else "embedded broker"
+        )
+        return f"cluster ({brokers}, 2 gateways behind HAProxy, 2 workers, console, SQLite store)"
+
+    @property
+    def conductor_url(self) -> str:
+        if self.haproxy is None:
+            raise BenchError("the cluster is not started")
+        return self.haproxy.url
+
+    def _cluster(self) -> BatonCluster:
+        if self.cluster is None:
+            raise BenchError("the cluster is not started")
+        return self.cluster
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True)
+        print(f"starting {self.description} in {self.workdir}", flush=True)
+        if self.broker == "kafka":
+            kafka = self._stack.enter_context(
+                running_kafka(self.workdir / "kafka", nodes=KAFKA_NODES)
+            )
+            bootstrap = kafka.bootstrap
+        else:
+            bootstrap = self._stack.enter_context(tansu_broker(self.workdir / "tansu.log"))
+        print(f"brokers up: {bootstrap}", flush=True)
+        self.cluster = BatonCluster(bootstrap, self.workdir / "baton", gateways=2, workers=2)
+        try:
+            self._stack.enter_context(self.cluster)
+        except AssertionError as exc:  # BatonCluster's start reports a role that did not start
+            raise BenchError(str(exc)) from exc
+        self.haproxy = self._stack.enter_context(
+            LocalHaproxy(self.workdir / "haproxy", self.cluster.gateway_ports, "/readyz")
+        )
+
+    def executors(self, app: str) -> dict[str, dict[str, Any]]:
+        try:
+            return self._cluster().executors(app)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return {}
+            raise
+
+    def create_key(self, app: str) -> str:
+        return self._cluster().create_key(app)
+
+    def audit_decisions(self, app: str, dead_executor_id: str) -> list[RecoveryDecision]:
+        return decisions_about(self._cluster().audit_records(app), dead_executor_id)
+
+    def tail(self) -> str:
+        if self.cluster is None:
+            return ""
+        return "\n".join(
+            f"--- {name} ---\n{role.tail(10)}"
+            for name, role in self.cluster.roles.items()
+            if role.log_path.exists()
+        )
+
+    def stop(self) -> None:
+        self._stack.close()
+
+
+def make_topology(workdir: Path, topology: str, broker: str) -> Topology:
+    if topology == "up":
+        return BatonUp(workdir / "baton")
+    return ClusterTopology(workdir / "cluster", broker)
+
+
 # -- helpers --------------------------------------------------------------------------------------
 
 
@@ -294,12 +460,12 @@ def short(executor_id: str) -> str:
 
 
 class Bench:
-    def __init__(self, workdir: Path, kills: int, step_seconds: float) -> None:
+    def __init__(self, workdir: Path, kills: int, step_seconds: float, topology: Topology) -> None:
         self.workdir = workdir
         self.kills = kills
         self.step_seconds = step_seconds
         self.app = f"bench{uuid.uuid4().hex[:8]}"
-        self.baton = BatonUp(workdir / "baton")
+        self.baton = topology
         self.db_name = unique_database_name("baton_bench")
         self.db_url: str | None = None
         self.key = ""
@@ -308,17 +474,11 @@ class Bench:
         self.results: list[KillResult] = []
 
     def setup(self) -> None:
-        self.baton.data_dir.mkdir(parents=True)
-        print(
-            f"starting baton up (gateway :{self.baton.gateway_port}, "
-            f"console :{self.baton.console_port}) in {self.baton.data_dir}",
-            flush=True,
-        )
         started = time.monotonic()
         self.baton.start()
         print(
-            f"baton up ready in {time.monotonic() - started:.1f} s; embedded broker "
-            f"{self.baton.kafka_bootstrap}",
+            f"{self.baton.description} ready in {time.monotonic() - started:.1f} s; executors "
+            f"connect to {self.baton.conductor_url}",
             flush=True,
         )
         self.key = self.baton.create_key(self.app)
@@ -452,8 +612,8 @@ class Bench:
         pending = [r.pending_s for r in self.results]
         print()
         print(
-            f"Recovery latency after SIGKILL: {len(self.results)} kills, `baton up` (embedded "
-            f"broker, SQLite store), multi_step(n={WORKFLOW_STEPS}, "
+            f"Recovery latency after SIGKILL: {len(self.results)} kills, "
+            f"{self.baton.description}, multi_step(n={WORKFLOW_STEPS}, "
             f"step_seconds={self.step_seconds})"
         )
         print(
@@ -499,7 +659,7 @@ class Bench:
         try:
             self.baton.stop()
         except Exception as exc:  # noqa: BLE001
-            print(f"cleanup: baton up: {exc}")
+            print(f"cleanup: {self.baton.description}: {exc}")
         if self.db_url is not None:
             try:
                 drop_database(self.db_name)
@@ -515,7 +675,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--step-seconds", type=float, default=0.5, help="duration of each workflow step (0.5)"
     )
+    parser.add_argument(
+        "--topology",
+        choices=TOPOLOGIES,
+        default="up",
+        help="up: `baton up` on its embedded broker (default); cluster: brokers, 2 gateways "
+        "behind HAProxy, 2 workers, the console",
+    )
+    parser.add_argument(
+        "--broker",
+        choices=BROKERS,
+        default="kafka",
+        help=f"the cluster topology's brokers: kafka ({KAFKA_NODES}-node Apache Kafka, default) "
+        "or tansu (the embedded broker)",
+    )
     args = parser.parse_args(argv)
+    if args.broker != "kafka" and args.topology != "cluster":
+        parser.error("--broker applies to --topology cluster only")
     if args.kills < MIN_KILLS:
         parser.error(f"--kills must be at least {MIN_KILLS}")
     if not args.step_seconds > 0:
@@ -531,7 +707,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
     workdir = Path(tempfile.mkdtemp(prefix="baton-bench-recovery-"))
-    bench = Bench(workdir, args.kills, args.step_seconds)
+    bench = Bench(
+        workdir, args.kills, args.step_seconds, make_topology(workdir, args.topology, args.broker)
+    )
     started = time.monotonic()
     code = 1
     try:
@@ -546,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nerror: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         tail = bench.baton.tail()
         if tail:
-            print(f"--- baton up log (tail) ---\n{tail}", file=sys.stderr, flush=True)
+            print(f"--- Baton logs (tail) ---\n{tail}", file=sys.stderr, flush=True)
     finally:
         bench.cleanup()
     if code == 0:
