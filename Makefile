@@ -18,6 +18,8 @@ CONNECTOR_CLIENTS := python-3.3.0-connector python-3.4.0-connector
 # under the measured total (92.3 % when it was set), so a change that drops coverage fails
 # `make test` and so CI.
 COVERAGE_FLOOR := 90
+# `make test`'s parallel pass: one pytest-xdist worker per core of the machine CI runs on.
+TEST_WORKERS ?= 2
 # The test PostgreSQL server: BATON_TEST_PG_URL if set, else deploy/local/postgres's throwaway
 # cluster (created and started on first use; it prints its URL).
 WITH_TEST_PG = url="$${BATON_TEST_PG_URL:-}"; \
@@ -51,9 +53,17 @@ up: $(RUNTIME)
 ## The whole suite, with branch coverage (report and floor); needs PostgreSQL (see test-db),
 ## the embedded broker, Apache Kafka's jars (see kafka-jars), the DBOS clients (see client-deps),
 ## Chromium and HAProxy (see system-deps).
+## Two passes, both always run (the target fails if either does): every test not marked `alone` on
+## TEST_WORKERS pytest-xdist workers (most tests wait on processes, not on the CPU), then the `alone`
+## ones serially (heavy topologies, or timing margins another test beside them would eat). The
+## coverage of both is combined, and the floor applies to the whole.
 test: system-deps $(TEST_EXTRAS) oidc-deps kafka-jars client-deps
-	$(WITH_TEST_PG) $(BIN)/pytest --cov --cov-report=term:skip-covered \
-		--cov-fail-under=$(COVERAGE_FLOOR) --durations=25
+	$(WITH_TEST_PG); export BATON_TEST_PG_URL; status=0; \
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist load -m "not alone" --cov --cov-report= \
+		--durations=25 || status=$$?; \
+	$(BIN)/pytest -m alone --cov --cov-append --cov-report=term:skip-covered \
+		--cov-fail-under=$(COVERAGE_FLOOR) --durations=10 || status=$$?; \
+	exit $$status
 
 ## Unit and component tests that need no broker, database server or browser (under 3 minutes).
 test-fast: $(TEST_EXTRAS)

@@ -22,6 +22,7 @@ from baton.remote import add_parsers as add_remote_parsers
 from baton.remote import run_remote
 from baton.settings import Settings, environment
 from runtime.private_files import use_private_umask
+from runtime.stop_deadline import STOP_DEADLINE_S, StopDeadline
 from streams.exceptions import ConductorError, StartupError
 
 ADMIN_COMMANDS = ("keys", "tokens", "users", "apps", "executors")
@@ -302,15 +303,27 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             raise AssertionError(args.command)
 
 
-def run_until_signal(role: Callable[[asyncio.Event], Awaitable[None]]) -> int:
-    """Run an asyncio role; SIGINT/SIGTERM (handled once, here) set its stop event."""
+def run_until_signal(
+    role: Callable[[asyncio.Event], Awaitable[None]], stop_deadline_s: float = STOP_DEADLINE_S
+) -> int:
+    """Run an asyncio role; SIGINT/SIGTERM (handled once, here) set its stop event, and arm
+    ``runtime.stop_deadline``: a role still stopping ``stop_deadline_s`` later exits anyway."""
+    deadline = StopDeadline(stop_deadline_s)
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            stop.set()
+            deadline.arm()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
         await role(stop)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        deadline.disarm()
     return 0

@@ -51,8 +51,11 @@ MAX_HOSTNAME_CHARS = 256
 MAX_TAG_CHARS = 64
 """``language`` and ``dbos_version`` (store columns hold 64)."""
 MAX_METADATA_BYTES = 2048
-"""``executor_metadata`` serialised larger than this (or too deep for JSON records) is dropped: it
-rides in the heartbeat listings of its app (``streams.heartbeats`` bounds their records)."""
+"""``executor_metadata`` serialised larger than this is dropped: it rides in the heartbeat listings
+of its app (``streams.heartbeats`` bounds their records)."""
+MAX_METADATA_DEPTH = 32
+"""``executor_metadata`` nested deeper than this is dropped: records hold it a few levels down, and
+orjson writes no more than 254 levels (a metadata that fit alone could not be published)."""
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 """NUL and the other C0 controls: PostgreSQL text holds no NUL, and log lines no line breaks."""
@@ -226,13 +229,24 @@ def _opt_text(value: object, limit: int) -> str | None:
 
 def _metadata(value: object) -> dict[str, Any] | None:
     """The executor's metadata if it is an object that fits a record, else ``None``."""
-    if not isinstance(value, dict):
+    if not isinstance(value, dict) or _deeper_than(value, MAX_METADATA_DEPTH):
         return None
-    try:
-        size = len(orjson.dumps(value))
-    except orjson.JSONEncodeError:
-        return None  # nested deeper than orjson writes (254 levels): no record could hold it
-    return value if size <= MAX_METADATA_BYTES else None
+    return value if len(orjson.dumps(value)) <= MAX_METADATA_BYTES else None
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether JSON ``value`` nests objects and arrays more than ``limit`` levels deep."""
+    level: list[object] = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return any(isinstance(item, dict | list) for item in level)
 
 
 class SessionPhase(Enum):

@@ -514,7 +514,12 @@ class Gateway(Service):
             "asking %s to recover executor %s",
             command.target,
             command.dead_executor_id,
-            extra={"command_id": command.command_id, "app": command.app},
+            extra={
+                "command_id": command.command_id,
+                "app": command.app,
+                "executor_id": command.dead_executor_id,
+                "target": command.target,
+            },
         )
         await self._progress(command, CommandStatus.SENT, None)
         sent = time.monotonic()

@@ -178,7 +178,13 @@ class RecoveryAgent:
                 decision.dead_executor_id,
                 decision.step.value,
                 decision.reason,
-                extra={"app": decision.app, "target": decision.target, "attempt": decision.attempt},
+                extra={
+                    "app": decision.app,
+                    "executor_id": decision.dead_executor_id,
+                    "target": decision.target,
+                    "attempt": decision.attempt,
+                    "command_id": decision.command_id,
+                },
             )
             self._count(state, decision)
             await self._send(self._worker.audit, decision)

@@ -6,7 +6,7 @@ Owns the features (``FEATURES``), the committed results (``RESULTS``,
 
 1. Conformance tests marked ``@pytest.mark.compat("<feature>")`` record how they ended for their
    client (the ``client`` parameter, the default Python harness otherwise): the hooks of
-   ``tests/conformance/conftest.py`` call ``record`` and, at the end of the session,
+   ``tests/clients/compat_plugin.py`` call ``record`` and, at the end of the session,
    ``write_run`` folds them into ``RUN_RESULTS`` (``test-output/client-results.json``, kept
    across runs). A test that proved the client lacks the feature (Baton answered 501 naming it)
    says so with ``record_property("compat", "unsupported")``.

@@ -1,9 +1,9 @@
-"""Conformance fixtures: Baton's roles as processes, and real DBOS executors against them; and the
-hooks that record, per client, how the tests marked ``compat`` ended (``tests.clients.matrix``)."""
+"""Conformance fixtures: Baton's roles as processes, and real DBOS executors against them (how the
+tests marked ``compat`` ended, per client, is recorded by ``tests.clients.compat_plugin``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from uuid import uuid4
 
@@ -11,13 +11,8 @@ import pytest
 from playwright.async_api import Page
 
 from tests.baton_cluster import BatonCluster
-from tests.clients import matrix
-from tests.clients.client import Client
 from tests.conformance.scenario import ExecutorPool
 from tests.dbos_app.harness import create_database, drop_database
-
-_RUN: matrix.Results = {}
-"""This session's outcomes of the ``compat`` tests, written at its end."""
 
 
 @pytest.fixture(scope="module")
@@ -79,29 +74,3 @@ def fresh_cluster(kafka_bootstrap: str, tmp_path: Path) -> Iterator[BatonCluster
     """A cluster of this test's own, for tests that restart or kill its roles."""
     with BatonCluster(kafka_bootstrap, tmp_path / "baton") as running:
         yield running
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Record a ``compat`` test's outcome for its client (setup and call; a skip is no outcome)."""
-    report = yield
-    marker = item.get_closest_marker("compat")
-    if marker is None or report.when == "teardown" or report.skipped:
-        return report
-    if report.when == "setup" and report.passed:
-        return report
-    callspec = getattr(item, "callspec", None)
-    client = None if callspec is None else callspec.params.get("client")
-    label = client.label if isinstance(client, Client) else matrix.DEFAULT_LABEL
-    said = dict(item.user_properties).get("compat")
-    result: matrix.Outcome = "failed" if report.failed else "passed"
-    if result == "passed" and said == "unsupported":
-        result = "unsupported"
-    matrix.record(_RUN, label, marker.args[0], result)
-    return report
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    matrix.write_run(_RUN)

@@ -16,7 +16,7 @@ from tests.baton_cluster import BatonCluster
 from tests.conformance.scenario import ExecutorPool
 from tests.eventually import assert_eventually
 
-pytestmark = pytest.mark.conformance
+pytestmark = [pytest.mark.conformance, pytest.mark.alone]
 
 PoolOn = Callable[[BatonCluster], ExecutorPool]
 

@@ -45,7 +45,7 @@ from tests.local_kafka import LocalKafka, running_kafka
 from tests.local_postgres import ThrowawayPostgres, ThrowawayPostgresError
 from tests.tcp_cut import TcpCut
 
-pytestmark = [pytest.mark.conformance, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.conformance, pytest.mark.alone, pytest.mark.timeout(600)]
 
 EXECUTORS = 4
 QUIET_AFTER_S = 6.0

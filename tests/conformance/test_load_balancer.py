@@ -24,7 +24,7 @@ from tests.eventually import assert_eventually
 from tests.local_haproxy import LocalHaproxy
 from tests.tcp_cut import TcpCut
 
-pytestmark = [pytest.mark.conformance, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.conformance, pytest.mark.alone, pytest.mark.timeout(600)]
 
 EXECUTORS_PER_VERSION = 3
 """Six executors, two application versions (the machine has two cores)."""

@@ -4,6 +4,7 @@ processes on the embedded broker: connection, crash recovery, version matching, 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import orjson
 import pytest
@@ -19,7 +20,7 @@ from tests.conformance.scenario import (
 from tests.dbos_app.harness import read_workflow
 from tests.eventually import assert_eventually
 
-pytestmark = pytest.mark.conformance
+pytestmark = [pytest.mark.conformance, pytest.mark.alone]
 
 
 @pytest.mark.compat("connect")
@@ -73,6 +74,37 @@ def test_killed_executor_workflow_finishes_on_survivor_without_rerunning_steps(
     states = pool.cluster.executors(pool.app)
     assert states[a.executor_id]["state"] == "recovered"
     assert states[b.executor_id]["state"] == "connected"
+    (sent,) = [d for d in pool.decisions(RecoveryStep.SENT) if d.dead_executor_id == a.executor_id]
+    assert sent.command_id is not None
+    assert_logs_follow_the_executor(pool, a.executor_id, sent.command_id)
+
+
+def assert_logs_follow_the_executor(pool: ExecutorPool, executor_id: str, command_id: str) -> None:
+    """An operator follows one executor across the roles' JSON logs by its ``executor_id``, from
+    its connect to its recovery, and from the worker's decision to the gateway's delivery by the
+    ``command_id``; every such line names the app."""
+    lines = [
+        record
+        for role in ("gateway", "worker")
+        for record in json_log_records(pool.cluster.roles[role].log_text())
+        if record.get("executor_id") == executor_id
+    ]
+    assert all(record.get("app") == pool.app for record in lines), lines
+    by_role = {
+        role: [r["event"] for r in lines if r["role"] == role] for role in ("gateway", "worker")
+    }
+    assert any(f"executor {executor_id} connected" in e for e in by_role["gateway"]), by_role
+    assert any(f"executor {executor_id} disconnected" in e for e in by_role["gateway"]), by_role
+    assert any(f"recovery of {executor_id}: declared_dead" in e for e in by_role["worker"]), by_role
+    sent = [r for r in lines if r["role"] == "worker" and r.get("command_id") == command_id]
+    asked = [r for r in lines if r["role"] == "gateway" and r.get("command_id") == command_id]
+    assert sent, lines
+    assert asked, lines
+
+
+def json_log_records(text: str) -> list[dict[str, Any]]:
+    """The JSON records of a role's log (a role logs JSON lines when stderr is not a terminal)."""
+    return [orjson.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
 def test_survivor_of_another_version_is_never_chosen_and_recovery_waits(

@@ -22,7 +22,11 @@ FLEET_SIZE = int(os.environ.get("BATON_TEST_FLEET_SIZE", "3000"))
 """3,000 in CI (about 30 s of connects on 2 busy cores); ``BATON_TEST_FLEET_SIZE=10000`` runs the
 issue's target by hand."""
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(max(300, FLEET_SIZE // 10))]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.alone,
+    pytest.mark.timeout(max(300, FLEET_SIZE // 10)),
+]
 APP = "fleet"
 
 

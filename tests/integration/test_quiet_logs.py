@@ -29,7 +29,7 @@ from tests.baton_cluster import free_port
 from tests.baton_up import FIRST_ADMIN_LINK
 from tests.eventually import assert_eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.alone]
 
 START_LINES_MAX = 15
 BROKER_DEATH_WINDOW_S = 10.0

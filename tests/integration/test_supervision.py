@@ -28,7 +28,7 @@ from tests.conformance.scenario import ExecutorPool
 from tests.dbos_app.harness import create_database, drop_database
 from tests.eventually import assert_eventually
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.alone, pytest.mark.timeout(300)]
 
 
 @pytest.fixture

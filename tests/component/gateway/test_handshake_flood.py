@@ -79,12 +79,15 @@ async def flood_attempt(gateway: Gateway) -> int:
         return exc.response.status_code
 
 
-async def flood(gateway: Gateway, attempts: int, concurrency: int) -> Counter[int]:
-    """``attempts`` wrong-key handshakes, ``concurrency`` at a time: statuses counted."""
+async def flood(
+    gateway: Gateway, attempts: int, concurrency: int, until: asyncio.Event | None = None
+) -> Counter[int]:
+    """Waves of ``concurrency`` wrong-key handshakes, at least ``attempts`` in all, and on until
+    ``until`` is set if given: statuses counted."""
     statuses: Counter[int] = Counter()
-    for start in range(0, attempts, concurrency):
-        wave = min(concurrency, attempts - start)
-        statuses.update(await asyncio.gather(*(flood_attempt(gateway) for _ in range(wave))))
+    while sum(statuses.values()) < attempts or (until is not None and not until.is_set()):
+        wave = [flood_attempt(gateway) for _ in range(concurrency)]
+        statuses.update(await asyncio.gather(*wave))
     return statuses
 
 
@@ -95,13 +98,18 @@ async def test_a_flood_is_refused_without_store_lookups_and_an_honest_executor_s
     pod, counting = gateway
     _, good_key = await keys.create(APP)
 
-    flooding = asyncio.create_task(flood(pod, attempts=1_000, concurrency=100))
+    # The flood goes on until the honest executor is through (on a loaded machine its connect
+    # may take longer than a fixed number of waves would last).
+    honest_through = asyncio.Event()
+    flooding = asyncio.create_task(
+        flood(pod, attempts=1_000, concurrency=100, until=honest_through)
+    )
     await asyncio.sleep(0)  # the first wave is under way
     started = time.monotonic()
     async with FakeExecutor(executor_url(pod, APP, good_key), "exec-honest") as honest:
         await eventually(lambda: honest.handled, "connected, and executor_info answered")
         connect_s = time.monotonic() - started
-        assert not flooding.done(), "the flood should still be under way"
+    honest_through.set()
     statuses = await flooding
 
     assert set(statuses) <= {403, 429}, statuses
@@ -109,7 +117,9 @@ async def test_a_flood_is_refused_without_store_lookups_and_an_honest_executor_s
     wrong_checks = sum(n for key, n in counting.checked.items() if key != good_key)
     # At most a window's failures plus the checks in flight when the block began reached the store.
     assert wrong_checks == statuses[403] <= LIMITS.max_failures + LIMITS.max_pending
-    assert connect_s < 2.0, f"the honest executor took {connect_s:.2f} s to connect"
+    # Not refused, and not queued behind the flood: seconds, not the flood's duration (0.24 s on
+    # an idle machine; the bound leaves room for a loaded one).
+    assert connect_s < 5.0, f"the honest executor took {connect_s:.2f} s to connect"
 
     # Blocked now: more of the flood never reaches the store, however many come at once.
     more = await flood(pod, attempts=200, concurrency=100)

@@ -24,6 +24,7 @@ from gateway.protocol import (
     MAX_HOSTNAME_CHARS,
     MAX_ID_CHARS,
     MAX_METADATA_BYTES,
+    MAX_METADATA_DEPTH,
     MAX_TAG_CHARS,
     ExecutorSession,
     MessageType,
@@ -274,11 +275,26 @@ def _nested(depth: int) -> Any:
         ({"pod": "p-1"}, True),
         ({"pad": "x" * (MAX_METADATA_BYTES - 12)}, True),  # {"pad":"..."} is 10 bytes more
         ({"pad": "x" * MAX_METADATA_BYTES}, False),
-        (_nested(200), True),
-        (_nested(300), False),  # orjson writes 254 levels at most: no record could hold it
+        (_nested(MAX_METADATA_DEPTH), True),
+        (_nested(MAX_METADATA_DEPTH + 1), False),
+        ([[[_nested(MAX_METADATA_DEPTH - 3)]]], False),  # not an object
+        ({"a": [[_nested(MAX_METADATA_DEPTH - 3)]]}, True),
+        ({"a": [[_nested(MAX_METADATA_DEPTH - 2)]]}, False),  # arrays nest too
+        (_nested(252), False),  # fits orjson alone, not inside a record (hypothesis found it)
         ({"big": 10**40}, True),  # orjson reads it as a float
     ],
-    ids=["small", "at the limit", "over the limit", "deep", "too deep", "huge number"],
+    ids=[
+        "small",
+        "at the limit",
+        "over the limit",
+        "as deep as allowed",
+        "one level deeper",
+        "an array",
+        "arrays at the depth limit",
+        "arrays past the depth limit",
+        "fits orjson alone",
+        "huge number",
+    ],
 )
 def test_executor_metadata_is_kept_only_when_a_record_can_hold_it(
     metadata: dict[str, Any], kept: bool
