@@ -1,6 +1,8 @@
 """Pipeline benchmark: liveness and workflow events per second through one Faust worker.
 
-For each kind of event in turn, on fresh topics of the embedded broker, it produces ``--records``
+For each kind of event in turn, on fresh topics of the broker (``--broker tansu``, the default:
+the embedded broker; ``--broker kafka``: a one-node Apache Kafka of ``deploy/local/kafka``; only
+the set-up differs), it produces ``--records``
 records stamped now: executor events (per app: each executor's ``ExecutorConnected``, then
 heartbeats holding every session of the app), then workflow events (``WorkflowStatus``: each
 workflow ``PENDING`` then ``SUCCESS``). It reads them to their end with a bare aiokafka consumer
@@ -15,8 +17,8 @@ Figures are indicative: the broker, the worker and this script share this machin
 
 Run from the repository root::
 
-    .venv/bin/python bench/pipeline.py [--records 50000] [--apps 50] [--executors 20] \
-        [--py-spy /tmp/worker.raw]
+    .venv/bin/python bench/pipeline.py [--broker tansu|kafka] [--records 50000] [--apps 50] \
+        [--executors 20] [--py-spy /tmp/worker.raw]
 
 ``--py-spy`` (py-spy installed: a dev tool) profiles each worker from its first record into
 ``PATH.liveness.raw`` and ``PATH.workflows.raw`` and prints the Baton functions it spent its
@@ -68,6 +70,7 @@ from streams.records import (  # noqa: E402
 )
 from streams.topics import Topics  # noqa: E402
 from tests.baton_cluster import RoleProcess, free_port  # noqa: E402
+from tests.local_kafka import running_kafka  # noqa: E402
 
 TARGET_PER_S = 20_000
 BATON_PACKAGES = (
@@ -81,6 +84,7 @@ BATON_PACKAGES = (
 )
 GATEWAY = GatewayId("gw-bench")
 KINDS = ("liveness", "workflows")
+BROKERS = ("tansu", "kafka")
 SCRAPE_S = 0.5
 """How often the worker's ``/metrics`` is read (each read costs it a little CPU)."""
 
@@ -304,6 +308,8 @@ def measure(bootstrap: str, args: argparse.Namespace) -> None:
             f"{worker.per_s / bare.per_s:>7.2f}x{bare.per_cpu_s:>12.0f}"
             f"{worker.per_cpu_s:>14.0f}{worker.per_cpu_s / bare.per_cpu_s:>7.2f}x"
         )
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"broker: {args.broker}; load average (1, 5, 15 min) at the end: {load}")
     slowest = min(w.per_s for _, _, w in results.values())
     verdict = "PASS" if slowest >= TARGET_PER_S else "FAIL"
     print(f"target >= {TARGET_PER_S} events/s per worker: {slowest:.0f} -> {verdict}")
@@ -333,9 +339,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--py-spy", type=Path, default=None, help="profile the worker into this raw file"
     )
+    parser.add_argument(
+        "--broker",
+        choices=BROKERS,
+        default="tansu",
+        help="tansu: the embedded broker (default); kafka: one Apache Kafka node",
+    )
     args = parser.parse_args(argv)
     try:
-        on_embedded_broker(lambda b: measure(b, args))
+        if args.broker == "kafka":
+            with (
+                tempfile.TemporaryDirectory(prefix="baton-pipeline-kafka-") as tmp,
+                running_kafka(Path(tmp)) as kafka,
+            ):
+                print(f"Apache Kafka up: {kafka.bootstrap}", flush=True)
+                measure(kafka.bootstrap, args)
+        else:
+            on_embedded_broker(lambda b: measure(b, args))
     except KeyboardInterrupt:
         return 130
     return 0
