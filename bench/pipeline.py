@@ -2,10 +2,10 @@
 
 For each kind of event in turn, on fresh topics of the broker (``--broker tansu``, the default:
 the embedded broker; ``--broker kafka``: a one-node Apache Kafka of ``deploy/local/kafka``; only
-the set-up differs), it produces ``--records``
-records stamped now: executor events (per app: each executor's ``ExecutorConnected``, then
-heartbeats holding every session of the app), then workflow events (``WorkflowStatus``: each
-workflow ``PENDING`` then ``SUCCESS``). It reads them to their end with a bare aiokafka consumer
+the set-up differs), it produces ``--records`` records: executor events (per app: each
+executor's ``ExecutorConnected``, then heartbeats listing every session of the app, a beat every
+2 s of event time up to now), then workflow events (``WorkflowStatus``: each workflow
+``PENDING`` then ``SUCCESS``). It reads them to their end with a bare aiokafka consumer
 (the baseline), then starts one ``baton worker`` (recovery agent, capture poller, workflow table
 and their SQLite store projections) on them: its throughput is the records it counted in
 (``baton_events_consumed_total``, scraped from its ``/metrics``) per second and per CPU-second of
@@ -59,11 +59,11 @@ from broker.admin import ensure_topics  # noqa: E402
 from broker.log_reader import from_beginning  # noqa: E402
 from runtime.clock import wall_ms  # noqa: E402
 from streams.codec import encode, record_key  # noqa: E402
+from streams.heartbeats import heartbeats  # noqa: E402
 from streams.ids import AppName, ConnId, ExecutorId, GatewayId, WorkflowId  # noqa: E402
 from streams.records import (  # noqa: E402
     ExecutorConnected,
     ExecutorInfo,
-    GatewayHeartbeat,
     Record,
     SessionInfo,
     WorkflowStatus,
@@ -85,12 +85,17 @@ BATON_PACKAGES = (
 GATEWAY = GatewayId("gw-bench")
 KINDS = ("liveness", "workflows")
 BROKERS = ("tansu", "kafka")
+BEAT_MS = 2_000
+"""Event time between two heartbeats of a gateway (the gateway's default interval)."""
 SCRAPE_S = 0.5
 """How often the worker's ``/metrics`` is read (each read costs it a little CPU)."""
 
 
 def liveness_records(count: int, apps: int, executors: int, now_ms: int) -> Iterator[Record]:
-    """``count`` executor events: each app's connects, then heartbeats of all its sessions."""
+    """``count`` executor events: each app's connects, then beats of every app, each beat a
+    gateway's heartbeat records of its sessions of the app (``streams.heartbeats``), a beat
+    every ``BEAT_MS`` of event time up to ``now_ms``: every beat moves each executor's
+    last-seen, as in production."""
     sessions = {
         AppName(f"pipe{a}"): tuple(
             SessionInfo(
@@ -102,19 +107,24 @@ def liveness_records(count: int, apps: int, executors: int, now_ms: int) -> Iter
         )
         for a in range(apps)
     }
+    beats = max(0, count - apps * executors) // max(1, apps) + 1
+    first_ms = now_ms - beats * BEAT_MS
     made = 0
     for app, held in sessions.items():
         for session in held:
             if made == count:
                 return
-            yield ExecutorConnected(app=app, gateway=GATEWAY, session=session, ts_ms=now_ms)
+            yield ExecutorConnected(app=app, gateway=GATEWAY, session=session, ts_ms=first_ms)
             made += 1
+    beat = 0
     while made < count:
+        beat += 1
         for app, held in sessions.items():
-            if made == count:
-                return
-            yield GatewayHeartbeat(app=app, gateway=GATEWAY, sessions=held, ts_ms=now_ms)
-            made += 1
+            for record in heartbeats(app, GATEWAY, held, first_ms + beat * BEAT_MS, listing=True):
+                if made == count:
+                    return
+                yield record
+                made += 1
 
 
 def workflow_records(count: int, apps: int, now_ms: int) -> Iterator[Record]:
