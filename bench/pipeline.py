@@ -5,9 +5,11 @@ the embedded broker; ``--broker kafka``: a one-node Apache Kafka of ``deploy/loc
 the set-up differs), it produces ``--records`` records: executor events (per app: each
 executor's ``ExecutorConnected``, then heartbeats listing every session of the app, a beat every
 2 s of event time up to now), then workflow events (``WorkflowStatus``: each workflow
-``PENDING`` then ``SUCCESS``). It reads them to their end with a bare aiokafka consumer
-(the baseline), then starts one ``baton worker`` (recovery agent, capture poller, workflow table
-and their SQLite store projections) on them: its throughput is the records it counted in
+``PENDING`` then ``SUCCESS``). It reads them to their end with a bare aiokafka consumer (the
+baseline), then with a bare Faust agent declared as the worker's Faust app is and doing nothing
+with the records (``bench.faust_floor``: the floor of any Faust worker), then starts one ``baton
+worker`` (recovery agent, capture poller, workflow table and their SQLite store projections) on
+them: its throughput is the records it counted in
 (``baton_events_consumed_total``, scraped from its ``/metrics``) per second and per CPU-second of
 its process, from its first record to its last. Records counted in are handed to the agents'
 streams, so they run ahead of what was processed by at most Faust's stream buffer; with tens of
@@ -38,6 +40,7 @@ elif str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
@@ -270,11 +273,34 @@ def print_profile(path: Path) -> None:
         print(f"{share * 100:6.1f}%  {name}")
 
 
+def faust_floor(bootstrap: str, prefix: str, kind: str, total: int) -> Run:
+    """A bare Faust agent (``bench.faust_floor``), in a process of its own, reading ``total``
+    records of ``kind``'s topic."""
+    args = [sys.executable, "-m", "bench.faust_floor", "--kafka", bootstrap, "--prefix", prefix]
+    args += ["--kind", kind, "--records", str(total)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(f"the bare Faust agent failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return Run(int(result["records"]), float(result["seconds"]), float(result["cpu_s"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """One kind's records and the three readers' runs over them."""
+
+    count: int
+    bare: Run
+    faust: Run
+    worker: Run
+
+
 def measure_kind(
     bootstrap: str, kind: str, records: Iterator[Record], py_spy: Path | None
-) -> tuple[int, Run, Run]:
-    """Fresh topics holding only ``records`` (on the topic of ``kind``); the bare consumer and
-    then one worker read them."""
+) -> Measured:
+    """Fresh topics holding only ``records`` (on the topic of ``kind``); the bare consumer, a
+    bare Faust agent and then one worker read them."""
     prefix = f"pipe{uuid.uuid4().hex[:6]}."
     topics = Topics(prefix=prefix)
     topic = topics.executor_events if kind == "liveness" else topics.workflow_events
@@ -285,10 +311,12 @@ def measure_kind(
 
     count = on_own_loop(prepare())
     bare = on_own_loop(bare_consume(bootstrap, topic, count))
-    print(f"{kind}: {count} records; starting one baton worker on them ...", flush=True)
+    print(f"{kind}: {count} records; a bare Faust agent on them ...", flush=True)
+    faust = faust_floor(bootstrap, prefix, kind, count)
+    print(f"{kind}: one baton worker on them ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="baton-pipeline-") as tmp:
         worker = worker_run(bootstrap, prefix, topic, count, Path(tmp), py_spy)
-    return count, bare, worker
+    return Measured(count, bare, faust, worker)
 
 
 def measure(bootstrap: str, args: argparse.Namespace) -> None:
@@ -301,29 +329,33 @@ def measure(bootstrap: str, args: argparse.Namespace) -> None:
         "liveness": f"liveness ({args.apps} apps x {args.executors} executors)",
         "workflows": "workflow statuses",
     }
-    results = {}
+    results: dict[str, Measured] = {}
     for kind, records in kinds.items():
         if kind not in args.kinds:
             continue
         profile = None if args.py_spy is None else args.py_spy.with_suffix(f".{kind}.raw")
         results[kind] = measure_kind(bootstrap, kind, records, profile)
     print()
+    print("events/s, and in brackets per CPU-second of the reader's process; ratios: the worker's")
     print(
-        f"{'events':<38}{'records':>9}{'bare/s':>10}{'worker/s':>10}{'ratio':>8}"
-        f"{'bare/cpu-s':>12}{'worker/cpu-s':>14}{'ratio':>8}"
+        f"{'events':<36}{'bare aiokafka':>20}{'bare Faust agent':>20}{'baton worker':>20}"
+        f"{'/ bare':>14}{'/ Faust':>14}"
     )
-    for kind, (count, bare, worker) in results.items():
-        print(
-            f"{names[kind]:<38}{count:>9}{bare.per_s:>10.0f}{worker.per_s:>10.0f}"
-            f"{worker.per_s / bare.per_s:>7.2f}x{bare.per_cpu_s:>12.0f}"
-            f"{worker.per_cpu_s:>14.0f}{worker.per_cpu_s / bare.per_cpu_s:>7.2f}x"
+    for kind, m in results.items():
+        cells = "".join(
+            f"{f'{r.per_s:,.0f} ({r.per_cpu_s:,.0f})':>20}" for r in (m.bare, m.faust, m.worker)
         )
+        ratios = "".join(
+            f"{f'{m.worker.per_s / r.per_s:.2f}x ({m.worker.per_cpu_s / r.per_cpu_s:.2f}x)':>14}"
+            for r in (m.bare, m.faust)
+        )
+        print(f"{names[kind]:<36}{cells}{ratios}")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"broker: {args.broker}; load average (1, 5, 15 min) at the end: {load}")
-    slowest = min(w.per_s for _, _, w in results.values())
+    slowest = min(m.worker.per_s for m in results.values())
     verdict = "PASS" if slowest >= TARGET_PER_S else "FAIL"
     print(f"target >= {TARGET_PER_S} events/s per worker: {slowest:.0f} -> {verdict}")
-    per_cpu = min(w.per_cpu_s for _, _, w in results.values())
+    per_cpu = min(m.worker.per_cpu_s for m in results.values())
     print(f"(per CPU-second of the worker, less sensitive to this machine's load: {per_cpu:.0f})")
     if args.py_spy is not None:
         for kind in results:
