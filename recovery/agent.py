@@ -55,10 +55,11 @@ from streams.records import (
 
 logger = logging.getLogger(__name__)
 
-BATCH_MAX = 500
+BATCH_MAX = 200
 BATCH_WITHIN_S = 0.02
 """Events are folded in batches of at most ``BATCH_MAX``, waiting at most ``BATCH_WITHIN_S`` for
-one to fill (far below the tick's 0.1 s): the table is written once per app per batch."""
+one to fill (far below the tick's 0.1 s): the table is written once per app per batch. A batch
+holds the lock the tick needs: a small one keeps the tick on time under a backlog."""
 
 PROJECTION_CADENCE = Cadence(clock_every_ms=10_000, clock_budget=2_000)
 """The store's last-seen times are at most about 10 s behind (the console shows them)."""
