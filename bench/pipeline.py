@@ -1,11 +1,15 @@
 """Pipeline benchmark: liveness and workflow events per second through one Faust worker.
 
-For each kind of event in turn, on fresh topics of the embedded broker, it produces ``--records``
-records stamped now: executor events (per app: each executor's ``ExecutorConnected``, then
-heartbeats holding every session of the app), then workflow events (``WorkflowStatus``: each
-workflow ``PENDING`` then ``SUCCESS``). It reads them to their end with a bare aiokafka consumer
-(the baseline), then starts one ``baton worker`` (recovery agent, capture poller, workflow table
-and their SQLite store projections) on them: its throughput is the records it counted in
+For each kind of event in turn, on fresh topics of the broker (``--broker tansu``, the default:
+the embedded broker; ``--broker kafka``: a one-node Apache Kafka of ``deploy/local/kafka``; only
+the set-up differs), it produces ``--records`` records: executor events (per app: each
+executor's ``ExecutorConnected``, then heartbeats listing every session of the app, a beat every
+2 s of event time up to now), then workflow events (``WorkflowStatus``: each workflow
+``PENDING`` then ``SUCCESS``). It reads them to their end with a bare aiokafka consumer (the
+baseline), then with a bare Faust agent declared as the worker's Faust app is and doing nothing
+with the records (``bench.faust_floor``: the floor of any Faust worker), then starts one ``baton
+worker`` (recovery agent, capture poller, workflow table and their SQLite store projections) on
+them: its throughput is the records it counted in
 (``baton_events_consumed_total``, scraped from its ``/metrics``) per second and per CPU-second of
 its process, from its first record to its last. Records counted in are handed to the agents'
 streams, so they run ahead of what was processed by at most Faust's stream buffer; with tens of
@@ -15,8 +19,8 @@ Figures are indicative: the broker, the worker and this script share this machin
 
 Run from the repository root::
 
-    .venv/bin/python bench/pipeline.py [--records 50000] [--apps 50] [--executors 20] \
-        [--py-spy /tmp/worker.raw]
+    .venv/bin/python bench/pipeline.py [--broker tansu|kafka] [--records 50000] [--apps 50] \
+        [--executors 20] [--py-spy /tmp/worker.raw]
 
 ``--py-spy`` (py-spy installed: a dev tool) profiles each worker from its first record into
 ``PATH.liveness.raw`` and ``PATH.workflows.raw`` and prints the Baton functions it spent its
@@ -36,6 +40,7 @@ elif str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
@@ -57,17 +62,18 @@ from broker.admin import ensure_topics  # noqa: E402
 from broker.log_reader import from_beginning  # noqa: E402
 from runtime.clock import wall_ms  # noqa: E402
 from streams.codec import encode, record_key  # noqa: E402
+from streams.heartbeats import heartbeats  # noqa: E402
 from streams.ids import AppName, ConnId, ExecutorId, GatewayId, WorkflowId  # noqa: E402
 from streams.records import (  # noqa: E402
     ExecutorConnected,
     ExecutorInfo,
-    GatewayHeartbeat,
     Record,
     SessionInfo,
     WorkflowStatus,
 )
 from streams.topics import Topics  # noqa: E402
 from tests.baton_cluster import RoleProcess, free_port  # noqa: E402
+from tests.local_kafka import running_kafka  # noqa: E402
 
 TARGET_PER_S = 20_000
 BATON_PACKAGES = (
@@ -81,12 +87,18 @@ BATON_PACKAGES = (
 )
 GATEWAY = GatewayId("gw-bench")
 KINDS = ("liveness", "workflows")
+BROKERS = ("tansu", "kafka")
+BEAT_MS = 2_000
+"""Event time between two heartbeats of a gateway (the gateway's default interval)."""
 SCRAPE_S = 0.5
 """How often the worker's ``/metrics`` is read (each read costs it a little CPU)."""
 
 
 def liveness_records(count: int, apps: int, executors: int, now_ms: int) -> Iterator[Record]:
-    """``count`` executor events: each app's connects, then heartbeats of all its sessions."""
+    """``count`` executor events: each app's connects, then beats of every app, each beat a
+    gateway's heartbeat records of its sessions of the app (``streams.heartbeats``), a beat
+    every ``BEAT_MS`` of event time up to ``now_ms``: every beat moves each executor's
+    last-seen, as in production."""
     sessions = {
         AppName(f"pipe{a}"): tuple(
             SessionInfo(
@@ -98,19 +110,24 @@ def liveness_records(count: int, apps: int, executors: int, now_ms: int) -> Iter
         )
         for a in range(apps)
     }
+    beats = max(0, count - apps * executors) // max(1, apps) + 1
+    first_ms = now_ms - beats * BEAT_MS
     made = 0
     for app, held in sessions.items():
         for session in held:
             if made == count:
                 return
-            yield ExecutorConnected(app=app, gateway=GATEWAY, session=session, ts_ms=now_ms)
+            yield ExecutorConnected(app=app, gateway=GATEWAY, session=session, ts_ms=first_ms)
             made += 1
+    beat = 0
     while made < count:
+        beat += 1
         for app, held in sessions.items():
-            if made == count:
-                return
-            yield GatewayHeartbeat(app=app, gateway=GATEWAY, sessions=held, ts_ms=now_ms)
-            made += 1
+            for record in heartbeats(app, GATEWAY, held, first_ms + beat * BEAT_MS, listing=True):
+                if made == count:
+                    return
+                yield record
+                made += 1
 
 
 def workflow_records(count: int, apps: int, now_ms: int) -> Iterator[Record]:
@@ -256,11 +273,34 @@ def print_profile(path: Path) -> None:
         print(f"{share * 100:6.1f}%  {name}")
 
 
+def faust_floor(bootstrap: str, prefix: str, kind: str, total: int) -> Run:
+    """A bare Faust agent (``bench.faust_floor``), in a process of its own, reading ``total``
+    records of ``kind``'s topic."""
+    args = [sys.executable, "-m", "bench.faust_floor", "--kafka", bootstrap, "--prefix", prefix]
+    args += ["--kind", kind, "--records", str(total)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(f"the bare Faust agent failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return Run(int(result["records"]), float(result["seconds"]), float(result["cpu_s"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """One kind's records and the three readers' runs over them."""
+
+    count: int
+    bare: Run
+    faust: Run
+    worker: Run
+
+
 def measure_kind(
     bootstrap: str, kind: str, records: Iterator[Record], py_spy: Path | None
-) -> tuple[int, Run, Run]:
-    """Fresh topics holding only ``records`` (on the topic of ``kind``); the bare consumer and
-    then one worker read them."""
+) -> Measured:
+    """Fresh topics holding only ``records`` (on the topic of ``kind``); the bare consumer, a
+    bare Faust agent and then one worker read them."""
     prefix = f"pipe{uuid.uuid4().hex[:6]}."
     topics = Topics(prefix=prefix)
     topic = topics.executor_events if kind == "liveness" else topics.workflow_events
@@ -271,10 +311,12 @@ def measure_kind(
 
     count = on_own_loop(prepare())
     bare = on_own_loop(bare_consume(bootstrap, topic, count))
-    print(f"{kind}: {count} records; starting one baton worker on them ...", flush=True)
+    print(f"{kind}: {count} records; a bare Faust agent on them ...", flush=True)
+    faust = faust_floor(bootstrap, prefix, kind, count)
+    print(f"{kind}: one baton worker on them ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="baton-pipeline-") as tmp:
         worker = worker_run(bootstrap, prefix, topic, count, Path(tmp), py_spy)
-    return count, bare, worker
+    return Measured(count, bare, faust, worker)
 
 
 def measure(bootstrap: str, args: argparse.Namespace) -> None:
@@ -287,27 +329,33 @@ def measure(bootstrap: str, args: argparse.Namespace) -> None:
         "liveness": f"liveness ({args.apps} apps x {args.executors} executors)",
         "workflows": "workflow statuses",
     }
-    results = {}
+    results: dict[str, Measured] = {}
     for kind, records in kinds.items():
         if kind not in args.kinds:
             continue
         profile = None if args.py_spy is None else args.py_spy.with_suffix(f".{kind}.raw")
         results[kind] = measure_kind(bootstrap, kind, records, profile)
     print()
+    print("events/s, and in brackets per CPU-second of the reader's process; ratios: the worker's")
     print(
-        f"{'events':<38}{'records':>9}{'bare/s':>10}{'worker/s':>10}{'ratio':>8}"
-        f"{'bare/cpu-s':>12}{'worker/cpu-s':>14}{'ratio':>8}"
+        f"{'events':<36}{'bare aiokafka':>20}{'bare Faust agent':>20}{'baton worker':>20}"
+        f"{'/ bare':>14}{'/ Faust':>14}"
     )
-    for kind, (count, bare, worker) in results.items():
-        print(
-            f"{names[kind]:<38}{count:>9}{bare.per_s:>10.0f}{worker.per_s:>10.0f}"
-            f"{worker.per_s / bare.per_s:>7.2f}x{bare.per_cpu_s:>12.0f}"
-            f"{worker.per_cpu_s:>14.0f}{worker.per_cpu_s / bare.per_cpu_s:>7.2f}x"
+    for kind, m in results.items():
+        cells = "".join(
+            f"{f'{r.per_s:,.0f} ({r.per_cpu_s:,.0f})':>20}" for r in (m.bare, m.faust, m.worker)
         )
-    slowest = min(w.per_s for _, _, w in results.values())
+        ratios = "".join(
+            f"{f'{m.worker.per_s / r.per_s:.2f}x ({m.worker.per_cpu_s / r.per_cpu_s:.2f}x)':>14}"
+            for r in (m.bare, m.faust)
+        )
+        print(f"{names[kind]:<36}{cells}{ratios}")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"broker: {args.broker}; load average (1, 5, 15 min) at the end: {load}")
+    slowest = min(m.worker.per_s for m in results.values())
     verdict = "PASS" if slowest >= TARGET_PER_S else "FAIL"
     print(f"target >= {TARGET_PER_S} events/s per worker: {slowest:.0f} -> {verdict}")
-    per_cpu = min(w.per_cpu_s for _, _, w in results.values())
+    per_cpu = min(m.worker.per_cpu_s for m in results.values())
     print(f"(per CPU-second of the worker, less sensitive to this machine's load: {per_cpu:.0f})")
     if args.py_spy is not None:
         for kind in results:
@@ -333,9 +381,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--py-spy", type=Path, default=None, help="profile the worker into this raw file"
     )
+    parser.add_argument(
+        "--broker",
+        choices=BROKERS,
+        default="tansu",
+        help="tansu: the embedded broker (default); kafka: one Apache Kafka node",
+    )
     args = parser.parse_args(argv)
     try:
-        on_embedded_broker(lambda b: measure(b, args))
+        if args.broker == "kafka":
+            with (
+                tempfile.TemporaryDirectory(prefix="baton-pipeline-kafka-") as tmp,
+                running_kafka(Path(tmp)) as kafka,
+            ):
+                print(f"Apache Kafka up: {kafka.bootstrap}", flush=True)
+                measure(kafka.bootstrap, args)
+        else:
+            on_embedded_broker(lambda b: measure(b, args))
     except KeyboardInterrupt:
         return 130
     return 0

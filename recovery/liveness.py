@@ -119,9 +119,8 @@ def _on_heartbeat(
                 event.gateway, session, event.ts_ms, current
             )
         elif current.conn_id == session.conn_id and current.state is ExecutorState.CONNECTED:
-            updated[current.executor_id] = replace(
-                current, last_seen_ms=max(current.last_seen_ms, event.ts_ms)
-            )
+            if current.last_seen_ms < event.ts_ms:  # else unchanged: keep the same record
+                updated[current.executor_id] = replace(current, last_seen_ms=event.ts_ms)
         elif (
             current.conn_id == session.conn_id
             and current.state is ExecutorState.DEAD
