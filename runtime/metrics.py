@@ -9,6 +9,8 @@ Cardinality is bounded by construction: labels are apps, application versions an
 issue of each family says), topics, close codes (folded into ``CLOSE_CODES``), and enums of
 Baton's own (kinds, outcomes, operations). Never an executor id or a workflow id. App names and
 versions arrive bounded (``streams.bounds``), and apps are as many as the store has keys for.
+The ``dbos_conductor_v1_`` families (off unless asked for) add, as DBOS names them, workflow
+names and queue names: as many as the apps' code defines.
 
 Families computed at scrape time (connected sessions, consumer lag, the store's per-app
 workflow counts) are ``SnapshotFamily``s: a callable gives the current samples, and the

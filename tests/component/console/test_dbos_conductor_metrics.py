@@ -1,8 +1,8 @@
-"""The console's ``/metrics`` with ``dbos_conductor_metrics`` (``BATON_CONSOLE_DBOS_CONDUCTOR_METRICS=1``):
-DBOS Conductor's ``dbos_conductor_v1_`` families, computed from a real store holding workflows
-of two apps across two minutes, read back with Prometheus' own text parser; absent without the
-setting. ``tests/integration/test_dbos_conductor_metrics_postgres.py`` runs these on
-PostgreSQL."""
+"""The console's ``/metrics`` with ``dbos_conductor_metrics``
+(``BATON_CONSOLE_DBOS_CONDUCTOR_METRICS=1``): DBOS Conductor's ``dbos_conductor_v1_`` families,
+computed from a real store holding workflows of two apps across two minutes, read back with
+Prometheus' own text parser; absent without the setting.
+``tests/integration/test_dbos_conductor_metrics_postgres.py`` runs these on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from asgi_lifespan import LifespanManager
 from prometheus_client.parser import text_string_to_metric_families
 
 from console.app import create_app
-from recovery.state import AppState, ExecutorState
+from recovery.state import AppState, ExecutorRecord, ExecutorState
 from runtime.clock import wall_ms
 from store.database import Store, sqlite_url
 from store.projection import project_app_state
@@ -70,7 +70,15 @@ def world(w: int) -> list[WorkflowStatus]:
             created_at_ms=w - 61_000,
             completed_at_ms=w + 59_999,
         ),
-        wf("a10", "SUCCESS", SHOP, "checkout", created_at_ms=w + 59_000, completed_at_ms=w + 60_000),
+        # Completed at the window's end: counted next minute (created in this one).
+        wf(
+            "a10",
+            "SUCCESS",
+            SHOP,
+            "checkout",
+            created_at_ms=w + 59_000,
+            completed_at_ms=w + 60_000,
+        ),
         wf("a8", "CANCELLED", SHOP, "checkout", created_at_ms=w - 90_000, completed_at_ms=w - 1),
         wf("a7", "PENDING", SHOP, "checkout", created_at_ms=w - 120_000),
         # shop, ship on the queue shipping.
@@ -102,7 +110,9 @@ def world(w: int) -> list[WorkflowStatus]:
     ]
 
 
-def versioned(executor_id: str, state: ExecutorState, version: str) -> tuple[ExecutorId, object]:
+def versioned(
+    executor_id: str, state: ExecutorState, version: str
+) -> tuple[ExecutorId, ExecutorRecord]:
     record = executor(executor_id, state)
     info: ExecutorInfo = replace(record.info, application_version=version)
     return ExecutorId(executor_id), replace(record, info=info)
@@ -117,7 +127,7 @@ async def fill(store: Store, w: int) -> None:
         ]
     )
     async with store.sessionmaker.begin() as session:
-        await project_app_state(session, AppState(app=AppName(SHOP), executors=executors))  # type: ignore[arg-type]
+        await project_app_state(session, AppState(app=AppName(SHOP), executors=executors))
         await upsert_workflows(session, world(w))
 
 
