@@ -152,4 +152,5 @@ async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
             # gateway's "timed out") wins the race against the page's fallback.
             live_timeout_s=settings.console_live_timeout_s + 0.5,
             metrics=metrics,
+            dbos_conductor_metrics=settings.console_dbos_conductor_metrics,
         )

@@ -96,6 +96,8 @@ class Settings:
     """A console session ends this long after sign-in."""
     console_viewer_payloads: bool = True
     """False: viewers are shown no workflow inputs, outputs, errors or step outputs, in any app."""
+    console_dbos_conductor_metrics: bool = False
+    """The console's ``/metrics`` also serves DBOS Conductor's ``dbos_conductor_v1_`` families."""
     oidc: OidcConfig | None = None
     """Single sign-on with OpenID Connect, on when ``BATON_OIDC_ISSUER`` is set; the other
     ``BATON_OIDC_*`` variables are in ``console.oidc.config``."""
@@ -230,6 +232,7 @@ _ENV_FIELDS: dict[str, type] = {
     "console_user_header_role": str,
     "console_session_hours": float,
     "console_viewer_payloads": bool,
+    "console_dbos_conductor_metrics": bool,
     "log_level": str,
 }
 

@@ -74,6 +74,7 @@ def create_app(
     services: Sequence[Service] = (),
     metrics: Metrics | None = None,
     readiness: Readiness | None = None,
+    dbos_conductor_metrics: bool = False,
 ) -> Starlette:
     """The console's ASGI app over a started store.
 
@@ -93,6 +94,8 @@ def create_app(
             registry).
         readiness: what ``/healthz`` and ``/readyz`` answer (``runtime.readiness``); None:
             the store alone is checked, on each call.
+        dbos_conductor_metrics: ``/metrics`` also serves DBOS Conductor's ``dbos_conductor_v1_``
+            families, computed from the store (``store.conductor_metrics``).
 
     Returns:
         The Starlette app. Its lifespan starts and stops the background work (``services``, the
@@ -139,7 +142,11 @@ def create_app(
                 first=[*management.routes(), *AdminApi(store).routes()]
             ),
             *dashboard.routes(),
-            *MetricsPage(store, Metrics("console") if metrics is None else metrics).routes(),
+            *MetricsPage(
+                store,
+                Metrics("console") if metrics is None else metrics,
+                dbos_conductor=dbos_conductor_metrics,
+            ).routes(),
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=_access_middleware(store, access, errors),

@@ -1,6 +1,8 @@
 """``GET /metrics``: the console's metrics and, per app, the workflow and executor families
 computed from the store (``store.app_metrics``), anonymous like the health check
-(``console.access.rules``).
+(``console.access.rules``). With ``dbos_conductor`` (``BATON_CONSOLE_DBOS_CONDUCTOR_METRICS=1``),
+also DBOS Conductor's ``dbos_conductor_v1_`` families, from the store too
+(``store.conductor_metrics``).
 
 The store is read at most once every ``max_age_s`` (a few seconds): scrapes in between, from
 several Prometheus servers say, are served the last reading. When the store cannot be read, the
@@ -19,8 +21,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from runtime.clock import wall_ms
-from runtime.metrics import APP_FAMILIES, CONTENT_TYPE, ErrorKind, Metrics, Samples
+from runtime.metrics import (
+    APP_FAMILIES,
+    CONTENT_TYPE,
+    DBOS_CONDUCTOR_FAMILIES,
+    ErrorKind,
+    Metrics,
+    Samples,
+)
 from store.app_metrics import read_app_metrics
+from store.conductor_metrics import Reading, read_conductor_metrics
 from store.database import Store
 
 logger = logging.getLogger(__name__)
@@ -29,16 +39,32 @@ DEFAULT_MAX_AGE_S = 2.0
 
 
 class MetricsPage:
-    """The ``/metrics`` route of the console over ``metrics`` and ``store``."""
+    """The ``/metrics`` route of the console over ``metrics`` and ``store``; ``dbos_conductor``
+    adds the ``DBOS_CONDUCTOR_FAMILIES``."""
 
-    def __init__(self, store: Store, metrics: Metrics, max_age_s: float = DEFAULT_MAX_AGE_S):
+    def __init__(
+        self,
+        store: Store,
+        metrics: Metrics,
+        max_age_s: float = DEFAULT_MAX_AGE_S,
+        *,
+        dbos_conductor: bool = False,
+    ):
         self._store = store
         self._metrics = metrics
         self._max_age_s = max_age_s
+        self._dbos_conductor = dbos_conductor
         self._samples: dict[str, Samples] = {}
+        self._conductor = Reading()
         self._read_at: float | None = None
         self._lock = asyncio.Lock()
         metrics.add_snapshot(APP_FAMILIES, lambda: self._samples)
+        if dbos_conductor:
+            metrics.add_snapshot(
+                DBOS_CONDUCTOR_FAMILIES,
+                lambda: self._conductor.samples,
+                lambda: self._conductor.window_start_s,
+            )
 
     def routes(self) -> list[Route]:
         return [Route("/metrics", self.page, methods=["GET"])]
@@ -55,8 +81,11 @@ class MetricsPage:
                 return
             self._read_at = now
             try:
+                now_ms = wall_ms()
                 async with self._store.sessionmaker() as session:
-                    self._samples = await read_app_metrics(session, wall_ms())
+                    self._samples = await read_app_metrics(session, now_ms)
+                    if self._dbos_conductor:
+                        self._conductor = await read_conductor_metrics(session, now_ms)
             except (SQLAlchemyError, OSError):
                 self._metrics.error(ErrorKind.STORE)
                 logger.warning("metrics: the store could not be read", exc_info=True)

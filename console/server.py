@@ -60,6 +60,7 @@ async def run_console(
     services: Sequence[Service] = (),
     metrics: Metrics | None = None,
     readiness: Readiness | None = None,
+    dbos_conductor_metrics: bool = False,
 ) -> None:
     """Serve the console API on ``host:port`` until ``stop`` is set, then drain and return.
 
@@ -82,6 +83,7 @@ async def run_console(
             Kafka channel given as ``live`` and ``channel``).
         metrics: what ``/metrics`` serves (None: a fresh registry).
         readiness: what ``/healthz`` and ``/readyz`` answer (None: the store is checked).
+        dbos_conductor_metrics: ``/metrics`` also serves DBOS Conductor's families.
 
     Raises:
         OSError: the address cannot be bound (in use, or not ours).
@@ -103,6 +105,7 @@ async def run_console(
         services=services,
         metrics=metrics,
         readiness=readiness,
+        dbos_conductor_metrics=dbos_conductor_metrics,
     )
     config = uvicorn.Config(
         app,

@@ -9,6 +9,8 @@ Cardinality is bounded by construction: labels are apps, application versions an
 issue of each family says), topics, close codes (folded into ``CLOSE_CODES``), and enums of
 Baton's own (kinds, outcomes, operations). Never an executor id or a workflow id. App names and
 versions arrive bounded (``streams.bounds``), and apps are as many as the store has keys for.
+The ``dbos_conductor_v1_`` families (off unless asked for) add, as DBOS names them, workflow
+names and queue names: as many as the apps' code defines.
 
 Families computed at scrape time (connected sessions, consumer lag, the store's per-app
 workflow counts) are ``SnapshotFamily``s: a callable gives the current samples, and the
@@ -72,12 +74,17 @@ class SnapshotFamily:
     labels: tuple[str, ...]
     kind: str = "gauge"
     """``gauge`` or ``counter``."""
+    stamped: bool = False
+    """Its samples carry the timestamp of the window they describe (``Snapshot``'s ``stamp``)."""
 
-    def build(self, samples: Mapping[tuple[str, ...], float]) -> Metric:
+    def build(
+        self, samples: Mapping[tuple[str, ...], float], timestamp_s: float | None = None
+    ) -> Metric:
         family_type = CounterMetricFamily if self.kind == "counter" else GaugeMetricFamily
         family = family_type(self.name, self.documentation, labels=list(self.labels))
+        stamp = timestamp_s if self.stamped else None
         for values, value in samples.items():
-            family.add_metric(list(values), value)
+            family.add_metric(list(values), value, timestamp=stamp)
         return family
 
 
@@ -86,20 +93,27 @@ Samples = Mapping[tuple[str, ...], float]
 
 
 class Snapshot(Collector):
-    """Families computed at scrape time by ``source``, which returns samples by family name."""
+    """Families computed at scrape time by ``source``, which returns samples by family name;
+    ``stamp`` gives the timestamp (epoch seconds) of the ``stamped`` families' samples (None:
+    unstamped)."""
 
     def __init__(
-        self, families: Iterable[SnapshotFamily], source: Callable[[], Mapping[str, Samples]]
+        self,
+        families: Iterable[SnapshotFamily],
+        source: Callable[[], Mapping[str, Samples]],
+        stamp: Callable[[], float | None] = lambda: None,
     ) -> None:
         self._families = tuple(families)
         self._source = source
+        self._stamp = stamp
 
     def describe(self) -> Iterable[Metric]:
         return [family.build({}) for family in self._families]
 
     def collect(self) -> Iterable[Metric]:
         samples = self._source()
-        return [family.build(samples.get(family.name, {})) for family in self._families]
+        stamp = self._stamp()
+        return [f.build(samples.get(f.name, {}), stamp) for f in self._families]
 
 
 # -- families computed at scrape time ------------------------------------------------------
@@ -183,6 +197,112 @@ APP_FAMILIES = (
 )
 """The per-app families the console computes from the store (``store.app_metrics``)."""
 
+# -- DBOS Conductor's families (BATON_CONSOLE_DBOS_CONDUCTOR_METRICS=1) -----------------------
+# Named, typed and labelled as DBOS documents its Conductor's metrics endpoint (dbos-docs,
+# docs/production/metrics.md): every family a gauge prefixed ``dbos_conductor_v1_`` with an
+# ``application`` label. Rates are per-second averages over the last completed clock-aligned
+# minute; rates and windowed maxima are stamped with that minute's start.
+
+_DBOS = "dbos_conductor_v1_"
+_WINDOW = "in the last completed clock-aligned minute"
+
+
+def _dbos_family(name: str, documentation: str, *labels: str, stamped: bool) -> SnapshotFamily:
+    return SnapshotFamily(
+        name=_DBOS + name,
+        documentation=documentation,
+        labels=("application", *labels),
+        stamped=stamped,
+    )
+
+
+def _dbos_rate(name: str, what: str) -> SnapshotFamily:
+    return _dbos_family(
+        name,
+        f"Workflows {what} per second {_WINDOW}, by workflow name and queue ('' for none).",
+        "workflow_name",
+        "queue_name",
+        stamped=True,
+    )
+
+
+DBOS_STARTED_RATE = _dbos_rate("workflow_started_rate", "created")
+DBOS_DEQUEUED_RATE = _dbos_rate("workflow_dequeued_rate", "on a queue dequeued")
+DBOS_SUCCESS_RATE = _dbos_rate("workflow_success_rate", "completed with SUCCESS")
+DBOS_FAILED_RATE = _dbos_rate(
+    "workflow_failed_rate", "completed with ERROR or MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+)
+DBOS_CANCELLED_RATE = _dbos_rate("workflow_cancelled_rate", "cancelled")
+DBOS_ENQUEUED_COUNT = _dbos_family(
+    "workflow_enqueued_count",
+    "Workflows now ENQUEUED in Baton's store, by workflow name and queue.",
+    "workflow_name",
+    "queue_name",
+    stamped=False,
+)
+DBOS_PENDING_COUNT = _dbos_family(
+    "workflow_pending_count",
+    "Workflows now PENDING in Baton's store, by workflow name.",
+    "workflow_name",
+    stamped=False,
+)
+DBOS_OLDEST_ENQUEUED = _dbos_family(
+    "workflow_oldest_enqueued_timestamp_seconds",
+    "Creation time (Unix seconds) of the oldest ENQUEUED workflow, by workflow name and queue; "
+    "no series when none is enqueued.",
+    "workflow_name",
+    "queue_name",
+    stamped=False,
+)
+DBOS_OLDEST_PENDING = _dbos_family(
+    "workflow_oldest_pending_timestamp_seconds",
+    "Creation time (Unix seconds) of the oldest PENDING workflow, by workflow name; no series "
+    "when none is pending.",
+    "workflow_name",
+    stamped=False,
+)
+DBOS_MAX_QUEUE_WAIT = _dbos_family(
+    "workflow_max_queue_wait_seconds",
+    f"Longest wait from creation to dequeue of the workflows that completed with SUCCESS "
+    f"{_WINDOW} and were dequeued, by workflow name and queue.",
+    "workflow_name",
+    "queue_name",
+    stamped=True,
+)
+DBOS_MAX_TOTAL_LATENCY = _dbos_family(
+    "workflow_max_total_latency_seconds",
+    f"Longest time from creation to completion of the workflows that completed with SUCCESS "
+    f"{_WINDOW}, by workflow name and queue.",
+    "workflow_name",
+    "queue_name",
+    stamped=True,
+)
+DBOS_EXECUTOR_COUNT = _dbos_family(
+    "executor_count",
+    "Executors of the application connected to Baton (status HEALTHY), by application version; "
+    "0 for a version whose executors Baton's store knows but none is connected.",
+    "status",
+    "application_version",
+    stamped=False,
+)
+DBOS_CONDUCTOR_FAMILIES = (
+    DBOS_STARTED_RATE,
+    DBOS_DEQUEUED_RATE,
+    DBOS_SUCCESS_RATE,
+    DBOS_FAILED_RATE,
+    DBOS_CANCELLED_RATE,
+    DBOS_ENQUEUED_COUNT,
+    DBOS_PENDING_COUNT,
+    DBOS_OLDEST_ENQUEUED,
+    DBOS_OLDEST_PENDING,
+    DBOS_MAX_QUEUE_WAIT,
+    DBOS_MAX_TOTAL_LATENCY,
+    DBOS_EXECUTOR_COUNT,
+)
+"""The ``dbos_conductor_v1_`` families the console adds, when asked, from the store
+(``store.conductor_metrics``). DBOS's step families are not among them: Baton's store holds a
+workflow's steps only when they were fetched, not every step that ran."""
+
 
 class ConsumerLag:
     """Each partition's lag as of the last record read from it, summed by topic at scrape."""
@@ -215,7 +335,8 @@ class Metrics:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library
         self.registry = CollectorRegistry(auto_describe=True)
         self.labels: dict[str, tuple[str, ...]] = {
-            f.name: f.labels for f in (EXECUTORS_CONNECTED, CONSUMER_LAG, *APP_FAMILIES)
+            f.name: f.labels
+            for f in (EXECUTORS_CONNECTED, CONSUMER_LAG, *APP_FAMILIES, *DBOS_CONDUCTOR_FAMILIES)
         }
         """Each family's label names, by family name (for the docs)."""
         self._gauge("baton_info", "Always 1: which role this process runs.", "role").labels(
@@ -304,11 +425,14 @@ class Metrics:
             self._lag.note(topic, partition, offset, highwater)
 
     def add_snapshot(
-        self, families: Iterable[SnapshotFamily], source: Callable[[], Mapping[str, Samples]]
+        self,
+        families: Iterable[SnapshotFamily],
+        source: Callable[[], Mapping[str, Samples]],
+        stamp: Callable[[], float | None] = lambda: None,
     ) -> None:
         """Families whose samples ``source`` computes at each scrape (it must be quick and must
-        not block: it runs inside the scrape)."""
-        self.registry.register(Snapshot(families, source))
+        not block: it runs inside the scrape); ``stamp``: the timestamp of ``stamped`` ones."""
+        self.registry.register(Snapshot(families, source, stamp))
 
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format (``CONTENT_TYPE``)."""
@@ -329,7 +453,7 @@ def documented_families(metrics: Metrics) -> list[FamilyDoc]:
     """Every family Baton exports (the registry's, and the snapshot families whether or not
     this process computes them), by name: what ``docs/metrics.md`` lists."""
     families = {f.name: f for f in metrics.registry.collect()}
-    for snapshot in (EXECUTORS_CONNECTED, CONSUMER_LAG, *APP_FAMILIES):
+    for snapshot in (EXECUTORS_CONNECTED, CONSUMER_LAG, *APP_FAMILIES, *DBOS_CONDUCTOR_FAMILIES):
         families.setdefault(snapshot.name, snapshot.build({}))
     return [
         FamilyDoc(

@@ -259,6 +259,9 @@ class WorkflowRow(Base):
         Index("ix_workflows_app_executor", "app", "executor_id", "created_at_ms", "status"),
         Index("ix_workflows_app_version", "app", "application_version", "created_at_ms", "status"),
         Index("ix_workflows_app_parent", "app", "parent_workflow_id", "created_at_ms"),
+        # The workflows dequeued and completed in a minute (``store.conductor_metrics``).
+        Index("ix_workflows_app_dequeued", "app", "dequeued_at_ms"),
+        Index("ix_workflows_app_completed", "app", "completed_at_ms"),
     )
 
     app: Mapped[str] = mapped_column(String(APP_NAME_MAX_CHARS), primary_key=True)

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from uuid import uuid4
 
@@ -43,7 +43,7 @@ def scrape_until(
 class Up:
     """``baton up`` on free ports, in ``tmp_path``."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, env: Mapping[str, str] | None = None) -> None:
         self.data = tmp_path / "data"
         self.console, self.gateway, self.worker = free_port(), free_port(), free_port()
         self.prefix = f"m{uuid4().hex[:6]}."
@@ -57,7 +57,7 @@ class Up:
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "BATON_TOPIC_PREFIX": self.prefix},
+                env={**os.environ, "BATON_TOPIC_PREFIX": self.prefix, **(env or {})},
             )
 
     def wait_until_up(self) -> None:
@@ -103,6 +103,17 @@ class Up:
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[Up]:
     baton = Up(tmp_path)
+    try:
+        baton.wait_until_up()
+        yield baton
+    finally:
+        baton.stop()
+
+
+@pytest.fixture
+def conductor_up(tmp_path: Path) -> Iterator[Up]:
+    """``baton up`` whose console also serves DBOS Conductor's families."""
+    baton = Up(tmp_path, {"BATON_CONSOLE_DBOS_CONDUCTOR_METRICS": "1"})
     try:
         baton.wait_until_up()
         yield baton
@@ -217,3 +228,48 @@ def test_every_role_exports_metrics_that_move(up: Up, system_db: str, tmp_path: 
             timeout_s=20,
             message="the store's executor states in the console's metrics",
         )
+
+
+def test_the_console_serves_dbos_conductor_families_when_asked(
+    conductor_up: Up, system_db: str, tmp_path: Path
+) -> None:
+    """``BATON_CONSOLE_DBOS_CONDUCTOR_METRICS=1``: a real executor and a workflow it ran show in
+    ``dbos_conductor_v1_*`` (the rate once the workflow's minute has completed)."""
+    up = conductor_up
+    app = f"app{uuid4().hex[:6]}"
+    key = up.baton("keys", "create", app)
+    with ExecutorProcess(
+        app_name=app,
+        system_db_url=system_db,
+        marker_dir=tmp_path / "markers",
+        conductor_url=f"ws://127.0.0.1:{up.gateway}",
+        conductor_key=key,
+        log_dir=tmp_path / "executor",
+    ) as executor:
+        healthy = {"application": app, "status": "HEALTHY", "application_version": "v1"}
+        scrape_until(
+            up.console,
+            lambda s: value(s, "dbos_conductor_v1_executor_count", **healthy) == 1,
+            "the connected executor counted HEALTHY",
+            timeout_s=30,
+        )
+        executor.start_workflow("quick", f"wf-{uuid4().hex[:8]}", x=3)
+        # Created and completed may fall in two minutes: each rate shows once its own has.
+        for family in ("workflow_started_rate", "workflow_success_rate"):
+            name = f"dbos_conductor_v1_{family}"
+
+            def served(samples: Samples, name: str = name) -> bool:
+                return value(samples, name, application=app) > 0
+
+            console = scrape_until(
+                up.console,
+                served,
+                f"the workflow's minute completed and {name} served",
+                timeout_s=100,
+            )
+            ((labels, rate),) = [
+                (dict(k), v) for k, v in console[name].items() if ("application", app) in k
+            ]
+            assert rate == 1 / 60
+            assert labels["workflow_name"]
+            assert labels["queue_name"] == ""
