@@ -37,6 +37,12 @@ SHED_DELAY_S = 0.75
 """Between unready and closing the sessions: a load balancer checking ``/readyz`` every 250 ms
 (two failures in a row) has taken the pod out by then, so the executors do not come straight
 back to it (if one does, the pod refuses it with 503 and it tries again)."""
+PROBE_TIMEOUT_S = 1.5
+"""A probe unanswered this long counts as unanswered. The probe is a fresh client bootstrapping
+from every address in turn, each with its own request timeout: through a link that accepts
+connections and forwards nothing, it took 6-7 s to give up, most of the 13-14 s a cut pod's
+executors then needed to be back on another pod (against a 15 s liveness timeout). A cluster
+that answers takes milliseconds on loopback and well under a second on a loaded machine."""
 PROBE_PAUSE_MS = 1_000
 """After a probe the cluster answered, while writes still stall: the next one no sooner."""
 READMIT_S = 5.0
@@ -97,7 +103,7 @@ class KafkaWatchdog:
             now_ms = monotonic_ms()
             problem = self.watch.problem(now_ms)
             if problem is not None and not self.cut_off and now_ms >= self._probe_after_ms:
-                unanswered = "no probe" if self.probe is None else await self.probe()
+                unanswered = await self._probe()
                 if unanswered is not None:
                     await self._go_off(f"{problem} ({unanswered})")
                 else:  # the cluster answers (a broker failing over): look again in a while
@@ -106,6 +112,17 @@ class KafkaWatchdog:
                 self.cut_off = False
                 self._back_at_ms = monotonic_ms()
                 logger.info("Kafka takes this gateway's writes again: taking executors again")
+
+    async def _probe(self) -> str | None:
+        """Whether the cluster answers this pod (``None``) or why not, within
+        ``PROBE_TIMEOUT_S``."""
+        if self.probe is None:
+            return "no probe"
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                return await self.probe()
+        except TimeoutError:
+            return f"no answer to a probe in {PROBE_TIMEOUT_S:g} s"
 
     async def _go_off(self, problem: str) -> None:
         self._reason = problem
