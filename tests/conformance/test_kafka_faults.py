@@ -421,7 +421,7 @@ def log_size(cluster: BatonCluster, role: str) -> int:
 
 def shed_since(cluster: BatonCluster, role: str, offset: int) -> Callable[[], bool]:
     """Whether gateway ``role`` has logged closing its sessions past ``offset`` of its log."""
-    return lambda: "closing" in cluster.roles[role].log_text()[offset:]
+    return lambda: "sessions with 1012" in cluster.roles[role].log_text()[offset:]
 
 
 def test_a_gateway_cut_off_from_kafka_sheds_its_sessions_to_the_other_pod(
@@ -478,7 +478,7 @@ def test_a_gateway_cut_off_from_kafka_sheds_its_sessions_to_the_other_pod(
     ready_again_s = time.monotonic() - released_at
 
     # Where the time went, from the pods' own log lines.
-    shed_logged = logged_at(cluster, "gateway2", "closing", cut_wall) - cut_wall
+    shed_logged = logged_at(cluster, "gateway2", "sessions with 1012", cut_wall) - cut_wall
     reconnected = max(
         logged_at(cluster, "gateway", f"executor {e.executor_id} connected", cut_wall)
         for e in moved
