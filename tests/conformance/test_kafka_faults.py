@@ -370,13 +370,14 @@ def assert_runs_finished(
 def assert_listed_success(fleet: Fleet, runs: list[Run], *, timeout_s: float, message: str) -> None:
     """The console lists each of ``runs`` SUCCESS within ``timeout_s``."""
 
-    def every_workflow_listed() -> None:
+    def every_workflow_listed() -> bool:
         for app in fleet.apps:
             status, body = fleet.cluster.get(f"/api/v1/apps/{app.pool.app}/workflows?limit=200")
             assert status == 200, body
             listed = {w["workflow_id"]: w["status"] for w in body["workflows"]}
             ours = {r.workflow_id for r in runs if r.app is app}
             assert {i: listed.get(i) for i in ours} == dict.fromkeys(ours, "SUCCESS"), listed
+        return True
 
     assert_eventually(every_workflow_listed, timeout_s=timeout_s, message=message)
 
@@ -633,12 +634,13 @@ def test_a_killed_worker_is_taken_over_and_a_crash_after_it_recovered_once(
 
 
 def deciding_worker(cluster: BatonCluster, dead: ExecutorProcess) -> str:
-    """The worker that has logged a decision about ``dead`` (one app: one partition, one
-    owner)."""
+    """The worker that declared ``dead`` dead (one app: one partition, one owner; a later step
+    may be logged by the other worker if the partition moved meanwhile)."""
+    declared = f"recovery of {dead.executor_id}: declared_dead"
     deciding = [
         name
         for name, role in cluster.roles.items()
-        if name.startswith("worker") and f"recovery of {dead.executor_id}" in role.log_text()
+        if name.startswith("worker") and declared in role.log_text()
     ]
     assert len(deciding) == 1, deciding
     return deciding[0]
