@@ -15,7 +15,7 @@ import faust
 from mode import CrashingSupervisor
 
 from broker.faust_transport import use_fetch_max_wait
-from streams.topics import Topics
+from streams.topics import Topics, TopicSpec
 
 LIVENESS_TABLE = "liveness"
 CAPTURE_CURSOR_TABLE = "capture-cursors"
@@ -102,4 +102,17 @@ def create_worker_app(
         workflow_events=raw_topic(topics.workflow_events),
         capture_cursors=raw_table(CAPTURE_CURSOR_TABLE),
         workflows=raw_table(WORKFLOW_TABLE),
+    )
+
+
+def changelog_specs(worker: WorkerApp) -> tuple[TopicSpec, ...]:
+    """The changelog topics of the worker's tables, to create before Faust starts: Faust declares
+    them itself at start-up, but on a cluster of several brokers a worker that asked Metadata
+    while a changelog it had just declared had no partitions yet kept that answer, and crashed
+    on its first table write (``PartitionsMismatch``: "the changelog has 0 partitions")."""
+    return tuple(
+        TopicSpec(
+            name=table.changelog_topic_name, partitions=worker.topics.partitions, compacted=True
+        )
+        for table in (worker.liveness, worker.capture_cursors, worker.workflows)
     )

@@ -37,6 +37,15 @@ SHED_DELAY_S = 0.75
 """Between unready and closing the sessions: a load balancer checking ``/readyz`` every 250 ms
 (two failures in a row) has taken the pod out by then, so the executors do not come straight
 back to it (if one does, the pod refuses it with 503 and it tries again)."""
+PROBE_TIMEOUT_S = 2.0
+"""A probe unanswered this long counts as unanswered. The probe is a fresh client bootstrapping
+from every address in turn, each with its own request timeout: through a link that accepts
+connections and forwards nothing, it took 6-7 s to give up, most of the 13-14 s a cut pod's
+executors then needed to be back on another pod (against a 15 s liveness timeout). A cluster
+that answers takes milliseconds on loopback, and under a second on a 2-core machine at load 50
+(1.5 s was too short there: a broker SIGKILLed, a pod shed its sessions although the other
+brokers answered). The probe starts this long before the writes have been failing for
+``stall_ms``, so its time is not added to the stall's."""
 PROBE_PAUSE_MS = 1_000
 """After a probe the cluster answered, while writes still stall: the next one no sooner."""
 READMIT_S = 5.0
@@ -92,20 +101,62 @@ class KafkaWatchdog:
 
     async def run(self) -> None:
         """Watch until cancelled (a loop of the pod's ``TaskOwner``)."""
-        while True:
-            await asyncio.sleep(CHECK_INTERVAL_S)
-            now_ms = monotonic_ms()
-            problem = self.watch.problem(now_ms)
-            if problem is not None and not self.cut_off and now_ms >= self._probe_after_ms:
-                unanswered = "no probe" if self.probe is None else await self.probe()
-                if unanswered is not None:
-                    await self._go_off(f"{problem} ({unanswered})")
-                else:  # the cluster answers (a broker failing over): look again in a while
-                    self._probe_after_ms = monotonic_ms() + PROBE_PAUSE_MS
-            elif problem is None and self.cut_off:
+        probing: asyncio.Task[str | None] | None = None
+        try:
+            while True:
+                await asyncio.sleep(CHECK_INTERVAL_S)
+                probing = await self._step(probing)
+        finally:
+            if probing is not None:
+                probing.cancel()
+
+    async def _step(
+        self, probing: asyncio.Task[str | None] | None
+    ) -> asyncio.Task[str | None] | None:
+        """One look at the writes; returns the probe in flight, if any.
+
+        The probe starts ``PROBE_TIMEOUT_S`` before the writes have been failing for
+        ``stall_ms``, so that its answer is in when they have: the pod is cut off at
+        ``stall_ms``, not a probe later."""
+        now_ms = monotonic_ms()
+        if self.cut_off:
+            if self.watch.problem(now_ms) is None:
                 self.cut_off = False
-                self._back_at_ms = monotonic_ms()
+                self._back_at_ms = now_ms
                 logger.info("Kafka takes this gateway's writes again: taking executors again")
+            return probing
+        unwritable_ms = self.watch.unwritable_ms(now_ms)
+        suspect_ms = self.watch.stall_ms - PROBE_TIMEOUT_S * 1000
+        if unwritable_ms < suspect_ms or now_ms < self._probe_after_ms:
+            if probing is not None and unwritable_ms < suspect_ms:
+                probing.cancel()  # writes work again: its answer no longer matters
+                probing = None
+            return probing
+        if probing is None:
+            probing = asyncio.create_task(self._probe())
+        problem = self.watch.problem(now_ms)
+        if problem is None or not probing.done():
+            return probing
+        unanswered = probing.result()
+        if unanswered is not None:
+            await self._go_off(f"{problem} ({unanswered})")
+        else:  # the cluster answers (a broker failing over): look again in a while
+            self._probe_after_ms = monotonic_ms() + PROBE_PAUSE_MS
+        return None
+
+    async def _probe(self) -> str | None:
+        """Whether the cluster answers this pod (``None``) or why not, within
+        ``PROBE_TIMEOUT_S``."""
+        if self.probe is None:
+            return "no probe"
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                return await self.probe()
+        except TimeoutError:
+            return f"no answer to a probe in {PROBE_TIMEOUT_S:g} s"
+        except Exception as exc:  # a probe that breaks: the cluster is not known to answer
+            logger.debug("the Kafka probe raised", exc_info=True)
+            return f"the probe failed: {type(exc).__name__}"
 
     async def _go_off(self, problem: str) -> None:
         self._reason = problem

@@ -24,9 +24,23 @@ from streams.records import (
     SessionInfo,
 )
 
+STREAM_GAP_MS = 4_000
+"""No event of an app for longer than this: no gateway could report its executors (a pod holding
+sessions of the app reports them every 2 s). Kafka, or every gateway, was away; the policy's
+clock stood still meanwhile (``recovery.policy.event_clock``: the same 4 s). The first event after
+such a gap moves the executors' liveness clocks (last seen, and the disconnect time a grace period
+runs from) forward by the gap: an executor is not found silent, or out of its grace, for the whole
+outage before its gateway had a chance to report it again. Its order clock (``updated_ms``) and
+its close time (crowds are told by when sessions closed, ``recovery.policy.CloseTimes``) stay."""
+
 
 def fold(state: AppState, event: ExecutorEvent) -> AppState:
     """Fold one executor event into the app's state (idempotent, latest wins by event time)."""
+    gap_ms = event.ts_ms - state.watermark_ms
+    if state.watermark_ms and gap_ms > STREAM_GAP_MS:
+        state = replace(
+            state, executors={k: _paused(r, gap_ms) for k, r in state.executors.items()}
+        )
     match event:
         case ExecutorConnected():
             executors = _on_connected(state.executors, event)
@@ -37,6 +51,20 @@ def fold(state: AppState, event: ExecutorEvent) -> AppState:
         case CommandProgress() | PollResult():
             executors = state.executors
     return replace(state, executors=executors, watermark_ms=max(state.watermark_ms, event.ts_ms))
+
+
+def _paused(record: ExecutorRecord, gap_ms: int) -> ExecutorRecord:
+    """``record`` with its liveness clocks moved forward by ``gap_ms`` (see ``STREAM_GAP_MS``)."""
+
+    def later(ms: int | None) -> int | None:
+        return None if ms is None else ms + gap_ms
+
+    last_seen_ms = record.last_seen_ms
+    if record.state is ExecutorState.CONNECTED:
+        last_seen_ms += gap_ms
+    return replace(
+        record, last_seen_ms=last_seen_ms, disconnected_at_ms=later(record.disconnected_at_ms)
+    )
 
 
 def _with(

@@ -193,7 +193,7 @@ class CloseTimes:
         """How many other executors of the app closed within ``crowd_window_ms`` of
         ``record``'s latest close, before or after it (their reconnects since do not matter:
         they closed)."""
-        closed_at_ms = record.disconnected_at_ms
+        closed_at_ms = record.closed_at_ms if record.disconnected_at_ms is not None else None
         if closed_at_ms is None:
             return 0
         if self._sorted is None:

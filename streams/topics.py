@@ -22,6 +22,8 @@ class TopicSpec:
     """Partition count; keyed topics that are folded together must share it (co-partitioning)."""
     retention_ms: int | None = None
     """Retention asked of the broker; ``None`` keeps the broker default."""
+    compacted: bool = False
+    """Compacted (``cleanup.policy=compact``): a table's changelog keeps each key's last value."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

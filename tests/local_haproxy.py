@@ -26,7 +26,10 @@ class HaproxyError(RuntimeError):
 def config_text(port: int, gateway_ports: Sequence[int], check_path: str | None = None) -> str:
     """One frontend on ``127.0.0.1:port`` balancing WebSocket sessions over the gateways.
 
-    Health checks every 250 ms take a dead pod out after one failure; a connection attempt to a
+    Health checks every 250 ms (each given 1 s to answer, as ``deploy/haproxy/haproxy.cfg``'s
+    do: a ``/readyz`` that runs its checks takes longer than 250 ms on a loaded machine, and a
+    pod that answered late was taken out although it served) take a dead pod out after one
+    failure; a connection attempt to a
     pod that is down is redispatched to another, so a reconnecting executor is not refused while
     the check catches up. The checks connect (TCP), or with ``check_path`` (``/readyz``) GET it
     and want a 2xx or 3xx: an unready pod is taken out too.
@@ -47,6 +50,7 @@ defaults
     timeout client  60s
     timeout server  60s
     timeout tunnel  1h
+    timeout check   1s
     retries 3
     option redispatch
 

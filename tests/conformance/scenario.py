@@ -37,6 +37,13 @@ class ExecutorPool:
     def start(
         self, app_version: str = "v1", *, gateway: int = 0, **overrides: object
     ) -> ExecutorProcess:
+        return self.spawn(app_version, gateway=gateway, **overrides).wait_ready()
+
+    def spawn(
+        self, app_version: str = "v1", *, gateway: int = 0, **overrides: object
+    ) -> ExecutorProcess:
+        """An executor spawned, not yet READY: spawn many, then ``wait_ready`` each, and they
+        start side by side."""
         params: dict[str, object] = {
             "app_name": self.app,
             "system_db_url": self.system_db,
@@ -50,7 +57,7 @@ class ExecutorPool:
         }
         executor = ExecutorProcess(**params)  # type: ignore[arg-type]
         self.started.append(executor)
-        return executor.start()
+        return executor.spawn()
 
     def start_connected(self, count: int, app_version: str = "v1") -> list[ExecutorProcess]:
         executors = [self.start(app_version) for _ in range(count)]

@@ -179,19 +179,25 @@ class ExecutorProcess:
         self._control_port: int | None = None
         self._app_version: str | None = None
         self.ready_after_s: float | None = None
-        """Seconds from spawn to READY, measured by ``start``."""
+        """Seconds from spawn to READY, measured by ``wait_ready``."""
+        self._spawned_at = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> Self:
         """Prepare the client (once: see ``Client.prepare``), spawn the executor and block until
-        it prints READY.
+        it prints READY: :meth:`spawn`, then :meth:`wait_ready`.
 
         Raises:
             ClientPrepareError: the client's toolchain is missing or its installation failed.
             ExecutorStartError: it exited first or ``ready_timeout_s`` passed (then it is
                 killed).
         """
+        return self.spawn().wait_ready()
+
+    def spawn(self) -> Self:
+        """Prepare the client (once) and spawn the executor without waiting for it: spawn many,
+        then :meth:`wait_ready` each, and they start side by side."""
         if self._proc is not None:
             raise RuntimeError("executor already started")
         self.client.prepare()
@@ -201,9 +207,14 @@ class ExecutorProcess:
             **self.client.environment(),
             "PYTHONUNBUFFERED": "1",
         }
-        started = time.monotonic()
+        self._spawned_at = time.monotonic()
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self._proc = subprocess.Popen(self.client.command(), stdout=out, stderr=err, env=env)
+        return self
+
+    def wait_ready(self) -> Self:
+        """Block until the spawned executor prints READY (see :meth:`start` for the errors)."""
+        started = self._spawned_at
         self._await_ready(started)
         self.ready_after_s = time.monotonic() - started
         self._app_version = str(self._get("/executor")["app_version"])

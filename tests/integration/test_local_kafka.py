@@ -14,7 +14,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from broker.admin import cluster_size, ensure_topics, replication_for
+from broker.admin import cluster_size, ensure_topics, replication_for, topic_partitions
+from broker.faust_app import changelog_specs, create_worker_app
 from streams.topics import Topics
 from tests.eventually import assert_eventually
 from tests.local_kafka import LocalKafka, running_kafka
@@ -116,8 +117,10 @@ def test_three_nodes_survive_one_stopped_node(three_nodes: LocalKafka) -> None:
     assert asyncio.run(consume_all(bootstrap, topic, 25)) == set(before + during + after)
 
 
-async def topic_layout(bootstrap: str, topic: str) -> tuple[int, str]:
-    """(replication factor, min.insync.replicas) of ``topic``."""
+async def topic_layout(
+    bootstrap: str, topic: str, setting: str = "min.insync.replicas"
+) -> tuple[int, str]:
+    """(replication factor, ``setting``) of ``topic``."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -127,11 +130,11 @@ async def topic_layout(bootstrap: str, topic: str) -> tuple[int, str]:
             [ConfigResource(ConfigResourceType.TOPIC, topic)]
         )
         entries = response.resources[0][4]
-        insync = next(str(entry[1]) for entry in entries if entry[0] == "min.insync.replicas")
+        value = next(str(entry[1]) for entry in entries if entry[0] == setting)
     finally:
         await admin.close()
     assert len(replication) == 1, replication
-    return replication.pop(), insync
+    return replication.pop(), value
 
 
 def test_baton_creates_its_topics_replicated_on_three_nodes(three_nodes: LocalKafka) -> None:
@@ -145,3 +148,22 @@ def test_baton_creates_its_topics_replicated_on_three_nodes(three_nodes: LocalKa
     assert asyncio.run(cluster_size(bootstrap)) == 3
     assert replication_for(asyncio.run(cluster_size(bootstrap))) == 3
     assert replication_for(1) == 1
+
+
+def test_the_workers_changelogs_are_created_compacted_before_faust_starts(
+    three_nodes: LocalKafka, tmp_path: Path
+) -> None:
+    """``baton worker`` creates its tables' changelogs (and waits for their leaders) before Faust
+    starts: compacted, on three replicas, with the source topics' partitions."""
+    bootstrap = three_nodes.bootstrap
+    topics = Topics(prefix=f"cl{uuid4().hex[:6]}.", partitions=2)
+    worker = create_worker_app(bootstrap=bootstrap, topics=topics, datadir=tmp_path, replication=3)
+    specs = changelog_specs(worker)
+    assert {spec.name for spec in specs} == {
+        f"{topics.prefix}worker-{table}-changelog"
+        for table in ("liveness", "capture-cursors", "workflows")
+    }
+    assert asyncio.run(ensure_topics(bootstrap, specs)) == [spec.name for spec in specs]
+    for spec in specs:
+        assert asyncio.run(topic_layout(bootstrap, spec.name, "cleanup.policy")) == (3, "compact")
+        assert len(asyncio.run(topic_partitions(bootstrap, spec.name))) == 2, spec.name

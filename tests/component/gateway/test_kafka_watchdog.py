@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import httpx
 
-from gateway.kafka_watchdog import SHED_CODE
+from gateway.kafka_watchdog import CHECK_INTERVAL_S, PROBE_TIMEOUT_S, SHED_CODE
 from gateway.server import Gateway
 from runtime.clock import monotonic_ms
 from runtime.probes_http import ProbeRoutes
@@ -82,3 +82,44 @@ async def test_a_pod_that_cannot_write_sheds_its_sessions_and_comes_back(
             await eventually(lambda: not gateway.watchdog.cut_off, "the pod back")
             await answer_with(client, readyz, 200)
             assert await handshake_status(url, "exec-3") == 101
+
+
+async def test_a_probe_that_hangs_counts_as_unanswered_within_its_timeout(
+    make_gateway: Callable[..., Gateway],
+) -> None:
+    gateway = make_gateway(kafka_stall_ms=300)
+
+    async def probe() -> str | None:  # a link that accepts connections and forwards nothing
+        await asyncio.sleep(3600)
+        return None
+
+    gateway.watchdog.probe = probe
+    async with gateway:
+        hanging = gateway.watchdog.watch.began(monotonic_ms())
+        stalled_at = monotonic_ms()
+        await eventually(lambda: gateway.watchdog.cut_off, "the pod counts as cut off", timeout_s=5)
+        waited_s = (monotonic_ms() - stalled_at) / 1000
+        assert waited_s < 0.3 + CHECK_INTERVAL_S + PROBE_TIMEOUT_S + 0.5, waited_s
+        assert "no answer to a probe" in (await gateway.watchdog.check() or "")
+        gateway.watchdog.watch.succeeded(hanging, monotonic_ms())
+
+
+async def test_the_probe_runs_while_the_writes_stall_so_its_answer_is_in_at_the_stall(
+    make_gateway: Callable[..., Gateway],
+) -> None:
+    stall_s = 2.0
+    gateway = make_gateway(kafka_stall_ms=int(stall_s * 1000))
+
+    async def probe() -> str | None:  # a slow "no": one second to find the cluster silent
+        await asyncio.sleep(1.0)
+        return "does not answer"
+
+    gateway.watchdog.probe = probe
+    async with gateway:
+        hanging = gateway.watchdog.watch.began(monotonic_ms())
+        stalled_at = monotonic_ms()
+        await eventually(lambda: gateway.watchdog.cut_off, "the pod counts as cut off", timeout_s=5)
+        waited_s = (monotonic_ms() - stalled_at) / 1000
+        # Probing only once the stall is reached would take stall_s + 1 s.
+        assert stall_s <= waited_s < stall_s + CHECK_INTERVAL_S + 0.5, waited_s
+        gateway.watchdog.watch.succeeded(hanging, monotonic_ms())

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recovery.liveness import fold
+from recovery.liveness import STREAM_GAP_MS, fold
 from recovery.state import ExecutorState
 from streams.ids import CommandId, ExecutorId, GatewayId
 from streams.records import CommandProgress, CommandStatus, ExecutorEvent
@@ -262,11 +262,11 @@ def test_command_progress_only_moves_the_clock() -> None:
         executor_id=A,
         status=CommandStatus.SENT,
         error=None,
-        ts_ms=T0 + 9_000,
+        ts_ms=T0 + 3_000,
     )
     after = fold(state, progress)
     assert after.executors == state.executors
-    assert after.watermark_ms == T0 + 9_000
+    assert after.watermark_ms == T0 + 3_000
 
 
 def test_watermark_is_the_max_event_time() -> None:
@@ -299,3 +299,27 @@ def test_folding_each_event_twice_equals_folding_it_once(evs: list[ExecutorEvent
     twice = fold_all([e for e in evs for _ in range(2)])
     assert twice == once
     assert once.watermark_ms == max((e.ts_ms for e in evs), default=0)
+
+
+def test_a_gap_in_the_stream_pauses_the_liveness_clocks() -> None:
+    """No event of the app for longer than ``STREAM_GAP_MS`` (Kafka, or every gateway, away):
+    the first event after the gap moves last-seen and disconnect times forward by the gap, so
+    nobody is found silent, or out of grace, for the outage; the order clock stays."""
+    state = fold_all(
+        [connected(ts=T0), connected("exec-b", ts=T0), disconnected("exec-b", ts=T0 + 1_000)]
+    )
+    gap = STREAM_GAP_MS + 30_000
+    after = fold(state, heartbeat(T0 + 1_000 + gap, gateway="gw-9"))  # a pod is back
+    a, b = after.executors[A], after.executors[B]
+    assert (a.last_seen_ms, a.updated_ms) == (T0 + gap, T0)
+    assert (b.disconnected_at_ms, b.updated_ms, b.closed_at_ms) == (
+        T0 + 1_000 + gap,
+        T0 + 1_000,
+        T0 + 1_000,
+    )
+
+
+def test_events_closer_than_the_gap_move_no_clock() -> None:
+    state = fold_all([connected(ts=T0)])
+    after = fold(state, heartbeat(T0 + STREAM_GAP_MS))
+    assert after.executors[A].last_seen_ms == T0
