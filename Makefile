@@ -14,6 +14,12 @@ PACKAGES := baton broker capture console gateway management recovery runtime sto
 # .venv-clients/dbos-<version>-connector.
 CONNECTOR_CLIENTS := python-3.3.0-connector python-3.4.0-connector
 
+# What `make test-kafka` runs on Apache Kafka: by default both tiers that use a broker;
+# KAFKA_CI_TESTS is the subset that covers what differs between the brokers (topic creation,
+# consumer-group rebalances, ListOffsets, changelogs, acks=all) in about 5 minutes.
+KAFKA_TESTS ?= tests/integration tests/conformance
+KAFKA_CI_TESTS := tests/integration/test_embedded_broker.py
+
 # Coverage floor of the whole suite (branch coverage of the code in the test process): two points
 # under the measured total (92.3 % when it was set), so a change that drops coverage fails
 # `make test` and so CI.
@@ -27,7 +33,7 @@ WITH_TEST_PG = url="$${BATON_TEST_PG_URL:-}"; \
 # Go's official tarball installs under /usr/local/go without touching PATH.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: up test test-fast test-db system-deps oidc-deps kafka-jars client-deps check lint lint-imports typecheck install clean
+.PHONY: up test test-kafka test-fast test-db system-deps oidc-deps kafka-jars client-deps check lint lint-imports typecheck install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +60,12 @@ up: $(RUNTIME)
 test: system-deps $(TEST_EXTRAS) oidc-deps kafka-jars client-deps
 	$(WITH_TEST_PG) $(BIN)/pytest --cov --cov-report=term:skip-covered \
 		--cov-fail-under=$(COVERAGE_FLOOR) --durations=25
+
+## The integration and conformance tiers again, on a 1-node Apache Kafka instead of the embedded
+## broker (BATON_TEST_BROKER=kafka, see tests/conftest.py); KAFKA_TESTS narrows it, e.g.
+## `make test-kafka KAFKA_TESTS="$(KAFKA_CI_TESTS)"`. No coverage floor: `make test` holds it.
+test-kafka: system-deps $(TEST_EXTRAS) oidc-deps kafka-jars client-deps
+	$(WITH_TEST_PG) BATON_TEST_BROKER=kafka $(BIN)/pytest $(KAFKA_TESTS) --durations=25
 
 ## Unit and component tests that need no broker, database server or browser (under 3 minutes).
 test-fast: $(TEST_EXTRAS)
