@@ -117,6 +117,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         datadir=settings.data_dir / WORKER_DIR,
         replication=replication_for(await cluster_size(bootstrap)),
     )
+    await ensure_topics(bootstrap, worker_app.changelog_specs())
     metrics = Metrics("worker")
     async with Store(settings.store_url()) as store:
         readiness = Readiness(

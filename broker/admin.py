@@ -209,6 +209,8 @@ def replication_for(brokers: int) -> int:
 def _new_topic(spec: TopicSpec, brokers: int) -> NewTopic:
     replication = replication_for(brokers)
     configs = {} if spec.retention_ms is None else {"retention.ms": str(spec.retention_ms)}
+    if spec.compacted:
+        configs["cleanup.policy"] = "compact"
     if replication >= MAX_REPLICATION:
         configs["min.insync.replicas"] = str(replication - 1)
     return NewTopic(spec.name, spec.partitions, replication, topic_configs=configs)

@@ -15,7 +15,7 @@ import faust
 from mode import CrashingSupervisor
 
 from broker.faust_transport import use_fetch_max_wait
-from streams.topics import Topics
+from streams.topics import Topics, TopicSpec
 
 LIVENESS_TABLE = "liveness"
 CAPTURE_CURSOR_TABLE = "capture-cursors"
@@ -40,6 +40,23 @@ class WorkerApp:
     """Table: app name -> encoded ``CaptureCursor`` (co-partitioned with executor events)."""
     workflows: Any
     """Table: ``{app}/{workflow_id}`` -> encoded ``capture.workflow_table.WorkflowMark``."""
+
+    def changelog_specs(self) -> tuple[TopicSpec, ...]:
+        """The tables' changelog topics, for ``broker.admin.ensure_topics`` before the app starts.
+
+        Faust declares them itself, but does not wait for them: Apache Kafka's brokers learn a new
+        topic a moment after CreateTopics returns, and a table whose changelog shows 0 partitions
+        then crashes its agent (PartitionsMismatch). Created first, leaders awaited, they are
+        there when Faust first asks; Faust's own declaration then finds them.
+        """
+        return tuple(
+            TopicSpec(
+                name=table.changelog_topic.get_topic_name(),
+                partitions=self.topics.partitions,
+                compacted=True,
+            )
+            for table in (self.liveness, self.capture_cursors, self.workflows)
+        )
 
 
 def create_worker_app(

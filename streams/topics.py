@@ -22,6 +22,9 @@ class TopicSpec:
     """Partition count; keyed topics that are folded together must share it (co-partitioning)."""
     retention_ms: int | None = None
     """Retention asked of the broker; ``None`` keeps the broker default."""
+    compacted: bool = False
+    """``cleanup.policy=compact``: the broker keeps at least the latest record of each key (a
+    table's changelog)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

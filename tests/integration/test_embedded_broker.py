@@ -64,12 +64,14 @@ async def test_ensure_topics_creates_requested_partitions(
     specs = [
         TopicSpec(name=f"{unique_topic_prefix}a", partitions=8, retention_ms=86_400_000),
         TopicSpec(name=f"{unique_topic_prefix}b", partitions=3, retention_ms=None),
+        TopicSpec(name=f"{unique_topic_prefix}c", partitions=2, compacted=True),
     ]
 
     await ensure_topics(kafka_bootstrap, specs)
 
     counts = await _partition_counts(kafka_bootstrap, [s.name for s in specs])
-    assert counts == {specs[0].name: 8, specs[1].name: 3}
+    assert counts == {specs[0].name: 8, specs[1].name: 3, specs[2].name: 2}
+    assert (await _topic_configs(kafka_bootstrap, specs[2].name))["cleanup.policy"][0] == "compact"
     assert (await _topic_configs(kafka_bootstrap, specs[0].name))["retention.ms"][0] == "86400000"
     kept = (await _topic_configs(kafka_bootstrap, specs[1].name)).get("retention.ms")
     assert kept is None or kept[1] != _TOPIC_OWN_SETTING, "no retention given: the broker's own"
