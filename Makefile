@@ -14,6 +14,22 @@ PACKAGES := baton broker capture console gateway management recovery runtime sto
 # .venv-clients/dbos-<version>-connector.
 CONNECTOR_CLIENTS := python-3.3.0-connector python-3.4.0-connector
 
+# What `make test-kafka` runs on Apache Kafka: by default both tiers that use a broker.
+# KAFKA_CI_TESTS (`make test-kafka-ci`) is the subset that covers what differs between the brokers
+# in about 5 minutes: topic creation with partitions, retention and compaction, a produce/consume
+# round trip; the Faust agents and their tables (in process); `baton up --kafka`; two workers
+# sharing the partitions (group rebalance); a worker restarted, SIGTERM and SIGKILL, rebuilding
+# its tables from their changelogs; a command record delivered twice; the audit topic replayed
+# to its end offsets.
+KAFKA_TESTS ?= tests/integration tests/conformance
+KAFKA_CI_TESTS := tests/integration/test_embedded_broker.py tests/integration/recovery \
+	tests/integration/capture \
+	tests/integration/test_baton_up.py::test_external_kafka_and_postgres_store \
+	tests/conformance/test_scale_out.py::test_two_workers_share_the_apps_and_still_recover \
+	tests/conformance/test_gateway_restart.py::test_worker_restart_rebuilds_state_without_false_recoveries \
+	tests/conformance/test_management.py::test_a_request_record_delivered_twice_acts_once \
+	tests/conformance/test_management.py::test_actions_are_audited_and_the_audit_log_replays
+
 # Coverage floor of the whole suite (branch coverage of the code in the test process): two points
 # under the measured total (92.3 % when it was set), so a change that drops coverage fails
 # `make test` and so CI.
@@ -29,7 +45,7 @@ WITH_TEST_PG = url="$${BATON_TEST_PG_URL:-}"; \
 # Go's official tarball installs under /usr/local/go without touching PATH.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: up test test-fast test-db system-deps oidc-deps kafka-jars client-deps check lint lint-imports typecheck install clean
+.PHONY: up test test-kafka test-kafka-ci test-fast test-db system-deps oidc-deps kafka-jars client-deps check lint lint-imports typecheck install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,17 +69,30 @@ up: $(RUNTIME)
 ## The whole suite, with branch coverage (report and floor); needs PostgreSQL (see test-db),
 ## the embedded broker, Apache Kafka's jars (see kafka-jars), the DBOS clients (see client-deps),
 ## Chromium and HAProxy (see system-deps).
-## Two passes, both always run (the target fails if either does): every test not marked `alone` on
-## TEST_WORKERS pytest-xdist workers (most tests wait on processes, not on the CPU), then the `alone`
-## ones serially (heavy topologies, or timing margins another test beside them would eat). The
-## coverage of both is combined, and the floor applies to the whole.
+## Three passes, all always run (the target fails if any does): every test not marked `alone` on
+## TEST_WORKERS pytest-xdist workers (most tests wait on processes, not on the CPU); then the `alone`
+## ones serially (heavy topologies, or timing margins another test beside them would eat); then
+## KAFKA_CI_TESTS again on Apache Kafka (`make test-kafka-ci`). The coverage of the three is
+## combined, and the floor applies to the whole.
 test: system-deps $(TEST_EXTRAS) oidc-deps kafka-jars client-deps
 	$(WITH_TEST_PG); export BATON_TEST_PG_URL; status=0; \
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist load -m "not alone" --cov --cov-report= \
 		--durations=25 || status=$$?; \
-	$(BIN)/pytest -m alone --cov --cov-append --cov-report=term:skip-covered \
-		--cov-fail-under=$(COVERAGE_FLOOR) --durations=10 || status=$$?; \
+	$(BIN)/pytest -m alone --cov --cov-append --cov-report= --durations=10 || status=$$?; \
+	BATON_TEST_BROKER=kafka $(BIN)/pytest $(KAFKA_CI_TESTS) --cov --cov-append \
+		--cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR) --durations=5 \
+		|| status=$$?; \
 	exit $$status
+
+## The integration and conformance tiers again, on a 1-node Apache Kafka instead of the embedded
+## broker (BATON_TEST_BROKER=kafka, see tests/conftest.py); KAFKA_TESTS narrows it. No coverage
+## floor: `make test` holds it.
+test-kafka: system-deps $(TEST_EXTRAS) oidc-deps kafka-jars client-deps
+	$(WITH_TEST_PG) BATON_TEST_BROKER=kafka $(BIN)/pytest $(KAFKA_TESTS) --durations=25
+
+## `make test-kafka` on KAFKA_CI_TESTS alone (what CI can afford on Apache Kafka).
+test-kafka-ci: KAFKA_TESTS = $(KAFKA_CI_TESTS)
+test-kafka-ci: test-kafka
 
 ## Unit and component tests that need no broker, database server or browser (under 3 minutes).
 test-fast: $(TEST_EXTRAS)

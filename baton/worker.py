@@ -22,7 +22,7 @@ from baton.data_dir import WORKER_DIR, prepare_data_dir
 from baton.settings import Settings
 from broker.admin import cluster_size, ensure_topics, replication_for
 from broker.auto_create import forbid_topic_auto_creation
-from broker.faust_app import WorkerApp, changelog_specs, create_worker_app
+from broker.faust_app import WorkerApp, create_worker_app
 from broker.faust_metrics import add_faust_metrics
 from broker.reachability import kafka_check
 from capture.agent import CaptureAgent
@@ -117,7 +117,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         datadir=settings.data_dir / WORKER_DIR,
         replication=replication_for(await cluster_size(bootstrap)),
     )
-    await ensure_topics(bootstrap, changelog_specs(worker_app))
+    await ensure_topics(bootstrap, worker_app.changelog_specs())
     metrics = Metrics("worker")
     async with Store(settings.store_url()) as store:
         readiness = Readiness(

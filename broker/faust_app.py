@@ -41,6 +41,23 @@ class WorkerApp:
     workflows: Any
     """Table: ``{app}/{workflow_id}`` -> encoded ``capture.workflow_table.WorkflowMark``."""
 
+    def changelog_specs(self) -> tuple[TopicSpec, ...]:
+        """The tables' changelog topics, for ``broker.admin.ensure_topics`` before the app starts.
+
+        Faust declares them itself, but does not wait for them: Apache Kafka's brokers learn a new
+        topic a moment after CreateTopics returns, and a table whose changelog shows 0 partitions
+        then crashes its agent (PartitionsMismatch). Created first, leaders awaited, they are
+        there when Faust first asks; Faust's own declaration then finds them.
+        """
+        return tuple(
+            TopicSpec(
+                name=table.changelog_topic.get_topic_name(),
+                partitions=self.topics.partitions,
+                compacted=True,
+            )
+            for table in (self.liveness, self.capture_cursors, self.workflows)
+        )
+
 
 def create_worker_app(
     *,
@@ -104,15 +121,3 @@ def create_worker_app(
         workflows=raw_table(WORKFLOW_TABLE),
     )
 
-
-def changelog_specs(worker: WorkerApp) -> tuple[TopicSpec, ...]:
-    """The changelog topics of the worker's tables, to create before Faust starts: Faust declares
-    them itself at start-up, but on a cluster of several brokers a worker that asked Metadata
-    while a changelog it had just declared had no partitions yet kept that answer, and crashed
-    on its first table write (``PartitionsMismatch``: "the changelog has 0 partitions")."""
-    return tuple(
-        TopicSpec(
-            name=table.changelog_topic_name, partitions=worker.topics.partitions, compacted=True
-        )
-        for table in (worker.liveness, worker.capture_cursors, worker.workflows)
-    )

@@ -23,7 +23,8 @@ class TopicSpec:
     retention_ms: int | None = None
     """Retention asked of the broker; ``None`` keeps the broker default."""
     compacted: bool = False
-    """Compacted (``cleanup.policy=compact``): a table's changelog keeps each key's last value."""
+    """``cleanup.policy=compact``: the broker keeps at least the latest record of each key (a
+    table's changelog)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,10 +1,15 @@
-"""Shared fixtures: one embedded Tansu broker per session (and, for the tests that ask, one
-1-node Apache Kafka from ``deploy/local/kafka``), a fresh topic prefix per test; every
-test that uses the broker is marked ``broker``; Hypothesis runs without per-example deadlines; a
-session refuses to start when two test modules would import under the same name.
+"""Shared fixtures: the session's broker (``kafka_bootstrap``), a fresh topic prefix per test;
+every test that uses a broker is marked ``broker``; Hypothesis runs without per-example deadlines;
+a session refuses to start when two test modules would import under the same name.
 
-The broker never skips: if the Tansu binary is missing or does not come up, the session fails with
-the broker's own error message.
+The session's broker is chosen by ``BATON_TEST_BROKER`` (read here and nowhere else): ``tansu``
+(the default) is the embedded Tansu broker, ``baton up``'s default; ``kafka`` is a 1-node Apache
+Kafka from ``deploy/local/kafka`` (``make test-kafka``). Either is started once for the session.
+The tests of Tansu itself ask for ``embedded_broker``, and the tests that need Apache Kafka
+whatever the choice ask for ``apache_kafka``.
+
+The broker never skips: if it is missing or does not come up, the session fails with the broker's
+own error message.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import os
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Literal, cast, get_args
 from uuid import uuid4
 
 import pytest
@@ -27,10 +33,34 @@ from tests.local_kafka import LocalKafka, running_kafka
 settings.register_profile("baton", deadline=None)
 settings.load_profile("baton")
 
+TestBroker = Literal["tansu", "kafka"]
+"""What ``kafka_bootstrap`` is: the embedded Tansu broker, or a 1-node Apache Kafka."""
+BROKER_SETTING = "BATON_TEST_BROKER"
+_BROKER = pytest.StashKey[TestBroker]()
+_BROKER_FIXTURES = frozenset(
+    {"kafka_bootstrap", "embedded_broker", "apache_kafka", "apache_kafka_bootstrap"}
+)
+"""A test that asks for one of these starts a broker: it is marked ``broker``."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Read ``BATON_TEST_BROKER`` once; a value other than ``tansu`` or ``kafka`` stops the run."""
+    value = os.environ.get(BROKER_SETTING, "tansu")
+    if value not in get_args(TestBroker):
+        raise pytest.UsageError(
+            f"{BROKER_SETTING}={value!r}: expected one of {', '.join(get_args(TestBroker))}"
+        )
+    config.stash[_BROKER] = cast(TestBroker, value)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"broker: {config.stash[_BROKER]} ({BROKER_SETTING})"
+
 
 @pytest.fixture(scope="session")
 async def embedded_broker() -> AsyncIterator[EmbeddedBroker]:
-    """The session's broker; most tests only need ``kafka_bootstrap``."""
+    """The session's embedded Tansu broker, whichever broker ``kafka_bootstrap`` is: only the tests
+    of Tansu itself ask for it, the others ask for ``kafka_bootstrap``."""
     broker = EmbeddedBroker()
     try:
         await broker.start()
@@ -43,9 +73,14 @@ async def embedded_broker() -> AsyncIterator[EmbeddedBroker]:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(embedded_broker: EmbeddedBroker) -> str:
-    """``host:port`` of the session's embedded broker."""
-    return embedded_broker.bootstrap
+def kafka_bootstrap(request: pytest.FixtureRequest) -> str:
+    """``host:port`` of the session's broker: the embedded Tansu broker, or with
+    ``BATON_TEST_BROKER=kafka`` the session's 1-node Apache Kafka (the other is not started)."""
+    if request.config.stash[_BROKER] == "kafka":
+        bootstrap: str = request.getfixturevalue("apache_kafka_bootstrap")
+        return bootstrap
+    broker: EmbeddedBroker = request.getfixturevalue("embedded_broker")
+    return broker.bootstrap
 
 
 @pytest.fixture(scope="session")
@@ -80,9 +115,9 @@ def _worker_port_any_free() -> Iterator[None]:
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark ``broker`` each test that starts the embedded broker (``make test-fast`` omits them)."""
+    """Mark ``broker`` each test that starts a broker (``make test-fast`` omits them)."""
     for item in items:
-        if "embedded_broker" in getattr(item, "fixturenames", ()):
+        if _BROKER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.broker)
 
 

@@ -16,7 +16,7 @@ from tests.baton_cluster import BatonCluster, read_topic
 from tests.conformance.scenario import ExecutorPool
 from tests.eventually import assert_eventually
 
-pytestmark = [pytest.mark.conformance, pytest.mark.alone]
+pytestmark = pytest.mark.conformance
 
 
 def polls(cluster: BatonCluster, app: str) -> list[PollWorkflows]:

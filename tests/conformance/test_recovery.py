@@ -20,7 +20,7 @@ from tests.conformance.scenario import (
 from tests.dbos_app.harness import read_workflow
 from tests.eventually import assert_eventually
 
-pytestmark = [pytest.mark.conformance, pytest.mark.alone]
+pytestmark = pytest.mark.conformance
 
 
 @pytest.mark.compat("connect")

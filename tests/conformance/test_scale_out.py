@@ -12,7 +12,7 @@ from streams.records import RecoveryStep
 from tests.baton_cluster import BatonCluster
 from tests.conformance.scenario import ExecutorPool
 
-pytestmark = [pytest.mark.conformance, pytest.mark.alone]
+pytestmark = pytest.mark.conformance
 
 
 def test_recovery_crosses_gateway_pods(

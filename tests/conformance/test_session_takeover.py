@@ -27,7 +27,7 @@ from tests.conformance.test_management import (
 )
 from tests.eventually import assert_eventually
 
-pytestmark = [pytest.mark.conformance, pytest.mark.alone]
+pytestmark = pytest.mark.conformance
 
 STOLEN = "stolen-wf"
 """The workflow the impostor claims to have: it must never be shown as ``shop``'s."""

@@ -26,7 +26,9 @@ async def worker_app(bootstrap: str, prefix: str, datadir: Path) -> WorkerApp:
     read in the order it was published."""
     topics = Topics(prefix=prefix, partitions=1)
     await ensure_topics(bootstrap, topics.specs())
-    return create_worker_app(bootstrap=bootstrap, topics=topics, datadir=datadir)
+    worker = create_worker_app(bootstrap=bootstrap, topics=topics, datadir=datadir)
+    await ensure_topics(bootstrap, worker.changelog_specs())
+    return worker
 
 
 @contextlib.asynccontextmanager

@@ -1,4 +1,5 @@
-"""The embedded Tansu broker and topic administration against it."""
+"""The embedded Tansu broker, and topic administration against the session's broker (Tansu or
+Apache Kafka, see tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,14 @@ async def _partition_counts(bootstrap: str, names: list[str]) -> dict[str, int]:
     return {t["topic"]: len(t["partitions"]) for t in topics if t["error_code"] == 0}
 
 
-async def _topic_configs(bootstrap: str, name: str) -> dict[str, str]:
+_TOPIC_OWN_SETTING = 1
+"""DescribeConfigs (v1+) ``config_source`` of a setting made on the topic (DYNAMIC_TOPIC_CONFIG)."""
+
+
+async def _topic_configs(bootstrap: str, name: str) -> dict[str, tuple[str, int]]:
+    """Setting -> (value, source) as the broker describes topic ``name``: Apache Kafka lists every
+    setting, defaults included, each with its source; Tansu lists only the settings the topic was
+    created with (and calls their source the default)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         await admin.start()
@@ -36,7 +44,7 @@ async def _topic_configs(bootstrap: str, name: str) -> dict[str, str]:
     finally:
         await admin.close()
     (resource,) = responses[0].resources
-    return {entry[0]: entry[1] for entry in resource[4]}
+    return {entry[0]: (entry[1], entry[3]) for entry in resource[4]}
 
 
 async def test_broker_answers_metadata(kafka_bootstrap: str) -> None:
@@ -56,14 +64,17 @@ async def test_ensure_topics_creates_requested_partitions(
     specs = [
         TopicSpec(name=f"{unique_topic_prefix}a", partitions=8, retention_ms=86_400_000),
         TopicSpec(name=f"{unique_topic_prefix}b", partitions=3, retention_ms=None),
+        TopicSpec(name=f"{unique_topic_prefix}c", partitions=2, compacted=True),
     ]
 
     await ensure_topics(kafka_bootstrap, specs)
 
     counts = await _partition_counts(kafka_bootstrap, [s.name for s in specs])
-    assert counts == {specs[0].name: 8, specs[1].name: 3}
-    assert (await _topic_configs(kafka_bootstrap, specs[0].name)) == {"retention.ms": "86400000"}
-    assert (await _topic_configs(kafka_bootstrap, specs[1].name)) == {}
+    assert counts == {specs[0].name: 8, specs[1].name: 3, specs[2].name: 2}
+    assert (await _topic_configs(kafka_bootstrap, specs[2].name))["cleanup.policy"][0] == "compact"
+    assert (await _topic_configs(kafka_bootstrap, specs[0].name))["retention.ms"][0] == "86400000"
+    kept = (await _topic_configs(kafka_bootstrap, specs[1].name)).get("retention.ms")
+    assert kept is None or kept[1] != _TOPIC_OWN_SETTING, "no retention given: the broker's own"
 
 
 async def test_ensure_topics_is_idempotent_and_keeps_existing(

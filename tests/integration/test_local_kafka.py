@@ -15,7 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from broker.admin import cluster_size, ensure_topics, replication_for, topic_partitions
-from broker.faust_app import changelog_specs, create_worker_app
+from broker.faust_app import create_worker_app
 from streams.topics import Topics
 from tests.eventually import assert_eventually
 from tests.local_kafka import LocalKafka, running_kafka
@@ -158,7 +158,7 @@ def test_the_workers_changelogs_are_created_compacted_before_faust_starts(
     bootstrap = three_nodes.bootstrap
     topics = Topics(prefix=f"cl{uuid4().hex[:6]}.", partitions=2)
     worker = create_worker_app(bootstrap=bootstrap, topics=topics, datadir=tmp_path, replication=3)
-    specs = changelog_specs(worker)
+    specs = worker.changelog_specs()
     assert {spec.name for spec in specs} == {
         f"{topics.prefix}worker-{table}-changelog"
         for table in ("liveness", "capture-cursors", "workflows")
