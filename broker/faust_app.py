@@ -120,4 +120,3 @@ def create_worker_app(
         capture_cursors=raw_table(CAPTURE_CURSOR_TABLE),
         workflows=raw_table(WORKFLOW_TABLE),
     )
-
