@@ -31,10 +31,15 @@ import argparse  # noqa: E402
 import os  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections import Counter  # noqa: E402
 
-from bench.fleet import APP, Sampler, baton_up, client_processes, up_processes  # noqa: E402
-from bench.gateway import Clients  # noqa: E402
+from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
+
+from bench.fleet import APP, MB, Sampler, baton_up, client_processes, up_processes  # noqa: E402
+from bench.gateway import Clients, on_own_loop  # noqa: E402
 from bench.swarm import Spec  # noqa: E402
+from streams.codec import decode  # noqa: E402
+from streams.exceptions import RecordError  # noqa: E402
 
 WATCHED = ("gateway", "worker", "console", "broker")
 BROKER_TARGET_MB_PER_DAY = 10.0
@@ -52,6 +57,49 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float:
         return 0.0
     cov = sum((t - mean_t) * (v - mean_v) for t, v in points)
     return cov / var * 3600
+
+
+def traffic_by_topic(bootstrap: str, seconds: float) -> dict[str, tuple[int, int]]:
+    """Records and bytes (key + value) written to each topic of the broker over the next
+    ``seconds``; executor events also by record type (``topic/type``)."""
+
+    async def run() -> dict[str, tuple[int, int]]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+        )
+        await consumer.start()
+        counts: Counter[str] = Counter()
+        sizes: Counter[str] = Counter()
+        try:
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in await consumer.topics()
+                for p in consumer.partitions_for_topic(topic) or ()
+            ]
+            consumer.assign(partitions)
+            await consumer.seek_to_end(*partitions)
+            for tp in partitions:
+                await consumer.position(tp)
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0:
+                batches = await consumer.getmany(timeout_ms=int(min(left, 0.5) * 1000))
+                for tp, messages in batches.items():
+                    for message in messages:
+                        size = len(message.value or b"") + len(message.key or b"")
+                        names = [tp.topic]
+                        if tp.topic.endswith("executor-events"):
+                            try:
+                                names.append(f"  {decode(message.value or b'').type.value}")
+                            except RecordError:
+                                names.append("  undecodable")
+                        for name in names:
+                            counts[name] += 1
+                            sizes[name] += size
+        finally:
+            await consumer.stop()
+        return {name: (counts[name], sizes[name]) for name in counts}
+
+    return on_own_loop(run())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
                 time.sleep(1)
             sampler.stop()
             held = clients.total()
+            traffic = traffic_by_topic(cluster.kafka_bootstrap, args.traffic_seconds)
         finally:
             clients.stop()
     warm = start + args.warmup * 60
@@ -120,6 +169,12 @@ def run(args: argparse.Namespace) -> int:
             verdict = "met" if met else "MISSED"
             line += f"  target <= {BROKER_TARGET_MB_PER_DAY:.0f} MB/day: {verdict}"
         print(line)
+    print(f"broker traffic over {args.traffic_seconds:.0f} s (never expired: it all stays):")
+    total = sum(size for name, (_, size) in traffic.items() if not name.startswith(" "))
+    for name, (count, size) in sorted(traffic.items()):
+        per_day = size / args.traffic_seconds * 86_400 / MB
+        print(f"  {name:<50} {count:6d} records {size:9d} bytes = {per_day:8.1f} MB/day")
+    print(f"  all topics: {total / args.traffic_seconds * 86_400 / MB:.1f} MB/day")
     cpu = sampler.mean_cpu(warm)
     print("mean CPU (% of a core): " + ", ".join(f"{k} {v * 100:.1f}" for k, v in cpu.items()))
     return 0 if ok else 1
@@ -130,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executors", type=int, default=1000)
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--every", type=float, default=5.0, help="seconds between samples")
+    parser.add_argument(
+        "--traffic-seconds", type=float, default=30.0, help="broker traffic window at the end"
+    )
     parser.add_argument(
         "--warmup", type=float, default=1.0, help="minutes left out of the slope (start-up)"
     )

@@ -27,6 +27,7 @@ from streams.records import (
 
 def fold(state: AppState, event: ExecutorEvent) -> AppState:
     """Fold one executor event into the app's state (idempotent, latest wins by event time)."""
+    heard = state.gateways_heard_ms
     match event:
         case ExecutorConnected():
             executors = _on_connected(state.executors, event)
@@ -36,7 +37,14 @@ def fold(state: AppState, event: ExecutorEvent) -> AppState:
             executors = _on_heartbeat(state.executors, event)
         case CommandProgress() | PollResult():
             executors = state.executors
-    return replace(state, executors=executors, watermark_ms=max(state.watermark_ms, event.ts_ms))
+    if not isinstance(event, PollResult) and heard.get(event.gateway, -1) < event.ts_ms:
+        heard = {**heard, event.gateway: event.ts_ms}
+    return replace(
+        state,
+        executors=executors,
+        watermark_ms=max(state.watermark_ms, event.ts_ms),
+        gateways_heard_ms=heard,
+    )
 
 
 def _with(

@@ -103,8 +103,9 @@ def plan(state: AppState, now_ms: int, timings: RecoveryTimings) -> Plan:
     """
     closes = CloseTimes(state)
     decisions: list[RecoveryDecision] = []
+    heard = state.gateways_heard_ms
     for record in state.executors.values():
-        reason = _death_reason(closes, record, now_ms, timings)
+        reason = _death_reason(closes, record, heard.get(record.gateway, 0), now_ms, timings)
         if reason is not None:
             decisions.append(_declared_dead(state, record, reason, now_ms))
     state = fold_decisions(state, decisions)
@@ -145,11 +146,19 @@ def on_progress(state: AppState, progress: CommandProgress) -> Plan:
 
 
 def _death_reason(
-    closes: CloseTimes, record: ExecutorRecord, now_ms: int, timings: RecoveryTimings
+    closes: CloseTimes,
+    record: ExecutorRecord,
+    gateway_heard_ms: int,
+    now_ms: int,
+    timings: RecoveryTimings,
 ) -> str | None:
+    """Why ``record`` is dead now (``None``: it is not). A connected executor is silent only
+    while its gateway pod is too (``AppState.gateways_heard_ms``): a pod that still speaks
+    holds its sessions, and one it lost without a close is found by its next listing."""
+    seen_ms = max(record.last_seen_ms, gateway_heard_ms)
     match record.state:
-        case ExecutorState.CONNECTED if now_ms - record.last_seen_ms >= timings.liveness_timeout_ms:
-            silent_s = (now_ms - record.last_seen_ms) / 1000
+        case ExecutorState.CONNECTED if now_ms - seen_ms >= timings.liveness_timeout_ms:
+            silent_s = (now_ms - seen_ms) / 1000
             return (
                 f"silent for {silent_s:.1f} s (liveness timeout "
                 f"{timings.liveness_timeout_ms / 1000:.1f} s): its gateway stopped reporting it"
