@@ -85,6 +85,12 @@ class Clients:
     connected: dict[int, int] = field(default_factory=dict)
     recoveries: list[dict[str, Any]] = field(default_factory=list)
     owner: dict[str, int] = field(default_factory=dict)
+    lag_ms: dict[int, float] = field(default_factory=dict)
+    """Each client process's worst event-loop lag over its last report window."""
+    requests: dict[int, int] = field(default_factory=dict)
+    """Requests each client process has answered (capture polls among them)."""
+    closes: dict[int, dict[str, int]] = field(default_factory=dict)
+    """Each client process's closed sessions by cause (``bench.swarm.close_cause``)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self, url: str, specs: list[Spec], processes: int) -> None:
@@ -122,6 +128,29 @@ class Clients:
                     self.connected[index] = report["connected"]
                 if "recovery" in report:
                     self.recoveries.append(report)
+                if "lag_ms" in report:
+                    self.lag_ms[index] = report["lag_ms"]
+                if "requests" in report:
+                    self.requests[index] = report["requests"]
+                if "closes" in report:
+                    self.closes[index] = report["closes"]
+
+    def worst_lag_ms(self) -> float:
+        """The worst loop lag the client processes last reported."""
+        with self.lock:
+            return max(self.lag_ms.values(), default=0.0)
+
+    def close_causes(self) -> Counter[str]:
+        """Sessions closed so far over every client process, by cause."""
+        with self.lock:
+            total: Counter[str] = Counter()
+            for closes in self.closes.values():
+                total.update(closes)
+            return total
+
+    def answered(self) -> int:
+        with self.lock:
+            return sum(self.requests.values())
 
     def total(self) -> int:
         with self.lock:

@@ -9,7 +9,10 @@ never reconnects it (a killed process); ``stop`` ends the process.
 
 It reports on stdout, one JSON object a line: ``{"connected": n}`` whenever the count of live
 sessions changes, ``{"recovery": executor_id, "dead": [...]}`` for each recovery request
-received, ``{"requests": n}`` (all requests answered) when asked with ``count``.
+received, ``{"requests": n}`` (all requests answered) when asked with ``count``, and every
+``LAG_REPORT_S`` ``{"lag_ms": worst, "requests": n}``: the worst lag of its own event loop over
+that window (how late a 0.25 s sleep woke), so that the load generator's own overrun can be told
+from the server's.
 
 Run by ``bench/gateway.py`` (``python -m bench.swarm --help``); not meant for use by hand.
 """
@@ -21,6 +24,7 @@ import asyncio
 import json
 import random
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +36,8 @@ PING_INTERVAL_S = 20.0
 PING_TIMEOUT_S = 20.0
 RECONNECT_S = 1.0
 """DBOS reconnects one second after a close."""
+LAG_PROBE_S = 0.25
+LAG_REPORT_S = 5.0
 LIST_VERBS = frozenset({"list_workflows", "list_queued_workflows", "list_steps", "list_schedules"})
 
 
@@ -88,6 +94,9 @@ class Swarm:
     killed: set[str] = field(default_factory=set)
     sessions: dict[str, ClientConnection] = field(default_factory=dict)
     requests: int = 0
+    closes: Counter[str] = field(default_factory=Counter)
+    """Sessions closed, by who closed and why (``gateway 1011 keepalive ping timeout``,
+    ``client 1011 ...``, ``lost`` for a connection lost without a close frame)."""
     _reported: int = -1
 
     def report(self, **fields: Any) -> None:
@@ -123,6 +132,7 @@ class Swarm:
             except ConnectionClosed:
                 pass
             finally:
+                self.closes[close_cause(ws)] += 1
                 if self.sessions.get(executor_id) is ws:
                     del self.sessions[executor_id]
                 if self.live.get(executor_id) is ws:
@@ -150,6 +160,34 @@ class Swarm:
             ws.transport.abort()
 
 
+def close_cause(ws: ClientConnection) -> str:
+    """Who closed a session and why: the gateway (its close frame came first), this client, or
+    neither (the connection was lost)."""
+    if ws.protocol.close_rcvd is not None and ws.protocol.close_rcvd_then_sent in (True, None):
+        frame = ws.protocol.close_rcvd
+        return f"gateway {frame.code} {frame.reason}".strip()
+    if ws.protocol.close_sent is not None:
+        frame = ws.protocol.close_sent
+        return f"client {frame.code} {frame.reason}".strip()
+    return "lost"
+
+
+async def loop_lag(swarm: Swarm) -> None:
+    """Report the worst lag of this process's event loop every ``LAG_REPORT_S``."""
+    loop = asyncio.get_running_loop()
+    worst, window_start = 0.0, loop.time()
+    while True:
+        before = loop.time()
+        await asyncio.sleep(LAG_PROBE_S)
+        now = loop.time()
+        worst = max(worst, now - before - LAG_PROBE_S)
+        if now - window_start >= LAG_REPORT_S:
+            swarm.report(
+                lag_ms=round(worst * 1000, 1), requests=swarm.requests, closes=swarm.closes
+            )
+            worst, window_start = 0.0, now
+
+
 async def commands(swarm: Swarm, done: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     while True:
@@ -173,6 +211,7 @@ async def main_async(args: argparse.Namespace) -> None:
         for spec in (Spec.parse(s) for s in args.spec)
         for index in range(spec.first, spec.first + spec.count)
     ]
+    tasks.append(asyncio.create_task(loop_lag(swarm)))
     await commands(swarm, done)
     for task in tasks:
         task.cancel()

@@ -20,6 +20,10 @@ from streams.records import Command, ExecutorRequest, PollWorkflows, Record, Rec
 
 logger = logging.getLogger(__name__)
 
+PRODUCER_BATCH_BYTES = 512 * 1024
+"""One partition's open batch (aiokafka ``max_batch_size``; its default is 16 KB): under the
+brokers' default 1 MB record batch limit."""
+
 
 class KafkaSink:
     """Publishes Baton records (``EventSink``); ``stop()`` flushes and is idempotent.
@@ -44,6 +48,12 @@ class KafkaSink:
             acks="all",
             linger_ms=5,
             request_timeout_ms=15_000,
+            # aiokafka keeps one open batch per partition, and every send that finds it full
+            # waits for it to drain, then races for the next one: thousands of sessions opening
+            # or closing at once (a reconnect wave, a drain) all wake on every drained batch,
+            # quadratic in the wave. The executor events of an app share a partition: a batch
+            # of hundreds of records (~250 bytes each) keeps the rounds few.
+            max_batch_size=PRODUCER_BATCH_BYTES,
         )
         self._started = False
 

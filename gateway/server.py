@@ -29,6 +29,7 @@ from gateway.config import GatewayConfig
 from gateway.connection import Connection
 from gateway.kafka import CommandFeed, KafkaSink
 from gateway.kafka_watchdog import KafkaWatchdog
+from gateway.keepalive import KeepaliveConnection
 from gateway.lookups import WorkflowLookups
 from gateway.management import MANAGEMENT_KINDS
 from gateway.operations import RequestAnswerer, WorkflowOperator
@@ -149,6 +150,7 @@ class Gateway(Service):
             self._handle,
             self.config.host,
             self.config.port,
+            create_connection=KeepaliveConnection,
             process_request=self._admit,
             open_timeout=limits.open_timeout_s,
             ping_interval=self.config.ping_interval_s,

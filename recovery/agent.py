@@ -14,6 +14,11 @@ current event), so the states live in a cache owned by this worker's partitions:
 the cache, and the next event of that app (a heartbeat within seconds) writes it to the table. A
 rebalance drops the cache; the table, rebuilt from its changelog, is then the truth again.
 
+Computing a delta walks the app's executors, so an app of more than
+``TABLE_WRITE_EACH_EVENT_UP_TO`` executors is written at most every ``TABLE_WRITE_EVERY_S`` (the
+next event after that writes everything since): per event, a fleet of 10,000 connecting at once
+cost a walk of the fleet per connect, quadratic in its size.
+
 An exception escaping the agent crashes the Faust app (``broker.faust_app``: agents are
 supervised by ``CrashingSupervisor``): the worker role then exits non-zero and is restarted.
 
@@ -27,6 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Protocol
@@ -63,6 +70,10 @@ holds the lock the tick needs: a small one keeps the tick on time under a backlo
 
 PROJECTION_CADENCE = Cadence(clock_every_ms=10_000, clock_budget=2_000)
 """The store's last-seen times are at most about 10 s behind (the console shows them)."""
+TABLE_WRITE_EACH_EVENT_UP_TO = 1_000
+"""Apps of at most this many executors are written to the table on each of their events."""
+TABLE_WRITE_EVERY_S = 1.0
+"""Larger apps are written at most this often (on the first event after it)."""
 
 
 class Projection(Protocol):
@@ -94,6 +105,7 @@ class RecoveryAgent:
         self._states: dict[AppName, AppState] = {}
         self._table = LivenessTable(worker.liveness)
         self._projected: dict[AppName, Written] = {}
+        self._table_written_at: dict[AppName, float] = {}
         self._dirty: set[AppName] = set()
         self._unprojected: list[RecoveryDecision] = []
         self._lock = asyncio.Lock()
@@ -118,6 +130,7 @@ class RecoveryAgent:
         async with self._lock:
             self._states.clear()
             self._table.forget()
+            self._table_written_at.clear()
             self._projected.clear()
 
     async def _consume(self, stream: Any) -> None:
@@ -134,7 +147,7 @@ class RecoveryAgent:
                 # partition of the current event, and every event of an app is on one partition.
                 for app, event in last_of.items():
                     state = self._states.get(app)
-                    if state is not None:
+                    if state is not None and self._table_due(state):
                         stream._set_current_event(event)
                         self._table.write(state)
 
@@ -145,6 +158,16 @@ class RecoveryAgent:
             self._metrics.error(ErrorKind.DECODE)
             logger.warning("skipping undecodable executor event: %s", exc)
             return None
+
+    def _table_due(self, state: AppState) -> bool:
+        """Whether this event writes the app's delta to the table (``TABLE_WRITE_EVERY_S``)."""
+        if len(state.executors) <= TABLE_WRITE_EACH_EVENT_UP_TO:
+            return True
+        now = time.monotonic()
+        if now - self._table_written_at.get(state.app, -math.inf) < TABLE_WRITE_EVERY_S:
+            return False
+        self._table_written_at[state.app] = now
+        return True
 
     async def _on_record(self, record: Record) -> None:
         match record:

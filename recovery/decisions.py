@@ -9,17 +9,42 @@ Pure: no Faust, Kafka, asyncio or clock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
-from recovery.state import AppState, ExecutorState, Recovery, RecoveryState
+from recovery.state import AppState, ExecutorRecord, ExecutorState, Recovery, RecoveryState
 from streams.ids import ExecutorId
 from streams.records import RecoveryDecision, RecoveryStep
 
 
 def fold_decision(state: AppState, decision: RecoveryDecision) -> AppState:
     """Fold a recovery decision (from the policy, or replayed from the audit topic)."""
+    return fold_decisions(state, (decision,))
+
+
+def fold_decisions(state: AppState, decisions: Sequence[RecoveryDecision]) -> AppState:
+    """Fold several decisions in order, copying the app's mappings once (not once each: a crowd
+    of thousands declared dead in one tick would be quadratic in the fleet)."""
+    if not decisions:
+        return state
     executors = dict(state.executors)
     recoveries = dict(state.recoveries)
+    for decision in decisions:
+        apply_decision(executors, recoveries, decision)
+    return replace(
+        state,
+        executors=executors,
+        recoveries=recoveries,
+        watermark_ms=max(state.watermark_ms, max(d.ts_ms for d in decisions)),
+    )
+
+
+def apply_decision(
+    executors: dict[ExecutorId, ExecutorRecord],
+    recoveries: dict[ExecutorId, Recovery],
+    decision: RecoveryDecision,
+) -> None:
+    """Fold one decision into an app's mappings, in place (the watermark is the caller's)."""
     dead_id = decision.dead_executor_id
     current = recoveries.get(dead_id)
     match decision.step:
@@ -50,12 +75,6 @@ def fold_decision(state: AppState, decision: RecoveryDecision) -> AppState:
             recoveries[dead_id] = _recovery_step(current, decision, RecoveryState.SUCCEEDED)
         case _:
             recoveries[dead_id] = _recovery_step(current, decision, _NEXT_STATE[decision.step])
-    return replace(
-        state,
-        executors=executors,
-        recoveries=recoveries,
-        watermark_ms=max(state.watermark_ms, decision.ts_ms),
-    )
 
 
 _NEXT_STATE = {

@@ -41,6 +41,7 @@ def fold(state: AppState, event: ExecutorEvent) -> AppState:
         state = replace(
             state, executors={k: _paused(r, gap_ms) for k, r in state.executors.items()}
         )
+    heard = state.gateways_heard_ms
     match event:
         case ExecutorConnected():
             executors = _on_connected(state.executors, event)
@@ -50,7 +51,14 @@ def fold(state: AppState, event: ExecutorEvent) -> AppState:
             executors = _on_heartbeat(state.executors, event)
         case CommandProgress() | PollResult():
             executors = state.executors
-    return replace(state, executors=executors, watermark_ms=max(state.watermark_ms, event.ts_ms))
+    if not isinstance(event, PollResult) and heard.get(event.gateway, -1) < event.ts_ms:
+        heard = {**heard, event.gateway: event.ts_ms}
+    return replace(
+        state,
+        executors=executors,
+        watermark_ms=max(state.watermark_ms, event.ts_ms),
+        gateways_heard_ms=heard,
+    )
 
 
 def _paused(record: ExecutorRecord, gap_ms: int) -> ExecutorRecord:

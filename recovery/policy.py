@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from recovery.decisions import fold_decision, prune
+from recovery.decisions import apply_decision, fold_decision, fold_decisions, prune
 from recovery.state import AppState, ExecutorRecord, ExecutorState, Recovery, RecoveryState
 from streams.ids import CommandId, ExecutorId
 from streams.records import (
@@ -95,20 +95,33 @@ def event_clock(state: AppState, wall_ms: int, timings: RecoveryTimings) -> int:
 
 
 def plan(state: AppState, now_ms: int, timings: RecoveryTimings) -> Plan:
-    """Declare the dead, then advance every open recovery by one step."""
-    decisions: list[RecoveryDecision] = []
+    """Declare the dead, then advance every open recovery by one step.
+
+    Linear in the app's executors and recoveries: a crowd of thousands declared dead at once (a
+    gateway lost) is folded with one copy of the app's mappings, and the candidates of the
+    recoveries are ranked once per plan, not once per recovery.
+    """
     closes = CloseTimes(state)
-    for record in list(state.executors.values()):
-        reason = _death_reason(closes, record, now_ms, timings)
+    decisions: list[RecoveryDecision] = []
+    heard = state.gateways_heard_ms
+    for record in state.executors.values():
+        reason = _death_reason(closes, record, heard.get(record.gateway, 0), now_ms, timings)
         if reason is not None:
             decisions.append(_declared_dead(state, record, reason, now_ms))
-    for decision in decisions:
-        state = fold_decision(state, decision)
-    for recovery in list(state.recoveries.values()):
-        step = _advance(state, recovery, now_ms, timings)
-        if step is not None:
-            state = fold_decision(state, step)
-            decisions.append(step)
+    state = fold_decisions(state, decisions)
+    if any(r.state in _OPEN for r in state.recoveries.values()):
+        # Steps change recoveries only (never executors): fold them in place into one copy.
+        executors, recoveries = dict(state.executors), dict(state.recoveries)
+        state = replace(state, executors=executors, recoveries=recoveries)
+        candidates = Candidates(state)
+        for recovery in list(recoveries.values()):
+            step = _advance(state, recovery, now_ms, timings, candidates)
+            if step is not None:
+                apply_decision(executors, recoveries, step)
+                candidates.moved(recovery, recoveries[recovery.dead_executor_id])
+                decisions.append(step)
+        watermark_ms = max([state.watermark_ms, *(d.ts_ms for d in decisions)])
+        state = replace(state, watermark_ms=watermark_ms)
     commands = tuple(_command_for(state, d, timings) for d in decisions if _is_choice(d))
     state = prune(state, now_ms, timings.retention_ms)
     return Plan(state=state, decisions=tuple(decisions), commands=commands)
@@ -133,11 +146,19 @@ def on_progress(state: AppState, progress: CommandProgress) -> Plan:
 
 
 def _death_reason(
-    closes: CloseTimes, record: ExecutorRecord, now_ms: int, timings: RecoveryTimings
+    closes: CloseTimes,
+    record: ExecutorRecord,
+    gateway_heard_ms: int,
+    now_ms: int,
+    timings: RecoveryTimings,
 ) -> str | None:
+    """Why ``record`` is dead now (``None``: it is not). A connected executor is silent only
+    while its gateway pod is too (``AppState.gateways_heard_ms``): a pod that still speaks
+    holds its sessions, and one it lost without a close is found by its next listing."""
+    seen_ms = max(record.last_seen_ms, gateway_heard_ms)
     match record.state:
-        case ExecutorState.CONNECTED if now_ms - record.last_seen_ms >= timings.liveness_timeout_ms:
-            silent_s = (now_ms - record.last_seen_ms) / 1000
+        case ExecutorState.CONNECTED if now_ms - seen_ms >= timings.liveness_timeout_ms:
+            silent_s = (now_ms - seen_ms) / 1000
             return (
                 f"silent for {silent_s:.1f} s (liveness timeout "
                 f"{timings.liveness_timeout_ms / 1000:.1f} s): its gateway stopped reporting it"
@@ -221,14 +242,22 @@ def _declared_dead(
     )
 
 
+_OPEN = frozenset({RecoveryState.PENDING, RecoveryState.STRANDED, RecoveryState.IN_FLIGHT})
+"""The recoveries a plan advances."""
+
+
 def _advance(
-    state: AppState, recovery: Recovery, now_ms: int, timings: RecoveryTimings
+    state: AppState,
+    recovery: Recovery,
+    now_ms: int,
+    timings: RecoveryTimings,
+    candidates: Candidates,
 ) -> RecoveryDecision | None:
     match recovery.state:
         case RecoveryState.IN_FLIGHT:
             return _check_in_flight(state, recovery, now_ms, timings)
         case RecoveryState.PENDING | RecoveryState.STRANDED:
-            return _choose(state, recovery, now_ms, timings)
+            return _choose(state, recovery, now_ms, timings, candidates)
         case _:
             return None
 
@@ -250,7 +279,11 @@ def _check_in_flight(
 
 
 def _choose(
-    state: AppState, recovery: Recovery, now_ms: int, timings: RecoveryTimings
+    state: AppState,
+    recovery: Recovery,
+    now_ms: int,
+    timings: RecoveryTimings,
+    candidates: Candidates,
 ) -> RecoveryDecision | None:
     dead = state.executors.get(recovery.dead_executor_id)
     if dead is not None and dead.state is ExecutorState.CONNECTED:
@@ -259,13 +292,12 @@ def _choose(
     failed_at_ms = recovery.failed_at_ms
     if failed_at_ms is not None and now_ms - failed_at_ms < timings.retry_backoff_ms:
         return None
-    candidates = _candidates(state, recovery)
-    if not candidates:
+    target = candidates.best(recovery)
+    if target is None:
         if recovery.state is RecoveryState.STRANDED:
             return None
         reason = f"no live executor of application version {recovery.application_version!r}"
         return _decision(state, recovery, RecoveryStep.STRANDED, reason, now_ms)
-    target = candidates[0]
     attempt = recovery.attempt + 1
     reason = (
         f"live executor of version {recovery.application_version!r} "
@@ -287,26 +319,54 @@ def _choose(
     )
 
 
-def _candidates(state: AppState, recovery: Recovery) -> list[ExecutorRecord]:
-    """Live executors of the version, untried first, then least busy, then longest connected."""
-    load = Counter(
-        r.target for r in state.recoveries.values() if r.state is RecoveryState.IN_FLIGHT
-    )
-    live = [
-        e
-        for e in state.live_executors()
-        if e.info.application_version == recovery.application_version
-        and e.executor_id != recovery.dead_executor_id
-    ]
-    return sorted(
-        live,
-        key=lambda e: (
-            e.executor_id in recovery.tried,
-            load[e.executor_id],
-            e.connected_at_ms,
-            e.executor_id,
-        ),
-    )
+class Candidates:
+    """The live executors a plan may choose recovery targets from: untried first, then least
+    busy (recoveries in flight to it), then longest connected.
+
+    Built once per plan (executors do not change while it advances recoveries) and told of each
+    step (``moved``), so each choice scans the live executors of its version in connection
+    order only until one that is untried and idle, instead of sorting them all.
+    """
+
+    def __init__(self, state: AppState) -> None:
+        self._state = state
+        self._by_version: dict[str, list[ExecutorRecord]] | None = None
+        self._load: Counter[ExecutorId] = Counter(
+            r.target
+            for r in state.recoveries.values()
+            if r.state is RecoveryState.IN_FLIGHT and r.target is not None
+        )
+
+    def best(self, recovery: Recovery) -> ExecutorRecord | None:
+        """The best target for ``recovery`` (``None``: no live executor of its version)."""
+        best: ExecutorRecord | None = None
+        best_key: tuple[bool, int] | None = None
+        for record in self._live(recovery.application_version):
+            if record.executor_id == recovery.dead_executor_id:
+                continue
+            key = (record.executor_id in recovery.tried, self._load[record.executor_id])
+            if best_key is None or key < best_key:
+                best, best_key = record, key
+                if key == (False, 0):
+                    break
+        return best
+
+    def moved(self, before: Recovery, after: Recovery) -> None:
+        """A step took a recovery from ``before`` to ``after``: keep the loads exact."""
+        if before.state is RecoveryState.IN_FLIGHT and before.target is not None:
+            self._load[before.target] -= 1
+        if after.state is RecoveryState.IN_FLIGHT and after.target is not None:
+            self._load[after.target] += 1
+
+    def _live(self, version: str) -> list[ExecutorRecord]:
+        if self._by_version is None:
+            by_version: dict[str, list[ExecutorRecord]] = {}
+            for record in sorted(
+                self._state.live_executors(), key=lambda e: (e.connected_at_ms, e.executor_id)
+            ):
+                by_version.setdefault(record.info.application_version, []).append(record)
+            self._by_version = by_version
+        return self._by_version.get(version, [])
 
 
 def _decision(

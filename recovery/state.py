@@ -97,6 +97,11 @@ class AppState:
     recoveries: Mapping[ExecutorId, Recovery] = field(default_factory=dict)
     watermark_ms: int = 0
     """Highest event time folded in: the app's event clock."""
+    gateways_heard_ms: Mapping[GatewayId, int] = field(default_factory=dict, compare=False)
+    """Each gateway pod's latest event for this app (a connect, a close, a heartbeat): a pod
+    still speaking still holds its sessions, even when its heartbeats run late (a pod busy with
+    thousands of sessions). Not in the table (nor compared): after a rebalance the next events
+    rebuild it."""
 
     def live_executors(self) -> list[ExecutorRecord]:
         return [e for e in self.executors.values() if e.state is ExecutorState.CONNECTED]

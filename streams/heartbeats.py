@@ -22,8 +22,10 @@ from streams.records import GatewayHeartbeat, SessionInfo
 MAX_CHUNK_SESSIONS = 500
 MAX_CHUNK_BYTES = 256 * 1024
 """A chunk stops growing past this much JSON (a session's metadata may be 2 KB)."""
-LIST_EVERY_BEAT_UP_TO = 100
-"""A pod holding at most this many sessions of an app lists them in every beat (one record)."""
+LIST_EVERY_BEAT_UP_TO = 10
+"""A pod holding at most this many sessions of an app lists them in every beat (one record).
+The embedded broker keeps every record: at 100 sessions, a listing every 2 s (~20 KB) came to
+~840 MB a day (issue 12's soak); a digest-only beat is ~250 bytes."""
 
 
 def session_digest(sessions: Iterable[SessionInfo]) -> str:

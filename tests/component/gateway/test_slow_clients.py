@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import orjson
+import pytest
 from websockets.asyncio.client import connect
+from websockets.asyncio.connection import Connection as WsConnection
+from websockets.asyncio.server import ServerConnection
+from websockets.sync.client import connect as sync_connect
 
 from gateway.server import Gateway
 from runtime.clock import wall_ms
@@ -207,6 +213,57 @@ async def test_an_executor_that_answers_no_ping_is_closed_by_the_keepalive(
     assert (gone.close_code, gone.close_reason) == (1011, "keepalive ping timeout")
     # interval + timeout + close timeout = 1.5 s (measured: ~1.5 s).
     assert 1_000 <= gone.ts_ms - ready[0].ts_ms < 2_500
+
+
+def executor_in_thread(url: str, executor_id: str, stop: threading.Event) -> None:
+    """A DBOS-like executor on a thread of its own (websockets' sync client answers pings from
+    its own thread, whatever the gateway's loop does)."""
+    with sync_connect(url) as ws:
+        request = orjson.loads(ws.recv())
+        answer = {"type": "executor_info", "request_id": request["request_id"]}
+        ws.send(
+            orjson.dumps(
+                {**answer, "executor_id": executor_id, "application_version": "v1"}
+            ).decode()
+        )
+        stop.wait(30)
+
+
+async def test_a_late_gateway_loop_does_not_fail_executors_that_answer_its_pings(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: at ~7,500 sessions on busy cores the gateway's loop ran later than the ping
+    timeout, and failed (1011) live executors whose pongs sat unread in their sockets."""
+    _, key = await keys.create(APP)
+    late_turns: list[float] = []
+    ping = WsConnection.ping
+
+    async def ping_then_run_late(self: WsConnection, data: Any = None) -> Any:
+        pong = await ping(self, data)
+        if isinstance(self, ServerConnection) and len(late_turns) < 3:
+            late_turns.append(1.2)  # the loop runs 0.7 s past the pong's deadline
+            asyncio.get_running_loop().call_soon(time.sleep, 1.2)
+        return pong
+
+    monkeypatch.setattr(WsConnection, "ping", ping_then_run_late)
+    stop = threading.Event()
+    async with make_gateway(ping_interval_s=0.3, ping_timeout_s=0.5, close_timeout_s=0.5) as gw:
+        url = executor_url(gw, APP, key)
+        thread = threading.Thread(target=executor_in_thread, args=(url, "exec-alive", stop))
+        thread.start()
+        try:
+            await connected(events, "exec-alive")
+            await eventually(
+                lambda: len(late_turns) == 3 or disconnected(events, "exec-alive"),
+                "three late turns, or a disconnect",
+                timeout_s=10,
+            )
+            await asyncio.sleep(1.0)
+            assert disconnected(events, "exec-alive") is None
+            assert len(late_turns) == 3
+        finally:
+            stop.set()
+            await asyncio.to_thread(thread.join, 10)
 
 
 async def test_requests_beyond_the_in_flight_bound_fail_at_once(

@@ -686,6 +686,20 @@ def test_a_backlog_reconnect_is_seen_before_its_grace_period_ends() -> None:
     assert result.state.executors[A].state is ExecutorState.CONNECTED
 
 
+def test_an_executor_is_not_silent_while_its_gateway_still_speaks() -> None:
+    """Issue 12: a gateway pod busy with 10,000 sessions ran its heartbeats late while its
+    connects still flowed, and the worker declared its live executors dead for silence."""
+    state = fold_all([connected("exec-a", gateway="gw-1"), connected("exec-b", gateway="gw-1")])
+    timeout = TIMINGS.liveness_timeout_ms
+    # No heartbeat from gw-1, but it keeps reporting other sessions of the app.
+    state = fold(state, connected("exec-c", ts=T0 + timeout - 1_000, gateway="gw-1"))
+    assert plan(state, T0 + timeout, TIMINGS).decisions == ()
+    # Once gw-1 says nothing at all for the timeout, its executors are silent.
+    result = plan(state, T0 + 2 * timeout - 1_000, TIMINGS)
+    dead = {d.dead_executor_id for d in result.decisions if d.step is RecoveryStep.DECLARED_DEAD}
+    assert dead == {"exec-a", "exec-b", "exec-c"}
+
+
 def test_an_outage_of_events_never_looks_like_silent_executors() -> None:
     state = fold_all([connected("exec-a", T0), connected("exec-b", T0)])
     wall = T0 + 3_600_000  # an hour with no events at all
@@ -799,7 +813,8 @@ def check_plan(before: AppState, now: int, result: Plan, timings: RecoveryTiming
             continue
         record = before.executors[decision.dead_executor_id]
         if record.state is ExecutorState.CONNECTED:
-            assert now - record.last_seen_ms >= timings.liveness_timeout_ms
+            heard = before.gateways_heard_ms.get(record.gateway, 0)
+            assert now - max(record.last_seen_ms, heard) >= timings.liveness_timeout_ms
         else:
             assert record.state is ExecutorState.DISCONNECTED
             assert not record.revoked
