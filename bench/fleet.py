@@ -45,7 +45,7 @@ from dataclasses import dataclass, field  # noqa: E402
 
 import psutil  # noqa: E402
 
-from bench.gateway import Clients  # noqa: E402
+from bench.gateway import Clients, kill_and_recover  # noqa: E402
 from bench.swarm import Spec  # noqa: E402
 from tests.baton_cluster import BatonCluster, free_port  # noqa: E402
 
@@ -166,16 +166,6 @@ def wait_listed(cluster: BatonCluster, n: int, timeout_s: float) -> tuple[float 
     return None, listed
 
 
-def wait_recovered(clients: Clients, executor_id: str, timeout_s: float) -> float | None:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout_s:
-        with clients.lock:
-            if any(executor_id in r["dead"] for r in clients.recoveries):
-                return time.monotonic() - start
-        time.sleep(0.1)
-    return None
-
-
 @contextmanager
 def baton_up(workdir: Path) -> Iterator[BatonCluster]:
     cluster = BatonCluster(f"127.0.0.1:{free_port()}", workdir)
@@ -235,8 +225,7 @@ def run(args: argparse.Namespace) -> int:
             steady_cpu = sampler.mean_cpu(steady_start)
             listed_after_steady = connected_listed(cluster)
             victim = f"sim-{n // 2}"
-            clients.kill(victim)
-            recovered_s = wait_recovered(clients, victim, args.recovery_timeout)
+            recovered_s = kill_and_recover(clients, victim, args.recovery_timeout)
             time.sleep(3)
             listed_after_kill = connected_listed(cluster)
             sampler.stop()

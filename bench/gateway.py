@@ -54,7 +54,7 @@ from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import IO, Any, TypeVar  # noqa: E402
 
-from aiokafka import AIOKafkaConsumer  # noqa: E402
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
 from baton.children import die_with_parent  # noqa: E402
@@ -319,16 +319,44 @@ def _open_sockets(pid: int) -> int:
 
 def topic_traffic(bootstrap: str, topic: str, seconds: float) -> tuple[Counter[str], Counter[str]]:
     """Records and bytes by record type written to ``topic`` during the next ``seconds``."""
+    counts: Counter[str] = Counter()
+    sizes: Counter[str] = Counter()
+    for message in records_written(bootstrap, seconds, topic):
+        raw = message.value or b""
+        counts[record_kind(raw)] += 1
+        sizes[record_kind(raw)] += len(raw)
+    return counts, sizes
 
-    async def run() -> tuple[Counter[str], Counter[str]]:
+
+def record_kind(raw: bytes) -> str:
+    """A record's type as Baton's codec reads it (``undecodable`` otherwise)."""
+    try:
+        return decode(raw).type.value
+    except RecordError:
+        return "undecodable"
+
+
+def records_written(
+    bootstrap: str, seconds: float, topic: str | None = None
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The records written to ``topic`` (every topic of the broker if ``None``) during the next
+    ``seconds``, read from the partitions' ends."""
+
+    async def run() -> list[ConsumerRecord[bytes, bytes]]:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
         )
         await consumer.start()
-        counts: Counter[str] = Counter()
-        sizes: Counter[str] = Counter()
+        written: list[ConsumerRecord[bytes, bytes]] = []
         try:
-            partitions = await topic_partitions(bootstrap, topic)
+            if topic is None:
+                partitions = [
+                    TopicPartition(name, p)
+                    for name in await consumer.topics()
+                    for p in consumer.partitions_for_topic(name) or ()
+                ]
+            else:
+                partitions = await topic_partitions(bootstrap, topic)
             consumer.assign(partitions)
             await consumer.seek_to_end(*partitions)
             for tp in partitions:
@@ -337,17 +365,10 @@ def topic_traffic(bootstrap: str, topic: str, seconds: float) -> tuple[Counter[s
             while (left := deadline - time.monotonic()) > 0:
                 batches = await consumer.getmany(timeout_ms=int(min(left, 0.5) * 1000))
                 for messages in batches.values():
-                    for message in messages:
-                        raw = message.value or b""
-                        try:
-                            kind = decode(raw).type.value
-                        except RecordError:
-                            kind = "undecodable"
-                        counts[kind] += 1
-                        sizes[kind] += len(raw)
+                    written.extend(messages)
         finally:
             await consumer.stop()
-        return counts, sizes
+        return written
 
     return on_own_loop(run())
 

@@ -33,13 +33,9 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
 
-from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
-
 from bench.fleet import APP, MB, Sampler, baton_up, client_processes, up_processes  # noqa: E402
-from bench.gateway import Clients, on_own_loop  # noqa: E402
+from bench.gateway import Clients, record_kind, records_written  # noqa: E402
 from bench.swarm import Spec  # noqa: E402
-from streams.codec import decode  # noqa: E402
-from streams.exceptions import RecordError  # noqa: E402
 
 WATCHED = ("gateway", "worker", "console", "broker")
 BROKER_TARGET_MB_PER_DAY = 10.0
@@ -62,44 +58,17 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float:
 def traffic_by_topic(bootstrap: str, seconds: float) -> dict[str, tuple[int, int]]:
     """Records and bytes (key + value) written to each topic of the broker over the next
     ``seconds``; executor events also by record type (``topic/type``)."""
-
-    async def run() -> dict[str, tuple[int, int]]:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-        )
-        await consumer.start()
-        counts: Counter[str] = Counter()
-        sizes: Counter[str] = Counter()
-        try:
-            partitions = [
-                TopicPartition(topic, p)
-                for topic in await consumer.topics()
-                for p in consumer.partitions_for_topic(topic) or ()
-            ]
-            consumer.assign(partitions)
-            await consumer.seek_to_end(*partitions)
-            for tp in partitions:
-                await consumer.position(tp)
-            deadline = time.monotonic() + seconds
-            while (left := deadline - time.monotonic()) > 0:
-                batches = await consumer.getmany(timeout_ms=int(min(left, 0.5) * 1000))
-                for tp, messages in batches.items():
-                    for message in messages:
-                        size = len(message.value or b"") + len(message.key or b"")
-                        names = [tp.topic]
-                        if tp.topic.endswith("executor-events"):
-                            try:
-                                names.append(f"  {decode(message.value or b'').type.value}")
-                            except RecordError:
-                                names.append("  undecodable")
-                        for name in names:
-                            counts[name] += 1
-                            sizes[name] += size
-        finally:
-            await consumer.stop()
-        return {name: (counts[name], sizes[name]) for name in counts}
-
-    return on_own_loop(run())
+    counts: Counter[str] = Counter()
+    sizes: Counter[str] = Counter()
+    for message in records_written(bootstrap, seconds):
+        size = len(message.value or b"") + len(message.key or b"")
+        names = [message.topic]
+        if message.topic.endswith("executor-events"):
+            names.append(f"  {record_kind(message.value or b'')}")
+        for name in names:
+            counts[name] += 1
+            sizes[name] += size
+    return {name: (counts[name], sizes[name]) for name in counts}
 
 
 def run(args: argparse.Namespace) -> int:
