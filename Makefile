@@ -70,13 +70,14 @@ up: $(RUNTIME)
 ## the embedded broker, Apache Kafka's jars (see kafka-jars), the DBOS clients (see client-deps),
 ## Chromium and HAProxy (see system-deps).
 ## Three passes, all always run (the target fails if any does): every test not marked `alone` on
-## TEST_WORKERS pytest-xdist workers (most tests wait on processes, not on the CPU); then the `alone`
+## TEST_WORKERS pytest-xdist workers (most tests wait on processes, not on the CPU; `worksteal`:
+## `load` handed one worker a queue of ~200 conformance tests at the end, run alone); then the `alone`
 ## ones serially (heavy topologies, or timing margins another test beside them would eat); then
 ## KAFKA_CI_TESTS again on Apache Kafka (`make test-kafka-ci`). The coverage of the three is
 ## combined, and the floor applies to the whole.
 test: system-deps $(TEST_EXTRAS) oidc-deps kafka-jars client-deps
 	$(WITH_TEST_PG); export BATON_TEST_PG_URL; status=0; \
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist load -m "not alone" --cov --cov-report= \
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not alone" --cov --cov-report= \
 		--durations=25 || status=$$?; \
 	$(BIN)/pytest -m alone --cov --cov-append --cov-report= --durations=10 || status=$$?; \
 	BATON_TEST_BROKER=kafka $(BIN)/pytest $(KAFKA_CI_TESTS) --cov --cov-append \
