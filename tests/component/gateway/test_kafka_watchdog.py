@@ -84,6 +84,13 @@ async def test_a_pod_that_cannot_write_sheds_its_sessions_and_comes_back(
             assert await handshake_status(url, "exec-3") == 101
 
 
+async def seconds_until_cut_off(gateway: Gateway) -> float:
+    """Seconds from now until the pod's watchdog counts it as cut off (a write already hangs)."""
+    stalled_at = monotonic_ms()
+    await eventually(lambda: gateway.watchdog.cut_off, "the pod counts as cut off", timeout_s=5)
+    return (monotonic_ms() - stalled_at) / 1000
+
+
 async def test_a_probe_that_hangs_counts_as_unanswered_within_its_timeout(
     make_gateway: Callable[..., Gateway],
 ) -> None:
@@ -96,9 +103,7 @@ async def test_a_probe_that_hangs_counts_as_unanswered_within_its_timeout(
     gateway.watchdog.probe = probe
     async with gateway:
         hanging = gateway.watchdog.watch.began(monotonic_ms())
-        stalled_at = monotonic_ms()
-        await eventually(lambda: gateway.watchdog.cut_off, "the pod counts as cut off", timeout_s=5)
-        waited_s = (monotonic_ms() - stalled_at) / 1000
+        waited_s = await seconds_until_cut_off(gateway)
         assert waited_s < 0.3 + CHECK_INTERVAL_S + PROBE_TIMEOUT_S + 0.5, waited_s
         assert "no answer to a probe" in (await gateway.watchdog.check() or "")
         gateway.watchdog.watch.succeeded(hanging, monotonic_ms())
@@ -117,9 +122,7 @@ async def test_the_probe_runs_while_the_writes_stall_so_its_answer_is_in_at_the_
     gateway.watchdog.probe = probe
     async with gateway:
         hanging = gateway.watchdog.watch.began(monotonic_ms())
-        stalled_at = monotonic_ms()
-        await eventually(lambda: gateway.watchdog.cut_off, "the pod counts as cut off", timeout_s=5)
-        waited_s = (monotonic_ms() - stalled_at) / 1000
+        waited_s = await seconds_until_cut_off(gateway)
         # Probing only once the stall is reached would take stall_s + 1 s.
         assert stall_s <= waited_s < stall_s + CHECK_INTERVAL_S + 0.5, waited_s
         gateway.watchdog.watch.succeeded(hanging, monotonic_ms())
