@@ -9,6 +9,7 @@ import logging
 from baton.settings import Settings
 from broker.admin import ensure_topics
 from broker.auto_create import forbid_topic_auto_creation
+from broker.idempotence import producer_idempotence
 from broker.reachability import kafka_check
 from console.access.guard import AccessPolicy
 from console.server import run_console
@@ -31,7 +32,9 @@ from streams.ids import GatewayId
 logger = logging.getLogger(__name__)
 
 
-def gateway_config(settings: Settings) -> GatewayConfig:
+def gateway_config(settings: Settings, *, idempotent_producer: bool = False) -> GatewayConfig:
+    """The gateway's config from ``settings``; ``idempotent_producer``: the broker's answer at
+    start (``broker.idempotence.producer_idempotence``)."""
     return GatewayConfig(
         gateway_id=GatewayId(settings.gateway_id),
         kafka_bootstrap=settings.require_kafka(),
@@ -47,6 +50,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         shed_when_cut_off=settings.gateway_shed_s > 0,
         # 0 (never shed): the pod still reports unready after the default stall.
         kafka_stall_ms=int(settings.gateway_shed_s * 1000) or STALL_MS,
+        idempotent_producer=idempotent_producer,
     )
 
 
@@ -65,12 +69,14 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     """Serve executors (and ``/healthz``, ``/readyz`` on the same port) until ``stop`` is set,
     then drain."""
     forbid_topic_auto_creation()
-    await ensure_topics(settings.require_kafka(), settings.topics.specs())
+    bootstrap = settings.require_kafka()
+    await ensure_topics(bootstrap, settings.topics.specs())
+    idempotent = await producer_idempotence(bootstrap, settings.kafka_idempotence, role="gateway")
     store = Store(settings.store_url())
     async with store:
         readiness = Readiness("gateway", role_checks(settings, store))
         gateway = Gateway(
-            gateway_config(settings),
+            gateway_config(settings, idempotent_producer=idempotent),
             StoreKeys(store),
             ProbeRoutes.of(readiness),
             Metrics("gateway"),
@@ -133,6 +139,9 @@ async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
                 store,
                 timeout_s=settings.console_live_timeout_s,
                 metrics=metrics,
+                idempotent_producer=await producer_idempotence(
+                    settings.kafka_bootstrap, settings.kafka_idempotence, role="console"
+                ),
             )
         await run_console(
             store,

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from broker.idempotence import IdempotenceSetting
 from console.oidc.config import OidcConfig, oidc_config_from_env
 from gateway.config import GatewayLimits
 from recovery.policy import RecoveryTimings
@@ -65,6 +66,10 @@ class Settings:
     """The certificate's unencrypted PEM private key."""
     topic_prefix: str = "baton."
     partitions: int = 8
+    kafka_idempotence: IdempotenceSetting = IdempotenceSetting.AUTO
+    """Idempotent producers: ``auto`` where the broker grants them (probed at each role's start;
+    Apache Kafka does, the embedded broker does not), ``on`` required (a role fails to start
+    without), ``off`` never (``broker.idempotence``)."""
     gateway_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     ping_interval_s: float = 5.0
     ping_timeout_s: float = 8.0
@@ -218,6 +223,7 @@ _ENV_FIELDS: dict[str, type] = {
     "tls_cert": Path,
     "tls_key": Path,
     "topic_prefix": str,
+    "kafka_idempotence": IdempotenceSetting,
     "gateway_id": str,
     "ping_interval_s": float,
     "ping_timeout_s": float,
@@ -251,7 +257,12 @@ _FLAGS = {
 }
 """Settings the command line sets too (``baton gateway`` and ``console`` call theirs --port)."""
 
-_KINDS = {int: "an integer", float: "a number", bool: "a boolean (1/0, true/false)"}
+_KINDS = {
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean (1/0, true/false)",
+    IdempotenceSetting: "auto, on or off",
+}
 
 
 def _where(name: str) -> str:

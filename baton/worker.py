@@ -24,6 +24,7 @@ from broker.admin import cluster_size, ensure_topics, replication_for
 from broker.auto_create import forbid_topic_auto_creation
 from broker.faust_app import WorkerApp, create_worker_app
 from broker.faust_metrics import add_faust_metrics
+from broker.idempotence import producer_idempotence
 from broker.reachability import kafka_check
 from capture.agent import CaptureAgent
 from capture.cursor import CaptureTimings
@@ -116,6 +117,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         topics=settings.topics,
         datadir=settings.data_dir / WORKER_DIR,
         replication=replication_for(await cluster_size(bootstrap)),
+        idempotent_producer=await producer_idempotence(
+            bootstrap, settings.kafka_idempotence, role="worker"
+        ),
     )
     await ensure_topics(bootstrap, worker_app.changelog_specs())
     metrics = Metrics("worker")

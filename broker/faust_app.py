@@ -14,7 +14,7 @@ from typing import Any
 import faust
 from mode import CrashingSupervisor
 
-from broker.faust_transport import use_fetch_max_wait
+from broker.faust_transport import use_transport
 from streams.topics import Topics, TopicSpec
 
 LIVENESS_TABLE = "liveness"
@@ -67,10 +67,12 @@ def create_worker_app(
     app_id: str | None = None,
     fetch_max_wait_ms: int = 50,
     replication: int = 1,
+    idempotent_producer: bool = False,
 ) -> WorkerApp:
     """Declare the Faust app for one deployment (its id derives from the topic prefix); its
     changelog and repartition topics are replicated ``replication`` times
-    (``broker.admin.replication_for``)."""
+    (``broker.admin.replication_for``); its producer is idempotent if ``idempotent_producer``
+    (only where the broker grants it: ``broker.idempotence``)."""
     app = faust.App(
         app_id or f"{topics.prefix}worker",
         broker=f"kafka://{bootstrap}",
@@ -92,7 +94,7 @@ def create_worker_app(
         # restarted, instead of living on at 0 % CPU with its agents gone (issue 12).
         agent_supervisor=CrashingSupervisor,
     )
-    use_fetch_max_wait(app, fetch_max_wait_ms=fetch_max_wait_ms)
+    use_transport(app, fetch_max_wait_ms=fetch_max_wait_ms, idempotent_producer=idempotent_producer)
 
     def raw_topic(name: str) -> Any:
         return app.topic(

@@ -123,3 +123,6 @@ class GatewayConfig:
     shed_when_cut_off: bool = True
     """Shed the sessions while Kafka does not take the pod's writes, so that they reconnect to
     another pod; False where there is no other pod (``baton up``)."""
+    idempotent_producer: bool = False
+    """Publish with an idempotent producer: the role sets it from the broker's answer at start
+    (``broker.idempotence``), never where the broker does not grant it."""

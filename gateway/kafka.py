@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from broker.admin import topic_partitions
+from broker.idempotence import acknowledged
 from gateway.publish_watch import PublishWatch
 from runtime.clock import monotonic_ms
 from runtime.metrics import ErrorKind, Metrics
@@ -20,6 +21,9 @@ from streams.records import Command, ExecutorRequest, PollWorkflows, Record, Rec
 
 logger = logging.getLogger(__name__)
 
+REQUEST_TIMEOUT_MS = 15_000
+"""The producer's request timeout, and the longest a publish waits for the broker's
+acknowledgement (an idempotent producer's batches never expire: ``broker.idempotence``)."""
 PRODUCER_BATCH_BYTES = 512 * 1024
 """One partition's open batch (aiokafka ``max_batch_size``; its default is 16 KB): under the
 brokers' default 1 MB record batch limit."""
@@ -29,6 +33,8 @@ class KafkaSink:
     """Publishes Baton records (``EventSink``); ``stop()`` flushes and is idempotent.
 
     Every publish's outcome is noted in ``watch`` (``gateway.kafka_watchdog``), if given.
+    ``idempotent``: the producer asks the broker for a producer id at start, so its retries write
+    no duplicates; only where the broker grants one (``broker.idempotence``).
     """
 
     def __init__(
@@ -37,17 +43,21 @@ class KafkaSink:
         client_id: str,
         metrics: Metrics,
         watch: PublishWatch | None = None,
+        *,
+        idempotent: bool = False,
     ) -> None:
         self._metrics = metrics
         self._watch = watch
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             client_id=client_id,
-            # Every in-sync replica (Apache Kafka: 2 of 3); not idempotent: the embedded broker
-            # has no InitProducerId. At-least-once; consumers fold idempotently.
+            # Every in-sync replica (Apache Kafka: 2 of 3). Idempotent only where the broker
+            # grants a producer id (the role's probe, broker.idempotence; the embedded broker
+            # does not): at-least-once either way, consumers fold idempotently.
             acks="all",
+            enable_idempotence=idempotent,
             linger_ms=5,
-            request_timeout_ms=15_000,
+            request_timeout_ms=REQUEST_TIMEOUT_MS,
             # aiokafka keeps one open batch per partition, and every send that finds it full
             # waits for it to drain, then races for the next one: thousands of sessions opening
             # or closing at once (a reconnect wave, a drain) all wake on every drained batch,
@@ -86,8 +96,7 @@ class KafkaSink:
             futures = [
                 await self._producer.send(topic, encode(r), key=record_key(r)) for r in records
             ]
-            for future in futures:
-                await future
+            await acknowledged(futures, timeout_s=REQUEST_TIMEOUT_MS / 1000)
         except KafkaError as exc:
             self._noted(token, failed=True)
             self._metrics.error(ErrorKind.PUBLISH)

@@ -116,6 +116,7 @@ class Gateway(Service):
             client_id=f"baton-gateway-{config.gateway_id}",
             metrics=self.metrics,
             watch=self.watchdog.watch,
+            idempotent=config.idempotent_producer,
         )
         self._feed = CommandFeed(
             config.kafka_bootstrap,

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from broker.admin import topic_partitions
+from broker.idempotence import acknowledged
 from management.channel import LiveUnavailable, NoLiveExecutor
 from management.targets import connected_executors
 from runtime.clock import wall_ms
@@ -45,6 +46,10 @@ from streams.topics import Topics
 
 logger = logging.getLogger(__name__)
 
+REQUEST_TIMEOUT_MS = 40_000
+"""The producer's request timeout (aiokafka's default), and the longest a publish waits for the
+broker's acknowledgement (an idempotent producer's batches never expire: ``broker.idempotence``)."""
+
 
 class KafkaLiveExecutors(Service):
     """``LiveExecutors`` and ``CommandChannel`` through Kafka and the gateways. A service: use it
@@ -58,6 +63,7 @@ class KafkaLiveExecutors(Service):
         *,
         timeout_s: float,
         metrics: Metrics | None = None,
+        idempotent_producer: bool = False,
     ) -> None:
         super().__init__("console channel")
         self._metrics = Metrics("console") if metrics is None else metrics
@@ -66,7 +72,13 @@ class KafkaLiveExecutors(Service):
         self._store = store
         self._timeout_s = timeout_s
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, client_id="baton-console", acks="all", linger_ms=0
+            bootstrap_servers=bootstrap,
+            client_id="baton-console",
+            acks="all",
+            # Only where the broker grants a producer id (the role's probe, broker.idempotence).
+            enable_idempotence=idempotent_producer,
+            linger_ms=0,
+            request_timeout_ms=REQUEST_TIMEOUT_MS,
         )
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
@@ -125,7 +137,8 @@ class KafkaLiveExecutors(Service):
     async def _publish(self, topic: str, value: bytes, key: bytes | None) -> None:
         """Write one record and wait for the broker; counted (``baton_events_published``)."""
         try:
-            await self._producer.send_and_wait(topic, value, key=key)
+            future = await self._producer.send(topic, value, key=key)
+            await acknowledged([future], timeout_s=REQUEST_TIMEOUT_MS / 1000)
         except KafkaError:
             self._metrics.error(ErrorKind.PUBLISH)
             raise
@@ -139,11 +152,13 @@ class KafkaLiveExecutors(Service):
 
     async def publish_deletions(self, records: Sequence[WorkflowDeleted]) -> None:
         try:
-            for record in records:
+            futures = [
                 await self._producer.send(
                     self._topics.workflow_events, encode(record), key=record_key(record)
                 )
-            await self._producer.flush()
+                for record in records
+            ]
+            await acknowledged(futures, timeout_s=REQUEST_TIMEOUT_MS / 1000)
             self._metrics.events_published.labels(topic=self._topics.workflow_events).inc(
                 len(records)
             )

@@ -1,0 +1,206 @@
+"""Whether Baton's Kafka producers are idempotent: the one probe of the broker's InitProducerId.
+
+An idempotent producer gets an id from the broker (InitProducerId) and numbers its batches, so
+that a batch retried after a lost acknowledgement is written once, in order (aiokafka
+``enable_idempotence``; it requires ``acks=all``, which Baton's producers use anyway). Apache
+Kafka grants it. Tansu 0.6, the embedded broker, advertises InitProducerId in ApiVersions but
+answers it with UnknownError, and an aiokafka producer built idempotent against it fails to start:
+so a role asks once, at start, with a short bound (:func:`producer_idempotence`), and builds its
+producers from the answer. Granted: idempotent. Refused, not advertised, or no answer in time: a
+plain ``acks=all`` producer. Either way Baton is at-least-once end to end (its consumers fold
+idempotently): idempotence only spares the log the duplicates of the producers' own retries.
+
+aiokafka never expires an idempotent producer's batches: it retries them until the broker takes
+them, where a plain producer's fail after its request timeout. :func:`acknowledged` gives the
+callers of either the same bound.
+
+The setting ``BATON_KAFKA_IDEMPOTENCE`` (:class:`IdempotenceSetting`) turns the probe off
+(``off``: never idempotent) or makes idempotence required (``on``: a role whose broker does not
+grant it fails to start).
+
+Must not import ``gateway``, ``recovery`` or ``console``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import (
+    IncompatibleBrokerVersion,
+    KafkaError,
+    KafkaTimeoutError,
+    NoError,
+    for_code,
+)
+from aiokafka.protocol.transaction import InitProducerIdRequest
+
+from streams.exceptions import ConfigError
+
+logger = logging.getLogger(__name__)
+
+PROBE_TIMEOUT_S = 3.0
+"""How long the probe may take, connection included: a broker that does not answer in time is
+taken not to grant idempotence (the role has just created its topics there: it does answer)."""
+_NO_TRANSACTION_MS = 2**31 - 1
+"""The transaction timeout an idempotent, non-transactional producer sends (as aiokafka does)."""
+_SETTING_VARIABLE = "BATON_KAFKA_IDEMPOTENCE"
+
+
+class IdempotenceSetting(StrEnum):
+    """``BATON_KAFKA_IDEMPOTENCE``: whether the roles' producers are idempotent."""
+
+    AUTO = "auto"
+    """Probe the broker at role start; idempotent where it grants a producer id."""
+    ON = "on"
+    """Required: a role whose broker does not grant a producer id fails to start."""
+    OFF = "off"
+    """Never: plain ``acks=all`` producers, and no probe."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Probe:
+    """What the broker answered to InitProducerId."""
+
+    granted: bool
+    """It gave a producer id: idempotent producers work there."""
+    detail: str
+    """The id it gave, or why not (the error's name, "not advertised", "no answer in ...")."""
+
+
+def decide(setting: IdempotenceSetting, probe: Probe | None) -> bool:
+    """Whether the producers are idempotent, given the setting and (unless ``off``) the probe.
+
+    Raises:
+        ConfigError: the setting is ``on`` and the broker did not grant a producer id.
+    """
+    if setting is IdempotenceSetting.OFF or probe is None:
+        return False
+    if setting is IdempotenceSetting.ON and not probe.granted:
+        raise ConfigError(
+            f"{_SETTING_VARIABLE}=on, but the broker grants no idempotent producer "
+            f"(InitProducerId: {probe.detail})",
+            fix=f"set {_SETTING_VARIABLE}=auto (or off) for this broker",
+        )
+    return probe.granted
+
+
+async def probe(bootstrap: str, *, timeout_s: float = PROBE_TIMEOUT_S) -> Probe:
+    """Ask one broker of ``bootstrap`` for a producer id, as an idempotent producer's start does.
+
+    Never raises for the broker's sake: a refusal, an unknown API, a failed connection or silence
+    within ``timeout_s`` is a :class:`Probe` that is not granted.
+
+    Args:
+        bootstrap: ``host:port`` of a broker (or a comma-separated list of them).
+        timeout_s: Bound on the whole probe, connection included.
+    """
+    client = AIOKafkaClient(
+        bootstrap_servers=bootstrap,
+        client_id="baton-idempotence-probe",
+        request_timeout_ms=int(timeout_s * 1000),
+    )
+    try:
+        async with asyncio.timeout(timeout_s):
+            await client.bootstrap()
+            node_id = client.get_random_node()
+            if node_id is None:
+                return Probe(granted=False, detail="the broker lists no node")
+            response = await client.send(
+                node_id,
+                InitProducerIdRequest(
+                    transactional_id=None, transaction_timeout_ms=_NO_TRANSACTION_MS
+                ),
+            )
+    except TimeoutError:
+        return Probe(granted=False, detail=f"no answer within {timeout_s:g} s")
+    except IncompatibleBrokerVersion:
+        return Probe(granted=False, detail="not advertised in ApiVersions")
+    except (KafkaError, OSError) as exc:
+        return Probe(granted=False, detail=type(exc).__name__)
+    finally:
+        await client.close()
+    error: type[KafkaError] = for_code(response.error_code)
+    if error is NoError:
+        return Probe(granted=True, detail=f"producer id {response.producer_id}")
+    return Probe(granted=False, detail=error.__name__)
+
+
+async def producer_idempotence(
+    bootstrap: str,
+    setting: IdempotenceSetting,
+    *,
+    role: str,
+    timeout_s: float = PROBE_TIMEOUT_S,
+) -> bool:
+    """Whether ``role``'s producers are to be idempotent; logs the answer once.
+
+    Call it once per role, at start, after its topics exist (``broker.admin.ensure_topics``).
+
+    Args:
+        bootstrap: ``host:port`` of a broker (or a comma-separated list of them).
+        setting: ``BATON_KAFKA_IDEMPOTENCE``.
+        role: The role asking (``gateway``, ``console``, ``worker``), for the log line.
+        timeout_s: Bound on the probe.
+
+    Raises:
+        ConfigError: the setting is ``on`` and the broker did not grant a producer id.
+    """
+    found = (
+        None if setting is IdempotenceSetting.OFF else await probe(bootstrap, timeout_s=timeout_s)
+    )
+    idempotent = decide(setting, found)
+    detail = f"{_SETTING_VARIABLE}=off" if found is None else f"InitProducerId: {found.detail}"
+    logger.info(
+        "%s: Kafka producers %s (%s)",
+        role,
+        "idempotent, acks=all" if idempotent else "acks=all, not idempotent",
+        detail,
+        extra={
+            "role": role,
+            "kafka_idempotent": idempotent,
+            "kafka_idempotence": str(setting),
+            "idempotence_probe": detail,
+        },
+    )
+    return idempotent
+
+
+async def acknowledged(futures: Sequence[asyncio.Future[Any]], *, timeout_s: float) -> None:
+    """Wait until the broker has acknowledged every record of ``futures`` (what aiokafka's
+    ``send`` returned), at most ``timeout_s``, idempotent producer or not.
+
+    Raises:
+        KafkaTimeoutError: some were not acknowledged in time; an idempotent producer still
+            writes them later (once), so a caller that publishes them again may write them twice.
+        KafkaError: the first failure, in the order of ``futures``.
+    """
+    if not futures:
+        return
+    try:
+        _, pending = await asyncio.wait(futures, timeout=timeout_s)
+    except asyncio.CancelledError:
+        for future in futures:
+            future.add_done_callback(_retrieved)
+        raise
+    for future in pending:
+        future.add_done_callback(_retrieved)
+    failures = [f.exception() for f in futures if f.done() and not f.cancelled()]
+    first = next((exc for exc in failures if exc is not None), None)
+    if first is not None:
+        raise first
+    if pending:
+        raise KafkaTimeoutError(
+            f"{len(pending)} of {len(futures)} records not acknowledged within {timeout_s:g} s"
+        )
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a late outcome as seen (asyncio logs an exception no one retrieved at ERROR)."""
+    if not future.cancelled():
+        future.exception()
