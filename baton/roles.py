@@ -71,7 +71,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     forbid_topic_auto_creation()
     bootstrap = settings.require_kafka()
     await ensure_topics(bootstrap, settings.topics.specs())
-    idempotent = await producer_idempotence(bootstrap, settings.kafka_idempotence, role="gateway")
+    idempotent = await producer_idempotence(bootstrap, settings.kafka_idempotence)
     store = Store(settings.store_url())
     async with store:
         readiness = Readiness("gateway", role_checks(settings, store))
@@ -140,7 +140,7 @@ async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
                 timeout_s=settings.console_live_timeout_s,
                 metrics=metrics,
                 idempotent_producer=await producer_idempotence(
-                    settings.kafka_bootstrap, settings.kafka_idempotence, role="console"
+                    settings.kafka_bootstrap, settings.kafka_idempotence
                 ),
             )
         await run_console(

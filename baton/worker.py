@@ -117,9 +117,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         topics=settings.topics,
         datadir=settings.data_dir / WORKER_DIR,
         replication=replication_for(await cluster_size(bootstrap)),
-        idempotent_producer=await producer_idempotence(
-            bootstrap, settings.kafka_idempotence, role="worker"
-        ),
+        idempotent_producer=await producer_idempotence(bootstrap, settings.kafka_idempotence),
     )
     await ensure_topics(bootstrap, worker_app.changelog_specs())
     metrics = Metrics("worker")

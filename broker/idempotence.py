@@ -44,9 +44,10 @@ from streams.exceptions import ConfigError
 
 logger = logging.getLogger(__name__)
 
-PROBE_TIMEOUT_S = 3.0
+PROBE_TIMEOUT_S = 5.0
 """How long the probe may take, connection included: a broker that does not answer in time is
 taken not to grant idempotence (the role has just created its topics there: it does answer)."""
+_RETRY_BACKOFF_S = 0.1
 _NO_TRANSACTION_MS = 2**31 - 1
 """The transaction timeout an idempotent, non-transactional producer sends (as aiokafka does)."""
 _SETTING_VARIABLE = "BATON_KAFKA_IDEMPOTENCE"
@@ -93,41 +94,60 @@ def decide(setting: IdempotenceSetting, probe: Probe | None) -> bool:
 async def probe(bootstrap: str, *, timeout_s: float = PROBE_TIMEOUT_S) -> Probe:
     """Ask one broker of ``bootstrap`` for a producer id, as an idempotent producer's start does.
 
-    Never raises for the broker's sake: a refusal, an unknown API, a failed connection or silence
-    within ``timeout_s`` is a :class:`Probe` that is not granted.
+    Retriable answers are asked again until ``timeout_s``: a fresh Apache Kafka cluster answers
+    its first InitProducerId with COORDINATOR_LOAD_IN_PROGRESS (``GroupLoadInProgressError``)
+    while it sets up its producer-id blocks. Never raises for the broker's sake: a refusal, an
+    unknown API, a failed connection or silence until ``timeout_s`` is a :class:`Probe` that is
+    not granted.
 
     Args:
         bootstrap: ``host:port`` of a broker (or a comma-separated list of them).
-        timeout_s: Bound on the whole probe, connection included.
+        timeout_s: Bound on the whole probe, connection and retries included.
     """
     client = AIOKafkaClient(
         bootstrap_servers=bootstrap,
         client_id="baton-idempotence-probe",
         request_timeout_ms=int(timeout_s * 1000),
     )
+    last = "no answer"
     try:
         async with asyncio.timeout(timeout_s):
             await client.bootstrap()
-            node_id = client.get_random_node()
-            if node_id is None:
-                return Probe(granted=False, detail="the broker lists no node")
-            response = await client.send(
-                node_id,
-                InitProducerIdRequest(
-                    transactional_id=None, transaction_timeout_ms=_NO_TRANSACTION_MS
-                ),
-            )
+            while True:
+                outcome = await _ask_producer_id(client)
+                if isinstance(outcome, Probe):
+                    return outcome
+                last = outcome.__name__
+                await asyncio.sleep(_RETRY_BACKOFF_S)
     except TimeoutError:
-        return Probe(granted=False, detail=f"no answer within {timeout_s:g} s")
+        return Probe(granted=False, detail=f"{last} within {timeout_s:g} s")
     except IncompatibleBrokerVersion:
         return Probe(granted=False, detail="not advertised in ApiVersions")
     except (KafkaError, OSError) as exc:
         return Probe(granted=False, detail=type(exc).__name__)
     finally:
         await client.close()
+
+
+async def _ask_producer_id(client: AIOKafkaClient) -> Probe | type[KafkaError]:
+    """One InitProducerId to a random node: the answer, or the retriable error to retry on."""
+    node_id = client.get_random_node()
+    if node_id is None:
+        return Probe(granted=False, detail="the broker lists no node")
+    try:
+        response = await client.send(
+            node_id,
+            InitProducerIdRequest(transactional_id=None, transaction_timeout_ms=_NO_TRANSACTION_MS),
+        )
+    except KafkaError as exc:
+        if exc.retriable:
+            return type(exc)
+        raise
     error: type[KafkaError] = for_code(response.error_code)
     if error is NoError:
         return Probe(granted=True, detail=f"producer id {response.producer_id}")
+    if error.retriable:
+        return error
     return Probe(granted=False, detail=error.__name__)
 
 
@@ -135,17 +155,16 @@ async def producer_idempotence(
     bootstrap: str,
     setting: IdempotenceSetting,
     *,
-    role: str,
     timeout_s: float = PROBE_TIMEOUT_S,
 ) -> bool:
-    """Whether ``role``'s producers are to be idempotent; logs the answer once.
+    """Whether the role's producers are to be idempotent; logs the answer once (each role's log
+    lines carry its name: ``baton.logs``).
 
     Call it once per role, at start, after its topics exist (``broker.admin.ensure_topics``).
 
     Args:
         bootstrap: ``host:port`` of a broker (or a comma-separated list of them).
         setting: ``BATON_KAFKA_IDEMPOTENCE``.
-        role: The role asking (``gateway``, ``console``, ``worker``), for the log line.
         timeout_s: Bound on the probe.
 
     Raises:
@@ -157,12 +176,10 @@ async def producer_idempotence(
     idempotent = decide(setting, found)
     detail = f"{_SETTING_VARIABLE}=off" if found is None else f"InitProducerId: {found.detail}"
     logger.info(
-        "%s: Kafka producers %s (%s)",
-        role,
+        "Kafka producers: %s (%s)",
         "idempotent, acks=all" if idempotent else "acks=all, not idempotent",
         detail,
         extra={
-            "role": role,
             "kafka_idempotent": idempotent,
             "kafka_idempotence": str(setting),
             "idempotence_probe": detail,

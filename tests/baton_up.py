@@ -3,6 +3,7 @@ and free ports, wait until every role is up, and run ``baton`` commands beside i
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -75,3 +76,17 @@ def create_token(name: str, role: Role, *store_args: str) -> str:
     """``baton tokens create NAME --role ROLE STORE_ARGS`` (``--data-dir D`` or
     ``--database-url U``); the plaintext, its last line."""
     return cli("tokens", "create", name, "--role", role.value, *store_args).strip().splitlines()[-1]
+
+
+def producer_idempotence(log: Path) -> dict[str, bool]:
+    """Each role's answer (``broker.idempotence``: its producers idempotent or not), from the JSON
+    lines of ``baton up``'s log; the last, for a role that started more than once."""
+    answers: dict[str, bool] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and "kafka_idempotent" in entry:
+            answers[entry["role"]] = entry["kafka_idempotent"]
+    return answers

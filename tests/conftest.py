@@ -84,6 +84,14 @@ def kafka_bootstrap(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
+def session_broker(request: pytest.FixtureRequest) -> TestBroker:
+    """Which broker ``kafka_bootstrap`` is (``BATON_TEST_BROKER``), for what differs between them
+    (Apache Kafka grants idempotent producers, Tansu does not)."""
+    broker: TestBroker = request.config.stash[_BROKER]
+    return broker
+
+
+@pytest.fixture(scope="session")
 def apache_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     """The session's 1-node Apache Kafka (KRaft, loopback), stopped at the end of the session."""
     with running_kafka(tmp_path_factory.mktemp("apache-kafka"), nodes=1) as kafka:

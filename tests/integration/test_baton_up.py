@@ -1,6 +1,7 @@
 """``baton up`` as a user runs it: every role comes up on loopback, the CLI works against it, and
 SIGTERM stops everything, children included. Both the embedded default (own broker, SQLite) and
-``--kafka`` with a PostgreSQL ``--database-url``."""
+``--kafka`` with a PostgreSQL ``--database-url``. Each role's producers are idempotent where the
+broker grants it: on Apache Kafka, not on the embedded broker."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ import psutil
 import pytest
 
 from store.roles import Role
-from tests.baton_up import cli, create_token, run_up, wait_until_up
+from tests.baton_up import cli, create_token, producer_idempotence, run_up, wait_until_up
 from tests.dbos_app.harness import create_database, drop_database
 
 pytestmark = pytest.mark.integration
+
+ROLES = ("worker", "gateway", "console")
 
 
 @pytest.fixture
@@ -75,6 +78,7 @@ def test_embedded_default_serves_and_stops_cleanly(tmp_path: Path) -> None:
         assert {ip for ip, _ in listening_ports(process)} == {"127.0.0.1"}
         assert (tmp_path / "data" / "baton.db").exists()
         assert (tmp_path / "data" / "broker.log").exists()
+        assert producer_idempotence(log) == dict.fromkeys(ROLES, False)
         # The store, its WAL, the broker's log, the worker's tables: the user's alone.
         assert open_to_others(tmp_path / "data") == []
         stop_and_check_children(process, log)
@@ -84,7 +88,7 @@ def test_embedded_default_serves_and_stops_cleanly(tmp_path: Path) -> None:
 
 
 def test_external_kafka_and_postgres_store(
-    tmp_path: Path, kafka_bootstrap: str, postgres_url: str
+    tmp_path: Path, kafka_bootstrap: str, session_broker: str, postgres_url: str
 ) -> None:
     # Trust authentication ignores the password; nothing may show it all the same.
     secret = f"pw-{uuid4().hex[:8]}"
@@ -95,6 +99,8 @@ def test_external_kafka_and_postgres_store(
     try:
         wait_until_up(process, log)
         assert "embedded broker" not in log.read_text()
+        idempotent = session_broker == "kafka"
+        assert producer_idempotence(log) == dict.fromkeys(ROLES, idempotent)
         cli("keys", "create", "billing", "--database-url", url)
         listing = cli("keys", "list", "billing", "--database-url", url)
         assert len(listing.strip().splitlines()) == 2

@@ -78,7 +78,7 @@ async def test_the_embedded_broker_grants_no_producer_id_and_producing_still_wor
 
     found = await probe(bootstrap)
     with caplog.at_level(logging.INFO, logger="broker.idempotence"):
-        idempotent = await producer_idempotence(bootstrap, IdempotenceSetting.AUTO, role="gateway")
+        idempotent = await producer_idempotence(bootstrap, IdempotenceSetting.AUTO)
     async with KafkaSink(bootstrap, "idem-test", Metrics("gateway"), idempotent=idempotent) as sink:
         await sink.publish_batch(topics.executor_events, [a_record(1), a_record(2)])
         assert producer_id(sink._producer) is None
@@ -124,7 +124,7 @@ async def test_apache_kafka_grants_one_and_the_producers_are_idempotent(
 
     found = await probe(bootstrap)
     with caplog.at_level(logging.INFO, logger="broker.idempotence"):
-        idempotent = await producer_idempotence(bootstrap, IdempotenceSetting.AUTO, role="gateway")
+        idempotent = await producer_idempotence(bootstrap, IdempotenceSetting.AUTO)
     async with KafkaSink(bootstrap, "idem-test", Metrics("gateway"), idempotent=idempotent) as sink:
         await sink.publish_batch(topics.executor_events, [a_record(1), a_record(2)])
         gateway_producer_id = producer_id(sink._producer)
@@ -152,10 +152,8 @@ async def test_apache_kafka_grants_one_and_the_producers_are_idempotent(
     assert found.detail.startswith("producer id ")
     assert idempotent is True
     line = the_decision(caplog)
-    assert (line.kafka_idempotent, line.idempotence_probe) == (
-        True,
-        f"InitProducerId: {found.detail}",
-    )
+    assert line.kafka_idempotent is True
+    assert line.idempotence_probe.startswith("InitProducerId: producer id ")
     assert "idempotent, acks=all" in line.getMessage()
     ids = [gateway_producer_id, worker_producer_id, console_producer_id]
     assert all(isinstance(i, int) and i >= 0 for i in ids), ids
@@ -171,9 +169,9 @@ async def test_off_asks_nothing_and_on_requires_a_producer_id(
     embedded_broker: EmbeddedBroker,
 ) -> None:
     # Nothing listens on port 1: "off" asks nothing, so it does not notice.
-    assert not await producer_idempotence("127.0.0.1:1", IdempotenceSetting.OFF, role="worker")
+    assert not await producer_idempotence("127.0.0.1:1", IdempotenceSetting.OFF)
     with pytest.raises(ConfigError, match="BATON_KAFKA_IDEMPOTENCE=on"):
-        await producer_idempotence(embedded_broker.bootstrap, IdempotenceSetting.ON, role="worker")
+        await producer_idempotence(embedded_broker.bootstrap, IdempotenceSetting.ON)
 
 
 async def test_a_broker_that_never_answers_grants_nothing_within_the_bound() -> None:
