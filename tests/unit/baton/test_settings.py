@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from baton.settings import Secret, Settings
+from broker.idempotence import IdempotenceSetting
 from gateway.config import GatewayLimits
 from recovery.policy import RecoveryTimings
 from streams.exceptions import ConfigError
@@ -292,3 +293,16 @@ def test_bad_gateway_limits_are_config_errors_naming_the_variable(
     name = variable.removeprefix("BATON_GATEWAY_")
     with pytest.raises(ConfigError, match=re.compile(name, re.IGNORECASE)):
         Settings.from_env({variable: value})
+
+
+def test_kafka_idempotence_is_auto_on_or_off() -> None:
+    assert Settings.from_env({}).kafka_idempotence is IdempotenceSetting.AUTO
+    for value in ("auto", "on", "off"):
+        settings = Settings.from_env({"BATON_KAFKA_IDEMPOTENCE": value})
+        assert settings.kafka_idempotence is IdempotenceSetting(value)
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"BATON_KAFKA_IDEMPOTENCE": "yes"})
+    assert caught.value.line == (
+        "setting kafka_idempotence='yes' (from BATON_KAFKA_IDEMPOTENCE) is not auto, on or off; "
+        "to fix, set BATON_KAFKA_IDEMPOTENCE to auto, on or off, or unset it"
+    )
