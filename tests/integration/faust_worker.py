@@ -1,9 +1,9 @@
 """The Faust worker of the agents' tests, run in-process on the session's embedded broker.
 
-``worker_app`` declares the app on fresh topics (as ``baton worker`` does, without its store);
-a test wires the agents it tests onto it, then runs it with ``started``. The store's place is
-taken by recording projections (real classes implementing the agents' seams). The fixtures are in
-``tests/integration/conftest.py``.
+``worker_app`` declares the app on fresh topics (as ``baton worker`` does, without its store: its
+producer idempotent where the broker grants it); a test wires the agents it tests onto it, then
+runs it with ``started``. The store's place is taken by recording projections (real classes
+implementing the agents' seams). The fixtures are in ``tests/integration/conftest.py``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from broker.admin import ensure_topics
 from broker.faust_app import WorkerApp, create_worker_app
+from broker.idempotence import IdempotenceSetting, producer_idempotence
 from recovery.state import AppState
 from streams.ids import AppName
 from streams.records import RecoveryDecision, WorkflowDeleted, WorkflowStatus, WorkflowSteps
@@ -26,7 +27,11 @@ async def worker_app(bootstrap: str, prefix: str, datadir: Path) -> WorkerApp:
     read in the order it was published."""
     topics = Topics(prefix=prefix, partitions=1)
     await ensure_topics(bootstrap, topics.specs())
-    worker = create_worker_app(bootstrap=bootstrap, topics=topics, datadir=datadir)
+    # As `baton worker` decides: idempotent on Apache Kafka, not on the embedded broker.
+    idempotent = await producer_idempotence(bootstrap, IdempotenceSetting.AUTO)
+    worker = create_worker_app(
+        bootstrap=bootstrap, topics=topics, datadir=datadir, idempotent_producer=idempotent
+    )
     await ensure_topics(bootstrap, worker.changelog_specs())
     return worker
 
