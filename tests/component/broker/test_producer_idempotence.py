@@ -64,9 +64,10 @@ def producer_id(producer: Any) -> int | None:
     return None if manager is None else manager.producer_id
 
 
-def the_decision(caplog: pytest.LogCaptureFixture) -> logging.LogRecord:
+def the_decision(caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
+    """The one line ``producer_idempotence`` logged: its fields, level and message included."""
     (line,) = [r for r in caplog.records if r.name == "broker.idempotence"]
-    return line
+    return {**vars(line), "message": line.getMessage()}
 
 
 async def test_the_embedded_broker_grants_no_producer_id_and_producing_still_works(
@@ -86,12 +87,12 @@ async def test_the_embedded_broker_grants_no_producer_id_and_producing_still_wor
     assert (found.granted, found.detail) == (False, "UnknownError")
     assert idempotent is False
     line = the_decision(caplog)
-    assert (line.levelno, line.kafka_idempotent, line.idempotence_probe) == (
+    assert (line["levelno"], line["kafka_idempotent"], line["idempotence_probe"]) == (
         logging.INFO,
         False,
         "InitProducerId: UnknownError",
     )
-    assert "acks=all, not idempotent" in line.getMessage()
+    assert "acks=all, not idempotent" in line["message"]
     assert await values_on(bootstrap, topics.executor_events, 2) == [
         encode(a_record(1)),
         encode(a_record(2)),
@@ -131,7 +132,7 @@ async def test_apache_kafka_grants_one_and_the_producers_are_idempotent(
     worker = create_worker_app(
         bootstrap=bootstrap, topics=topics, datadir=tmp_path, idempotent_producer=idempotent
     )
-    faust_producer = worker.app.producer
+    faust_producer: Any = worker.app.producer
     await faust_producer.start()
     try:
         await faust_producer.send_and_wait(
@@ -152,9 +153,9 @@ async def test_apache_kafka_grants_one_and_the_producers_are_idempotent(
     assert found.detail.startswith("producer id ")
     assert idempotent is True
     line = the_decision(caplog)
-    assert line.kafka_idempotent is True
-    assert line.idempotence_probe.startswith("InitProducerId: producer id ")
-    assert "idempotent, acks=all" in line.getMessage()
+    assert line["kafka_idempotent"] is True
+    assert line["idempotence_probe"].startswith("InitProducerId: producer id ")
+    assert "idempotent, acks=all" in line["message"]
     ids = [gateway_producer_id, worker_producer_id, console_producer_id]
     assert all(isinstance(i, int) and i >= 0 for i in ids), ids
     assert len(set(ids)) == 3, ids
