@@ -12,7 +12,11 @@ idempotently): idempotence only spares the log the duplicates of the producers' 
 
 aiokafka never expires an idempotent producer's batches: it retries them until the broker takes
 them, where a plain producer's fail after its request timeout. :func:`acknowledged` gives the
-callers of either the same bound.
+callers of either the same bound. And an idempotent producer can be lost for good: once the
+broker refuses its sequence numbers (a broker that came back empty, whose new producer ids then
+collide with the old ones still in use), each of its later writes is refused the same way
+(:func:`producer_lost`); its :class:`ProducerSlot` replaces it with a new producer, which gets a
+new id.
 
 The setting ``BATON_KAFKA_IDEMPOTENCE`` (:class:`IdempotenceSetting`) turns the probe off
 (``off``: never idempotent) or makes idempotence required (``on``: a role whose broker does not
@@ -25,17 +29,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import (
     IncompatibleBrokerVersion,
+    InvalidProducerEpoch,
     KafkaError,
     KafkaTimeoutError,
     NoError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
     for_code,
 )
 from aiokafka.protocol.transaction import InitProducerIdRequest
@@ -186,6 +195,65 @@ async def producer_idempotence(
         },
     )
     return idempotent
+
+
+LOST_PRODUCER_ERRORS: tuple[type[KafkaError], ...] = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    ProducerFenced,
+    InvalidProducerEpoch,
+)
+"""Errors after which an idempotent aiokafka producer writes nothing more: its sequence numbers
+(or its id and epoch) are no longer the broker's, and aiokafka neither resets them nor bumps the
+epoch (Kafka's KIP-360 client side)."""
+
+
+def producer_lost(exc: BaseException) -> bool:
+    """Whether the producer that failed with ``exc`` must be replaced to write again."""
+    return isinstance(exc, LOST_PRODUCER_ERRORS)
+
+
+class ProducerSlot:
+    """A role's current aiokafka producer: one lost for good (:func:`producer_lost`) is replaced
+    by a new one from ``make``. ``stop()`` flushes and is idempotent."""
+
+    def __init__(self, make: Callable[[], AIOKafkaProducer]) -> None:
+        self._make = make
+        self.current = make()
+        """The producer to send with (read it again after each failure)."""
+        self._started = False
+        self._renewing = asyncio.Lock()
+
+    async def start(self) -> None:
+        await self.current.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        if self._started:
+            self._started = False
+            await self.current.stop()  # flushes what is buffered first
+
+    async def failed(self, producer: AIOKafkaProducer, exc: KafkaError) -> None:
+        """``producer`` (``current`` when the send began) failed with ``exc``: if it is lost,
+        start a new one in its place; once, however many sends saw it fail. Raises nothing: a
+        new producer that does not start is tried again at the next failure."""
+        if not producer_lost(exc):
+            return
+        async with self._renewing:
+            if self.current is not producer or not self._started:
+                return
+            fresh = self._make()
+            try:
+                await fresh.start()
+            except KafkaError as start_exc:
+                logger.warning("could not start a new Kafka producer: %r", start_exc)
+                await fresh.stop()
+                return
+            self.current = fresh
+            logger.warning(
+                "the Kafka producer was lost (%s): a new one took over", type(exc).__name__
+            )
+        await producer.stop()
 
 
 async def acknowledged(futures: Sequence[asyncio.Future[Any]], *, timeout_s: float) -> None:

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from broker.admin import topic_partitions
-from broker.idempotence import acknowledged
+from broker.idempotence import ProducerSlot, acknowledged
 from gateway.publish_watch import PublishWatch
 from runtime.clock import monotonic_ms
 from runtime.metrics import ErrorKind, Metrics
@@ -34,7 +34,8 @@ class KafkaSink:
 
     Every publish's outcome is noted in ``watch`` (``gateway.kafka_watchdog``), if given.
     ``idempotent``: the producer asks the broker for a producer id at start, so its retries write
-    no duplicates; only where the broker grants one (``broker.idempotence``).
+    no duplicates; only where the broker grants one (``broker.idempotence``, whose
+    ``ProducerSlot`` replaces a producer the broker no longer takes writes from).
     """
 
     def __init__(
@@ -48,14 +49,20 @@ class KafkaSink:
     ) -> None:
         self._metrics = metrics
         self._watch = watch
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            client_id=client_id,
+        self._bootstrap = bootstrap
+        self._client_id = client_id
+        self._idempotent = idempotent
+        self._slot = ProducerSlot(self._new_producer)
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            client_id=self._client_id,
             # Every in-sync replica (Apache Kafka: 2 of 3). Idempotent only where the broker
             # grants a producer id (the role's probe, broker.idempotence; the embedded broker
             # does not): at-least-once either way, consumers fold idempotently.
             acks="all",
-            enable_idempotence=idempotent,
+            enable_idempotence=self._idempotent,
             linger_ms=5,
             request_timeout_ms=REQUEST_TIMEOUT_MS,
             # aiokafka keeps one open batch per partition, and every send that finds it full
@@ -65,11 +72,9 @@ class KafkaSink:
             # of hundreds of records (~250 bytes each) keeps the rounds few.
             max_batch_size=PRODUCER_BATCH_BYTES,
         )
-        self._started = False
 
     async def __aenter__(self) -> KafkaSink:
-        await self._producer.start()
-        self._started = True
+        await self._slot.start()
         return self
 
     async def __aexit__(
@@ -81,9 +86,7 @@ class KafkaSink:
         await self.stop()
 
     async def stop(self) -> None:
-        if self._started:
-            self._started = False
-            await self._producer.stop()  # flushes what is buffered first
+        await self._slot.stop()
 
     async def publish(self, topic: str, record: Record) -> None:
         """Write one record, keyed by its app (or target executor); raises ``PublishError``."""
@@ -92,14 +95,14 @@ class KafkaSink:
     async def publish_batch(self, topic: str, records: Sequence[Record]) -> None:
         """Write several records, waiting for all of them; raises ``PublishError``."""
         token = None if self._watch is None else self._watch.began(monotonic_ms())
+        producer = self._slot.current
         try:
-            futures = [
-                await self._producer.send(topic, encode(r), key=record_key(r)) for r in records
-            ]
+            futures = [await producer.send(topic, encode(r), key=record_key(r)) for r in records]
             await acknowledged(futures, timeout_s=REQUEST_TIMEOUT_MS / 1000)
         except KafkaError as exc:
             self._noted(token, failed=True)
             self._metrics.error(ErrorKind.PUBLISH)
+            await self._slot.failed(producer, exc)
             raise PublishError(f"publishing to {topic} failed: {exc}") from exc
         except asyncio.CancelledError:
             if self._watch is not None and token is not None:

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from broker.admin import topic_partitions
-from broker.idempotence import acknowledged
+from broker.idempotence import ProducerSlot, acknowledged
 from management.channel import LiveUnavailable, NoLiveExecutor
 from management.targets import connected_executors
 from runtime.clock import wall_ms
@@ -71,14 +71,17 @@ class KafkaLiveExecutors(Service):
         self._topics = topics
         self._store = store
         self._timeout_s = timeout_s
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            client_id="baton-console",
-            acks="all",
-            # Only where the broker grants a producer id (the role's probe, broker.idempotence).
-            enable_idempotence=idempotent_producer,
-            linger_ms=0,
-            request_timeout_ms=REQUEST_TIMEOUT_MS,
+        self._producer = ProducerSlot(
+            lambda: AIOKafkaProducer(
+                bootstrap_servers=bootstrap,
+                client_id="baton-console",
+                acks="all",
+                # Only where the broker grants a producer id (the role's probe,
+                # broker.idempotence; the slot replaces one the broker no longer takes).
+                enable_idempotence=idempotent_producer,
+                linger_ms=0,
+                request_timeout_ms=REQUEST_TIMEOUT_MS,
+            )
         )
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
@@ -92,7 +95,7 @@ class KafkaLiveExecutors(Service):
 
     async def _start(self, stack: AsyncExitStack) -> None:
         await self._producer.start()
-        stack.push_async_callback(self._producer.stop)
+        stack.push_async_callback(self._producer.stop)  # whichever producer is current then
         stack.push_async_callback(self._consumer.stop)  # also after a failed start
         await self._consumer.start()
         assigned = await topic_partitions(self._bootstrap, self._topics.replies)
@@ -136,11 +139,13 @@ class KafkaLiveExecutors(Service):
 
     async def _publish(self, topic: str, value: bytes, key: bytes | None) -> None:
         """Write one record and wait for the broker; counted (``baton_events_published``)."""
+        producer = self._producer.current
         try:
-            future = await self._producer.send(topic, value, key=key)
+            future = await producer.send(topic, value, key=key)
             await acknowledged([future], timeout_s=REQUEST_TIMEOUT_MS / 1000)
-        except KafkaError:
+        except KafkaError as exc:
             self._metrics.error(ErrorKind.PUBLISH)
+            await self._producer.failed(producer, exc)
             raise
         self._metrics.events_published.labels(topic=topic).inc()
 
@@ -151,9 +156,10 @@ class KafkaLiveExecutors(Service):
             raise LiveUnavailable(f"the broker is unreachable: {exc}") from exc
 
     async def publish_deletions(self, records: Sequence[WorkflowDeleted]) -> None:
+        producer = self._producer.current
         try:
             futures = [
-                await self._producer.send(
+                await producer.send(
                     self._topics.workflow_events, encode(record), key=record_key(record)
                 )
                 for record in records
@@ -164,6 +170,7 @@ class KafkaLiveExecutors(Service):
             )
         except KafkaError as exc:
             self._metrics.error(ErrorKind.PUBLISH)
+            await self._producer.failed(producer, exc)
             raise LiveUnavailable(f"the broker is unreachable: {exc}") from exc
 
     async def _ask(

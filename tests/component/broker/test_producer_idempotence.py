@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
+from aiokafka.producer.transaction_manager import PidAndEpoch
 
 from baton.embedded_broker import EmbeddedBroker
 from broker.admin import ensure_topics
@@ -25,7 +26,7 @@ from management.kafka_channel import KafkaLiveExecutors
 from runtime.metrics import Metrics
 from store.database import Store, sqlite_url
 from streams.codec import encode
-from streams.exceptions import ConfigError
+from streams.exceptions import ConfigError, PublishError
 from streams.ids import AppName, ConnId, ExecutorId, GatewayId
 from streams.records import ExecutorDisconnected
 from streams.topics import Topics
@@ -82,7 +83,7 @@ async def test_the_embedded_broker_grants_no_producer_id_and_producing_still_wor
         idempotent = await producer_idempotence(bootstrap, IdempotenceSetting.AUTO)
     async with KafkaSink(bootstrap, "idem-test", Metrics("gateway"), idempotent=idempotent) as sink:
         await sink.publish_batch(topics.executor_events, [a_record(1), a_record(2)])
-        assert producer_id(sink._producer) is None
+        assert producer_id(sink._slot.current) is None
 
     assert (found.granted, found.detail) == (False, "UnknownError")
     assert idempotent is False
@@ -128,7 +129,7 @@ async def test_apache_kafka_grants_one_and_the_producers_are_idempotent(
         idempotent = await producer_idempotence(bootstrap, IdempotenceSetting.AUTO)
     async with KafkaSink(bootstrap, "idem-test", Metrics("gateway"), idempotent=idempotent) as sink:
         await sink.publish_batch(topics.executor_events, [a_record(1), a_record(2)])
-        gateway_producer_id = producer_id(sink._producer)
+        gateway_producer_id = producer_id(sink._slot.current)
     worker = create_worker_app(
         bootstrap=bootstrap, topics=topics, datadir=tmp_path, idempotent_producer=idempotent
     )
@@ -147,7 +148,7 @@ async def test_apache_kafka_grants_one_and_the_producers_are_idempotent(
             bootstrap, topics, store, timeout_s=1, idempotent_producer=idempotent
         ) as console,
     ):
-        console_producer_id = producer_id(console._producer)
+        console_producer_id = producer_id(console._producer.current)
 
     assert found.granted, found.detail
     assert found.detail.startswith("producer id ")
@@ -196,3 +197,51 @@ async def test_a_broker_that_never_answers_grants_nothing_within_the_bound() -> 
 
     assert (found.granted, found.detail) == (False, "no answer within 0.5 s")
     assert took_s < 2.0
+
+
+async def test_a_gateway_producer_whose_id_collides_is_replaced(
+    apache_kafka_bootstrap: str, unique_topic_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broker that came back empty hands out producer ids the roles' producers still hold: the
+    broker then refuses one of the two producers' sequence numbers, and that producer writes
+    nothing more. The gateway's sink replaces it with a new producer (a new id) and goes on."""
+    bootstrap = apache_kafka_bootstrap
+    topics = Topics(prefix=unique_topic_prefix, partitions=1)
+    await ensure_topics(bootstrap, topics.specs())
+    topic = topics.executor_events
+    async with KafkaSink(bootstrap, "idem-test", Metrics("gateway"), idempotent=True) as sink:
+        await sink.publish(topic, a_record(1))  # sequence 0 of its producer id
+        first_id = producer_id(sink._slot.current)
+        # Another producer given the same id (as after the broker's ids restarted) writes
+        # sequences 1-5 in one batch; the sink's next batch (sequence 1) is then out of order.
+        other = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=200
+        )
+        await other.start()
+        try:
+            manager = other._txn_manager
+            # aiokafka's setter is for the first id only.
+            manager._pid_and_epoch = PidAndEpoch(
+                first_id, sink._slot.current._txn_manager.producer_epoch
+            )
+            manager.increment_sequence_number(TopicPartition(topic, 0), 1)
+            sent = [await other.send(topic, f"other {n}".encode(), partition=0) for n in range(5)]
+            await asyncio.gather(*sent)
+        finally:
+            await other.stop()
+
+        with caplog.at_level(logging.WARNING, logger="gateway.kafka"), pytest.raises(PublishError):
+            await sink.publish(topic, a_record(2))
+        await sink.publish(topic, a_record(3))
+        second_id = producer_id(sink._slot.current)
+
+    assert first_id is not None
+    assert second_id is not None
+    assert second_id != first_id
+    assert [r.getMessage() for r in caplog.records if r.name == "gateway.kafka"] == [
+        "the Kafka producer was lost (OutOfOrderSequenceNumber): a new one took over"
+    ]
+    values = await values_on(bootstrap, topic, 7)
+    assert values[0] == encode(a_record(1))
+    assert values[-1] == encode(a_record(3))
+    assert encode(a_record(2)) not in values
