@@ -24,7 +24,7 @@ CONNECTOR_CLIENTS := python-3.3.0-connector python-3.4.0-connector
 KAFKA_TESTS ?= tests/integration tests/conformance
 KAFKA_CI_TESTS := tests/integration/test_embedded_broker.py tests/integration/recovery \
 	tests/integration/capture \
-	tests/component/broker/test_producer_idempotence.py::test_apache_kafka_grants_one_and_the_producers_are_idempotent \
+	tests/component/broker/test_producer_idempotence.py \
 	tests/integration/test_baton_up.py::test_external_kafka_and_postgres_store \
 	tests/conformance/test_scale_out.py::test_two_workers_share_the_apps_and_still_recover \
 	tests/conformance/test_gateway_restart.py::test_worker_restart_rebuilds_state_without_false_recoveries \

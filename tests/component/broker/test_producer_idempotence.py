@@ -230,7 +230,10 @@ async def test_a_gateway_producer_whose_id_collides_is_replaced(
         finally:
             await other.stop()
 
-        with caplog.at_level(logging.WARNING, logger="gateway.kafka"), pytest.raises(PublishError):
+        with (
+            caplog.at_level(logging.WARNING, logger="broker.idempotence"),
+            pytest.raises(PublishError),
+        ):
             await sink.publish(topic, a_record(2))
         await sink.publish(topic, a_record(3))
         second_id = producer_id(sink._slot.current)
@@ -238,7 +241,7 @@ async def test_a_gateway_producer_whose_id_collides_is_replaced(
     assert first_id is not None
     assert second_id is not None
     assert second_id != first_id
-    assert [r.getMessage() for r in caplog.records if r.name == "gateway.kafka"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "broker.idempotence"] == [
         "the Kafka producer was lost (OutOfOrderSequenceNumber): a new one took over"
     ]
     values = await values_on(bootstrap, topic, 7)
