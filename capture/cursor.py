@@ -41,6 +41,14 @@ class CaptureTimings:
 
     interval_ms: int = 2_000
     """Pause between polls of an app at steady state."""
+    idle_after_ms: int = 60_000
+    """Polls that have seen nothing new (no workflow created or completed, none active) for this
+    long make the app idle: it is then polled every ``idle_interval_ms`` until a poll sees one."""
+    idle_interval_ms: int = 30_000
+    """Pause between polls of an idle app (never shorter than ``interval_ms``). Each poll is two
+    records (the command and its result) that the embedded broker keeps forever: at 2 s they
+    were ~120 MB a day of its memory for an idle app (issue 12); the first workflow after a quiet
+    spell is seen within this pause."""
     catch_up_interval_ms: int = 100
     """Pause when the last poll hit its page limit (a backlog to catch up on)."""
     timeout_ms: int = 15_000
@@ -85,6 +93,8 @@ class AppCapture:
     last_target: ExecutorId | None = None
     active_seen: bool = True
     """The last poll saw active workflows (or none ran yet): refresh them every poll."""
+    quiet_since_ms: int | None = None
+    """When the current run of polls that saw no workflow began (``None``: the last saw one)."""
     polls: int = 0
     requests: int = 0
     """DBOS requests the polls of this app cost so far (for the cost figure)."""
@@ -158,16 +168,43 @@ def on_result(
         return capture
     if not result.ok:
         return replace(capture, in_flight=None, next_due_ms=now_ms + timings.retry_ms)
-    pause = timings.catch_up_interval_ms if result.more else timings.interval_ms
+    quiet = not (result.more or result.active_seen) and _same_position(
+        capture.cursor, result.cursor
+    )
+    quiet_since_ms = (capture.quiet_since_ms or now_ms) if quiet else None
     return replace(
         capture,
         cursor=result.cursor,
         in_flight=None,
-        next_due_ms=now_ms + pause,
+        next_due_ms=now_ms + _pause_ms(result, quiet_since_ms, now_ms, timings),
+        quiet_since_ms=quiet_since_ms,
         active_seen=result.active_seen,
         polls=capture.polls + 1,
         requests=capture.requests + result.requests,
     )
+
+
+def _same_position(before: CaptureCursor | None, after: CaptureCursor) -> bool:
+    """The poll saw nothing created or completed: the cursor did not move (workflows listed
+    again, as the overlaps and rechecks do, leave it where it was)."""
+    if before is None:
+        return False
+    return (before.created_from_ms, before.created_skip, before.completed_from_ms) == (
+        after.created_from_ms,
+        after.created_skip,
+        after.completed_from_ms,
+    )
+
+
+def _pause_ms(
+    result: PollResult, quiet_since_ms: int | None, now_ms: int, timings: CaptureTimings
+) -> int:
+    """How long after ``result`` the next poll is due."""
+    if result.more:
+        return timings.catch_up_interval_ms
+    if quiet_since_ms is not None and now_ms - quiet_since_ms >= timings.idle_after_ms:
+        return max(timings.interval_ms, timings.idle_interval_ms)
+    return timings.interval_ms
 
 
 def _choose(live: Sequence[LiveExecutor], last: ExecutorId | None) -> LiveExecutor:
