@@ -6,9 +6,12 @@ worker, gateway and console; ``--executors`` simulated executors (``bench/swarm.
 its gateway in one app and idle, answering capture polls and pinging as DBOS does. Every
 ``--every`` seconds it samples the RSS of the gateway, worker, console and broker, and at the end
 prints the least-squares slope of each (MB/hour) over the steady part of the run (after
-``--warmup`` minutes) and the broker's projected growth per day. The issue's targets: gateway,
-worker and broker memory flat at steady state (1,000 executors), and the embedded broker growing
-<= 10 MB/day with 100 idle executors (``--executors 100``).
+``--warmup`` minutes) and the broker's projected growth per day; then what each topic (and each
+record type, and each kind of table entry) received over ``--traffic-seconds``, per day, and the
+broker memory that makes by Tansu's measured cost per batch and per byte
+(``bench/broker_idle.py``). The issue's targets: gateway, worker and broker memory flat at steady
+state (1,000 executors), and the embedded broker growing <= 10 MB/day with 100 idle executors
+(``--executors 100``).
 
 Run from the repository root::
 
@@ -40,10 +43,11 @@ from bench.swarm import Spec  # noqa: E402
 WATCHED = ("gateway", "worker", "console", "broker")
 BROKER_TARGET_MB_PER_DAY = 10.0
 TANSU_RSS_PER_BATCH = 550
-"""Bytes of the embedded broker's RSS one stored record batch costs beyond its bytes, and ...
-(``bench/broker_idle.py``, measured 2026-12-07: ~549 per batch + ~2.27 per byte of value)."""
+"""Bytes of the embedded broker's RSS that one stored record batch costs, whatever its size
+(``bench/broker_idle.py``, 2026-12-07: ~549 a batch + ~2.27 a byte of value; requests that
+store nothing, such as fetches, offset commits and group heartbeats, cost nothing)."""
 TANSU_RSS_PER_BYTE = 2.3
-"""... what one byte of a record costs it (the batch's framing and Tansu's copies included)."""
+"""Bytes of its RSS that one byte of a record's key or value costs (framing and copies)."""
 
 
 def slope_per_hour(points: list[tuple[float, float]]) -> float:
