@@ -13,6 +13,7 @@ from streams.heartbeats import (
     MAX_CHUNK_BYTES,
     MAX_CHUNK_SESSIONS,
     heartbeats,
+    logs_reset,
     session_digest,
 )
 from streams.ids import AppName, ConnId, ExecutorId, GatewayId
@@ -118,3 +119,15 @@ def test_an_older_gateways_heartbeat_lists_every_session() -> None:
 def test_every_beat_round_trips_the_codec(size: int, listing: bool) -> None:
     for beat in heartbeats(APP, GW, fleet(size), T0, listing=listing):
         assert decode(encode(beat)) == beat
+
+
+def test_a_beat_below_the_apps_previous_one_means_its_log_was_reset() -> None:
+    other = AppName("other")
+    newest, reset = logs_reset({}, [(APP, 40), (APP, 41), (other, 7)])
+    assert (newest, reset) == ({APP: 41, other: 7}, set())
+    newest, reset = logs_reset(newest, [(APP, 45), (other, 8)])
+    assert (newest, reset) == ({APP: 45, other: 8}, set())
+    # The embedded broker restarted empty: the app's partition starts again from 0.
+    newest, reset = logs_reset(newest, [(APP, 0), (APP, 1), (other, 9)])
+    assert (newest, reset) == ({APP: 1, other: 9}, {APP})
+    assert logs_reset(newest, [(APP, 3)]) == ({APP: 3, other: 9}, set())
