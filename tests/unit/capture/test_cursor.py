@@ -309,7 +309,7 @@ def test_an_idle_app_is_polled_at_the_interval_again_once_a_poll_sees_something(
         {"cursor": state.cursor, "more": True},  # a page limit hit
     ):
         busy, command = issue(state, now)
-        busy = on_result(busy, result_of(command, **seen), now, TIMINGS)  # type: ignore[arg-type]
+        busy = on_result(busy, result_of(command, **seen), now, TIMINGS)
         assert busy.quiet_since_ms is None
         assert busy.next_due_ms - now in (TIMINGS.interval_ms, TIMINGS.catch_up_interval_ms)
 
