@@ -11,6 +11,7 @@ per day, with the slope of ``alone`` (no client) taken off as the baseline:
   20 (the gateway's command feed, the console's reply channel);
 - ``group``: one consumer in a group (heartbeats every 1 s, ``fetch_max_wait_ms`` 50), committing
   the same offset every 2.8 s (an idle Faust worker);
+- ``connections``: a fresh admin client every second listing the topics (a readiness check);
 - ``batches``: one small record (``--record-bytes``) sent every 0.1 s, each its own batch;
 - ``batched``: the same records, ten to a batch every 1 s (same bytes, a tenth of the batches).
 
@@ -115,6 +116,17 @@ async def group(bootstrap: str, scenario: Scenario) -> None:
         await consumer.stop()
 
 
+async def connections(bootstrap: str, scenario: Scenario) -> None:
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.list_topics()
+        finally:
+            await admin.close()
+        await asyncio.sleep(1.0)
+
+
 def produce(
     per_batch: int, every_s: float, record_bytes: int
 ) -> Callable[[str, Scenario], Coroutine[Any, Any, None]]:
@@ -152,6 +164,7 @@ async def run(args: argparse.Namespace) -> None:
         Scenario("alone", None),
         Scenario("fetch", fetch),
         Scenario("group", group),
+        Scenario("connections", connections),
         Scenario("batches", produce(1, 0.1, args.record_bytes)),
         Scenario("batched", produce(10, 1.0, args.record_bytes)),
     ]
@@ -189,7 +202,7 @@ def report(scenarios: list[Scenario], warm: float, args: argparse.Namespace) -> 
         first, last = s.samples[0][1], s.samples[-1][1]
         extra = slopes[s.name] - base
         line = (
-            f"{s.name:<8} RSS {first:6.1f} -> {last:6.1f} MB, slope {slopes[s.name]:+8.1f} MB/day"
+            f"{s.name:<11} RSS {first:6.1f} -> {last:6.1f} MB, slope {slopes[s.name]:+8.1f} MB/day"
             f" ({extra:+8.1f} over alone)"
         )
         if s.batches:
