@@ -84,6 +84,12 @@ class Settings:
     timings: RecoveryTimings = field(default_factory=RecoveryTimings)
     capture_interval_ms: int = 2_000
     """Pause between two status-capture polls of an app (each poll: 2-3 small DBOS requests)."""
+    capture_idle_interval_ms: int = 30_000
+    """The longest pause between polls of an app whose polls saw nothing new for a minute
+    (``capture.cursor.CaptureTimings.idle_interval_ms``): the pause grows with the quiet (6 s
+    after a quiet minute, this after five), and the first workflow after a quiet spell is seen
+    within it. Set it to ``capture_interval_ms`` to poll idle apps as often as busy ones
+    (each poll is two records an embedded broker keeps)."""
     capture_steps_per_poll: int = 5
     """Completed workflows per poll whose steps are captured for the store (0: only on view)."""
     console_refresh_s: float = 5.0
@@ -187,6 +193,12 @@ class Settings:
                 raise _bad(name, value, "a positive number of seconds")
         if self.capture_interval_ms < 100:
             raise _bad("capture_interval_ms", self.capture_interval_ms, "at least 100 (ms)")
+        if self.capture_idle_interval_ms < self.capture_interval_ms:
+            raise _bad(
+                "capture_idle_interval_ms",
+                self.capture_idle_interval_ms,
+                f"at least the capture interval ({self.capture_interval_ms} ms)",
+            )
         if self.capture_steps_per_poll < 0:
             raise _bad("capture_steps_per_poll", self.capture_steps_per_poll, "0 or more")
         if not (math.isfinite(self.gateway_shed_s) and self.gateway_shed_s >= 0):
@@ -230,6 +242,7 @@ _ENV_FIELDS: dict[str, type] = {
     "heartbeat_interval_s": float,
     "gateway_shed_s": float,
     "capture_interval_ms": int,
+    "capture_idle_interval_ms": int,
     "capture_steps_per_poll": int,
     "console_refresh_s": float,
     "console_live_timeout_s": float,

@@ -173,6 +173,7 @@ class Worker(Service):
             recovery,  # the capture poller reads the recovery agent's liveness view
             CaptureTimings(
                 interval_ms=settings.capture_interval_ms,
+                idle_interval_ms=settings.capture_idle_interval_ms,
                 steps_budget=settings.capture_steps_per_poll,
             ),
             StorePrivateApps(store),  # which apps have payload privacy on

@@ -6,9 +6,12 @@ worker, gateway and console; ``--executors`` simulated executors (``bench/swarm.
 its gateway in one app and idle, answering capture polls and pinging as DBOS does. Every
 ``--every`` seconds it samples the RSS of the gateway, worker, console and broker, and at the end
 prints the least-squares slope of each (MB/hour) over the steady part of the run (after
-``--warmup`` minutes) and the broker's projected growth per day. The issue's targets: gateway,
-worker and broker memory flat at steady state (1,000 executors), and the embedded broker growing
-<= 10 MB/day with 100 idle executors (``--executors 100``).
+``--warmup`` minutes) and the broker's projected growth per day; then what each topic (and each
+record type, and each kind of table entry) received over ``--traffic-seconds``, per day, and the
+broker memory that makes by Tansu's measured cost per batch and per byte
+(``bench/broker_idle.py``). The issue's targets: gateway, worker and broker memory flat at steady
+state (1,000 executors), and the embedded broker growing <= 10 MB/day with 100 idle executors
+(``--executors 100``).
 
 Run from the repository root::
 
@@ -39,6 +42,12 @@ from bench.swarm import Spec  # noqa: E402
 
 WATCHED = ("gateway", "worker", "console", "broker")
 BROKER_TARGET_MB_PER_DAY = 10.0
+TANSU_RSS_PER_BATCH = 550
+"""Bytes of the embedded broker's RSS that one stored record batch costs, whatever its size
+(``bench/broker_idle.py``, 2026-12-07: ~549 a batch + ~2.27 a byte of value; requests that
+store nothing, such as fetches, offset commits and group heartbeats, cost nothing)."""
+TANSU_RSS_PER_BYTE = 2.3
+"""Bytes of its RSS that one byte of a record's key or value costs (framing and copies)."""
 
 
 def slope_per_hour(points: list[tuple[float, float]]) -> float:
@@ -65,10 +74,26 @@ def traffic_by_topic(bootstrap: str, seconds: float) -> dict[str, tuple[int, int
         names = [message.topic]
         if message.topic.endswith("executor-events"):
             names.append(f"  {record_kind(message.value or b'')}")
+        elif message.topic.endswith("-changelog"):
+            names.append(f"  key kind {_entry_kind(message.key or b'')}")
         for name in names:
             counts[name] += 1
             sizes[name] += size
     return {name: (counts[name], sizes[name]) for name in counts}
+
+
+def _entry_kind(key: bytes) -> str:
+    """A table key's kind: the liveness table's ``{app} e|r {id}`` (``recovery.table``), else
+    the key's first 20 bytes."""
+    parts = key.split(b"\x1f")
+    return parts[1].decode(errors="replace") if len(parts) == 3 else repr(key[:20])
+
+
+def modelled_mb_per_day(records: int, size: int, seconds: float) -> float:
+    """The broker's RSS growth that ``records`` records of ``size`` bytes in all over
+    ``seconds`` make a day, one batch each (an upper bound on the batches)."""
+    rss = records * TANSU_RSS_PER_BATCH + size * TANSU_RSS_PER_BYTE
+    return rss / seconds * 86_400 / MB
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"load average at start {load_start}, at end {os.getloadavg()}")
     print(f"executors connected at the end: {held} of {n}")
     ok = True
+    broker_slope = 0.0
     for name in WATCHED:
         points = [
             (t - start, rss[name]) for t, rss, _ in sampler.samples if t >= warm and name in rss
@@ -127,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
         if not points:
             continue
         slope = slope_per_hour(points)
+        if name == "broker":
+            broker_slope = slope
         first, last = points[0][1], points[-1][1]
         line = (
             f"{name:<8} RSS {first:7.1f} -> {last:7.1f} MB, slope {slope:+8.2f} MB/h "
@@ -138,12 +166,25 @@ def run(args: argparse.Namespace) -> int:
             verdict = "met" if met else "MISSED"
             line += f"  target <= {BROKER_TARGET_MB_PER_DAY:.0f} MB/day: {verdict}"
         print(line)
-    print(f"broker traffic over {args.traffic_seconds:.0f} s (never expired: it all stays):")
-    total = sum(size for name, (_, size) in traffic.items() if not name.startswith(" "))
+    print(
+        f"broker traffic over {args.traffic_seconds:.0f} s (never expired: it all stays); "
+        f"broker RSS modelled as {TANSU_RSS_PER_BATCH} B a record + {TANSU_RSS_PER_BYTE} B a byte "
+        "(bench/broker_idle.py):"
+    )
+    seconds = args.traffic_seconds
+    tops = [(n, c, s) for n, (c, s) in traffic.items() if not n.startswith(" ")]
     for name, (count, size) in sorted(traffic.items()):
-        per_day = size / args.traffic_seconds * 86_400 / MB
-        print(f"  {name:<50} {count:6d} records {size:9d} bytes = {per_day:8.1f} MB/day")
-    print(f"  all topics: {total / args.traffic_seconds * 86_400 / MB:.1f} MB/day")
+        print(
+            f"  {name:<50} {count:6d} records {size:9d} bytes = "
+            f"{size / seconds * 86_400 / MB:8.1f} MB/day of data, "
+            f"{modelled_mb_per_day(count, size, seconds):8.1f} MB/day of broker RSS"
+        )
+    records, size = sum(c for _, c, _ in tops), sum(s for _, _, s in tops)
+    print(
+        f"  all topics: {size / seconds * 86_400 / MB:.1f} MB/day of data, "
+        f"{modelled_mb_per_day(records, size, seconds):.1f} MB/day of broker RSS modelled "
+        f"(measured slope above: {broker_slope * 24:+.1f} MB/day)"
+    )
     cpu = sampler.mean_cpu(warm)
     print("mean CPU (% of a core): " + ", ".join(f"{k} {v * 100:.1f}" for k, v in cpu.items()))
     return 0 if ok else 1

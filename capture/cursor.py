@@ -35,12 +35,26 @@ CREATED_RECHECK_ROWS = 500
 cheap rows)."""
 
 
+IDLE_PAUSE_DIVISOR = 10
+"""An idle app's pause is its quiet time divided by this (capped by ``idle_interval_ms``)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CaptureTimings:
     """How often and how much the capture asks of an executor."""
 
     interval_ms: int = 2_000
     """Pause between polls of an app at steady state."""
+    idle_after_ms: int = 60_000
+    """Polls that have seen nothing new (no workflow created or completed, none active) for this
+    long make the app idle: its pause then grows with the quiet, a tenth of how long it has been
+    quiet (6 s after a quiet minute), up to ``idle_interval_ms``, until a poll sees something."""
+    idle_interval_ms: int = 30_000
+    """The longest pause between polls of an idle app (never shorter than ``interval_ms``),
+    reached after five quiet minutes. Each poll is two records (the command and its result) that
+    the embedded broker keeps forever: at 2 s they were ~120 MB a day of its memory for an idle
+    app (issue 12). The first workflow after a quiet spell is seen within the pause: a short
+    lull costs little freshness, a long one little memory."""
     catch_up_interval_ms: int = 100
     """Pause when the last poll hit its page limit (a backlog to catch up on)."""
     timeout_ms: int = 15_000
@@ -85,6 +99,8 @@ class AppCapture:
     last_target: ExecutorId | None = None
     active_seen: bool = True
     """The last poll saw active workflows (or none ran yet): refresh them every poll."""
+    quiet_since_ms: int | None = None
+    """When the current run of polls that saw no workflow began (``None``: the last saw one)."""
     polls: int = 0
     requests: int = 0
     """DBOS requests the polls of this app cost so far (for the cost figure)."""
@@ -158,16 +174,44 @@ def on_result(
         return capture
     if not result.ok:
         return replace(capture, in_flight=None, next_due_ms=now_ms + timings.retry_ms)
-    pause = timings.catch_up_interval_ms if result.more else timings.interval_ms
+    quiet = not (result.more or result.active_seen) and _same_position(
+        capture.cursor, result.cursor
+    )
+    quiet_since_ms = (capture.quiet_since_ms or now_ms) if quiet else None
     return replace(
         capture,
         cursor=result.cursor,
         in_flight=None,
-        next_due_ms=now_ms + pause,
+        next_due_ms=now_ms + _pause_ms(result, quiet_since_ms, now_ms, timings),
+        quiet_since_ms=quiet_since_ms,
         active_seen=result.active_seen,
         polls=capture.polls + 1,
         requests=capture.requests + result.requests,
     )
+
+
+def _same_position(before: CaptureCursor | None, after: CaptureCursor) -> bool:
+    """The poll saw nothing created or completed: the cursor did not move (workflows listed
+    again, as the overlaps and rechecks do, leave it where it was)."""
+    if before is None:
+        return False
+    return (before.created_from_ms, before.created_skip, before.completed_from_ms) == (
+        after.created_from_ms,
+        after.created_skip,
+        after.completed_from_ms,
+    )
+
+
+def _pause_ms(
+    result: PollResult, quiet_since_ms: int | None, now_ms: int, timings: CaptureTimings
+) -> int:
+    """How long after ``result`` the next poll is due."""
+    if result.more:
+        return timings.catch_up_interval_ms
+    quiet_ms = 0 if quiet_since_ms is None else now_ms - quiet_since_ms
+    if quiet_ms < timings.idle_after_ms:
+        return timings.interval_ms
+    return max(timings.interval_ms, min(timings.idle_interval_ms, quiet_ms // IDLE_PAUSE_DIVISOR))
 
 
 def _choose(live: Sequence[LiveExecutor], last: ExecutorId | None) -> LiveExecutor:

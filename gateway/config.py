@@ -98,9 +98,12 @@ class GatewayConfig:
     heartbeat_interval_s: float = 2.0
     """One heartbeat per app held, per interval: the liveness signal, with the sessions' count
     and digest (``streams.heartbeats``)."""
-    heartbeat_listing_interval_s: float = 60.0
+    heartbeat_listing_interval_s: float = 900.0
     """How often a heartbeat lists an app's sessions (in bounded chunks) when the pod holds more
-    than a few; also on the pod's first beat of the app and after a failed publish."""
+    than a few; also on the pod's first beat of the app and after a failed publish (of any
+    record: a connect or close the workers may have missed is listed at the next beat). The
+    embedded broker keeps every listing: at 100 sessions (~20 KB) every 60 s, ~65 MB a day of its
+    memory (issue 12)."""
     revocation_check_interval_s: float = 1.0
     """How often sessions' keys are re-checked: a revoked or expired key's sessions close within
     this interval plus a store query and a close handshake (well within 2 s)."""

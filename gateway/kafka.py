@@ -92,13 +92,15 @@ class KafkaSink:
         """Write one record, keyed by its app (or target executor); raises ``PublishError``."""
         await self.publish_batch(topic, (record,))
 
-    async def publish_batch(self, topic: str, records: Sequence[Record]) -> None:
-        """Write several records, waiting for all of them; raises ``PublishError``."""
+    async def publish_batch(self, topic: str, records: Sequence[Record]) -> list[int]:
+        """Write several records, waiting for all of them; their offsets, in order. Raises
+        ``PublishError``."""
         token = None if self._watch is None else self._watch.began(monotonic_ms())
         producer = self._slot.current
         try:
             futures = [await producer.send(topic, encode(r), key=record_key(r)) for r in records]
             await acknowledged(futures, timeout_s=REQUEST_TIMEOUT_MS / 1000)
+            offsets = [future.result().offset for future in futures]
         except KafkaError as exc:
             self._noted(token, failed=True)
             self._metrics.error(ErrorKind.PUBLISH)
@@ -110,6 +112,7 @@ class KafkaSink:
             raise
         self._noted(token, failed=False)
         self._metrics.events_published.labels(topic=topic).inc(len(records))
+        return offsets
 
     def _noted(self, token: int | None, *, failed: bool) -> None:
         if self._watch is None or token is None:

@@ -49,7 +49,7 @@ from runtime.metrics import (
 )
 from runtime.probes_http import ProbeRoutes, metrics_route
 from streams.exceptions import AuthError, ConductorError, PublishError, RequestError
-from streams.heartbeats import heartbeats
+from streams.heartbeats import heartbeats, logs_reset
 from streams.ids import AppName, CommandId, ConnId
 from streams.records import (
     Command,
@@ -110,6 +110,8 @@ class Gateway(Service):
         )
         """Unready, and sheds the sessions, while Kafka does not take this pod's writes."""
         self._listed_at_ms: dict[AppName, int] = {}
+        self._beat_offsets: dict[AppName, int] = {}
+        """Each app's newest beat offset: a lower one means the log was reset (``logs_reset``)."""
         """When each app's sessions were last listed in a heartbeat (``streams.heartbeats``)."""
         self._sink = KafkaSink(
             config.kafka_bootstrap,
@@ -395,6 +397,8 @@ class Gateway(Service):
             held = self._registry.snapshots_by_app(ts, window_ms)
             for gone in self._listed_at_ms.keys() - held.keys():
                 del self._listed_at_ms[gone]
+            for gone in self._beat_offsets.keys() - held.keys():
+                del self._beat_offsets[gone]
             for app, sessions in held.items():
                 listing = ts - self._listed_at_ms.get(app, ts - listing_ms) >= listing_ms
                 beats.extend(heartbeats(app, self.config.gateway_id, sessions, ts, listing=listing))
@@ -404,13 +408,23 @@ class Gateway(Service):
                 self._listed_at_ms.clear()  # list everything once the pod may speak again
             elif beats:
                 try:
-                    await self._sink.publish_batch(self.config.topics.executor_events, beats)
+                    offsets = await self._sink.publish_batch(
+                        self.config.topics.executor_events, beats
+                    )
                 except PublishError as exc:
                     self._listed_at_ms.clear()  # list everything once the broker is back
                     logger.warning("could not publish heartbeats: %s", exc)
                 else:
                     self._listed_at_ms.update(dict.fromkeys(listed, ts))
+                    self._relist_reset_logs(beats, offsets)
             await asyncio.sleep(self.config.heartbeat_interval_s)
+
+    def _relist_reset_logs(self, beats: list[Record], offsets: list[int]) -> None:
+        written = [(b.app, o) for b, o in zip(beats, offsets, strict=True) if b.app is not None]
+        self._beat_offsets, reset = logs_reset(self._beat_offsets, written)
+        for app in reset:
+            logger.info("the broker's log of app %s was reset: listing its sessions", app)
+            self._listed_at_ms.pop(app, None)
 
     async def _revocation_loop(self) -> None:
         while True:

@@ -79,8 +79,27 @@ def encode(record: Record) -> bytes:
     orjson serialises the dataclass (its ``type`` is a ClassVar, so not a field); the type is
     spliced in front rather than round-tripping through a dict: heartbeats are encoded often.
     """
-    body = orjson.dumps(record)  # every record has fields: body is '{"...'
+    if isinstance(record, GatewayHeartbeat) and not record.listed:
+        body = _beat_body(record)
+    else:
+        body = orjson.dumps(record)  # every record has fields: body is '{"...'
     return b'{"type":"' + record.type.value.encode() + b'",' + body[1:]
+
+
+def _beat_body(beat: GatewayHeartbeat) -> bytes:
+    """A beat that lists nothing, without its listing's empty fields: the embedded broker keeps
+    every beat (issue 12), and the reader takes absent fields as ``None``."""
+    return orjson.dumps(
+        {
+            "app": beat.app,
+            "gateway": beat.gateway,
+            "sessions": (),
+            "ts_ms": beat.ts_ms,
+            "listed": False,
+            "session_count": beat.session_count,
+            "digest": beat.digest,
+        }
+    )
 
 
 _TYPE_PREFIX = b'{"type":"'

@@ -12,7 +12,7 @@ Pure: no Kafka, asyncio or clock.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 import orjson
 
@@ -88,6 +88,27 @@ def heartbeats(
         )
         after = through
     return records
+
+
+def logs_reset(
+    newest: Mapping[AppName, int], written: Sequence[tuple[AppName, int]]
+) -> tuple[dict[AppName, int], set[AppName]]:
+    """After a beat was written: the newest offset of each app's beats, and the apps whose beat
+    landed below the app's previous one. Their partition's log was reset (the embedded broker
+    restarted empty, or the topic was re-created) without a write failing: the workers reading
+    it know none of the app's sessions, so the pod lists them at its next beat instead of at the
+    listing interval.
+
+    Args:
+        newest: each app's newest beat offset so far (the apps no longer beaten are dropped by
+            the caller).
+        written: (app, offset) of each record of the beat just written.
+    """
+    reset = {app for app, offset in written if offset <= newest.get(app, -1)}
+    updated = dict(newest)
+    for app, offset in written:  # in order: an app's chunks have rising offsets
+        updated[app] = offset if app in reset else max(offset, updated.get(app, offset))
+    return updated, reset
 
 
 def _chunks(sessions: list[SessionInfo]) -> list[list[SessionInfo]]:

@@ -115,6 +115,7 @@ def test_config_error_names_the_setting_and_value() -> None:
         {"BATON_KAFKA_BOOTSTRAP": "no-port"},
         {"BATON_LOG_LEVEL": "LOUD"},
         {"BATON_CAPTURE_INTERVAL_MS": "10"},
+        {"BATON_CAPTURE_IDLE_INTERVAL_MS": "1000"},
         {"BATON_CAPTURE_STEPS_PER_POLL": "-1"},
         {"BATON_CONSOLE_REFRESH_S": "-1"},
         {"BATON_CONSOLE_REFRESH_S": "nan"},
@@ -201,12 +202,14 @@ def test_capture_and_console_settings_from_the_environment() -> None:
     settings = Settings.from_env(
         {
             "BATON_CAPTURE_INTERVAL_MS": "5000",
+            "BATON_CAPTURE_IDLE_INTERVAL_MS": "5000",
             "BATON_CAPTURE_STEPS_PER_POLL": "0",
             "BATON_CONSOLE_REFRESH_S": "0",
             "BATON_CONSOLE_LIVE_TIMEOUT_S": "1.5",
         }
     )
     assert settings.capture_interval_ms == 5000
+    assert settings.capture_idle_interval_ms == 5000
     assert settings.capture_steps_per_poll == 0
     assert settings.console_refresh_s == 0
     assert settings.console_live_timeout_s == 1.5

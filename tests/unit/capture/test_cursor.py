@@ -38,6 +38,8 @@ T0 = 1_700_000_000_000
 APP = AppName("orders")
 TIMINGS = CaptureTimings(
     interval_ms=2_000,
+    idle_after_ms=300_000,
+    idle_interval_ms=30_000,
     catch_up_interval_ms=100,
     timeout_ms=15_000,
     retry_ms=3_000,
@@ -265,6 +267,73 @@ def test_a_result_advances_the_cursor_and_schedules_the_next_poll_after_the_inte
     assert plan_poll(after, live("exec-a"), T0 + 40 + TIMINGS.interval_ms - 1, TIMINGS)[1] is None
     _, following = issue(after, T0 + 40 + TIMINGS.interval_ms)
     assert following.cursor == advanced
+
+
+def quiet_polls(state: AppCapture, start_ms: int, until_ms: int) -> tuple[AppCapture, int]:
+    """Polls as soon as due from ``start_ms`` to ``until_ms``, each seeing nothing new."""
+    now = start_ms
+    while now < until_ms:
+        state, command = issue(state, now)
+        state = on_result(state, result_of(command, cursor=state.cursor), now, TIMINGS)
+        now = state.next_due_ms
+    return state, now
+
+
+def test_an_app_whose_polls_see_nothing_new_for_a_while_is_polled_at_the_idle_interval() -> None:
+    state, command = issue(AppCapture(app=APP), T0)
+    state = on_result(
+        state, result_of(command, cursor=CaptureCursor(created_from_ms=5)), T0, TIMINGS
+    )
+    assert state.next_due_ms == T0 + TIMINGS.interval_ms  # the cursor moved: not quiet
+    quiet_from = state.next_due_ms
+    state, now = quiet_polls(state, quiet_from, quiet_from + TIMINGS.idle_after_ms)
+    assert state.quiet_since_ms == quiet_from
+    assert now == quiet_from + TIMINGS.idle_after_ms  # every interval until then
+    state, command = issue(state, now)
+    state = on_result(state, result_of(command, cursor=state.cursor), now, TIMINGS)
+    assert state.next_due_ms == now + TIMINGS.idle_interval_ms
+
+
+def test_an_idle_apps_pause_grows_with_its_quiet_up_to_the_idle_interval() -> None:
+    timings = replace(TIMINGS, idle_after_ms=60_000, idle_interval_ms=30_000)
+    state, command = issue(AppCapture(app=APP), T0)
+    state = on_result(
+        state, result_of(command, cursor=CaptureCursor(created_from_ms=5)), T0, timings
+    )
+    quiet_from = state.next_due_ms
+    pauses: list[tuple[int, int]] = []
+    now = quiet_from
+    while now < quiet_from + 600_000:
+        state, command = issue(state, now)
+        state = on_result(state, result_of(command, cursor=state.cursor), now, timings)
+        pauses.append((now - quiet_from, state.next_due_ms - now))
+        now = state.next_due_ms
+    assert all(p == timings.interval_ms for q, p in pauses if q < timings.idle_after_ms)
+    after_a_minute = [p for q, p in pauses if q >= timings.idle_after_ms]
+    assert after_a_minute[0] == 6_000  # a tenth of a quiet minute
+    assert after_a_minute == sorted(after_a_minute)  # never shrinks while quiet
+    assert max(after_a_minute) == timings.idle_interval_ms  # and stops growing at the cap
+    assert all(p == timings.idle_interval_ms for q, p in pauses if q >= 300_000)
+
+
+def test_an_idle_app_is_polled_at_the_interval_again_once_a_poll_sees_something() -> None:
+    state, command = issue(AppCapture(app=APP), T0)
+    state = on_result(
+        state, result_of(command, cursor=CaptureCursor(created_from_ms=5)), T0, TIMINGS
+    )
+    state, now = quiet_polls(state, state.next_due_ms, T0 + 2 * TIMINGS.idle_after_ms)
+    assert state.next_due_ms == now
+    assert now - state.in_flight_since_ms == TIMINGS.idle_interval_ms
+    for seen in (
+        {"cursor": CaptureCursor(created_from_ms=9)},  # created
+        {"cursor": replace(state.cursor or CaptureCursor(), completed_from_ms=T0)},  # completed
+        {"cursor": state.cursor, "active_seen": True},  # running
+        {"cursor": state.cursor, "more": True},  # a page limit hit
+    ):
+        busy, command = issue(state, now)
+        busy = on_result(busy, result_of(command, **seen), now, TIMINGS)
+        assert busy.quiet_since_ms is None
+        assert busy.next_due_ms - now in (TIMINGS.interval_ms, TIMINGS.catch_up_interval_ms)
 
 
 def test_a_result_with_more_to_read_schedules_a_catch_up_poll() -> None:

@@ -13,6 +13,7 @@ from streams.heartbeats import (
     MAX_CHUNK_BYTES,
     MAX_CHUNK_SESSIONS,
     heartbeats,
+    logs_reset,
     session_digest,
 )
 from streams.ids import AppName, ConnId, ExecutorId, GatewayId
@@ -42,7 +43,9 @@ def test_a_large_fleet_beats_with_one_small_record() -> None:
     (beat,) = heartbeats(APP, GW, sessions, T0, listing=False)
     assert (beat.listed, beat.sessions, beat.session_count) == (False, (), 10_000)
     assert beat.digest == session_digest(sessions)
-    assert len(encode(beat)) < 300
+    assert len(encode(beat)) < 200
+    assert b"listed_after" not in encode(beat)  # the embedded broker keeps every beat
+    assert decode(encode(beat)) == beat
 
 
 def test_a_small_fleet_is_listed_in_every_beat() -> None:
@@ -118,3 +121,15 @@ def test_an_older_gateways_heartbeat_lists_every_session() -> None:
 def test_every_beat_round_trips_the_codec(size: int, listing: bool) -> None:
     for beat in heartbeats(APP, GW, fleet(size), T0, listing=listing):
         assert decode(encode(beat)) == beat
+
+
+def test_a_beat_below_the_apps_previous_one_means_its_log_was_reset() -> None:
+    other = AppName("other")
+    newest, reset = logs_reset({}, [(APP, 40), (APP, 41), (other, 7)])
+    assert (newest, reset) == ({APP: 41, other: 7}, set())
+    newest, reset = logs_reset(newest, [(APP, 45), (other, 8)])
+    assert (newest, reset) == ({APP: 45, other: 8}, set())
+    # The embedded broker restarted empty: the app's partition starts again from 0.
+    newest, reset = logs_reset(newest, [(APP, 0), (APP, 1), (other, 9)])
+    assert (newest, reset) == ({APP: 1, other: 9}, {APP})
+    assert logs_reset(newest, [(APP, 3)]) == ({APP: 3, other: 9}, set())
