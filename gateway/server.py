@@ -34,8 +34,10 @@ from gateway.lookups import WorkflowLookups
 from gateway.management import MANAGEMENT_KINDS
 from gateway.operations import RequestAnswerer, WorkflowOperator
 from gateway.polling import CapturePoller
+from gateway.outbox import SessionOutbox
 from gateway.protocol import recovery_request, recovery_succeeded
 from gateway.registry import SessionRegistry
+from gateway.session_events import SessionEvents
 from runtime.admission import HandshakeAdmission, Verdict, forwarded_client, source_of
 from runtime.clock import wall_ms
 from runtime.lifecycle import Service
@@ -117,6 +119,13 @@ class Gateway(Service):
             metrics=self.metrics,
             watch=self.watchdog.watch,
         )
+        self.session_events = SessionEvents(
+            self._sink,
+            config.topics.executor_events,
+            outbox=SessionOutbox(config.session_outbox_max_records),
+            on_dropped=self._list_soon,
+        )
+        """Connects and disconnects, written in order and retried until Kafka takes them."""
         self._feed = CommandFeed(
             config.kafka_bootstrap,
             config.topics.commands,
@@ -143,6 +152,8 @@ class Gateway(Service):
     async def _start(self, stack: AsyncExitStack) -> None:
         stack.callback(logger.info, "gateway %s stopped", self.config.gateway_id)  # last
         await stack.enter_async_context(self._sink)
+        # Unwound before the sink stops (after the loops): the last tries at the session events.
+        stack.push_async_callback(self.session_events.drain)
         await stack.enter_async_context(self._feed)
         limits = self.config.limits
         tls = self.config.tls
@@ -162,6 +173,7 @@ class Gateway(Service):
             compression="deflate" if limits.compression else None,
             ssl=None if tls is None else tls.server_context(),
         )
+        self.tasks.loop("session events", self.session_events.run())
         self.tasks.loop("heartbeats", self._heartbeat_loop())
         self.tasks.loop("commands", self._command_loop())
         self.tasks.loop("revocations", self._revocation_loop())
@@ -338,7 +350,7 @@ class Gateway(Service):
             conn.info.application_version,
             extra={"executor_id": conn.info.executor_id, "conn_id": conn.conn_id, "app": conn.app},
         )
-        await self._publish_event(
+        self.session_events.put(
             ExecutorConnected(
                 app=conn.app,
                 gateway=self.config.gateway_id,
@@ -358,7 +370,7 @@ class Gateway(Service):
             close_code,
             extra={"executor_id": conn.info.executor_id, "conn_id": conn.conn_id, "app": conn.app},
         )
-        await self._publish_event(
+        self.session_events.put(
             ExecutorDisconnected(
                 app=conn.app,
                 gateway=self.config.gateway_id,
@@ -379,8 +391,13 @@ class Gateway(Service):
         except PublishError as exc:
             # Not in the executors' critical path: the next heartbeat lists the app's sessions,
             # which heals the table.
-            self._listed_at_ms.pop(record.app, None)
+            self._list_soon({record.app})
             logger.warning("could not publish %s: %s", record.type.value, exc)
+
+    def _list_soon(self, apps: frozenset[AppName] | set[AppName]) -> None:
+        """List these apps' sessions in the next heartbeat."""
+        for app in apps:
+            self._listed_at_ms.pop(app, None)
 
     # -- background loops ------------------------------------------------------------------
 
