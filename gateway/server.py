@@ -33,8 +33,8 @@ from gateway.keepalive import KeepaliveConnection
 from gateway.lookups import WorkflowLookups
 from gateway.management import MANAGEMENT_KINDS
 from gateway.operations import RequestAnswerer, WorkflowOperator
-from gateway.polling import CapturePoller
 from gateway.outbox import SessionOutbox
+from gateway.polling import CapturePoller
 from gateway.protocol import recovery_request, recovery_succeeded
 from gateway.registry import SessionRegistry
 from gateway.session_events import SessionEvents
@@ -54,13 +54,13 @@ from streams.exceptions import AuthError, ConductorError, PublishError, RequestE
 from streams.heartbeats import heartbeats
 from streams.ids import AppName, CommandId, ConnId
 from streams.records import (
-    Command,
     CommandProgress,
     CommandStatus,
     ExecutorConnected,
     ExecutorDisconnected,
     ExecutorReply,
     ExecutorRequest,
+    ListSessions,
     PollWorkflows,
     Record,
     RecoverExecutor,
@@ -68,6 +68,9 @@ from streams.records import (
 )
 
 logger = logging.getLogger(__name__)
+
+ExecutorCommand = RecoverExecutor | PollWorkflows | ExecutorRequest
+"""The commands carried out on one executor (the others address the pod itself)."""
 
 COMMAND_DRAIN_S = 5.0
 """How long a stopping pod lets the commands in flight report their outcome (their sessions are
@@ -461,18 +464,37 @@ class Gateway(Service):
 
     async def _command_loop(self) -> None:
         async for command in self._feed.commands():
-            command_id = _command_id(command)
-            if command_id in self._seen_commands:
-                continue  # delivered twice: act once
-            conn = self._registry.get(command.app, command.target)
-            self._remember(command_id)
-            if conn is None:
-                if command.target_gateway == self.config.gateway_id:
-                    await self._not_here(command)
-                continue
-            self.tasks.job(command_id, self._run_command(conn, command))
+            match command:
+                case ListSessions():
+                    self._listing_asked(command)
+                case _:
+                    await self._take_command(command)
 
-    async def _run_command(self, conn: Connection, command: Command) -> None:
+    async def _take_command(self, command: ExecutorCommand) -> None:
+        command_id = _command_id(command)
+        if command_id in self._seen_commands:
+            return  # delivered twice: act once
+        conn = self._registry.get(command.app, command.target)
+        self._remember(command_id)
+        if conn is None:
+            if command.target_gateway == self.config.gateway_id:
+                await self._not_here(command)
+            return
+        self.tasks.job(command_id, self._run_command(conn, command))
+
+    def _listing_asked(self, command: ListSessions) -> None:
+        """A worker found this pod's digest of an app at odds with its table (``recovery.digest``):
+        list the app's sessions in the next heartbeat. Idempotent: a duplicate lists once more."""
+        if command.gateway != self.config.gateway_id:
+            return
+        logger.info(
+            "listing the sessions of app %s in the next heartbeat, as a worker asked",
+            command.app,
+            extra={"app": command.app, "command_id": command.command_id},
+        )
+        self._list_soon({command.app})
+
+    async def _run_command(self, conn: Connection, command: ExecutorCommand) -> None:
         """Carry out one command. A bug or an executor reply nobody foresaw fails this command
         (reported like any failure), never the pod."""
         try:
@@ -496,7 +518,7 @@ class Gateway(Service):
 
     async def _not_here(
         self,
-        command: Command,
+        command: ExecutorCommand,
         reason: str = "target not connected here",
         failure: ReplyFailure = ReplyFailure.NOT_CONNECTED,
     ) -> None:
@@ -586,7 +608,7 @@ class Gateway(Service):
         )
 
 
-def _command_id(command: Command) -> str:
+def _command_id(command: ExecutorCommand) -> str:
     match command:
         case ExecutorRequest():
             return command.request_id
