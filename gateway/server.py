@@ -429,6 +429,7 @@ class Gateway(Service):
                     logger.warning("could not publish heartbeats: %s", exc)
                 else:
                     self._listed_at_ms.update(dict.fromkeys(listed, ts))
+                    self.session_events.retry_now()  # Kafka is back: no need to wait
             await asyncio.sleep(self.config.heartbeat_interval_s)
 
     async def _revocation_loop(self) -> None:

@@ -13,6 +13,7 @@ silence then tell its executors' fate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -69,6 +70,7 @@ class SessionEvents:
         self._retry = retry
         self._backoff = RestartBackoff(retry)
         self._ready = asyncio.Event()
+        self._retry_now = asyncio.Event()
         self._overflows = LogThrottle()
         self._dropped_since_log = 0
 
@@ -93,7 +95,19 @@ class SessionEvents:
                 self._ready.clear()
                 continue
             if not await self._attempt(batch):
-                await asyncio.sleep(self._backoff.after_death(0.0))
+                await self._pause(self._backoff.after_death(0.0))
+
+    def retry_now(self) -> None:
+        """Kafka took another write of the pod (a heartbeat): end the pause before the next
+        attempt, so that the held events are not overtaken by more than that write."""
+        if self.held:
+            self._retry_now.set()
+
+    async def _pause(self, pause_s: float) -> None:
+        self._retry_now.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(pause_s):
+                await self._retry_now.wait()
 
     async def drain(self, timeout_s: float = DRAIN_S) -> None:
         """The stop's last attempts at what is held (after ``run`` was cancelled); what is left

@@ -130,6 +130,11 @@ class RecoveryAgent:
         state = self._states.get(app)
         return [] if state is None else state.live_executors()
 
+    def pods_in_doubt(self) -> list[tuple[AppName, GatewayId]]:
+        """The (app, gateway pod) pairs whose heartbeat digest currently disagrees with this
+        worker's table (``recovery.digest``)."""
+        return [k for k, c in self._pod_checks.items() if c.mismatch_since_ms is not None]
+
     async def _on_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         async with self._lock:
             self._states.clear()
@@ -204,7 +209,7 @@ class RecoveryAgent:
             return
         mismatch_ms = beat.ts_ms - (check.mismatch_since_ms or beat.ts_ms)
         logger.info(
-            "gateway %s's sessions of app %s (%s sessions) differ from this worker's table for %d ms: "
+            "gateway %s's sessions of app %s (%s) differ from this worker's table for %d ms: "
             "asking it to list them",
             beat.gateway,
             beat.app,

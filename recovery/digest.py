@@ -21,8 +21,11 @@ Why this and not more:
   heals it today, and nothing else reads the digest.
 - Not on the first mismatching beat: a pod writes its beat and its session events from different
   tasks (and holds session events back while Kafka refuses them, ``gateway.session_events``), so
-  a beat may count a session whose connect is written just after it. ``MISMATCH_GRACE_MS`` (two
-  beats) lets those land; a mismatch that lasts is a divergence.
+  a beat may count a session whose connect is written just after it. So the pod's own digest must
+  stay the same, and disagree with the table, for ``MISMATCH_GRACE_MS`` (two beats): the events
+  of the changes before that have landed by then, and a mismatch that lasts is a divergence. A pod
+  whose sessions keep changing (a reconnect wave: its digest differs at every beat) is not asked
+  meanwhile; its next quiet spell, or its periodic listing, settles it.
 - At most one request per pod and app per ``ASK_EVERY_MS``: a view that a listing cannot fix
   (the table holds a newer record on purpose) costs one listing per interval, not one per beat.
 - Only a digest beat or a listing's last chunk is compared: after a multi-chunk listing's earlier
@@ -33,7 +36,7 @@ Pure: no Faust, Kafka, asyncio or clock; times are the beats' own (event time).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from recovery.state import AppState, ExecutorState
 from streams.heartbeats import session_digest_of
@@ -52,6 +55,8 @@ class PodCheck:
 
     mismatch_since_ms: int | None = None
     """Event time of the first beat of the current mismatch (``None``: they agree)."""
+    pod_digest: str | None = None
+    """The pod's digest through the current mismatch: a new one starts the grace over."""
     asked_at_ms: int | None = None
     """Event time of the beat that made the last request for a listing."""
 
@@ -96,20 +101,23 @@ def on_beat(
         return _kept(check, beat.ts_ms), None
     if agreed:
         return _kept(PodCheck(asked_at_ms=check.asked_at_ms), beat.ts_ms), None
-    since_ms = beat.ts_ms if check.mismatch_since_ms is None else check.mismatch_since_ms
+    since_ms = check.mismatch_since_ms
+    if since_ms is None or check.pod_digest != beat.digest:
+        since_ms = beat.ts_ms  # a mismatch begins, or the pod's sessions changed: wait again
     asked_ms = check.asked_at_ms
     due = beat.ts_ms - since_ms >= MISMATCH_GRACE_MS and (
         asked_ms is None or beat.ts_ms - asked_ms >= ASK_EVERY_MS
     )
+    kept = PodCheck(mismatch_since_ms=since_ms, pod_digest=beat.digest, asked_at_ms=asked_ms)
     if not due:
-        return PodCheck(mismatch_since_ms=since_ms, asked_at_ms=asked_ms), None
+        return kept, None
     ask = ListSessions(
         command_id=CommandId(f"list/{state.app}/{beat.gateway}/{beat.ts_ms}"),
         app=state.app,
         gateway=beat.gateway,
         issued_at_ms=beat.ts_ms,
     )
-    return PodCheck(mismatch_since_ms=since_ms, asked_at_ms=beat.ts_ms), ask
+    return replace(kept, asked_at_ms=beat.ts_ms), ask
 
 
 def _kept(check: PodCheck, now_ms: int) -> PodCheck | None:

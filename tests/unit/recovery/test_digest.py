@@ -86,7 +86,35 @@ def test_a_lost_disconnect_asks_its_pod_for_a_listing_after_the_grace_then_once_
     ]
     assert {(a.app, a.gateway) for a in asks} == {(APP, GW)}
     assert len({a.command_id for a in asks}) == 3
-    assert check == PodCheck(mismatch_since_ms=first, asked_at_ms=asks[-1].issued_at_ms)
+    assert check == PodCheck(
+        mismatch_since_ms=first, pod_digest=beats[0].digest, asked_at_ms=asks[-1].issued_at_ms
+    )
+
+
+def test_a_pod_whose_sessions_keep_changing_is_not_asked_until_they_settle() -> None:
+    # A reconnect wave: at every beat the pod holds one more session than the table knows of
+    # (its connect is written just after the beat).
+    state = AppState(app=APP)
+    held: list[SessionInfo] = []
+    check: PodCheck | None = None
+    for i in range(10):
+        ts = T0 + 2_000 * (i + 1)
+        held.append(session(f"exec-{i:02d}", f"c{i}", ts))
+        record = beat(ts, *held)
+        state = fold(state, record)
+        check, ask = on_beat(check, state, record)
+        assert ask is None, f"asked at beat {i}"
+        state = fold(state, connected(f"exec-{i:02d}", f"c{i}", ts + 1, connected_at=ts))
+    # Settled, and one connect was lost for good: asked once the grace has passed.
+    ts += 2_000
+    held.append(session("exec-lost", "cl", ts))
+    asks = []
+    for step in range(4):
+        record = beat(ts + 2_000 * step, *held)
+        state = fold(state, record)
+        check, ask = on_beat(check, state, record)
+        asks += [] if ask is None else [ask.issued_at_ms - ts]
+    assert asks == [MISMATCH_GRACE_MS]
 
 
 def test_other_pods_sessions_and_disconnected_ones_are_not_counted_as_this_pods() -> None:
