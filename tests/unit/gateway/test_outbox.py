@@ -64,7 +64,7 @@ def test_the_cap_drops_the_oldest_queued_never_the_batch_in_flight() -> None:
     assert (overflow.dropped, overflow.apps) == (1, frozenset({AppName("b")}))
     assert len(outbox) == 3
     outbox.failed()
-    left = []
+    left: list[SessionEvent] = []
     while batch := outbox.take():
         left.extend(batch)
         outbox.delivered()

@@ -14,7 +14,7 @@ from recovery.digest import ASK_EVERY_MS, MISMATCH_GRACE_MS, PodCheck, agrees, o
 from recovery.liveness import fold
 from recovery.state import AppState
 from streams.heartbeats import heartbeats
-from streams.ids import GatewayId
+from streams.ids import ExecutorId, GatewayId
 from streams.records import ExecutorEvent, GatewayHeartbeat, ListSessions, SessionInfo
 from tests.unit.recovery.recovery_builders import (
     APP,
@@ -143,7 +143,7 @@ def test_a_listing_heals_the_table_and_the_check_is_forgotten() -> None:
 
     assert ask is None
     assert check == PodCheck(asked_at_ms=T0 + 6_000)  # kept to space the requests
-    assert state.executors["exec-a"].state.value == "disconnected"
+    assert state.executors[ExecutorId("exec-a")].state.value == "disconnected"
     later = T0 + 6_000 + ASK_EVERY_MS
     assert on_beat(check, state, beat(later, held)) == (None, None)
 
