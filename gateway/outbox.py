@@ -21,7 +21,8 @@ Pure: no Kafka, asyncio or clock. Imports nothing of Baton's but ``streams``.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from streams.ids import AppName
@@ -63,6 +64,7 @@ class SessionOutbox:
         self.batch_records = min(batch_records, max_records - 1)
         self._queued: deque[SessionEvent] = deque()
         self._sending: tuple[SessionEvent, ...] = ()
+        self._by_app: Counter[AppName] = Counter()
 
     def __len__(self) -> int:
         """Records held: queued and in flight."""
@@ -72,15 +74,22 @@ class SessionOutbox:
     def in_flight(self) -> bool:
         return bool(self._sending)
 
+    def holds(self, app: AppName) -> bool:
+        """Whether a record of ``app`` is held: a listing of its sessions now would overtake
+        it (the pod holds such listings back, ``gateway.server``)."""
+        return self._by_app[app] > 0
+
     def put(self, record: SessionEvent) -> Overflow | None:
         """Queue ``record`` behind every record held; ``Overflow`` if older ones were dropped."""
         self._queued.append(record)
+        self._by_app[record.app] += 1
         excess = len(self) - self.max_records
         if excess <= 0:
             return None
         # Never the batch in flight: its outcome is still to come. The queue holds at least the
         # record just put, and the batch is smaller than the cap, so there is enough to drop.
         dropped = [self._queued.popleft() for _ in range(excess)]
+        self._forget(dropped)
         return Overflow(dropped=len(dropped), apps=frozenset(r.app for r in dropped))
 
     def take(self) -> tuple[SessionEvent, ...]:
@@ -94,9 +103,14 @@ class SessionOutbox:
 
     def delivered(self) -> None:
         """The batch in flight was written: it leaves the outbox."""
+        self._forget(self._sending)
         self._sending = ()
 
     def failed(self) -> None:
         """The batch in flight was not (or not surely) written: back to the front, in order."""
         self._queued.extendleft(reversed(self._sending))
         self._sending = ()
+
+    def _forget(self, records: Iterable[SessionEvent]) -> None:
+        self._by_app.subtract(r.app for r in records)
+        self._by_app += Counter()  # drops the apps at zero

@@ -416,8 +416,12 @@ class Gateway(Service):
                 del self._listed_at_ms[gone]
             for app, sessions in held.items():
                 listing = ts - self._listed_at_ms.get(app, ts - listing_ms) >= listing_ms
-                beats.extend(heartbeats(app, self.config.gateway_id, sessions, ts, listing=listing))
-                if listing:
+                hold = self.session_events.holds(app)  # list once they are written
+                records = heartbeats(
+                    app, self.config.gateway_id, sessions, ts, listing=listing, hold_listing=hold
+                )
+                beats.extend(records)
+                if listing and not hold:
                     listed.append(app)
             if beats and self.watchdog.quiet():
                 self._listed_at_ms.clear()  # list everything once the pod may speak again

@@ -79,6 +79,10 @@ class SessionEvents:
         """Records not yet written (queued or in flight)."""
         return len(self._outbox)
 
+    def holds(self, app: AppName) -> bool:
+        """Whether events of ``app`` are still to be written (``gateway.outbox``)."""
+        return self._outbox.holds(app)
+
     def put(self, record: SessionEvent) -> None:
         """Hand a session event over for writing, behind every one held (never waits)."""
         overflow = self._outbox.put(record)

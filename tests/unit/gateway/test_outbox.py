@@ -129,3 +129,21 @@ def test_whatever_the_outcomes_records_leave_in_order_once_each_or_are_reported_
     positions = [put.index(r) for r in written]
     assert positions == sorted(positions)
     assert len(set(positions)) == len(positions)
+
+
+def test_an_app_is_held_until_its_last_record_is_written_or_dropped() -> None:
+    outbox = SessionOutbox(max_records=3, batch_records=1)
+    outbox.put(disconnected("e1", "c1", 1, app="a"))
+    outbox.put(disconnected("e2", "c2", 2, app="b"))
+    outbox.take()
+    outbox.failed()
+    assert outbox.holds(AppName("a"))
+    assert outbox.holds(AppName("b"))
+    outbox.take()
+    outbox.delivered()
+    assert not outbox.holds(AppName("a"))
+    outbox.put(disconnected("e3", "c3", 3, app="c"))
+    outbox.put(disconnected("e4", "c4", 4, app="c"))
+    outbox.put(disconnected("e5", "c5", 5, app="c"))  # over the cap: b's record dropped
+    assert not outbox.holds(AppName("b"))
+    assert outbox.holds(AppName("c"))
