@@ -98,6 +98,7 @@ class EmbeddedBroker:
         *,
         startup_timeout_s: float = 20.0,
         stop_timeout_s: float = 5.0,
+        advertised_port: int | None = None,
     ) -> None:
         """Configure the broker; nothing runs until :meth:`start`.
 
@@ -108,6 +109,8 @@ class EmbeddedBroker:
                 file that is deleted after a clean stop.
             startup_timeout_s: How long :meth:`start` waits for the broker to answer.
             stop_timeout_s: How long :meth:`stop` waits after SIGTERM before sending SIGKILL.
+            advertised_port: The port clients are told to connect to (``None``: ``port``), e.g.
+                a proxy's in front of it (tests cut the clients' links to it that way).
         """
         self.host = host
         self._requested_port = port
@@ -119,6 +122,7 @@ class EmbeddedBroker:
         self._stop_timeout_s = stop_timeout_s
         self._process: asyncio.subprocess.Process | None = None
         self._log_mode = "wb"
+        self._advertised_port = advertised_port
 
     @property
     def port(self) -> int:
@@ -168,6 +172,7 @@ class EmbeddedBroker:
             self._check_port_free(self._requested_port)
         self._port = self._requested_port or free_loopback_port(self.host)
         url = f"tcp://{self.host}:{self._port}"
+        advertised = f"tcp://{self.host}:{self._advertised_port or self._port}"
         self._log_file = self._open_log()
         self._process = await asyncio.create_subprocess_exec(
             binary,
@@ -175,7 +180,7 @@ class EmbeddedBroker:
             "--listener-url",
             url,
             "--advertised-listener-url",
-            url,
+            advertised,
             "--storage-engine",
             "memory://tansu/",
             stdin=asyncio.subprocess.DEVNULL,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
+from gateway.outbox import MAX_RECORDS
 from gateway.publish_watch import STALL_MS
 from runtime.admission import AdmissionLimits
 from runtime.tls import TlsFiles
@@ -123,6 +124,10 @@ class GatewayConfig:
     kafka_stall_ms: int = STALL_MS
     """Writes to Kafka failing or hanging this long make the pod unready and (with
     ``shed_when_cut_off``) shed its sessions (``gateway.kafka_watchdog``)."""
+    session_outbox_max_records: int = MAX_RECORDS
+    """Connects and disconnects that Kafka did not take yet are retried until it does
+    (``gateway.session_events``); past this many held, the oldest are dropped (logged, and their
+    apps' sessions listed in the next heartbeat)."""
     shed_when_cut_off: bool = True
     """Shed the sessions while Kafka does not take the pod's writes, so that they reconnect to
     another pod; False where there is no other pod (``baton up``)."""

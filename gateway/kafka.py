@@ -17,7 +17,14 @@ from runtime.clock import monotonic_ms
 from runtime.metrics import ErrorKind, Metrics
 from streams.codec import decode, encode, record_key
 from streams.exceptions import PublishError, RecordError
-from streams.records import Command, ExecutorRequest, PollWorkflows, Record, RecoverExecutor
+from streams.records import (
+    Command,
+    ExecutorRequest,
+    ListSessions,
+    PollWorkflows,
+    Record,
+    RecoverExecutor,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -181,5 +188,5 @@ class CommandFeed:
                 self._metrics.error(ErrorKind.DECODE)
                 logger.warning("skipping undecodable command record: %s", exc)
                 continue
-            if isinstance(record, RecoverExecutor | PollWorkflows | ExecutorRequest):
+            if isinstance(record, RecoverExecutor | PollWorkflows | ExecutorRequest | ListSessions):
                 yield record

@@ -33,9 +33,11 @@ from gateway.keepalive import KeepaliveConnection
 from gateway.lookups import WorkflowLookups
 from gateway.management import MANAGEMENT_KINDS
 from gateway.operations import RequestAnswerer, WorkflowOperator
+from gateway.outbox import SessionOutbox
 from gateway.polling import CapturePoller
 from gateway.protocol import recovery_request, recovery_succeeded
 from gateway.registry import SessionRegistry
+from gateway.session_events import SessionEvents
 from runtime.admission import HandshakeAdmission, Verdict, forwarded_client, source_of
 from runtime.clock import wall_ms
 from runtime.lifecycle import Service
@@ -52,13 +54,13 @@ from streams.exceptions import AuthError, ConductorError, PublishError, RequestE
 from streams.heartbeats import heartbeats, logs_reset
 from streams.ids import AppName, CommandId, ConnId
 from streams.records import (
-    Command,
     CommandProgress,
     CommandStatus,
     ExecutorConnected,
     ExecutorDisconnected,
     ExecutorReply,
     ExecutorRequest,
+    ListSessions,
     PollWorkflows,
     Record,
     RecoverExecutor,
@@ -66,6 +68,9 @@ from streams.records import (
 )
 
 logger = logging.getLogger(__name__)
+
+ExecutorCommand = RecoverExecutor | PollWorkflows | ExecutorRequest
+"""The commands carried out on one executor (the others address the pod itself)."""
 
 COMMAND_DRAIN_S = 5.0
 """How long a stopping pod lets the commands in flight report their outcome (their sessions are
@@ -120,6 +125,13 @@ class Gateway(Service):
             watch=self.watchdog.watch,
             idempotent=config.idempotent_producer,
         )
+        self.session_events = SessionEvents(
+            self._sink,
+            config.topics.executor_events,
+            outbox=SessionOutbox(config.session_outbox_max_records),
+            on_dropped=self._list_soon,
+        )
+        """Connects and disconnects, written in order and retried until Kafka takes them."""
         self._feed = CommandFeed(
             config.kafka_bootstrap,
             config.topics.commands,
@@ -146,6 +158,8 @@ class Gateway(Service):
     async def _start(self, stack: AsyncExitStack) -> None:
         stack.callback(logger.info, "gateway %s stopped", self.config.gateway_id)  # last
         await stack.enter_async_context(self._sink)
+        # Unwound before the sink stops (after the loops): the last tries at the session events.
+        stack.push_async_callback(self.session_events.drain)
         await stack.enter_async_context(self._feed)
         limits = self.config.limits
         tls = self.config.tls
@@ -165,6 +179,7 @@ class Gateway(Service):
             compression="deflate" if limits.compression else None,
             ssl=None if tls is None else tls.server_context(),
         )
+        self.tasks.loop("session events", self.session_events.run())
         self.tasks.loop("heartbeats", self._heartbeat_loop())
         self.tasks.loop("commands", self._command_loop())
         self.tasks.loop("revocations", self._revocation_loop())
@@ -341,7 +356,7 @@ class Gateway(Service):
             conn.info.application_version,
             extra={"executor_id": conn.info.executor_id, "conn_id": conn.conn_id, "app": conn.app},
         )
-        await self._publish_event(
+        self.session_events.put(
             ExecutorConnected(
                 app=conn.app,
                 gateway=self.config.gateway_id,
@@ -361,7 +376,7 @@ class Gateway(Service):
             close_code,
             extra={"executor_id": conn.info.executor_id, "conn_id": conn.conn_id, "app": conn.app},
         )
-        await self._publish_event(
+        self.session_events.put(
             ExecutorDisconnected(
                 app=conn.app,
                 gateway=self.config.gateway_id,
@@ -382,8 +397,13 @@ class Gateway(Service):
         except PublishError as exc:
             # Not in the executors' critical path: the next heartbeat lists the app's sessions,
             # which heals the table.
-            self._listed_at_ms.pop(record.app, None)
+            self._list_soon({record.app})
             logger.warning("could not publish %s: %s", record.type.value, exc)
+
+    def _list_soon(self, apps: frozenset[AppName] | set[AppName]) -> None:
+        """List these apps' sessions in the next heartbeat."""
+        for app in apps:
+            self._listed_at_ms.pop(app, None)
 
     # -- background loops ------------------------------------------------------------------
 
@@ -401,8 +421,12 @@ class Gateway(Service):
                 del self._beat_offsets[gone]
             for app, sessions in held.items():
                 listing = ts - self._listed_at_ms.get(app, ts - listing_ms) >= listing_ms
-                beats.extend(heartbeats(app, self.config.gateway_id, sessions, ts, listing=listing))
-                if listing:
+                hold = self.session_events.holds(app)  # list once they are written
+                records = heartbeats(
+                    app, self.config.gateway_id, sessions, ts, listing=listing, hold_listing=hold
+                )
+                beats.extend(records)
+                if listing and not hold:
                     listed.append(app)
             if beats and self.watchdog.quiet():
                 self._listed_at_ms.clear()  # list everything once the pod may speak again
@@ -417,6 +441,7 @@ class Gateway(Service):
                 else:
                     self._listed_at_ms.update(dict.fromkeys(listed, ts))
                     self._relist_reset_logs(beats, offsets)
+                    self.session_events.retry_now()  # Kafka is back: no need to wait
             await asyncio.sleep(self.config.heartbeat_interval_s)
 
     def _relist_reset_logs(self, beats: list[Record], offsets: list[int]) -> None:
@@ -459,18 +484,37 @@ class Gateway(Service):
 
     async def _command_loop(self) -> None:
         async for command in self._feed.commands():
-            command_id = _command_id(command)
-            if command_id in self._seen_commands:
-                continue  # delivered twice: act once
-            conn = self._registry.get(command.app, command.target)
-            self._remember(command_id)
-            if conn is None:
-                if command.target_gateway == self.config.gateway_id:
-                    await self._not_here(command)
-                continue
-            self.tasks.job(command_id, self._run_command(conn, command))
+            match command:
+                case ListSessions():
+                    self._listing_asked(command)
+                case _:
+                    await self._take_command(command)
 
-    async def _run_command(self, conn: Connection, command: Command) -> None:
+    async def _take_command(self, command: ExecutorCommand) -> None:
+        command_id = _command_id(command)
+        if command_id in self._seen_commands:
+            return  # delivered twice: act once
+        conn = self._registry.get(command.app, command.target)
+        self._remember(command_id)
+        if conn is None:
+            if command.target_gateway == self.config.gateway_id:
+                await self._not_here(command)
+            return
+        self.tasks.job(command_id, self._run_command(conn, command))
+
+    def _listing_asked(self, command: ListSessions) -> None:
+        """A worker found this pod's digest of an app at odds with its table (``recovery.digest``):
+        list the app's sessions in the next heartbeat. Idempotent: a duplicate lists once more."""
+        if command.gateway != self.config.gateway_id:
+            return
+        logger.info(
+            "listing the sessions of app %s in the next heartbeat, as a worker asked",
+            command.app,
+            extra={"app": command.app, "command_id": command.command_id},
+        )
+        self._list_soon({command.app})
+
+    async def _run_command(self, conn: Connection, command: ExecutorCommand) -> None:
         """Carry out one command. A bug or an executor reply nobody foresaw fails this command
         (reported like any failure), never the pod."""
         try:
@@ -494,7 +538,7 @@ class Gateway(Service):
 
     async def _not_here(
         self,
-        command: Command,
+        command: ExecutorCommand,
         reason: str = "target not connected here",
         failure: ReplyFailure = ReplyFailure.NOT_CONNECTED,
     ) -> None:
@@ -584,7 +628,7 @@ class Gateway(Service):
         )
 
 
-def _command_id(command: Command) -> str:
+def _command_id(command: ExecutorCommand) -> str:
     match command:
         case ExecutorRequest():
             return command.request_id

@@ -40,6 +40,7 @@ from typing import Any, Protocol
 
 from broker.faust_app import WorkerApp
 from recovery.delta import Cadence, Delta, Written, delta
+from recovery.digest import PodCheck, on_beat
 from recovery.liveness import fold
 from recovery.policy import Plan, RecoveryTimings, event_clock, on_progress, plan
 from recovery.state import AppState, ExecutorRecord
@@ -48,7 +49,7 @@ from runtime.clock import wall_ms
 from runtime.metrics import ErrorKind, Metrics
 from streams.codec import decode, encode, record_key
 from streams.exceptions import RecordError
-from streams.ids import AppName
+from streams.ids import AppName, GatewayId
 from streams.records import (
     CommandProgress,
     ExecutorConnected,
@@ -107,6 +108,9 @@ class RecoveryAgent:
         self._projected: dict[AppName, Written] = {}
         self._table_written_at: dict[AppName, float] = {}
         self._dirty: set[AppName] = set()
+        self._pod_checks: dict[tuple[AppName, GatewayId], PodCheck] = {}
+        """Each pod's digest check per app (``recovery.digest``): soft state, only while a
+        mismatch lasts or a request was made recently."""
         self._unprojected: list[RecoveryDecision] = []
         self._lock = asyncio.Lock()
         app = worker.app
@@ -126,9 +130,15 @@ class RecoveryAgent:
         state = self._states.get(app)
         return [] if state is None else state.live_executors()
 
+    def pods_in_doubt(self) -> list[tuple[AppName, GatewayId]]:
+        """The (app, gateway pod) pairs whose heartbeat digest currently disagrees with this
+        worker's table (``recovery.digest``)."""
+        return [k for k, c in self._pod_checks.items() if c.mismatch_since_ms is not None]
+
     async def _on_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         async with self._lock:
             self._states.clear()
+            self._pod_checks.clear()
             self._table.forget()
             self._table_written_at.clear()
             self._projected.clear()
@@ -171,10 +181,12 @@ class RecoveryAgent:
 
     async def _on_record(self, record: Record) -> None:
         match record:
-            case ExecutorConnected() | ExecutorDisconnected() | GatewayHeartbeat():
+            case ExecutorConnected() | ExecutorDisconnected():
                 # Folded only: the tick plans every app each ``tick_interval_s``. Planning on
                 # every event too made the connects of a fleet quadratic in its size.
                 await self._decide(Plan(state=fold(self._load(record.app), record)))
+            case GatewayHeartbeat():
+                await self._on_beat(record)
             case CommandProgress():
                 state = fold(self._load(record.app), record)
                 await self._decide(on_progress(state, record))
@@ -182,6 +194,36 @@ class RecoveryAgent:
                 pass  # the capture poller's business (capture.agent)
             case _:
                 logger.warning("unexpected %s record on the executor events topic", record.type)
+
+    async def _on_beat(self, beat: GatewayHeartbeat) -> None:
+        """Fold a pod's beat, then compare its digest with the table (``recovery.digest``)."""
+        state = fold(self._load(beat.app), beat)
+        await self._decide(Plan(state=state))
+        key = (beat.app, beat.gateway)
+        check, ask = on_beat(self._pod_checks.get(key), state, beat)
+        if check is None:
+            self._pod_checks.pop(key, None)
+        else:
+            self._pod_checks[key] = check
+        if ask is None or check is None:
+            return
+        mismatch_ms = beat.ts_ms - (check.mismatch_since_ms or beat.ts_ms)
+        logger.info(
+            "gateway %s's sessions of app %s (%s) differ from this worker's table for %d ms: "
+            "asking it to list them",
+            beat.gateway,
+            beat.app,
+            beat.session_count,
+            mismatch_ms,
+            extra={
+                "app": beat.app,
+                "gateway": beat.gateway,
+                "session_count": beat.session_count,
+                "mismatch_ms": mismatch_ms,
+                "command_id": ask.command_id,
+            },
+        )
+        await self._send(self._worker.commands, ask)
 
     async def _tick(self) -> None:
         async with self._lock:

@@ -28,6 +28,7 @@ from streams.records import (
     ExecutorReply,
     ExecutorRequest,
     GatewayHeartbeat,
+    ListSessions,
     OperatorAction,
     PollResult,
     PollWorkflows,
@@ -60,8 +61,8 @@ def workflow_key(app: str, workflow_id: str) -> bytes:
 
 
 def record_key(record: Record) -> bytes:
-    """The Kafka key of a record: its app; commands their target executor; workflow events their
-    workflow; replies their request."""
+    """The Kafka key of a record: its app; commands their target executor (a listing request
+    its app); workflow events their workflow; replies their request."""
     match record:
         case RecoverExecutor() | PollWorkflows() | ExecutorRequest():
             return record.target.encode()
@@ -223,6 +224,15 @@ def _recover(f: Fields) -> RecoverExecutor:
         dead_executor_id=ExecutorId(f.text("dead_executor_id")),
         issued_at_ms=f.integer("issued_at_ms"),
         timeout_ms=f.integer("timeout_ms"),
+    )
+
+
+def _list_sessions(f: Fields) -> ListSessions:
+    return ListSessions(
+        command_id=CommandId(f.text("command_id")),
+        app=AppName(f.text("app")),
+        gateway=GatewayId(f.text("gateway")),
+        issued_at_ms=f.integer("issued_at_ms"),
     )
 
 
@@ -414,6 +424,7 @@ _DECODERS: dict[RecordType, Any] = {
     RecordType.GATEWAY_HEARTBEAT: _heartbeat,
     RecordType.COMMAND_PROGRESS: _progress,
     RecordType.RECOVER_EXECUTOR: _recover,
+    RecordType.LIST_SESSIONS: _list_sessions,
     RecordType.RECOVERY_DECISION: _decision,
     RecordType.WORKFLOW_STATUS: _workflow_status,
     RecordType.WORKFLOW_STEPS: _steps,

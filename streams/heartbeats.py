@@ -51,13 +51,19 @@ def heartbeats(
     ts_ms: int,
     *,
     listing: bool,
+    hold_listing: bool = False,
 ) -> list[GatewayHeartbeat]:
     """The records of one beat: the listing's chunks when ``listing`` (or when the pod holds at
     most ``LIST_EVERY_BEAT_UP_TO`` sessions), else one record that lists nothing. Every record
-    carries the count and digest of all the sessions."""
+    carries the count and digest of all the sessions.
+
+    ``hold_listing``: list nothing whatever the count, because the pod still holds connects or
+    disconnects of the app that Kafka has not taken: a listing would overtake them, and a
+    disconnect says more (its close code, draining, revoked) than a session missing from a
+    listing."""
     held = sorted(sessions, key=lambda s: s.info.executor_id)
     count, digest = len(held), session_digest(held)
-    if not listing and count > LIST_EVERY_BEAT_UP_TO:
+    if hold_listing or (not listing and count > LIST_EVERY_BEAT_UP_TO):
         return [
             GatewayHeartbeat(
                 app=app,

@@ -24,6 +24,7 @@ class RecordType(StrEnum):
     GATEWAY_HEARTBEAT = "gateway_heartbeat"
     COMMAND_PROGRESS = "command_progress"
     RECOVER_EXECUTOR = "recover_executor"
+    LIST_SESSIONS = "list_sessions"
     RECOVERY_DECISION = "recovery_decision"
     WORKFLOW_STATUS = "workflow_status"
     WORKFLOW_STEPS = "workflow_steps"
@@ -254,6 +255,22 @@ class RecoverExecutor:
     dead_executor_id: ExecutorId
     issued_at_ms: int
     timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListSessions:
+    """Command: gateway pod ``gateway``, list your sessions of ``app`` in your next heartbeat.
+
+    A worker sends it when the pod's heartbeat digest disagrees with the sessions the worker
+    believes the pod holds (``recovery.digest``): the listing heals the worker's table. Only the
+    named pod acts on it; a duplicate asks for one more listing, nothing else.
+    """
+
+    type: ClassVar[RecordType] = RecordType.LIST_SESSIONS
+    command_id: CommandId
+    app: AppName
+    gateway: GatewayId
+    issued_at_ms: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -510,6 +527,6 @@ ExecutorEvent = (
     ExecutorConnected | ExecutorDisconnected | GatewayHeartbeat | CommandProgress | PollResult
 )
 WorkflowEvent = WorkflowStatus | WorkflowSteps | WorkflowDeleted
-Command = RecoverExecutor | PollWorkflows | ExecutorRequest
+Command = RecoverExecutor | PollWorkflows | ExecutorRequest | ListSessions
 AuditRecord = RecoveryDecision | OperatorAction
 Record = ExecutorEvent | WorkflowEvent | Command | AuditRecord | ExecutorReply

@@ -678,8 +678,11 @@ async def test_a_newer_session_of_the_same_executor_supersedes_the_older(
             await eventually(lambda: older.handled, "older session ready")
             async with FakeExecutor(url, "exec-1") as newer:
                 await eventually(lambda: older.ws.close_code == 1008, "older session closed")
+                # The newer connect is written after the older session's close: wait for it.
+                await eventually(
+                    lambda: len(events.of_type(ExecutorConnected)) == 2, "the newer connect"
+                )
                 sessions = [r.session for r in events.of_type(ExecutorConnected)]
-                assert len(sessions) == 2
                 await eventually(
                     lambda: any(
                         h.sessions == (sessions[1],) for h in events.of_type(GatewayHeartbeat)

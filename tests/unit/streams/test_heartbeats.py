@@ -56,6 +56,14 @@ def test_a_small_fleet_is_listed_in_every_beat() -> None:
     assert (beat.listed_after, beat.listed_through) == (None, None)
 
 
+def test_a_held_listing_lists_nothing_whatever_the_count_but_still_digests() -> None:
+    for size in (0, 3, 1_000):
+        sessions = fleet(size)
+        (beat,) = heartbeats(APP, GW, sessions, T0, listing=True, hold_listing=True)
+        assert (beat.listed, beat.sessions, beat.session_count) == (False, (), size)
+        assert beat.digest == session_digest(sessions)
+
+
 def test_an_empty_pod_lists_nothing_over_every_range() -> None:
     (beat,) = heartbeats(APP, GW, [], T0, listing=False)
     assert beat.listed

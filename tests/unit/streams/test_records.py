@@ -27,6 +27,7 @@ from streams.records import (
     ExecutorReply,
     ExecutorRequest,
     GatewayHeartbeat,
+    ListSessions,
     OperatorAction,
     PollResult,
     PollWorkflows,
@@ -208,6 +209,9 @@ RECORDS: list[Record] = [
             (CommandStatus.SUCCEEDED, None),
             (CommandStatus.FAILED, "Traceback: boom"),
         ]
+    ),
+    ListSessions(
+        command_id=CommandId("list/orders/gw-1/1700000000000"), app=APP, gateway=GW, issued_at_ms=T0
     ),
     RecoverExecutor(
         command_id=CommandId("recover/orders/exec-a/1/1"),
