@@ -27,9 +27,10 @@ from broker.reachability import kafka_check
 from gateway.auth import Credentials, KeyVerifier, parse_path
 from gateway.config import GatewayConfig
 from gateway.connection import Connection
+from gateway.drain import LiveSessions
 from gateway.kafka import CommandFeed, KafkaSink
 from gateway.kafka_watchdog import KafkaWatchdog
-from gateway.keepalive import KeepaliveConnection
+from gateway.keepalive import KeepaliveConnection, KeepaliveSweeper
 from gateway.lookups import WorkflowLookups
 from gateway.management import MANAGEMENT_KINDS
 from gateway.operations import RequestAnswerer, WorkflowOperator
@@ -131,6 +132,10 @@ class Gateway(Service):
         )
         self._lookups = WorkflowLookups(self._sink, config.topics, config.gateway_id)
         self._operator = WorkflowOperator(config.gateway_id)
+        self._keepalive = KeepaliveSweeper(config.ping_interval_s, config.ping_timeout_s)
+        self._live = LiveSessions()
+        self._drained: list[Record] | None = None
+        """While the pod drains: the disconnects of its sessions, published in one batch."""
         self._server: Server | None = None
 
     @property
@@ -153,8 +158,8 @@ class Gateway(Service):
             create_connection=KeepaliveConnection,
             process_request=self._admit,
             open_timeout=limits.open_timeout_s,
-            ping_interval=self.config.ping_interval_s,
-            ping_timeout=self.config.ping_timeout_s,
+            ping_interval=None,  # one sweeper pings every session (gateway.keepalive)
+            ping_timeout=None,
             close_timeout=limits.close_timeout_s,
             max_size=limits.max_message_bytes,
             max_queue=limits.max_queue_frames,
@@ -162,6 +167,7 @@ class Gateway(Service):
             compression="deflate" if limits.compression else None,
             ssl=None if tls is None else tls.server_context(),
         )
+        self.tasks.loop("keepalive", self._keepalive.run())
         self.tasks.loop("heartbeats", self._heartbeat_loop())
         self.tasks.loop("commands", self._command_loop())
         self.tasks.loop("revocations", self._revocation_loop())
@@ -177,11 +183,33 @@ class Gateway(Service):
         )
 
     async def _stop_accepting(self) -> None:
-        """Refuse new handshakes (503: ``stopping`` is true), close every session with 1001 and
-        wait for their handlers, which publish the draining disconnects."""
-        if self._server is not None:
-            self._server.close(close_connections=True)
-            await self._server.wait_closed()
+        """Refuse new handshakes (503: ``stopping`` is true), close every session with 1001 at
+        once (``gateway.drain``; those still open after the close timeout are dropped), wait for
+        their handlers, then publish their disconnects, marked ``draining``, in one batch."""
+        if self._server is None:
+            return
+        started = time.monotonic()
+        self._drained = []
+        self._server.close(close_connections=False)
+        held = len(self._registry.all())
+        logger.info("gateway %s draining %d sessions", self.config.gateway_id, held)
+        drained = await self._live.close_all(1001, "", self.config.limits.close_timeout_s)
+        await self._server.wait_closed()
+        closed_s = time.monotonic() - started
+        records, self._drained = self._drained, None
+        if records:
+            await self._publish_events(records)
+        logger.info(
+            "gateway %s drained %d sessions in %.1f s (%d dropped at the close timeout), then "
+            "published their %d disconnects in %.1f s",
+            self.config.gateway_id,
+            drained.closed,
+            closed_s,
+            drained.dropped,
+            len(records),
+            time.monotonic() - started - closed_s,
+            extra={"sessions": drained.closed, "dropped": drained.dropped, "held": held},
+        )
 
     def liveness(self) -> str | None:
         """``None`` while the pod's loops run, else what failed (for ``/healthz``)."""
@@ -289,6 +317,16 @@ class Gateway(Service):
     # -- sessions --------------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
+        assert isinstance(ws, KeepaliveConnection)
+        self._keepalive.add(ws)
+        self._live.add(ws)
+        try:
+            await self._serve_session(ws)
+        finally:
+            self._keepalive.remove(ws)
+            self._live.discard(ws)
+
+    async def _serve_session(self, ws: ServerConnection) -> None:
         credentials, key_id = self._admitted.pop(ws)
         conn = Connection(
             ws,
@@ -352,26 +390,29 @@ class Gateway(Service):
         self.metrics.sessions_closed.labels(code=close_code_label(close_code)).inc()
         if not self._registry.remove(conn, wall_ms()):
             return  # superseded: the newer session is the executor now
-        logger.info(
+        logger.log(
+            logging.INFO if self._drained is None else logging.DEBUG,  # a drain logs one line
             "executor %s disconnected (close code %s)",
             conn.info.executor_id,
             close_code,
             extra={"executor_id": conn.info.executor_id, "conn_id": conn.conn_id, "app": conn.app},
         )
-        await self._publish_event(
-            ExecutorDisconnected(
-                app=conn.app,
-                gateway=self.config.gateway_id,
-                executor_id=conn.info.executor_id,
-                conn_id=conn.conn_id,
-                close_code=close_code,
-                close_reason=close_reason[:256],
-                # A shed session reconnects elsewhere, as a stopping pod's does.
-                draining=self.stopping or self.watchdog.cut_off,
-                revoked=conn.revoked,
-                ts_ms=wall_ms(),
-            )
+        record = ExecutorDisconnected(
+            app=conn.app,
+            gateway=self.config.gateway_id,
+            executor_id=conn.info.executor_id,
+            conn_id=conn.conn_id,
+            close_code=close_code,
+            close_reason=close_reason[:256],
+            # A shed session reconnects elsewhere, as a stopping pod's does.
+            draining=self.stopping or self.watchdog.cut_off,
+            revoked=conn.revoked,
+            ts_ms=wall_ms(),
         )
+        if self._drained is not None:
+            self._drained.append(record)  # published with the others once all have closed
+        else:
+            await self._publish_event(record)
 
     async def _publish_event(self, record: Record) -> None:
         try:
@@ -381,6 +422,13 @@ class Gateway(Service):
             # which heals the table.
             self._listed_at_ms.pop(record.app, None)
             logger.warning("could not publish %s: %s", record.type.value, exc)
+
+    async def _publish_events(self, records: list[Record]) -> None:
+        """Publish several executor events at once (a drain's disconnects: one flush)."""
+        try:
+            await self._sink.publish_batch(self.config.topics.executor_events, records)
+        except PublishError as exc:
+            logger.warning("could not publish %d executor events: %s", len(records), exc)
 
     # -- background loops ------------------------------------------------------------------
 
