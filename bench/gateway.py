@@ -580,6 +580,9 @@ def report(n: int, echo: Figures | None, baton: Figures, whole: Whole, apps: int
 
 
 def run(args: argparse.Namespace) -> None:
+    if args.py_spy is not None:
+        args.py_spy.parent.mkdir(parents=True, exist_ok=True)
+
     def measure(bootstrap: str) -> None:
         for n in args.sizes:
             echo = None

@@ -34,7 +34,9 @@ MAX_EXTENSIONS = 3
 
 
 @dataclass(slots=True, kw_only=True)
-class _Slot:
+class _Slot(Generic[K]):
+    key: K | None
+    """The session; ``None`` once removed (stale heap entries must not keep it alive)."""
     serial: int
     """Of the session's one valid heap entry (older entries are stale)."""
     sent_at_s: float | None = None
@@ -61,8 +63,8 @@ class PingSchedule(Generic[K]):
     timeout_s: float
     late_loop_s: float = LATE_LOOP_S
     max_extensions: int = MAX_EXTENSIONS
-    _slots: dict[K, _Slot] = field(default_factory=dict)
-    _heap: list[tuple[float, int, K]] = field(default_factory=list)
+    _slots: dict[K, _Slot[K]] = field(default_factory=dict)
+    _heap: list[tuple[float, int, _Slot[K]]] = field(default_factory=list)
     _serials: itertools.count[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -74,13 +76,16 @@ class PingSchedule(Generic[K]):
 
     def add(self, key: K, now_s: float) -> None:
         """Keep ``key`` alive from now on: its first ping is due ``interval_s`` from now."""
-        slot = _Slot(serial=next(self._serials))
+        self.remove(key)
+        slot = _Slot(key=key, serial=next(self._serials))
         self._slots[key] = slot
-        heapq.heappush(self._heap, (now_s + self.interval_s, slot.serial, key))
+        heapq.heappush(self._heap, (now_s + self.interval_s, slot.serial, slot))
 
     def remove(self, key: K) -> None:
         """Forget ``key`` (its session closed); unknown keys are ignored."""
-        self._slots.pop(key, None)
+        slot = self._slots.pop(key, None)
+        if slot is not None:
+            slot.key = None
 
     def answered(self, key: K, now_s: float) -> None:
         """The pong of ``key``'s outstanding ping came."""
@@ -88,14 +93,13 @@ class PingSchedule(Generic[K]):
         if slot is not None and slot.sent_at_s is not None and slot.answered_at_s is None:
             slot.answered_at_s = now_s
             if now_s >= slot.sent_at_s + self.interval_s:
-                self._push(key, slot, now_s)  # a slow pong: the next ping is overdue already
+                self._push(slot, now_s)  # a slow pong: the next ping is overdue already
 
     def next_due_s(self) -> float | None:
         """When the next sweep has something to do (``None``: nothing is scheduled)."""
         while self._heap:
-            when_s, serial, key = self._heap[0]
-            slot = self._slots.get(key)
-            if slot is not None and slot.serial == serial:
+            when_s, serial, slot = self._heap[0]
+            if slot.key is not None and slot.serial == serial:
                 return when_s
             heapq.heappop(self._heap)  # stale
         return None
@@ -107,42 +111,40 @@ class PingSchedule(Generic[K]):
         failed: list[K] = []
         heap = self._heap
         while heap and heap[0][0] <= now_s:
-            _, serial, key = heapq.heappop(heap)
-            slot = self._slots.get(key)
-            if slot is None or slot.serial != serial:
-                continue  # stale
-            self._visit(key, slot, now_s, ping, failed)
+            _, serial, slot = heapq.heappop(heap)
+            if slot.key is not None and slot.serial == serial:
+                self._visit(slot.key, slot, now_s, ping, failed)
         return Sweep(ping=ping, failed=failed)
 
-    def _visit(self, key: K, slot: _Slot, now_s: float, ping: list[K], failed: list[K]) -> None:
+    def _visit(self, key: K, slot: _Slot[K], now_s: float, ping: list[K], failed: list[K]) -> None:
         """Ping ``key``, fail it, or look at it again later."""
         if slot.sent_at_s is None:  # its first ping
             ping.append(key)
-            self._sent(key, slot, now_s)
+            self._sent(slot, now_s)
         elif slot.answered_at_s is not None:
             next_ping_s = slot.sent_at_s + self.interval_s
             if now_s >= next_ping_s:
                 ping.append(key)
-                self._sent(key, slot, now_s)
+                self._sent(slot, now_s)
             else:
-                self._push(key, slot, next_ping_s)
+                self._push(slot, next_ping_s)
         elif now_s < slot.deadline_s:
-            self._push(key, slot, slot.deadline_s)
+            self._push(slot, slot.deadline_s)
         elif now_s - slot.deadline_s > self.late_loop_s and slot.extensions < self.max_extensions:
             slot.extensions += 1
             slot.deadline_s = now_s + self.timeout_s
-            self._push(key, slot, slot.deadline_s)
+            self._push(slot, slot.deadline_s)
         else:
             failed.append(key)
-            del self._slots[key]
+            self.remove(key)
 
-    def _sent(self, key: K, slot: _Slot, now_s: float) -> None:
+    def _sent(self, slot: _Slot[K], now_s: float) -> None:
         slot.sent_at_s = now_s
         slot.answered_at_s = None
         slot.deadline_s = now_s + self.timeout_s
         slot.extensions = 0
-        self._push(key, slot, min(now_s + self.interval_s, slot.deadline_s))
+        self._push(slot, min(now_s + self.interval_s, slot.deadline_s))
 
-    def _push(self, key: K, slot: _Slot, when_s: float) -> None:
+    def _push(self, slot: _Slot[K], when_s: float) -> None:
         slot.serial = next(self._serials)
-        heapq.heappush(self._heap, (when_s, slot.serial, key))
+        heapq.heappush(self._heap, (when_s, slot.serial, slot))

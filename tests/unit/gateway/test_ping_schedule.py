@@ -3,6 +3,8 @@ a pong is overdue on a timely sweep, and given more time when the sweep itself c
 
 from __future__ import annotations
 
+import weakref
+
 import pytest
 
 from gateway.ping_schedule import PingSchedule, Sweep
@@ -133,3 +135,20 @@ def test_sweeps_do_constant_work_per_due_session() -> None:
 def test_interval_and_timeout_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         PingSchedule[str](interval_s=0.0, timeout_s=1.0)
+
+
+def test_a_removed_session_is_not_kept_alive_by_the_schedule() -> None:
+    """Stale heap entries outlive their session by up to a timeout: they must not hold it (a
+    drained gateway would otherwise keep every connection until it exits)."""
+
+    class Session:
+        pass
+
+    s = PingSchedule[Session](interval_s=5.0, timeout_s=8.0)
+    session = Session()
+    s.add(session, 0.0)
+    s.sweep(5.0)
+    gone = weakref.ref(session)
+    s.remove(session)
+    del session
+    assert gone() is None
