@@ -9,6 +9,7 @@ from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 
 from broker.admin import topic_partitions
 from gateway.publish_watch import PublishWatch
@@ -23,6 +24,13 @@ logger = logging.getLogger(__name__)
 PRODUCER_BATCH_BYTES = 512 * 1024
 """One partition's open batch (aiokafka ``max_batch_size``; its default is 16 KB): under the
 brokers' default 1 MB record batch limit."""
+BUILT_BATCH_RECORDS = 64
+"""From this many records on, ``publish_batch`` builds the record batches itself (one future
+per batch, not one per record: a drain's thousands of disconnects)."""
+
+
+_PARTITIONER = DefaultPartitioner()
+"""The producer's own (``AIOKafkaProducer(partitioner=...)`` is left at its default)."""
 
 
 class KafkaSink:
@@ -83,9 +91,12 @@ class KafkaSink:
         """Write several records, waiting for all of them; raises ``PublishError``."""
         token = None if self._watch is None else self._watch.began(monotonic_ms())
         try:
-            futures = [
-                await self._producer.send(topic, encode(r), key=record_key(r)) for r in records
-            ]
+            if len(records) >= BUILT_BATCH_RECORDS:
+                futures = await self._send_built(topic, records)
+            else:
+                futures = [
+                    await self._producer.send(topic, encode(r), key=record_key(r)) for r in records
+                ]
             for future in futures:
                 await future
         except KafkaError as exc:
@@ -98,6 +109,30 @@ class KafkaSink:
             raise
         self._noted(token, failed=False)
         self._metrics.events_published.labels(topic=topic).inc(len(records))
+
+    async def _send_built(
+        self, topic: str, records: Sequence[Record]
+    ) -> list[asyncio.Future[object]]:
+        """Queue ``records`` as whole record batches, one partition's after another, each record
+        in the partition ``send`` would have chosen (the producer's default partitioner, by key),
+        in order; returns the batches' futures."""
+        partitions = list(await self._producer.partitions_for(topic))
+        by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
+        for record in records:
+            key = record_key(record)
+            partition = _PARTITIONER(key, partitions, partitions)
+            by_partition.setdefault(partition, []).append((key, encode(record)))
+        futures: list[asyncio.Future[object]] = []
+        send_batch = self._producer.send_batch
+        for partition, items in by_partition.items():
+            batch = self._producer.create_batch()
+            for key, value in items:
+                if batch.append(key=key, value=value, timestamp=None) is None:  # full
+                    futures.append(await send_batch(batch, topic, partition=partition))
+                    batch = self._producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None)  # an empty batch takes any
+            futures.append(await send_batch(batch, topic, partition=partition))
+        return futures
 
     def _noted(self, token: int | None, *, failed: bool) -> None:
         if self._watch is None or token is None:
