@@ -27,6 +27,11 @@ Figures are indicative: the client processes, the broker and Baton share this ma
 Run from the repository root::
 
     .venv/bin/python bench/gateway.py [--sizes 1000,5000,10000] [--processes 4] [--no-echo]
+        [--logs-dir DIR] [--py-spy PATH]
+
+``--no-echo`` skips the baseline, ``--logs-dir`` keeps the roles' logs (the gateway's drain logs
+how long its close and publish phases took), ``--py-spy`` profiles the gateway while idle and
+while stopping (py-spy is a dev tool, not a dependency).
 """
 
 from __future__ import annotations
