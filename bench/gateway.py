@@ -14,7 +14,10 @@ spread over ``--processes`` client processes) and prints:
   median and p99 against a bare echo round trip of the same request frame, with N connections
   held by each;
 - whether Baton as a whole works at that size: every executor listed as connected by the console
-  API, and one killed executor's recovery sent to a survivor of its app.
+  API, and one killed executor's recovery sent to a survivor of its app;
+- the gateway's shutdown with every session held: SIGTERM -> exit (its exit code: 70 is the stop
+  deadline's, ``runtime.stop_deadline``), and the disconnects it published meanwhile, how many of
+  them marked ``draining`` (all of them, when the drain keeps its meaning).
 
 Executors are spread over apps of at most ``--per-app`` executors (one heartbeat record per app
 holds every session of the app, and a record must fit in a Kafka message).
@@ -23,7 +26,12 @@ Figures are indicative: the client processes, the broker and Baton share this ma
 
 Run from the repository root::
 
-    .venv/bin/python bench/gateway.py [--sizes 1000,5000,10000] [--processes 4]
+    .venv/bin/python bench/gateway.py [--sizes 1000,5000,10000] [--processes 4] [--no-echo]
+        [--logs-dir DIR] [--py-spy PATH]
+
+``--no-echo`` skips the baseline, ``--logs-dir`` keeps the roles' logs (the gateway's drain logs
+how long its close and publish phases took), ``--py-spy`` profiles the gateway while idle and
+while stopping (py-spy is a dev tool, not a dependency).
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ import asyncio  # noqa: E402
 import contextlib  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
+import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -60,16 +69,21 @@ from websockets.asyncio.client import connect  # noqa: E402
 from baton.children import die_with_parent  # noqa: E402
 from bench.embedded import on_embedded_broker  # noqa: E402
 from bench.procstat import cpu_s, rss_bytes  # noqa: E402
+from bench.profile import hot_functions, start_py_spy  # noqa: E402
 from bench.recovery import nearest_rank  # noqa: E402
 from bench.swarm import Spec  # noqa: E402
 from broker.admin import topic_partitions  # noqa: E402
 from streams.codec import decode  # noqa: E402
 from streams.exceptions import RecordError  # noqa: E402
+from streams.records import ExecutorDisconnected  # noqa: E402
 from tests.baton_cluster import BatonCluster  # noqa: E402
 
 T = TypeVar("T")
 STALLED_SHARE = 0.99
 STALLED_S = 30.0
+SHUTDOWN_WINDOW_S = 30.0
+"""How long the executor events topic is read from the gateway's SIGTERM on: past the role's
+stop deadline (12 s) and the harness's SIGKILL (20 s)."""
 
 SCHEDULES_FRAME = json.dumps(
     {"type": "list_schedules", "request_id": "0" * 32, "body": {"load_context": False}}
@@ -221,6 +235,18 @@ class Whole:
     heartbeats_per_s: float
     heartbeat_bytes_per_s: float
     other_records: dict[str, int]
+    shutdown: Shutdown
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """The gateway's stop with every session held (SIGTERM -> exit)."""
+
+    seconds: float
+    exit_code: int | None
+    draining: int
+    """Disconnects published marked ``draining``."""
+    not_draining: int
 
 
 def apps_of(n: int, per_app: int) -> list[int]:
@@ -374,7 +400,14 @@ def records_written(
 
 
 def measure_baton(
-    bootstrap: str, n: int, per_app: int, processes: int, idle_s: float, round_trips: int
+    bootstrap: str,
+    n: int,
+    per_app: int,
+    processes: int,
+    idle_s: float,
+    round_trips: int,
+    logs_dir: Path | None = None,
+    py_spy: Path | None = None,
 ) -> tuple[Figures, Whole]:
     with (
         tempfile.TemporaryDirectory(prefix="baton-gwbench-") as tmp,
@@ -398,14 +431,30 @@ def measure_baton(
                 traffic = thread.submit(
                     topic_traffic, bootstrap, f"{cluster.topic_prefix}executor-events", idle_s
                 )
+                profiler = None
+                if py_spy is not None:
+                    out = py_spy.with_suffix(f".idle-{n}.raw")
+                    profiler = start_py_spy(gateway.pid, out, math.ceil(idle_s))
                 cpu = idle_cpu(gateway.pid, idle_s)
                 counts, sizes_b = traffic.result()
+                if profiler is not None:
+                    profiler.wait(60)
             trips = console_round_trips(cluster, specs[0].app, round_trips)
             listed = sum(
                 sum(1 for e in cluster.executors(spec.app).values() if e["state"] == "connected")
                 for spec in specs
             )
             recovered_s = kill_and_recover(clients, f"sim-{specs[0].first}")
+            profiler = None
+            if py_spy is not None:
+                profiler = start_py_spy(gateway.pid, py_spy.with_suffix(f".shutdown-{n}.raw"))
+            shutdown = measure_shutdown(cluster, f"{cluster.topic_prefix}executor-events")
+            if profiler is not None:
+                profiler.wait(60)
+            if logs_dir is not None:
+                logs_dir.mkdir(parents=True, exist_ok=True)
+                for name, role in cluster.roles.items():
+                    shutil.copy(role.log_path, logs_dir / f"{name}-{n}.log")
             whole = Whole(
                 listed=listed,
                 held=held,
@@ -413,6 +462,7 @@ def measure_baton(
                 heartbeats_per_s=counts["gateway_heartbeat"] / idle_s,
                 heartbeat_bytes_per_s=sizes_b["gateway_heartbeat"] / idle_s,
                 other_records={k: v for k, v in counts.items() if k != "gateway_heartbeat"},
+                shutdown=shutdown,
             )
             figures = Figures((rss1 - rss0) / held, rss1, connect_s, cpu, trips)
             return figures, whole
@@ -420,15 +470,55 @@ def measure_baton(
             clients.stop()
 
 
+PROFILED = ("gateway/", "runtime/", "streams/", "websockets/", "aiokafka/", "asyncio/", "logging/")
+
+
+def print_profile(path: Path) -> None:
+    """The gateway's hottest functions in a py-spy profile, callees included."""
+    with path.open() as lines:
+        hot = hot_functions(lines, PROFILED)
+    print(f"gateway profile ({path}): functions by share of samples, callees included")
+    for name, share in hot[:25]:
+        print(f"{share * 100:6.1f}%  {name}")
+
+
+def measure_shutdown(cluster: BatonCluster, topic: str) -> Shutdown:
+    """SIGTERM the gateway (its sessions held): seconds until it exited, and the disconnects it
+    published meanwhile."""
+    gateway = cluster.roles["gateway"]
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        written = thread.submit(records_written, cluster.kafka_bootstrap, SHUTDOWN_WINDOW_S, topic)
+        time.sleep(3)  # the reader is at the partitions' ends
+        start = time.monotonic()
+        exit_code = gateway.stop(timeout_s=SHUTDOWN_WINDOW_S - 10)
+        seconds = time.monotonic() - start
+        records = written.result()
+    draining = not_draining = 0
+    for message in records:
+        try:
+            record = decode(message.value or b"")
+        except RecordError:
+            continue
+        if isinstance(record, ExecutorDisconnected):
+            if record.draining:
+                draining += 1
+            else:
+                not_draining += 1
+    return Shutdown(seconds, exit_code, draining, not_draining)
+
+
 def console_round_trips(cluster: BatonCluster, app: str, count: int) -> list[float]:
+    """Round trips of ``GET .../schedules``; one that fails (a 504 on a starved machine) is
+    reported and left out."""
     samples = []
     for _ in range(count):
         start = time.perf_counter()
         status, body = cluster.get(f"/api/v1/apps/{app}/schedules")
-        samples.append(time.perf_counter() - start)
         if status != 200:
-            raise RuntimeError(f"GET schedules answered {status}: {body}")
-    return samples
+            print(f"  GET schedules answered {status}: {body}", flush=True)
+            continue
+        samples.append(time.perf_counter() - start)
+    return samples or [math.nan]
 
 
 def kill_and_recover(clients: Clients, executor_id: str, timeout_s: float = 90) -> float | None:
@@ -448,10 +538,12 @@ def quantiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(samples), nearest_rank(samples, 0.99)
 
 
-def report(n: int, echo: Figures, baton: Figures, whole: Whole, apps: int) -> None:
+def report(n: int, echo: Figures | None, baton: Figures, whole: Whole, apps: int) -> None:
     mb = 1024 * 1024
-    e_med, e_p99 = quantiles(echo.round_trips_s)
     b_med, b_p99 = quantiles(baton.round_trips_s)
+    if echo is None:  # --no-echo: no baseline
+        echo = Figures(0.0, 0, 0.0, 0.0, [0.0])
+    e_med, e_p99 = quantiles(echo.round_trips_s)
     print(f"\n== {n} executors ({apps} app(s)) ==")
     print(f"{'':<28}{'echo':>14}{'gateway':>14}{'ratio':>9}")
     rows = [
@@ -481,6 +573,12 @@ def report(n: int, echo: Figures, baton: Figures, whole: Whole, apps: int) -> No
         print("killed executor: NOT recovered within 90 s")
     else:
         print(f"killed executor: recovery sent to a survivor after {whole.recovered_s:.1f} s")
+    shutdown = whole.shutdown
+    print(
+        f"gateway shutdown (SIGTERM -> exit, sessions held): {shutdown.seconds:.1f} s, exit code "
+        f"{shutdown.exit_code}; disconnects published: {shutdown.draining} draining, "
+        f"{shutdown.not_draining} not (of {whole.held - 1} held)"
+    )
     print(
         "target 10,000 connections <= 250 MB gateway RSS: "
         f"{baton.rss_per_conn_bytes * 10_000 / mb + (baton.rss_total_bytes - baton.rss_per_conn_bytes * n) / mb:.0f} MB "  # noqa: E501
@@ -490,15 +588,30 @@ def report(n: int, echo: Figures, baton: Figures, whole: Whole, apps: int) -> No
 
 
 def run(args: argparse.Namespace) -> None:
+    if args.py_spy is not None:
+        args.py_spy.parent.mkdir(parents=True, exist_ok=True)
+
     def measure(bootstrap: str) -> None:
         for n in args.sizes:
-            print(f"echo server, {n} connections ...", flush=True)
-            echo = measure_echo(n, args.processes, args.idle_seconds, args.round_trips)
+            echo = None
+            if args.echo:
+                print(f"echo server, {n} connections ...", flush=True)
+                echo = measure_echo(n, args.processes, args.idle_seconds, args.round_trips)
             print(f"Baton, {n} executors ...", flush=True)
             baton, whole = measure_baton(
-                bootstrap, n, args.per_app, args.processes, args.idle_seconds, args.round_trips
+                bootstrap,
+                n,
+                args.per_app,
+                args.processes,
+                args.idle_seconds,
+                args.round_trips,
+                args.logs_dir,
+                args.py_spy,
             )
             report(n, echo, baton, whole, len(apps_of(n, args.per_app)))
+            if args.py_spy is not None:
+                for phase in ("idle", "shutdown"):
+                    print_profile(args.py_spy.with_suffix(f".{phase}-{n}.raw"))
 
     on_embedded_broker(measure)
 
@@ -517,6 +630,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=4, help="client processes")
     parser.add_argument("--idle-seconds", type=float, default=20.0)
     parser.add_argument("--round-trips", type=int, default=50)
+    parser.add_argument("--logs-dir", type=Path, help="copy the roles' logs here")
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        help="profile the gateway while idle and while stopping (PATH.idle-N.raw, "
+        "PATH.shutdown-N.raw; py-spy is a dev tool: pip install py-spy)",
+    )
+    parser.add_argument(
+        "--no-echo", dest="echo", action="store_false", help="skip the echo server's baseline"
+    )
     args = parser.parse_args(argv)
     try:
         run(args)

@@ -43,7 +43,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
-import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -57,7 +56,7 @@ from aiokafka import AIOKafkaProducer  # noqa: E402
 from bench.embedded import on_embedded_broker  # noqa: E402
 from bench.gateway import on_own_loop  # noqa: E402
 from bench.procstat import cpu_s  # noqa: E402
-from bench.profile import hot_functions  # noqa: E402
+from bench.profile import hot_functions, start_py_spy  # noqa: E402
 from broker.admin import ensure_topics  # noqa: E402
 from broker.log_reader import from_beginning  # noqa: E402
 from runtime.clock import wall_ms  # noqa: E402
@@ -255,14 +254,6 @@ def worker_run(
         role.stop()
         if profiler is not None:
             profiler.wait(60)
-
-
-def start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
-    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if not Path(exe).exists():
-        raise RuntimeError("--py-spy needs py-spy: pip install py-spy (a dev tool, not a dep)")
-    args = [exe, "record", "-p", str(pid), "-r", "100", "-f", "raw", "-o", str(out)]
-    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def print_profile(path: Path) -> None:

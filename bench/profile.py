@@ -1,4 +1,5 @@
-"""Reading a ``py-spy record --format raw`` profile: where a process spent its samples.
+"""Profiling a benchmark's process with ``py-spy record --format raw``, and reading the profile:
+where the process spent its samples.
 
 A raw profile is one line per distinct stack, ``frame;frame;...;frame COUNT``, outermost first,
 each frame ``function (file:line)``. py-spy is a development tool, not a dependency of Baton:
@@ -8,8 +9,12 @@ each frame ``function (file:line)``. py-spy is a development tool, not a depende
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
@@ -38,3 +43,14 @@ def hot_functions(lines: Iterable[str], packages: tuple[str, ...]) -> list[tuple
     if total == 0:
         return []
     return [(name, count / total) for name, count in inclusive.most_common()]
+
+
+def start_py_spy(pid: int, out: Path, duration_s: int | None = None) -> subprocess.Popen[bytes]:
+    """Profile ``pid`` into ``out`` (raw) until it exits, or for ``duration_s``."""
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(exe).exists():
+        raise RuntimeError("--py-spy needs py-spy: pip install py-spy (a dev tool, not a dep)")
+    args = [exe, "record", "-p", str(pid), "-r", "100", "-f", "raw", "-o", str(out)]
+    if duration_s is not None:
+        args += ["--duration", str(duration_s)]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

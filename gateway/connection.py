@@ -71,6 +71,7 @@ class Connection:
         """The close we meant when no close frame could be written (the executor reads nothing)."""
         self.revoked = False
         """Closed because its API key was revoked."""
+        self._snapshot: SessionInfo | None = None
 
     @property
     def info(self) -> ExecutorInfo:
@@ -78,9 +79,15 @@ class Connection:
         return self.session.info
 
     def snapshot(self) -> SessionInfo:
-        return SessionInfo(
-            info=self.info, conn_id=self.conn_id, connected_at_ms=self.connected_at_ms
-        )
+        """The session as heartbeats list it; built once per ``executor_info`` (every heartbeat
+        asks for every session's: at thousands of sessions, building it each time was a good
+        part of an idle gateway's CPU)."""
+        info = self.info
+        if self._snapshot is None or self._snapshot.info is not info:
+            self._snapshot = SessionInfo(
+                info=info, conn_id=self.conn_id, connected_at_ms=self.connected_at_ms
+            )
+        return self._snapshot
 
     async def handshake(self, timeout_s: float) -> ExecutorInfo:
         """Send ``executor_info`` and wait for the answer (run ``receive_loop`` alongside).

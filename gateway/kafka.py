@@ -9,6 +9,8 @@ from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.structs import RecordMetadata
 
 from broker.admin import topic_partitions
 from broker.idempotence import ProducerSlot, acknowledged
@@ -34,6 +36,13 @@ acknowledgement (an idempotent producer's batches never expire: ``broker.idempot
 PRODUCER_BATCH_BYTES = 512 * 1024
 """One partition's open batch (aiokafka ``max_batch_size``; its default is 16 KB): under the
 brokers' default 1 MB record batch limit."""
+BUILT_BATCH_RECORDS = 64
+"""From this many records on, ``publish_batch`` builds the record batches itself (one future
+per batch, not one per record: a drain's thousands of disconnects)."""
+
+
+_PARTITIONER = DefaultPartitioner()
+"""The producer's own (``AIOKafkaProducer(partitioner=...)`` is left at its default)."""
 
 
 class KafkaSink:
@@ -105,9 +114,15 @@ class KafkaSink:
         token = None if self._watch is None else self._watch.began(monotonic_ms())
         producer = self._slot.current
         try:
-            futures = [await producer.send(topic, encode(r), key=record_key(r)) for r in records]
+            if len(records) >= BUILT_BATCH_RECORDS:
+                futures, positions = await _send_built(producer, topic, records)
+            else:
+                futures = [
+                    await producer.send(topic, encode(r), key=record_key(r)) for r in records
+                ]
+                positions = [(i, 0) for i in range(len(records))]
             await acknowledged(futures, timeout_s=REQUEST_TIMEOUT_MS / 1000)
-            offsets = [future.result().offset for future in futures]
+            offsets = [futures[i].result().offset + at for i, at in positions]
         except KafkaError as exc:
             self._noted(token, failed=True)
             self._metrics.error(ErrorKind.PUBLISH)
@@ -190,3 +205,31 @@ class CommandFeed:
                 continue
             if isinstance(record, RecoverExecutor | PollWorkflows | ExecutorRequest | ListSessions):
                 yield record
+
+
+async def _send_built(
+    producer: AIOKafkaProducer, topic: str, records: Sequence[Record]
+) -> tuple[list[asyncio.Future[RecordMetadata]], list[tuple[int, int]]]:
+    """Queue ``records`` as whole record batches, one partition's after another, each record in
+    the partition ``send`` would have chosen (the producer's default partitioner, by key), in
+    order. Returns the batches' futures and, for each record in order, its batch (an index in
+    the futures) and its position in that batch (added to the batch's base offset)."""
+    partitions = list(await producer.partitions_for(topic))
+    by_partition: dict[int, list[tuple[int, bytes, bytes]]] = {}
+    for index, record in enumerate(records):
+        key = record_key(record)
+        partition = _PARTITIONER(key, partitions, partitions)
+        by_partition.setdefault(partition, []).append((index, key, encode(record)))
+    futures: list[asyncio.Future[RecordMetadata]] = []
+    positions: list[tuple[int, int]] = [(0, 0)] * len(records)
+    for partition, items in by_partition.items():
+        batch, at = producer.create_batch(), 0
+        for index, key, value in items:
+            if batch.append(key=key, value=value, timestamp=None) is None:  # full
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch, at = producer.create_batch(), 0
+                batch.append(key=key, value=value, timestamp=None)  # an empty batch takes any
+            positions[index] = (len(futures), at)
+            at += 1
+        futures.append(await producer.send_batch(batch, topic, partition=partition))
+    return futures, positions

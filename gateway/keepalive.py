@@ -1,18 +1,15 @@
-"""The gateway's WebSocket keepalive, fair to executors when the gateway itself is late.
+"""The gateway's keepalive: one sweeper task pings every session, instead of a task per session.
 
-websockets' own keepalive pings every ``ping_interval`` and fails the session (1011, "keepalive
-ping timeout") when no pong came within ``ping_timeout`` by the clock. When the gateway's event
-loop runs late (thousands of sessions on a busy machine, a reconnect wave), the pong may well have
-arrived in time and be waiting in the socket, unread; or be read in the same turn of the loop as
-the timeout fires, which then wins. Either way the gateway declared live executors dead by its
-own lateness: at ~7,500 sessions on two busy cores, whole waves of 1011s, their reconnects making
-the loop later still.
+websockets' own keepalive runs a task per connection that sleeps, pings and waits for the pong
+under a timeout of its own: at thousands of sessions, those wake-ups and timers were most of an
+idle gateway's CPU (issue 12). Here one task per gateway wakes every ``tick_s``, sends the pings
+that are due (a frame written at once, never awaited: a session whose buffers are full does not
+hold up the others) and fails the sessions whose pong is overdue, as websockets did: close code
+1011, "keepalive ping timeout", the TCP connection dropped after the close timeout. When to ping
+and when a pong is overdue is ``gateway.ping_schedule``'s (pure) decision, which tells the
+executor's silence from the gateway's lateness.
 
-``KeepaliveConnection`` keeps websockets' schedule and bounds, and only changes the verdict: on
-a timeout it lets the loop run once (reading what is waiting in the sockets) and, if the pong has
-come, or if the loop was itself late by more than the timeout's margin while waiting, gives the
-executor another ``ping_timeout`` before failing it. A session is still failed once its pong is
-``ping_timeout`` overdue on a loop that ran on time; a frozen executor is detected as before.
+The executors' own pings to the gateway are answered by websockets, as before.
 """
 
 from __future__ import annotations
@@ -20,58 +17,108 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import cast
+from collections.abc import Callable
 
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import CloseCode
+from websockets.protocol import State
+
+from gateway.ping_schedule import PingSchedule
 
 logger = logging.getLogger(__name__)
 
-LATE_LOOP_S = 1.0
-"""A wait for a pong that overran its timeout by more than this was the loop's lateness, not the
-executor's: the pong gets another timeout."""
-MAX_EXTENSIONS = 3
-"""At most this many extra timeouts for one ping: a loop late for that long fails it anyway."""
+MAX_TICK_S = 0.25
+"""The sweeper's period at most (a quarter of the interval or the timeout if shorter): a ping or
+a verdict comes at most this late."""
 
 
 class KeepaliveConnection(ServerConnection):
-    """``ServerConnection`` whose keepalive tells the executor's silence from the gateway's
-    lateness (``serve(create_connection=KeepaliveConnection)``)."""
+    """``ServerConnection`` pinged by the gateway's ``KeepaliveSweeper``
+    (``serve(create_connection=KeepaliveConnection, ping_interval=None)``)."""
 
-    async def keepalive(self) -> None:
-        assert self.ping_interval is not None
-        latency: float | None = 0.0
-        try:
-            while latency is not None:
-                await asyncio.sleep(max(0.0, self.ping_interval - latency))
-                # websockets' ping returns the pong's future (typed as an awaitable).
-                pong_received = cast("asyncio.Future[float]", await self.ping())
-                if self.ping_timeout is None:
-                    continue
-                latency = await self._await_pong(pong_received, self.ping_timeout)
-        except Exception:
-            logger.debug("keepalive ping failed", exc_info=True)
+    keepalive_pong: Callable[[KeepaliveConnection], None] | None = None
+    """Told when the pong of the sweeper's ping comes."""
+    _keepalive_payload: bytes | None = None
+    _keepalive_pings: int = 0
+
+    def send_keepalive_ping(self) -> None:
+        """Write a ping frame now (nothing when the session is closing)."""
+        if self.protocol.state is not State.OPEN:
             return
-        async with self.send_context():
-            self.protocol.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
-        raise AssertionError("send_context() should wait for connection_lost()")
+        self._keepalive_pings += 1
+        payload = self._keepalive_pings.to_bytes(8, "big")
+        self._keepalive_payload = payload
+        self.protocol.send_ping(payload)
+        self.send_data()
 
-    async def _await_pong(
-        self, pong_received: asyncio.Future[float], timeout_s: float
-    ) -> float | None:
-        """The pong's latency; ``None`` when it is overdue on a timely loop."""
+    def fail_keepalive(self) -> None:
+        """Close with 1011 (the pong is overdue), and drop the TCP connection after the close
+        timeout if the executor does not answer the close (it is frozen, most likely)."""
+        if self.protocol.state is not State.OPEN:
+            return
+        self.protocol.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+        self.send_data()
+        self.loop.call_later(self.close_timeout or 0.0, self.transport.abort)
+
+    def acknowledge_pings(self, data: bytes) -> None:
+        if data == self._keepalive_payload and self.keepalive_pong is not None:
+            self._keepalive_payload = None
+            self.keepalive_pong(self)
+            return
+        super().acknowledge_pings(data)  # a ping of websockets' own API (none in the gateway)
+
+
+class KeepaliveSweeper:
+    """The keepalive of one gateway's sessions: ``add`` each, ``remove`` it when it closes, and
+    run ``run()`` as one of the gateway's loops."""
+
+    def __init__(self, interval_s: float, timeout_s: float) -> None:
+        self._schedule: PingSchedule[KeepaliveConnection] = PingSchedule(
+            interval_s=interval_s, timeout_s=timeout_s
+        )
+        self.tick_s = min(MAX_TICK_S, interval_s / 4, timeout_s / 4)
+
+    def __len__(self) -> int:
+        return len(self._schedule)
+
+    def add(self, ws: KeepaliveConnection) -> None:
+        ws.keepalive_pong = self._answered
+        self._schedule.add(ws, asyncio.get_running_loop().time())
+
+    def remove(self, ws: KeepaliveConnection) -> None:
+        ws.keepalive_pong = None
+        self._schedule.remove(ws)
+
+    def _answered(self, ws: KeepaliveConnection) -> None:
+        self._schedule.answered(ws, asyncio.get_running_loop().time())
+
+    async def run(self) -> None:
+        """Ping what is due and fail what did not answer, every ``tick_s``, until cancelled."""
         loop = asyncio.get_running_loop()
-        for _ in range(MAX_EXTENSIONS + 1):
-            started = loop.time()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout_s):
-                    return await asyncio.shield(pong_received)
+        while True:
+            await asyncio.sleep(self.tick_s)
             # Let the loop read what waits in the sockets (one turn polls them, the next has run
-            # their callbacks), then judge.
+            # their callbacks): a pong that came while the loop ran late is not overdue.
             for _ in range(2):
                 await asyncio.sleep(0)
-            if pong_received.done():
-                return pong_received.result()
-            if loop.time() - started - timeout_s <= LATE_LOOP_S:
-                return None
-        return None
+            self.sweep(loop.time())
+
+    def sweep(self, now_s: float) -> None:
+        """Send the pings due by ``now_s`` and fail the sessions whose pong is overdue."""
+        due = self._schedule.sweep(now_s)
+        for ws in due.ping:
+            _guarded(ws, ws.send_keepalive_ping)
+        for ws in due.failed:
+            ws.keepalive_pong = None
+            _guarded(ws, ws.fail_keepalive)
+
+
+def _guarded(ws: KeepaliveConnection, action: Callable[[], None]) -> None:
+    """Run one session's keepalive action; one that fails drops that session, never the
+    sweeper (a dead loop would fail the pod)."""
+    try:
+        action()
+    except Exception:
+        logger.debug("keepalive of a session failed; dropping it", exc_info=True)
+        with contextlib.suppress(Exception):
+            ws.transport.abort()

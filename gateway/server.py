@@ -27,9 +27,10 @@ from broker.reachability import kafka_check
 from gateway.auth import Credentials, KeyVerifier, parse_path
 from gateway.config import GatewayConfig
 from gateway.connection import Connection
+from gateway.drain import LiveSessions
 from gateway.kafka import CommandFeed, KafkaSink
 from gateway.kafka_watchdog import KafkaWatchdog
-from gateway.keepalive import KeepaliveConnection
+from gateway.keepalive import KeepaliveConnection, KeepaliveSweeper
 from gateway.lookups import WorkflowLookups
 from gateway.management import MANAGEMENT_KINDS
 from gateway.operations import RequestAnswerer, WorkflowOperator
@@ -146,6 +147,8 @@ class Gateway(Service):
         )
         self._lookups = WorkflowLookups(self._sink, config.topics, config.gateway_id)
         self._operator = WorkflowOperator(config.gateway_id)
+        self._keepalive = KeepaliveSweeper(config.ping_interval_s, config.ping_timeout_s)
+        self._live = LiveSessions()
         self._server: Server | None = None
 
     @property
@@ -170,8 +173,8 @@ class Gateway(Service):
             create_connection=KeepaliveConnection,
             process_request=self._admit,
             open_timeout=limits.open_timeout_s,
-            ping_interval=self.config.ping_interval_s,
-            ping_timeout=self.config.ping_timeout_s,
+            ping_interval=None,  # one sweeper pings every session (gateway.keepalive)
+            ping_timeout=None,
             close_timeout=limits.close_timeout_s,
             max_size=limits.max_message_bytes,
             max_queue=limits.max_queue_frames,
@@ -180,6 +183,7 @@ class Gateway(Service):
             ssl=None if tls is None else tls.server_context(),
         )
         self.tasks.loop("session events", self.session_events.run())
+        self.tasks.loop("keepalive", self._keepalive.run())
         self.tasks.loop("heartbeats", self._heartbeat_loop())
         self.tasks.loop("commands", self._command_loop())
         self.tasks.loop("revocations", self._revocation_loop())
@@ -195,11 +199,28 @@ class Gateway(Service):
         )
 
     async def _stop_accepting(self) -> None:
-        """Refuse new handshakes (503: ``stopping`` is true), close every session with 1001 and
-        wait for their handlers, which publish the draining disconnects."""
-        if self._server is not None:
-            self._server.close(close_connections=True)
-            await self._server.wait_closed()
+        """Refuse new handshakes (503: ``stopping`` is true), close every session with 1001 at
+        once (``gateway.drain``; those still open after the close timeout are dropped) and wait
+        for their handlers. Their disconnects, marked ``draining``, go through the session-event
+        outbox, written in batches as they close; the stop's last tries write what is left."""
+        if self._server is None:
+            return
+        started = time.monotonic()
+        self._server.close(close_connections=False)
+        held = len(self._registry.all())
+        logger.info("gateway %s draining %d sessions", self.config.gateway_id, held)
+        drained = await self._live.close_all(1001, "", self.config.limits.close_timeout_s)
+        await self._server.wait_closed()
+        logger.info(
+            "gateway %s drained %d sessions in %.1f s (%d dropped at the close timeout); "
+            "%d session events still to write",
+            self.config.gateway_id,
+            drained.closed,
+            time.monotonic() - started,
+            drained.dropped,
+            self.session_events.held,
+            extra={"sessions": drained.closed, "dropped": drained.dropped, "held": held},
+        )
 
     def liveness(self) -> str | None:
         """``None`` while the pod's loops run, else what failed (for ``/healthz``)."""
@@ -307,6 +328,16 @@ class Gateway(Service):
     # -- sessions --------------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
+        assert isinstance(ws, KeepaliveConnection)
+        self._keepalive.add(ws)
+        self._live.add(ws)
+        try:
+            await self._serve_session(ws)
+        finally:
+            self._keepalive.remove(ws)
+            self._live.discard(ws)
+
+    async def _serve_session(self, ws: ServerConnection) -> None:
         credentials, key_id = self._admitted.pop(ws)
         conn = Connection(
             ws,
@@ -370,7 +401,8 @@ class Gateway(Service):
         self.metrics.sessions_closed.labels(code=close_code_label(close_code)).inc()
         if not self._registry.remove(conn, wall_ms()):
             return  # superseded: the newer session is the executor now
-        logger.info(
+        logger.log(
+            logging.DEBUG if self.stopping else logging.INFO,  # a drain logs one line
             "executor %s disconnected (close code %s)",
             conn.info.executor_id,
             close_code,

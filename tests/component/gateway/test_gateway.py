@@ -7,6 +7,7 @@ path (``RecoverExecutor`` -> DBOS ``recovery`` -> ``CommandProgress``) and drain
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import time
@@ -41,6 +42,7 @@ from tests.component.gateway.fakes import (
     EventLog,
     FakeExecutor,
     KeyBook,
+    RawClient,
     executor_url,
 )
 from tests.eventually import eventually
@@ -652,6 +654,57 @@ async def test_exit_drains_sessions_and_refuses_handshakes(
     )
     assert (disconnected.close_code, disconnected.draining) == (1001, True)
     assert _refuses_connections(port)
+
+
+DRAINED = 300
+
+
+async def test_a_drain_closes_hundreds_of_sessions_at_once_and_publishes_each_as_draining(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog
+) -> None:
+    """Issue 12: every session gets its close frame at once, not one close handshake after
+    another; one that never answers it is dropped at the close timeout; every disconnect is
+    published, marked draining (the worker waits for these executors instead of recovering
+    them)."""
+    _, key = await keys.create(APP)
+    async with make_gateway(close_timeout_s=1.0) as gateway:
+        url = executor_url(gateway, APP, key)
+        async with contextlib.AsyncExitStack() as stack:
+            fakes = [
+                await stack.enter_async_context(FakeExecutor(url, f"exec-{i}"))
+                for i in range(DRAINED)
+            ]
+            # Answers executor_info, then reads nothing: it never answers the close frame.
+            frozen = await RawClient.open(gateway.port)
+            assert await frozen.upgrade(f"/websocket/{APP}/{key}") == 101
+            request = await frozen.read_json()
+            await frozen.send_json(
+                {
+                    "type": "executor_info",
+                    "request_id": request["request_id"],
+                    "executor_id": "exec-frozen",
+                    "application_version": "v1",
+                }
+            )
+            await eventually(
+                lambda: len(events.of_type(ExecutorConnected)) == DRAINED + 1,
+                "every executor connected",
+                timeout_s=30,
+            )
+            started = time.monotonic()
+            await gateway.stop()
+            stop_s = time.monotonic() - started
+            assert [f.ws.close_code for f in fakes] == [1001] * DRAINED
+            frozen.close()
+    await eventually(
+        lambda: len(events.of_type(ExecutorDisconnected)) == DRAINED + 1,
+        "every disconnect published",
+    )
+    gone = events.of_type(ExecutorDisconnected)
+    assert {r.executor_id for r in gone} == {f"exec-{i}" for i in range(DRAINED)} | {"exec-frozen"}
+    assert all(r.draining and r.close_code == 1001 for r in gone), gone
+    # The close timeout (1 s, for the frozen one), then the producer's flush: ~1.1 s measured.
+    assert 1.0 <= stop_s < 4.0
 
 
 async def test_a_client_leaving_before_executor_info_does_not_hold_up_the_drain(

@@ -17,15 +17,13 @@ import time
 import uuid
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 import orjson
 import pytest
 from websockets.asyncio.client import connect
-from websockets.asyncio.connection import Connection as WsConnection
-from websockets.asyncio.server import ServerConnection
 from websockets.sync.client import connect as sync_connect
 
+from gateway.keepalive import KeepaliveConnection
 from gateway.server import Gateway
 from runtime.clock import wall_ms
 from streams.ids import AppName, CommandId, ExecutorId
@@ -215,6 +213,47 @@ async def test_an_executor_that_answers_no_ping_is_closed_by_the_keepalive(
     assert 1_000 <= gone.ts_ms - ready[0].ts_ms < 2_500
 
 
+async def test_the_sweeper_closes_the_silent_session_within_its_timeout_and_keeps_the_others(
+    make_gateway: MakeGateway, keys: KeyBook, events: EventLog
+) -> None:
+    """One keepalive sweeper for every session (issue 12): the one that stops answering pings
+    is closed 1011 within interval + timeout (+ a sweep, + the close timeout); the ones that
+    answer stay, as does one that pings the gateway itself (the DBOS client's own keepalive,
+    answered by the gateway)."""
+    _, key = await keys.create(APP)
+    async with make_gateway(ping_interval_s=0.3, ping_timeout_s=0.4, close_timeout_s=0.3) as gw:
+        url = executor_url(gw, APP, key)
+        async with contextlib.AsyncExitStack() as stack:
+            alive = [
+                await stack.enter_async_context(FakeExecutor(url, f"exec-{i}")) for i in range(20)
+            ]
+            pinging = await stack.enter_async_context(
+                connect(url, ping_interval=0.2, ping_timeout=0.5)
+            )
+            request = orjson.loads(await pinging.recv())
+            answer = {"type": "executor_info", "request_id": request["request_id"]}
+            await pinging.send(
+                orjson.dumps(
+                    {**answer, "executor_id": "exec-pinging", "application_version": "v1"}
+                ).decode()
+            )
+            frozen = await handshaken(gw, key, "exec-frozen")
+            await connected(events, "exec-frozen")
+            ready_ms = wall_ms()
+            gone = await eventually(
+                lambda: disconnected(events, "exec-frozen"), "exec-frozen closed", timeout_s=5
+            )
+            await asyncio.sleep(2.0)  # several more intervals
+            assert [e.ws.close_code for e in alive] == [None] * len(alive)
+            assert pinging.close_code is None
+            assert all(disconnected(events, f"exec-{i}") is None for i in range(len(alive)))
+            assert disconnected(events, "exec-pinging") is None
+            frozen.close()
+    assert (gone.close_code, gone.close_reason) == (1011, "keepalive ping timeout")
+    # interval + timeout + close timeout = 1.0 s, plus up to a sweep (0.075 s) and the publish.
+    assert gone.ts_ms - ready_ms < 2_000
+
+
 def executor_in_thread(url: str, executor_id: str, stop: threading.Event) -> None:
     """A DBOS-like executor on a thread of its own (websockets' sync client answers pings from
     its own thread, whatever the gateway's loop does)."""
@@ -236,16 +275,15 @@ async def test_a_late_gateway_loop_does_not_fail_executors_that_answer_its_pings
     timeout, and failed (1011) live executors whose pongs sat unread in their sockets."""
     _, key = await keys.create(APP)
     late_turns: list[float] = []
-    ping = WsConnection.ping
+    ping = KeepaliveConnection.send_keepalive_ping
 
-    async def ping_then_run_late(self: WsConnection, data: Any = None) -> Any:
-        pong = await ping(self, data)
-        if isinstance(self, ServerConnection) and len(late_turns) < 3:
+    def ping_then_run_late(self: KeepaliveConnection) -> None:
+        ping(self)
+        if len(late_turns) < 3:
             late_turns.append(1.2)  # the loop runs 0.7 s past the pong's deadline
             asyncio.get_running_loop().call_soon(time.sleep, 1.2)
-        return pong
 
-    monkeypatch.setattr(WsConnection, "ping", ping_then_run_late)
+    monkeypatch.setattr(KeepaliveConnection, "send_keepalive_ping", ping_then_run_late)
     stop = threading.Event()
     async with make_gateway(ping_interval_s=0.3, ping_timeout_s=0.5, close_timeout_s=0.5) as gw:
         url = executor_url(gw, APP, key)
