@@ -696,8 +696,9 @@ async def test_a_drain_closes_hundreds_of_sessions_at_once_and_publishes_each_as
             stop_s = time.monotonic() - started
             assert [f.ws.close_code for f in fakes] == [1001] * DRAINED
             frozen.close()
+    # At least once: a write the stop cancelled in flight is written again by its last tries.
     await eventually(
-        lambda: len(events.of_type(ExecutorDisconnected)) == DRAINED + 1,
+        lambda: len({r.executor_id for r in events.of_type(ExecutorDisconnected)}) == DRAINED + 1,
         "every disconnect published",
     )
     gone = events.of_type(ExecutorDisconnected)
