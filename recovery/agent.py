@@ -207,8 +207,9 @@ class RecoveryAgent:
             await self._decide(result)
 
     def _wake(self, app: AppName, at_ms: int | None) -> None:
-        """Plan ``app`` at ``at_ms`` (event time) too; ``None``: nothing to time."""
-        if at_ms is not None and self._wakes.add(app, at_ms):
+        """Plan ``app`` at ``at_ms`` (event time) too; ``None``: nothing to time. A time already
+        past is left to the tick: a backlog being replayed must not plan an app per event."""
+        if at_ms is not None and at_ms > wall_ms() and self._wakes.add(app, at_ms):
             self._woken.set()  # earlier than what ``_wake_loop`` sleeps until
 
     async def _wake_loop(self) -> None:
