@@ -17,8 +17,16 @@ both topologies):
    checkpointed, and SIGKILLs the victim;
 3. measures (a) kill -> recovery request sent: the ``RecoveryDecision`` with step ``sent`` for the
    victim on the audit topic (its ``ts_ms``), and (b) kill -> workflow ``PENDING`` on the
-   survivor, polling the DBOS system database every 20 ms;
+   survivor, polling the DBOS system database every 20 ms (on one connection);
 4. starts a replacement executor and lets the recovered workflow finish before the next kill.
+
+With ``--timeline`` it also prints where each kill's time went, stage by stage (the medians,
+p99 and maxima of each): the gateway's close (the victim's ``ExecutorDisconnected`` on the
+executor events topic), the audit's ``declared_dead``, ``target_chosen``, ``sent`` (stamped by
+the gateway that got the command) and ``succeeded`` (the survivor's answer), and the system
+database: the ``updated_at`` of the row the survivor re-enqueued (``ENQUEUED``: DBOS recovers by
+re-enqueueing on its internal queue) and of the row its queue thread dequeued (``PENDING``). All
+clocks are this machine's.
 
 At the end it prints the median, p99 (nearest rank: with fewer than 100 kills it is the maximum)
 and maximum of both figures against the targets (kill -> PENDING median <= 2.5 s; p99 <= 5 s for
@@ -28,7 +36,7 @@ ran, 1 on an error, 130 when interrupted.
 Run from the repository root::
 
     .venv/bin/python bench/recovery.py [--kills 10] [--step-seconds 0.5]
-        [--topology up|cluster] [--broker kafka|tansu]
+        [--topology up|cluster] [--broker kafka|tansu] [--timeline]
 """
 
 from __future__ import annotations
@@ -59,14 +67,20 @@ import urllib.error  # noqa: E402
 import urllib.request  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
-from contextlib import ExitStack, contextmanager  # noqa: E402
+from contextlib import ExitStack, contextmanager, suppress  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from types import FrameType  # noqa: E402
 from typing import IO, Any, Protocol, TypeVar  # noqa: E402
 
 from baton.embedded_broker import EmbeddedBroker  # noqa: E402
 from baton.settings import Settings  # noqa: E402
-from streams.records import Record, RecoveryDecision, RecoveryStep  # noqa: E402
+from streams.records import (  # noqa: E402
+    ExecutorDisconnected,
+    Record,
+    RecoveryDecision,
+    RecoveryStep,
+)
+from streams.topics import Topics  # noqa: E402
 from tests.baton_cluster import BatonCluster, free_port, read_topic  # noqa: E402
 from tests.dbos_app.harness import (  # noqa: E402
     ExecutorProcess,
@@ -76,6 +90,7 @@ from tests.dbos_app.harness import (  # noqa: E402
     recorded_step_ids,
     unique_database_name,
 )
+from tests.dbos_app.system_db import workflow_reader  # noqa: E402
 from tests.eventually import assert_eventually  # noqa: E402
 from tests.local_haproxy import LocalHaproxy  # noqa: E402
 from tests.local_kafka import running_kafka  # noqa: E402
@@ -120,6 +135,34 @@ class KillResult:
     pending_s: float | None = None
     declared_dead_s: float | None = None
     sent_attempts: int = 0
+    points_s: dict[str, float] = field(default_factory=dict)
+    """``--timeline``: when each point of the path was seen, in seconds after the kill."""
+
+
+POINTS = (
+    "kill",
+    "close",
+    "declared_dead",
+    "target_chosen",
+    "sent",
+    "reenqueued",
+    "succeeded",
+    "dequeued",
+    "observed",
+)
+"""The points of a kill's timeline (``--timeline``), in their order on the path."""
+
+STAGES = (
+    ("kill -> gateway sees the close", "kill", "close"),
+    ("close -> declared dead", "close", "declared_dead"),
+    ("declared dead -> target chosen", "declared_dead", "target_chosen"),
+    ("chosen -> gateway has the command", "target_chosen", "sent"),
+    ("sent -> survivor re-enqueued it", "sent", "reenqueued"),
+    ("re-enqueued -> answer at gateway", "reenqueued", "succeeded"),
+    ("re-enqueued -> dequeued (DBOS poll)", "reenqueued", "dequeued"),
+    ("dequeued -> PENDING seen here", "dequeued", "observed"),
+)
+"""``--timeline``'s stages: (label, from point, to point)."""
 
 
 # -- topologies -----------------------------------------------------------------------------------
@@ -145,6 +188,8 @@ class Topology(Protocol):
     def create_key(self, app: str) -> str: ...
 
     def audit_decisions(self, app: str, dead_executor_id: str) -> list[RecoveryDecision]: ...
+
+    def executor_events(self, app: str) -> list[Record]: ...
 
     def tail(self) -> str: ...
 
@@ -289,6 +334,12 @@ class BatonUp:
         records = asyncio.run(read_topic(self.kafka_bootstrap, topic, app))
         return decisions_about(records, dead_executor_id)
 
+    def executor_events(self, app: str) -> list[Record]:
+        if self.kafka_bootstrap is None:
+            raise BenchError("embedded broker address unknown")
+        topic = Topics(prefix=Settings().topic_prefix).executor_events
+        return asyncio.run(read_topic(self.kafka_bootstrap, topic, app))
+
     def tail(self, lines: int = 30) -> str:
         if not self.log_path.exists():
             return ""
@@ -412,6 +463,9 @@ class ClusterTopology:
     def audit_decisions(self, app: str, dead_executor_id: str) -> list[RecoveryDecision]:
         return decisions_about(self._cluster().audit_records(app), dead_executor_id)
 
+    def executor_events(self, app: str) -> list[Record]:
+        return self._cluster().topic_records("executor-events", app)
+
     def tail(self) -> str:
         if self.cluster is None:
             return ""
@@ -460,8 +514,16 @@ def short(executor_id: str) -> str:
 
 
 class Bench:
-    def __init__(self, workdir: Path, kills: int, step_seconds: float, topology: Topology) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        kills: int,
+        step_seconds: float,
+        topology: Topology,
+        timeline: bool = False,
+    ) -> None:
         self.workdir = workdir
+        self.timeline = timeline
         self.kills = kills
         self.step_seconds = step_seconds
         self.app = f"bench{uuid.uuid4().hex[:8]}"
@@ -531,6 +593,9 @@ class Bench:
                 f"{result.sent_attempts} request(s))",
                 flush=True,
             )
+            if self.timeline:
+                seen = sorted(result.points_s.items(), key=lambda item: item[1])
+                print("    " + ", ".join(f"{name} {at:.3f}" for name, at in seen), flush=True)
         if previous_workflow is not None:
             self.await_finished(previous_workflow)
 
@@ -559,18 +624,40 @@ class Bench:
             steps_before_kill=steps,
         )
         deadline = time.monotonic() + RECOVERY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            row = read_workflow(db_url, workflow_id)
-            if (
-                row is not None
-                and row.status == "PENDING"
-                and row.executor_id == survivor.executor_id
-            ):
-                result.pending_s = time.time() - t_kill
-                break
-            time.sleep(PENDING_POLL_S)
+        points = result.points_s
+        with workflow_reader(db_url) as read:  # one connection: a read is then ~1 ms
+            while time.monotonic() < deadline:
+                row = read(workflow_id)
+                if row is not None and row.status == "ENQUEUED" and row.updated_at_epoch_ms:
+                    points.setdefault("reenqueued", row.updated_at_epoch_ms / 1000 - t_kill)
+                if (
+                    row is not None
+                    and row.status == "PENDING"
+                    and row.executor_id == survivor.executor_id
+                ):
+                    result.pending_s = time.time() - t_kill
+                    points["observed"] = result.pending_s
+                    if row.updated_at_epoch_ms:  # the dequeue stamps it (the database's clock)
+                        points["dequeued"] = row.updated_at_epoch_ms / 1000 - t_kill
+                    break
+                time.sleep(PENDING_POLL_S)
         self.read_audit(result, t_kill)
+        if self.timeline:
+            self.read_close(result, t_kill)
         return result
+
+    def read_close(self, result: KillResult, t_kill: float) -> None:
+        """``--timeline``: when the gateway saw the victim's session close (its first close
+        after the kill, on the gateway's clock)."""
+        closes = [
+            r.ts_ms / 1000 - t_kill
+            for r in self.baton.executor_events(self.app)
+            if isinstance(r, ExecutorDisconnected)
+            and r.executor_id == result.victim
+            and r.ts_ms / 1000 >= t_kill - 1
+        ]
+        if closes:
+            result.points_s["close"] = min(closes)
 
     def read_audit(self, result: KillResult, t_kill: float) -> None:
         """Fill in the audit figures; the ``sent`` record may trail the workflow's move."""
@@ -580,6 +667,15 @@ class Bench:
             dead = [d for d in decisions if d.step is RecoveryStep.DECLARED_DEAD]
             if dead:
                 result.declared_dead_s = min(d.ts_ms for d in dead) / 1000 - t_kill
+            for point, step in (
+                ("declared_dead", RecoveryStep.DECLARED_DEAD),
+                ("target_chosen", RecoveryStep.TARGET_CHOSEN),
+                ("sent", RecoveryStep.SENT),
+                ("succeeded", RecoveryStep.SUCCEEDED),
+            ):
+                first = [d.ts_ms for d in decisions if d.step is step and d.attempt <= 1]
+                if first:
+                    result.points_s[point] = min(first) / 1000 - t_kill
             return [d for d in decisions if d.step is RecoveryStep.SENT]
 
         timeout_s = AUDIT_TIMEOUT_S if result.pending_s is not None else 1.0
@@ -589,6 +685,11 @@ class Bench:
             return
         result.sent_s = min(d.ts_ms for d in records) / 1000 - t_kill
         result.sent_attempts = len({d.attempt for d in records})
+        if self.timeline:  # the survivor's answer may trail the request
+            with suppress(AssertionError):
+                assert_eventually(
+                    lambda: sent() and "succeeded" in result.points_s, timeout_s=5.0, interval_s=0.3
+                )
 
     def await_finished(self, workflow_id: str) -> None:
         """Let a recovered workflow finish so that workflows do not pile up on survivors."""
@@ -643,12 +744,32 @@ class Bench:
                 print(f"{label:32}{'n/a':>9}{'n/a':>9}{'n/a':>9}  {missed}")
             verdicts.append(missed == 0 and p99 <= TARGET_P99_S and median <= median_target)
         passed = all(verdicts)
+        if self.timeline:
+            self.print_timeline()
         print(
             f"target: kill -> PENDING median <= {TARGET_PENDING_MEDIAN_S:g} s, p99 <= "
             f"{TARGET_P99_S:g} s for both, every kill recovered "
             f"(p99 by nearest rank: the max below 100 kills) -> {'PASS' if passed else 'FAIL'}"
         )
         return passed
+
+    def print_timeline(self) -> None:
+        """Each stage's median, p99 and maximum over the kills that saw both of its points."""
+        print(f"timeline (s; {os.getloadavg()[0]:.1f} load average over the last minute)")
+        print(f"  {'stage':40}{'median':>9}{'p99':>9}{'max':>9}  kills")
+        for label, start, end in STAGES:
+            spans = [
+                r.points_s[end] - (0.0 if start == "kill" else r.points_s[start])
+                for r in self.results
+                if end in r.points_s and (start == "kill" or start in r.points_s)
+            ]
+            if not spans:
+                print(f"  {label:40}{'n/a':>9}{'n/a':>9}{'n/a':>9}  0")
+                continue
+            print(
+                f"  {label:40}{statistics.median(spans):8.3f}s{nearest_rank(spans, 0.99):8.3f}s"
+                f"{max(spans):8.3f}s  {len(spans)}"
+            )
 
     def cleanup(self) -> None:
         for executor in self.started:
@@ -689,6 +810,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"the cluster topology's brokers: kafka ({KAFKA_NODES}-node Apache Kafka, default) "
         "or tansu (the embedded broker)",
     )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="also print each stage of the path from the kill to PENDING (medians, p99, max)",
+    )
     args = parser.parse_args(argv)
     if args.broker != "kafka" and args.topology != "cluster":
         parser.error("--broker applies to --topology cluster only")
@@ -708,7 +834,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     workdir = Path(tempfile.mkdtemp(prefix="baton-bench-recovery-"))
     bench = Bench(
-        workdir, args.kills, args.step_seconds, make_topology(workdir, args.topology, args.broker)
+        workdir,
+        args.kills,
+        args.step_seconds,
+        make_topology(workdir, args.topology, args.broker),
+        timeline=args.timeline,
     )
     started = time.monotonic()
     code = 1

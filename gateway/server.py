@@ -614,7 +614,18 @@ class Gateway(Service):
                 "target": command.target,
             },
         )
-        await self._progress(command, CommandStatus.SENT, None)
+        async with asyncio.TaskGroup() as tasks:
+            # The request goes out while ``sent`` is published: waiting for that report's acks
+            # (all in-sync replicas) first put a broker round trip on every recovery's path.
+            # The outcome is published after it, so the recovery agent sees them in order.
+            tasks.create_task(self._progress(command, CommandStatus.SENT, None))
+            status, error = await self._recover_on(conn, command)
+        await self._progress(command, status, error)
+
+    async def _recover_on(
+        self, conn: Connection, command: RecoverExecutor
+    ) -> tuple[CommandStatus, str | None]:
+        """Ask ``conn``'s executor to recover the dead one's workflows; the outcome to report."""
         sent = time.monotonic()
         try:
             reply = await conn.request(
@@ -622,15 +633,12 @@ class Gateway(Service):
             )
         except RequestError as exc:
             self._round_trip("recover", "failed", sent)
-            await self._progress(command, CommandStatus.FAILED, str(exc))
-            return
+            return CommandStatus.FAILED, str(exc)
         succeeded = recovery_succeeded(reply)
         self._round_trip("recover", "ok" if succeeded else "failed", sent)
         if succeeded:
-            await self._progress(command, CommandStatus.SUCCEEDED, None)
-        else:
-            error = reply.error_message or "the executor answered success=false"
-            await self._progress(command, CommandStatus.FAILED, error)
+            return CommandStatus.SUCCEEDED, None
+        return CommandStatus.FAILED, reply.error_message or "the executor answered success=false"
 
     async def _poll(self, conn: Connection, command: PollWorkflows) -> Record:
         """A capture poll of ``conn``, timed (``baton_command_round_trip_seconds``)."""

@@ -5,9 +5,11 @@ app's state, then write what changed in each app to the table once (``recovery.t
 per executor and recovery, written as deltas); a gateway's report on a recovery command goes to
 the policy at once. A timer runs the policy on every app this worker
 has seen, every ``tick_interval_s``: deadlines fire without waiting for the next event, and a
-fleet's connects cost a fold each, not a plan over the whole fleet each. Decisions go to the audit
-topic, commands to the command topic. What changed in the app states is projected into the SQL
-store in batches (deltas too: ``recovery.delta``).
+fleet's connects cost a fold each, not a plan over the whole fleet each. A disconnect's grace and
+a failed try's backoff are also filed as wake-ups (``recovery.wakes``): the app is planned when
+they run out, not up to a tick later (a death's recovery request leaves at the end of its grace).
+Decisions go to the audit topic, commands to the command topic. What changed in the app states
+is projected into the SQL store in batches (deltas too: ``recovery.delta``).
 
 Faust only lets a table be written from inside an agent (the changelog partition comes from the
 current event), so the states live in a cache owned by this worker's partitions: the timer updates
@@ -31,6 +33,7 @@ the capture poller reads (its ``LivenessView``; this module does not import ``ca
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -42,9 +45,10 @@ from broker.faust_app import WorkerApp
 from recovery.delta import Cadence, Delta, Written, delta
 from recovery.digest import PodCheck, on_beat
 from recovery.liveness import fold
-from recovery.policy import Plan, RecoveryTimings, event_clock, on_progress, plan
+from recovery.policy import Plan, RecoveryTimings, event_clock, on_progress, plan, wake_at_ms
 from recovery.state import AppState, ExecutorRecord
 from recovery.table import LivenessTable
+from recovery.wakes import Wakes
 from runtime.clock import wall_ms
 from runtime.metrics import ErrorKind, Metrics
 from streams.codec import decode, encode, record_key
@@ -113,10 +117,13 @@ class RecoveryAgent:
         mismatch lasts or a request was made recently."""
         self._unprojected: list[RecoveryDecision] = []
         self._lock = asyncio.Lock()
+        self._wakes = Wakes()
+        self._woken = asyncio.Event()
         app = worker.app
         app.agent(worker.executor_events, name="recovery-agent")(self._consume)
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         app.timer(interval=tick_interval_s)(self._tick)
+        app.task(self._wake_loop)
         app.timer(interval=projection_interval_s)(self._flush_projection)
 
     def apps(self) -> list[AppName]:
@@ -139,6 +146,7 @@ class RecoveryAgent:
         async with self._lock:
             self._states.clear()
             self._pod_checks.clear()
+            self._wakes.clear()
             self._table.forget()
             self._table_written_at.clear()
             self._projected.clear()
@@ -181,7 +189,11 @@ class RecoveryAgent:
 
     async def _on_record(self, record: Record) -> None:
         match record:
-            case ExecutorConnected() | ExecutorDisconnected():
+            case ExecutorDisconnected():
+                # Folded, and its grace's end filed: the app is planned then (``_wake_loop``).
+                await self._decide(Plan(state=fold(self._load(record.app), record)))
+                self._wake(record.app, wake_at_ms(record, self._timings))
+            case ExecutorConnected():
                 # Folded only: the tick plans every app each ``tick_interval_s``. Planning on
                 # every event too made the connects of a fleet quadratic in its size.
                 await self._decide(Plan(state=fold(self._load(record.app), record)))
@@ -228,10 +240,36 @@ class RecoveryAgent:
     async def _tick(self) -> None:
         async with self._lock:
             for state in list(self._states.values()):
-                now = event_clock(state, wall_ms(), self._timings)
-                result = plan(state, now, self._timings)
-                if result.decisions:
-                    await self._decide(result)
+                await self._plan(state)
+
+    async def _plan(self, state: AppState) -> None:
+        now = event_clock(state, wall_ms(), self._timings)
+        result = plan(state, now, self._timings)
+        if result.decisions:
+            await self._decide(result)
+
+    def _wake(self, app: AppName, at_ms: int | None) -> None:
+        """Plan ``app`` at ``at_ms`` (event time) too; ``None``: nothing to time. A time already
+        past is left to the tick: a backlog being replayed must not plan an app per event."""
+        if at_ms is not None and at_ms > wall_ms() and self._wakes.add(app, at_ms):
+            self._woken.set()  # earlier than what ``_wake_loop`` sleeps until
+
+    async def _wake_loop(self) -> None:
+        """Plan each app as its wake-ups come due (``recovery.wakes``), between ticks."""
+        while True:
+            next_ms = self._wakes.next_ms()
+            timeout_s = None if next_ms is None else max(0.0, (next_ms - wall_ms()) / 1000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), timeout_s)
+            self._woken.clear()
+            due = self._wakes.due(wall_ms())
+            if not due:
+                continue
+            async with self._lock:
+                for app in due:
+                    state = self._states.get(app)
+                    if state is not None:
+                        await self._plan(state)
 
     def _load(self, app: AppName) -> AppState:
         state = self._states.get(app)
@@ -257,6 +295,7 @@ class RecoveryAgent:
         self._states[state.app] = state
         self._dirty.add(state.app)
         for decision in result.decisions:
+            self._wake(state.app, wake_at_ms(decision, self._timings))
             logger.info(
                 "recovery of %s: %s (%s)",
                 decision.dead_executor_id,

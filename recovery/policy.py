@@ -29,6 +29,7 @@ from streams.ids import CommandId, ExecutorId
 from streams.records import (
     CommandProgress,
     CommandStatus,
+    ExecutorDisconnected,
     RecoverExecutor,
     RecoveryDecision,
     RecoveryStep,
@@ -125,6 +126,34 @@ def plan(state: AppState, now_ms: int, timings: RecoveryTimings) -> Plan:
     commands = tuple(_command_for(state, d, timings) for d in decisions if _is_choice(d))
     state = prune(state, now_ms, timings.retention_ms)
     return Plan(state=state, decisions=tuple(decisions), commands=commands)
+
+
+def wake_at_ms(
+    record: ExecutorDisconnected | RecoveryDecision, timings: RecoveryTimings
+) -> int | None:
+    """The earliest event time at which ``plan`` may act on ``record`` with no other event.
+
+    A disconnect: the end of the shortest grace its close can get (a lone abnormal close's;
+    whether it is alone is for ``plan`` to say then: a crowd's longer grace is left to the tick).
+    A failed try: the end of its retry backoff. ``None``: nothing to time (a revoked executor,
+    another decision).
+
+    The agent plans the app then as well as on its tick, so a death is acted on at the end of
+    its grace, not up to one tick later. That moves when ``plan`` runs, never what it decides.
+    """
+    match record:
+        case ExecutorDisconnected(revoked=True):
+            return None
+        case ExecutorDisconnected(draining=True):
+            return record.ts_ms + timings.drain_grace_ms
+        case ExecutorDisconnected(close_code=close_code) if close_code == ABNORMAL_CLOSE:
+            return record.ts_ms + min(timings.isolated_grace_ms, timings.grace_ms)
+        case ExecutorDisconnected():
+            return record.ts_ms + timings.grace_ms
+        case RecoveryDecision(step=RecoveryStep.FAILED):
+            return record.ts_ms + timings.retry_backoff_ms
+        case _:
+            return None
 
 
 def on_progress(state: AppState, progress: CommandProgress) -> Plan:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
@@ -106,6 +108,21 @@ def read_workflow(db_url: str, workflow_id: str) -> WorkflowRow | None:
         except psycopg.errors.UndefinedTable:
             return None
     return None if record is None else _to_row(record)
+
+
+@contextmanager
+def workflow_reader(db_url: str) -> Iterator[Callable[[str], WorkflowRow | None]]:
+    """``read_workflow`` on one connection, kept open while the block runs: for polling every
+    few milliseconds, where a connection per read costs more than the read (tens of ms on a
+    loaded machine: a late observation, not a late workflow)."""
+    query = f"SELECT {_WORKFLOW_COLUMNS} FROM dbos.workflow_status WHERE workflow_uuid = %s"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+
+        def read(workflow_id: str) -> WorkflowRow | None:
+            record = conn.execute(query, (workflow_id,)).fetchone()
+            return None if record is None else _to_row(record)
+
+        yield read
 
 
 def read_workflows(db_url: str) -> list[WorkflowRow]:

@@ -148,6 +148,44 @@ async def test_an_executor_back_within_the_grace_period_is_never_recovered(
         assert {dead for dead, _ in steps(audit)} == {C}
 
 
+async def test_a_grace_and_a_retry_backoff_are_acted_on_when_they_end_not_at_a_tick(
+    worker: WorkerApp, executor_events: CommandSender, commands: EventLog, audit: EventLog
+) -> None:
+    # No tick within the test: only the wake-ups (``recovery.wakes``) can plan the app.
+    RecoveryAgent(
+        worker, TIMINGS, RecordingProjection(), tick_interval_s=600, projection_interval_s=0.05
+    )
+    async with started(worker):
+        now = wall_ms()
+        for executor_id in (A, B, C):
+            await executor_events.send(connected(executor_id, f"{executor_id}-1", now))
+        await executor_events.send(disconnected(A, f"{A}-1", now + 10))
+        (first,) = await eventually(lambda: commands.of_type(RecoverExecutor), "a first try")
+        declared = audit.of_type(RecoveryDecision)[0]
+        assert declared.step is RecoveryStep.DECLARED_DEAD
+        assert declared.ts_ms >= now + 10 + TIMINGS.grace_ms  # never before the grace ends
+
+        failed_ms = wall_ms()
+        await executor_events.send(
+            CommandProgress(
+                app=APP,
+                command_id=first.command_id,
+                gateway=GATEWAY,
+                executor_id=first.target,
+                status=CommandStatus.FAILED,
+                error="db down",
+                ts_ms=failed_ms,
+            )
+        )
+        tries = await eventually(
+            lambda: [c for c in commands.of_type(RecoverExecutor) if c != first] or None,
+            "the retry",
+        )
+        assert tries[0].target != first.target
+        retry = [d for d in audit.of_type(RecoveryDecision) if d.attempt == 2]
+        assert retry[0].ts_ms >= failed_ms + TIMINGS.retry_backoff_ms
+
+
 async def test_decisions_the_time_to_recovery_and_records_are_counted(
     worker: WorkerApp, executor_events: CommandSender, commands: EventLog, audit: EventLog
 ) -> None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recovery.liveness import fold
-from recovery.policy import Plan, RecoveryTimings, event_clock, on_progress, plan
+from recovery.policy import Plan, RecoveryTimings, event_clock, on_progress, plan, wake_at_ms
 from recovery.state import AppState, ExecutorRecord, ExecutorState, RecoveryState
 from streams.ids import AppName, CommandId, ConnId, ExecutorId, GatewayId
 from streams.records import (
@@ -238,6 +238,46 @@ def test_a_lone_abnormal_close_gets_the_short_grace() -> None:
     assert first_dead_at(state, gone, gone + 5_000, step=1) == gone + TIMINGS.isolated_grace_ms
     assert TIMINGS.isolated_grace_ms == 1_800
     assert TIMINGS.crowd_window_ms == 1_000
+
+
+def test_a_lone_abnormal_close_wakes_the_agent_at_the_end_of_its_grace() -> None:
+    state, gone = a_dies_with_b_alive()
+    at = wake_at_ms(disconnected("exec-a", gone), TIMINGS)
+    assert at == first_dead_at(state, gone, gone + 5_000, step=1) == gone + 1_800
+
+
+def test_a_close_wakes_the_agent_no_later_than_the_policy_declares_it_dead() -> None:
+    # The wake-up only moves when ``plan`` runs: at it, a crowd (or a clean close) is not dead
+    # yet, and the tick declares it at the end of its longer grace, as before.
+    gone = T0 + 1_000
+    crowd = fold_all(
+        [
+            connected("exec-a"),
+            connected("exec-b"),
+            connected("exec-c"),
+            disconnected("exec-a", gone),
+            disconnected("exec-b", gone + 20, gateway="gw-2"),
+        ]
+    )
+    at = wake_at_ms(disconnected("exec-a", gone), TIMINGS)
+    assert at is not None
+    assert plan(beat(crowd, at), at, TIMINGS).decisions == ()
+    assert first_dead_at(crowd, gone, gone + 5_000, step=1) == gone + TIMINGS.grace_ms
+    clean = disconnected("exec-a", gone, close_code=1000)
+    assert wake_at_ms(clean, TIMINGS) == gone + TIMINGS.grace_ms
+    draining = disconnected("exec-a", gone, draining=True)
+    assert wake_at_ms(draining, TIMINGS) == gone + TIMINGS.drain_grace_ms
+    assert wake_at_ms(disconnected("exec-a", gone, revoked=True), TIMINGS) is None
+
+
+def test_a_failed_try_wakes_the_agent_at_the_end_of_its_backoff() -> None:
+    result, now = in_flight_to_b()
+    failed = plan(fold(result.state, disconnected("exec-b", now + 100)), now + 200, TIMINGS)
+    (decision,) = failed.decisions
+    assert decision.step is RecoveryStep.FAILED
+    at = wake_at_ms(decision, TIMINGS)
+    assert at == now + 200 + TIMINGS.retry_backoff_ms
+    assert wake_at_ms(result.decisions[0], TIMINGS) is None  # declared dead: nothing to time
 
 
 def test_a_reconnect_a_second_after_a_lone_close_is_never_recovered() -> None:
