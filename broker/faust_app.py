@@ -7,6 +7,8 @@ by plain aiokafka (the gateway) decode.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,3 +124,21 @@ def create_worker_app(
         capture_cursors=raw_table(CAPTURE_CURSOR_TABLE),
         workflows=raw_table(WORKFLOW_TABLE),
     )
+
+
+@contextmanager
+def writing_as(stream: Any) -> Iterator[Callable[[Any], None]]:
+    """Table writes made as if another event were current: yields a function that makes an
+    event the stream's current one (Faust writes a changelog record to the partition of the
+    current event), and puts the stream's own current event back when the block ends.
+
+    A batched agent (``take_events``) needs this: Faust's buffering processor, suspended while
+    the agent handles a batch, reads the stream's ``current_event`` when it resumes, as the
+    event of the value it buffers. An event of the batch left current there replaced the next
+    record by that older one, and the next record was lost (a recovery's ``succeeded`` report
+    arriving right after its ``sent``). Use it with no ``await`` inside the block."""
+    previous = stream.current_event
+    try:
+        yield stream._set_current_event
+    finally:
+        stream._set_current_event(previous)

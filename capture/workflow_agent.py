@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from broker.faust_app import WorkerApp
+from broker.faust_app import WorkerApp, writing_as
 from capture.workflow_table import WorkflowMark, decode_mark, encode_mark, take
 from streams.codec import decode, workflow_key
 from streams.exceptions import RecordError
@@ -150,13 +150,14 @@ class _BatchMarks:
     def write(self, stream: Any) -> None:
         """Write the changed marks, each in the context of its workflow's latest event (Faust
         writes the changelog to the current event's partition; a workflow's events share one)."""
-        for key, (mark, event) in self._now.items():
-            if mark is None and key not in self._stored:
-                continue
-            if mark is not None and mark == self._before[key]:
-                continue
-            stream._set_current_event(event)
-            if mark is None:
-                del self._table[key]
-            else:
-                self._table[key] = encode_mark(mark)
+        with writing_as(stream) as current:
+            for key, (mark, event) in self._now.items():
+                if mark is None and key not in self._stored:
+                    continue
+                if mark is not None and mark == self._before[key]:
+                    continue
+                current(event)
+                if mark is None:
+                    del self._table[key]
+                else:
+                    self._table[key] = encode_mark(mark)

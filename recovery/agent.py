@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
-from broker.faust_app import WorkerApp
+from broker.faust_app import WorkerApp, writing_as
 from recovery.delta import Cadence, Delta, Written, delta
 from recovery.digest import PodCheck, on_beat
 from recovery.liveness import fold
@@ -163,11 +163,12 @@ class RecoveryAgent:
                 # One table write per app per batch (deltas: what changed since the last), each
                 # in the context of that app's latest event: Faust writes the changelog to the
                 # partition of the current event, and every event of an app is on one partition.
-                for app, event in last_of.items():
-                    state = self._states.get(app)
-                    if state is not None and self._table_due(state):
-                        stream._set_current_event(event)
-                        self._table.write(state)
+                with writing_as(stream) as current:
+                    for app, event in last_of.items():
+                        state = self._states.get(app)
+                        if state is not None and self._table_due(state):
+                            current(event)
+                            self._table.write(state)
 
     def _decoded(self, value: bytes) -> Record | None:
         try:
