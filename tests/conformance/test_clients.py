@@ -141,11 +141,15 @@ def test_a_killed_executors_workflow_finishes_once_on_a_survivor(
     assert described["status"] == "SUCCESS", described
     assert "ran 6 steps" in described["output"], described
 
-    recovery = assert_eventually(
-        lambda: [r for r in fleet.cluster.recoveries(fleet.app) if r["state"] == "succeeded"],
-        timeout_s=10,
-        message="recovery listed as succeeded",
-    )
+    def succeeded() -> list[dict[str, Any]]:
+        # Every recovery listed (state, attempt, target) goes into the failure message: a
+        # timeout says whether the recovery was missing, in flight or retried.
+        listed = fleet.cluster.recoveries(fleet.app)
+        done = [r for r in listed if r["state"] == "succeeded"]
+        assert done, listed
+        return done
+
+    recovery = assert_eventually(succeeded, timeout_s=10, message="recovery listed as succeeded")
     assert [(r["dead_executor_id"], r["target"]) for r in recovery] == [
         (a.executor_id, b.executor_id)
     ]
