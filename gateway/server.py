@@ -636,6 +636,16 @@ class Gateway(Service):
             return CommandStatus.FAILED, str(exc)
         succeeded = recovery_succeeded(reply)
         self._round_trip("recover", "ok" if succeeded else "failed", sent)
+        # A state change of the recovery (once per try): with the "asking" line above it shows
+        # whether a recovery left in flight was answered here at all.
+        logger.info(
+            "%s answered the recovery of executor %s after %.3f s: success=%s",
+            command.target,
+            command.dead_executor_id,
+            time.monotonic() - sent,
+            succeeded,
+            extra={"command_id": command.command_id, "app": command.app},
+        )
         if succeeded:
             return CommandStatus.SUCCEEDED, None
         return CommandStatus.FAILED, reply.error_message or "the executor answered success=false"

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from streams.records import CommandProgress
 from tests.baton_cluster import BatonCluster
 from tests.clients.catalog import (
     GO_1_6,
@@ -141,11 +142,27 @@ def test_a_killed_executors_workflow_finishes_once_on_a_survivor(
     assert described["status"] == "SUCCESS", described
     assert "ran 6 steps" in described["output"], described
 
-    recovery = assert_eventually(
-        lambda: [r for r in fleet.cluster.recoveries(fleet.app) if r["state"] == "succeeded"],
-        timeout_s=10,
-        message="recovery listed as succeeded",
-    )
+    def succeeded() -> list[dict[str, Any]]:
+        # Every recovery listed (state, attempt, target) goes into the failure message: a
+        # timeout says whether the recovery was missing, in flight or retried.
+        listed = fleet.cluster.recoveries(fleet.app)
+        done = [r for r in listed if r["state"] == "succeeded"]
+        assert done, listed
+        return done
+
+    try:
+        recovery = assert_eventually(
+            succeeded, timeout_s=10, message="recovery listed as succeeded"
+        )
+    except AssertionError as exc:
+        # What the gateways reported on the executor events topic (sent, succeeded, failed):
+        # tells a report never published from one the worker did not fold.
+        reports = [
+            (r.status.value, r.command_id, r.ts_ms)
+            for r in fleet.cluster.topic_records("executor-events", fleet.app)
+            if isinstance(r, CommandProgress)
+        ]
+        raise AssertionError(f"{exc}; command progress on the topic: {reports}") from exc
     assert [(r["dead_executor_id"], r["target"]) for r in recovery] == [
         (a.executor_id, b.executor_id)
     ]
