@@ -19,7 +19,7 @@ from aiokafka.producer.transaction_manager import PidAndEpoch
 from baton.embedded_broker import EmbeddedBroker
 from broker.admin import ensure_topics
 from broker.faust_app import create_worker_app
-from broker.idempotence import IdempotenceSetting, probe, producer_idempotence
+from broker.idempotence import IdempotenceSetting, Probe, probe, producer_idempotence
 from broker.log_reader import from_beginning
 from gateway.kafka import KafkaSink
 from management.kafka_channel import KafkaLiveExecutors
@@ -71,16 +71,24 @@ def the_decision(caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
     return {**vars(line), "message": line.getMessage()}
 
 
+async def probed(
+    bootstrap: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> tuple[Topics, Probe, bool]:
+    """Fresh topics on ``bootstrap``, the probe's answer there, and the role's decision (its log
+    line captured)."""
+    topics = Topics(prefix=prefix, partitions=1)
+    await ensure_topics(bootstrap, topics.specs())
+    found = await probe(bootstrap)
+    with caplog.at_level(logging.INFO, logger="broker.idempotence"):
+        idempotent = await producer_idempotence(bootstrap, IdempotenceSetting.AUTO)
+    return topics, found, idempotent
+
+
 async def test_the_embedded_broker_grants_no_producer_id_and_producing_still_works(
     embedded_broker: EmbeddedBroker, unique_topic_prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     bootstrap = embedded_broker.bootstrap
-    topics = Topics(prefix=unique_topic_prefix, partitions=1)
-    await ensure_topics(bootstrap, topics.specs())
-
-    found = await probe(bootstrap)
-    with caplog.at_level(logging.INFO, logger="broker.idempotence"):
-        idempotent = await producer_idempotence(bootstrap, IdempotenceSetting.AUTO)
+    topics, found, idempotent = await probed(bootstrap, unique_topic_prefix, caplog)
     async with KafkaSink(bootstrap, "idem-test", Metrics("gateway"), idempotent=idempotent) as sink:
         await sink.publish_batch(topics.executor_events, [a_record(1), a_record(2)])
         assert producer_id(sink._slot.current) is None
@@ -121,12 +129,7 @@ async def test_apache_kafka_grants_one_and_the_producers_are_idempotent(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     bootstrap = apache_kafka_bootstrap
-    topics = Topics(prefix=unique_topic_prefix, partitions=1)
-    await ensure_topics(bootstrap, topics.specs())
-
-    found = await probe(bootstrap)
-    with caplog.at_level(logging.INFO, logger="broker.idempotence"):
-        idempotent = await producer_idempotence(bootstrap, IdempotenceSetting.AUTO)
+    topics, found, idempotent = await probed(bootstrap, unique_topic_prefix, caplog)
     async with KafkaSink(bootstrap, "idem-test", Metrics("gateway"), idempotent=idempotent) as sink:
         await sink.publish_batch(topics.executor_events, [a_record(1), a_record(2)])
         gateway_producer_id = producer_id(sink._slot.current)
