@@ -11,6 +11,7 @@ from broker.admin import ensure_topics
 from broker.auto_create import forbid_topic_auto_creation
 from broker.idempotence import producer_idempotence
 from broker.reachability import kafka_check
+from broker.rebootstrap import rebootstrap_when_brokers_are_lost
 from console.access.guard import AccessPolicy
 from console.server import run_console
 from gateway.config import GatewayConfig
@@ -69,6 +70,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     """Serve executors (and ``/healthz``, ``/readyz`` on the same port) until ``stop`` is set,
     then drain."""
     forbid_topic_auto_creation()
+    rebootstrap_when_brokers_are_lost()
     bootstrap = settings.require_kafka()
     await ensure_topics(bootstrap, settings.topics.specs())
     idempotent = await producer_idempotence(bootstrap, settings.kafka_idempotence)
@@ -127,6 +129,7 @@ async def run_console_role(settings: Settings, stop: asyncio.Event) -> None:
     background work.
     """
     forbid_topic_auto_creation()
+    rebootstrap_when_brokers_are_lost()
     metrics = Metrics("console")
     async with Store(settings.store_url()) as store:
         live: KafkaLiveExecutors | None = None

@@ -26,6 +26,7 @@ from broker.faust_app import WorkerApp, create_worker_app
 from broker.faust_metrics import add_faust_metrics
 from broker.idempotence import producer_idempotence
 from broker.reachability import kafka_check
+from broker.rebootstrap import rebootstrap_when_brokers_are_lost
 from capture.agent import CaptureAgent
 from capture.cursor import CaptureTimings
 from capture.workflow_agent import WorkflowAgent
@@ -109,6 +110,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     """
     bootstrap = settings.require_kafka()
     forbid_topic_auto_creation()
+    rebootstrap_when_brokers_are_lost()
     # Before Faust touches a topic: Tansu auto-creates unknown topics with 4 partitions.
     await ensure_topics(bootstrap, settings.topics.specs())
     prepare_data_dir(settings.data_dir)

@@ -46,7 +46,7 @@ def fold(state: AppState, event: ExecutorEvent) -> AppState:
         case ExecutorConnected():
             executors = _on_connected(state.executors, event)
         case ExecutorDisconnected():
-            executors = _on_disconnected(state.executors, event)
+            executors = _on_disconnected(state.executors, event, state.watermark_ms)
         case GatewayHeartbeat():
             executors = _on_heartbeat(state.executors, event)
         case CommandProgress() | PollResult():
@@ -114,8 +114,14 @@ def _on_connected(
 
 
 def _on_disconnected(
-    executors: Mapping[ExecutorId, ExecutorRecord], event: ExecutorDisconnected
+    executors: Mapping[ExecutorId, ExecutorRecord],
+    event: ExecutorDisconnected,
+    watermark_ms: int,
 ) -> Mapping[ExecutorId, ExecutorRecord]:
+    """A close, folded when it arrives. One that arrives more than ``STREAM_GAP_MS`` behind
+    the app's newest event is late news (its pod held it while Kafka was away, and other events
+    of the app got through first): its grace runs from that newest event's time, as it would
+    have had it come in order before them (``_paused``), not from a close long past."""
     current = executors.get(event.executor_id)
     if (
         current is None
@@ -130,7 +136,9 @@ def _on_disconnected(
             current,
             state=ExecutorState.DISCONNECTED,
             updated_ms=event.ts_ms,
-            disconnected_at_ms=event.ts_ms,
+            disconnected_at_ms=(
+                watermark_ms if watermark_ms - event.ts_ms > STREAM_GAP_MS else event.ts_ms
+            ),
             closed_at_ms=event.ts_ms,
             close_code=event.close_code,
             close_reason=event.close_reason,

@@ -319,6 +319,24 @@ def test_a_gap_in_the_stream_pauses_the_liveness_clocks() -> None:
     )
 
 
+def test_a_close_arriving_after_newer_events_past_the_gap_runs_its_grace_from_them() -> None:
+    """A close its pod held while Kafka was away arrives after another event of the app got
+    through: late news, its grace runs from the newest event's time (as ``_paused`` would have
+    moved it, in order); its order and close times stay its own."""
+    back = T0 + 1_000 + STREAM_GAP_MS + 30_000
+    state = fold_all([connected(ts=T0), heartbeat(back, gateway="gw-9")])
+    late = fold(state, disconnected(ts=T0 + 1_000))
+    a = late.executors[A]
+    assert a.state is ExecutorState.DISCONNECTED
+    assert (a.disconnected_at_ms, a.updated_ms, a.closed_at_ms) == (back, T0 + 1_000, T0 + 1_000)
+
+
+def test_a_close_behind_by_less_than_the_gap_keeps_its_own_time() -> None:
+    state = fold_all([connected(ts=T0), heartbeat(T0 + STREAM_GAP_MS, gateway="gw-9")])
+    a = fold(state, disconnected(ts=T0 + 1)).executors[A]
+    assert a.disconnected_at_ms == T0 + 1
+
+
 def test_events_closer_than_the_gap_move_no_clock() -> None:
     state = fold_all([connected(ts=T0)])
     after = fold(state, heartbeat(T0 + STREAM_GAP_MS))

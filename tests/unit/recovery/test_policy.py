@@ -747,6 +747,23 @@ def test_an_outage_of_events_never_looks_like_silent_executors() -> None:
     assert result.decisions == ()
 
 
+def test_a_close_held_through_a_broker_outage_gets_its_grace_after_it_arrives() -> None:
+    """Every broker away for a minute: the pod shed its sessions meanwhile and held their closes.
+    Kafka back, its beat gets through before the held close; the executor, reconnecting, is not
+    declared dead before a whole grace has passed since the close arrived."""
+    gone = T0 + 1_000
+    back = gone + 60_000
+    state = fold_all([connected("exec-a", T0), connected("exec-b", T0)])
+    state = beat_once(state, back)  # the beat overtook the held close
+    state = fold(state, disconnected("exec-a", gone, close_code=1012))
+    now = event_clock(state, back + 100, TIMINGS)
+    assert now == back + 100  # the wall clock: events flow again
+    assert first_dead_at(state, now, back + TIMINGS.grace_ms - 1) is None
+    assert first_dead_at(state, now, back + TIMINGS.grace_ms + 1_000) is not None
+    reconnected = fold(state, connected("exec-a", back + 3_000, conn_id="a-2"))
+    assert first_dead_at(reconnected, now, back + TIMINGS.grace_ms + 5_000) is None
+
+
 # --- property: the invariants hold for any history ------------------------------------------------
 
 EXECUTORS = ["e1", "e2", "e3", "e4"]
