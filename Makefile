@@ -17,14 +17,15 @@ CONNECTOR_CLIENTS := python-3.3.0-connector python-3.4.0-connector
 # What `make test-kafka` runs on Apache Kafka: by default both tiers that use a broker.
 # KAFKA_CI_TESTS (`make test-kafka-ci`) is the subset that covers what differs between the brokers
 # in about 5 minutes: topic creation with partitions, retention and compaction, a produce/consume
-# round trip; idempotent producers (the probe and the roles' producers); the Faust agents and
+# round trip; idempotent producers (the probe and the roles' producers); a client bootstrapping
+# again when its brokers are lost (Kafka's bootstrap Metadata names no topic); the Faust agents and
 # their tables (in process), a batched agent seeing every record once; `baton up --kafka`; two
 # workers sharing the partitions (group rebalance); a worker restarted, SIGTERM and SIGKILL, rebuilding its tables from their
 # changelogs; a command record delivered twice; the audit topic replayed to its end offsets.
 KAFKA_TESTS ?= tests/integration tests/conformance
 KAFKA_CI_TESTS := tests/integration/test_embedded_broker.py tests/integration/recovery \
 	tests/integration/capture tests/integration/test_batched_agent.py \
-	tests/component/broker/test_producer_idempotence.py \
+	tests/component/broker/test_producer_idempotence.py tests/component/broker/test_rebootstrap.py \
 	tests/integration/test_baton_up.py::test_external_kafka_and_postgres_store \
 	tests/conformance/test_scale_out.py::test_two_workers_share_the_apps_and_still_recover \
 	tests/conformance/test_gateway_restart.py::test_worker_restart_rebuilds_state_without_false_recoveries \

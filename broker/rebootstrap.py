@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiokafka.client import AIOKafkaClient
+from aiokafka.cluster import ClusterMetadata
 from aiokafka.errors import KafkaConnectionError
 
 logger = logging.getLogger(__name__)
@@ -55,15 +56,22 @@ def _rebootstrapping(update: MetadataUpdate) -> MetadataUpdate:
         if await update(client, cluster_metadata, topics):
             return True
         known = sorted(str(broker.nodeId) for broker in client.cluster.brokers())
+        # The bootstrap servers name the brokers into a scratch view, which the update then asks
+        # for the topics: the client's own view changes once, whole, so a consumer group sees
+        # no topic vanish and come back (which would cost it a rebalance).
+        live = client.cluster
+        client.cluster = ClusterMetadata(metadata_max_age_ms=client._metadata_max_age_ms)
         try:
-            await client.bootstrap()  # the bootstrap servers' view of the brokers
+            await client.bootstrap()
+            logger.warning(
+                "no known Kafka broker (%s) answered: bootstrapped again from %s",
+                ", ".join(known) or "none",
+                ", ".join(f"{host}:{port}" for host, port, _ in client.hosts),
+            )
+            return bool(await update(client, cluster_metadata, topics))
         except KafkaConnectionError:
-            return False  # none answers either: the caller retries, as before
-        logger.warning(
-            "no known Kafka broker (%s) answered: bootstrapped again from %s",
-            ", ".join(known) or "none",
-            ", ".join(f"{host}:{port}" for host, port, _ in client.hosts),
-        )
-        return bool(await update(client, cluster_metadata, topics))
+            return False  # no bootstrap server answers either: the caller retries, as before
+        finally:
+            client.cluster = live
 
     return metadata_update
