@@ -270,7 +270,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
             return asyncio.run(run_up(settings))
         case "gateway":
-            from baton.roles import run_gateway
+            from baton.gateway_role import run_gateway
 
             tls = settings.tls is not None
             warn_if_exposed("gateway", settings.gateway_host, settings.gateway_port, tls=tls)
@@ -279,7 +279,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
                     lambda stop: run_gateway(settings, stop), exit_when_stopped=True
                 )
         case "console":
-            from baton.roles import run_console_role
+            from baton.console_role import run_console_role
 
             tls = settings.tls is not None
             warn_if_exposed("console", settings.console_host, settings.console_port, tls=tls)

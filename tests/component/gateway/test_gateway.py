@@ -22,6 +22,7 @@ from websockets.exceptions import InvalidStatus
 
 from gateway.auth import Credentials
 from gateway.config import GatewayConfig
+from gateway.protocol import recovery_request, recovery_succeeded
 from gateway.server import Gateway
 from runtime.clock import wall_ms
 from store.keys import create_key, list_keys
@@ -185,6 +186,23 @@ async def test_handshake_publishes_connect_heartbeats_and_disconnect(
 
 
 # -- 2. refusals ----------------------------------------------------------------------------------
+
+
+async def test_an_admitted_session_keeps_nothing_of_its_upgrade_request(
+    make_gateway: MakeGateway, keys: KeyBook
+) -> None:
+    """Its headers cost 4.3 KB a session, and its path holds the API key."""
+    _, key = await keys.create(APP)
+    async with make_gateway() as gateway, FakeExecutor(executor_url(gateway, APP, key), "exec-1"):
+        conn = await eventually(
+            lambda: gateway._registry.get(AppName(APP), ExecutorId("exec-1")), "the session"
+        )
+        assert conn.ws.request is not None
+        assert key not in conn.ws.request.path
+        assert not list(conn.ws.request.headers.raw_items())
+        assert conn.ws.response is None
+        reply = await conn.request(recovery_request([ExecutorId("exec-0")]), timeout_s=5)
+        assert recovery_succeeded(reply)  # the session still works
 
 
 async def test_handshakes_are_admitted_only_with_a_valid_key_for_the_app(

@@ -3,7 +3,7 @@ client-address header is configured."""
 
 from __future__ import annotations
 
-from baton.roles import gateway_config
+from baton.gateway_role import gateway_config
 from baton.settings import Settings
 
 KAFKA = {"BATON_KAFKA_BOOTSTRAP": "127.0.0.1:9092"}
