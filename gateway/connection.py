@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Awaitable, Callable
 
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
@@ -64,10 +65,7 @@ class Connection:
         self.conn_id = conn_id
         self.connected_at_ms = now_ms
         self.session = ExecutorSession(conn_id)
-        self._handshaken: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        """True once ``executor_info`` is answered, False if the receive loop ended first. A
-        future, not two ``asyncio.Event``s: an event holds a deque (~850 bytes), a future ~150,
-        and a gateway holds thousands of sessions."""
+        self._ready = False
         self._futures: dict[RequestId, asyncio.Future[Reply]] = {}
         self._closed = False
         limits = limits or GatewayLimits()
@@ -98,23 +96,36 @@ class Connection:
             )
         return self._snapshot
 
-    async def handshake(self, timeout_s: float) -> ExecutorInfo:
-        """Send ``executor_info`` and wait for the answer (run ``receive_loop`` alongside).
+    async def serve(
+        self, handshake_timeout_s: float, on_ready: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Send ``executor_info``; once it is answered, await ``on_ready``, then read frames until
+        the socket closes (a protocol violation closes it with its code).
+
+        All in the caller's task: a receiving task of its own per session, tied to the handler by
+        a task group, cost ~1.3 KB a session, and a gateway holds thousands.
 
         Raises:
-            RequestTimeout: no answer within ``timeout_s``.
-            SessionClosed: the socket closed first (or the executor read nothing).
+            RequestTimeout: no ``executor_info`` answer within ``handshake_timeout_s``.
+            SessionClosed: the socket closed before the answer (or the executor read nothing).
         """
-        self.session.start()
-        await self._flush()
         try:
-            async with asyncio.timeout(timeout_s):
-                answered = await asyncio.shield(self._handshaken)
-        except TimeoutError as exc:
-            raise RequestTimeout(f"no executor_info reply within {timeout_s} s") from exc
-        if not answered:
-            raise SessionClosed("the executor left before answering executor_info")
-        return self.info
+            self.session.start()
+            await self._flush()
+            try:
+                async with asyncio.timeout(handshake_timeout_s):
+                    while not self._ready:
+                        if not await self._receive():
+                            raise SessionClosed("the executor left before answering executor_info")
+            except TimeoutError as exc:
+                raise RequestTimeout(
+                    f"no executor_info reply within {handshake_timeout_s} s"
+                ) from exc
+            await on_ready()
+            while await self._receive():
+                pass
+        finally:
+            self.close_pending()
 
     async def request(self, request: Request, timeout_s: float) -> Reply:
         """Send one request and wait for its reply.
@@ -146,31 +157,32 @@ class Connection:
                 # request was still being sent, and nobody else will ever look at it.
                 future.exception()
 
-    async def receive_loop(self) -> None:
-        """Read frames until the socket closes; a protocol violation closes it with its code."""
+    async def _receive(self) -> bool:
+        """Read and handle one message; False once the session is over (the socket closed, or
+        we closed it for a protocol violation)."""
         try:
-            async for message in self.ws:
-                if isinstance(message, bytes):
-                    self.session.receive_binary()
-                else:
-                    self.session.receive_text(message)
-                self._dispatch()
-                await self._flush()  # an error reply to a message of an unknown type
+            message = await self.ws.recv()
+            if isinstance(message, bytes):
+                self.session.receive_binary()
+            else:
+                self.session.receive_text(message)
+            self._dispatch()
+            await self._flush()  # an error reply to a message of an unknown type
         except ProtocolError as exc:
             logger.warning(
                 "closing executor session: %s",
                 exc,
                 extra={"conn_id": self.conn_id, "app": self.app, "close_code": exc.close_code},
             )
-            await self._close_discarding(exc.close_code, close_reason(exc.close_code))
+            await self.close_discarding(exc.close_code, close_reason(exc.close_code))
+            return False
         except (ConnectionClosed, SessionClosed):
-            pass
-        finally:
-            self._settle_handshake(answered=False)
-            self.close_pending()
+            return False
+        return True
 
-    async def _close_discarding(self, code: int, reason: str) -> None:
-        """Close after a violation, still reading (and dropping) what the executor sent after it:
+    async def close_discarding(self, code: int, reason: str) -> None:
+        """Close when nothing else reads the session (after a violation, or a handshake that
+        failed), still reading (and dropping) what the executor sent after it:
         with its receive queue full (``max_queue_frames``), websockets would stop reading the
         socket, miss the executor's answer to our close, and hold it for the close timeout."""
         async with asyncio.TaskGroup() as tasks:
@@ -183,13 +195,9 @@ class Connection:
         for event in self.session.events_received():
             match event:
                 case SessionReady():
-                    self._settle_handshake(answered=True)
+                    self._ready = True
                 case ReplyReceived():
                     self._resolve(event.reply)
-
-    def _settle_handshake(self, *, answered: bool) -> None:
-        if not self._handshaken.done():
-            self._handshaken.set_result(answered)
 
     def _resolve(self, reply: Reply) -> None:
         future = self._futures.get(reply.request_id)

@@ -10,6 +10,7 @@ background loop that dies fails the pod (``failed``), so that its role exits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http
 import logging
 import time
@@ -51,7 +52,13 @@ from runtime.metrics import (
     close_code_label,
 )
 from runtime.probes_http import ProbeRoutes, metrics_route
-from streams.exceptions import AuthError, ConductorError, PublishError, RequestError
+from streams.exceptions import (
+    AuthError,
+    ConductorError,
+    PublishError,
+    RequestError,
+    ServiceNotRunning,
+)
 from streams.heartbeats import heartbeats, logs_reset
 from streams.ids import AppName, CommandId, ConnId
 from streams.records import (
@@ -347,27 +354,34 @@ class Gateway(Service):
             wall_ms(),
             self.config.limits,
         )
-        async with asyncio.TaskGroup() as tasks:
-            receiver = tasks.create_task(conn.receive_loop())
-            try:
-                await conn.handshake(self.config.limits.handshake_timeout_s)
-            except ConductorError as exc:
-                self.metrics.error(ErrorKind.HANDSHAKE)
-                logger.warning("executor handshake failed: %s", exc, extra={"app": conn.app})
-                await conn.close(1008, "executor_info not answered")
-                return
-            except Exception:
-                receiver.cancel()
-                raise
-            tasks.create_task(self._record_use(conn))
+        opened = False
+
+        async def open_session() -> None:
+            nonlocal opened
+            opened = True
+            self._note_use(conn)
             await self._on_ready(conn)
-            try:
-                await receiver
-            finally:
+
+        try:
+            # One task per session, the handler's own (``Connection.serve``).
+            await conn.serve(self.config.limits.handshake_timeout_s, open_session)
+        except ConductorError as exc:
+            if opened:
+                raise
+            self.metrics.error(ErrorKind.HANDSHAKE)
+            logger.warning("executor handshake failed: %s", exc, extra={"app": conn.app})
+            await conn.close_discarding(1008, "executor_info not answered")
+        finally:
+            if opened:
                 await self._on_closed(conn)
 
+    def _note_use(self, conn: Connection) -> None:
+        """Record the key's use beside the session (a job of the gateway's), never in its way."""
+        with contextlib.suppress(ServiceNotRunning):  # stopping: the next start records it
+            self.tasks.job(f"key use {conn.conn_id}", self._record_use(conn))
+
     async def _record_use(self, conn: Connection) -> None:
-        """Note the key's use (its last-used time): beside the session, never in its way."""
+        """Note the key's use (its last-used time)."""
         try:
             await self._keys.record_use(conn.key_id, wall_ms())
         except Exception:
