@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiokafka.client import AIOKafkaClient
-from aiokafka.cluster import ClusterMetadata
 from aiokafka.errors import KafkaConnectionError
 
 logger = logging.getLogger(__name__)
@@ -56,22 +55,24 @@ def _rebootstrapping(update: MetadataUpdate) -> MetadataUpdate:
         if await update(client, cluster_metadata, topics):
             return True
         known = sorted(str(broker.nodeId) for broker in client.cluster.brokers())
-        # The bootstrap servers name the brokers into a scratch view, which the update then asks
-        # for the topics: the client's own view changes once, whole, so a consumer group sees
-        # no topic vanish and come back (which would cost it a rebalance).
-        live = client.cluster
-        client.cluster = ClusterMetadata(metadata_max_age_ms=client._metadata_max_age_ms)
+        # The bootstrap's own Metadata request names no topic (Apache Kafka then answers none),
+        # so its answer alone would empty the view of topics until the update below. Its
+        # listeners (a consumer group's coordinator) are told only of that update's whole view:
+        # a topic seen to vanish and come back would cost the group a rebalance. The view itself
+        # is never swapped out or emptied of brokers (a coordinator lookup asserts it has one).
+        view = client.cluster
+        listeners, view._listeners = view._listeners, set()
         try:
             await client.bootstrap()
-            logger.warning(
-                "no known Kafka broker (%s) answered: bootstrapped again from %s",
-                ", ".join(known) or "none",
-                ", ".join(f"{host}:{port}" for host, port, _ in client.hosts),
-            )
-            return bool(await update(client, cluster_metadata, topics))
         except KafkaConnectionError:
             return False  # no bootstrap server answers either: the caller retries, as before
         finally:
-            client.cluster = live
+            view._listeners = listeners | view._listeners
+        logger.warning(
+            "no known Kafka broker (%s) answered: bootstrapped again from %s",
+            ", ".join(known) or "none",
+            ", ".join(f"{host}:{port}" for host, port, _ in client.hosts),
+        )
+        return bool(await update(client, cluster_metadata, topics))
 
     return metadata_update

@@ -9,6 +9,7 @@ a rebalance."""
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 
 import pytest
@@ -62,5 +63,27 @@ async def test_a_client_whose_known_brokers_are_all_gone_bootstraps_again(
             assert all(topic in seen for seen in views), views
             sent = await producer.send_and_wait(topic, b"after the loss")
             assert sent.offset == 0  # the session broker's log of the topic
+        finally:
+            await producer.stop()
+
+
+async def test_a_rebootstrap_that_finds_no_broker_leaves_the_view_as_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every broker away: the attempt fails, and meanwhile the client's view still names its
+    brokers (a consumer group's coordinator lookup, running beside it, asserts that it does)."""
+    monkeypatch.setattr(AIOKafkaClient, "_metadata_update", AIOKafkaClient._metadata_update)
+    rebootstrap_when_brokers_are_lost()
+    async with EmbeddedBroker() as only:
+        producer = AIOKafkaProducer(bootstrap_servers=only.bootstrap, request_timeout_ms=2_000)
+        await producer.start()
+        try:
+            await only.stop()
+            update = asyncio.ensure_future(producer.client.force_metadata_update())
+            while not update.done():
+                assert producer.client.get_random_node() is not None
+                await asyncio.sleep(0)
+            assert not await update
+            assert known_ports(producer.client) == {only.port}
         finally:
             await producer.stop()
