@@ -17,6 +17,7 @@ aiokafka client of the process, Faust's included, gets it). Must not import ``ga
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -28,6 +29,12 @@ logger = logging.getLogger(__name__)
 MetadataUpdate = Callable[[AIOKafkaClient, Any, Iterable[str] | None], Awaitable[bool]]
 
 _PATCHED = "_baton_rebootstraps"
+_LAST_ATTEMPT = "_baton_last_rebootstrap"
+
+REBOOTSTRAP_INTERVAL_S = 1.0
+"""A client bootstraps again at most this often: while every broker is away its metadata
+updates fail every 100 ms, and each bootstrap opens connections that a client closing meanwhile
+may leave half open."""
 
 
 def rebootstrap_when_brokers_are_lost() -> None:
@@ -54,6 +61,10 @@ def _rebootstrapping(update: MetadataUpdate) -> MetadataUpdate:
     ) -> bool:
         if await update(client, cluster_metadata, topics):
             return True
+        now = time.monotonic()
+        if now - getattr(client, _LAST_ATTEMPT, -REBOOTSTRAP_INTERVAL_S) < REBOOTSTRAP_INTERVAL_S:
+            return False  # tried a moment ago: the caller retries every 100 ms meanwhile
+        setattr(client, _LAST_ATTEMPT, now)
         known = sorted(str(broker.nodeId) for broker in client.cluster.brokers())
         # The bootstrap's own Metadata request names no topic (Apache Kafka then answers none),
         # so its answer alone would empty the view of topics until the update below. Its
