@@ -8,7 +8,8 @@ producer and consumer group stall although two brokers of three serve. Apache Ka
 has the same gap and closes it with ``metadata.recovery.strategy=rebootstrap`` (KIP-899).
 
 Owns the one change to aiokafka's behaviour: when a metadata update finds no known broker that
-answers, the client bootstraps again from the servers it was given, then updates as usual. Call
+answers, the client asks the same of the servers it was given at start (at most once a second),
+and takes the first answer that names brokers as its new view of the cluster. Call
 :func:`rebootstrap_when_brokers_are_lost` once per process, before any client starts (every
 aiokafka client of the process, Faust's included, gets it). Must not import ``gateway``,
 ``recovery`` or ``console``.
@@ -21,8 +22,10 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from aiokafka import client as aiokafka_client
 from aiokafka.client import AIOKafkaClient
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.conn import create_conn
+from aiokafka.errors import KafkaError
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +36,7 @@ _LAST_ATTEMPT = "_baton_last_rebootstrap"
 
 REBOOTSTRAP_INTERVAL_S = 1.0
 """A client bootstraps again at most this often: while every broker is away its metadata
-updates fail every 100 ms, and each bootstrap opens connections that a client closing meanwhile
-may leave half open."""
+updates fail every 100 ms, and each attempt opens a connection to every bootstrap server."""
 
 
 def rebootstrap_when_brokers_are_lost() -> None:
@@ -66,24 +68,63 @@ def _rebootstrapping(update: MetadataUpdate) -> MetadataUpdate:
             return False  # tried a moment ago: the caller retries every 100 ms meanwhile
         setattr(client, _LAST_ATTEMPT, now)
         known = sorted(str(broker.nodeId) for broker in client.cluster.brokers())
-        # The bootstrap's own Metadata request names no topic (Apache Kafka then answers none),
-        # so its answer alone would empty the view of topics until the update below. Its
-        # listeners (a consumer group's coordinator) are told only of that update's whole view:
-        # a topic seen to vanish and come back would cost the group a rebalance. The view itself
-        # is never swapped out or emptied of brokers (a coordinator lookup asserts it has one).
-        view = client.cluster
-        listeners, view._listeners = view._listeners, set()
-        try:
-            await client.bootstrap()
-        except KafkaConnectionError:
+        answered = await _ask_bootstrap_servers(client, topics)
+        if answered is None:
             return False  # no bootstrap server answers either: the caller retries, as before
-        finally:
-            view._listeners = listeners | view._listeners
+        server, metadata = answered
+        # The whole update at once, as a known broker's answer would have been: the view's
+        # listeners (a consumer group's coordinator) never see a topic vanish and come back.
+        cluster_metadata.update_metadata(metadata)
         logger.warning(
             "no known Kafka broker (%s) answered: bootstrapped again from %s",
             ", ".join(known) or "none",
-            ", ".join(f"{host}:{port}" for host, port, _ in client.hosts),
+            server,
         )
-        return bool(await update(client, cluster_metadata, topics))
+        return True
 
     return metadata_update
+
+
+async def _ask_bootstrap_servers(
+    client: AIOKafkaClient, topics: Iterable[str] | None
+) -> tuple[str, Any] | None:
+    """The first answer naming brokers to the client's own Metadata request, asked of its
+    bootstrap servers in turn on connections of their own, each closed whatever happens (a
+    client closing meanwhile cancels this, and must leave no connection open); ``None`` when
+    none answers so.
+
+    Not ``AIOKafkaClient.bootstrap``: cancelled while it waits for an answer, it leaves its
+    connection open; an answer without brokers makes it keep the connection; and its request
+    names no topic, so its answer alone would empty the client's view of topics."""
+    request = aiokafka_client.MetadataRequest(list(topics) if topics else None)
+    for host, port, _ in client.hosts:
+        try:
+            conn = await create_conn(host, port, **_connection_options(client))
+        except (OSError, KafkaError, TimeoutError):
+            continue
+        try:
+            metadata = await conn.send(request)
+        except (KafkaError, TimeoutError):
+            continue
+        finally:
+            conn.close()
+        if metadata.brokers:
+            return f"{host}:{port}", metadata
+    return None
+
+
+def _connection_options(client: AIOKafkaClient) -> dict[str, Any]:
+    """The options the client opens its own connections with (``AIOKafkaClient._get_conn``)."""
+    return {
+        "client_id": client._client_id,
+        "request_timeout_ms": client._request_timeout_ms,
+        "ssl_context": client._ssl_context,
+        "security_protocol": client._security_protocol,
+        "max_idle_ms": client._connections_max_idle_ms,
+        "sasl_mechanism": client._sasl_mechanism,
+        "sasl_plain_username": client._sasl_plain_username,
+        "sasl_plain_password": client._sasl_plain_password,
+        "sasl_kerberos_service_name": client._sasl_kerberos_service_name,
+        "sasl_kerberos_domain_name": client._sasl_kerberos_domain_name,
+        "sasl_oauth_token_provider": client._sasl_oauth_token_provider,
+    }
