@@ -57,8 +57,18 @@ CONVERGED_WITHIN_S = MISMATCH_GRACE_MS / 1000 + 6.0
 the worker's fold, with room for a loaded 2-core machine."""
 
 
-def digest_beats(events: EventLog, gateway: GatewayId) -> list[GatewayHeartbeat]:
-    return [b for b in events.of_type(GatewayHeartbeat) if b.gateway == gateway and not b.listed]
+def digest_only_since_listing(events: EventLog, gateway: GatewayId) -> bool:
+    """Whether the pod has listed all ``HELD`` sessions, then beaten with the digest alone.
+
+    A digest-only beat alone is not enough: while the pod still holds connects to write, its
+    beats list nothing whatever the count (``streams.heartbeats``), and its first listing of the
+    app comes at its next beat after them (a ghost put on the topic before it is healed at once,
+    with no request)."""
+    beats = [b for b in events.of_type(GatewayHeartbeat) if b.gateway == gateway]
+    listed = [b.ts_ms for b in beats if b.listed and b.session_count == HELD]
+    return bool(listed) and any(
+        not b.listed and b.session_count == HELD and b.ts_ms > listed[0] for b in beats
+    )
 
 
 def live_ids(agent: RecoveryAgent) -> set[str]:
@@ -102,9 +112,12 @@ async def test_a_lost_disconnect_is_healed_by_the_listing_the_digest_asks_for(
         for executor_id in sorted(real):
             await stack.enter_async_context(FakeExecutor(url, executor_id))
         await eventually(lambda: live_ids(agent) == real, "the pod's sessions live", timeout_s=30)
-        # Past the pod's first beat of the app, which lists (a listing heals at once what it
+        # Past the pod's first listing of all its sessions (a listing heals at once what it
         # finds): its beats carry the digest alone from then on, and the table agrees with it.
-        await eventually(lambda: digest_beats(events, gateway_id), "a digest-only beat")
+        await eventually(
+            lambda: digest_only_since_listing(events, gateway_id),
+            "a digest-only beat after the pod's listing",
+        )
         await eventually(lambda: not agent.pods_in_doubt(), "the table agrees with the pod")
         asked_before = len(commands.of_type(ListSessions))
 
