@@ -45,7 +45,7 @@ from dataclasses import dataclass, field  # noqa: E402
 
 import psutil  # noqa: E402
 
-from bench.gateway import Clients, kill_and_recover  # noqa: E402
+from bench.gateway import Clients, Swarm, kill_and_recover  # noqa: E402
 from bench.swarm import Spec  # noqa: E402
 from tests.baton_cluster import BatonCluster, free_port  # noqa: E402
 
@@ -73,7 +73,7 @@ class Sampler:
     """Every ``every_s``: RSS and CPU share of each named process, and the clients' loop lag."""
 
     processes: dict[str, psutil.Process]
-    clients: Clients
+    clients: Swarm
     gateway_url: str
     every_s: float = 5.0
     verbose: bool = True

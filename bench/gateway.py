@@ -61,7 +61,7 @@ from collections import Counter  # noqa: E402
 from collections.abc import Coroutine  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from typing import IO, Any, TypeVar  # noqa: E402
+from typing import IO, Any, Protocol, TypeVar  # noqa: E402
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
@@ -171,26 +171,8 @@ class Clients:
             return sum(self.connected.values())
 
     def wait_connected(self, n: int, timeout_s: float) -> float:
-        """Seconds until ``n`` sessions are up; or, on a starved machine where a few sessions
-        flap (ping timeouts, reconnects), until at least ``STALLED_SHARE`` of them have been up
-        with no change for ``STALLED_S`` (raises on timeout)."""
-        start = time.monotonic()
-        last_print = changed = start
-        seen = -1
-        while (total := self.total()) < n:
-            now = time.monotonic()
-            if total != seen:
-                seen, changed = total, now
-            if total >= STALLED_SHARE * n and now - changed > STALLED_S:
-                print(f"  going on with {total} of {n} connected (no change for {STALLED_S} s)")
-                break
-            if now - start > timeout_s:
-                raise RuntimeError(f"only {total} of {n} executors connected")
-            if now - last_print > 15:
-                print(f"  ... {total} of {n} connected", flush=True)
-                last_print = now
-            time.sleep(0.2)
-        return time.monotonic() - start
+        """See ``wait_until_connected``."""
+        return wait_until_connected(self, n, timeout_s)
 
     def send(self, process: int, line: str) -> None:
         stdin = self.processes[process].stdin
@@ -521,7 +503,53 @@ def console_round_trips(cluster: BatonCluster, app: str, count: int) -> list[flo
     return samples or [math.nan]
 
 
-def kill_and_recover(clients: Clients, executor_id: str, timeout_s: float = 90) -> float | None:
+class Swarm(Protocol):
+    """What the figures read of the simulated executors: ``Clients``, or several seen as one."""
+
+    lock: threading.Lock
+
+    @property
+    def recoveries(self) -> list[dict[str, Any]]:
+        """The recovery requests the executors received, as they reported them."""
+        ...
+
+    def kill(self, executor_id: str) -> None:
+        """Drop one executor's session without a close frame."""
+        ...
+
+    def total(self) -> int:
+        """Sessions up now."""
+        ...
+
+    def worst_lag_ms(self) -> float:
+        """The worst event-loop lag the client processes last reported."""
+        ...
+
+
+def wait_until_connected(swarm: Swarm, n: int, timeout_s: float) -> float:
+    """Seconds until ``n`` sessions are up; or, on a starved machine where a few sessions
+    flap (ping timeouts, reconnects), until at least ``STALLED_SHARE`` of them have been up
+    with no change for ``STALLED_S`` (raises on timeout)."""
+    start = time.monotonic()
+    last_print = changed = start
+    seen = -1
+    while (total := swarm.total()) < n:
+        now = time.monotonic()
+        if total != seen:
+            seen, changed = total, now
+        if total >= STALLED_SHARE * n and now - changed > STALLED_S:
+            print(f"  going on with {total} of {n} connected (no change for {STALLED_S} s)")
+            break
+        if now - start > timeout_s:
+            raise RuntimeError(f"only {total} of {n} executors connected")
+        if now - last_print > 15:
+            print(f"  ... {total} of {n} connected", flush=True)
+            last_print = now
+        time.sleep(0.2)
+    return time.monotonic() - start
+
+
+def kill_and_recover(clients: Swarm, executor_id: str, timeout_s: float = 90) -> float | None:
     """Drop one executor without a close frame; seconds until a survivor is asked to recover it
     (``None``: not within ``timeout_s``)."""
     clients.kill(executor_id)
