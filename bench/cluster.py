@@ -47,7 +47,7 @@ from typing import Any  # noqa: E402
 import psutil  # noqa: E402
 
 from bench.embedded import on_embedded_broker  # noqa: E402
-from bench.fleet import Sampler, client_processes  # noqa: E402
+from bench.fleet import Sampler, client_processes, verdict  # noqa: E402
 from bench.gateway import Clients, kill_and_recover, wait_until_connected  # noqa: E402
 from bench.swarm import Spec  # noqa: E402
 from tests.baton_cluster import BatonCluster  # noqa: E402
@@ -237,19 +237,14 @@ def run(args: argparse.Namespace, bootstrap: str, broker_pid: int | None) -> int
             "RSS at the end of the steady window (MB): "
             + ", ".join(f"{k} {v:.0f}" for k, v in rss.items())
         )
-        print(
-            "mean CPU over the steady window (% of a core): "
-            + ", ".join(f"{k} {v * 100:.0f}" for k, v in steady_cpu.items())
+        return verdict(
+            steady_cpu,
+            listed=listed_s is not None,
+            recovered=recovered_s is not None,
+            counted_after_kill=after_kill == victim_app.count - 1,
+            answered=answered,
+            shutdown_s=shutdown_s,
         )
-        ok = (
-            listed_s is not None
-            and recovered_s is not None
-            and after_kill == victim_app.count - 1
-            and answered > 0
-            and shutdown_s <= 10
-        )
-        print("verdict:", "PASS" if ok else "FAIL")
-        return 0 if ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -191,6 +191,25 @@ def shut_down(cluster: BatonCluster, processes: dict[str, psutil.Process]) -> fl
     return elapsed
 
 
+def verdict(
+    steady_cpu: dict[str, float],
+    *,
+    listed: bool,
+    recovered: bool,
+    counted_after_kill: bool,
+    answered: int,
+    shutdown_s: float,
+) -> int:
+    """Print the steady CPU shares and the verdict against the issue's targets; the exit code."""
+    print(
+        "mean CPU over the steady window (% of a core): "
+        + ", ".join(f"{k} {v * 100:.0f}" for k, v in steady_cpu.items())
+    )
+    ok = listed and recovered and counted_after_kill and answered > 0 and shutdown_s <= 10
+    print("verdict:", "PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
 def run(args: argparse.Namespace) -> int:
     n = args.executors
     with (
@@ -252,19 +271,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"shutdown (SIGTERM to baton up -> all exited): {shutdown_s:.1f} s")
         print(f"clients' worst event-loop lag: {sampler.worst_lag_ms:.0f} ms")
         print(f"sessions closed, by cause: {dict(clients.close_causes()) or 'none'}")
-        print(
-            "mean CPU over the steady window (% of a core): "
-            + ", ".join(f"{k} {v * 100:.0f}" for k, v in steady_cpu.items())
+        return verdict(
+            steady_cpu,
+            listed=listed_s is not None,
+            recovered=recovered_s is not None,
+            counted_after_kill=listed_after_kill == n - 1,
+            answered=answered,
+            shutdown_s=shutdown_s,
         )
-        ok = (
-            listed_s is not None
-            and recovered_s is not None
-            and listed_after_kill == n - 1
-            and answered > 0
-            and shutdown_s <= 10
-        )
-        print("verdict:", "PASS" if ok else "FAIL")
-        return 0 if ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
