@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka.conn import collect_hosts
 
 from broker.admin import connect_problem
+from broker.metadata import ask_bootstrap_servers, metadata_request
 from runtime.readiness import Check
 
 REQUEST_TIMEOUT_MS = 2_000
@@ -32,16 +32,15 @@ def kafka_check(bootstrap: str, topics: Sequence[str]) -> Check:
         problem = await connect_problem(bootstrap)
         if problem is not None:
             return f"cannot connect to {bootstrap}: {problem}"
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS
-        )
-        try:
-            await admin.start()
-            existing = set(await admin.list_topics())
-        except (KafkaError, OSError) as exc:
-            return f"{bootstrap} does not answer as Kafka: {type(exc).__name__}"
-        finally:
-            await admin.close()
+        # Its own connections (``broker.metadata``): the check runs under a timeout, and a
+        # client's bootstrap cancelled by it leaves its connection open.
+        servers = [(host, port) for host, port, _ in collect_hosts(bootstrap)]
+        options = {"request_timeout_ms": REQUEST_TIMEOUT_MS}
+        answered = await ask_bootstrap_servers(servers, metadata_request(None), options)
+        if answered is None:
+            return f"{bootstrap} does not answer as Kafka: no Metadata answer naming brokers"
+        _, metadata = answered
+        existing = {topic["topic"] for topic in metadata.to_object()["topics"]}
         missing = sorted(set(topics) - existing)
         if missing:
             return f"topics missing on {bootstrap}: {', '.join(missing)}"

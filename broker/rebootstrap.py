@@ -22,10 +22,9 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from aiokafka import client as aiokafka_client
 from aiokafka.client import AIOKafkaClient
-from aiokafka.conn import create_conn
-from aiokafka.errors import KafkaError
+
+from broker.metadata import ask_bootstrap_servers, metadata_request
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +67,11 @@ def _rebootstrapping(update: MetadataUpdate) -> MetadataUpdate:
             return False  # tried a moment ago: the caller retries every 100 ms meanwhile
         setattr(client, _LAST_ATTEMPT, now)
         known = sorted(str(broker.nodeId) for broker in client.cluster.brokers())
-        answered = await _ask_bootstrap_servers(client, topics)
+        # Not ``AIOKafkaClient.bootstrap``: its request names no topic, so its answer alone would
+        # empty the client's view of topics; and see ``broker.metadata``.
+        servers = [(host, port) for host, port, _ in client.hosts]
+        request = metadata_request(topics or None)
+        answered = await ask_bootstrap_servers(servers, request, _connection_options(client))
         if answered is None:
             return False  # no bootstrap server answers either: the caller retries, as before
         server, metadata = answered
@@ -83,34 +86,6 @@ def _rebootstrapping(update: MetadataUpdate) -> MetadataUpdate:
         return True
 
     return metadata_update
-
-
-async def _ask_bootstrap_servers(
-    client: AIOKafkaClient, topics: Iterable[str] | None
-) -> tuple[str, Any] | None:
-    """The first answer naming brokers to the client's own Metadata request, asked of its
-    bootstrap servers in turn on connections of their own, each closed whatever happens (a
-    client closing meanwhile cancels this, and must leave no connection open); ``None`` when
-    none answers so.
-
-    Not ``AIOKafkaClient.bootstrap``: cancelled while it waits for an answer, it leaves its
-    connection open; an answer without brokers makes it keep the connection; and its request
-    names no topic, so its answer alone would empty the client's view of topics."""
-    request = aiokafka_client.MetadataRequest(list(topics) if topics else None)
-    for host, port, _ in client.hosts:
-        try:
-            conn = await create_conn(host, port, **_connection_options(client))
-        except (OSError, KafkaError, TimeoutError):
-            continue
-        try:
-            metadata = await conn.send(request)
-        except (KafkaError, TimeoutError):
-            continue
-        finally:
-            conn.close()
-        if metadata.brokers:
-            return f"{host}:{port}", metadata
-    return None
 
 
 def _connection_options(client: AIOKafkaClient) -> dict[str, Any]:
