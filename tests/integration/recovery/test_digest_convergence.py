@@ -58,14 +58,16 @@ the worker's fold, with room for a loaded 2-core machine."""
 
 
 def digest_only_since_listing(events: EventLog, gateway: GatewayId) -> bool:
-    """Whether the pod has listed all ``HELD`` sessions, then beaten with the digest alone.
+    """Whether the pod has listed the app's sessions once, then beaten with the digest alone
+    holding all ``HELD`` sessions.
 
     A digest-only beat alone is not enough: while the pod still holds connects to write, its
     beats list nothing whatever the count (``streams.heartbeats``), and its first listing of the
     app comes at its next beat after them (a ghost put on the topic before it is healed at once,
-    with no request)."""
+    with no request). Once it has listed (at any count: up to ``LIST_EVERY_BEAT_UP_TO`` sessions
+    every beat lists), it lists again only at the interval or when asked."""
     beats = [b for b in events.of_type(GatewayHeartbeat) if b.gateway == gateway]
-    listed = [b.ts_ms for b in beats if b.listed and b.session_count == HELD]
+    listed = [b.ts_ms for b in beats if b.listed]
     return bool(listed) and any(
         not b.listed and b.session_count == HELD and b.ts_ms > listed[0] for b in beats
     )

@@ -161,7 +161,10 @@ async def test_a_grace_and_a_retry_backoff_are_acted_on_when_they_end_not_at_a_t
             await executor_events.send(connected(executor_id, f"{executor_id}-1", now))
         await executor_events.send(disconnected(A, f"{A}-1", now + 10))
         (first,) = await eventually(lambda: commands.of_type(RecoverExecutor), "a first try")
-        declared = audit.of_type(RecoveryDecision)[0]
+        # The audit topic is followed apart from the command topic: it may lag a moment behind.
+        declared = (
+            await eventually(lambda: audit.of_type(RecoveryDecision), "the declaration audited")
+        )[0]
         assert declared.step is RecoveryStep.DECLARED_DEAD
         assert declared.ts_ms >= now + 10 + TIMINGS.grace_ms  # never before the grace ends
 
