@@ -10,7 +10,7 @@ import ``gateway``, ``recovery`` or ``console``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from aiokafka import client as aiokafka_client
@@ -18,10 +18,11 @@ from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaError
 
 
-def metadata_request(topics: Iterable[str] | None) -> Any:
-    """A Metadata request for ``topics`` (``None``: every topic), built as aiokafka's clients build
-    theirs (so that ``broker.auto_create`` applies: asking never creates a topic)."""
-    return aiokafka_client.MetadataRequest(list(topics) if topics is not None else None)
+def metadata_request(topics: Collection[str] | None) -> Any:
+    """A Metadata request for ``topics`` (none or empty: every topic, as a client's metadata update
+    asks), built as aiokafka's clients build theirs (so that ``broker.auto_create`` applies: asking
+    never creates a topic)."""
+    return aiokafka_client.MetadataRequest(list(topics) if topics else None)
 
 
 async def ask_bootstrap_servers(

@@ -70,7 +70,7 @@ def _rebootstrapping(update: MetadataUpdate) -> MetadataUpdate:
         # Not ``AIOKafkaClient.bootstrap``: its request names no topic, so its answer alone would
         # empty the client's view of topics; and see ``broker.metadata``.
         servers = [(host, port) for host, port, _ in client.hosts]
-        request = metadata_request(topics or None)
+        request = metadata_request(None if topics is None else list(topics))
         answered = await ask_bootstrap_servers(servers, request, _connection_options(client))
         if answered is None:
             return False  # no bootstrap server answers either: the caller retries, as before
