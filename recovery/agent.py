@@ -3,9 +3,12 @@
 Per batch of executor events (``BATCH_MAX``, ``BATCH_WITHIN_S``): decode and fold each into its
 app's state, then write what changed in each app to the table once (``recovery.table``: one entry
 per executor and recovery, written as deltas); a gateway's report on a recovery command goes to
-the policy at once. A timer runs the policy on every app this worker
-has seen, every ``tick_interval_s``: deadlines fire without waiting for the next event, and a
-fleet's connects cost a fold each, not a plan over the whole fleet each. A disconnect's grace and
+the policy at once. A timer runs the policy, every ``tick_interval_s``, on each app whose state an
+event changed since its last plan, or whose next deadline (``Plan.next_ms``) came: deadlines fire
+without waiting for the next event, a fleet's connects cost a fold each, not a plan over the whole
+fleet each, and an idle app of 10,000 executors is planned when one of them may be due, not ten
+times a second. A beat that lists nothing (the pod is alive) only puts deadlines off, so it does
+not count as a change. A disconnect's grace and
 a failed try's backoff are also filed as wake-ups (``recovery.wakes``): the app is planned when
 they run out, not up to a tick later (a death's recovery request leaves at the end of its grace).
 Decisions go to the audit topic, commands to the command topic. What changed in the app states
@@ -112,6 +115,10 @@ class RecoveryAgent:
         self._projected: dict[AppName, Written] = {}
         self._table_written_at: dict[AppName, float] = {}
         self._dirty: set[AppName] = set()
+        self._unplanned: set[AppName] = set()
+        """Apps an event changed since their last plan: the next tick plans them."""
+        self._next_due_ms: dict[AppName, int] = {}
+        """Each app's ``Plan.next_ms`` from its last plan, while it has one."""
         self._pod_checks: dict[tuple[AppName, GatewayId], PodCheck] = {}
         """Each pod's digest check per app (``recovery.digest``): soft state, only while a
         mismatch lasts or a request was made recently."""
@@ -145,6 +152,8 @@ class RecoveryAgent:
     async def _on_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         async with self._lock:
             self._states.clear()
+            self._unplanned.clear()
+            self._next_due_ms.clear()
             self._pod_checks.clear()
             self._wakes.clear()
             self._table.forget()
@@ -189,14 +198,16 @@ class RecoveryAgent:
         return True
 
     async def _on_record(self, record: Record) -> None:
+        if not _only_puts_off_deadlines(record):
+            self._unplanned.add(record.app)
         match record:
             case ExecutorDisconnected():
                 # Folded, and its grace's end filed: the app is planned then (``_wake_loop``).
                 await self._decide(Plan(state=fold(self._load(record.app), record)))
                 self._wake(record.app, wake_at_ms(record, self._timings))
             case ExecutorConnected():
-                # Folded only: the tick plans every app each ``tick_interval_s``. Planning on
-                # every event too made the connects of a fleet quadratic in its size.
+                # Folded only: the next tick plans the app. Planning on every event too made
+                # the connects of a fleet quadratic in its size.
                 await self._decide(Plan(state=fold(self._load(record.app), record)))
             case GatewayHeartbeat():
                 await self._on_beat(record)
@@ -240,12 +251,22 @@ class RecoveryAgent:
 
     async def _tick(self) -> None:
         async with self._lock:
-            for state in list(self._states.values()):
-                await self._plan(state)
+            wall = wall_ms()
+            for app, state in list(self._states.items()):
+                due_ms = self._next_due_ms.get(app)
+                if app in self._unplanned or (
+                    due_ms is not None and event_clock(state, wall, self._timings) >= due_ms
+                ):
+                    await self._plan(state)
 
     async def _plan(self, state: AppState) -> None:
         now = event_clock(state, wall_ms(), self._timings)
         result = plan(state, now, self._timings)
+        self._unplanned.discard(state.app)
+        if result.next_ms is None:
+            self._next_due_ms.pop(state.app, None)
+        else:
+            self._next_due_ms[state.app] = result.next_ms
         if result.decisions:
             await self._decide(result)
 
@@ -359,6 +380,21 @@ class RecoveryAgent:
             return
         for state, changed in changes:
             self._projected[state.app].apply(changed)
+
+
+def _only_puts_off_deadlines(record: Record) -> bool:
+    """Whether folding ``record`` can only put an app's deadlines off (or leave them): then the
+    app's ``Plan.next_ms`` still holds and it need not be planned at once. A beat that lists
+    nothing says its pod and the sessions it holds are alive (later silence deadlines, and a
+    clock that moves on: the tick compares the clock with the deadline anyway); a poll result
+    is not folded."""
+    match record:
+        case GatewayHeartbeat():
+            return not record.listed
+        case PollResult():
+            return True
+        case _:
+            return False
 
 
 def changed_part(state: AppState, changed: Delta) -> AppState:

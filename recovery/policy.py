@@ -78,6 +78,10 @@ class Plan:
     state: AppState
     decisions: tuple[RecoveryDecision, ...] = ()
     commands: tuple[RecoverExecutor, ...] = ()
+    next_ms: int | None = None
+    """From ``plan``: the earliest event time at which planning its state again, with no other
+    event folded, decides something (``None``: only an event can). Until then a plan of that
+    state decides nothing, so the agent need not run one."""
 
 
 def event_clock(state: AppState, wall_ms: int, timings: RecoveryTimings) -> int:
@@ -100,15 +104,22 @@ def plan(state: AppState, now_ms: int, timings: RecoveryTimings) -> Plan:
 
     Linear in the app's executors and recoveries: a crowd of thousands declared dead at once (a
     gateway lost) is folded with one copy of the app's mappings, and the candidates of the
-    recoveries are ranked once per plan, not once per recovery.
+    recoveries are ranked once per plan, not once per recovery. The same walk finds the next
+    deadline (``Plan.next_ms``).
     """
     closes = CloseTimes(state)
     decisions: list[RecoveryDecision] = []
     heard = state.gateways_heard_ms
+    next_ms: int | None = None
     for record in state.executors.values():
-        reason = _death_reason(closes, record, heard.get(record.gateway, 0), now_ms, timings)
-        if reason is not None:
+        due_ms = _death_due_ms(closes, record, heard.get(record.gateway, 0), timings)
+        if due_ms is None:
+            continue
+        if now_ms >= due_ms:
+            reason = _death_reason(closes, record, heard.get(record.gateway, 0), now_ms, timings)
             decisions.append(_declared_dead(state, record, reason, now_ms))
+        elif next_ms is None or due_ms < next_ms:
+            next_ms = due_ms
     state = fold_decisions(state, decisions)
     if any(r.state in _OPEN for r in state.recoveries.values()):
         # Steps change recoveries only (never executors): fold them in place into one copy.
@@ -123,9 +134,13 @@ def plan(state: AppState, now_ms: int, timings: RecoveryTimings) -> Plan:
                 decisions.append(step)
         watermark_ms = max([state.watermark_ms, *(d.ts_ms for d in decisions)])
         state = replace(state, watermark_ms=watermark_ms)
+        for recovery in recoveries.values():
+            due_ms = _step_due_ms(recovery, now_ms, timings)
+            if due_ms is not None and (next_ms is None or due_ms < next_ms):
+                next_ms = due_ms
     commands = tuple(_command_for(state, d, timings) for d in decisions if _is_choice(d))
     state = prune(state, now_ms, timings.retention_ms)
-    return Plan(state=state, decisions=tuple(decisions), commands=commands)
+    return Plan(state=state, decisions=tuple(decisions), commands=commands, next_ms=next_ms)
 
 
 def wake_at_ms(
@@ -174,38 +189,62 @@ def on_progress(state: AppState, progress: CommandProgress) -> Plan:
     return Plan(state=fold_decision(state, decision), decisions=(decision,))
 
 
+def _death_due_ms(
+    closes: CloseTimes, record: ExecutorRecord, gateway_heard_ms: int, timings: RecoveryTimings
+) -> int | None:
+    """When ``record`` is dead if nothing is heard of it meanwhile (``None``: never by time
+    alone). A connected executor is silent only while its gateway pod is too
+    (``AppState.gateways_heard_ms``): a pod that still speaks holds its sessions, and one it
+    lost without a close is found by its next listing."""
+    match record.state:
+        case ExecutorState.CONNECTED:
+            return max(record.last_seen_ms, gateway_heard_ms) + timings.liveness_timeout_ms
+        case ExecutorState.DISCONNECTED if record.revoked:
+            # Locked out by an operator, not dead: its process may still be running workflows,
+            # and recovering them elsewhere would run in-flight steps twice.
+            return None
+        case ExecutorState.DISCONNECTED:
+            gone_at_ms = record.disconnected_at_ms or record.updated_ms
+            return gone_at_ms + disconnect_grace(closes, record, timings).ms
+        case _:
+            return None
+
+
 def _death_reason(
     closes: CloseTimes,
     record: ExecutorRecord,
     gateway_heard_ms: int,
     now_ms: int,
     timings: RecoveryTimings,
-) -> str | None:
-    """Why ``record`` is dead now (``None``: it is not). A connected executor is silent only
-    while its gateway pod is too (``AppState.gateways_heard_ms``): a pod that still speaks
-    holds its sessions, and one it lost without a close is found by its next listing."""
-    seen_ms = max(record.last_seen_ms, gateway_heard_ms)
-    match record.state:
-        case ExecutorState.CONNECTED if now_ms - seen_ms >= timings.liveness_timeout_ms:
-            silent_s = (now_ms - seen_ms) / 1000
-            return (
-                f"silent for {silent_s:.1f} s (liveness timeout "
-                f"{timings.liveness_timeout_ms / 1000:.1f} s): its gateway stopped reporting it"
-            )
-        case ExecutorState.DISCONNECTED if record.revoked:
-            # Locked out by an operator, not dead: its process may still be running workflows,
-            # and recovering them elsewhere would run in-flight steps twice.
-            return None
-        case ExecutorState.DISCONNECTED:
-            grace = disconnect_grace(closes, record, timings)
-            gone_ms = now_ms - (record.disconnected_at_ms or record.updated_ms)
-            if gone_ms < grace.ms:
-                return None
-            return (
-                f"disconnected ({grace.why}: {record.close_reason or 'no reason'}) and not back "
-                f"within {grace.ms / 1000:.1f} s"
-            )
+) -> str:
+    """Why ``record``, past its ``_death_due_ms``, is dead."""
+    if record.state is ExecutorState.CONNECTED:
+        silent_s = (now_ms - max(record.last_seen_ms, gateway_heard_ms)) / 1000
+        return (
+            f"silent for {silent_s:.1f} s (liveness timeout "
+            f"{timings.liveness_timeout_ms / 1000:.1f} s): its gateway stopped reporting it"
+        )
+    grace = disconnect_grace(closes, record, timings)
+    return (
+        f"disconnected ({grace.why}: {record.close_reason or 'no reason'}) and not back "
+        f"within {grace.ms / 1000:.1f} s"
+    )
+
+
+def _step_due_ms(recovery: Recovery, now_ms: int, timings: RecoveryTimings) -> int | None:
+    """When a recovery just advanced (or left alone) by a plan at ``now_ms`` may take its next
+    step by time alone (``None``: only an event moves it: a reply, or a target connecting)."""
+    match recovery.state:
+        case RecoveryState.IN_FLIGHT if recovery.chosen_at_ms is not None:
+            return recovery.chosen_at_ms + timings.command_timeout_ms
+        case RecoveryState.PENDING:
+            # Left pending by a plan only within its retry backoff (else it chose or stranded).
+            if recovery.failed_at_ms is None:
+                return now_ms
+            return max(now_ms, recovery.failed_at_ms + timings.retry_backoff_ms)
         case _:
+            # Stranded: no live executor of its version had passed its backoff; waits for one
+            # to connect.
             return None
 
 

@@ -793,6 +793,8 @@ class Beat:
     gateway: str
     drop: frozenset[str]
     skew: int
+    quiet: bool = False
+    """A beat that lists nothing (the pod is alive): ``drop`` does not matter."""
 
 
 @dataclass(frozen=True)
@@ -827,7 +829,13 @@ operations = st.one_of(
         skews,
         st.booleans(),
     ),
-    st.builds(Beat, st.sampled_from(GATEWAYS), st.frozensets(st.sampled_from(EXECUTORS)), skews),
+    st.builds(
+        Beat,
+        st.sampled_from(GATEWAYS),
+        st.frozensets(st.sampled_from(EXECUTORS)),
+        skews,
+        st.booleans(),
+    ),
     st.builds(
         Progress, st.integers(min_value=0, max_value=50), st.sampled_from(list(CommandStatus))
     ),
@@ -904,8 +912,12 @@ def test_invariants_hold_for_any_history(
     wall = T0
     conns: dict[str, int] = {}
     commands: list[RecoverExecutor] = []
+    due: int | None = None
     for op, advance in history:
         wall += advance
+        # Whether the recovery agent would plan the app at once (``recovery.agent``): an event
+        # folded, other than a beat that lists nothing.
+        changed = True
         match op:
             case Connect(executor, gateway, version, skew):
                 conns[executor] = conns.get(executor, 0) + 1
@@ -928,6 +940,15 @@ def test_invariants_hold_for_any_history(
                     revoked=revoked,
                     close_code=1000 if clean else 1006,
                 )
+            case Beat(gateway, _, skew, quiet=True):
+                event = GatewayHeartbeat(
+                    app=APP,
+                    gateway=GatewayId(gateway),
+                    sessions=(),
+                    ts_ms=wall + skew,
+                    listed=False,
+                )
+                changed = False
             case Beat(gateway, drop, skew):
                 sessions = tuple(
                     SessionInfo(info=r.info, conn_id=r.conn_id, connected_at_ms=r.connected_at_ms)
@@ -947,14 +968,35 @@ def test_invariants_hold_for_any_history(
                 event = None
             case _:
                 event = None
+                changed = False
         if event is not None:
             state = fold(state, event)
         now = event_clock(state, wall, timings)
         assert now <= state.watermark_ms + timings.clock_lead_ms
         result = plan(state, now, timings)
+        if not changed and (due is None or now < due):
+            # The agent skips this plan: it must have had nothing to decide.
+            assert result.decisions == (), (due, now, result.decisions)
         check_plan(state, now, result, timings)
+        check_next_deadline(result, now, timings)
         commands.extend(result.commands)
         state = result.state
+        due = result.next_ms
+
+
+def check_next_deadline(result: Plan, now: int, timings: RecoveryTimings) -> None:
+    """``Plan.next_ms`` is exact: with no other event, planning the state decides nothing
+    before it (decisions only come as time passes: checking just before it is enough), and
+    something at it."""
+    due = result.next_ms
+    if due is None:
+        later = now + 10 * max(timings.liveness_timeout_ms, timings.drain_grace_ms)
+        assert plan(result.state, later, timings).decisions == ()
+        return
+    assert due >= now
+    if due > now:
+        assert plan(result.state, due - 1, timings).decisions == ()
+        assert plan(result.state, due, timings).decisions != ()
 
 
 def test_a_silent_executor_reported_again_by_its_gateway_is_not_recovered() -> None:
