@@ -102,7 +102,8 @@ class Clients:
     lag_ms: dict[int, float] = field(default_factory=dict)
     """Each client process's worst event-loop lag over its last report window."""
     requests: dict[int, int] = field(default_factory=dict)
-    """Requests each client process has answered (capture polls among them)."""
+    """Requests each client process has answered, but for the handshakes (capture polls
+    among them)."""
     closes: dict[int, dict[str, int]] = field(default_factory=dict)
     """Each client process's closed sessions by cause (``bench.swarm.close_cause``)."""
     lock: threading.Lock = field(default_factory=threading.Lock)

@@ -9,7 +9,8 @@ never reconnects it (a killed process); ``stop`` ends the process.
 
 It reports on stdout, one JSON object a line: ``{"connected": n}`` whenever the count of live
 sessions changes, ``{"recovery": executor_id, "dead": [...]}`` for each recovery request
-received, ``{"requests": n}`` (all requests answered) when asked with ``count``, and every
+received, ``{"requests": n}`` (the requests answered, but for the handshake's ``executor_info``:
+the capture polls' queries, recoveries, management calls) when asked with ``count``, and every
 ``LAG_REPORT_S`` ``{"lag_ms": worst, "requests": n}``: the worst lag of its own event loop over
 that window (how late a 0.25 s sleep woke), so that the load generator's own overrun can be told
 from the server's.
@@ -94,6 +95,8 @@ class Swarm:
     killed: set[str] = field(default_factory=set)
     sessions: dict[str, ClientConnection] = field(default_factory=dict)
     requests: int = 0
+    """Requests answered, but for ``executor_info`` (each session's handshake: counted in, a
+    wave of connects would read as capture polls)."""
     closes: Counter[str] = field(default_factory=Counter)
     """Sessions closed, by who closed and why (``gateway 1011 keepalive ping timeout``,
     ``client 1011 ...``, ``lost`` for a connection lost without a close frame)."""
@@ -149,7 +152,8 @@ class Swarm:
             elif message.get("type") == "recovery":
                 self.report(recovery=executor_id, dead=message.get("executor_ids", []))
             reply = answer(message, executor_id, self.version)
-            self.requests += 1
+            if message.get("type") != "executor_info":
+                self.requests += 1
             if reply is not None:
                 await ws.send(json.dumps(reply))
 
