@@ -34,6 +34,7 @@ from capture.cursor import (
     encode_cursor,
     on_result,
     plan_poll,
+    poll_due,
 )
 from runtime.clock import wall_ms
 from runtime.log_throttle import LogThrottle
@@ -191,6 +192,8 @@ class CaptureAgent:
         async with self._lock:
             now = wall_ms()
             for capture in self._followed():
+                if not poll_due(capture, now, self._timings):
+                    continue  # spares listing the live executors of every app every tick
                 live = self._liveness.live_executors(capture.app)
                 state, command = plan_poll(
                     capture, live, now, self._timings, payloads_private=capture.app in private

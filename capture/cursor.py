@@ -106,6 +106,15 @@ class AppCapture:
     """DBOS requests the polls of this app cost so far (for the cost figure)."""
 
 
+def poll_due(capture: AppCapture, now_ms: int, timings: CaptureTimings) -> bool:
+    """Whether the app's next poll is due at ``now_ms``: its pause is over and no poll is in
+    flight (or the one in flight timed out). ``plan_poll`` issues one then, if an executor is
+    live: a caller may skip finding the live executors when it is not."""
+    if now_ms < capture.next_due_ms:
+        return False
+    return capture.in_flight is None or now_ms - capture.in_flight_since_ms >= timings.timeout_ms
+
+
 def plan_poll(
     capture: AppCapture,
     live: Sequence[LiveExecutor],
@@ -127,9 +136,7 @@ def plan_poll(
     Returns:
         The new state and the command to send (``None`` when nothing is due).
     """
-    if not live or now_ms < capture.next_due_ms:
-        return capture, None
-    if capture.in_flight is not None and now_ms - capture.in_flight_since_ms < timings.timeout_ms:
+    if not live or not poll_due(capture, now_ms, timings):
         return capture, None
     target = _choose(live, capture.last_target)
     seq = capture.seq + 1

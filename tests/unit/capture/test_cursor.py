@@ -30,6 +30,7 @@ from capture.cursor import (
     next_active_offset,
     on_result,
     plan_poll,
+    poll_due,
 )
 from streams.ids import AppName, CommandId, ExecutorId, GatewayId
 from streams.records import CaptureCursor, PollResult, PollWorkflows
@@ -146,14 +147,18 @@ def test_a_poll_of_a_private_app_says_so_and_is_otherwise_the_same() -> None:
 def test_nothing_is_planned_before_the_next_due_time() -> None:
     capture = AppCapture(app=APP, cursor=CaptureCursor(), next_due_ms=T0 + 500)
     assert plan_poll(capture, live("exec-a"), T0 + 499, TIMINGS) == (capture, None)
+    assert not poll_due(capture, T0 + 499, TIMINGS)
     _, command = plan_poll(capture, live("exec-a"), T0 + 500, TIMINGS)
     assert command is not None
+    assert poll_due(capture, T0 + 500, TIMINGS)
 
 
 def test_one_poll_in_flight_at_a_time_and_reissued_after_its_timeout() -> None:
     state, first = issue(AppCapture(app=APP), T0)
     for now in (T0, T0 + 1, T0 + TIMINGS.timeout_ms - 1):
         assert plan_poll(state, live("exec-a"), now, TIMINGS) == (state, None)
+        assert not poll_due(state, now, TIMINGS)
+    assert poll_due(state, T0 + TIMINGS.timeout_ms, TIMINGS)
     again, second = issue(state, T0 + TIMINGS.timeout_ms)
     assert second.command_id != first.command_id
     assert second.cursor == first.cursor
