@@ -46,7 +46,7 @@ from typing import Any, Protocol
 
 from broker.faust_app import WorkerApp, writing_as
 from recovery.delta import Cadence, Delta, Written, delta
-from recovery.digest import PodCheck, on_beat
+from recovery.digest import Believed, PodCheck, believed, on_beat
 from recovery.liveness import fold
 from recovery.policy import Plan, RecoveryTimings, event_clock, on_progress, plan, wake_at_ms
 from recovery.state import AppState, ExecutorRecord
@@ -119,6 +119,8 @@ class RecoveryAgent:
         """Apps an event changed since their last plan: the next tick plans them."""
         self._next_due_ms: dict[AppName, int] = {}
         """Each app's ``Plan.next_ms`` from its last plan, while it has one."""
+        self._believed: dict[AppName, Believed] = {}
+        """Each app's ``recovery.digest.believed``, kept while its executors are unchanged."""
         self._pod_checks: dict[tuple[AppName, GatewayId], PodCheck] = {}
         """Each pod's digest check per app (``recovery.digest``): soft state, only while a
         mismatch lasts or a request was made recently."""
@@ -155,6 +157,7 @@ class RecoveryAgent:
             self._unplanned.clear()
             self._next_due_ms.clear()
             self._pod_checks.clear()
+            self._believed.clear()
             self._wakes.clear()
             self._table.forget()
             self._table_written_at.clear()
@@ -224,7 +227,8 @@ class RecoveryAgent:
         state = fold(self._load(beat.app), beat)
         await self._decide(Plan(state=state))
         key = (beat.app, beat.gateway)
-        check, ask = on_beat(self._pod_checks.get(key), state, beat)
+        held = self._believed[beat.app] = believed(state, self._believed.get(beat.app))
+        check, ask = on_beat(self._pod_checks.get(key), held, beat)
         if check is None:
             self._pod_checks.pop(key, None)
         else:

@@ -36,11 +36,12 @@ Pure: no Faust, Kafka, asyncio or clock; times are the beats' own (event time).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from recovery.state import AppState, ExecutorState
+from recovery.state import AppState, ExecutorRecord, ExecutorState
 from streams.heartbeats import session_digest_of
-from streams.ids import CommandId, GatewayId
+from streams.ids import CommandId, ExecutorId, GatewayId
 from streams.records import GatewayHeartbeat, ListSessions
 
 MISMATCH_GRACE_MS = 4_000
@@ -61,42 +62,66 @@ class PodCheck:
     """Event time of the beat that made the last request for a listing."""
 
 
-def believed_pairs(state: AppState, gateway: GatewayId) -> list[tuple[str, str]]:
-    """(executor id, connection id) of the sessions ``state`` says ``gateway`` holds."""
-    return [
-        (record.executor_id, record.conn_id)
-        for record in state.executors.values()
-        if record.gateway == gateway and record.state is ExecutorState.CONNECTED
-    ]
+@dataclass(frozen=True, slots=True)
+class Believed:
+    """What an app's state says each pod holds: the count and digest of its sessions, by pod.
+
+    Computed in one walk of the app's executors for every pod, and kept (``believed``) while the
+    state's executors mapping is the same object: folds copy it on any change, and a beat that
+    lists nothing leaves it alone (``recovery.liveness.SEEN_REFRESH_MS``), so an idle app of
+    10,000 executors is not walked and digested once per beat."""
+
+    executors: Mapping[ExecutorId, ExecutorRecord]
+    """The mapping this was computed from (compared by identity)."""
+    by_gateway: Mapping[GatewayId, tuple[int, str]]
+    """Each pod's (session count, ``session_digest_of`` its sessions); a pod holding none is
+    absent."""
+
+    def of(self, gateway: GatewayId) -> tuple[int, str]:
+        """``gateway``'s count and digest (a pod this state gives nothing: none, empty)."""
+        return self.by_gateway.get(gateway) or (0, session_digest_of(()))
 
 
-def agrees(state: AppState, beat: GatewayHeartbeat) -> bool | None:
-    """Whether ``state`` (with ``beat`` folded in) holds what the beat's digest says the pod
-    holds; ``None``: the beat says nothing to compare (an older gateway, a listing's earlier
-    chunk)."""
+def believed(state: AppState, memo: Believed | None = None) -> Believed:
+    """What ``state`` says each pod holds; ``memo`` itself when it was computed from the same
+    executors mapping."""
+    if memo is not None and memo.executors is state.executors:
+        return memo
+    pairs: dict[GatewayId, list[tuple[str, str]]] = {}
+    for record in state.executors.values():
+        if record.state is ExecutorState.CONNECTED:
+            pairs.setdefault(record.gateway, []).append((record.executor_id, record.conn_id))
+    return Believed(
+        executors=state.executors,
+        by_gateway={gw: (len(held), session_digest_of(held)) for gw, held in pairs.items()},
+    )
+
+
+def agrees(held: Believed, beat: GatewayHeartbeat) -> bool | None:
+    """Whether the state ``held`` was computed from (with ``beat`` folded in) holds what the
+    beat's digest says the pod holds; ``None``: the beat says nothing to compare (an older
+    gateway, a listing's earlier chunk)."""
     if beat.digest is None or beat.session_count is None:
         return None
     if beat.listed and beat.listed_through is not None:
         return None
-    pairs = believed_pairs(state, beat.gateway)
-    if len(pairs) != beat.session_count:
-        return False
-    return session_digest_of(pairs) == beat.digest
+    count, digest = held.of(beat.gateway)
+    return count == beat.session_count and digest == beat.digest
 
 
 def on_beat(
-    check: PodCheck | None, state: AppState, beat: GatewayHeartbeat
+    check: PodCheck | None, held: Believed, beat: GatewayHeartbeat
 ) -> tuple[PodCheck | None, ListSessions | None]:
     """The pod's check after ``beat`` (``None``: nothing to remember) and the request for a
     listing to send, if one is due.
 
     Args:
         check: what was remembered about this pod and app (``None``: nothing).
-        state: the app's state, ``beat`` folded in.
+        held: what the app's state, ``beat`` folded in, says each pod holds (``believed``).
         beat: one of the pod's heartbeat records for the app.
     """
     check = check or PodCheck()
-    agreed = agrees(state, beat)
+    agreed = agrees(held, beat)
     if agreed is None:
         return _kept(check, beat.ts_ms), None
     if agreed:
@@ -112,8 +137,8 @@ def on_beat(
     if not due:
         return kept, None
     ask = ListSessions(
-        command_id=CommandId(f"list/{state.app}/{beat.gateway}/{beat.ts_ms}"),
-        app=state.app,
+        command_id=CommandId(f"list/{beat.app}/{beat.gateway}/{beat.ts_ms}"),
+        app=beat.app,
         gateway=beat.gateway,
         issued_at_ms=beat.ts_ms,
     )

@@ -34,6 +34,14 @@ outage before its gateway had a chance to report it again. Its order clock (``up
 its close time (crowds are told by when sessions closed, ``recovery.policy.CloseTimes``) stay."""
 
 
+SEEN_REFRESH_MS = 10_000
+"""A beat that lists nothing moves its pod's executors' ``last_seen_ms`` up only once one of them
+is this far behind it (the store shows last seen at the projection's 10 s cadence anyway). What the
+policy reads of a connected executor's liveness is its pod's, ``AppState.gateways_heard_ms``, moved
+by every beat: so the app's executors mapping is not copied, and its 10,000 records are not
+rebuilt, on every beat (they were most of an idle worker's CPU)."""
+
+
 def fold(state: AppState, event: ExecutorEvent) -> AppState:
     """Fold one executor event into the app's state (idempotent, latest wins by event time)."""
     gap_ms = event.ts_ms - state.watermark_ms
@@ -195,15 +203,21 @@ def _seen_on_gateway(
     executors: Mapping[ExecutorId, ExecutorRecord], event: GatewayHeartbeat
 ) -> Mapping[ExecutorId, ExecutorRecord]:
     """A beat that lists nothing: the pod is alive, and so are the sessions this state says it
-    holds (a session it lost without its disconnect reaching us is found by its next listing)."""
+    holds (a session it lost without its disconnect reaching us is found by its next listing).
+    Their records are moved up together once one is ``SEEN_REFRESH_MS`` behind; else ``executors``
+    itself comes back."""
+    held = [
+        record
+        for record in executors.values()
+        if record.gateway == event.gateway
+        and record.state is ExecutorState.CONNECTED
+        and record.last_seen_ms < event.ts_ms
+    ]
+    if not any(event.ts_ms - record.last_seen_ms >= SEEN_REFRESH_MS for record in held):
+        return executors
     updated = dict(executors)
-    for record in executors.values():
-        if (
-            record.gateway == event.gateway
-            and record.state is ExecutorState.CONNECTED
-            and record.last_seen_ms < event.ts_ms
-        ):
-            updated[record.executor_id] = replace(record, last_seen_ms=event.ts_ms)
+    for record in held:
+        updated[record.executor_id] = replace(record, last_seen_ms=event.ts_ms)
     return updated
 
 

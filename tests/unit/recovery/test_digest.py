@@ -10,7 +10,14 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recovery.digest import ASK_EVERY_MS, MISMATCH_GRACE_MS, PodCheck, agrees, on_beat
+from recovery.digest import (
+    ASK_EVERY_MS,
+    MISMATCH_GRACE_MS,
+    PodCheck,
+    agrees,
+    believed,
+    on_beat,
+)
 from recovery.liveness import fold
 from recovery.state import AppState
 from streams.heartbeats import heartbeats
@@ -52,7 +59,7 @@ def run(
     asks = []
     for record in beats:
         state = fold(state, record)
-        check, ask = on_beat(check, state, record)
+        check, ask = on_beat(check, believed(state), record)
         if ask is not None:
             asks.append(ask)
     return state, check, asks
@@ -102,7 +109,7 @@ def test_a_pod_whose_sessions_keep_changing_is_not_asked_until_they_settle() -> 
         held.append(session(f"exec-{i:02d}", f"c{i}", ts))
         record = beat(ts, *held)
         state = fold(state, record)
-        check, ask = on_beat(check, state, record)
+        check, ask = on_beat(check, believed(state), record)
         assert ask is None, f"asked at beat {i}"
         state = fold(state, connected(f"exec-{i:02d}", f"c{i}", ts + 1, connected_at=ts))
     # Settled, and one connect was lost for good: asked once the grace has passed.
@@ -112,7 +119,7 @@ def test_a_pod_whose_sessions_keep_changing_is_not_asked_until_they_settle() -> 
     for step in range(4):
         record = beat(ts + 2_000 * step, *held)
         state = fold(state, record)
-        check, ask = on_beat(check, state, record)
+        check, ask = on_beat(check, believed(state), record)
         asks += [] if ask is None else [ask.issued_at_ms - ts]
     assert asks == [MISMATCH_GRACE_MS]
 
@@ -126,9 +133,11 @@ def test_other_pods_sessions_and_disconnected_ones_are_not_counted_as_this_pods(
             disconnected("exec-c", "c3", T0 + 10),
         ]
     )
-    assert agrees(state, beat(T0 + 2_000, session("exec-a", "c1", T0)))
-    assert not agrees(state, beat(T0 + 2_000))
-    assert agrees(state, beat(T0 + 2_000, gateway=GatewayId("gw-3")))  # a pod with nothing
+    assert agrees(believed(state), beat(T0 + 2_000, session("exec-a", "c1", T0)))
+    assert not agrees(believed(state), beat(T0 + 2_000))
+    assert agrees(
+        believed(state), beat(T0 + 2_000, gateway=GatewayId("gw-3"))
+    )  # a pod with nothing
 
 
 def test_a_listing_heals_the_table_and_the_check_is_forgotten() -> None:
@@ -139,13 +148,13 @@ def test_a_listing_heals_the_table_and_the_check_is_forgotten() -> None:
 
     listing = heartbeats(APP, GW, [held], T0 + 7_000, listing=True)
     state = reduce(fold, listing, state)
-    check, ask = on_beat(check, state, listing[-1])
+    check, ask = on_beat(check, believed(state), listing[-1])
 
     assert ask is None
     assert check == PodCheck(asked_at_ms=T0 + 6_000)  # kept to space the requests
     assert state.executors[ExecutorId("exec-a")].state.value == "disconnected"
     later = T0 + 6_000 + ASK_EVERY_MS
-    assert on_beat(check, state, beat(later, held)) == (None, None)
+    assert on_beat(check, believed(state), beat(later, held)) == (None, None)
 
 
 def test_a_listing_chunk_other_than_the_last_is_not_compared() -> None:
@@ -158,9 +167,9 @@ def test_a_listing_chunk_other_than_the_last_is_not_compared() -> None:
         session_count=3,
         digest="x",
     )
-    assert agrees(AppState(app=APP), chunk) is None
+    assert agrees(believed(AppState(app=APP)), chunk) is None
     older_gateway = GatewayHeartbeat(app=APP, gateway=GW, sessions=(), ts_ms=T0)
-    assert agrees(AppState(app=APP), older_gateway) is None
+    assert agrees(believed(AppState(app=APP)), older_gateway) is None
 
 
 LATE = T0 + 1_000_000
@@ -181,7 +190,7 @@ def test_whatever_the_table_held_the_pods_listing_makes_it_agree_with_the_pods_d
     listing = heartbeats(APP, GatewayId(gateway), held, LATE + 1, listing=True)
     state = reduce(fold, listing, state)
 
-    assert agrees(state, listing[-1]) is True
+    assert agrees(believed(state), listing[-1]) is True
 
 
 @given(
@@ -200,3 +209,16 @@ def test_while_a_mismatch_lasts_requests_wait_for_the_grace_and_are_spaced(
     assert all(b - a >= ASK_EVERY_MS for a, b in pairwise(issued))
     if times[-1] - times[0] >= MISMATCH_GRACE_MS:
         assert issued, "a mismatch that lasts past the grace asks"
+
+
+def test_what_pods_hold_is_computed_again_only_for_a_changed_state() -> None:
+    state = fold_all([connected("exec-a", "c1", T0), connected("exec-b", "c2", T0, gateway="gw-2")])
+    held = believed(state)
+    assert held.of(GW) == (1, beat(T0, session("exec-a", "c1", T0)).digest)
+    quiet = fold(state, beat(T0 + 2_000, session("exec-a", "c1", T0)))
+    assert believed(quiet, held) is held  # a beat that lists nothing left the executors alone
+    moved = fold(quiet, disconnected("exec-a", "c1", T0 + 2_500))
+    again = believed(moved, held)
+    assert again is not held
+    assert again.of(GW) == (0, beat(T0).digest)
+    assert again.of(GatewayId("gw-2")) == held.of(GatewayId("gw-2"))

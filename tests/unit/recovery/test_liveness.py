@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recovery.liveness import STREAM_GAP_MS, fold
+from recovery.liveness import SEEN_REFRESH_MS, STREAM_GAP_MS, fold
 from recovery.state import ExecutorState
 from streams.ids import CommandId, ExecutorId, GatewayId
 from streams.records import CommandProgress, CommandStatus, ExecutorEvent
@@ -228,8 +228,14 @@ def test_a_beat_that_lists_nothing_refreshes_the_sessions_of_its_gateway_only() 
         ]
     )
     beat = replace(heartbeat(T0 + 2_000), listed=False, session_count=1, digest="d")
-    after = fold(state, beat)
-    assert after.executors[A].last_seen_ms == T0 + 2_000
+    # Within SEEN_REFRESH_MS: only the pod's clock moves; the records are left as they are.
+    early = state
+    for ts in range(T0 + 2_000, T0 + SEEN_REFRESH_MS, 2_000):
+        early = fold(early, replace(beat, ts_ms=ts))
+        assert early.executors is state.executors
+        assert early.gateways_heard_ms[GatewayId("gw-1")] == ts
+    after = fold(early, replace(beat, ts_ms=T0 + SEEN_REFRESH_MS))
+    assert after.executors[A].last_seen_ms == T0 + SEEN_REFRESH_MS
     assert after.executors[B].last_seen_ms == T0  # another pod's
     assert after.executors[C] == state.executors[C]  # not connected: nothing to refresh
     assert after.executors[A].updated_ms == T0
