@@ -14,7 +14,9 @@ It prints:
   and the console's count of that app's connected executors afterwards;
 - RSS and CPU of every role and client process, and the clients' own event-loop lag (an overrun
   of the load generator, which shares the machine's cores, is told from Baton's);
-- shutdown: SIGTERM to every role at once -> all exited.
+- shutdown: SIGTERM to every role at once -> all exited;
+- each role's timer overruns: the times a Faust timer's run outlasted its interval (``mode``
+  logs "Timer ... is overlapping"), the sign of a worker tick that no longer keeps up.
 
 Run from the repository root::
 
@@ -233,6 +235,7 @@ def run(args: argparse.Namespace, bootstrap: str, broker_pid: int | None) -> int
         print(f"shutdown (SIGTERM to every role -> all exited): {shutdown_s:.1f} s")
         print(f"clients' worst event-loop lag: {sampler.worst_lag_ms:.0f} ms")
         print(f"sessions closed, by cause: {dict(fleet.close_causes()) or 'none'}")
+        print(f"timer overruns, by role: {timer_overruns(cluster) or 'none'}")
         print(
             "RSS at the end of the steady window (MB): "
             + ", ".join(f"{k} {v:.0f}" for k, v in rss.items())
@@ -245,6 +248,18 @@ def run(args: argparse.Namespace, bootstrap: str, broker_pid: int | None) -> int
             answered=answered,
             shutdown_s=shutdown_s,
         )
+
+
+TIMER_OVERRUN = "is overlapping (interval="
+"""What ``mode.timers`` logs when a timer's run outlasted its interval."""
+
+
+def timer_overruns(cluster: BatonCluster) -> dict[str, int]:
+    """How many times each role's log says one of its timers overran (roles with none left out)."""
+    counts = {
+        name: role.log_text().count(TIMER_OVERRUN) for name, role in sorted(cluster.roles.items())
+    }
+    return {name: n for name, n in counts.items() if n}
 
 
 def main(argv: list[str] | None = None) -> int:
