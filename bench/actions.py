@@ -47,7 +47,7 @@ from typing import Any, TypeVar  # noqa: E402
 from urllib.parse import quote, urlencode  # noqa: E402
 
 from bench.embedded import on_embedded_broker  # noqa: E402
-from bench.one_executor import one_executor_app  # noqa: E402
+from bench.real_app import real_app  # noqa: E402
 from bench.recovery import BenchError, nearest_rank, wait_for  # noqa: E402
 from tests.baton_cluster import BatonCluster  # noqa: E402
 from tests.dbos_app.harness import (  # noqa: E402
@@ -333,9 +333,7 @@ def seconds_between(start_iso: str, end_iso: str) -> float:
 
 def measure(bootstrap: str, workdir: Path, actions: int, bulk: int) -> None:
     progress("starting baton's roles and one executor")
-    with one_executor_app(
-        bootstrap, "actionbench", workdir, database_prefix="baton_bench_actions"
-    ) as pool:
+    with real_app(bootstrap, "actionbench", workdir, database_prefix="baton_bench_actions") as pool:
         cluster, (executor,) = pool.cluster, pool.started
         progress(f"baton roles up (console {cluster.console_url}); one executor connected")
         detail, cancel = single_actions(cluster, pool.app, executor, actions)

@@ -1,10 +1,13 @@
 """Capture limit: the highest sustained workflows/s one app runs with Baton's list within 5 s.
 
-Runs Baton's roles as processes on the embedded broker (default settings), connects one real DBOS
-executor (``tests/dbos_app``) and, for each rate of ``--rates`` in turn, submits ``quick``
-workflows at that rate for ``--seconds``. Meanwhile it lists the step's workflows through the
-console every ``POLL_S`` (``status=SUCCESS``, newest first) and notes when each is first listed
-as SUCCESS; its capture lag is that time minus its DBOS completion (``completed_at``). A step
+Runs Baton's roles as processes on the embedded broker (default settings), connects
+``--executors`` real DBOS executors of one app (``tests/dbos_app``, one by default) and, for each
+rate of ``--rates`` in turn, starts ``quick`` workflows at that rate for ``--seconds``, spread
+evenly over the executors: every ``TICK_S`` each executor is asked, in one request
+(``POST /start_many``), to start its share of what is due. Meanwhile it lists the step's
+workflows through the console every ``POLL_S`` (``status=SUCCESS``, every page of them) and
+notes when each is first listed as SUCCESS; its capture lag is that time minus its DBOS
+completion (``completed_at``). A step
 holds when the p99 lag (nearest rank) is within ``TARGET_P99_S`` and the submitter kept up
 (``KEPT_UP`` of the rate). The first step that does not says what breaks first: the executor's
 submissions, or capture. A workflow never listed within ``SETTLE_S`` after the step counts as
@@ -15,7 +18,7 @@ indicative: the executor, PostgreSQL, the broker and Baton share this machine's 
 
 Run from the repository root::
 
-    .venv/bin/python bench/capture.py [--rates 2,5,10,20,40] [--seconds 10]
+    .venv/bin/python bench/capture.py [--rates 2,5,10,20,40] [--seconds 10] [--executors 1]
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ from datetime import datetime  # noqa: E402
 
 from bench.embedded import on_embedded_broker  # noqa: E402
 from bench.gateway import positive_ints  # noqa: E402
-from bench.one_executor import one_executor_app  # noqa: E402
+from bench.real_app import real_app  # noqa: E402
 from bench.recovery import nearest_rank  # noqa: E402
+from bench.shares import share  # noqa: E402
 from tests.baton_cluster import BatonCluster  # noqa: E402
 from tests.conformance.scenario import ExecutorPool  # noqa: E402
 from tests.dbos_app.harness import (  # noqa: E402
@@ -55,8 +59,10 @@ KEPT_UP = 0.9
 """A step whose submitter achieved less than this share of its rate: the executor broke first."""
 POLL_S = 0.25
 SETTLE_S = 30.0
-MAX_PER_STEP = 500
-"""The console lists at most 500 workflows a page: a step submits at most that many."""
+PAGE = 500
+"""The console lists at most 500 workflows a page: the watcher reads every page of a step."""
+TICK_S = 0.1
+"""How often the executors are asked to start what is due."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +96,7 @@ class Watcher:
 
     def __init__(self, cluster: BatonCluster, app: str, prefix: str) -> None:
         self._path = (
-            f"/api/v1/apps/{app}/workflows?status=SUCCESS&workflow_id_prefix={prefix}"
-            f"&limit={MAX_PER_STEP}"
+            f"/api/v1/apps/{app}/workflows?status=SUCCESS&workflow_id_prefix={prefix}&limit={PAGE}"
         )
         self._cluster = cluster
         self.first_seen: dict[str, tuple[float, str]] = {}
@@ -108,14 +113,19 @@ class Watcher:
 
     def _run(self) -> None:
         while not self._stop.wait(POLL_S):
-            seen_s = time.time()
-            try:
-                listed = self._cluster.api(self._path)["workflows"]
-            except OSError:
-                continue  # a slow console: the next poll
-            for row in listed:
-                if row["completed_at"] and row["workflow_id"] not in self.first_seen:
-                    self.first_seen[row["workflow_id"]] = (seen_s, str(row["completed_at"]))
+            offset = 0
+            while True:
+                seen_s = time.time()
+                try:
+                    listed = self._cluster.api(f"{self._path}&offset={offset}")["workflows"]
+                except OSError:
+                    break  # a slow console: the next round
+                for row in listed:
+                    if row["completed_at"] and row["workflow_id"] not in self.first_seen:
+                        self.first_seen[row["workflow_id"]] = (seen_s, str(row["completed_at"]))
+                if len(listed) < PAGE:
+                    break
+                offset += PAGE
 
     def lags(self, ids: list[str]) -> list[float]:
         lags = []
@@ -129,16 +139,27 @@ class Watcher:
         return lags
 
 
-def submit(executor: ExecutorProcess, prefix: str, seconds: float, rate: float) -> list[str]:
-    """Start ``quick`` workflows at ``rate`` (a few submissions in flight at once)."""
-    count = min(MAX_PER_STEP, int(seconds * rate))
-    ids = [f"{prefix}{i}" for i in range(count)]
+def submit(executors: list[ExecutorProcess], prefix: str, seconds: float, rate: float) -> int:
+    """Start ``quick`` workflows ``<prefix><n>`` at ``rate`` for ``seconds``, each ``TICK_S``
+    what is due, split over ``executors`` (one request to each, side by side); how many."""
+    total = int(seconds * rate)
     start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        for i, workflow_id in enumerate(ids):
-            time.sleep(max(0.0, start + i / rate - time.monotonic()))
-            pool.submit(executor.start_workflow, "quick", workflow_id, x=i)
-    return ids
+    sent = tick = 0
+    with ThreadPoolExecutor(max_workers=len(executors)) as pool:
+        while sent < total:
+            tick += 1
+            due = min(total, round(tick * TICK_S * rate))
+            runs = [share(sent, due - sent, e, len(executors)) for e in range(len(executors))]
+            starts = [
+                pool.submit(executor.start_many, "quick", prefix, first, count, x=1)
+                for executor, (first, count) in zip(executors, runs, strict=True)
+                if count
+            ]
+            for started in starts:
+                started.result()
+            sent = due
+            time.sleep(max(0.0, start + tick * TICK_S - time.monotonic()))
+    return total
 
 
 def run_step(
@@ -147,21 +168,22 @@ def run_step(
     prefix = f"cap{index}-"
     with Watcher(cluster, pool.app, prefix) as watcher:
         start = time.monotonic()
-        ids = submit(pool.started[0], prefix, seconds, rate)
-        achieved = len(ids) / (time.monotonic() - start)
+        count = submit(pool.started, prefix, seconds, rate)
+        achieved = count / (time.monotonic() - start)
+        ids = [f"{prefix}{n}" for n in range(count)]
         deadline = time.monotonic() + SETTLE_S
         while time.monotonic() < deadline and not all(i in watcher.first_seen for i in ids):
             time.sleep(POLL_S)
-    return Step(rate, len(ids), achieved, watcher.lags(ids))
+    return Step(rate, count, achieved, watcher.lags(ids))
 
 
-def measure(bootstrap: str, rates: list[int], seconds: float) -> list[Step]:
+def measure(bootstrap: str, rates: list[int], seconds: float, executors: int) -> list[Step]:
     steps: list[Step] = []
     with (
         tempfile.TemporaryDirectory(prefix="baton-capture-") as tmp,
-        one_executor_app(bootstrap, "capturelimit", Path(tmp)) as pool,
+        real_app(bootstrap, "capturelimit", Path(tmp), executors=executors) as pool,
     ):
-        print("executor connected; warming up 5 s", flush=True)
+        print(f"{executors} executor(s) connected; warming up 5 s", flush=True)
         time.sleep(5)
         for index, rate in enumerate(rates):
             step = run_step(pool.cluster, pool, index, rate, seconds)
@@ -209,9 +231,10 @@ def main(argv: list[str] | None = None) -> int:
         "--rates", type=positive_ints, default=[2, 5, 10, 20, 40], help="wf/s steps"
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each step")
+    parser.add_argument("--executors", type=int, default=1, help="real DBOS executors")
     args = parser.parse_args(argv)
     try:
-        report(on_embedded_broker(lambda b: measure(b, args.rates, args.seconds)))
+        report(on_embedded_broker(lambda b: measure(b, args.rates, args.seconds, args.executors)))
     except KeyboardInterrupt:
         return 130
     return 0

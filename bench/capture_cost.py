@@ -36,7 +36,7 @@ from dataclasses import dataclass  # noqa: E402
 from datetime import datetime  # noqa: E402
 
 from bench.embedded import on_embedded_broker  # noqa: E402
-from bench.one_executor import one_executor_app  # noqa: E402
+from bench.real_app import real_app  # noqa: E402
 from streams.records import PollResult  # noqa: E402
 from tests.baton_cluster import BatonCluster, read_topic  # noqa: E402
 from tests.conformance.scenario import ExecutorPool  # noqa: E402
@@ -118,7 +118,7 @@ def run(seconds: float, rate: float) -> None:
 def measure(bootstrap: str, seconds: float, rate: float) -> None:
     with (
         tempfile.TemporaryDirectory(prefix="baton-capture-") as tmp,
-        one_executor_app(bootstrap, "capturebench", Path(tmp)) as pool,
+        real_app(bootstrap, "capturebench", Path(tmp)) as pool,
     ):
         cluster = pool.cluster
         print("executor connected; warming up 5 s", flush=True)

@@ -51,6 +51,7 @@ import psutil  # noqa: E402
 from bench.embedded import on_embedded_broker  # noqa: E402
 from bench.fleet import Sampler, client_processes, verdict  # noqa: E402
 from bench.gateway import Clients, kill_and_recover, wait_until_connected  # noqa: E402
+from bench.shares import share  # noqa: E402
 from bench.swarm import Spec  # noqa: E402
 from tests.baton_cluster import BatonCluster  # noqa: E402
 
@@ -105,9 +106,7 @@ def app_specs(cluster: BatonCluster, apps: int, executors: int) -> list[Spec]:
 
 def pod_share(spec: Spec, pod: int, pods: int) -> Spec:
     """The part of ``spec``'s executors that connect to gateway pod ``pod``."""
-    step = -(-spec.count // pods)
-    first = spec.first + pod * step
-    return Spec(spec.app, spec.key, first, max(0, min(step, spec.first + spec.count - first)))
+    return Spec(spec.app, spec.key, *share(spec.first, spec.count, pod, pods))
 
 
 def connected_by_app(cluster: BatonCluster, specs: list[Spec]) -> dict[str, int]:

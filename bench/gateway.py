@@ -71,6 +71,7 @@ from bench.embedded import on_embedded_broker  # noqa: E402
 from bench.procstat import cpu_s, rss_bytes  # noqa: E402
 from bench.profile import hot_functions, start_py_spy  # noqa: E402
 from bench.recovery import nearest_rank  # noqa: E402
+from bench.shares import share  # noqa: E402
 from bench.swarm import Spec  # noqa: E402
 from broker.admin import topic_partitions  # noqa: E402
 from streams.codec import decode  # noqa: E402
@@ -111,17 +112,15 @@ class Clients:
     def start(self, url: str, specs: list[Spec], processes: int) -> None:
         shares: list[list[Spec]] = [[] for _ in range(processes)]
         for spec in specs:  # each app's executors dealt over every process
-            step = math.ceil(spec.count / processes)
             for p in range(processes):
-                first = spec.first + p * step
-                count = min(step, spec.first + spec.count - first)
+                first, count = share(spec.first, spec.count, p, processes)
                 if count > 0:
                     shares[p].append(Spec(spec.app, spec.key, first, count))
                     for i in range(first, first + count):
                         self.owner[f"sim-{i}"] = p
-        for index, share in enumerate(s for s in shares if s):
+        for index, process_specs in enumerate(s for s in shares if s):
             args = [sys.executable, "-m", "bench.swarm", "--url", url, "--concurrency", "3"]
-            for spec in share:
+            for spec in process_specs:
                 args += ["--spec", spec.render()]
             process = subprocess.Popen(
                 args,
@@ -461,8 +460,8 @@ def print_profile(path: Path) -> None:
     with path.open() as lines:
         hot = hot_functions(lines, PROFILED)
     print(f"gateway profile ({path}): functions by share of samples, callees included")
-    for name, share in hot[:25]:
-        print(f"{share * 100:6.1f}%  {name}")
+    for name, portion in hot[:25]:
+        print(f"{portion * 100:6.1f}%  {name}")
 
 
 def measure_shutdown(cluster: BatonCluster, topic: str) -> Shutdown:

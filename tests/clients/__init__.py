@@ -31,6 +31,7 @@ endpoint                                    Python  TypeScript
 ==========================================  ======  ==========
 ``GET /executor``                           yes     yes
 ``POST /start?workflow=&id=&[queue=]&...``  yes     yes
+``POST /start_many?workflow=&prefix=&...``  yes     501
 ``GET /status?id=``                         yes     yes
 ``POST /cancel?id=``                        yes     yes
 ``GET /forks?id=``                          yes     yes

@@ -335,6 +335,17 @@ class ExecutorProcess:
             fields["queue"] = queue
         self._request("POST", f"/start?{urlencode(fields)}")
 
+    def start_many(self, name: str, prefix: str, first: int, count: int, **params: Any) -> None:
+        """Start ``count`` workflows ``name`` with ids ``<prefix><first>`` onwards, all with
+        ``params``, in one request (Python apps only; a benchmark's load generator).
+
+        Raises:
+            RuntimeError: the executor rejected the request.
+            NotSupportedByClient: the client's app has no such endpoint.
+        """
+        fields = {"workflow": name, "prefix": prefix, "first": first, "count": count, **params}
+        self._request("POST", f"/start_many?{urlencode(fields)}")
+
     def cancel_workflow(self, workflow_id: str) -> None:
         """``DBOS.cancel_workflow`` on this executor."""
         self._request("POST", f"/cancel?{urlencode({'id': workflow_id})}")

@@ -1,5 +1,5 @@
-"""A benchmark's app: Baton's roles as processes and one real DBOS executor (``tests/dbos_app``)
-connected to them, on a system database of its own that is dropped afterwards."""
+"""A benchmark's app: Baton's roles as processes and real DBOS executors (``tests/dbos_app``, one
+by default) connected to them, on a system database of their own that is dropped afterwards."""
 
 from __future__ import annotations
 
@@ -13,10 +13,15 @@ from tests.dbos_app.harness import create_database, drop_database, unique_databa
 
 
 @contextmanager
-def one_executor_app(
-    bootstrap: str, app: str, workdir: Path, *, database_prefix: str = "baton_t"
+def real_app(
+    bootstrap: str,
+    app: str,
+    workdir: Path,
+    *,
+    executors: int = 1,
+    database_prefix: str = "baton_t",
 ) -> Iterator[ExecutorPool]:
-    """Yield ``app``'s pool once its one executor is connected (``pool.started[0]``; the roles
+    """Yield ``app``'s pool once its ``executors`` are connected (``pool.started``; the roles
     are ``pool.cluster``, with their files under ``workdir``); stop everything on exit."""
     database = unique_database_name(database_prefix)
     system_db = create_database(database)
@@ -24,7 +29,7 @@ def one_executor_app(
         with BatonCluster(bootstrap, workdir / "baton") as cluster:
             pool = ExecutorPool(cluster, app, system_db, workdir)
             try:
-                pool.start_connected(1)
+                pool.start_connected(executors)
                 yield pool
             finally:
                 pool.terminate_all()
