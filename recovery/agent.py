@@ -201,7 +201,9 @@ class RecoveryAgent:
         return True
 
     async def _on_record(self, record: Record) -> None:
-        if not _only_puts_off_deadlines(record):
+        if record.app not in self._states or not _only_puts_off_deadlines(record):
+            # An app new to this worker (its state just loaded from the table, which may hold
+            # executors already past their deadlines) is planned whatever its first event.
             self._unplanned.add(record.app)
         match record:
             case ExecutorDisconnected():

@@ -8,6 +8,8 @@ timers (the policy's tick, the projection's flush) only run in a started app.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -300,3 +302,75 @@ async def test_a_successor_worker_rebuilds_the_app_from_its_table_entries(
         assert latest.recoveries[A].state is RecoveryState.SUCCEEDED
         assert latest.executors[A].state is ExecutorState.RECOVERED
         assert len(commands.of_type(RecoverExecutor)) == 1  # nothing recovered twice
+
+
+async def test_an_app_a_successor_loads_is_planned_though_only_quiet_beats_follow(
+    worker: WorkerApp,
+    executor_events: CommandSender,
+    audit: EventLog,
+    kafka_bootstrap: str,
+    unique_topic_prefix: str,
+    tmp_path: Path,
+) -> None:
+    """A worker plans an app again only after an event that may bring a deadline closer (a beat
+    that lists nothing does not) or when its next deadline comes. An app it has just loaded from
+    its table has no deadline known yet, so its first event gets it planned, whatever it is. Here
+    the pod that held the executors is gone (nothing of it comes again) and only another pod's
+    beats that list nothing follow: the executors are found silent."""
+    agent_on(worker, RecordingProjection())
+    async with started(worker):
+        now = wall_ms()
+        for executor_id, conn in ((A, "a1"), (B, "b1")):
+            await executor_events.send(connected(executor_id, conn, now))
+        await eventually(lambda: len(worker.liveness) == 2, "the table entries written")
+        # One more after them (a successor's table recovery may leave out the last record).
+        await executor_events.send(connected(D, "d1", wall_ms()))
+        await eventually(lambda: len(worker.liveness) == 3, "D's entry written")
+
+    successor = await worker_app(kafka_bootstrap, unique_topic_prefix, tmp_path / "successor")
+    timings = RecoveryTimings(grace_ms=300, command_timeout_ms=60_000, liveness_timeout_ms=1_000)
+    RecoveryAgent(
+        successor,
+        timings,
+        RecordingProjection(),
+        tick_interval_s=0.05,
+        projection_interval_s=0.05,
+    )
+
+    async def other_pods_quiet_beats() -> None:
+        while True:
+            beat = GatewayHeartbeat(
+                app=APP,
+                gateway=GatewayId("gw-2"),
+                sessions=(),
+                ts_ms=wall_ms(),
+                listed=False,
+                session_count=0,
+                digest="not checked here",
+            )
+            await executor_events.send(beat)
+            await asyncio.sleep(0.2)
+
+    async with started(successor):
+        beats = asyncio.create_task(other_pods_quiet_beats())
+        try:
+            declared = await eventually(
+                lambda: silent_ones_declared(audit, {A, B}), "the silent executors declared dead"
+            )
+        finally:
+            beats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beats
+        assert all("silent" in d.reason for d in declared), declared
+
+
+def silent_ones_declared(
+    audit: EventLog, executor_ids: set[ExecutorId]
+) -> list[RecoveryDecision] | None:
+    """The audit's declarations of death of ``executor_ids``, once it holds one of each."""
+    declared = [
+        d
+        for d in audit.of_type(RecoveryDecision)
+        if d.step is RecoveryStep.DECLARED_DEAD and d.dead_executor_id in executor_ids
+    ]
+    return declared if {d.dead_executor_id for d in declared} == executor_ids else None
