@@ -197,8 +197,14 @@ def run(args: argparse.Namespace, bootstrap: str, broker_pid: int | None) -> int
             )
             steady_start = time.monotonic()
             answered0 = fleet.answered()
+            overruns0 = timer_overruns(cluster)
             time.sleep(args.steady_seconds)
             answered = fleet.answered() - answered0
+            overruns_steady = {
+                role: n - overruns0.get(role, 0)
+                for role, n in timer_overruns(cluster).items()
+                if n > overruns0.get(role, 0)
+            }
             steady_cpu = sampler.mean_cpu(steady_start)
             rss = sampler.samples[-1][1] if sampler.samples else {}
             victim_app = specs[0]
@@ -234,7 +240,10 @@ def run(args: argparse.Namespace, bootstrap: str, broker_pid: int | None) -> int
         print(f"shutdown (SIGTERM to every role -> all exited): {shutdown_s:.1f} s")
         print(f"clients' worst event-loop lag: {sampler.worst_lag_ms:.0f} ms")
         print(f"sessions closed, by cause: {dict(fleet.close_causes()) or 'none'}")
-        print(f"timer overruns, by role: {timer_overruns(cluster) or 'none'}")
+        print(
+            f"timer overruns, by role: over the steady window {overruns_steady or 'none'}, "
+            f"in all {timer_overruns(cluster) or 'none'}"
+        )
         print(
             "RSS at the end of the steady window (MB): "
             + ", ".join(f"{k} {v:.0f}" for k, v in rss.items())
