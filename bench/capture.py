@@ -45,6 +45,7 @@ from datetime import datetime  # noqa: E402
 
 from bench.embedded import on_embedded_broker  # noqa: E402
 from bench.gateway import positive_ints  # noqa: E402
+from bench.procstat import cpu_s  # noqa: E402
 from bench.real_app import real_app  # noqa: E402
 from bench.recovery import nearest_rank  # noqa: E402
 from bench.shares import share  # noqa: E402
@@ -73,6 +74,12 @@ class Step:
     submitted: int
     achieved_rate: float
     lags_s: list[float]
+    cpu_s: dict[str, float]
+    """CPU seconds each process spent over the step (from its first start to its last listed)."""
+
+    def cpu_per_thousand(self) -> dict[str, float]:
+        """CPU seconds per 1,000 workflows, by process."""
+        return {name: 1000 * s / max(1, self.submitted) for name, s in self.cpu_s.items()}
 
     @property
     def p99_s(self) -> float:
@@ -162,10 +169,23 @@ def submit(executors: list[ExecutorProcess], prefix: str, seconds: float, rate: 
     return total
 
 
+def processes(pool: ExecutorPool) -> dict[str, int]:
+    """The pids of Baton's roles and of the executors."""
+    pids = {
+        name: role.process.pid
+        for name, role in pool.cluster.roles.items()
+        if role.process is not None
+    }
+    pids.update({f"executor{i}": executor.pid for i, executor in enumerate(pool.started)})
+    return pids
+
+
 def run_step(
     cluster: BatonCluster, pool: ExecutorPool, index: int, rate: float, seconds: float
 ) -> Step:
     prefix = f"cap{index}-"
+    pids = processes(pool)
+    cpu_before = {name: cpu_s(pid) for name, pid in pids.items()}
     with Watcher(cluster, pool.app, prefix) as watcher:
         start = time.monotonic()
         count = submit(pool.started, prefix, seconds, rate)
@@ -174,7 +194,8 @@ def run_step(
         deadline = time.monotonic() + SETTLE_S
         while time.monotonic() < deadline and not all(i in watcher.first_seen for i in ids):
             time.sleep(POLL_S)
-    return Step(rate, count, achieved, watcher.lags(ids))
+    cpu = {name: cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
+    return Step(rate, count, achieved, watcher.lags(ids), cpu)
 
 
 def measure(bootstrap: str, rates: list[int], seconds: float, executors: int) -> list[Step]:
@@ -199,6 +220,12 @@ def print_step(step: Step) -> None:
     print(
         f"{step.rate:>6g} wf/s: {step.submitted} submitted at {step.achieved_rate:.1f}/s; "
         f"lag median {step.median_s:.2f} s, p99 {step.p99_s:.2f} s -> {verdict}",
+        flush=True,
+    )
+    per_thousand = step.cpu_per_thousand()
+    print(
+        "        CPU s per 1,000 workflows: "
+        + ", ".join(f"{name} {s:.2f}" for name, s in sorted(per_thousand.items())),
         flush=True,
     )
 
