@@ -67,6 +67,19 @@ def disconnected(executor_id: ExecutorId, conn_id: str, ts_ms: int) -> ExecutorD
     )
 
 
+def quiet_beat(gateway: GatewayId, *, session_count: int) -> GatewayHeartbeat:
+    """A pod's beat, now, that lists nothing (its digest is not what a test checks)."""
+    return GatewayHeartbeat(
+        app=APP,
+        gateway=gateway,
+        sessions=(),
+        ts_ms=wall_ms(),
+        listed=False,
+        session_count=session_count,
+        digest="not checked here",
+    )
+
+
 def steps(log: EventLog) -> list[tuple[ExecutorId, RecoveryStep]]:
     return [(d.dead_executor_id, d.step) for d in log.of_type(RecoveryDecision)]
 
@@ -285,16 +298,7 @@ async def test_a_successor_worker_rebuilds_the_app_from_its_table_entries(
     projection = RecordingProjection()
     agent = agent_on(successor, projection)
     async with started(successor):
-        beat = GatewayHeartbeat(
-            app=APP,
-            gateway=GATEWAY,
-            sessions=(),
-            ts_ms=wall_ms(),
-            listed=False,
-            session_count=2,
-            digest="not checked here",
-        )
-        await executor_events.send(beat)
+        await executor_events.send(quiet_beat(GATEWAY, session_count=2))
         await eventually(lambda: agent.apps() == [APP], "the app loaded")
         live = {e.executor_id for e in agent.live_executors(APP)}
         assert {B, C} <= live <= {B, C, D}
@@ -339,16 +343,7 @@ async def test_an_app_a_successor_loads_is_planned_though_only_quiet_beats_follo
 
     async def other_pods_quiet_beats() -> None:
         while True:
-            beat = GatewayHeartbeat(
-                app=APP,
-                gateway=GatewayId("gw-2"),
-                sessions=(),
-                ts_ms=wall_ms(),
-                listed=False,
-                session_count=0,
-                digest="not checked here",
-            )
-            await executor_events.send(beat)
+            await executor_events.send(quiet_beat(GatewayId("gw-2"), session_count=0))
             await asyncio.sleep(0.2)
 
     async with started(successor):
