@@ -135,7 +135,7 @@ def plan(state: AppState, now_ms: int, timings: RecoveryTimings) -> Plan:
         watermark_ms = max([state.watermark_ms, *(d.ts_ms for d in decisions)])
         state = replace(state, watermark_ms=watermark_ms)
         for recovery in recoveries.values():
-            due_ms = _step_due_ms(recovery, now_ms, timings)
+            due_ms = _step_due_ms(state, recovery, now_ms, timings)
             if due_ms is not None and (next_ms is None or due_ms < next_ms):
                 next_ms = due_ms
     commands = tuple(_command_for(state, d, timings) for d in decisions if _is_choice(d))
@@ -231,12 +231,18 @@ def _death_reason(
     )
 
 
-def _step_due_ms(recovery: Recovery, now_ms: int, timings: RecoveryTimings) -> int | None:
+def _step_due_ms(
+    state: AppState, recovery: Recovery, now_ms: int, timings: RecoveryTimings
+) -> int | None:
     """When a recovery just advanced (or left alone) by a plan at ``now_ms`` may take its next
     step by time alone (``None``: only an event moves it: a reply, or a target connecting)."""
     match recovery.state:
         case RecoveryState.IN_FLIGHT if recovery.chosen_at_ms is not None:
             return recovery.chosen_at_ms + timings.command_timeout_ms
+        case RecoveryState.PENDING | RecoveryState.STRANDED if _reconnected(state, recovery):
+            # Abandoned at the next plan, backoff or not: a try that failed in this plan left
+            # it pending after its executor had come back.
+            return now_ms
         case RecoveryState.PENDING:
             # Left pending by a plan only within its retry backoff (else it chose or stranded).
             if recovery.failed_at_ms is None:
@@ -346,6 +352,12 @@ def _check_in_flight(
     return _decision(state, recovery, RecoveryStep.FAILED, reason, now_ms)
 
 
+def _reconnected(state: AppState, recovery: Recovery) -> bool:
+    """Whether the executor ``recovery`` is for is connected again."""
+    dead = state.executors.get(recovery.dead_executor_id)
+    return dead is not None and dead.state is ExecutorState.CONNECTED
+
+
 def _choose(
     state: AppState,
     recovery: Recovery,
@@ -353,8 +365,7 @@ def _choose(
     timings: RecoveryTimings,
     candidates: Candidates,
 ) -> RecoveryDecision | None:
-    dead = state.executors.get(recovery.dead_executor_id)
-    if dead is not None and dead.state is ExecutorState.CONNECTED:
+    if _reconnected(state, recovery):
         reason = "the executor reconnected: a live executor is never recovered"
         return _decision(state, recovery, RecoveryStep.ABANDONED, reason, now_ms)
     failed_at_ms = recovery.failed_at_ms
