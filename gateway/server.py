@@ -43,6 +43,7 @@ from gateway.session_events import SessionEvents
 from runtime.admission import HandshakeAdmission, Verdict, forwarded_client, source_of
 from runtime.clock import wall_ms
 from runtime.lifecycle import Service
+from runtime.listener import stop_accepting
 from runtime.log_throttle import LogThrottle
 from runtime.metrics import (
     EXECUTORS_CONNECTED,
@@ -213,6 +214,9 @@ class Gateway(Service):
         if self._server is None:
             return
         started = time.monotonic()
+        # Connections accepted just now get their transports (and a 503) before the listener
+        # closes, instead of staying open unattached until the garbage collector finds them.
+        await stop_accepting(self._server.sockets)
         self._server.close(close_connections=False)
         held = len(self._registry.all())
         logger.info("gateway %s draining %d sessions", self.config.gateway_id, held)

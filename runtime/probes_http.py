@@ -26,6 +26,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 from runtime.lifecycle import Service
+from runtime.listener import stop_accepting
 from runtime.metrics import CONTENT_TYPE, Metrics
 from runtime.readiness import ProbeAnswer, Readiness
 
@@ -120,6 +121,7 @@ class ProbeServer(Service):
 
     async def _close(self) -> None:
         if self._server is not None:
+            await stop_accepting(self._server.sockets)
             self._server.close()
             await self._server.wait_closed()
 
