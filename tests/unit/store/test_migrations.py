@@ -88,7 +88,11 @@ async def test_concurrent_starts_on_one_file(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path / "baton.db")
     stores = [Store(url) for _ in range(6)]
     try:
-        await asyncio.gather(*(store.start() for store in stores))
+        # Not gather: a start that fails would leave the others running past the stops below,
+        # to open engines nothing disposes (their aiosqlite connections then left to the GC).
+        async with asyncio.TaskGroup() as starts:
+            for store in stores:
+                starts.create_task(store.start())
         async with stores[0].engine.connect() as conn:
             assert await conn.run_sync(current_revision) == HEAD
             versions = await conn.execute(text("SELECT count(*) FROM alembic_version"))
