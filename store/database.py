@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -247,13 +248,28 @@ def _open_engine(url: URL) -> AsyncEngine:
         raise _connect_error(url, exc) from exc
 
 
-async def _check_connection(engine: AsyncEngine, url: URL) -> None:
-    """Open one connection, so that a database the user cannot reach is one clear error."""
-    try:
-        async with engine.connect():
-            return
-    except (OSError, TimeoutError, DBAPIError) as exc:
-        raise _connect_error(url, exc) from exc
+async def _check_connection(engine: AsyncEngine, url: URL, attempts: int = 5) -> None:
+    """Open one connection, so that a database the user cannot reach is one clear error.
+
+    A SQLite file that several processes open at once for the first time is retried: the
+    connection's ``PRAGMA journal_mode=WAL`` (``_set_sqlite_pragmas``) can fail at once with
+    "database is locked" while another connection switches the file to WAL, without waiting for
+    the busy timeout (seen with SQLite 3.40 when six connections open a new file together).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            async with engine.connect():
+                return
+        except OperationalError as exc:
+            if attempt == attempts or not _sqlite_locked(exc):
+                raise _connect_error(url, exc) from exc
+        except (OSError, TimeoutError, DBAPIError) as exc:
+            raise _connect_error(url, exc) from exc
+        await asyncio.sleep(0.05 * attempt)
+
+
+def _sqlite_locked(exc: OperationalError) -> bool:
+    return isinstance(exc.orig, sqlite3.OperationalError) and "database is locked" in str(exc.orig)
 
 
 def _connect_error(url: URL, exc: BaseException) -> StartupError:
