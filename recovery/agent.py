@@ -201,9 +201,7 @@ class RecoveryAgent:
         return True
 
     async def _on_record(self, record: Record) -> None:
-        if record.app not in self._states or not _only_puts_off_deadlines(record):
-            # An app new to this worker (its state just loaded from the table, which may hold
-            # executors already past their deadlines) is planned whatever its first event.
+        if not _only_puts_off_deadlines(record):
             self._unplanned.add(record.app)
         match record:
             case ExecutorDisconnected():
@@ -303,6 +301,9 @@ class RecoveryAgent:
         state = self._states.get(app)
         if state is None:
             state = self._table.load(app) or self._seed(app)
+            # No deadline of it is known yet (the table may hold executors already past theirs):
+            # planned at the next tick, whatever the event that loaded it.
+            self._unplanned.add(app)
         return state
 
     def _seed(self, app: AppName) -> AppState:

@@ -249,8 +249,7 @@ def _step_due_ms(
                 return now_ms
             return max(now_ms, recovery.failed_at_ms + timings.retry_backoff_ms)
         case _:
-            # Stranded: no live executor of its version had passed its backoff; waits for one
-            # to connect.
+            # Stranded (it waits for an executor of its version to connect), or finished.
             return None
 
 
