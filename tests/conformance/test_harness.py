@@ -14,11 +14,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from tests.clients.catalog import ALL, TYPESCRIPT_5_2
+from tests.clients.catalog import ALL, PYTHON_2_31, TYPESCRIPT_5_2
 from tests.clients.client import Client, ClientPrepareError
 from tests.dbos_app.harness import (
     ExecutorProcess,
@@ -125,6 +126,35 @@ def test_quick_workflow_and_sigterm(client: Client, system_db_url: str, tmp_path
         stopping = time.monotonic()
         assert executor.terminate(timeout_s=10) == 0
         print(f"executor exited {time.monotonic() - stopping:.2f}s after SIGTERM")
+
+
+def test_start_many_starts_each_workflow_under_its_id(system_db_url: str, tmp_path: Path) -> None:
+    """The benchmarks' load generator (``POST /start_many``, Python apps): one request starts a
+    run of workflows ``<prefix><n>``; a malformed one starts nothing."""
+    executor = ExecutorProcess(
+        app_name="baton-harness",
+        system_db_url=system_db_url,
+        marker_dir=tmp_path / "markers",
+        log_dir=tmp_path / "executor",
+        client=PYTHON_2_31,
+    )
+    with executor:
+        executor.start_many("quick", "many-", 3, 4, x=5)
+        for workflow_id in [f"many-{n}" for n in range(3, 7)]:
+            assert_eventually(
+                partial(_row_with_status, system_db_url, workflow_id, "SUCCESS"),
+                timeout_s=30,
+                message=f"{workflow_id} succeeds",
+            )
+            status = executor.workflow_status(workflow_id)
+            assert status is not None
+            assert status["output"] == "10"
+        assert read_workflow(system_db_url, "many-2") is None
+        assert read_workflow(system_db_url, "many-7") is None
+
+        with pytest.raises(RuntimeError, match="bad start_many request"):
+            executor.start_many("no-such-workflow", "bad-", 0, 2)
+        assert read_workflow(system_db_url, "bad-0") is None
 
 
 def _row_with_status(db_url: str, workflow_id: str, status: str) -> WorkflowRow:
