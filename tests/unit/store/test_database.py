@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.database import Store, parse_url, sqlite_url
+from store.database import Store, _check_connection, parse_url, sqlite_url
 from store.keys import create_key
 from streams.exceptions import ConfigError, DatabaseUnreachable
 
@@ -119,3 +125,38 @@ async def test_a_sqlite_file_that_cannot_be_created(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(DatabaseUnreachable, match="--data-dir"):
         await Store(sqlite_url(tmp_path / "file" / "baton.db")).start()
+
+
+class _LockedAtFirst:
+    """An engine whose first ``fails`` connections fail as SQLite's switch to WAL does when
+    another connection switches the same new file at that moment."""
+
+    def __init__(self, fails: int, message: str = "database is locked") -> None:
+        self.fails = fails
+        self.message = message
+        self.attempts = 0
+
+    @contextlib.asynccontextmanager
+    async def connect(self) -> AsyncIterator[None]:
+        self.attempts += 1
+        if self.attempts <= self.fails:
+            orig = sqlite3.OperationalError(self.message)
+            raise OperationalError("PRAGMA journal_mode=WAL", None, orig)
+        yield
+
+
+async def test_a_first_connection_refused_as_locked_is_tried_again() -> None:
+    url = parse_url(sqlite_url(Path("/tmp/baton-never-opened.db")))
+    engine = _LockedAtFirst(fails=2)
+    await _check_connection(cast(AsyncEngine, engine), url)
+    assert engine.attempts == 3
+
+    always = _LockedAtFirst(fails=99)
+    with pytest.raises(DatabaseUnreachable, match="database is locked"):
+        await _check_connection(cast(AsyncEngine, always), url, attempts=3)
+    assert always.attempts == 3
+
+    other = _LockedAtFirst(fails=1, message="unable to open database file")
+    with pytest.raises(DatabaseUnreachable, match="unable to open"):
+        await _check_connection(cast(AsyncEngine, other), url)
+    assert other.attempts == 1  # only a lock is worth another try
