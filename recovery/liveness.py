@@ -39,7 +39,8 @@ SEEN_REFRESH_MS = 10_000
 is this far behind it (the store shows last seen at the projection's 10 s cadence anyway). What the
 policy reads of a connected executor's liveness is its pod's, ``AppState.gateways_heard_ms``, moved
 by every beat: so the app's executors mapping is not copied, and its 10,000 records are not
-rebuilt, on every beat (they were most of an idle worker's CPU)."""
+rebuilt, on every beat (they were most of an idle worker's CPU). Nor are they walked to find one
+behind: the pod's floor (``AppState.gateways_seen_floor_ms``) says when one could be."""
 
 
 def fold(state: AppState, event: ExecutorEvent) -> AppState:
@@ -50,13 +51,23 @@ def fold(state: AppState, event: ExecutorEvent) -> AppState:
             state, executors={k: _paused(r, gap_ms) for k, r in state.executors.items()}
         )
     heard = state.gateways_heard_ms
+    floors = state.gateways_seen_floor_ms
     match event:
         case ExecutorConnected():
             executors = _on_connected(state.executors, event)
+            floors = _lowered(floors, event)
         case ExecutorDisconnected():
             executors = _on_disconnected(state.executors, event, state.watermark_ms)
-        case GatewayHeartbeat():
+        case GatewayHeartbeat() if event.listed:
             executors = _on_heartbeat(state.executors, event)
+            floors = _lowered(floors, event)
+        case GatewayHeartbeat():
+            floor = floors.get(event.gateway)
+            if floor is not None and event.ts_ms - floor < SEEN_REFRESH_MS:
+                executors = state.executors  # none of the pod's records can be due: no walk
+            else:
+                executors, floor = _seen_on_gateway(state.executors, event)
+                floors = {**floors, event.gateway: floor}
         case CommandProgress() | PollResult():
             executors = state.executors
     if not isinstance(event, PollResult) and heard.get(event.gateway, -1) < event.ts_ms:
@@ -66,7 +77,20 @@ def fold(state: AppState, event: ExecutorEvent) -> AppState:
         executors=executors,
         watermark_ms=max(state.watermark_ms, event.ts_ms),
         gateways_heard_ms=heard,
+        gateways_seen_floor_ms=floors,
     )
+
+
+def _lowered(
+    floors: Mapping[GatewayId, int], event: ExecutorConnected | GatewayHeartbeat
+) -> Mapping[GatewayId, int]:
+    """``floors`` kept a lower bound after ``event``, which may have set records of its pod as
+    last seen at its own time (a connect, or a listing, held back while Kafka was away, can be
+    older than a quiet beat that came before it)."""
+    floor = floors.get(event.gateway)
+    if floor is None or floor <= event.ts_ms:
+        return floors
+    return {**floors, event.gateway: event.ts_ms}
 
 
 def _paused(record: ExecutorRecord, gap_ms: int) -> ExecutorRecord:
@@ -159,8 +183,7 @@ def _on_disconnected(
 def _on_heartbeat(
     executors: Mapping[ExecutorId, ExecutorRecord], event: GatewayHeartbeat
 ) -> Mapping[ExecutorId, ExecutorRecord]:
-    if not event.listed:
-        return _seen_on_gateway(executors, event)
+    """A beat that lists its pod's sessions (or some of them: ``GatewayHeartbeat.lists``)."""
     updated = dict(executors)
     listed = set()
     for session in event.sessions:
@@ -201,24 +224,25 @@ def _on_heartbeat(
 
 def _seen_on_gateway(
     executors: Mapping[ExecutorId, ExecutorRecord], event: GatewayHeartbeat
-) -> Mapping[ExecutorId, ExecutorRecord]:
+) -> tuple[Mapping[ExecutorId, ExecutorRecord], int]:
     """A beat that lists nothing: the pod is alive, and so are the sessions this state says it
     holds (a session it lost without its disconnect reaching us is found by its next listing).
     Their records are moved up together once one is ``SEEN_REFRESH_MS`` behind; else ``executors``
-    itself comes back."""
+    itself comes back. Also the pod's new floor (``AppState.gateways_seen_floor_ms``): the oldest
+    last seen among the records it holds now, at most the beat's time."""
     held = [
         record
         for record in executors.values()
-        if record.gateway == event.gateway
-        and record.state is ExecutorState.CONNECTED
-        and record.last_seen_ms < event.ts_ms
+        if record.gateway == event.gateway and record.state is ExecutorState.CONNECTED
     ]
-    if not any(event.ts_ms - record.last_seen_ms >= SEEN_REFRESH_MS for record in held):
-        return executors
+    oldest = min((record.last_seen_ms for record in held), default=event.ts_ms)
+    if event.ts_ms - oldest < SEEN_REFRESH_MS:
+        return executors, min(oldest, event.ts_ms)
     updated = dict(executors)
     for record in held:
-        updated[record.executor_id] = replace(record, last_seen_ms=event.ts_ms)
-    return updated
+        if record.last_seen_ms < event.ts_ms:
+            updated[record.executor_id] = replace(record, last_seen_ms=event.ts_ms)
+    return updated, event.ts_ms
 
 
 def _is_newer_session(current: ExecutorRecord, session: SessionInfo, ts_ms: int) -> bool:

@@ -102,6 +102,11 @@ class AppState:
     still speaking still holds its sessions, even when its heartbeats run late (a pod busy with
     thousands of sessions). Not in the table (nor compared): after a rebalance the next events
     rebuild it."""
+    gateways_seen_floor_ms: Mapping[GatewayId, int] = field(default_factory=dict, compare=False)
+    """Per gateway pod, a time no connected record it holds was last seen before (a lower bound,
+    ``recovery.liveness.SEEN_REFRESH_MS``): while a quiet beat is within the refresh interval of
+    it, none of the pod's records can be due for a refresh, and the beat does not walk them. Not
+    in the table (nor compared): an absent floor makes the next quiet beat walk, and set it."""
 
     def live_executors(self) -> list[ExecutorRecord]:
         return [e for e in self.executors.values() if e.state is ExecutorState.CONNECTED]

@@ -9,11 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recovery.liveness import SEEN_REFRESH_MS, STREAM_GAP_MS, fold
-from recovery.state import ExecutorState
+from recovery.state import AppState, ExecutorState
 from streams.ids import CommandId, ExecutorId, GatewayId
 from streams.records import CommandProgress, CommandStatus, ExecutorEvent
 from tests.unit.recovery.recovery_builders import (
     APP,
+    GATEWAYS,
     T0,
     A,
     B,
@@ -23,6 +24,7 @@ from tests.unit.recovery.recovery_builders import (
     fold_all,
     heartbeat,
     session,
+    times,
 )
 
 C = ExecutorId("exec-c")
@@ -242,6 +244,22 @@ def test_a_beat_that_lists_nothing_refreshes_the_sessions_of_its_gateway_only() 
     assert after.executors[A].state is ExecutorState.CONNECTED
 
 
+def test_a_connect_older_than_its_pods_floor_is_refreshed_when_it_falls_behind() -> None:
+    """A connect held back while Kafka was away lands after a quiet beat newer than it: its
+    record is refreshed by the first quiet beat it is ``SEEN_REFRESH_MS`` behind, not one later."""
+    quiet = replace(heartbeat(T0), listed=False, session_count=1, digest="d")
+    state = fold_all([connected("exec-a", "c1", T0 + 5_000), replace(quiet, ts_ms=T0 + 6_000)])
+    assert state.gateways_seen_floor_ms[GatewayId("gw-1")] == T0 + 5_000
+    late = fold(state, connected("exec-b", "c2", T0 + 1_000))
+    assert late.gateways_seen_floor_ms[GatewayId("gw-1")] == T0 + 1_000
+    # Beats every 2 s (a longer silence would read as a stream gap and move every clock).
+    before = fold_all([replace(quiet, ts_ms=ts) for ts in (T0 + 8_000, T0 + 10_000)], late)
+    assert before.executors[B].last_seen_ms == T0 + 1_000
+    after = fold(before, replace(quiet, ts_ms=T0 + 1_000 + SEEN_REFRESH_MS))
+    assert after.executors[B].last_seen_ms == T0 + 1_000 + SEEN_REFRESH_MS
+    assert after.gateways_seen_floor_ms[GatewayId("gw-1")] == T0 + 1_000 + SEEN_REFRESH_MS
+
+
 def test_a_chunk_heals_only_the_executors_of_its_range() -> None:
     state = fold_all([connected(e, f"c-{e}", T0) for e in ("exec-a", "exec-b", "exec-c")])
     # The pod lost exec-a and exec-c without their disconnects: its chunk after exec-b lists
@@ -305,6 +323,35 @@ def test_folding_each_event_twice_equals_folding_it_once(evs: list[ExecutorEvent
     twice = fold_all([e for e in evs for _ in range(2)])
     assert twice == once
     assert once.watermark_ms == max((e.ts_ms for e in evs), default=0)
+
+
+quiet_beats = st.builds(
+    lambda ts, gateway: replace(
+        heartbeat(ts, gateway=gateway), listed=False, session_count=1, digest="d"
+    ),
+    times,
+    st.sampled_from(GATEWAYS),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(events, quiet_beats), max_size=24))
+def test_a_quiet_beat_skips_the_walk_of_its_pod_only_when_the_walk_would_change_nothing(
+    evs: list[ExecutorEvent],
+) -> None:
+    """The pods' floors let a quiet beat skip the walk of its pod's records: folding with them
+    gives the executors folding without them (every quiet beat walking) gives, and each floor is
+    a lower bound of its pod's connected records' last seen."""
+    kept = AppState(app=APP)
+    walked = AppState(app=APP)
+    for event in evs:
+        kept = fold(kept, event)
+        walked = fold(replace(walked, gateways_seen_floor_ms={}), event)
+        assert kept.executors == walked.executors
+        for gateway, floor in kept.gateways_seen_floor_ms.items():
+            for record in kept.live_executors():
+                if record.gateway == gateway:
+                    assert record.last_seen_ms >= floor
 
 
 def test_a_gap_in_the_stream_pauses_the_liveness_clocks() -> None:
