@@ -1,6 +1,7 @@
 """Capture limit: the highest sustained workflows/s one app runs with Baton's list within 5 s.
 
-Runs Baton's roles as processes on the embedded broker (default settings), connects
+Runs Baton's roles as processes on the embedded broker (default settings; ``--broker kafka``:
+one Apache Kafka node, ``bench/brokers.py``), connects
 ``--executors`` real DBOS executors of one app (``tests/dbos_app``, one by default) and, for each
 rate of ``--rates`` in turn, starts ``quick`` workflows at that rate for ``--seconds``, spread
 evenly over the executors: every ``TICK_S`` each executor is asked, in one request
@@ -19,6 +20,7 @@ indicative: the executor, PostgreSQL, the broker and Baton share this machine's 
 Run from the repository root::
 
     .venv/bin/python bench/capture.py [--rates 2,5,10,20,40] [--seconds 10] [--executors 1]
+        [--broker tansu|kafka]
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from datetime import datetime  # noqa: E402
 
-from bench.embedded import on_embedded_broker  # noqa: E402
+from bench.brokers import add_broker_option, on_broker  # noqa: E402
 from bench.gateway import positive_ints  # noqa: E402
 from bench.procstat import cpu_s  # noqa: E402
 from bench.real_app import real_app  # noqa: E402
@@ -259,9 +261,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each step")
     parser.add_argument("--executors", type=int, default=1, help="real DBOS executors")
+    add_broker_option(parser)
     args = parser.parse_args(argv)
     try:
-        report(on_embedded_broker(lambda b: measure(b, args.rates, args.seconds, args.executors)))
+        report(
+            on_broker(
+                args.broker,
+                lambda broker: measure(broker.bootstrap, args.rates, args.seconds, args.executors),
+            )
+        )
     except KeyboardInterrupt:
         return 130
     return 0

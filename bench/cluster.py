@@ -1,10 +1,12 @@
 """Cluster benchmark: N simulated DBOS executors over several apps, gateway pods and workers.
 
 The issue's cluster target (50,000 executors working end to end) on one machine: an embedded
-broker, ``--gateways`` gateway processes, ``--workers`` worker processes and a console
-(``tests.baton_cluster.BatonCluster``, SQLite store). A process here may hold at most 20,000 open
-files, so one gateway cannot hold 50,000 sessions: each app's executors are dealt over every pod
-(as a load balancer would), ``--processes-per-gateway`` client processes each (``bench/swarm.py``).
+broker (``--broker kafka``: one Apache Kafka node, ``bench/brokers.py``), ``--gateways`` gateway
+processes, ``--workers`` worker processes and a console (``tests.baton_cluster.BatonCluster``,
+SQLite store). A process here may hold at most 20,000 open files, so one gateway cannot hold
+50,000 sessions: each app's executors are dealt over every pod (as a load balancer would),
+``--processes-per-gateway`` client processes each (``bench/swarm.py``).
+
 It prints:
 
 - time until every session is up, and until the console lists every executor of every app as
@@ -48,7 +50,7 @@ from typing import Any  # noqa: E402
 
 import psutil  # noqa: E402
 
-from bench.embedded import on_embedded_broker  # noqa: E402
+from bench.brokers import Broker, add_broker_option, on_broker  # noqa: E402
 from bench.fleet import Sampler, client_processes, verdict  # noqa: E402
 from bench.gateway import Clients, kill_and_recover, wait_until_connected  # noqa: E402
 from bench.shares import share  # noqa: E402
@@ -134,14 +136,13 @@ def wait_listed(
     return None, counts
 
 
-def role_processes(cluster: BatonCluster, broker_pid: int | None) -> dict[str, psutil.Process]:
+def role_processes(cluster: BatonCluster, broker_pid: int) -> dict[str, psutil.Process]:
     found = {
         name: psutil.Process(role.process.pid)
         for name, role in cluster.roles.items()
         if role.process is not None
     }
-    if broker_pid is not None:
-        found["broker"] = psutil.Process(broker_pid)
+    found["broker"] = psutil.Process(broker_pid)
     return found
 
 
@@ -160,7 +161,7 @@ def shut_down(cluster: BatonCluster) -> float:
     return elapsed
 
 
-def run(args: argparse.Namespace, bootstrap: str, broker_pid: int | None) -> int:
+def run(args: argparse.Namespace, bootstrap: str, broker_pid: int) -> int:
     with tempfile.TemporaryDirectory(prefix="baton-cluster-") as tmp:
         cluster = BatonCluster(
             bootstrap, Path(tmp) / "baton", gateways=args.gateways, workers=args.workers
@@ -280,16 +281,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steady-seconds", type=float, default=45.0)
     parser.add_argument("--list-timeout", type=float, default=300.0)
     parser.add_argument("--recovery-timeout", type=float, default=90.0)
+    add_broker_option(parser)
     args = parser.parse_args(argv)
     counts = (args.executors, args.apps, args.gateways, args.workers, args.processes_per_gateway)
     if min(counts) <= 0 or args.executors < args.apps:
         parser.error("every count is positive, and there are at least as many executors as apps")
 
-    def work(bootstrap: str) -> int:
-        brokers = [c for c in psutil.Process().children() if "tansu" in " ".join(c.cmdline())]
-        return run(args, bootstrap, broker_pid=brokers[0].pid if brokers else None)
+    def work(broker: Broker) -> int:
+        return run(args, broker.bootstrap, broker_pid=broker.pid)
 
-    return on_embedded_broker(work)
+    return on_broker(args.broker, work)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Gateway benchmark: N simulated DBOS executors on one gateway process.
 
 For each size N (``--sizes``), against a bare ``websockets`` echo server (``bench/echo.py``) and
-then against Baton's roles as processes (worker, gateway, console) on the embedded broker, it
+then against Baton's roles as processes (worker, gateway, console) on the embedded broker
+(``--broker kafka``: one Apache Kafka node, ``bench/brokers.py``), it
 connects N simulated executors (``bench/swarm.py``: DBOS's handshake, answers and keepalive,
 spread over ``--processes`` client processes) and prints:
 
@@ -27,7 +28,7 @@ Figures are indicative: the client processes, the broker and Baton share this ma
 Run from the repository root::
 
     .venv/bin/python bench/gateway.py [--sizes 1000,5000,10000] [--processes 4] [--no-echo]
-        [--logs-dir DIR] [--py-spy PATH]
+        [--broker tansu|kafka] [--logs-dir DIR] [--py-spy PATH]
 
 ``--no-echo`` skips the baseline, ``--logs-dir`` keeps the roles' logs (the gateway's drain logs
 how long its close and publish phases took), ``--py-spy`` profiles the gateway while idle and
@@ -67,7 +68,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition  # noqa: E
 from websockets.asyncio.client import connect  # noqa: E402
 
 from baton.children import die_with_parent  # noqa: E402
-from bench.embedded import on_embedded_broker  # noqa: E402
+from bench.brokers import add_broker_option, on_broker  # noqa: E402
 from bench.procstat import cpu_s, rss_bytes  # noqa: E402
 from bench.profile import hot_functions, start_py_spy  # noqa: E402
 from bench.recovery import nearest_rank  # noqa: E402
@@ -625,7 +626,7 @@ def run(args: argparse.Namespace) -> None:
             if args.echo:
                 print(f"echo server, {n} connections ...", flush=True)
                 echo = measure_echo(n, args.processes, args.idle_seconds, args.round_trips)
-            print(f"Baton, {n} executors ...", flush=True)
+            print(f"Baton, {n} executors, broker {args.broker} ...", flush=True)
             baton, whole = measure_baton(
                 bootstrap,
                 n,
@@ -641,7 +642,7 @@ def run(args: argparse.Namespace) -> None:
                 for phase in ("idle", "shutdown"):
                     print_profile(args.py_spy.with_suffix(f".{phase}-{n}.raw"))
 
-    on_embedded_broker(measure)
+    on_broker(args.broker, lambda broker: measure(broker.bootstrap))
 
 
 def positive_ints(text: str) -> list[int]:
@@ -668,6 +669,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-echo", dest="echo", action="store_false", help="skip the echo server's baseline"
     )
+    add_broker_option(parser)
     args = parser.parse_args(argv)
     try:
         run(args)

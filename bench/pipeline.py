@@ -53,7 +53,7 @@ from dataclasses import dataclass  # noqa: E402
 
 from aiokafka import AIOKafkaProducer  # noqa: E402
 
-from bench.embedded import on_embedded_broker  # noqa: E402
+from bench.brokers import add_broker_option, on_broker  # noqa: E402
 from bench.gateway import on_own_loop  # noqa: E402
 from bench.procstat import cpu_s  # noqa: E402
 from bench.profile import hot_functions, start_py_spy  # noqa: E402
@@ -72,7 +72,6 @@ from streams.records import (  # noqa: E402
 )
 from streams.topics import Topics  # noqa: E402
 from tests.baton_cluster import RoleProcess, free_port  # noqa: E402
-from tests.local_kafka import running_kafka  # noqa: E402
 
 TARGET_PER_S = 20_000
 BATON_PACKAGES = (
@@ -86,7 +85,6 @@ BATON_PACKAGES = (
 )
 GATEWAY = GatewayId("gw-bench")
 KINDS = ("liveness", "workflows")
-BROKERS = ("tansu", "kafka")
 BEAT_MS = 2_000
 """Event time between two heartbeats of a gateway (the gateway's default interval)."""
 SCRAPE_S = 0.5
@@ -372,23 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--py-spy", type=Path, default=None, help="profile the worker into this raw file"
     )
-    parser.add_argument(
-        "--broker",
-        choices=BROKERS,
-        default="tansu",
-        help="tansu: the embedded broker (default); kafka: one Apache Kafka node",
-    )
+    add_broker_option(parser)
     args = parser.parse_args(argv)
     try:
-        if args.broker == "kafka":
-            with (
-                tempfile.TemporaryDirectory(prefix="baton-pipeline-kafka-") as tmp,
-                running_kafka(Path(tmp)) as kafka,
-            ):
-                print(f"Apache Kafka up: {kafka.bootstrap}", flush=True)
-                measure(kafka.bootstrap, args)
-        else:
-            on_embedded_broker(lambda b: measure(b, args))
+        on_broker(args.broker, lambda broker: measure(broker.bootstrap, args))
     except KeyboardInterrupt:
         return 130
     return 0

@@ -81,9 +81,13 @@ class LocalKafka:
         """Stop node ``node`` (SIGTERM: a controlled shutdown) and wait for its exit."""
         self._run("stop", "--node", str(node), timeout_s=STOP_TIMEOUT_S)
 
+    def node_pid(self, node: int) -> int:
+        """The pid of node ``node``'s JVM (1-based), while it runs."""
+        return int((self.directory / f"node{node}" / "pid").read_text().strip())
+
     def kill_node(self, node: int) -> None:
         """SIGKILL node ``node``'s JVM (a crash: no controlled shutdown) and wait for its exit."""
-        pid = int((self.directory / f"node{node}" / "pid").read_text().strip())
+        pid = self.node_pid(node)
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + STOP_TIMEOUT_S
         while _alive(pid):
