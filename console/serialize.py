@@ -218,7 +218,7 @@ def executor_json(row: ExecutorRow) -> ExecutorJson:
         state=row.state,
         gateway=row.gateway,
         connected_at=iso_utc(row.connected_at),
-        last_seen=iso_utc(row.last_seen),
+        last_seen=iso_utc(row.seen_at),
         disconnected_at=opt_iso_utc(row.disconnected_at),
         close_code=row.close_code,
         close_reason=row.close_reason,

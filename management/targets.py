@@ -29,7 +29,7 @@ async def connected_executors(store: Store, app: AppName) -> list[Target]:
         rows = await list_executors(session, app)
     live = sorted(
         (row for row in rows if row.state == ExecutorState.CONNECTED),
-        key=lambda row: row.last_seen,
+        key=lambda row: row.seen_at,
         reverse=True,
     )
     return [

@@ -5,7 +5,9 @@ An executor whose material changed (``recovery.state.executor_material``) is alw
 one whose only change is its last-seen clock (every heartbeat moves it) is written once it is
 ``clock_every_ms`` ahead of the written copy, at most ``clock_budget`` of them per delta, so the
 writes of a large fleet stay bounded and spread. Recoveries change rarely: any change is
-written. Records gone from the state (pruned) are deleted.
+written. Records gone from the state (pruned) are deleted. Where the pods' clocks are kept
+(``heard_every_ms``: the store, whose readers take a connected executor's last seen from its
+pod's), a pod's is written once it is that far ahead of the written copy.
 
 Pure: no Faust, Kafka, asyncio or clock.
 """
@@ -13,10 +15,10 @@ Pure: no Faust, Kafka, asyncio or clock.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from recovery.state import AppState, ExecutorRecord, Recovery, executor_material
-from streams.ids import ExecutorId
+from streams.ids import ExecutorId, GatewayId
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,6 +29,9 @@ class Cadence:
     """A last-seen clock this far ahead of the written copy is written."""
     clock_budget: int
     """At most this many clock-only writes per delta (the rest wait for the next one)."""
+    heard_every_ms: int | None = None
+    """A pod's clock (``AppState.gateways_heard_ms``) this far ahead of the written copy is
+    written; ``None``: the pods' clocks are not written (the liveness table)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,10 +43,16 @@ class Delta:
     gone_executors: tuple[ExecutorId, ...] = ()
     recoveries: tuple[Recovery, ...] = ()
     gone_recoveries: tuple[ExecutorId, ...] = ()
+    gateways_heard_ms: Mapping[GatewayId, int] = field(default_factory=dict)
+    """Pods' clocks to write (see ``Cadence.heard_every_ms``)."""
 
     def __bool__(self) -> bool:
         return bool(
-            self.executors or self.gone_executors or self.recoveries or self.gone_recoveries
+            self.executors
+            or self.gone_executors
+            or self.recoveries
+            or self.gone_recoveries
+            or self.gateways_heard_ms
         )
 
 
@@ -51,6 +62,7 @@ class Written:
 
     executors: dict[ExecutorId, ExecutorRecord]
     recoveries: dict[ExecutorId, Recovery]
+    gateways_heard_ms: dict[GatewayId, int] = field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> Written:
@@ -65,6 +77,7 @@ class Written:
             self.recoveries[recovery.dead_executor_id] = recovery
         for executor_id in delta.gone_recoveries:
             self.recoveries.pop(executor_id, None)
+        self.gateways_heard_ms.update(delta.gateways_heard_ms)
 
 
 def delta(written: Written, state: AppState, cadence: Cadence) -> Delta:
@@ -74,7 +87,21 @@ def delta(written: Written, state: AppState, cadence: Cadence) -> Delta:
         gone_executors=_gone(written.executors, state.executors),
         recoveries=tuple(r for k, r in state.recoveries.items() if written.recoveries.get(k) != r),
         gone_recoveries=_gone(written.recoveries, state.recoveries),
+        gateways_heard_ms=_heard_writes(written.gateways_heard_ms, state, cadence),
     )
+
+
+def _heard_writes(
+    written: Mapping[GatewayId, int], state: AppState, cadence: Cadence
+) -> dict[GatewayId, int]:
+    every = cadence.heard_every_ms
+    if every is None:
+        return {}
+    return {
+        gateway: ms
+        for gateway, ms in state.gateways_heard_ms.items()
+        if gateway not in written or ms - written[gateway] >= every
+    }
 
 
 def _executor_writes(

@@ -25,11 +25,13 @@ from sqlalchemy import (
     String,
     Text,
     false,
+    select,
     true,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from recovery.state import ExecutorState
 from streams.ids import AppName
 
 APP_NAME_MAX_CHARS = 128
@@ -137,6 +139,18 @@ class ApiKey(Base):
     most once a minute per key."""
 
 
+class GatewayHeardRow(Base):
+    """When the worker last heard a gateway pod speak for an app (``AppState.gateways_heard_ms``,
+    written about every 10 s): a pod still speaking still holds its sessions, so each executor it
+    holds was seen then (``ExecutorRow.seen_at``)."""
+
+    __tablename__ = "gateway_heard"
+
+    app: Mapped[str] = mapped_column(String(APP_NAME_MAX_CHARS), primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(256), primary_key=True)
+    heard_at: Mapped[datetime]
+
+
 class ExecutorRow(Base):
     """Projection of one executor of the liveness table (``recovery.state.ExecutorRecord``)."""
 
@@ -161,6 +175,23 @@ class ExecutorRow(Base):
     close_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime]
     """Event time of the executor's last state change (not of the last heartbeat)."""
+    gateway_heard_at: Mapped[datetime | None] = column_property(
+        select(GatewayHeardRow.heard_at)
+        .where(GatewayHeardRow.app == app, GatewayHeardRow.gateway == gateway)
+        .correlate_except(GatewayHeardRow)
+        .scalar_subquery()
+    )
+    """When the worker last heard this executor's pod (read with the row, never written)."""
+
+    @property
+    def seen_at(self) -> datetime:
+        """When the executor was last seen: a connected one, when its pod last spoke for it
+        (``last_seen`` moves only when its record is written: its connect, a listing, a state
+        change), others at ``last_seen``."""
+        heard = self.gateway_heard_at
+        if self.state == ExecutorState.CONNECTED and heard is not None and heard > self.last_seen:
+            return heard
+        return self.last_seen
 
 
 class RecoveryRow(Base):

@@ -22,6 +22,7 @@ from recovery.state import AppState, ExecutorRecord, Recovery, RecoveryState
 from store.models import (
     ApiKey,
     ExecutorRow,
+    GatewayHeardRow,
     RecoveryRow,
     utc_from_ms,
     validate_app_name,
@@ -30,6 +31,7 @@ from streams.ids import AppName
 
 _EXECUTORS: Table = ExecutorRow.__table__  # type: ignore[assignment]
 _RECOVERIES: Table = RecoveryRow.__table__  # type: ignore[assignment]
+_GATEWAYS_HEARD: Table = GatewayHeardRow.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,7 +60,8 @@ def upsert_for(session: AsyncSession, table: Table) -> sqlite.Insert | postgresq
 
 
 async def project_app_state(session: AsyncSession, state: AppState) -> None:
-    """Upsert every executor and recovery of one app's state; a row newer than it is kept.
+    """Upsert every executor, recovery and pod clock (``gateways_heard_ms``) of one app's state;
+    a row newer than it is kept.
 
     Args:
         session: the caller's session; the caller commits.
@@ -70,6 +73,12 @@ async def project_app_state(session: AsyncSession, state: AppState) -> None:
     recoveries = [_recovery_values(state.app, r) for r in state.recoveries.values()]
     if recoveries:
         await _upsert(session, _RECOVERIES, recoveries, _recovery_is_newer)
+    heard = [
+        {"app": state.app, "gateway": gateway, "heard_at": utc_from_ms(ms)}
+        for gateway, ms in state.gateways_heard_ms.items()
+    ]
+    if heard:
+        await _upsert(session, _GATEWAYS_HEARD, heard, _heard_is_newer)
 
 
 async def _upsert(
@@ -97,6 +106,11 @@ def _executor_is_newer(current: Any, incoming: Any) -> ColumnElement[bool]:
             incoming.last_seen >= current.last_seen,
         ),
     )
+
+
+def _heard_is_newer(current: Any, incoming: Any) -> ColumnElement[bool]:
+    newer: ColumnElement[bool] = incoming.heard_at > current.heard_at
+    return newer
 
 
 def _recovery_is_newer(current: Any, incoming: Any) -> ColumnElement[bool]:

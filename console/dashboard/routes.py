@@ -148,7 +148,7 @@ class Dashboard:
         app = parse_app(request.path_params["app"])
         rows = await listing.read_executors(self._store, app)
         executors = [
-            {**executor_json(row), "last_seen_ms": int(row.last_seen.timestamp() * 1000)}
+            {**executor_json(row), "last_seen_ms": int(row.seen_at.timestamp() * 1000)}
             for row in rows
         ]
         return self._pages.render(

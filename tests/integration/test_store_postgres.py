@@ -204,6 +204,22 @@ async def test_projection_round_trip(pg_store: Store) -> None:
     ]
 
 
+async def test_a_connected_executor_is_seen_when_its_pod_last_spoke(pg_store: Store) -> None:
+    pod = GatewayId("gw-1")
+    live = _executor("e1", ExecutorState.CONNECTED, T0)
+    dead = _executor("e0", ExecutorState.DEAD, T0)
+    for heard_ms in (T0 + 20_000, T0 + 10_000):  # the older one replayed late: ignored
+        async with pg_store.sessionmaker.begin() as session:
+            await project_app_state(
+                session, replace(_state(live, dead), gateways_heard_ms={pod: heard_ms})
+            )
+    async with pg_store.sessionmaker.begin() as session:
+        rows = {row.executor_id: row for row in await list_executors(session, "orders")}
+    assert rows["e1"].seen_at == datetime.fromtimestamp((T0 + 20_000) / 1000, tz=UTC)
+    assert rows["e1"].last_seen == datetime.fromtimestamp(T0 / 1000, tz=UTC)
+    assert rows["e0"].seen_at == datetime.fromtimestamp(T0 / 1000, tz=UTC)
+
+
 async def test_audit_replay_is_idempotent(pg_store: Store) -> None:
     decisions = [
         RecoveryDecision(

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from recovery.agent import PROJECTION_CADENCE
 from recovery.decisions import prune
 from recovery.delta import Cadence, Written, delta
 from recovery.liveness import fold
 from recovery.state import AppState, ExecutorState, RecoveryState
 from recovery.table import EXECUTOR, RECOVERY, TABLE_CADENCE, LivenessTable, entry_key
-from streams.ids import AppName, ExecutorId
+from streams.ids import AppName, ExecutorId, GatewayId
 from tests.unit.recovery.recovery_builders import (
     APP,
     T0,
@@ -25,6 +26,7 @@ from tests.unit.recovery.recovery_builders import (
 )
 
 CADENCE = Cadence(clock_every_ms=30_000, clock_budget=2)
+POD = GatewayId("gw-1")
 
 
 def finished_state() -> AppState:
@@ -99,6 +101,34 @@ def test_pruned_records_are_deleted() -> None:
     assert (changes.gone_executors, changes.gone_recoveries) == ((A,), (A,))
     written.apply(changes)
     assert (written.executors, written.recoveries) == ({}, {})
+
+
+def test_the_store_gets_each_pods_clock_at_its_cadence_and_no_executor_clock() -> None:
+    """``PROJECTION_CADENCE``: the store's readers take a connected executor's last seen from its
+    pod's clock, so beats write one pod clock every 10 s, and no executor row."""
+    state = fleet(3)
+    written = Written.empty()
+    first = delta(written, state, PROJECTION_CADENCE)
+    assert first.gateways_heard_ms == {POD: T0}
+    assert len(first.executors) == 3
+    written.apply(first)
+
+    quiet = replace(heartbeat(T0), listed=False, session_count=3, digest="d")
+    beats = [replace(quiet, ts_ms=T0 + ms) for ms in range(2_000, 10_000, 2_000)]
+    before_due = fold_all(beats, state)
+    assert not delta(written, beat_all(before_due, T0 + 9_000), PROJECTION_CADENCE)
+
+    due = fold(before_due, replace(quiet, ts_ms=T0 + 10_000))
+    refreshed = beat_all(due, T0 + 11_000)  # every executor's clock moved, too
+    changes = delta(written, refreshed, PROJECTION_CADENCE)
+    assert changes.gateways_heard_ms == {POD: T0 + 11_000}
+    assert changes.executors == ()
+    written.apply(changes)
+    assert not delta(written, refreshed, PROJECTION_CADENCE)
+
+
+def test_the_table_keeps_no_pod_clock() -> None:
+    assert delta(Written.empty(), fleet(2), TABLE_CADENCE).gateways_heard_ms == {}
 
 
 # --- the table ---------------------------------------------------------------------------------

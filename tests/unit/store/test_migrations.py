@@ -38,6 +38,7 @@ def create_all_baseline(connection: Connection, tables: frozenset[str] = BASELIN
 def test_revisions_form_one_line() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     assert [r.revision for r in script.walk_revisions()] == [
+        "0008",
         "0007",
         "0006",
         "0005",
@@ -46,7 +47,7 @@ def test_revisions_form_one_line() -> None:
         "0002",
         "0001",
     ]
-    assert HEAD == "0007"
+    assert HEAD == "0008"
 
 
 @pytest.mark.parametrize("memory", [True, False])

@@ -162,6 +162,44 @@ async def test_heartbeat_only_state_moves_last_seen(store: Store) -> None:
     assert row.last_seen == datetime.fromtimestamp((T0 + 15_000) / 1000, tz=UTC)
 
 
+def at(epoch_ms: int) -> datetime:
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+
+
+async def test_a_connected_executor_was_last_seen_when_its_pod_last_spoke(store: Store) -> None:
+    """The worker writes each pod's clock, not every executor's: a connected executor's
+    ``seen_at`` is its pod's, unless its own row says later; others keep their own."""
+    dead = executor("e2", state=ExecutorState.DEAD)
+    elsewhere = replace(executor("e3"), gateway=GatewayId("gw-2"))
+    ahead = replace(executor("e4"), last_seen_ms=T0 + 30_000)
+    await project(store, app_state(executor("e1"), dead, elsewhere, ahead))
+    pod = GatewayId("gw-1")
+    await project(store, replace(app_state(), gateways_heard_ms={pod: T0 + 20_000}))
+    await project(store, replace(app_state(), gateways_heard_ms={pod: T0 + 12_000}))  # replayed
+    async with store.sessionmaker.begin() as session:
+        rows = {row.executor_id: row for row in await list_executors(session, "orders")}
+    assert rows["e1"].last_seen == at(T0)  # its row was not written again
+    assert rows["e1"].seen_at == at(T0 + 20_000)
+    assert rows["e2"].seen_at == at(T0)  # dead: when it was last seen alive
+    assert rows["e3"].seen_at == at(T0)  # another pod, never heard
+    assert rows["e4"].seen_at == at(T0 + 30_000)
+
+
+async def test_a_pods_clock_is_kept_per_app(store: Store) -> None:
+    await project(store, app_state(executor("e1")))
+    billing = AppState(
+        app=AppName("billing"),
+        executors={ExecutorId("e1"): executor("e1")},
+        gateways_heard_ms={GatewayId("gw-1"): T0 + 40_000},
+    )
+    await project(store, billing)
+    async with store.sessionmaker.begin() as session:
+        [orders_row] = await list_executors(session, "orders")
+        [billing_row] = await list_executors(session, "billing")
+    assert orders_row.seen_at == at(T0)
+    assert billing_row.seen_at == at(T0 + 40_000)
+
+
 async def test_older_state_does_not_overwrite(store: Store) -> None:
     newer = executor("e1", state=ExecutorState.DEAD, ts_ms=T0 + 9_000)
     await project(store, app_state(newer))
