@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-import psutil
-
-from bench.embedded import on_embedded_broker
+from baton.embedded_broker import EmbeddedBroker
+from bench.embedded import with_embedded_broker
 from tests.local_kafka import running_kafka
 
 T = TypeVar("T")
@@ -56,11 +55,9 @@ def on_broker(kind: str, work: Callable[[Broker], T]) -> T:
     if kind != "tansu":
         raise ValueError(f"unknown broker {kind!r}: one of {', '.join(BROKERS)}")
 
-    def on_tansu(bootstrap: str) -> T:
-        children = psutil.Process().children()
-        tansu = [c for c in children if "tansu" in " ".join(c.cmdline())]
-        if not tansu:
-            raise RuntimeError("the embedded broker's process was not found among this one's")
-        return work(Broker(kind, bootstrap, tansu[0].pid))
+    def on_tansu(broker: EmbeddedBroker) -> T:
+        if broker.pid is None:
+            raise RuntimeError("the embedded broker reported no process")
+        return work(Broker(kind, broker.bootstrap, broker.pid))
 
-    return on_embedded_broker(on_tansu)
+    return with_embedded_broker(on_tansu)

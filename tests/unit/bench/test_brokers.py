@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 
 import psutil
 import pytest
@@ -20,15 +22,24 @@ def _reachable(bootstrap: str) -> bool:
 
 
 def test_the_embedded_broker_runs_during_the_work_and_is_stopped_after_it() -> None:
+    """Its own process is the one reported, also beside another child named like it (as when
+    another test's broker runs in the same process)."""
     seen: list[Broker] = []
+    decoy = subprocess.Popen(["bash", "-c", "exec -a tansu-decoy sleep 60"])
 
     def work(broker: Broker) -> str:
         seen.append(broker)
+        assert broker.pid != decoy.pid
+        assert psutil.Process(broker.pid).ppid() == os.getpid()
         assert "tansu" in " ".join(psutil.Process(broker.pid).cmdline())
         assert _reachable(broker.bootstrap)
         return "done"
 
-    assert on_broker("tansu", work) == "done"
+    try:
+        assert on_broker("tansu", work) == "done"
+    finally:
+        decoy.kill()
+        decoy.wait()
     (broker,) = seen
     assert broker.kind == "tansu"
     assert not psutil.pid_exists(broker.pid) or psutil.Process(broker.pid).status() == "zombie"
