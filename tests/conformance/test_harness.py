@@ -68,15 +68,13 @@ def test_executor_runs_multi_step_workflow(
     record_property: Callable[[str, object], None],
 ) -> None:
     workflow_id = f"wf-{uuid.uuid4().hex[:8]}"
-    executor = ExecutorProcess(
-        app_name="baton-harness",
-        system_db_url=system_db_url,
-        marker_dir=tmp_path / "markers",
-        log_dir=tmp_path / "executor",
+    executor = _harness_executor(
+        tmp_path,
+        system_db_url,
+        client,
         conductor_url=dead_conductor_url,
         conductor_key="test-key",
         app_version="harness-v1",
-        client=client,
     )
     with executor:
         record_property("executor_ready_s", executor.ready_after_s)
@@ -104,13 +102,7 @@ def test_executor_runs_multi_step_workflow(
 
 
 def test_quick_workflow_and_sigterm(client: Client, system_db_url: str, tmp_path: Path) -> None:
-    executor = ExecutorProcess(
-        app_name="baton-harness",
-        system_db_url=system_db_url,
-        marker_dir=tmp_path / "markers",
-        log_dir=tmp_path / "executor",
-        client=client,
-    )
+    executor = _harness_executor(tmp_path, system_db_url, client)
     with executor:
         executor.start_workflow("quick", "quick-1", x=21)
         assert_eventually(
@@ -131,13 +123,7 @@ def test_quick_workflow_and_sigterm(client: Client, system_db_url: str, tmp_path
 def test_start_many_starts_each_workflow_under_its_id(system_db_url: str, tmp_path: Path) -> None:
     """The benchmarks' load generator (``POST /start_many``, Python apps): one request starts a
     run of workflows ``<prefix><n>``; a malformed one starts nothing."""
-    executor = ExecutorProcess(
-        app_name="baton-harness",
-        system_db_url=system_db_url,
-        marker_dir=tmp_path / "markers",
-        log_dir=tmp_path / "executor",
-        client=PYTHON_2_31,
-    )
+    executor = _harness_executor(tmp_path, system_db_url, PYTHON_2_31)
     with executor:
         executor.start_many("quick", "many-", 3, 4, x=5)
         for workflow_id in [f"many-{n}" for n in range(3, 7)]:
@@ -155,6 +141,28 @@ def test_start_many_starts_each_workflow_under_its_id(system_db_url: str, tmp_pa
         with pytest.raises(RuntimeError, match="bad start_many request"):
             executor.start_many("no-such-workflow", "bad-", 0, 2)
         assert read_workflow(system_db_url, "bad-0") is None
+
+
+def _harness_executor(
+    tmp_path: Path,
+    system_db_url: str,
+    client: Client,
+    *,
+    conductor_url: str | None = None,
+    conductor_key: str | None = None,
+    app_version: str | None = "v1",
+) -> ExecutorProcess:
+    """A ``baton-harness`` executor of ``client`` keeping its markers and logs in ``tmp_path``."""
+    return ExecutorProcess(
+        app_name="baton-harness",
+        system_db_url=system_db_url,
+        marker_dir=tmp_path / "markers",
+        log_dir=tmp_path / "executor",
+        client=client,
+        conductor_url=conductor_url,
+        conductor_key=conductor_key,
+        app_version=app_version,
+    )
 
 
 def _row_with_status(db_url: str, workflow_id: str, status: str) -> WorkflowRow:
