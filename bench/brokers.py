@@ -9,14 +9,15 @@ JDK, in a temporary directory), started for the run and stopped after it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from baton.embedded_broker import EmbeddedBroker
-from bench.embedded import with_embedded_broker
 from tests.local_kafka import running_kafka
 
 T = TypeVar("T")
@@ -43,21 +44,31 @@ def add_broker_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def on_broker(kind: str, work: Callable[[Broker], T]) -> T:
-    """Run ``work`` while a broker of ``kind`` runs, and stop the broker after it."""
-    if kind == "kafka":
-        with (
-            tempfile.TemporaryDirectory(prefix="baton-bench-kafka-") as tmp,
-            running_kafka(Path(tmp)) as kafka,
-        ):
-            print(f"Apache Kafka up: {kafka.bootstrap}", flush=True)
-            return work(Broker(kind, kafka.bootstrap, kafka.node_pid(1)))
-    if kind != "tansu":
+@asynccontextmanager
+async def running_broker(kind: str) -> AsyncIterator[Broker]:
+    """A broker of ``kind`` while the context lasts (its files in a temporary directory)."""
+    if kind not in BROKERS:
         raise ValueError(f"unknown broker {kind!r}: one of {', '.join(BROKERS)}")
+    with tempfile.TemporaryDirectory(prefix=f"baton-bench-{kind}-") as tmp:
+        if kind == "kafka":
+            with running_kafka(Path(tmp)) as kafka:
+                print(f"Apache Kafka up: {kafka.bootstrap}", flush=True)
+                yield Broker(kind, kafka.bootstrap, kafka.node_pid(1))
+            return
+        async with EmbeddedBroker(log_path=Path(tmp) / "tansu.log") as embedded:
+            if embedded.pid is None:
+                raise RuntimeError("the embedded broker reported no process")
+            yield Broker(kind, embedded.bootstrap, embedded.pid)
 
-    def on_tansu(broker: EmbeddedBroker) -> T:
-        if broker.pid is None:
-            raise RuntimeError("the embedded broker reported no process")
-        return work(Broker(kind, broker.bootstrap, broker.pid))
 
-    return with_embedded_broker(on_tansu)
+def on_broker(kind: str, work: Callable[[Broker], T]) -> T:
+    """Run ``work`` while a broker of ``kind`` runs, and stop the broker after it.
+
+    Both brokers are child processes, so ``work`` may block this thread's event loop meanwhile.
+    """
+
+    async def with_broker() -> T:
+        async with running_broker(kind) as broker:
+            return work(broker)
+
+    return asyncio.run(with_broker())

@@ -11,19 +11,14 @@ from baton.embedded_broker import EmbeddedBroker
 T = TypeVar("T")
 
 
-def with_embedded_broker(work: Callable[[EmbeddedBroker], T]) -> T:
-    """Run ``work(broker)`` while an embedded broker runs, and stop the broker after it.
+def on_embedded_broker(work: Callable[[str], T]) -> T:
+    """Run ``work(bootstrap)`` while an embedded broker runs, and stop the broker after it.
 
     The broker is a child process, so ``work`` may block this thread's event loop meanwhile.
     """
 
     async def with_broker() -> T:
         async with EmbeddedBroker() as broker:
-            return work(broker)
+            return work(broker.bootstrap)
 
     return asyncio.run(with_broker())
-
-
-def on_embedded_broker(work: Callable[[str], T]) -> T:
-    """``with_embedded_broker`` for work that needs only the bootstrap address."""
-    return with_embedded_broker(lambda broker: work(broker.bootstrap))

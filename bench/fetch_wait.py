@@ -32,35 +32,20 @@ import asyncio  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
 import statistics  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
-from collections.abc import AsyncIterator  # noqa: E402
-from contextlib import asynccontextmanager  # noqa: E402
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
 
-from baton.embedded_broker import EmbeddedBroker  # noqa: E402
+from bench.brokers import add_broker_option, running_broker  # noqa: E402
 from broker.admin import ensure_topics  # noqa: E402
 from streams.topics import TopicSpec  # noqa: E402
-from tests.local_kafka import running_kafka  # noqa: E402
 
 PARTITIONS = 8
 SETTLE_S = 1.0
 RECEIVE_TIMEOUT_S = 5.0
 WARM_UP = 3
 """Records sent first and not measured."""
-
-
-@asynccontextmanager
-async def broker(kind: str, workdir: Path) -> AsyncIterator[str]:
-    """A broker of ``kind`` for the run; its bootstrap."""
-    if kind == "tansu":
-        async with EmbeddedBroker(log_path=workdir / "tansu.log") as embedded:
-            yield embedded.bootstrap
-        return
-    with running_kafka(workdir / "kafka", nodes=1) as kafka:
-        yield kafka.bootstrap
 
 
 async def latencies_ms(bootstrap: str, wait_ms: int, records: int) -> list[float]:
@@ -110,10 +95,9 @@ def quantile(values: list[float], q: float) -> float:
 
 
 async def run(kind: str, waits_ms: list[int], records: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="baton-bench-fetch-wait-") as tmp:
-        async with broker(kind, Path(tmp)) as bootstrap:
-            print(f"{kind} at {bootstrap}; {records} records per wait", flush=True)
-            results = {wait: await latencies_ms(bootstrap, wait, records) for wait in waits_ms}
+    async with running_broker(kind) as broker:
+        print(f"{kind} at {broker.bootstrap}; {records} records per wait", flush=True)
+        results = {wait: await latencies_ms(broker.bootstrap, wait, records) for wait in waits_ms}
     baseline = statistics.median(results[min(waits_ms)])
     print(f"load average {os.getloadavg()[0]:.1f} (1 min)")
     print(f"{'fetch_max_wait_ms':>18}{'median':>10}{'p90':>10}{'max':>10}{'x baseline':>12}")
@@ -127,7 +111,7 @@ async def run(kind: str, waits_ms: list[int], records: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--broker", choices=("tansu", "kafka"), default="tansu")
+    add_broker_option(parser)
     parser.add_argument("--records", type=int, default=40, help="records per wait (40)")
     parser.add_argument("--waits", default="500,50", help="fetch_max_wait_ms values (500,50)")
     args = parser.parse_args(argv)

@@ -2,9 +2,10 @@
 
 Owns table and column definitions only; queries live in ``store.keys``, ``store.tokens``,
 ``store.projection``, ``store.audit``, ``store.workflow_projection``, ``store.workflow_queries``,
-``store.bulk_jobs`` and ``store.app_settings``. The migrations
-in ``store/migrations`` create exactly this schema (a test compares them). Must not import the
-gateway, the console, Faust or Kafka.
+``store.bulk_jobs`` and ``store.app_settings``. The one read defined here is
+``ExecutorRow.seen_at`` (a connected executor's last seen is its pod's, ``gateway_heard``), a
+column of the row as every query loads it. The migrations in ``store/migrations`` create exactly
+this schema (a test compares them). Must not import the gateway, the console, Faust or Kafka.
 """
 
 from __future__ import annotations
