@@ -4,6 +4,7 @@ processes on the embedded broker: connection, crash recovery, version matching, 
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -41,6 +42,29 @@ def test_executors_appear_with_their_executor_info(pool: ExecutorPool) -> None:
     assert a.executor_id in table
     assert b.executor_id in table
     assert "connected" in table
+
+
+def test_a_connected_executors_last_seen_follows_its_gateway(pool: ExecutorPool) -> None:
+    """An idle executor's row is written at its connect only; its last seen still moves, read
+    from its pod's clock (``gateway_heard``, written every 10 s), and stays after its connect."""
+    a = pool.start("v1")
+    row = pool.wait_connected(a)[a.executor_id]
+    first_seen = _moment(row["last_seen"])
+
+    def seen_later() -> datetime:
+        later = pool.cluster.executors(pool.app)[a.executor_id]
+        assert later["state"] == "connected", later
+        seen = _moment(later["last_seen"])
+        assert seen >= first_seen + timedelta(seconds=10), (seen, first_seen)
+        return seen
+
+    seen = assert_eventually(seen_later, timeout_s=40, message="last seen moves with the pod")
+    assert seen > _moment(row["connected_at"])
+
+
+def _moment(iso: object) -> datetime:
+    """An API time (ISO 8601, ``Z``) as an aware datetime."""
+    return datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
 
 
 @pytest.mark.compat("recovery")
